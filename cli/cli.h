@@ -1,0 +1,7 @@
+/* The subcommands of mwverify; each returns its exit status (args.h). */
+#ifndef MW_CLI_H
+#define MW_CLI_H
+
+int mw_cmd_grad(int argc, char **argv);
+
+#endif

@@ -1,0 +1,45 @@
+/* mwverify: the command-line entry point. Dispatches to subcommands; the only place,
+ * with the subcommands it calls, that prints and chooses exit codes (DESIGN.md §8). */
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "mw_engine.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mwverify <command> [options]\n\n"
+            "mwverify checks gradient methods for invertible networks: six ways to compute\n"
+            "the same gradient (backprop, forward, projforward, revbackprop, moonwalk,\n"
+            "mixed), measured against a trusted reference.\n\n"
+            "commands:\n"
+            "  grad        one gradient of one network by the chosen methods, with each\n"
+            "              method's error, memory and time (mwverify grad --help)\n\n"
+            "options:\n"
+            "  --help      this text\n"
+            "  --version   the version\n\n"
+            "exit status: 0 ok, 1 checks failed, 2 bad usage or input, 3 runtime failure.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return MW_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return MW_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("mwverify %s\n", MW_VERSION);
+        return MW_EXIT_OK;
+    }
+    if (strcmp(cmd, "grad") == 0)
+        return mw_cmd_grad(argc - 2, argv + 2);
+    fprintf(stderr, "mwverify: unknown command '%s' (commands: grad; see mwverify --help)\n", cmd);
+    return MW_EXIT_USAGE;
+}

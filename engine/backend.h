@@ -1,0 +1,108 @@
+/* The backend table (DESIGN.md §4): every primitive that touches tensor elements.
+ * Layers and methods reach memory only through these functions, so the same layer
+ * and method code runs on any backend. A backend provides one table per dtype; the
+ * CPU tables are one template source compiled twice (cpu/kernels.inc).
+ *
+ * Operands are strided 3-D views (T, R, C): element (t, r, c) lives at
+ * p[t*st + r*sr + c]. T counts tangents (or is 1), R rows (samples), C columns
+ * (features). A stride of 0 broadcasts, which is how a bias row or one primal
+ * activation meets a block of T tangents. */
+#ifndef MW_BACKEND_H
+#define MW_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mw_engine.h"
+
+typedef struct mw_view {
+    void *p;
+    ptrdiff_t st, sr; /* tangent and row strides, in elements */
+} mw_view;
+
+typedef struct mw_dims {
+    size_t T, R, C;
+} mw_dims;
+
+typedef enum {
+    MW_EW_FILL,         /* out = alpha */
+    MW_EW_SCALE,        /* out = alpha * a */
+    MW_EW_AXPBY,        /* out = alpha * a + beta * b */
+    MW_EW_MUL,          /* out = a * b */
+    MW_EW_ACT,          /* out = act(a) */
+    MW_EW_ACT_INV,      /* out = act^-1(a) */
+    MW_EW_ACT_DMUL,     /* out = act'(a) * b */
+    MW_EW_ACT_DINV_MUL, /* out = b / act'(a), from a stably (tanh: b * cosh(a)^2) */
+} mw_ew_op;
+
+typedef struct mw_ew {
+    mw_ew_op op;
+    mw_act act;
+    double slope;       /* leaky α */
+    double alpha, beta;
+    mw_dims d;
+    mw_view out, a, b;  /* unused operands may be left zero */
+} mw_ew;
+
+typedef struct mw_ops {
+    size_t esize;
+    mw_status (*alloc)(mw_ctx *ctx, size_t bytes, void **p);
+    void (*release)(mw_ctx *ctx, void *p);
+    mw_status (*upload)(mw_ctx *ctx, void *dst, const double *src, size_t n);
+    mw_status (*download)(mw_ctx *ctx, double *dst, const void *src, size_t n);
+    mw_status (*upload_labels)(mw_ctx *ctx, void *dst, const int *src, size_t n);
+
+    /* Row-major C_i = alpha op(A_i) op(B_i) + beta C_i for i < count, with
+     * X_i = X + i*sX (elements). op(A) is M x K, op(B) K x N, C M x N. */
+    mw_status (*gemm)(mw_ctx *ctx, bool ta, bool tb, size_t M, size_t N, size_t K,
+                      double alpha, const void *A, size_t lda, ptrdiff_t sA,
+                      const void *B, size_t ldb, ptrdiff_t sB, double beta, void *C,
+                      size_t ldc, ptrdiff_t sC, size_t count);
+    mw_status (*ew)(mw_ctx *ctx, const mw_ew *e);
+
+    /* out[t, c] = beta * out[t, c] + alpha * sum_r in[t, r, c]; out's sr is ignored. */
+    mw_status (*sum_rows)(mw_ctx *ctx, mw_dims d, mw_view in, double alpha, double beta,
+                          mw_view out);
+    /* out[t, r] = alpha * sum_c a[t, r, c] * b[t, r, c]; out uses st and sr. */
+    mw_status (*rowdot)(mw_ctx *ctx, mw_dims d, mw_view a, mw_view b, double alpha,
+                        mw_view out);
+
+    /* Softmax cross-entropy of B rows of C logits: loss[b] = logsumexp(l_b) - l_b[y_b],
+     * G = softmax(l) - onehot(y) (B x C). */
+    mw_status (*xent)(mw_ctx *ctx, size_t B, size_t C, const void *logits, const void *labels,
+                      void *loss, void *G);
+
+    /* BatchNorm over a contiguous (B, C, S) array, per channel c over (b, s), biased
+     * variance. Forward may work in place (y == x). */
+    mw_status (*bn_forward)(mw_ctx *ctx, size_t B, size_t C, size_t S, double eps,
+                            const void *x, const void *gamma, const void *beta, void *y,
+                            void *xhat, void *rstd);
+    /* T tangents (contiguous, T x B x C x S): dy = γ rstd (dx - mean dx - x̂ mean(x̂ dx))
+     * + dγ x̂ + dβ. dgamma/dbeta are (T, C) views (st used) or NULL; dy may be dx. */
+    mw_status (*bn_jvp)(mw_ctx *ctx, size_t T, size_t B, size_t C, size_t S, const void *xhat,
+                        const void *rstd, const void *gamma, const void *dx, mw_view dgamma,
+                        mw_view dbeta, void *dy);
+    /* dx = γ rstd (dy - mean dy - x̂ mean(x̂ dy)); dgamma = Σ dy x̂, dbeta = Σ dy
+     * (written, not accumulated; NULL p to skip). dx may be dy. */
+    mw_status (*bn_vjp)(mw_ctx *ctx, size_t B, size_t C, size_t S, const void *xhat,
+                        const void *rstd, const void *gamma, const void *dy, void *dx,
+                        void *dgamma, void *dbeta);
+
+    /* Standard normal draws: out[t*ld + c] = N(seed, stream, index0 + t*tstride + c)
+     * for t < T, c < C (Philox4x32-10, engine/philox.h). */
+    mw_status (*normal)(mw_ctx *ctx, size_t T, size_t C, void *out, size_t ld, uint64_t seed,
+                        uint64_t stream, uint64_t index0, uint64_t tstride);
+
+    /* Diagnostics, accumulated in double whatever the dtype. */
+    mw_status (*dot)(mw_ctx *ctx, size_t n, const void *x, const void *y, double *out);
+    mw_status (*dist2)(mw_ctx *ctx, size_t n, const void *x, const void *y, double *out);
+    mw_status (*sum)(mw_ctx *ctx, size_t n, const void *x, double *out);
+    /* Index of the first non-finite element, or n when all are finite. */
+    mw_status (*find_nonfinite)(mw_ctx *ctx, size_t n, const void *x, size_t *first);
+} mw_ops;
+
+extern const mw_ops mw_cpu_f32_ops;
+extern const mw_ops mw_cpu_f64_ops;
+
+#endif

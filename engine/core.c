@@ -1,0 +1,210 @@
+/* Engine core: status names, the context with its tracked allocator (DESIGN.md §4),
+ * tensors, and the small elementwise wrappers layers use. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+const char *mw_status_name(mw_status s)
+{
+    switch (s) {
+    case MW_OK: return "ok";
+    case MW_ERR_ARG: return "invalid argument";
+    case MW_ERR_NOMEM: return "out of memory";
+    case MW_ERR_NONFINITE: return "non-finite value";
+    case MW_ERR_NOT_INVERTIBLE: return "not invertible";
+    case MW_ERR_BACKEND: return "backend failure";
+    }
+    return "unknown status";
+}
+
+const char *mw_dtype_name(mw_dtype d)
+{
+    return d == MW_F32 ? "f32" : "f64";
+}
+
+int mw_dtype_parse(const char *name, mw_dtype *out)
+{
+    if (strcmp(name, "f32") == 0 || strcmp(name, "float32") == 0) {
+        *out = MW_F32;
+        return 0;
+    }
+    if (strcmp(name, "f64") == 0 || strcmp(name, "float64") == 0) {
+        *out = MW_F64;
+        return 0;
+    }
+    return 1;
+}
+
+mw_status mw_fail(mw_ctx *ctx, mw_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+mw_status mw_annotate(mw_ctx *ctx, mw_status s, const char *fmt, ...)
+{
+    char where[128], old[sizeof ctx->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(where, sizeof where, fmt, ap);
+    va_end(ap);
+    memcpy(old, ctx->msg, sizeof old);
+    /* A message too long for the buffer keeps its start, which says where. */
+    if (snprintf(ctx->msg, sizeof ctx->msg, "%s: %s", where, old[0] ? old : mw_status_name(s)) >=
+        (int)sizeof ctx->msg)
+        ctx->msg[sizeof ctx->msg - 1] = '\0';
+    return s;
+}
+
+mw_status mw_ctx_new(mw_backend_kind backend, mw_dtype dtype, mw_ctx **out)
+{
+    *out = NULL;
+    if (backend != MW_BACKEND_CPU || (dtype != MW_F32 && dtype != MW_F64))
+        return MW_ERR_ARG;
+    mw_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return MW_ERR_NOMEM;
+    ctx->backend = backend;
+    ctx->dtype = dtype;
+    ctx->ops = dtype == MW_F32 ? &mw_cpu_f32_ops : &mw_cpu_f64_ops;
+    *out = ctx;
+    return MW_OK;
+}
+
+void mw_ctx_free(mw_ctx *ctx)
+{
+    free(ctx);
+}
+
+mw_dtype mw_ctx_dtype(const mw_ctx *ctx)
+{
+    return ctx->dtype;
+}
+
+const char *mw_ctx_message(const mw_ctx *ctx)
+{
+    return ctx->msg;
+}
+
+size_t mw_ctx_live_bytes(const mw_ctx *ctx)
+{
+    return ctx->live_bytes;
+}
+
+size_t mw_ctx_peak_bytes(const mw_ctx *ctx)
+{
+    return ctx->peak_bytes;
+}
+
+void mw_ctx_reset_peak(mw_ctx *ctx)
+{
+    ctx->peak_bytes = ctx->live_bytes;
+}
+
+/* ---- tensors through the tracked allocator ---- */
+
+mw_status mw_tensor_alloc(mw_ctx *ctx, size_t n, mw_tensor *t)
+{
+    t->data = NULL;
+    t->n = 0;
+    if (n > SIZE_MAX / ctx->ops->esize)
+        return mw_fail(ctx, MW_ERR_NOMEM, "tensor of %zu elements is too large", n);
+    size_t bytes = n * ctx->ops->esize;
+    mw_status st = ctx->ops->alloc(ctx, bytes, &t->data);
+    if (st != MW_OK)
+        return st;
+    t->n = n;
+    ctx->live_bytes += bytes;
+    if (ctx->live_bytes > ctx->peak_bytes)
+        ctx->peak_bytes = ctx->live_bytes;
+    return MW_OK;
+}
+
+void mw_tensor_free(mw_ctx *ctx, mw_tensor *t)
+{
+    if (!t->data)
+        return;
+    ctx->ops->release(ctx, t->data);
+    ctx->live_bytes -= t->n * ctx->ops->esize;
+    t->data = NULL;
+    t->n = 0;
+}
+
+static mw_status check_range(mw_ctx *ctx, const mw_tensor *t, size_t off, size_t n)
+{
+    if (off > t->n || n > t->n - off)
+        return mw_fail(ctx, MW_ERR_ARG, "tensor range [%zu, %zu) outside its %zu elements",
+                       off, off + n, t->n);
+    return MW_OK;
+}
+
+mw_status mw_tensor_upload(mw_ctx *ctx, mw_tensor *t, size_t off, const double *src, size_t n)
+{
+    mw_status st = check_range(ctx, t, off, n);
+    return st != MW_OK ? st : ctx->ops->upload(ctx, mw_at(ctx, t->data, off), src, n);
+}
+
+mw_status mw_tensor_download(mw_ctx *ctx, const mw_tensor *t, size_t off, double *dst, size_t n)
+{
+    mw_status st = check_range(ctx, t, off, n);
+    return st != MW_OK ? st : ctx->ops->download(ctx, dst, mw_at(ctx, t->data, off), n);
+}
+
+/* ---- elementwise wrappers ---- */
+
+static mw_status run_ew(mw_ctx *ctx, mw_ew_op op, mw_act act, double slope, double alpha,
+                        double beta, mw_dims d, mw_view out, mw_view a, mw_view b)
+{
+    mw_ew e = {op, act, slope, alpha, beta, d, out, a, b};
+    return ctx->ops->ew(ctx, &e);
+}
+
+mw_status mw_fill(mw_ctx *ctx, mw_dims d, mw_view out, double value)
+{
+    mw_view none = {0};
+    return run_ew(ctx, MW_EW_FILL, MW_ACT_IDENTITY, 0, value, 0, d, out, none, none);
+}
+
+mw_status mw_copy(mw_ctx *ctx, mw_dims d, mw_view out, mw_view a)
+{
+    return mw_scale(ctx, d, out, 1.0, a);
+}
+
+mw_status mw_scale(mw_ctx *ctx, mw_dims d, mw_view out, double alpha, mw_view a)
+{
+    mw_view none = {0};
+    return run_ew(ctx, MW_EW_SCALE, MW_ACT_IDENTITY, 0, alpha, 0, d, out, a, none);
+}
+
+mw_status mw_axpby(mw_ctx *ctx, mw_dims d, mw_view out, double alpha, mw_view a, double beta,
+                   mw_view b)
+{
+    return run_ew(ctx, MW_EW_AXPBY, MW_ACT_IDENTITY, 0, alpha, beta, d, out, a, b);
+}
+
+mw_status mw_act_apply(mw_ctx *ctx, mw_ew_op op, mw_act act, double slope, mw_dims d,
+                       mw_view out, mw_view a, mw_view b)
+{
+    return run_ew(ctx, op, act, slope, 0, 0, d, out, a, b);
+}
+
+mw_status mw_check_finite(mw_ctx *ctx, const void *x, size_t n, size_t row_len,
+                          const char *what)
+{
+    size_t first;
+    mw_status st = ctx->ops->find_nonfinite(ctx, n, x, &first);
+    if (st != MW_OK || first == n)
+        return st;
+    double v;
+    st = ctx->ops->download(ctx, &v, mw_at(ctx, x, first), 1);
+    if (st != MW_OK)
+        return st;
+    return mw_fail(ctx, MW_ERR_NONFINITE, "%s is %s at row %zu, column %zu", what,
+                   isnan(v) ? "NaN" : "infinite", first / row_len, first % row_len);
+}

@@ -1,0 +1,67 @@
+/* Engine internals shared by the core, layers and methods: the context, error
+ * reporting and small helpers over the backend table. Not installed, not used
+ * outside engine/ except by the engine's own tests. */
+#ifndef MW_INTERNAL_H
+#define MW_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "backend.h"
+#include "mw_engine.h"
+
+struct mw_ctx {
+    mw_backend_kind backend;
+    mw_dtype dtype;
+    const mw_ops *ops;
+    size_t live_bytes, peak_bytes;
+    char msg[512];
+};
+
+/* Set the context's message and return s. */
+mw_status mw_fail(mw_ctx *ctx, mw_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prefix the current message with "<where>: " and return s (for adding context, such
+ * as the layer number, on the way out). */
+mw_status mw_annotate(mw_ctx *ctx, mw_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Used with a local `mw_status st` and a label `done` that frees what was allocated. */
+#define MW_GO(expr)                                                                           \
+    do {                                                                                      \
+        if ((st = (expr)) != MW_OK)                                                           \
+            goto done;                                                                        \
+    } while (0)
+
+/* Pointer to element off of a buffer of the context's dtype. */
+static inline void *mw_at(const mw_ctx *ctx, const void *p, size_t off)
+{
+    return (char *)p + off * ctx->ops->esize;
+}
+
+static inline mw_view mw_v(void *p, ptrdiff_t st, ptrdiff_t sr)
+{
+    mw_view v = {p, st, sr};
+    return v;
+}
+
+static inline mw_dims mw_d(size_t tangents, size_t rows, size_t cols)
+{
+    mw_dims d = {tangents, rows, cols};
+    return d;
+}
+
+/* Thin wrappers that keep layer code short. */
+mw_status mw_fill(mw_ctx *ctx, mw_dims d, mw_view out, double value);
+mw_status mw_copy(mw_ctx *ctx, mw_dims d, mw_view out, mw_view a);
+mw_status mw_scale(mw_ctx *ctx, mw_dims d, mw_view out, double alpha, mw_view a);
+mw_status mw_axpby(mw_ctx *ctx, mw_dims d, mw_view out, double alpha, mw_view a, double beta,
+                   mw_view b);
+mw_status mw_act_apply(mw_ctx *ctx, mw_ew_op op, mw_act act, double slope, mw_dims d,
+                       mw_view out, mw_view a, mw_view b);
+
+/* Fail with MW_ERR_NONFINITE if any of x[0..n) is not finite; `what` names the buffer
+ * and `row_len` turns the flat index into (row, column) for the message. */
+mw_status mw_check_finite(mw_ctx *ctx, const void *x, size_t n, size_t row_len,
+                          const char *what);
+
+#endif

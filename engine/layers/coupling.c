@@ -1,0 +1,224 @@
+/* Additive coupling layer (the paper's eq. 12 with an output activation σ; DESIGN.md §2):
+ *
+ *   z = b + F(a)        y = (a, σ(z))        D = diag(σ'(z))
+ *
+ * Odd layers condition on the first half of the features (a = x[:n/2]) and transform the
+ * second; even layers the reverse. Each half keeps its place. F is the inner function
+ * (engine/layers/inner.h), reached through l->inner; this file never looks inside it. */
+#include <stdlib.h>
+
+#include "inner.h"
+
+typedef struct coupling_cache {
+    void *f;     /* F's cache */
+    mw_tensor z; /* (B, n/2) pre-σ; kept only when σ is not the identity */
+} coupling_cache;
+
+typedef struct halves {
+    size_t B, n, h;
+    size_t off_a, off_b; /* column offsets of the conditioning and transformed halves */
+} halves;
+
+static halves halves_of(const mw_layer *l)
+{
+    halves hv = {l->batch, l->width, l->width / 2, 0, 0};
+    int first_conditions = l->index % 2 == 1;
+    hv.off_a = first_conditions ? 0 : hv.h;
+    hv.off_b = first_conditions ? hv.h : 0;
+    return hv;
+}
+
+/* A half of a (B, n) buffer, or of every tangent of a (T, B, n) block, as a view. */
+static mw_view half(const mw_ctx *ctx, const halves *hv, const void *x, size_t off)
+{
+    return mw_v(x ? mw_at(ctx, x, off) : NULL, (ptrdiff_t)(hv->B * hv->n), (ptrdiff_t)hv->n);
+}
+
+static mw_status act_sigma(mw_ctx *ctx, const mw_layer *l, mw_ew_op op, mw_dims d,
+                           mw_view out, mw_view a, mw_view b)
+{
+    return mw_act_apply(ctx, op, l->spec->out_act, l->spec->leaky_slope, d, out, a, b);
+}
+
+static void cache_free(mw_ctx *ctx, const mw_layer *l, void *p)
+{
+    coupling_cache *c = p;
+    if (!c)
+        return;
+    l->inner->cache_free(ctx, c->f);
+    mw_tensor_free(ctx, &c->z);
+    free(c);
+}
+
+/* z = b + F(a) into a fresh (B, n/2) tensor; *fcache as F's forward leaves it. */
+static mw_status shift(mw_ctx *ctx, const mw_layer *l, const halves *hv, const void *x,
+                       mw_cache_level level, void **fcache, mw_tensor *z)
+{
+    mw_status st = mw_tensor_alloc(ctx, hv->B * hv->h, z);
+    if (st != MW_OK)
+        return st;
+    mw_view vz = mw_v(z->data, 0, (ptrdiff_t)hv->h);
+    st = l->inner->forward(ctx, l, half(ctx, hv, x, hv->off_a), z->data, level, fcache);
+    if (st == MW_OK)
+        st = mw_axpby(ctx, mw_d(1, hv->B, hv->h), vz, 1.0, vz, 1.0, half(ctx, hv, x, hv->off_b));
+    if (st != MW_OK)
+        mw_tensor_free(ctx, z);
+    return st;
+}
+
+/* y = (a, σ(z)) */
+static mw_status emit(mw_ctx *ctx, const mw_layer *l, const halves *hv, const void *x,
+                      const mw_tensor *z, void *y)
+{
+    mw_dims d = mw_d(1, hv->B, hv->h);
+    mw_view vz = mw_v(z->data, 0, (ptrdiff_t)hv->h);
+    mw_status st = mw_copy(ctx, d, half(ctx, hv, y, hv->off_a), half(ctx, hv, x, hv->off_a));
+    if (st == MW_OK)
+        st = act_sigma(ctx, l, MW_EW_ACT, d, half(ctx, hv, y, hv->off_b), vz, vz);
+    return st;
+}
+
+static mw_status forward(mw_ctx *ctx, const mw_layer *l, const void *x, void *y,
+                         mw_cache_level level, void **cache_out)
+{
+    halves hv = halves_of(l);
+    mw_status st = MW_OK;
+    coupling_cache *c = NULL;
+    mw_tensor z = {0};
+    void *fcache = NULL;
+    MW_GO(shift(ctx, l, &hv, x, level, &fcache, &z));
+    if (y)
+        MW_GO(emit(ctx, l, &hv, x, &z, y));
+    if (level != MW_CACHE_NONE) {
+        c = calloc(1, sizeof *c);
+        if (!c) {
+            st = mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a layer cache");
+            goto done;
+        }
+        c->f = fcache;
+        fcache = NULL;
+        if (l->spec->out_act != MW_ACT_IDENTITY) {
+            c->z = z;
+            z.data = NULL;
+        }
+    }
+done:
+    l->inner->cache_free(ctx, fcache);
+    mw_tensor_free(ctx, &z);
+    if (cache_out)
+        *cache_out = c;
+    return st;
+}
+
+static mw_status inverse(mw_ctx *ctx, const mw_layer *l, const void *y, void *x)
+{
+    halves hv = halves_of(l);
+    mw_dims d = mw_d(1, hv.B, hv.h);
+    mw_status st = MW_OK;
+    mw_tensor f = {0};
+    mw_view xb = half(ctx, &hv, x, hv.off_b);
+    MW_GO(mw_copy(ctx, d, half(ctx, &hv, x, hv.off_a), half(ctx, &hv, y, hv.off_a)));
+    MW_GO(mw_tensor_alloc(ctx, hv.B * hv.h, &f));
+    MW_GO(l->inner->forward(ctx, l, half(ctx, &hv, y, hv.off_a), f.data, MW_CACHE_NONE,
+                                 NULL));
+    /* b = σ⁻¹(y_b) - F(a) */
+    MW_GO(act_sigma(ctx, l, MW_EW_ACT_INV, d, xb, half(ctx, &hv, y, hv.off_b), xb));
+    MW_GO(mw_axpby(ctx, d, xb, 1.0, xb, -1.0, mw_v(f.data, 0, (ptrdiff_t)hv.h)));
+    MW_GO(mw_check_finite(ctx, x, hv.B * hv.n, hv.n, "reconstructed input"));
+done:
+    mw_tensor_free(ctx, &f);
+    return st;
+}
+
+static mw_status jvp(mw_ctx *ctx, const mw_layer *l, size_t T, const void *x, const void *dx,
+                     const void *dtheta, size_t ld, void *y, void *dy)
+{
+    halves hv = halves_of(l);
+    mw_dims d = mw_d(1, hv.B, hv.h), dT = mw_d(T, hv.B, hv.h);
+    mw_status st = MW_OK;
+    mw_tensor z = {0}, dz = {0};
+    MW_GO(mw_tensor_alloc(ctx, hv.B * hv.h, &z));
+    MW_GO(mw_tensor_alloc(ctx, T * hv.B * hv.h, &dz));
+    mw_view vz = mw_v(z.data, 0, (ptrdiff_t)hv.h);
+    mw_view vdz = mw_v(dz.data, (ptrdiff_t)(hv.B * hv.h), (ptrdiff_t)hv.h);
+    MW_GO(l->inner->jvp(ctx, l, T, half(ctx, &hv, x, hv.off_a), half(ctx, &hv, dx, hv.off_a),
+                             dtheta, ld, z.data, dz.data));
+    /* z = b + F(a), dz = dx_b + dF */
+    MW_GO(mw_axpby(ctx, d, vz, 1.0, vz, 1.0, half(ctx, &hv, x, hv.off_b)));
+    if (dx)
+        MW_GO(mw_axpby(ctx, dT, vdz, 1.0, vdz, 1.0, half(ctx, &hv, dx, hv.off_b)));
+    /* dy = (dx_a, D dz) */
+    if (dx)
+        MW_GO(mw_copy(ctx, dT, half(ctx, &hv, dy, hv.off_a), half(ctx, &hv, dx, hv.off_a)));
+    else
+        MW_GO(mw_fill(ctx, dT, half(ctx, &hv, dy, hv.off_a), 0.0));
+    MW_GO(act_sigma(ctx, l, MW_EW_ACT_DMUL, dT, half(ctx, &hv, dy, hv.off_b),
+                    mw_v(z.data, 0, (ptrdiff_t)hv.h), vdz));
+    if (y)
+        MW_GO(emit(ctx, l, &hv, x, &z, y));
+done:
+    mw_tensor_free(ctx, &z);
+    mw_tensor_free(ctx, &dz);
+    return st;
+}
+
+static mw_status vjp(mw_ctx *ctx, const mw_layer *l, const void *cache, const void *hy,
+                     void *hx, void *gtheta)
+{
+    const coupling_cache *c = cache;
+    halves hv = halves_of(l);
+    mw_dims d = mw_d(1, hv.B, hv.h);
+    mw_status st = MW_OK;
+    mw_tensor hz = {0};
+    MW_GO(mw_tensor_alloc(ctx, hv.B * hv.h, &hz));
+    mw_view vhz = mw_v(hz.data, 0, (ptrdiff_t)hv.h);
+    /* h_z = h_{y,b} ⊙ σ'(z) */
+    if (l->spec->out_act == MW_ACT_IDENTITY)
+        MW_GO(mw_copy(ctx, d, vhz, half(ctx, &hv, hy, hv.off_b)));
+    else
+        MW_GO(act_sigma(ctx, l, MW_EW_ACT_DMUL, d, vhz, mw_v(c->z.data, 0, (ptrdiff_t)hv.h),
+                        half(ctx, &hv, hy, hv.off_b)));
+    /* h_x = (h_{y,a} + h_z J_F, h_z); g = h_z ∂F/∂θ */
+    if (hx)
+        MW_GO(mw_copy(ctx, d, half(ctx, &hv, hx, hv.off_a), half(ctx, &hv, hy, hv.off_a)));
+    MW_GO(l->inner->vjp(ctx, l, c->f, hz.data, 1.0, half(ctx, &hv, hx, hv.off_a), gtheta));
+    if (hx)
+        MW_GO(mw_copy(ctx, d, half(ctx, &hv, hx, hv.off_b), vhz));
+done:
+    mw_tensor_free(ctx, &hz);
+    return st;
+}
+
+static mw_status vijp(mw_ctx *ctx, const mw_layer *l, const void *x, const void *hx, void *y,
+                      void *hy, void *gtheta)
+{
+    halves hv = halves_of(l);
+    mw_dims d = mw_d(1, hv.B, hv.h);
+    mw_status st = MW_OK;
+    mw_tensor z = {0}, hz = {0};
+    void *fcache = NULL;
+    MW_GO(shift(ctx, l, &hv, x, MW_CACHE_FULL, &fcache, &z));
+    MW_GO(emit(ctx, l, &hv, x, &z, y));
+    /* h_z = h_{x,b}; (gF_a, g) = vjp_F(a, h_z); h_y = (h_{x,a} - gF_a, h_z ⊙ D⁻¹) */
+    MW_GO(mw_tensor_alloc(ctx, hv.B * hv.h, &hz));
+    MW_GO(mw_copy(ctx, d, mw_v(hz.data, 0, (ptrdiff_t)hv.h), half(ctx, &hv, hx, hv.off_b)));
+    MW_GO(mw_copy(ctx, d, half(ctx, &hv, hy, hv.off_a), half(ctx, &hv, hx, hv.off_a)));
+    MW_GO(l->inner->vjp(ctx, l, fcache, hz.data, -1.0, half(ctx, &hv, hy, hv.off_a), gtheta));
+    MW_GO(act_sigma(ctx, l, MW_EW_ACT_DINV_MUL, d, half(ctx, &hv, hy, hv.off_b),
+                    mw_v(z.data, 0, (ptrdiff_t)hv.h), mw_v(hz.data, 0, (ptrdiff_t)hv.h)));
+done:
+    l->inner->cache_free(ctx, fcache);
+    mw_tensor_free(ctx, &z);
+    mw_tensor_free(ctx, &hz);
+    return st;
+}
+
+const mw_layer_ops mw_coupling_dense_ops = {
+    .name = "coupling",
+    .forward = forward,
+    .cache_free = cache_free,
+    .inverse = inverse,
+    .jvp = jvp,
+    .vjp = vjp,
+    .vijp = vijp,
+};

@@ -1,0 +1,76 @@
+/* The layer interface (DESIGN.md §2): every invertible layer type implements the same
+ * five operations, and the methods are written once against them.
+ *
+ * Shapes: x and y are (B, n) row-major; a block of T tangents or cotangents is
+ * (T, B, n), contiguous. A layer's parameters are n_theta consecutive scalars of the
+ * flat vector (canonical order), and so are its parameter gradients and tangents. */
+#ifndef MW_LAYER_H
+#define MW_LAYER_H
+
+#include "../internal.h"
+
+/* What a forward pass keeps for a later vjp. INPUT: only what the input cotangent
+ * needs (M_x: pre-activations, BN statistics); FULL: also what the parameter gradient
+ * needs (M_θ: the input of every dense map). */
+typedef enum { MW_CACHE_NONE = 0, MW_CACHE_INPUT, MW_CACHE_FULL } mw_cache_level;
+
+typedef struct mw_layer mw_layer;
+
+typedef struct mw_layer_ops {
+    const char *name;
+    /* y = f(x). With level > NONE, *cache receives what vjp needs (free with cache_free).
+     * y may be NULL when only the cache is wanted. */
+    mw_status (*forward)(mw_ctx *ctx, const mw_layer *l, const void *x, void *y,
+                         mw_cache_level level, void **cache);
+    void (*cache_free)(mw_ctx *ctx, const mw_layer *l, void *cache);
+    /* x = f⁻¹(y). MW_ERR_NONFINITE when y lies outside the image in this precision. */
+    mw_status (*inverse)(mw_ctx *ctx, const mw_layer *l, const void *y, void *x);
+    /* y = f(x) and, for T tangents, dy = J_x dx + J_θ dθ. dx (T, B, n) or NULL for zero;
+     * dtheta: T rows of n_theta scalars, ld apart, or NULL for zero. */
+    mw_status (*jvp)(mw_ctx *ctx, const mw_layer *l, size_t T, const void *x, const void *dx,
+                     const void *dtheta, size_t ld_dtheta, void *y, void *dy);
+    /* From a cache and the output cotangent hy: hx = hy J_x (needs level >= INPUT) and
+     * g = hy J_θ (needs FULL); either may be NULL. */
+    mw_status (*vjp)(mw_ctx *ctx, const mw_layer *l, const void *cache, const void *hy,
+                     void *hx, void *gtheta);
+    /* The Moonwalk step: from the input x and input cotangent hx, the output y = f(x),
+     * hy = hx J_x⁻¹ and g = hy J_θ, with one vjp through the layer's inner function. */
+    mw_status (*vijp)(mw_ctx *ctx, const mw_layer *l, const void *x, const void *hx, void *y,
+                      void *hy, void *gtheta);
+} mw_layer_ops;
+
+struct mw_layer {
+    const mw_layer_ops *ops;
+    const struct mw_inner_ops *inner; /* a coupling's F */
+    const mw_spec *spec;
+    int index;          /* 1..L */
+    size_t batch, width;
+    size_t theta_off;   /* first scalar in the flat parameter vector */
+    size_t n_theta;
+    const void *theta;  /* this layer's parameters on the backend */
+};
+
+extern const mw_layer_ops mw_coupling_dense_ops;
+
+/* ---- the head: dense -> logits -> mean softmax cross-entropy (not invertible) ---- */
+
+typedef struct mw_head {
+    const mw_spec *spec;
+    size_t batch, width, classes;
+    size_t theta_off, n_theta;
+    const void *theta;   /* W [classes][width], then c [classes] */
+    const void *labels;  /* int32 on the backend */
+} mw_head;
+
+/* J at x_L. */
+mw_status mw_head_loss(mw_ctx *ctx, const mw_head *h, const void *x, double *loss);
+/* J, hx = dJ/dx_L and, unless g is NULL, g = dJ/dθ_head. */
+mw_status mw_head_vjp(mw_ctx *ctx, const mw_head *h, const void *x, void *hx, void *g,
+                      double *loss);
+/* For T tangents: dJ_b per sample (T x B, not divided by B) of the per-sample losses,
+ * from dx (T, B, n) or NULL and head parameter tangents dtheta (T rows, ld apart) or
+ * NULL. loss may be NULL. */
+mw_status mw_head_jvp(mw_ctx *ctx, const mw_head *h, size_t T, const void *x, const void *dx,
+                      const void *dtheta, size_t ld_dtheta, void *dJ, double *loss);
+
+#endif

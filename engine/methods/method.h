@@ -1,0 +1,51 @@
+/* The six methods of DESIGN.md §3, one file each, all written against the layer
+ * operations of engine/layers/layer.h and nothing below them. Each writes the whole
+ * gradient g (canonical order) and fills info->loss and, where it has one,
+ * info->closure_err; mw_grad (grad.c) does the checks and the accounting around them. */
+#ifndef MW_METHOD_H
+#define MW_METHOD_H
+
+#include "../net.h"
+
+typedef mw_status (*mw_method_fn)(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
+                                  const mw_grad_opts *o, void *g, mw_grad_info *info);
+
+mw_status mw_method_backprop(mw_ctx *, const mw_net *, const mw_batch *, const mw_grad_opts *,
+                             void *, mw_grad_info *);
+mw_status mw_method_forward(mw_ctx *, const mw_net *, const mw_batch *, const mw_grad_opts *,
+                            void *, mw_grad_info *);
+mw_status mw_method_projforward(mw_ctx *, const mw_net *, const mw_batch *,
+                                const mw_grad_opts *, void *, mw_grad_info *);
+mw_status mw_method_revbackprop(mw_ctx *, const mw_net *, const mw_batch *,
+                                const mw_grad_opts *, void *, mw_grad_info *);
+mw_status mw_method_moonwalk(mw_ctx *, const mw_net *, const mw_batch *, const mw_grad_opts *,
+                             void *, mw_grad_info *);
+mw_status mw_method_mixed(mw_ctx *, const mw_net *, const mw_batch *, const mw_grad_opts *,
+                          void *, mw_grad_info *);
+
+/* Moonwalk's phase 2, shared with mixed (the paper's Algorithm 1): from h0 = dJ/dx_0,
+ * sweep forward with vijp, writing each layer's gradient and dropping x_{i-1}; then the
+ * head's gradient and the closure error against the head's dJ/dx_L. */
+mw_status mw_moonwalk_sweep(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
+                            const void *h0, void *g, mw_grad_info *info);
+
+/* Mixed's phase 1: h0 (B, n) = dJ/dx_0 by backprop keeping only M_x per layer. */
+mw_status mw_backprop_input_cotangent(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
+                                      void *h0, double *loss);
+
+/* Propagate T tangents from layer `first` (0-based) through the rest of the body and
+ * the head: x (B, n) is that layer's input, dx (T, B, n) its input tangent or NULL,
+ * dtheta_first the parameter tangent of layer `first` (or NULL), and dJ (T, B) receives
+ * the per-sample loss derivatives. Shared by forward, projforward and moonwalk phase 1.
+ * tangent(ℓ, T, buf) supplies parameter tangents for later layers (NULL: none). */
+typedef mw_status (*mw_theta_tangent_fn)(mw_ctx *ctx, const mw_net *net, int layer,
+                                         size_t T, void *arg, mw_tensor *out);
+mw_status mw_push_tangents(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, int first,
+                           size_t T, const void *x, const void *dx, mw_theta_tangent_fn tangent,
+                           void *arg, void *dJ, double *loss);
+
+/* (n_theta of layer ℓ, its offset): ℓ in 0..L-1 for couplings, L for the head. */
+size_t mw_block_size(const mw_net *net, int layer);
+size_t mw_block_offset(const mw_net *net, int layer);
+
+#endif

@@ -1,0 +1,51 @@
+/* RevBackprop (DESIGN.md §3, the paper's §5 item 4; MacKay et al. 2018): a forward pass
+ * keeping only x_L, then backwards: reconstruct x_{i-1} = f_i⁻¹(x_i), recompute the
+ * layer's cache from it, vjp. Memory O(M_x + M_θ); the reconstruction is where it
+ * fails on saturated σ (the inverse of tanh blows up near ±1). */
+#include "method.h"
+
+mw_status mw_method_revbackprop(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
+                                const mw_grad_opts *o, void *g, mw_grad_info *info)
+{
+    (void)o;
+    const size_t N = batch->x.n;
+    mw_status st = MW_OK;
+    mw_tensor xs[2] = {{0}}, hs[2] = {{0}};
+    void *cache = NULL;
+    const mw_layer *l = NULL;
+    mw_head head = mw_net_head(net, batch);
+    MW_GO(mw_tensor_alloc(ctx, N, &xs[0]));
+    MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(xs[0].data, 0, 0), mw_v(batch->x.data, 0, 0)));
+    MW_GO(mw_net_forward_inplace(ctx, net, xs[0].data));
+    MW_GO(mw_tensor_alloc(ctx, N, &hs[0]));
+    MW_GO(mw_head_vjp(ctx, &head, xs[0].data, hs[0].data,
+                      mw_at(ctx, g, mw_block_offset(net, net->L)), &info->loss));
+    MW_GO(mw_tensor_alloc(ctx, N, &xs[1]));
+    MW_GO(mw_tensor_alloc(ctx, N, &hs[1]));
+    int cur = 0;
+    for (int i = net->L - 1; i >= 0; i--) {
+        l = &net->layers[i];
+        void *x_in = xs[1 - cur].data, *hx = i > 0 ? hs[1 - cur].data : NULL;
+        if ((st = l->ops->inverse(ctx, l, xs[cur].data, x_in)) != MW_OK) {
+            st = mw_annotate(ctx, st, "layer %d inverse", l->index);
+            goto done;
+        }
+        if ((st = l->ops->forward(ctx, l, x_in, NULL, MW_CACHE_FULL, &cache)) != MW_OK ||
+            (st = l->ops->vjp(ctx, l, cache, hs[cur].data, hx, mw_at(ctx, g, l->theta_off))) !=
+                MW_OK) {
+            st = mw_annotate(ctx, st, "layer %d", l->index);
+            goto done;
+        }
+        l->ops->cache_free(ctx, l, cache);
+        cache = NULL;
+        cur = 1 - cur;
+    }
+done:
+    if (l)
+        l->ops->cache_free(ctx, l, cache);
+    for (int i = 0; i < 2; i++) {
+        mw_tensor_free(ctx, &xs[i]);
+        mw_tensor_free(ctx, &hs[i]);
+    }
+    return st;
+}

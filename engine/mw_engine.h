@@ -1,0 +1,138 @@
+/* mwverify engine: the public interface (DESIGN.md §3, §4).
+ *
+ * A context fixes a backend (cpu, later cuda) and a dtype (f32 or f64); every tensor,
+ * network and gradient made through it lives there. Six methods compute the same
+ * gradient g = dJ/dθ of the mean softmax cross-entropy J; they are selected by
+ * mw_method and share one entry point, mw_grad. Library code never prints or exits:
+ * each call returns an mw_status and leaves a one-line message on the context. */
+#ifndef MW_ENGINE_H
+#define MW_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mw_spec.h"
+
+#define MW_VERSION "0.1.0"
+
+typedef enum { MW_F32 = 0, MW_F64 = 1 } mw_dtype;
+typedef enum { MW_BACKEND_CPU = 0 } mw_backend_kind;
+
+typedef enum {
+    MW_OK = 0,
+    MW_ERR_ARG,            /* an argument is out of range: the caller's mistake */
+    MW_ERR_NOMEM,          /* the tracked allocator could not get memory */
+    MW_ERR_NONFINITE,      /* a computed value became inf or NaN */
+    MW_ERR_NOT_INVERTIBLE, /* the method needs an inverse the network does not have */
+    MW_ERR_BACKEND,        /* BLAS or device failure */
+} mw_status;
+
+const char *mw_status_name(mw_status s);
+const char *mw_dtype_name(mw_dtype d);
+int mw_dtype_parse(const char *name, mw_dtype *out);
+
+/* ---- context: backend, dtype, tracked allocator, last message ---- */
+
+typedef struct mw_ctx mw_ctx;
+
+mw_status mw_ctx_new(mw_backend_kind backend, mw_dtype dtype, mw_ctx **out);
+void mw_ctx_free(mw_ctx *ctx);
+mw_dtype mw_ctx_dtype(const mw_ctx *ctx);
+const char *mw_ctx_message(const mw_ctx *ctx); /* "" when the last call succeeded */
+size_t mw_ctx_live_bytes(const mw_ctx *ctx);   /* tracked bytes allocated now */
+size_t mw_ctx_peak_bytes(const mw_ctx *ctx);   /* high-water mark since the last reset */
+void mw_ctx_reset_peak(mw_ctx *ctx);           /* peak := live */
+
+/* ---- tensors: a flat array of the context's dtype on its backend ---- */
+
+typedef struct mw_tensor {
+    void *data;
+    size_t n; /* elements */
+} mw_tensor;
+
+mw_status mw_tensor_alloc(mw_ctx *ctx, size_t n, mw_tensor *t);
+void mw_tensor_free(mw_ctx *ctx, mw_tensor *t);
+/* Copy n host doubles into t[off..off+n), rounding to the dtype. */
+mw_status mw_tensor_upload(mw_ctx *ctx, mw_tensor *t, size_t off, const double *src, size_t n);
+/* Copy t[off..off+n) into host doubles (exact). */
+mw_status mw_tensor_download(mw_ctx *ctx, const mw_tensor *t, size_t off, double *dst, size_t n);
+
+/* ---- networks and batches ---- */
+
+typedef struct mw_net mw_net;
+
+/* Deterministic initial parameters of DESIGN.md §2, identical for every dtype and
+ * backend: W and c uniform in ±init_scale/sqrt(fan_in) from Philox4x32-10 keyed by the
+ * spec's seed, γ = 1, β = 0, every value rounded to float32. theta has lay->total
+ * entries. */
+void mw_init_params(const mw_spec *spec, const mw_layout *lay, double *theta);
+
+/* A network with the spec's initial parameters. The spec must be valid
+ * (mw_spec_validate); an invalid one is MW_ERR_ARG. */
+mw_status mw_net_new(mw_ctx *ctx, const mw_spec *spec, mw_net **out);
+void mw_net_free(mw_ctx *ctx, mw_net *net);
+const mw_spec *mw_net_spec(const mw_net *net);
+const mw_layout *mw_net_layout(const mw_net *net);
+mw_status mw_net_set_params(mw_ctx *ctx, mw_net *net, const double *theta);
+mw_status mw_net_get_params(mw_ctx *ctx, const mw_net *net, double *theta);
+
+typedef struct mw_batch mw_batch;
+
+/* x: batch x width values (row-major), labels: batch class indices in [0, classes). */
+mw_status mw_batch_new(mw_ctx *ctx, const mw_net *net, const double *x, const int *labels,
+                       mw_batch **out);
+void mw_batch_free(mw_ctx *ctx, mw_batch *b);
+
+/* The loss J at the network's parameters (forward pass only). */
+mw_status mw_loss(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, double *loss);
+
+/* The output x_i of every coupling layer i = 1..L: out holds L blocks of batch x width
+ * host doubles, layer 1 first. */
+mw_status mw_net_activations(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
+                             double *out);
+
+/* h_0 = dJ/dx_0 (batch x width host doubles) by backprop. */
+mw_status mw_input_gradient(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
+                            double *h0);
+
+/* ---- the six methods ---- */
+
+typedef enum {
+    MW_BACKPROP = 0,
+    MW_FORWARD,
+    MW_PROJFORWARD,
+    MW_REVBACKPROP,
+    MW_MOONWALK,
+    MW_MIXED,
+    MW_N_METHODS
+} mw_method;
+
+const char *mw_method_name(mw_method m);
+int mw_method_parse(const char *name, mw_method *out);
+int mw_method_needs_inverse(mw_method m); /* revbackprop, moonwalk, mixed */
+int mw_method_is_stochastic(mw_method m); /* projforward */
+
+typedef struct mw_grad_opts {
+    int tangent_block;     /* tangents per pass in forward, projforward, moonwalk phase 1 */
+    int proj_samples;      /* K: projforward averages K projected gradients */
+    uint64_t rng_seed;     /* projforward's tangents: Philox key ... */
+    uint64_t rng_step;     /* ... and stream (one per training step) */
+    int moonwalk_general;  /* 1: never take moonwalk's sample-separable shortcut */
+} mw_grad_opts;
+
+mw_grad_opts mw_grad_opts_default(void);
+
+typedef struct mw_grad_info {
+    double loss;        /* J at the batch */
+    double closure_err; /* moonwalk, mixed: |h_L - dJ/dx_L| / |dJ/dx_L|; NaN otherwise */
+    size_t peak_bytes;  /* working bytes of this call (parameters and g not counted) */
+    int separable;      /* moonwalk phase 1 took the one-tangent-per-sample shortcut */
+} mw_grad_info;
+
+/* g (lay->total elements, canonical order) := dJ/dθ by method m. A gradient with a
+ * non-finite entry is MW_ERR_NONFINITE (g still written, the message names the entry);
+ * a method needing an inverse on a network without one is MW_ERR_NOT_INVERTIBLE. */
+mw_status mw_grad(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, mw_method m,
+                  const mw_grad_opts *opts, mw_tensor *g, mw_grad_info *info);
+
+#endif

@@ -1,0 +1,232 @@
+/* Networks (DESIGN.md §2): the body of coupling layers and the head over one flat
+ * parameter tensor in canonical order, their deterministic initialisation, batches,
+ * and the plain forward pass. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers/inner.h"
+#include "net.h"
+#include "philox.h"
+
+void mw_init_params(const mw_spec *spec, const mw_layout *lay, double *theta)
+{
+    for (int t = 0; t < lay->n_params; t++) {
+        const mw_param_info *p = &lay->params[t];
+        for (size_t i = 0; i < p->count; i++) {
+            double v;
+            if (p->kind == MW_PARAM_GAMMA)
+                v = 1.0;
+            else if (p->kind == MW_PARAM_BETA)
+                v = 0.0;
+            else {
+                double bound = spec->init_scale / sqrt((double)p->fan_in);
+                double u = mw_philox_uniform(spec->seed, MW_STREAM_INIT, p->offset + i);
+                v = (2.0 * u - 1.0) * bound;
+            }
+            theta[p->offset + i] = (double)(float)v;
+        }
+    }
+}
+
+mw_status mw_net_new(mw_ctx *ctx, const mw_spec *spec, mw_net **out)
+{
+    char why[256];
+    *out = NULL;
+    if (mw_spec_validate(spec, why, sizeof why) != 0)
+        return mw_fail(ctx, MW_ERR_ARG, "%s", why);
+    mw_net *net = calloc(1, sizeof *net);
+    if (!net)
+        return mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a network");
+    mw_status st = MW_OK;
+    double *theta = NULL;
+    net->spec = *spec;
+    net->L = spec->depth;
+    if (mw_layout_build(&net->spec, &net->lay) != 0 ||
+        !(net->layers = calloc((size_t)net->L, sizeof *net->layers)) ||
+        !(theta = malloc(net->lay.total * sizeof *theta))) {
+        st = mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a network");
+        goto done;
+    }
+    MW_GO(mw_tensor_alloc(ctx, net->lay.total, &net->theta));
+    for (int i = 0; i < net->L; i++) {
+        mw_layer *l = &net->layers[i];
+        l->ops = &mw_coupling_dense_ops;
+        l->inner = &mw_dense_f_ops;
+        l->spec = &net->spec;
+        l->index = i + 1;
+        l->batch = (size_t)spec->batch;
+        l->width = (size_t)spec->width;
+        l->theta_off = net->lay.layer_offset[i + 1];
+        l->n_theta = net->lay.layer_offset[i + 2] - l->theta_off;
+        l->theta = mw_at(ctx, net->theta.data, l->theta_off);
+    }
+    net->head_theta = mw_at(ctx, net->theta.data, net->lay.layer_offset[net->L + 1]);
+    mw_init_params(&net->spec, &net->lay, theta);
+    MW_GO(mw_tensor_upload(ctx, &net->theta, 0, theta, net->lay.total));
+done:
+    free(theta);
+    if (st != MW_OK) {
+        mw_net_free(ctx, net);
+        net = NULL;
+    }
+    *out = net;
+    return st;
+}
+
+void mw_net_free(mw_ctx *ctx, mw_net *net)
+{
+    if (!net)
+        return;
+    mw_tensor_free(ctx, &net->theta);
+    mw_layout_free(&net->lay);
+    free(net->layers);
+    free(net);
+}
+
+const mw_spec *mw_net_spec(const mw_net *net)
+{
+    return &net->spec;
+}
+
+const mw_layout *mw_net_layout(const mw_net *net)
+{
+    return &net->lay;
+}
+
+mw_status mw_net_set_params(mw_ctx *ctx, mw_net *net, const double *theta)
+{
+    return mw_tensor_upload(ctx, &net->theta, 0, theta, net->lay.total);
+}
+
+mw_status mw_net_get_params(mw_ctx *ctx, const mw_net *net, double *theta)
+{
+    return mw_tensor_download(ctx, &net->theta, 0, theta, net->lay.total);
+}
+
+mw_head mw_net_head(const mw_net *net, const mw_batch *batch)
+{
+    const mw_spec *s = &net->spec;
+    size_t off = net->lay.layer_offset[net->L + 1];
+    mw_head h = {
+        .spec = s,
+        .batch = (size_t)s->batch,
+        .width = (size_t)s->width,
+        .classes = (size_t)s->classes,
+        .theta_off = off,
+        .n_theta = net->lay.total - off,
+        .theta = net->head_theta,
+        .labels = batch->labels,
+    };
+    return h;
+}
+
+mw_status mw_batch_new(mw_ctx *ctx, const mw_net *net, const double *x, const int *labels,
+                       mw_batch **out)
+{
+    const mw_spec *s = &net->spec;
+    const size_t B = (size_t)s->batch, n = (size_t)s->width;
+    *out = NULL;
+    for (size_t b = 0; b < B; b++)
+        if (labels[b] < 0 || labels[b] >= s->classes)
+            return mw_fail(ctx, MW_ERR_ARG, "label %d of sample %zu outside 0..%d", labels[b],
+                           b, s->classes - 1);
+    for (size_t i = 0; i < B * n; i++)
+        if (!isfinite(x[i]))
+            return mw_fail(ctx, MW_ERR_ARG, "input of sample %zu, feature %zu is not finite",
+                           i / n, i % n);
+    mw_batch *bt = calloc(1, sizeof *bt);
+    if (!bt)
+        return mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a batch");
+    mw_status st = MW_OK;
+    MW_GO(mw_tensor_alloc(ctx, B * n, &bt->x));
+    MW_GO(mw_tensor_upload(ctx, &bt->x, 0, x, B * n));
+    MW_GO(ctx->ops->alloc(ctx, B * sizeof(int), &bt->labels));
+    bt->labels_bytes = B * sizeof(int);
+    ctx->live_bytes += bt->labels_bytes;
+    if (ctx->live_bytes > ctx->peak_bytes)
+        ctx->peak_bytes = ctx->live_bytes;
+    MW_GO(ctx->ops->upload_labels(ctx, bt->labels, labels, B));
+done:
+    if (st != MW_OK) {
+        mw_batch_free(ctx, bt);
+        bt = NULL;
+    }
+    *out = bt;
+    return st;
+}
+
+void mw_batch_free(mw_ctx *ctx, mw_batch *b)
+{
+    if (!b)
+        return;
+    mw_tensor_free(ctx, &b->x);
+    if (b->labels) {
+        ctx->ops->release(ctx, b->labels);
+        ctx->live_bytes -= b->labels_bytes;
+    }
+    free(b);
+}
+
+mw_status mw_net_forward_inplace(mw_ctx *ctx, const mw_net *net, void *x)
+{
+    const size_t N = (size_t)net->spec.batch * (size_t)net->spec.width;
+    mw_status st = MW_OK;
+    mw_tensor y = {0};
+    MW_GO(mw_tensor_alloc(ctx, N, &y));
+    void *cur = x, *next = y.data;
+    for (int i = 0; i < net->L; i++) {
+        const mw_layer *l = &net->layers[i];
+        if ((st = l->ops->forward(ctx, l, cur, next, MW_CACHE_NONE, NULL)) != MW_OK) {
+            st = mw_annotate(ctx, st, "layer %d forward", l->index);
+            goto done;
+        }
+        void *t = cur;
+        cur = next;
+        next = t;
+    }
+    if (cur != x)
+        MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(x, 0, 0), mw_v(cur, 0, 0)));
+done:
+    mw_tensor_free(ctx, &y);
+    return st;
+}
+
+mw_status mw_loss(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, double *loss)
+{
+    const size_t N = batch->x.n;
+    mw_status st = MW_OK;
+    mw_tensor x = {0};
+    mw_head head = mw_net_head(net, batch);
+    MW_GO(mw_tensor_alloc(ctx, N, &x));
+    MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(x.data, 0, 0), mw_v(batch->x.data, 0, 0)));
+    MW_GO(mw_net_forward_inplace(ctx, net, x.data));
+    MW_GO(mw_head_loss(ctx, &head, x.data, loss));
+done:
+    mw_tensor_free(ctx, &x);
+    return st;
+}
+
+mw_status mw_net_activations(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
+                             double *out)
+{
+    const size_t N = batch->x.n;
+    mw_status st = MW_OK;
+    mw_tensor xs[2] = {{0}};
+    MW_GO(mw_tensor_alloc(ctx, N, &xs[0]));
+    MW_GO(mw_tensor_alloc(ctx, N, &xs[1]));
+    MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(xs[0].data, 0, 0), mw_v(batch->x.data, 0, 0)));
+    for (int i = 0; i < net->L; i++) {
+        const mw_layer *l = &net->layers[i];
+        if ((st = l->ops->forward(ctx, l, xs[i % 2].data, xs[1 - i % 2].data, MW_CACHE_NONE,
+                                  NULL)) != MW_OK) {
+            st = mw_annotate(ctx, st, "layer %d forward", l->index);
+            goto done;
+        }
+        MW_GO(mw_tensor_download(ctx, &xs[1 - i % 2], 0, out + (size_t)i * N, N));
+    }
+done:
+    mw_tensor_free(ctx, &xs[0]);
+    mw_tensor_free(ctx, &xs[1]);
+    return st;
+}

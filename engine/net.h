@@ -1,0 +1,28 @@
+/* Networks and batches as the methods see them (engine-internal). */
+#ifndef MW_NET_H
+#define MW_NET_H
+
+#include "layers/layer.h"
+
+struct mw_net {
+    mw_spec spec;
+    mw_layout lay;
+    mw_tensor theta; /* all parameters, canonical order */
+    const void *head_theta; /* the head's part of theta */
+    int L;
+    mw_layer *layers; /* [L] */
+};
+
+struct mw_batch {
+    mw_tensor x;      /* (B, n) */
+    void *labels;     /* B int32 on the backend */
+    size_t labels_bytes;
+};
+
+/* The head of net, reading the labels of batch. */
+mw_head mw_net_head(const mw_net *net, const mw_batch *batch);
+
+/* x (B, n) := f_L ∘ ... ∘ f_1 (x) in place, without caches (two buffers of scratch). */
+mw_status mw_net_forward_inplace(mw_ctx *ctx, const mw_net *net, void *x);
+
+#endif

@@ -1,0 +1,96 @@
+/* mw_spec: the plain description of a network and its canonical parameter layout.
+ * This is the only header that engine/ and reference/ share (DESIGN.md §1, §2): the
+ * two implementations agree on what a network is and where each parameter lives,
+ * and on nothing else. No arithmetic here, only sizes, names and validation. */
+#ifndef MW_SPEC_H
+#define MW_SPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { MW_ARCH_MLP = 0 } mw_arch;
+
+/* Sizes beyond these are refused as absurd: each is far past anything one machine
+ * computes a gradient for, and together they keep every product of sizes in 64 bits. */
+enum {
+    MW_MAX_WIDTH = 1 << 16,
+    MW_MAX_HIDDEN = 1 << 16,
+    MW_MAX_UNITS = 64,
+    MW_MAX_DEPTH = 4096,
+    MW_MAX_BATCH = 1 << 20,
+    MW_MAX_CLASSES = 1 << 16,
+};
+#define MW_MAX_PARAMS ((size_t)1 << 31)
+
+/* Activations. As F activation all four are allowed; as the coupling's output
+ * activation σ only identity ("none"), tanh and leaky (ReLU is not invertible). */
+typedef enum { MW_ACT_IDENTITY = 0, MW_ACT_RELU, MW_ACT_TANH, MW_ACT_LEAKY } mw_act;
+
+typedef struct mw_spec {
+    mw_arch arch;
+    int width;          /* n: features of x; even (two halves of n/2) */
+    int hidden;         /* width of F's inner units (k >= 2) */
+    int units;          /* k: units of F, each map -> act -> [BN] */
+    int depth;          /* L: coupling layers */
+    mw_act f_act;       /* activation inside F */
+    mw_act out_act;     /* σ after the coupling; MW_ACT_IDENTITY means none */
+    double leaky_slope; /* α, shared by F and σ */
+    int bn;             /* BatchNorm after every unit's activation */
+    double bn_eps;
+    int batch;          /* B */
+    int classes;
+    double init_scale;
+    uint64_t seed;
+} mw_spec;
+
+/* The defaults of DESIGN.md §2 for mlp: n=16, hidden 32, k=2, no BN. */
+mw_spec mw_spec_default(void);
+
+/* Validate every field. On failure returns nonzero and writes one line to msg that
+ * starts with the option name (e.g. "width 7: must be even ..."), so that a command
+ * line tool can prefix it with "--". */
+int mw_spec_validate(const mw_spec *s, char *msg, size_t msg_len);
+
+const char *mw_act_name(mw_act a);         /* relu, tanh, leaky, identity */
+const char *mw_out_act_name(mw_act a);     /* none, tanh, leaky */
+int mw_act_parse(const char *name, mw_act *out);     /* F activation; 0 on success */
+int mw_out_act_parse(const char *name, mw_act *out); /* σ; 0 on success, relu refused */
+const char *mw_arch_name(mw_arch a);
+int mw_arch_parse(const char *name, mw_arch *out);
+
+/* Is σ invertible with this slope? (leaky needs α > 0). */
+int mw_spec_invertible(const mw_spec *s);
+
+/* ---- canonical parameter layout (DESIGN.md §2 "Parameters") ---- */
+
+typedef enum { MW_PARAM_W = 0, MW_PARAM_C, MW_PARAM_GAMMA, MW_PARAM_BETA } mw_param_kind;
+
+typedef struct mw_param_info {
+    char name[40];       /* layer3.unit1.W, head.c, ... */
+    int layer;           /* 1..L for couplings, 0 for the head */
+    int unit;            /* 1..k, 0 for the head */
+    mw_param_kind kind;
+    int rows, cols;      /* W: [out][in]; vectors: rows = length, cols = 1 */
+    size_t offset;       /* into the flat parameter vector */
+    size_t count;
+    int fan_in;          /* initialisation bound is init_scale / sqrt(fan_in); 0: not uniform */
+} mw_param_info;
+
+typedef struct mw_layout {
+    mw_param_info *params;  /* canonical order */
+    int n_params;           /* number of tensors */
+    size_t total;           /* number of scalars */
+    size_t *layer_offset;   /* [L+3]: first scalar of layer i at [i] (1..L), the head's at
+                             [L+1], the total at [L+2]; [0] = 0 */
+} mw_layout;
+
+/* Shapes of one dense unit u (1-based) of F in a coupling of width n. */
+void mw_spec_unit_shape(const mw_spec *s, int unit, int *out, int *in);
+
+/* Build the layout; returns 0, or nonzero when out of memory. Free with mw_layout_free. */
+int mw_layout_build(const mw_spec *s, mw_layout *lay);
+void mw_layout_free(mw_layout *lay);
+/* Index of the tensor with this name, or -1. */
+int mw_layout_find(const mw_layout *lay, const char *name);
+
+#endif

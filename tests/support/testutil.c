@@ -1,0 +1,206 @@
+/* Test helpers (testutil.h). */
+#include "testutil.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "datasets.h"
+#include "jsonr.h"
+
+uint64_t tu_seed(void)
+{
+    const char *e = getenv("MW_TEST_SEED");
+    return e && *e ? strtoull(e, NULL, 10) : 20261201u;
+}
+
+mw_spec tu_small_spec(int depth, mw_act f_act, mw_act out_act, int bn, uint64_t seed)
+{
+    mw_spec s = mw_spec_default();
+    s.width = 8;
+    s.hidden = 6;
+    s.depth = depth;
+    s.f_act = f_act;
+    s.out_act = out_act;
+    s.bn = bn;
+    s.batch = 4;
+    s.classes = 3;
+    s.seed = seed;
+    return s;
+}
+
+void tu_net_make(tu_net *t, const mw_spec *s, mw_dtype dtype)
+{
+    memset(t, 0, sizeof *t);
+    ck_assert_msg(mw_ctx_new(MW_BACKEND_CPU, dtype, &t->ctx) == MW_OK, "context");
+    mw_status st = mw_net_new(t->ctx, s, &t->net);
+    ck_assert_msg(st == MW_OK, "mw_net_new: %s", mw_ctx_message(t->ctx));
+    t->P = mw_net_layout(t->net)->total;
+    t->N = (size_t)s->batch * (size_t)s->width;
+    t->x = malloc(t->N * sizeof *t->x);
+    t->labels = malloc((size_t)s->batch * sizeof *t->labels);
+    ck_assert(t->x && t->labels);
+    mw_synth d = mw_synth_default(s->width, s->classes, s->seed);
+    mw_synth_batch(&d, 0, s->batch, t->x, t->labels);
+    st = mw_batch_new(t->ctx, t->net, t->x, t->labels, &t->batch);
+    ck_assert_msg(st == MW_OK, "mw_batch_new: %s", mw_ctx_message(t->ctx));
+}
+
+void tu_net_free(tu_net *t)
+{
+    mw_batch_free(t->ctx, t->batch);
+    mw_net_free(t->ctx, t->net);
+    mw_ctx_free(t->ctx);
+    free(t->x);
+    free(t->labels);
+    memset(t, 0, sizeof *t);
+}
+
+mw_status tu_grad(tu_net *t, mw_method m, const mw_grad_opts *o, double *g, mw_grad_info *info,
+                  mw_status expect)
+{
+    mw_tensor gt;
+    mw_grad_info local;
+    ck_assert(mw_tensor_alloc(t->ctx, t->P, &gt) == MW_OK);
+    mw_status st = mw_grad(t->ctx, t->net, t->batch, m, o, &gt, info ? info : &local);
+    ck_assert_msg(st == expect, "%s returned '%s' (expected '%s'): %s", mw_method_name(m),
+                  mw_status_name(st), mw_status_name(expect), mw_ctx_message(t->ctx));
+    if (st == MW_OK || st == MW_ERR_NONFINITE)
+        ck_assert(mw_tensor_download(t->ctx, &gt, 0, g, t->P) == MW_OK);
+    mw_tensor_free(t->ctx, &gt);
+    return st;
+}
+
+double tu_rel_l2(const double *a, const double *b, size_t n)
+{
+    double d2 = 0, b2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        d2 += (a[i] - b[i]) * (a[i] - b[i]);
+        b2 += b[i] * b[i];
+    }
+    return b2 > 0 ? sqrt(d2 / b2) : sqrt(d2);
+}
+
+double tu_max_abs(const double *a, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fabs(a[i]) > m ? fabs(a[i]) : m;
+    return m;
+}
+
+/* ---- golden cases ---- */
+
+static void read_values(const jr_value *arr, double *out, size_t n, const char *what)
+{
+    ck_assert_msg(arr && arr->type == JR_ARRAY && arr->n == n, "%s: expected %zu values, got %zu",
+                  what, n, arr ? arr->n : (size_t)0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = jr_number(&arr->items[i]);
+}
+
+static mw_act act_of(const jr_value *v, int out)
+{
+    mw_act a;
+    int bad = out ? mw_out_act_parse(v->text, &a) : mw_act_parse(v->text, &a);
+    ck_assert_msg(!bad, "unknown activation %s", v->text);
+    return a;
+}
+
+void tu_golden_load(tu_golden *g, const char *name)
+{
+    char path[512], err[256];
+    memset(g, 0, sizeof *g);
+    snprintf(g->name, sizeof g->name, "%s", name);
+    snprintf(path, sizeof path, "%s/%s.json", MW_GOLDEN_DIR, name);
+    jr_value *root = jr_parse_file(path, err, sizeof err);
+    ck_assert_msg(root, "%s: %s", path, err);
+    const jr_value *sp = jr_get(root, "spec");
+    ck_assert_msg(sp && strcmp(jr_get(sp, "arch")->text, "mlp") == 0, "%s: not an mlp case", name);
+    mw_spec *s = &g->spec;
+    *s = mw_spec_default();
+    s->width = (int)jr_number(jr_get(sp, "width"));
+    s->hidden = (int)jr_number(jr_get(sp, "hidden"));
+    s->units = (int)jr_number(jr_get(sp, "units"));
+    s->depth = (int)jr_number(jr_get(sp, "depth"));
+    s->f_act = act_of(jr_get(sp, "f_act"), 0);
+    s->out_act = act_of(jr_get(sp, "out_act"), 1);
+    s->leaky_slope = jr_number(jr_get(sp, "leaky_slope"));
+    s->bn = strcmp(jr_get(sp, "bn")->text, "true") == 0;
+    s->bn_eps = jr_number(jr_get(sp, "bn_eps"));
+    s->batch = (int)jr_number(jr_get(sp, "batch"));
+    s->classes = (int)jr_number(jr_get(sp, "classes"));
+    s->init_scale = jr_number(jr_get(sp, "init_scale"));
+    char why[256];
+    ck_assert_msg(mw_spec_validate(s, why, sizeof why) == 0, "%s: %s", name, why);
+
+    mw_layout lay;
+    ck_assert(mw_layout_build(s, &lay) == 0);
+    g->P = lay.total;
+    g->N = (size_t)s->batch * (size_t)s->width;
+    g->theta = malloc(g->P * sizeof(double));
+    g->grad = malloc(g->P * sizeof(double));
+    g->x = malloc(g->N * sizeof(double));
+    g->input_grad = malloc(g->N * sizeof(double));
+    g->acts = malloc((size_t)s->depth * g->N * sizeof(double));
+    g->labels = malloc((size_t)s->batch * sizeof(int));
+    ck_assert(g->theta && g->grad && g->x && g->input_grad && g->acts && g->labels);
+
+    const jr_value *params = jr_get(root, "params"), *grads = jr_get(root, "grad");
+    ck_assert_msg(params->n == (size_t)lay.n_params && grads->n == (size_t)lay.n_params,
+                  "%s: %zu parameter tensors in the file, %d in mw_layout", name, params->n,
+                  lay.n_params);
+    for (int t = 0; t < lay.n_params; t++) {
+        const mw_param_info *p = &lay.params[t];
+        const jr_value *pv = &params->items[t], *gv = &grads->items[t];
+        ck_assert_msg(strcmp(jr_get(pv, "name")->text, p->name) == 0 &&
+                          strcmp(jr_get(gv, "name")->text, p->name) == 0,
+                      "%s: tensor %d is %s in the file, %s in mw_layout", name, t,
+                      jr_get(pv, "name")->text, p->name);
+        const jr_value *shape = jr_get(pv, "shape");
+        size_t count = 1;
+        for (size_t i = 0; i < shape->n; i++)
+            count *= (size_t)jr_number(&shape->items[i]);
+        ck_assert_msg(count == p->count && (int)jr_number(&shape->items[0]) == p->rows,
+                      "%s: %s has shape mismatch", name, p->name);
+        read_values(jr_get(pv, "values"), g->theta + p->offset, p->count, p->name);
+        read_values(jr_get(gv, "values"), g->grad + p->offset, p->count, p->name);
+    }
+    read_values(jr_get(jr_get(root, "input"), "values"), g->x, g->N, "input");
+    read_values(jr_get(jr_get(root, "input_grad"), "values"), g->input_grad, g->N, "input_grad");
+    const jr_value *labels = jr_get(root, "labels");
+    ck_assert(labels->n == (size_t)s->batch);
+    for (int b = 0; b < s->batch; b++)
+        g->labels[b] = (int)jr_number(&labels->items[b]);
+    g->loss = jr_number(jr_get(root, "loss"));
+    const jr_value *acts = jr_get(root, "activations");
+    ck_assert(acts->n == (size_t)s->depth);
+    for (int l = 0; l < s->depth; l++)
+        read_values(jr_get(&acts->items[l], "values"), g->acts + (size_t)l * g->N, g->N, "activation");
+    mw_layout_free(&lay);
+    jr_free(root);
+}
+
+void tu_golden_free(tu_golden *g)
+{
+    free(g->theta);
+    free(g->grad);
+    free(g->x);
+    free(g->input_grad);
+    free(g->acts);
+    free(g->labels);
+    memset(g, 0, sizeof *g);
+}
+
+int tu_main(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    if (failed)
+        fprintf(stderr, "seed: MW_TEST_SEED=%" PRIu64 " reproduces this run\n", tu_seed());
+    return failed ? 1 : 0;
+}

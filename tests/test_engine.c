@@ -1,0 +1,945 @@
+/* Tests of engine/: the RNG, the tracked allocator, the backend kernels, the layer
+ * identities (round trip, adjoint, vijp), the six methods against each other and
+ * against finite differences, and the golden cases of tests/golden.
+ *
+ * Tolerances have the form atol + rtol·scale with rtol a multiple of the dtype's
+ * epsilon, the multiple said where it is chosen. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "datasets.h"
+#include "internal.h"
+#include "net.h"
+#include "philox.h"
+#include "testutil.h"
+
+static double eps_of(mw_dtype d)
+{
+    return d == MW_F32 ? (double)FLT_EPSILON : DBL_EPSILON;
+}
+
+static void fill_random(double *v, size_t n, uint64_t seed, uint64_t stream)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = (double)(float)mw_philox_normal(seed, stream, i);
+}
+
+static double dot(const double *a, const double *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+static double norm(const double *a, size_t n)
+{
+    return sqrt(dot(a, a, n));
+}
+
+/* ===================================================================== core */
+
+START_TEST(philox_known_answers)
+{
+    /* Random123's kat_vectors, philox4x32 with 10 rounds. */
+    static const uint32_t ctr[3][4] = {{0, 0, 0, 0},
+                                       {0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu},
+                                       {0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}};
+    static const uint32_t key[3][2] = {
+        {0, 0}, {0xffffffffu, 0xffffffffu}, {0xa4093822u, 0x299f31d0u}};
+    static const uint32_t want[3][4] = {{0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u},
+                                        {0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu},
+                                        {0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}};
+    for (int k = 0; k < 3; k++) {
+        mw_philox_block b = mw_philox4x32_10(ctr[k], key[k]);
+        for (int i = 0; i < 4; i++)
+            ck_assert_msg(b.v[i] == want[k][i], "vector %d word %d: got %08x, want %08x", k, i,
+                          b.v[i], want[k][i]);
+    }
+}
+END_TEST
+
+START_TEST(philox_moments)
+{
+    /* 2^16 draws: the mean of U(0,1) has sd 1/sqrt(12·2^16) = 1.1e-3, of N(0,1) 3.9e-3;
+     * the variance of N(0,1) has sd sqrt(2/2^16) = 5.5e-3. Bounds at 5 sd. */
+    const size_t n = 1 << 16;
+    uint64_t seed = tu_seed();
+    double su = 0, sn = 0, sn2 = 0, umin = 1, umax = 0;
+    for (size_t i = 0; i < n; i++) {
+        double u = mw_philox_uniform(seed, 7, i), z = mw_philox_normal(seed, 8, i);
+        su += u;
+        sn += z;
+        sn2 += z * z;
+        umin = fmin(umin, u);
+        umax = fmax(umax, u);
+    }
+    ck_assert_msg(umin >= 0.0 && umax < 1.0, "uniform outside [0,1): %g %g", umin, umax);
+    ck_assert_msg(fabs(su / n - 0.5) < 5 * 1.13e-3, "uniform mean %g (seed %llu)", su / n,
+                  (unsigned long long)seed);
+    ck_assert_msg(fabs(sn / n) < 5 * 3.9e-3, "normal mean %g", sn / n);
+    ck_assert_msg(fabs(sn2 / n - 1.0) < 5 * 5.5e-3, "normal variance %g", sn2 / n);
+    /* counter based: any draw recomputed alone gives the same bits */
+    ck_assert(mw_philox_normal(seed, 8, 12345) == mw_philox_normal(seed, 8, 12345));
+    ck_assert(mw_philox_normal(seed, 8, 12345) != mw_philox_normal(seed, 9, 12345));
+}
+END_TEST
+
+START_TEST(allocator_tracks_live_and_peak)
+{
+    mw_ctx *ctx;
+    ck_assert(mw_ctx_new(MW_BACKEND_CPU, MW_F32, &ctx) == MW_OK);
+    mw_tensor a, b;
+    ck_assert(mw_tensor_alloc(ctx, 100, &a) == MW_OK);
+    ck_assert(mw_tensor_alloc(ctx, 50, &b) == MW_OK);
+    ck_assert_uint_eq(mw_ctx_live_bytes(ctx), 600);
+    mw_tensor_free(ctx, &a);
+    ck_assert_uint_eq(mw_ctx_live_bytes(ctx), 200);
+    ck_assert_uint_eq(mw_ctx_peak_bytes(ctx), 600);
+    mw_ctx_reset_peak(ctx);
+    ck_assert_uint_eq(mw_ctx_peak_bytes(ctx), 200);
+    mw_tensor_free(ctx, &b);
+    mw_tensor_free(ctx, &b); /* freeing twice is harmless */
+    ck_assert_uint_eq(mw_ctx_live_bytes(ctx), 0);
+    /* an impossible size is an error with a message, not a crash */
+    mw_tensor huge;
+    ck_assert(mw_tensor_alloc(ctx, SIZE_MAX / 2, &huge) == MW_ERR_NOMEM);
+    ck_assert(strlen(mw_ctx_message(ctx)) > 0);
+    ck_assert_uint_eq(mw_ctx_live_bytes(ctx), 0);
+    mw_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(upload_rounds_to_dtype)
+{
+    mw_ctx *ctx;
+    ck_assert(mw_ctx_new(MW_BACKEND_CPU, MW_F32, &ctx) == MW_OK);
+    mw_tensor t;
+    double in[2] = {0.1, 1.0 / 3.0}, out[2];
+    ck_assert(mw_tensor_alloc(ctx, 2, &t) == MW_OK);
+    ck_assert(mw_tensor_upload(ctx, &t, 0, in, 2) == MW_OK);
+    ck_assert(mw_tensor_download(ctx, &t, 0, out, 2) == MW_OK);
+    ck_assert(out[0] == (double)0.1f && out[1] == (double)(float)(1.0 / 3.0));
+    ck_assert(mw_tensor_upload(ctx, &t, 1, in, 2) == MW_ERR_ARG); /* out of range */
+    mw_tensor_free(ctx, &t);
+    mw_ctx_free(ctx);
+}
+END_TEST
+
+/* ================================================================== kernels */
+
+/* C = alpha op(A) op(B) + beta C, batched, against a double loop. Bound per element:
+ * 2K eps (|alpha| Σ|a||b| + |beta c|), the standard dot-product error bound. */
+static void check_gemm(mw_dtype dt, bool ta, bool tb)
+{
+    const size_t M = 5, N = 7, K = 6, count = 3, pad = 2;
+    const size_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+    const size_t sA = (ta ? K : M) * lda, sB = (tb ? N : K) * ldb, sC = M * ldc;
+    const double alpha = 0.75, beta = -0.5;
+    mw_ctx *ctx;
+    ck_assert(mw_ctx_new(MW_BACKEND_CPU, dt, &ctx) == MW_OK);
+    double *A = malloc(count * sA * sizeof *A), *B = malloc(count * sB * sizeof *B);
+    double *C = malloc(count * sC * sizeof *C), *got = malloc(count * sC * sizeof *got);
+    fill_random(A, count * sA, tu_seed(), 1);
+    fill_random(B, count * sB, tu_seed(), 2);
+    fill_random(C, count * sC, tu_seed(), 3);
+    mw_tensor tA, tB, tC;
+    ck_assert(mw_tensor_alloc(ctx, count * sA, &tA) == MW_OK);
+    ck_assert(mw_tensor_alloc(ctx, count * sB, &tB) == MW_OK);
+    ck_assert(mw_tensor_alloc(ctx, count * sC, &tC) == MW_OK);
+    mw_tensor_upload(ctx, &tA, 0, A, count * sA);
+    mw_tensor_upload(ctx, &tB, 0, B, count * sB);
+    mw_tensor_upload(ctx, &tC, 0, C, count * sC);
+    ck_assert(ctx->ops->gemm(ctx, ta, tb, M, N, K, alpha, tA.data, lda, (ptrdiff_t)sA, tB.data,
+                             ldb, (ptrdiff_t)sB, beta, tC.data, ldc, (ptrdiff_t)sC,
+                             count) == MW_OK);
+    mw_tensor_download(ctx, &tC, 0, got, count * sC);
+    for (size_t c = 0; c < count; c++)
+        for (size_t i = 0; i < M; i++)
+            for (size_t j = 0; j < N; j++) {
+                double s = 0, sabs = 0;
+                for (size_t k = 0; k < K; k++) {
+                    double a = ta ? A[c * sA + k * lda + i] : A[c * sA + i * lda + k];
+                    double b = tb ? B[c * sB + j * ldb + k] : B[c * sB + k * ldb + j];
+                    s += a * b;
+                    sabs += fabs(a * b);
+                }
+                double cij = C[c * sC + i * ldc + j], want = alpha * s + beta * cij;
+                double tol = 2.0 * K * eps_of(dt) * (fabs(alpha) * sabs + fabs(beta * cij));
+                ck_assert_msg(fabs(got[c * sC + i * ldc + j] - want) <= tol,
+                              "%s gemm ta=%d tb=%d batch %zu (%zu,%zu): got %.17g want %.17g",
+                              mw_dtype_name(dt), ta, tb, c, i, j, got[c * sC + i * ldc + j], want);
+            }
+    /* the padding columns of C are untouched */
+    ck_assert(got[N] == (double)(dt == MW_F32 ? (float)C[N] : C[N]));
+    mw_tensor_free(ctx, &tA);
+    mw_tensor_free(ctx, &tB);
+    mw_tensor_free(ctx, &tC);
+    free(A), free(B), free(C), free(got);
+    mw_ctx_free(ctx);
+}
+
+START_TEST(gemm_matches_loops)
+{
+    for (int dt = 0; dt < 2; dt++)
+        for (int t = 0; t < 4; t++)
+            check_gemm((mw_dtype)dt, t & 1, t >> 1);
+}
+END_TEST
+
+START_TEST(gemm_refuses_bad_sizes)
+{
+    mw_ctx *ctx;
+    ck_assert(mw_ctx_new(MW_BACKEND_CPU, MW_F64, &ctx) == MW_OK);
+    double a[4] = {0}, c[4] = {0};
+    /* lda smaller than the row: caught before CBLAS would print */
+    ck_assert(ctx->ops->gemm(ctx, false, false, 2, 2, 2, 1.0, a, 1, 0, a, 2, 0, 0.0, c, 2, 0, 1) ==
+              MW_ERR_ARG);
+    ck_assert(strstr(mw_ctx_message(ctx), "gemm") != NULL);
+    mw_ctx_free(ctx);
+}
+END_TEST
+
+/* Elementwise activations, from the definitions of DESIGN.md §2, in both dtypes. */
+START_TEST(activation_kernels)
+{
+    const mw_act acts[3] = {MW_ACT_TANH, MW_ACT_LEAKY, MW_ACT_IDENTITY};
+    const double slope = 0.1;
+    const size_t n = 41;
+    double z[41], b[41], out[41], back[41];
+    for (size_t i = 0; i < n; i++) {
+        z[i] = (double)(float)(-4.0 + 0.2 * (double)i); /* includes 0 exactly */
+        b[i] = (double)(float)(0.5 + 0.01 * (double)i);
+    }
+    for (int dt = 0; dt < 2; dt++) {
+        mw_ctx *ctx;
+        ck_assert(mw_ctx_new(MW_BACKEND_CPU, (mw_dtype)dt, &ctx) == MW_OK);
+        const double eps = eps_of((mw_dtype)dt);
+        mw_tensor tz, tb, to, tr;
+        ck_assert(mw_tensor_alloc(ctx, n, &tz) == MW_OK && mw_tensor_alloc(ctx, n, &tb) == MW_OK &&
+                  mw_tensor_alloc(ctx, n, &to) == MW_OK && mw_tensor_alloc(ctx, n, &tr) == MW_OK);
+        mw_tensor_upload(ctx, &tz, 0, z, n);
+        mw_tensor_upload(ctx, &tb, 0, b, n);
+        mw_dims d = mw_d(1, 1, n);
+        for (int k = 0; k < 3; k++) {
+            mw_act a = acts[k];
+            /* inverse(act(z)) = z: tanh's inverse amplifies the rounding of tanh by
+             * 1/tanh' = cosh² ≤ cosh²(4) ≈ 745; allow 4 ulps of that. */
+            ck_assert(mw_act_apply(ctx, MW_EW_ACT, a, slope, d, mw_v(to.data, 0, 0),
+                                   mw_v(tz.data, 0, 0), mw_v(NULL, 0, 0)) == MW_OK);
+            ck_assert(mw_act_apply(ctx, MW_EW_ACT_INV, a, slope, d, mw_v(tr.data, 0, 0),
+                                   mw_v(to.data, 0, 0), mw_v(NULL, 0, 0)) == MW_OK);
+            mw_tensor_download(ctx, &tr, 0, back, n);
+            for (size_t i = 0; i < n; i++) {
+                double amp = a == MW_ACT_TANH ? cosh(z[i]) * cosh(z[i]) : 1.0;
+                ck_assert_msg(fabs(back[i] - z[i]) <= 4 * eps * amp * (1 + fabs(z[i])),
+                              "%s %s inverse round trip at z=%g: %.17g", mw_dtype_name(dt),
+                              mw_act_name(a), z[i], back[i]);
+            }
+            /* act'(z)·b against the formula in double; at 0: leaky'(0) = α (PyTorch) */
+            ck_assert(mw_act_apply(ctx, MW_EW_ACT_DMUL, a, slope, d, mw_v(to.data, 0, 0),
+                                   mw_v(tz.data, 0, 0), mw_v(tb.data, 0, 0)) == MW_OK);
+            mw_tensor_download(ctx, &to, 0, out, n);
+            for (size_t i = 0; i < n; i++) {
+                double want = a == MW_ACT_TANH ? b[i] / (cosh(z[i]) * cosh(z[i]))
+                              : a == MW_ACT_LEAKY ? (z[i] > 0 ? b[i] : slope * b[i])
+                                                  : b[i];
+                ck_assert_msg(fabs(out[i] - want) <= 8 * eps * fabs(want),
+                              "%s %s derivative at z=%g: got %.17g want %.17g",
+                              mw_dtype_name(dt), mw_act_name(a), z[i], out[i], want);
+            }
+            /* D⁻¹ undoes D: dinv(z, dact(z)·b) = b */
+            ck_assert(mw_act_apply(ctx, MW_EW_ACT_DINV_MUL, a, slope, d, mw_v(tr.data, 0, 0),
+                                   mw_v(tz.data, 0, 0), mw_v(to.data, 0, 0)) == MW_OK);
+            mw_tensor_download(ctx, &tr, 0, back, n);
+            for (size_t i = 0; i < n; i++)
+                ck_assert_msg(fabs(back[i] - b[i]) <= 16 * eps * fabs(b[i]),
+                              "%s %s D⁻¹ D at z=%g: %.17g vs %.17g", mw_dtype_name(dt),
+                              mw_act_name(a), z[i], back[i], b[i]);
+        }
+        mw_tensor_free(ctx, &tz);
+        mw_tensor_free(ctx, &tb);
+        mw_tensor_free(ctx, &to);
+        mw_tensor_free(ctx, &tr);
+        mw_ctx_free(ctx);
+    }
+}
+END_TEST
+
+/* tanh' near saturation: in f32 the derivative keeps its relative accuracy where
+ * 1 - tanh(z)² has lost every digit (at z = 8, tanh rounds to within 2 ulps of 1). */
+START_TEST(tanh_derivative_is_stable)
+{
+    mw_ctx *ctx;
+    ck_assert(mw_ctx_new(MW_BACKEND_CPU, MW_F32, &ctx) == MW_OK);
+    const size_t n = 4;
+    double z[4] = {5.0, 8.0, 12.0, 30.0}, one[4] = {1, 1, 1, 1}, got[4];
+    mw_tensor tz, t1, to;
+    mw_tensor_alloc(ctx, n, &tz), mw_tensor_alloc(ctx, n, &t1), mw_tensor_alloc(ctx, n, &to);
+    mw_tensor_upload(ctx, &tz, 0, z, n);
+    mw_tensor_upload(ctx, &t1, 0, one, n);
+    ck_assert(mw_act_apply(ctx, MW_EW_ACT_DMUL, MW_ACT_TANH, 0, mw_d(1, 1, n), mw_v(to.data, 0, 0),
+                           mw_v(tz.data, 0, 0), mw_v(t1.data, 0, 0)) == MW_OK);
+    mw_tensor_download(ctx, &to, 0, got, n);
+    for (size_t i = 0; i < n; i++) {
+        double want = 1.0 / (cosh(z[i]) * cosh(z[i]));
+        ck_assert_msg(fabs(got[i] - want) <= 8 * FLT_EPSILON * want,
+                      "sech²(%g) in f32: got %.9g want %.9g", z[i], got[i], want);
+    }
+    mw_tensor_free(ctx, &tz), mw_tensor_free(ctx, &t1), mw_tensor_free(ctx, &to);
+    mw_ctx_free(ctx);
+}
+END_TEST
+
+/* BatchNorm: x̂ has mean 0 and variance var/(var+eps) per channel; jvp and vjp are
+ * adjoint: <dy, jvp(dx, dγ, dβ)> = <vjp_x(dy), dx> + <vjp_γ(dy), dγ> + <vjp_β(dy), dβ>. */
+START_TEST(batchnorm_kernels)
+{
+    const size_t B = 5, C = 3, S = 4, n = B * C * S;
+    const double eps_bn = 1e-5;
+    double x[60], dx[60], dy[60], g[3] = {1.2, 0.8, -0.5}, be[3] = {0.1, -0.2, 0.3};
+    double dg[3] = {0.3, -0.1, 0.7}, db[3] = {-0.4, 0.2, 0.05};
+    fill_random(x, n, tu_seed(), 11);
+    fill_random(dx, n, tu_seed(), 12);
+    fill_random(dy, n, tu_seed(), 13);
+    mw_ctx *ctx;
+    ck_assert(mw_ctx_new(MW_BACKEND_CPU, MW_F64, &ctx) == MW_OK);
+    mw_tensor tx, ty, th, tr, tg, tb, tdx, tdy, tout, tdg, tdb, gg, gb;
+    mw_tensor *all[] = {&tx, &ty, &th, &tr, &tg, &tb, &tdx, &tdy, &tout, &tdg, &tdb, &gg, &gb};
+    size_t sizes[] = {n, n, n, C, C, C, n, n, n, C, C, C, C};
+    for (int i = 0; i < 13; i++)
+        ck_assert(mw_tensor_alloc(ctx, sizes[i], all[i]) == MW_OK);
+    mw_tensor_upload(ctx, &tx, 0, x, n), mw_tensor_upload(ctx, &tg, 0, g, C);
+    mw_tensor_upload(ctx, &tb, 0, be, C), mw_tensor_upload(ctx, &tdx, 0, dx, n);
+    mw_tensor_upload(ctx, &tdy, 0, dy, n), mw_tensor_upload(ctx, &tdg, 0, dg, C);
+    mw_tensor_upload(ctx, &tdb, 0, db, C);
+    ck_assert(ctx->ops->bn_forward(ctx, B, C, S, eps_bn, tx.data, tg.data, tb.data, ty.data,
+                                   th.data, tr.data) == MW_OK);
+    double xh[60];
+    mw_tensor_download(ctx, &th, 0, xh, n);
+    for (size_t c = 0; c < C; c++) {
+        double m = 0, v = 0, mx = 0, vx = 0;
+        for (size_t b = 0; b < B; b++)
+            for (size_t s = 0; s < S; s++) {
+                size_t i = (b * C + c) * S + s;
+                m += xh[i], v += xh[i] * xh[i], mx += x[i], vx += x[i] * x[i];
+            }
+        m /= (double)(B * S), v /= (double)(B * S), mx /= (double)(B * S);
+        vx = vx / (double)(B * S) - mx * mx;
+        ck_assert_msg(fabs(m) < 1e-14, "channel %zu mean %g", c, m);
+        ck_assert_msg(fabs(v - vx / (vx + eps_bn)) < 1e-13, "channel %zu variance %g", c, v);
+    }
+    ck_assert(ctx->ops->bn_jvp(ctx, 1, B, C, S, th.data, tr.data, tg.data, tdx.data,
+                               mw_v(tdg.data, 0, 0), mw_v(tdb.data, 0, 0), tout.data) == MW_OK);
+    double jv[60], vjx[60], vjg[3], vjb[3];
+    mw_tensor_download(ctx, &tout, 0, jv, n);
+    ck_assert(ctx->ops->bn_vjp(ctx, B, C, S, th.data, tr.data, tg.data, tdy.data, tout.data,
+                               gg.data, gb.data) == MW_OK);
+    mw_tensor_download(ctx, &tout, 0, vjx, n);
+    mw_tensor_download(ctx, &gg, 0, vjg, C), mw_tensor_download(ctx, &gb, 0, vjb, C);
+    double lhs = dot(dy, jv, n), rhs = dot(vjx, dx, n) + dot(vjg, dg, C) + dot(vjb, db, C);
+    double scale = norm(dy, n) * norm(jv, n) + norm(vjx, n) * norm(dx, n) + 10;
+    ck_assert_msg(fabs(lhs - rhs) <= 64 * DBL_EPSILON * scale, "BN adjoint: %.17g vs %.17g", lhs,
+                  rhs);
+    for (int i = 0; i < 13; i++)
+        mw_tensor_free(ctx, all[i]);
+    mw_ctx_free(ctx);
+}
+END_TEST
+
+/* Softmax cross-entropy against the formula; G's rows sum to zero. */
+START_TEST(xent_kernel)
+{
+    const size_t B = 3, C = 4;
+    double l[12], loss[3], G[12];
+    int y[3] = {0, 3, 2};
+    fill_random(l, B * C, tu_seed(), 21);
+    l[5] = 40.0; /* a large logit: logsumexp must not overflow */
+    mw_ctx *ctx;
+    ck_assert(mw_ctx_new(MW_BACKEND_CPU, MW_F64, &ctx) == MW_OK);
+    mw_tensor tl, tloss, tG;
+    void *ty;
+    mw_tensor_alloc(ctx, B * C, &tl), mw_tensor_alloc(ctx, B, &tloss), mw_tensor_alloc(ctx, B * C, &tG);
+    ck_assert(ctx->ops->alloc(ctx, sizeof y, &ty) == MW_OK);
+    ctx->ops->upload_labels(ctx, ty, y, B);
+    mw_tensor_upload(ctx, &tl, 0, l, B * C);
+    ck_assert(ctx->ops->xent(ctx, B, C, tl.data, ty, tloss.data, tG.data) == MW_OK);
+    mw_tensor_download(ctx, &tloss, 0, loss, B), mw_tensor_download(ctx, &tG, 0, G, B * C);
+    for (size_t b = 0; b < B; b++) {
+        double m = -INFINITY, s = 0, gs = 0;
+        for (size_t c = 0; c < C; c++)
+            m = fmax(m, l[b * C + c]);
+        for (size_t c = 0; c < C; c++)
+            s += exp(l[b * C + c] - m);
+        double want = m + log(s) - l[b * C + (size_t)y[b]];
+        ck_assert_msg(fabs(loss[b] - want) <= 8 * DBL_EPSILON * (1 + fabs(want)),
+                      "loss %zu: %.17g vs %.17g", b, loss[b], want);
+        for (size_t c = 0; c < C; c++)
+            gs += G[b * C + c];
+        ck_assert_msg(fabs(gs) <= 8 * DBL_EPSILON, "row %zu of G sums to %g", b, gs);
+    }
+    ctx->ops->release(ctx, ty);
+    mw_tensor_free(ctx, &tl), mw_tensor_free(ctx, &tloss), mw_tensor_free(ctx, &tG);
+    mw_ctx_free(ctx);
+}
+END_TEST
+
+/* =================================================================== layers */
+
+/* The specs the layer and method tests run on: every F activation, every σ, with and
+ * without BN, moderate conditioning (init scale 1). */
+static mw_spec layer_spec(int k)
+{
+    static const struct { mw_act f, s; int bn, units; } cfg[] = {
+        {MW_ACT_TANH, MW_ACT_TANH, 0, 2},     {MW_ACT_RELU, MW_ACT_LEAKY, 0, 2},
+        {MW_ACT_LEAKY, MW_ACT_IDENTITY, 0, 1}, {MW_ACT_IDENTITY, MW_ACT_TANH, 0, 3},
+        {MW_ACT_TANH, MW_ACT_LEAKY, 1, 2},
+    };
+    mw_spec s = tu_small_spec(2, cfg[k].f, cfg[k].s, cfg[k].bn, tu_seed() + (uint64_t)k);
+    s.units = cfg[k].units;
+    return s;
+}
+#define N_LAYER_SPECS 5
+
+/* The largest derivative of σ⁻¹ over the transformed half of layer `index`'s output y:
+ * 1/(1 - y²) for tanh, 1/α for leaky. */
+static double inverse_gain(const mw_spec *s, int index, const double *y)
+{
+    const int h = s->width / 2, first = index % 2 == 1 ? h : 0;
+    double gain = 1.0;
+    for (int b = 0; b < s->batch; b++)
+        for (int j = first; j < first + h; j++) {
+            double v = y[b * s->width + j];
+            if (s->out_act == MW_ACT_TANH)
+                gain = fmax(gain, 1.0 / (1.0 - v * v));
+            else if (s->out_act == MW_ACT_LEAKY)
+                gain = fmax(gain, 1.0 / s->leaky_slope);
+        }
+    return gain;
+}
+
+/* inverse(forward(x)) = x for both parities (layers 1 and 2), f64 and f32. The bound:
+ * the reconstruction subtracts F(a) again, so its error is a few ulps of the larger of
+ * |b| and |F(a)|, amplified by tanh⁻¹'s cosh² ≤ cosh²(max |z|). */
+START_TEST(layer_round_trip)
+{
+    for (int k = 0; k < N_LAYER_SPECS; k++)
+        for (int dt = 0; dt < 2; dt++) {
+            mw_spec s = layer_spec(k);
+            tu_net t;
+            tu_net_make(&t, &s, (mw_dtype)dt);
+            mw_ctx *ctx = t.ctx;
+            mw_tensor y, back;
+            double *hy = malloc(t.N * sizeof *hy), *hb = malloc(t.N * sizeof *hb);
+            ck_assert(mw_tensor_alloc(ctx, t.N, &y) == MW_OK && mw_tensor_alloc(ctx, t.N, &back) == MW_OK);
+            for (int i = 0; i < s.depth; i++) {
+                const mw_layer *l = &t.net->layers[i];
+                ck_assert(l->ops->forward(ctx, l, t.batch->x.data, y.data, MW_CACHE_NONE, NULL) == MW_OK);
+                ck_assert_msg(l->ops->inverse(ctx, l, y.data, back.data) == MW_OK, "%s",
+                              mw_ctx_message(ctx));
+                mw_tensor_download(ctx, &y, 0, hy, t.N), mw_tensor_download(ctx, &back, 0, hb, t.N);
+                double scale = tu_max_abs(t.x, t.N) + tu_max_abs(hy, t.N);
+                double tol = 16 * eps_of((mw_dtype)dt) * scale * inverse_gain(&s, i + 1, hy);
+                for (size_t j = 0; j < t.N; j++)
+                    ck_assert_msg(fabs(hb[j] - t.x[j]) <= tol,
+                                  "spec %d %s layer %d: x[%zu] %.17g came back %.17g (tol %g)", k,
+                                  mw_dtype_name(dt), i + 1, j, t.x[j], hb[j], tol);
+            }
+            mw_tensor_free(ctx, &y), mw_tensor_free(ctx, &back);
+            free(hy), free(hb);
+            tu_net_free(&t);
+        }
+}
+END_TEST
+
+/* The adjoint identity for T = 3 tangents at once: for each tangent t,
+ * <v, J_x u_t + J_θ w_t> = <vjp_x(v), u_t> + <vjp_θ(v), w_t>. */
+START_TEST(layer_adjoint_identity)
+{
+    const size_t T = 3;
+    for (int k = 0; k < N_LAYER_SPECS; k++) {
+        mw_spec s = layer_spec(k);
+        tu_net t;
+        tu_net_make(&t, &s, MW_F64);
+        mw_ctx *ctx = t.ctx;
+        for (int i = 0; i < s.depth; i++) {
+            const mw_layer *l = &t.net->layers[i];
+            const size_t P = l->n_theta, N = t.N;
+            double *u = malloc(T * N * sizeof *u), *w = malloc(T * P * sizeof *w);
+            double *v = malloc(N * sizeof *v), *ju = malloc(T * N * sizeof *ju);
+            double *vx = malloc(N * sizeof *vx), *vt = malloc(P * sizeof *vt);
+            fill_random(u, T * N, tu_seed(), 31), fill_random(w, T * P, tu_seed(), 32);
+            fill_random(v, N, tu_seed(), 33);
+            mw_tensor tu_, tw, tv, ty, tju, tvx, tvt;
+            mw_tensor_alloc(ctx, T * N, &tu_), mw_tensor_alloc(ctx, T * P, &tw);
+            mw_tensor_alloc(ctx, N, &tv), mw_tensor_alloc(ctx, N, &ty);
+            mw_tensor_alloc(ctx, T * N, &tju), mw_tensor_alloc(ctx, N, &tvx);
+            mw_tensor_alloc(ctx, P, &tvt);
+            mw_tensor_upload(ctx, &tu_, 0, u, T * N), mw_tensor_upload(ctx, &tw, 0, w, T * P);
+            mw_tensor_upload(ctx, &tv, 0, v, N);
+            ck_assert(l->ops->jvp(ctx, l, T, t.batch->x.data, tu_.data, tw.data, P, ty.data,
+                                  tju.data) == MW_OK);
+            void *cache;
+            ck_assert(l->ops->forward(ctx, l, t.batch->x.data, NULL, MW_CACHE_FULL, &cache) == MW_OK);
+            ck_assert(l->ops->vjp(ctx, l, cache, tv.data, tvx.data, tvt.data) == MW_OK);
+            l->ops->cache_free(ctx, l, cache);
+            mw_tensor_download(ctx, &tju, 0, ju, T * N), mw_tensor_download(ctx, &tvx, 0, vx, N);
+            mw_tensor_download(ctx, &tvt, 0, vt, P);
+            for (size_t j = 0; j < T; j++) {
+                double lhs = dot(v, ju + j * N, N);
+                double rhs = dot(vx, u + j * N, N) + dot(vt, w + j * P, P);
+                double scale = norm(v, N) * norm(ju + j * N, N) + norm(vx, N) * norm(u + j * N, N) +
+                               norm(vt, P) * norm(w + j * P, P);
+                ck_assert_msg(fabs(lhs - rhs) <= 256 * DBL_EPSILON * scale,
+                              "spec %d layer %d tangent %zu: <v,Ju> %.17g vs <J'v,u> %.17g", k,
+                              i + 1, j, lhs, rhs);
+            }
+            mw_tensor *ts[] = {&tu_, &tw, &tv, &ty, &tju, &tvx, &tvt};
+            for (int q = 0; q < 7; q++)
+                mw_tensor_free(ctx, ts[q]);
+            free(u), free(w), free(v), free(ju), free(vx), free(vt);
+        }
+        tu_net_free(&t);
+    }
+}
+END_TEST
+
+/* vijp inverts vjp: with (y, h_y, g) = vijp(x, h_x), vjp from forward(x) gives back
+ * h_x from h_y, and the same parameter gradient g. */
+START_TEST(layer_vijp_identity)
+{
+    for (int k = 0; k < N_LAYER_SPECS; k++) {
+        mw_spec s = layer_spec(k);
+        tu_net t;
+        tu_net_make(&t, &s, MW_F64);
+        mw_ctx *ctx = t.ctx;
+        const size_t N = t.N;
+        double *hx = malloc(N * sizeof *hx), *back = malloc(N * sizeof *back);
+        fill_random(hx, N, tu_seed(), 41);
+        for (int i = 0; i < s.depth; i++) {
+            const mw_layer *l = &t.net->layers[i];
+            const size_t P = l->n_theta;
+            double *g1 = malloc(P * sizeof *g1), *g2 = malloc(P * sizeof *g2);
+            mw_tensor thx, ty, thy, tg1, tback, tg2;
+            mw_tensor_alloc(ctx, N, &thx), mw_tensor_alloc(ctx, N, &ty), mw_tensor_alloc(ctx, N, &thy);
+            mw_tensor_alloc(ctx, P, &tg1), mw_tensor_alloc(ctx, N, &tback), mw_tensor_alloc(ctx, P, &tg2);
+            mw_tensor_upload(ctx, &thx, 0, hx, N);
+            ck_assert(l->ops->vijp(ctx, l, t.batch->x.data, thx.data, ty.data, thy.data, tg1.data) == MW_OK);
+            void *cache;
+            ck_assert(l->ops->forward(ctx, l, t.batch->x.data, NULL, MW_CACHE_FULL, &cache) == MW_OK);
+            ck_assert(l->ops->vjp(ctx, l, cache, thy.data, tback.data, tg2.data) == MW_OK);
+            l->ops->cache_free(ctx, l, cache);
+            mw_tensor_download(ctx, &tback, 0, back, N);
+            mw_tensor_download(ctx, &tg1, 0, g1, P), mw_tensor_download(ctx, &tg2, 0, g2, P);
+            double e = tu_rel_l2(back, hx, N), eg = tu_rel_l2(g1, g2, P);
+            /* relative error of a few operations, times cosh² of moderate z */
+            ck_assert_msg(e <= 1e3 * DBL_EPSILON, "spec %d layer %d: |vjp(vijp(h)) - h|/|h| = %g",
+                          k, i + 1, e);
+            ck_assert_msg(eg <= 1e3 * DBL_EPSILON, "spec %d layer %d: vijp's g differs by %g", k,
+                          i + 1, eg);
+            mw_tensor *ts[] = {&thx, &ty, &thy, &tg1, &tback, &tg2};
+            for (int q = 0; q < 6; q++)
+                mw_tensor_free(ctx, ts[q]);
+            free(g1), free(g2);
+        }
+        free(hx), free(back);
+        tu_net_free(&t);
+    }
+}
+END_TEST
+
+/* ================================================================== methods */
+
+/* f64 central differences of J agree with f64 backprop on every coordinate of a tiny
+ * smooth network (tanh everywhere, and BN). Step h = 1e-5: truncation |J'''| h²/6 ~
+ * 1e-11 and cancellation eps |J|/h ~ 2e-11, so 1e-8 absolute leaves a margin. */
+START_TEST(finite_differences_agree_with_backprop)
+{
+    for (int bn = 0; bn < 2; bn++) {
+        mw_spec s = tu_small_spec(3, MW_ACT_TANH, MW_ACT_TANH, bn, tu_seed());
+        s.hidden = 4;
+        tu_net t;
+        tu_net_make(&t, &s, MW_F64);
+        double *g = malloc(t.P * sizeof *g), *theta = malloc(t.P * sizeof *theta);
+        tu_grad(&t, MW_BACKPROP, NULL, g, NULL, MW_OK);
+        ck_assert(mw_net_get_params(t.ctx, t.net, theta) == MW_OK);
+        const double h = 1e-5;
+        for (size_t j = 0; j < t.P; j++) {
+            double keep = theta[j], lp, lm;
+            theta[j] = keep + h;
+            mw_net_set_params(t.ctx, t.net, theta);
+            ck_assert(mw_loss(t.ctx, t.net, t.batch, &lp) == MW_OK);
+            theta[j] = keep - h;
+            mw_net_set_params(t.ctx, t.net, theta);
+            ck_assert(mw_loss(t.ctx, t.net, t.batch, &lm) == MW_OK);
+            theta[j] = keep;
+            double fd = (lp - lm) / (2 * h);
+            ck_assert_msg(fabs(fd - g[j]) <= 1e-8 + 1e-6 * fabs(g[j]),
+                          "bn=%d coordinate %zu: backprop %.12g, central difference %.12g", bn, j,
+                          g[j], fd);
+        }
+        free(g), free(theta);
+        tu_net_free(&t);
+    }
+}
+END_TEST
+
+/* The five deterministic methods agree with backprop to 1e-12 relative in f64 (the
+ * bound for moderately conditioned networks; measured values are 1e-16 to 1e-13), over
+ * every F activation, every σ, BN on and off, depths 1 to 8.
+ *
+ * One exception is measured, not hidden: moonwalk on BN + leaky σ at depth 8. Its
+ * phase 1 builds h_0 by forward mode, whose rounding is not aligned with the layer
+ * chain, and the vijp sweep multiplies it by J_1⁻¹…J_i⁻¹: leaky's 1/α = 10 and BN's
+ * 1/σ_batch over 4 samples per layer. On this net its error grows about tenfold every
+ * two layers (3e-16, 5e-15, 4e-14, 1.1e-12 at depths 2, 4, 6, 8) while forward stays at
+ * 7e-16 and mixed, whose h_0 comes backwards through the same chain that the sweep then
+ * undoes, at 1.5e-14. That cell gets 1e-10, the bound of `mwverify grad` checks. */
+START_TEST(deterministic_methods_agree_f64)
+{
+    static const mw_method ms[4] = {MW_FORWARD, MW_REVBACKPROP, MW_MOONWALK, MW_MIXED};
+    static const int depths[4] = {1, 2, 5, 8};
+    for (int k = 0; k < N_LAYER_SPECS; k++)
+        for (int di = 0; di < 4; di++) {
+            mw_spec s = layer_spec(k);
+            s.depth = depths[di];
+            tu_net t;
+            tu_net_make(&t, &s, MW_F64);
+            double *ref = malloc(t.P * sizeof *ref), *g = malloc(t.P * sizeof *g);
+            mw_grad_info info;
+            tu_grad(&t, MW_BACKPROP, NULL, ref, NULL, MW_OK);
+            for (int q = 0; q < 4; q++) {
+                tu_grad(&t, ms[q], NULL, g, &info, MW_OK);
+                double e = tu_rel_l2(g, ref, t.P);
+                double tol = s.bn && s.out_act == MW_ACT_LEAKY && s.depth == 8 &&
+                                     ms[q] == MW_MOONWALK
+                                 ? 1e-10
+                                 : 1e-12;
+                ck_assert_msg(e <= tol, "spec %d depth %d: %s rel_l2 %.3g against backprop", k,
+                              s.depth, mw_method_name(ms[q]), e);
+                if (ms[q] == MW_MOONWALK || ms[q] == MW_MIXED)
+                    /* the closure error is relative to |dJ/dx_L|; measured at 5 to 35 times
+                     * the gradient's error on these nets */
+                    ck_assert_msg(info.closure_err <= 100 * tol, "%s closure error %g",
+                                  mw_method_name(ms[q]), info.closure_err);
+                else
+                    ck_assert(isnan(info.closure_err));
+            }
+            free(ref), free(g);
+            tu_net_free(&t);
+        }
+}
+END_TEST
+
+/* Moonwalk's sample-separable shortcut and its general path (one tangent per input
+ * coordinate of the batch) give the same gradient; BN forces the general path. */
+START_TEST(moonwalk_shortcut_matches_general_path)
+{
+    mw_spec s = tu_small_spec(3, MW_ACT_TANH, MW_ACT_TANH, 0, tu_seed());
+    tu_net t;
+    tu_net_make(&t, &s, MW_F64);
+    double *a = malloc(t.P * sizeof *a), *b = malloc(t.P * sizeof *b);
+    mw_grad_info ia, ib;
+    mw_grad_opts o = mw_grad_opts_default();
+    o.tangent_block = 5; /* blocks that do not divide n or B·n */
+    tu_grad(&t, MW_MOONWALK, &o, a, &ia, MW_OK);
+    o.moonwalk_general = 1;
+    tu_grad(&t, MW_MOONWALK, &o, b, &ib, MW_OK);
+    ck_assert(ia.separable && !ib.separable);
+    ck_assert_msg(tu_rel_l2(a, b, t.P) <= 1e-14, "paths differ by %g", tu_rel_l2(a, b, t.P));
+    tu_net_free(&t);
+    s.bn = 1;
+    tu_net_make(&t, &s, MW_F64);
+    free(a), free(b);
+    a = malloc(t.P * sizeof *a);
+    tu_grad(&t, MW_MOONWALK, NULL, a, &ia, MW_OK);
+    ck_assert_msg(!ia.separable, "BN couples samples: the shortcut must be off");
+    free(a);
+    tu_net_free(&t);
+}
+END_TEST
+
+/* ProjForward is unbiased with E|ĝ_K - g|² = |g|²(d+1)/K for u ~ N(0, I_d). Over
+ * K = 4..256 the error falls at the K^-1/2 rate: the fitted log-log slope is -1/2
+ * within 0.1, and K·E|ĝ_K - g|²/(|g|²(d+1)) is 1 within 0.25. The squared error is
+ * dominated by (d/K²)·Σ_k (g·u_k)², a scaled χ²_K, so its relative spread is sqrt(2/K);
+ * averaging 1024/K independent steps brings it to sqrt(2/1024) = 0.044 for every K, and
+ * 0.25 is more than 5 of those. */
+START_TEST(projforward_converges_at_inverse_sqrt_rate)
+{
+    mw_spec s = tu_small_spec(2, MW_ACT_TANH, MW_ACT_TANH, 0, tu_seed());
+    tu_net t;
+    tu_net_make(&t, &s, MW_F64);
+    double *g = malloc(t.P * sizeof *g), *e = malloc(t.P * sizeof *e);
+    tu_grad(&t, MW_BACKPROP, NULL, g, NULL, MW_OK);
+    const double g2 = dot(g, g, t.P), d = (double)t.P;
+    static const int Ks[4] = {4, 16, 64, 256};
+    double lx[4], ly[4];
+    for (int i = 0; i < 4; i++) {
+        const int steps = 1024 / Ks[i];
+        double mse = 0;
+        for (int step = 0; step < steps; step++) {
+            mw_grad_opts o = mw_grad_opts_default();
+            o.proj_samples = Ks[i];
+            o.rng_seed = tu_seed();
+            o.rng_step = (uint64_t)(1000 * i + step);
+            tu_grad(&t, MW_PROJFORWARD, &o, e, NULL, MW_OK);
+            for (size_t j = 0; j < t.P; j++)
+                mse += (e[j] - g[j]) * (e[j] - g[j]) / steps;
+        }
+        double ratio = mse * Ks[i] / (g2 * (d + 1));
+        ck_assert_msg(fabs(ratio - 1) < 0.25, "K=%d: K E|e|²/(|g|²(d+1)) = %.3f (seed %llu)",
+                      Ks[i], ratio, (unsigned long long)tu_seed());
+        lx[i] = log((double)Ks[i]);
+        ly[i] = 0.5 * log(mse);
+    }
+    double mx = 0, my = 0, sxy = 0, sxx = 0;
+    for (int i = 0; i < 4; i++)
+        mx += lx[i] / 4, my += ly[i] / 4;
+    for (int i = 0; i < 4; i++)
+        sxy += (lx[i] - mx) * (ly[i] - my), sxx += (lx[i] - mx) * (lx[i] - mx);
+    double slope = sxy / sxx;
+    ck_assert_msg(fabs(slope + 0.5) < 0.1, "slope of log error against log K: %.3f", slope);
+    free(g), free(e);
+    tu_net_free(&t);
+}
+END_TEST
+
+/* The same draws whatever the block size: K samples in blocks of 3 or all at once. */
+START_TEST(projforward_independent_of_block)
+{
+    mw_spec s = tu_small_spec(2, MW_ACT_RELU, MW_ACT_LEAKY, 0, tu_seed());
+    tu_net t;
+    tu_net_make(&t, &s, MW_F64);
+    double *a = malloc(t.P * sizeof *a), *b = malloc(t.P * sizeof *b);
+    mw_grad_opts o = mw_grad_opts_default();
+    o.proj_samples = 7;
+    tu_grad(&t, MW_PROJFORWARD, &o, a, NULL, MW_OK);
+    o.tangent_block = 3;
+    tu_grad(&t, MW_PROJFORWARD, &o, b, NULL, MW_OK);
+    ck_assert_msg(tu_rel_l2(a, b, t.P) <= 1e-14, "blocks change the estimate by %g",
+                  tu_rel_l2(a, b, t.P));
+    free(a), free(b);
+    tu_net_free(&t);
+}
+END_TEST
+
+/* f32 and f64 contexts of the same spec hold the same parameters (bit for bit: all are
+ * float32 values) and compute close gradients: at depth 4, init scale 1, every method
+ * is within 1e-4 of the f64 gradient (measured: about 1e-7). */
+START_TEST(f32_and_f64_see_the_same_network)
+{
+    mw_spec s = tu_small_spec(4, MW_ACT_TANH, MW_ACT_TANH, 0, tu_seed());
+    tu_net a, b;
+    tu_net_make(&a, &s, MW_F32);
+    tu_net_make(&b, &s, MW_F64);
+    double *ta = malloc(a.P * sizeof *ta), *tb = malloc(b.P * sizeof *tb);
+    double *ga = malloc(a.P * sizeof *ga), *gb = malloc(b.P * sizeof *gb);
+    ck_assert(mw_net_get_params(a.ctx, a.net, ta) == MW_OK);
+    ck_assert(mw_net_get_params(b.ctx, b.net, tb) == MW_OK);
+    ck_assert(memcmp(ta, tb, a.P * sizeof *ta) == 0);
+    for (size_t j = 0; j < a.P; j++)
+        ck_assert_msg(ta[j] == (double)(float)ta[j], "parameter %zu is not a float32 value", j);
+    tu_grad(&b, MW_BACKPROP, NULL, gb, NULL, MW_OK);
+    for (int m = 0; m < MW_N_METHODS; m++) {
+        if (m == MW_PROJFORWARD)
+            continue;
+        tu_grad(&a, (mw_method)m, NULL, ga, NULL, MW_OK);
+        double e = tu_rel_l2(ga, gb, a.P);
+        ck_assert_msg(e < 1e-4, "f32 %s: rel_l2 %g against f64", mw_method_name((mw_method)m), e);
+    }
+    free(ta), free(tb), free(ga), free(gb);
+    tu_net_free(&a);
+    tu_net_free(&b);
+}
+END_TEST
+
+/* Asking for an inverse the network does not have is an error, never a silent result:
+ * σ = leaky with slope 0 has none at all, and a saturated tanh has none in float32. */
+START_TEST(inverse_of_non_invertible_is_an_error)
+{
+    mw_spec s = tu_small_spec(2, MW_ACT_RELU, MW_ACT_LEAKY, 0, tu_seed());
+    s.leaky_slope = 0.0;
+    tu_net t;
+    tu_net_make(&t, &s, MW_F64);
+    double *g = malloc(t.P * sizeof *g);
+    tu_grad(&t, MW_BACKPROP, NULL, g, NULL, MW_OK);
+    static const mw_method inv[3] = {MW_REVBACKPROP, MW_MOONWALK, MW_MIXED};
+    for (int q = 0; q < 3; q++) {
+        tu_grad(&t, inv[q], NULL, g, NULL, MW_ERR_NOT_INVERTIBLE);
+        ck_assert(strstr(mw_ctx_message(t.ctx), "invertible") != NULL);
+    }
+    tu_net_free(&t);
+    free(g);
+
+    /* init scale 60: |z| far beyond 9, where tanh(z) rounds to ±1 in float32 */
+    s = tu_small_spec(2, MW_ACT_IDENTITY, MW_ACT_TANH, 0, tu_seed());
+    s.init_scale = 60;
+    tu_net_make(&t, &s, MW_F32);
+    g = malloc(t.P * sizeof *g);
+    tu_grad(&t, MW_REVBACKPROP, NULL, g, NULL, MW_ERR_NONFINITE);
+    ck_assert_msg(strstr(mw_ctx_message(t.ctx), "inverse") != NULL, "message: %s",
+                  mw_ctx_message(t.ctx));
+    free(g);
+    tu_net_free(&t);
+}
+END_TEST
+
+/* Working memory against Table 1: backprop's peak grows with depth, revbackprop's and
+ * moonwalk's do not change at all (they hold one layer at a time). */
+START_TEST(peak_bytes_follow_table_1)
+{
+    size_t peak[2][MW_N_METHODS];
+    const int depths[2] = {2, 6};
+    for (int i = 0; i < 2; i++) {
+        mw_spec s = tu_small_spec(depths[i], MW_ACT_TANH, MW_ACT_TANH, 0, tu_seed());
+        tu_net t;
+        tu_net_make(&t, &s, MW_F32);
+        double *g = malloc(t.P * sizeof *g);
+        for (int m = 0; m < MW_N_METHODS; m++) {
+            mw_grad_info info;
+            tu_grad(&t, (mw_method)m, NULL, g, &info, MW_OK);
+            peak[i][m] = info.peak_bytes;
+        }
+        free(g);
+        tu_net_free(&t);
+    }
+    ck_assert(peak[1][MW_BACKPROP] > peak[0][MW_BACKPROP]);
+    ck_assert(peak[1][MW_MIXED] > peak[0][MW_MIXED]);
+    ck_assert_uint_eq(peak[1][MW_REVBACKPROP], peak[0][MW_REVBACKPROP]);
+    ck_assert_uint_eq(peak[1][MW_MOONWALK], peak[0][MW_MOONWALK]);
+    ck_assert_uint_eq(peak[1][MW_PROJFORWARD], peak[0][MW_PROJFORWARD]);
+    /* mixed keeps less per layer than backprop (M_x against M_x + M_θ) */
+    ck_assert(peak[1][MW_MIXED] - peak[0][MW_MIXED] <
+              peak[1][MW_BACKPROP] - peak[0][MW_BACKPROP]);
+}
+END_TEST
+
+/* =================================================================== golden */
+
+/* Every method of the f64 engine reproduces the 60-digit golden cases: loss, every
+ * parameter gradient tensor, the input gradient, every layer output, each to
+ * 1e-12 · max |tensor| (tests/golden/README.md: PyTorch float64 is within 2.4e-14). */
+static void check_tensor(const tu_golden *gc, const char *what, const double *got,
+                         const double *want, size_t n)
+{
+    double tol = 1e-12 * tu_max_abs(want, n), worst = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs(got[i] - want[i]) > worst)
+            worst = fabs(got[i] - want[i]), at = i;
+    ck_assert_msg(worst <= tol, "%s %s: |got - want| = %.3g at %zu (got %.17g, want %.17g), tol %.3g",
+                  gc->name, what, worst, at, got[at], want[at], tol);
+}
+
+static void check_golden(const char *name)
+{
+    tu_golden gc;
+    tu_golden_load(&gc, name);
+    mw_ctx *ctx;
+    mw_net *net;
+    mw_batch *batch;
+    ck_assert(mw_ctx_new(MW_BACKEND_CPU, MW_F64, &ctx) == MW_OK);
+    ck_assert(mw_net_new(ctx, &gc.spec, &net) == MW_OK);
+    ck_assert(mw_net_set_params(ctx, net, gc.theta) == MW_OK);
+    ck_assert(mw_batch_new(ctx, net, gc.x, gc.labels, &batch) == MW_OK);
+    const mw_layout *lay = mw_net_layout(net);
+
+    double *acts = malloc((size_t)gc.spec.depth * gc.N * sizeof *acts);
+    ck_assert(mw_net_activations(ctx, net, batch, acts) == MW_OK);
+    for (int l = 0; l < gc.spec.depth; l++) {
+        char what[32];
+        snprintf(what, sizeof what, "layer%d output", l + 1);
+        check_tensor(&gc, what, acts + (size_t)l * gc.N, gc.acts + (size_t)l * gc.N, gc.N);
+    }
+    double *h0 = malloc(gc.N * sizeof *h0), loss;
+    ck_assert(mw_input_gradient(ctx, net, batch, h0) == MW_OK);
+    check_tensor(&gc, "input_grad", h0, gc.input_grad, gc.N);
+    ck_assert(mw_loss(ctx, net, batch, &loss) == MW_OK);
+    check_tensor(&gc, "loss", &loss, &gc.loss, 1);
+
+    double *g = malloc(gc.P * sizeof *g);
+    mw_tensor gt;
+    ck_assert(mw_tensor_alloc(ctx, gc.P, &gt) == MW_OK);
+    for (int m = 0; m < MW_N_METHODS; m++) {
+        if (m == MW_PROJFORWARD)
+            continue;
+        mw_grad_info info;
+        mw_status st = mw_grad(ctx, net, batch, (mw_method)m, NULL, &gt, &info);
+        ck_assert_msg(st == MW_OK, "%s %s: %s", name, mw_method_name((mw_method)m),
+                      mw_ctx_message(ctx));
+        mw_tensor_download(ctx, &gt, 0, g, gc.P);
+        for (int p = 0; p < lay->n_params; p++) {
+            char what[96];
+            const mw_param_info *pi = &lay->params[p];
+            snprintf(what, sizeof what, "%s grad %s", mw_method_name((mw_method)m), pi->name);
+            check_tensor(&gc, what, g + pi->offset, gc.grad + pi->offset, pi->count);
+        }
+        check_tensor(&gc, "loss (method)", &info.loss, &gc.loss, 1);
+    }
+    mw_tensor_free(ctx, &gt);
+    free(g), free(h0), free(acts);
+    mw_batch_free(ctx, batch);
+    mw_net_free(ctx, net);
+    mw_ctx_free(ctx);
+    tu_golden_free(&gc);
+}
+
+START_TEST(golden_mlp_cases)
+{
+    static const char *cases[] = {"mlp-01", "mlp-02", "mlp-03", "mlp-04", "mlp-05",
+                                  "mlp-06", "mlp-07", "mlp-08", "mlp-09"};
+    check_golden(cases[_i]);
+}
+END_TEST
+
+static Suite *engine_suite(void)
+{
+    Suite *s = suite_create("engine");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, philox_known_answers);
+    tcase_add_test(tc, philox_moments);
+    tcase_add_test(tc, allocator_tracks_live_and_peak);
+    tcase_add_test(tc, upload_rounds_to_dtype);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("kernels");
+    tcase_add_test(tc, gemm_matches_loops);
+    tcase_add_test(tc, gemm_refuses_bad_sizes);
+    tcase_add_test(tc, activation_kernels);
+    tcase_add_test(tc, tanh_derivative_is_stable);
+    tcase_add_test(tc, batchnorm_kernels);
+    tcase_add_test(tc, xent_kernel);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("layers");
+    tcase_add_test(tc, layer_round_trip);
+    tcase_add_test(tc, layer_adjoint_identity);
+    tcase_add_test(tc, layer_vijp_identity);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("methods");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, finite_differences_agree_with_backprop);
+    tcase_add_test(tc, deterministic_methods_agree_f64);
+    tcase_add_test(tc, moonwalk_shortcut_matches_general_path);
+    tcase_add_test(tc, projforward_converges_at_inverse_sqrt_rate);
+    tcase_add_test(tc, projforward_independent_of_block);
+    tcase_add_test(tc, f32_and_f64_see_the_same_network);
+    tcase_add_test(tc, inverse_of_non_invertible_is_an_error);
+    tcase_add_test(tc, peak_bytes_follow_table_1);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("golden");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, golden_mlp_cases, 0, 9);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_main(engine_suite());
+}
