@@ -187,6 +187,11 @@ static const char *state_name(mw_run_state s)
     }
 }
 
+static int has_closure(mw_method m)
+{
+    return m == MW_MOONWALK || m == MW_MIXED;
+}
+
 static void print_spec_json(mw_json *j, const mw_spec *s)
 {
     mw_json_object_begin(j, "spec");
@@ -228,22 +233,37 @@ static int print_json(const grad_state *g, const mw_grad_report *rep)
         if (r->state == MW_RUN_NOT_ASKED)
             continue;
         int ran = r->state == MW_RUN_OK || r->state == MW_RUN_NONFINITE;
+        int measured = ran && r->info.complete;
         mw_json_object_begin(&j, mw_method_name((mw_method)m));
         mw_json_string(&j, "status", state_name(r->state));
         mw_json_string(&j, "message", r->message[0] ? r->message : NULL);
-        mw_json_number(&j, "rel_l2", ran ? r->vs_silver.rel_l2 : NAN);
-        mw_json_number(&j, "max_abs", ran ? r->vs_silver.max_abs : NAN);
-        mw_json_number(&j, "cosine", ran ? r->vs_silver.cosine : NAN);
-        mw_json_number(&j, "grad_norm", ran ? r->vs_silver.norm : NAN);
-        mw_json_integer(&j, "nonfinite", ran ? (long long)r->vs_silver.nonfinite : 0);
+        mw_json_number(&j, "rel_l2", measured ? r->vs_silver.rel_l2 : NAN);
+        mw_json_number(&j, "max_abs", measured ? r->vs_silver.max_abs : NAN);
+        mw_json_number(&j, "cosine", measured ? r->vs_silver.cosine : NAN);
+        mw_json_number(&j, "grad_norm", measured ? r->vs_silver.norm : NAN);
+        mw_json_integer(&j, "nonfinite", measured ? (long long)r->vs_silver.nonfinite : 0);
         mw_json_number(&j, "loss", ran ? r->info.loss : NAN);
         if (ran)
             mw_json_integer(&j, "peak_bytes", (long long)r->info.peak_bytes);
         else
             mw_json_null(&j, "peak_bytes");
         mw_json_number(&j, "seconds", ran ? r->seconds : NAN);
-        mw_json_number(&j, "closure_err", ran ? r->info.closure_err : NAN);
+        mw_json_number(&j, "closure_err", measured ? r->info.closure_err : NAN);
         mw_json_number(&j, "est_gflop", r->est_gflop);
+        /* JSON has no NaN: a value that should be a number but is not finite is written as
+         * null and named here */
+        mw_json_array_begin(&j, "nonfinite_fields");
+        if (measured) {
+            const double vals[4] = {r->vs_silver.rel_l2, r->vs_silver.max_abs, r->vs_silver.norm,
+                                    r->info.loss};
+            static const char *names[4] = {"rel_l2", "max_abs", "grad_norm", "loss"};
+            for (int q = 0; q < 4; q++)
+                if (!isfinite(vals[q]))
+                    mw_json_string(&j, NULL, names[q]);
+            if (has_closure((mw_method)m) && !isfinite(r->info.closure_err))
+                mw_json_string(&j, NULL, "closure_err");
+        }
+        mw_json_array_end(&j);
         mw_json_object_end(&j);
     }
     mw_json_object_end(&j);
@@ -251,13 +271,13 @@ static int print_json(const grad_state *g, const mw_grad_report *rep)
     return mw_json_finish(&j);
 }
 
-/* A number for the table: finite values in %.3e, otherwise a word that says so. */
+/* A number for the table: finite values in %.3e, otherwise nan or inf, said so. */
 static const char *num(char *buf, size_t n, double v)
 {
     if (isnan(v))
-        snprintf(buf, n, "-");
+        snprintf(buf, n, "nan");
     else if (!isfinite(v))
-        snprintf(buf, n, "inf");
+        snprintf(buf, n, v > 0 ? "inf" : "-inf");
     else
         snprintf(buf, n, "%.3e", v);
     return buf;
@@ -267,6 +287,7 @@ static void print_table(const grad_state *g, const mw_grad_report *rep)
 {
     const mw_spec *s = &g->req.spec;
     char a[32], b[32], c[32], d[32];
+    int closure_overflow = 0;
     printf("network: %s width %d hidden %d units %d depth %d f-act %s out-act %s%s, batch %d, "
            "classes %d, init-scale %g, seed %llu: %zu parameters\n",
            mw_arch_name(s->arch), s->width, s->hidden, s->units, s->depth, mw_act_name(s->f_act),
@@ -288,18 +309,30 @@ static void print_table(const grad_state *g, const mw_grad_report *rep)
                    "-", "-", state_name(r->state), r->message);
             continue;
         }
+        if (!r->info.complete) {
+            printf("%-12s %-10s %-10s %-10s %-10s %12zu %10.4f  NON-FINITE, stopped: %s\n", name,
+                   "-", "-", "-", "-", r->info.peak_bytes, r->seconds, r->message);
+            continue;
+        }
         printf("%-12s %-10s %-10s %-10s %-10s %12zu %10.4f  ", name,
                num(a, sizeof a, r->vs_silver.rel_l2), num(b, sizeof b, r->vs_silver.max_abs),
-               num(c, sizeof c, r->vs_silver.norm), num(d, sizeof d, r->info.closure_err),
+               num(c, sizeof c, r->vs_silver.norm),
+               has_closure((mw_method)m) ? num(d, sizeof d, r->info.closure_err) : "-",
                r->info.peak_bytes, r->seconds);
+        if (has_closure((mw_method)m) && !isfinite(r->info.closure_err))
+            closure_overflow = 1;
         if (r->state == MW_RUN_NONFINITE)
-            printf("NON-FINITE: %zu entries are inf or NaN (%s)\n", r->vs_silver.nonfinite,
-                   r->message);
+            printf("NON-FINITE: %zu gradient entries are inf or NaN (%s)\n",
+                   r->vs_silver.nonfinite, r->message);
         else
             printf("ok%s\n", mw_method_is_stochastic((mw_method)m)
                                  ? " (an unbiased estimate: its error is variance)"
                                  : "");
     }
+    if (closure_overflow)
+        printf("\nnote: a closure error is not finite: h_L of the vijp sweep overflowed (D⁻¹ ="
+               " cosh²(z) of a\nsaturated tanh, or 1/α), after the last parameter gradient "
+               "was formed.\n");
 }
 
 int mw_cmd_grad(int argc, char **argv)

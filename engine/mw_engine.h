@@ -127,6 +127,8 @@ typedef struct mw_grad_info {
     double closure_err; /* moonwalk, mixed: |h_L - dJ/dx_L| / |dJ/dx_L|; NaN otherwise */
     size_t peak_bytes;  /* working bytes of this call (parameters and g not counted) */
     int separable;      /* moonwalk phase 1 took the one-tangent-per-sample shortcut */
+    int complete;       /* the method ran to its end and wrote all of g (which may still
+                           hold non-finite values); 0 when it stopped part way */
 } mw_grad_info;
 
 /* g (lay->total elements, canonical order) := dJ/dθ by method m. A gradient with a

@@ -20,7 +20,8 @@ typedef enum {
     MW_RUN_NOT_ASKED = 0,
     MW_RUN_OK,
     MW_RUN_SKIPPED,   /* not run: message says why */
-    MW_RUN_NONFINITE, /* ran, gradient not finite: message names where */
+    MW_RUN_NONFINITE, /* a value became inf or NaN: in the gradient, or part way (then
+                         info.complete is 0 and there are no metrics); message says where */
     MW_RUN_FAILED,    /* could not run to the end: message says why */
 } mw_run_state;
 

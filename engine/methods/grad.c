@@ -100,6 +100,7 @@ mw_status mw_grad(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, mw_meth
     info->peak_bytes = ctx->peak_bytes - live;
     if (st != MW_OK)
         return mw_annotate(ctx, st, "%s", methods[m].name);
+    info->complete = 1;
     if (ctx->live_bytes != live)
         return mw_fail(ctx, MW_ERR_BACKEND, "%s: %zu working bytes not released",
                        methods[m].name, ctx->live_bytes - live);

@@ -1,0 +1,200 @@
+/* Tests of cli/: the mwverify program run as a user runs it. Exit codes, one-line errors
+ * that name the option and the value, help, version, and the JSON of `grad`. */
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "jsonr.h"
+#include "testutil.h"
+
+extern char **environ;
+
+typedef struct run_result {
+    int code;
+    char *out, *err;
+} run_result;
+
+static char *slurp(FILE *f)
+{
+    size_t cap = 4096, n = 0;
+    char *s = malloc(cap);
+    size_t got;
+    while ((got = fread(s + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 == cap)
+            s = realloc(s, cap *= 2);
+    }
+    s[n] = '\0';
+    return s;
+}
+
+/* Run mwverify with the given arguments (NULL-terminated), capturing both streams. */
+static run_result run(const char *const *args)
+{
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = (char *)MW_BINARY;
+    for (; *args && argc < 31; args++)
+        argv[argc++] = (char *)*args;
+    argv[argc] = NULL;
+    FILE *out = tmpfile(), *err = tmpfile();
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fileno(out), 1);
+    posix_spawn_file_actions_adddup2(&fa, fileno(err), 2);
+    pid_t pid;
+    ck_assert(posix_spawn(&pid, MW_BINARY, &fa, NULL, argv, environ) == 0);
+    int status;
+    waitpid(pid, &status, 0);
+    posix_spawn_file_actions_destroy(&fa);
+    rewind(out), rewind(err);
+    run_result r = {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(out),
+                    slurp(err)};
+    fclose(out), fclose(err);
+    return r;
+}
+
+static void run_free(run_result *r)
+{
+    free(r->out), free(r->err);
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+START_TEST(version_and_help)
+{
+    run_result r = run((const char *[]){"--version", NULL});
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_msg(strncmp(r.out, "mwverify ", 9) == 0, "%s", r.out);
+    run_free(&r);
+    r = run((const char *[]){"--help", NULL});
+    ck_assert(r.code == 0 && strstr(r.out, "grad") != NULL);
+    run_free(&r);
+    r = run((const char *[]){"grad", "--help", NULL});
+    ck_assert(r.code == 0 && strstr(r.out, "--methods") && strstr(r.out, "--init-scale"));
+    run_free(&r);
+    r = run((const char *[]){NULL});
+    ck_assert_int_eq(r.code, 2);
+    run_free(&r);
+}
+END_TEST
+
+/* Every bad input: exit 2, nothing on stdout, one line on stderr naming the option
+ * and the value (and what is allowed, where there is a list). */
+START_TEST(bad_input_is_one_line_and_exit_2)
+{
+    static const struct {
+        const char *args[6];
+        const char *must[2]; /* substrings of the error line */
+    } cases[] = {
+        {{"grad", "--depth", "0"}, {"--depth 0", "1.."}},
+        {{"grad", "--depth", "-3"}, {"--depth -3", NULL}},
+        {{"grad", "--width", "7"}, {"--width 7", "even"}},
+        {{"grad", "--width", "99999999999"}, {"--width 99999999999", NULL}},
+        {{"grad", "--batch", "abc"}, {"--batch abc", NULL}},
+        {{"grad", "--hidden", "0"}, {"--hidden 0", NULL}},
+        {{"grad", "--methods", "backprop,foo"}, {"foo", "moonwalk"}},
+        {{"grad", "--f-act", "sigmoid"}, {"--f-act sigmoid", "relu"}},
+        {{"grad", "--out-act", "relu"}, {"--out-act relu", "invertible"}},
+        {{"grad", "--dtype", "f16"}, {"--dtype f16", "f32"}},
+        {{"grad", "--init-scale", "nan"}, {"--init-scale nan", NULL}},
+        {{"grad", "--init-scale", "0"}, {"init-scale 0", NULL}},
+        {{"grad", "--seed", "-1"}, {"--seed -1", NULL}},
+        {{"grad", "--no-such-option"}, {"--no-such-option", NULL}},
+        {{"grad", "--depth"}, {"--depth", "value"}},
+        {{"grad", "stray"}, {"stray", NULL}},
+        {{"grad", "--bn", "--batch", "1"}, {"batch 1", "BatchNorm"}},
+        {{"grad", "--out-act", "leaky", "--leaky-slope", "0"}, {NULL, NULL}},
+        {{"frobnicate"}, {"frobnicate", "grad"}},
+    };
+    const int n = (int)(sizeof cases / sizeof cases[0]);
+    for (int i = 0; i < n; i++) {
+        const char *args[8] = {0};
+        memcpy(args, cases[i].args, sizeof cases[i].args);
+        /* the leaky-slope 0 case is valid unless an inverse method is named */
+        if (i == n - 2)
+            args[5] = "--methods", args[6] = "moonwalk";
+        run_result r = run(args);
+        ck_assert_msg(r.code == 2, "case %d (%s %s): exit %d, stderr: %s", i, args[1],
+                      args[2] ? args[2] : "", r.code, r.err);
+        ck_assert_msg(count_lines(r.err) == 1, "case %d: stderr is not one line: %s", i, r.err);
+        ck_assert_msg(r.out[0] == '\0', "case %d wrote to stdout: %s", i, r.out);
+        for (int k = 0; k < 2; k++)
+            ck_assert_msg(!cases[i].must[k] || strstr(r.err, cases[i].must[k]),
+                          "case %d: '%s' not in: %s", i, cases[i].must[k], r.err);
+        if (i == n - 2)
+            ck_assert(strstr(r.err, "moonwalk") && strstr(r.err, "not invertible"));
+        run_free(&r);
+    }
+}
+END_TEST
+
+/* The JSON of the issue: spec, dtype, and per method rel_l2, max_abs, grad_norm,
+ * peak_bytes, seconds, closure_err (a number for moonwalk and mixed, null for others);
+ * in f64 the deterministic methods within 1e-10 of backprop. */
+START_TEST(grad_json_f64)
+{
+    run_result r = run((const char *[]){"grad", "--dtype", "f64", "--methods", "all", "--json",
+                                        "--depth", "3", "--out-act", "tanh", NULL});
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    char err[128];
+    jr_value *v = jr_parse(r.out, err, sizeof err);
+    ck_assert_msg(v, "not JSON (%s): %s", err, r.out);
+    ck_assert_str_eq(jr_get(v, "dtype")->text, "f64");
+    ck_assert_int_eq((int)jr_number(jr_get(jr_get(v, "spec"), "depth")), 3);
+    const jr_value *ms = jr_get(v, "methods");
+    static const char *names[] = {"backprop", "forward", "projforward", "revbackprop",
+                                  "moonwalk", "mixed"};
+    for (int m = 0; m < 6; m++) {
+        const jr_value *e = jr_get(ms, names[m]);
+        ck_assert_msg(e, "method %s missing", names[m]);
+        static const char *keys[] = {"rel_l2", "max_abs", "grad_norm", "peak_bytes", "seconds"};
+        for (int k = 0; k < 5; k++)
+            ck_assert_msg(jr_get(e, keys[k]) && jr_get(e, keys[k])->type == JR_NUMBER,
+                          "%s.%s is not a number", names[m], keys[k]);
+        const jr_value *cl = jr_get(e, "closure_err");
+        ck_assert(cl && cl->type == (m >= 4 ? JR_NUMBER : JR_NULL));
+        if (m != 2)
+            ck_assert_msg(jr_number(jr_get(e, "rel_l2")) <= 1e-10, "%s rel_l2 %s", names[m],
+                          jr_get(e, "rel_l2")->text);
+    }
+    jr_free(v);
+    run_free(&r);
+}
+END_TEST
+
+/* The table says when a result is not finite: a saturated f32 tanh stops revbackprop. */
+START_TEST(grad_table_says_nonfinite)
+{
+    run_result r = run((const char *[]){"grad", "--init-scale", "60", "--out-act", "tanh",
+                                        "--f-act", "identity", "--depth", "2", NULL});
+    ck_assert_int_eq(r.code, 0);
+    const char *row = strstr(r.out, "\nrevbackprop");
+    ck_assert_msg(row && strstr(row, "NON-FINITE"), "%s", r.out);
+    ck_assert(strstr(r.out, "backprop ") && strstr(r.out, "closure"));
+    run_free(&r);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, version_and_help);
+    tcase_add_test(tc, bad_input_is_one_line_and_exit_2);
+    tcase_add_test(tc, grad_json_f64);
+    tcase_add_test(tc, grad_table_says_nonfinite);
+    suite_add_tcase(s, tc);
+    return tu_main(s);
+}
