@@ -29,7 +29,7 @@ static const mw_opt grad_opts[] = {
                  "which turns off moonwalk's one-tangent-per-sample shortcut)"},
     {"batch", "B", "samples in the batch (default 8)"},
     {"classes", "C", "classes of the synthetic data and the head (default 4)"},
-    {"seed", "S", "seed of parameters and data (default 1)"},
+    {"seed", "S", "seed of parameters, data and projforward's tangents (default 1)"},
     {"init-scale", "X", "W, c uniform in ±X/sqrt(fan_in); large X saturates (default 1)"},
     {"dtype", "T", "f32 or f64: the engine's precision under test (default f32)"},
     {"methods", "LIST", "comma list of backprop, forward, projforward, revbackprop,\n"
@@ -162,7 +162,7 @@ static void print_help(void)
            "silver oracle): relative L2 error, largest absolute error, gradient norm,\n"
            "moonwalk/mixed closure error, peak working bytes (parameters and gradient not\n"
            "counted) and wall time.\n\n"
-           "The network (DESIGN.md §2): `depth` additive coupling layers on `width`\n"
+           "The network: `depth` additive coupling layers on `width`\n"
            "features, z = b + F(a), y = (a, σ(z)), halves alternating with the layer's\n"
            "parity; F = `units` x [dense -> f-act (-> BatchNorm)]; a dense head and mean\n"
            "softmax cross-entropy over the batch.\n\n"

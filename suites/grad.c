@@ -153,6 +153,8 @@ mw_status mw_suite_grad(const mw_grad_request *req, mw_grad_report *rep, char *m
         snprintf(msg, msg_len, "%s", mw_ctx_message(ctx));
         goto done;
     }
+    mw_grad_opts opts = req->opts;
+    opts.rng_seed = s->seed; /* projforward's tangents follow the one seed too */
     for (int m = 0; m < MW_N_METHODS; m++) {
         mw_method_run *run = &rep->run[m];
         if (!req->want[m])
@@ -171,7 +173,7 @@ mw_status mw_suite_grad(const mw_grad_request *req, mw_grad_report *rep, char *m
                      "--methods to run it anyway", run->est_gflop, req->budget_gflop);
             continue;
         }
-        run_method(ctx, net, batch, (mw_method)m, &req->opts, silver, host, run);
+        run_method(ctx, net, batch, (mw_method)m, &opts, silver, host, run);
     }
 done:
     mw_batch_free(ctx, batch);
