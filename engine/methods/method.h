@@ -29,6 +29,19 @@ mw_status mw_method_mixed(mw_ctx *, const mw_net *, const mw_batch *, const mw_g
 mw_status mw_moonwalk_sweep(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
                             const void *h0, void *g, mw_grad_info *info);
 
+/* Forward through the body keeping each layer's cache at `level` in caches[0..L); x_L
+ * is returned in a fresh tensor. On failure the caches made so far are left for
+ * mw_caches_free. */
+mw_status mw_forward_cached(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
+                            mw_cache_level level, void **caches, mw_tensor *xL);
+void mw_caches_free(mw_ctx *ctx, const mw_net *net, void **caches);
+
+/* The reverse sweep over the caches from hL = dJ/dx_L (hL is used as scratch): vjp
+ * layer by layer, each cache freed once used. With g (FULL caches), every layer's
+ * parameter gradient is written into g; with h0, dJ/dx_0 is left there. */
+mw_status mw_backward_cached(mw_ctx *ctx, const mw_net *net, void **caches, mw_tensor *hL,
+                             void *g, void *h0);
+
 /* Mixed's phase 1: h0 (B, n) = dJ/dx_0 by backprop keeping only M_x per layer. */
 mw_status mw_backprop_input_cotangent(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
                                       void *h0, double *loss);

@@ -9,52 +9,21 @@
 mw_status mw_backprop_input_cotangent(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
                                       void *h0, double *loss)
 {
-    const size_t N = batch->x.n;
-    const int L = net->L;
     mw_status st = MW_OK;
-    mw_tensor xs[2] = {{0}}, h = {0};
+    mw_tensor x = {0}, h = {0};
     mw_head head = mw_net_head(net, batch);
-    void **caches = calloc((size_t)L, sizeof *caches);
+    void **caches = calloc((size_t)net->L, sizeof *caches);
     if (!caches)
         return mw_fail(ctx, MW_ERR_NOMEM, "out of host memory");
-    MW_GO(mw_tensor_alloc(ctx, N, &xs[0]));
-    MW_GO(mw_tensor_alloc(ctx, N, &xs[1]));
-    MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(xs[0].data, 0, 0), mw_v(batch->x.data, 0, 0)));
-    int cur = 0;
-    for (int i = 0; i < L; i++) {
-        const mw_layer *l = &net->layers[i];
-        if ((st = l->ops->forward(ctx, l, xs[cur].data, xs[1 - cur].data, MW_CACHE_INPUT,
-                                  &caches[i])) != MW_OK) {
-            st = mw_annotate(ctx, st, "layer %d forward", l->index);
-            goto done;
-        }
-        cur = 1 - cur;
-    }
-    /* The cotangents ping-pong between h0 and h; L steps back from h0 or h so that
-     * the last one lands in h0. */
-    MW_GO(mw_tensor_alloc(ctx, N, &h));
-    void *hc = L % 2 == 0 ? h0 : h.data, *hn = L % 2 == 0 ? h.data : h0;
-    MW_GO(mw_head_vjp(ctx, &head, xs[cur].data, hc, NULL, loss));
-    mw_tensor_free(ctx, &xs[0]);
-    mw_tensor_free(ctx, &xs[1]);
-    for (int i = L - 1; i >= 0; i--) {
-        const mw_layer *l = &net->layers[i];
-        if ((st = l->ops->vjp(ctx, l, caches[i], hc, hn, NULL)) != MW_OK) {
-            st = mw_annotate(ctx, st, "layer %d vjp", l->index);
-            goto done;
-        }
-        l->ops->cache_free(ctx, l, caches[i]);
-        caches[i] = NULL;
-        void *t = hc;
-        hc = hn;
-        hn = t;
-    }
+    MW_GO(mw_forward_cached(ctx, net, batch, MW_CACHE_INPUT, caches, &x));
+    MW_GO(mw_tensor_alloc(ctx, x.n, &h));
+    MW_GO(mw_head_vjp(ctx, &head, x.data, h.data, NULL, loss));
+    mw_tensor_free(ctx, &x);
+    MW_GO(mw_backward_cached(ctx, net, caches, &h, NULL, h0));
 done:
-    for (int i = 0; i < L; i++)
-        net->layers[i].ops->cache_free(ctx, &net->layers[i], caches[i]);
+    mw_caches_free(ctx, net, caches);
     free(caches);
-    mw_tensor_free(ctx, &xs[0]);
-    mw_tensor_free(ctx, &xs[1]);
+    mw_tensor_free(ctx, &x);
     mw_tensor_free(ctx, &h);
     return st;
 }
