@@ -109,29 +109,40 @@ void mw_ctx_reset_peak(mw_ctx *ctx)
 
 /* ---- tensors through the tracked allocator ---- */
 
-mw_status mw_tensor_alloc(mw_ctx *ctx, size_t n, mw_tensor *t)
+mw_status mw_raw_alloc(mw_ctx *ctx, size_t bytes, void **p)
 {
-    t->data = NULL;
-    t->n = 0;
-    if (n > SIZE_MAX / ctx->ops->esize)
-        return mw_fail(ctx, MW_ERR_NOMEM, "tensor of %zu elements is too large", n);
-    size_t bytes = n * ctx->ops->esize;
-    mw_status st = ctx->ops->alloc(ctx, bytes, &t->data);
+    mw_status st = ctx->ops->alloc(ctx, bytes, p);
     if (st != MW_OK)
         return st;
-    t->n = n;
     ctx->live_bytes += bytes;
     if (ctx->live_bytes > ctx->peak_bytes)
         ctx->peak_bytes = ctx->live_bytes;
     return MW_OK;
 }
 
+void mw_raw_free(mw_ctx *ctx, void *p, size_t bytes)
+{
+    if (!p)
+        return;
+    ctx->ops->release(ctx, p);
+    ctx->live_bytes -= bytes;
+}
+
+mw_status mw_tensor_alloc(mw_ctx *ctx, size_t n, mw_tensor *t)
+{
+    t->data = NULL;
+    t->n = 0;
+    if (n > SIZE_MAX / ctx->ops->esize)
+        return mw_fail(ctx, MW_ERR_NOMEM, "tensor of %zu elements is too large", n);
+    mw_status st = mw_raw_alloc(ctx, n * ctx->ops->esize, &t->data);
+    if (st == MW_OK)
+        t->n = n;
+    return st;
+}
+
 void mw_tensor_free(mw_ctx *ctx, mw_tensor *t)
 {
-    if (!t->data)
-        return;
-    ctx->ops->release(ctx, t->data);
-    ctx->live_bytes -= t->n * ctx->ops->esize;
+    mw_raw_free(ctx, t->data, t->n * ctx->ops->esize);
     t->data = NULL;
     t->n = 0;
 }

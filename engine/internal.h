@@ -25,6 +25,10 @@ mw_status mw_fail(mw_ctx *ctx, mw_status s, const char *fmt, ...)
 mw_status mw_annotate(mw_ctx *ctx, mw_status s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Raw tracked allocation, for buffers that are not tensors of the dtype (labels). */
+mw_status mw_raw_alloc(mw_ctx *ctx, size_t bytes, void **p);
+void mw_raw_free(mw_ctx *ctx, void *p, size_t bytes);
+
 /* Used with a local `mw_status st` and a label `done` that frees what was allocated. */
 #define MW_GO(expr)                                                                           \
     do {                                                                                      \

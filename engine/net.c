@@ -141,11 +141,8 @@ mw_status mw_batch_new(mw_ctx *ctx, const mw_net *net, const double *x, const in
     mw_status st = MW_OK;
     MW_GO(mw_tensor_alloc(ctx, B * n, &bt->x));
     MW_GO(mw_tensor_upload(ctx, &bt->x, 0, x, B * n));
-    MW_GO(ctx->ops->alloc(ctx, B * sizeof(int), &bt->labels));
+    MW_GO(mw_raw_alloc(ctx, B * sizeof(int), &bt->labels));
     bt->labels_bytes = B * sizeof(int);
-    ctx->live_bytes += bt->labels_bytes;
-    if (ctx->live_bytes > ctx->peak_bytes)
-        ctx->peak_bytes = ctx->live_bytes;
     MW_GO(ctx->ops->upload_labels(ctx, bt->labels, labels, B));
 done:
     if (st != MW_OK) {
@@ -161,10 +158,7 @@ void mw_batch_free(mw_ctx *ctx, mw_batch *b)
     if (!b)
         return;
     mw_tensor_free(ctx, &b->x);
-    if (b->labels) {
-        ctx->ops->release(ctx, b->labels);
-        ctx->live_bytes -= b->labels_bytes;
-    }
+    mw_raw_free(ctx, b->labels, b->labels_bytes);
     free(b);
 }
 
