@@ -6,15 +6,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const mw_opt *find(const mw_opt *opts, const char *name, size_t len)
+static const mw_opt *find(const mw_opt *const *tables, const char *name, size_t len)
 {
-    for (const mw_opt *o = opts; o->name; o++)
-        if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
-            return o;
+    for (; *tables; tables++)
+        for (const mw_opt *o = *tables; o->name; o++)
+            if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+                return o;
     return NULL;
 }
 
-int mw_args_parse(const char *cmd, const mw_opt *opts, int argc, char **argv,
+void mw_args_command_line(const char *cmd, int argc, char **argv, char *buf, size_t len)
+{
+    size_t used = (size_t)snprintf(buf, len, "mwverify %s", cmd);
+    for (int i = 0; i < argc && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, " %s", argv[i]);
+}
+
+int mw_args_parse(const char *cmd, const mw_opt *const *tables, int argc, char **argv,
                   mw_opt_apply apply, void *state, int *help)
 {
     char err[512];
@@ -32,7 +40,7 @@ int mw_args_parse(const char *cmd, const mw_opt *opts, int argc, char **argv,
         }
         const char *name = a + 2, *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        const mw_opt *o = find(opts, name, len);
+        const mw_opt *o = find(tables, name, len);
         if (!o) {
             fprintf(stderr, "mwverify %s: unknown option --%.*s (see mwverify %s --help)\n",
                     cmd, (int)len, name, cmd);

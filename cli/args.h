@@ -23,13 +23,17 @@ typedef struct mw_opt {
 typedef int (*mw_opt_apply)(void *state, const char *name, const char *value, char *err,
                             size_t err_len);
 
-/* Parse argv[0..argc) (the words after the subcommand). Returns MW_EXIT_OK, or
- * MW_EXIT_USAGE after printing "mwverify <cmd>: <what>" to stderr. Sets *help when
- * --help or -h was given (parsing stops there). */
-int mw_args_parse(const char *cmd, const mw_opt *opts, int argc, char **argv,
+/* Parse argv[0..argc) (the words after the subcommand) against a NULL-terminated list
+ * of option tables. Returns MW_EXIT_OK, or MW_EXIT_USAGE after printing
+ * "mwverify <cmd>: <what>" to stderr. Sets *help when --help or -h was given (parsing
+ * stops there). */
+int mw_args_parse(const char *cmd, const mw_opt *const *tables, int argc, char **argv,
                   mw_opt_apply apply, void *state, int *help);
 
 void mw_args_print_options(FILE *f, const mw_opt *opts);
+
+/* "mwverify <cmd> <args...>" in buf, for reports. */
+void mw_args_command_line(const char *cmd, int argc, char **argv, char *buf, size_t len);
 
 /* Value parsers: 0 on success, else a message "--name VALUE: ..." in err. */
 int mw_parse_int(const char *name, const char *v, long long lo, long long hi, int *out,

@@ -3,5 +3,6 @@
 #define MW_CLI_H
 
 int mw_cmd_grad(int argc, char **argv);
+int mw_cmd_gradcheck(int argc, char **argv);
 
 #endif

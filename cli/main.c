@@ -16,7 +16,10 @@ static void usage(FILE *f)
             "mixed), measured against a trusted reference.\n\n"
             "commands:\n"
             "  grad        one gradient of one network by the chosen methods, with each\n"
-            "              method's error, memory and time (mwverify grad --help)\n\n"
+            "              method's error against an oracle, memory and time\n"
+            "  gradcheck   every method against the certified gold oracle on a small grid\n"
+            "              of networks, in float32 and float64\n\n"
+            "Each command explains itself: mwverify <command> --help.\n\n"
             "options:\n"
             "  --help      this text\n"
             "  --version   the version\n\n"
@@ -40,6 +43,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "grad") == 0)
         return mw_cmd_grad(argc - 2, argv + 2);
-    fprintf(stderr, "mwverify: unknown command '%s' (commands: grad; see mwverify --help)\n", cmd);
+    if (strcmp(cmd, "gradcheck") == 0)
+        return mw_cmd_gradcheck(argc - 2, argv + 2);
+    fprintf(stderr, "mwverify: unknown command '%s' (commands: grad, gradcheck; see mwverify "
+                    "--help)\n", cmd);
     return MW_EXIT_USAGE;
 }

@@ -16,6 +16,7 @@ const char *mw_status_name(mw_status s)
     case MW_ERR_NONFINITE: return "non-finite value";
     case MW_ERR_NOT_INVERTIBLE: return "not invertible";
     case MW_ERR_BACKEND: return "backend failure";
+    case MW_ERR_UNCERTIFIED: return "oracle not certified";
     }
     return "unknown status";
 }

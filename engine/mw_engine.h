@@ -25,6 +25,7 @@ typedef enum {
     MW_ERR_NONFINITE,      /* a computed value became inf or NaN */
     MW_ERR_NOT_INVERTIBLE, /* the method needs an inverse the network does not have */
     MW_ERR_BACKEND,        /* BLAS or device failure */
+    MW_ERR_UNCERTIFIED,    /* an oracle could not certify its own result */
 } mw_status;
 
 const char *mw_status_name(mw_status s);

@@ -1,5 +1,8 @@
-/* oracles: what a computed gradient is measured against (DESIGN.md §5). For now the
- * silver oracle (the float64 engine's backprop) and the error metrics. */
+/* oracles: what a computed gradient is measured against (DESIGN.md §5).
+ *   gold:   the MPFR reference gradient at p bits, certified by a second run at p + 64
+ *           bits, with central differences in MPFR as an independent witness;
+ *   silver: the float64 engine's backprop, cheap enough for every step;
+ *   metrics of any gradient against either. */
 #ifndef MW_ORACLES_H
 #define MW_ORACLES_H
 
@@ -7,22 +10,80 @@
 
 #include "mw_engine.h"
 
+/* ---- metrics ---- */
+
 typedef struct mw_metrics {
     double rel_l2;    /* |g - g*| / |g*| (|g - g*| when g* = 0) */
     double max_abs;   /* max_i |g_i - g*_i| */
-    double cosine;    /* g·g* / (|g| |g*|) */
+    double max_ulp;   /* max_i |g_i - g*_i| / ulp(g*_i) in the method's dtype; the ulp of
+                         0 is the dtype's smallest subnormal, and a quotient beyond the
+                         largest double (possible only against a zero g*_i) saturates there */
+    double cosine;    /* g·g* / (|g| |g*|); NaN when either is 0 */
     double norm;      /* |g| */
     size_t nonfinite; /* entries of g that are inf or NaN; the rest is then NaN */
 } mw_metrics;
 
-/* Metrics of g against the reference ref, both of n entries. */
-void mw_metrics_compute(const double *g, const double *ref, size_t n, mw_metrics *m);
+/* The oracle g* is hi + lo (a double-double; lo may be NULL). dtype sets the ulp. */
+void mw_metrics_compute(const double *g, const double *hi, const double *lo, size_t n,
+                        mw_dtype dtype, mw_metrics *m);
+/* rel_l2 over each layer's parameters, layers 1..L then the head: out has L + 1 values. */
+void mw_metrics_per_layer(const double *g, const double *hi, const double *lo,
+                          const mw_layout *lay, int L, double *out);
+/* Spacing of the dtype's numbers at |v| (its smallest subnormal for 0 and below). */
+double mw_ulp(double v, mw_dtype dtype);
 
-/* The silver oracle: g* = dJ/dθ by backprop in the float64 CPU engine at parameters
- * theta (NULL: the spec's initial ones), for batch x, labels. Writes loss and g (the
- * layout's total entries). On failure returns the status and writes a message. */
+/* ---- silver ---- */
+
+/* g* = dJ/dθ by backprop in the float64 CPU engine at parameters theta (NULL: the spec's
+ * initial ones), for batch x, labels. Writes loss and g (the layout's total entries). On
+ * failure returns the status and writes a message. */
 mw_status mw_silver_gradient(const mw_spec *spec, const double *theta, const double *x,
                              const int *labels, double *g, double *loss, char *msg,
                              size_t msg_len);
+
+/* ---- gold ---- */
+
+#define MW_GOLD_CHECK_EXTRA_BITS 64
+
+typedef struct mw_gold_opts {
+    long bits;          /* p, the working precision (default 256) */
+    double floor_bits;  /* certified bits below this are an error (default 100) */
+    long fd_coords;     /* finite-difference witness: coordinates to check; -1 (default):
+                           all of them up to 64 parameters, else about 64 spread over every
+                           tensor; 0: no witness */
+} mw_gold_opts;
+
+mw_gold_opts mw_gold_opts_default(void);
+
+typedef struct mw_gold {
+    size_t P;
+    double *hi, *lo;        /* the gradient from the p + 64 bit run, as double-double */
+    double loss;
+    long bits, check_bits;  /* p and p + 64 */
+    double certified_bits;  /* min over coordinates of the bits the two runs share (below) */
+    size_t weakest;         /* the coordinate where they share the fewest */
+    double fd_agree_bits;   /* the same measure between central differences and gold;
+                               NaN without a witness */
+    size_t fd_coords;
+    double seconds;
+} mw_gold;
+
+/* Agreeing bits of a coordinate: -log2(|a - b| / max(|b|, 2^(-p/2) · max_j |b_j|)),
+ * capped at p. The floor keeps a coordinate that is zero in exact arithmetic (the bias of
+ * a unit followed by BatchNorm, whose whole tensor is then zero) from counting as
+ * disagreement when both runs give it as rounding noise far below the gradient's scale;
+ * every coordinate above 2^(-p/2) of that scale is judged relative to itself.
+ *
+ * Computes gold for the network and batch. Returns MW_OK; MW_ERR_UNCERTIFIED when the
+ * certified bits fall below the floor (g is still filled, to be reported, never used);
+ * MW_ERR_ARG for bad options or input, with a message. */
+mw_status mw_gold_compute(const mw_spec *spec, const double *theta, const double *x,
+                          const int *labels, const mw_gold_opts *opts, mw_gold *out, char *msg,
+                          size_t msg_len);
+void mw_gold_free(mw_gold *g);
+
+/* Estimated wall time of mw_gold_compute in seconds on one core of a 2026 x86 CPU, from
+ * counts of MPFR operations (fma 42 ns, tanh/exp 2.1 µs at 256 bits). */
+double mw_gold_cost_seconds(const mw_spec *spec, const mw_gold_opts *opts);
 
 #endif

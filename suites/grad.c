@@ -1,6 +1,6 @@
-/* The single gradient check (`mwverify grad`): a seeded network and synthetic batch,
- * the silver oracle on them, then each asked method in the asked dtype, timed, with its
- * working memory and its error against silver. */
+/* The gradient check behind `mwverify grad` (suites.h): a seeded network and synthetic
+ * batch, its oracles, then each asked method in one dtype, timed, with its working memory
+ * and every metric against the oracle. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +9,11 @@
 
 #include "datasets.h"
 #include "suites.h"
+
+const char *mw_oracle_name(mw_oracle_kind k)
+{
+    return k == MW_ORACLE_GOLD ? "gold" : k == MW_ORACLE_SILVER ? "silver" : "auto";
+}
 
 mw_grad_request mw_grad_request_default(void)
 {
@@ -20,6 +25,10 @@ mw_grad_request mw_grad_request_default(void)
         r.want[m] = 1;
     r.opts = mw_grad_opts_default();
     r.budget_gflop = 50.0;
+    r.oracle = MW_ORACLE_AUTO;
+    r.gold = mw_gold_opts_default();
+    r.gold_auto_s = 5.0;
+    r.gold_budget_s = 600.0;
     return r;
 }
 
@@ -71,117 +80,211 @@ static double now_seconds(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* Run one method and measure it against silver. */
+/* ---- the case ---- */
+
+void mw_grad_case_free(mw_grad_case *c)
+{
+    mw_layout_free(&c->lay);
+    free(c->theta);
+    free(c->x);
+    free(c->labels);
+    free(c->silver);
+    free(c->silver_vs_gold_layers);
+    mw_gold_free(&c->gold);
+    memset(c, 0, sizeof *c);
+}
+
+/* Which oracle: silver when asked; gold when asked (refused over its budget); auto takes
+ * gold when its estimate is small, silver otherwise, and says which and why. */
+static mw_status choose_oracle(const mw_grad_request *req, mw_grad_case *c, char *msg,
+                               size_t msg_len)
+{
+    c->gold_estimate_s = mw_gold_cost_seconds(&req->spec, &req->gold);
+    switch (req->oracle) {
+    case MW_ORACLE_SILVER:
+        c->oracle = MW_ORACLE_SILVER;
+        snprintf(c->oracle_reason, sizeof c->oracle_reason, "asked for");
+        return MW_OK;
+    case MW_ORACLE_GOLD:
+        if (c->gold_estimate_s > req->gold_budget_s) {
+            snprintf(msg, msg_len,
+                     "oracle gold: estimated %.0f s for this network, over the %.0f s of "
+                     "--gold-budget; use --oracle silver or raise --gold-budget",
+                     c->gold_estimate_s, req->gold_budget_s);
+            return MW_ERR_ARG;
+        }
+        c->oracle = MW_ORACLE_GOLD;
+        snprintf(c->oracle_reason, sizeof c->oracle_reason, "asked for");
+        return MW_OK;
+    default:
+        c->oracle = c->gold_estimate_s <= req->gold_auto_s ? MW_ORACLE_GOLD : MW_ORACLE_SILVER;
+        snprintf(c->oracle_reason, sizeof c->oracle_reason,
+                 "auto: gold estimated %.2g s, %s the %.0f s limit for auto", c->gold_estimate_s,
+                 c->oracle == MW_ORACLE_GOLD ? "within" : "over", req->gold_auto_s);
+        return MW_OK;
+    }
+}
+
+mw_status mw_grad_case_prepare(const mw_grad_request *req, mw_grad_case *c, char *msg,
+                               size_t msg_len)
+{
+    const mw_spec *s = &req->spec;
+    memset(c, 0, sizeof *c);
+    c->spec = *s;
+    if (mw_spec_validate(s, msg, msg_len) != 0)
+        return MW_ERR_ARG;
+    mw_status st = choose_oracle(req, c, msg, msg_len);
+    if (st != MW_OK)
+        return st;
+    if (mw_layout_build(s, &c->lay) != 0) {
+        snprintf(msg, msg_len, "out of memory");
+        return MW_ERR_NOMEM;
+    }
+    const size_t P = c->lay.total, BN = (size_t)s->batch * (size_t)s->width;
+    c->theta = malloc(P * sizeof *c->theta);
+    c->silver = malloc(P * sizeof *c->silver);
+    c->silver_vs_gold_layers = malloc(((size_t)s->depth + 1) * sizeof(double));
+    c->x = malloc(BN * sizeof *c->x);
+    c->labels = malloc((size_t)s->batch * sizeof *c->labels);
+    if (!c->theta || !c->silver || !c->silver_vs_gold_layers || !c->x || !c->labels) {
+        snprintf(msg, msg_len, "out of memory for %zu parameters", P);
+        mw_grad_case_free(c);
+        return MW_ERR_NOMEM;
+    }
+    mw_init_params(s, &c->lay, c->theta);
+    mw_synth data = mw_synth_default(s->width, s->classes, s->seed);
+    mw_synth_batch(&data, 0, s->batch, c->x, c->labels);
+    if ((st = mw_silver_gradient(s, c->theta, c->x, c->labels, c->silver, &c->silver_loss, msg,
+                                 msg_len)) != MW_OK)
+        return st;
+    c->ref_hi = c->silver;
+    c->ref_loss = c->silver_loss;
+    if (c->oracle == MW_ORACLE_GOLD) {
+        st = mw_gold_compute(s, c->theta, c->x, c->labels, &req->gold, &c->gold, msg, msg_len);
+        if (st != MW_OK && st != MW_ERR_UNCERTIFIED)
+            return st;
+        c->ref_hi = c->gold.hi;
+        c->ref_lo = c->gold.lo;
+        c->ref_loss = c->gold.loss;
+        mw_metrics_compute(c->silver, c->gold.hi, c->gold.lo, P, MW_F64, &c->silver_vs_gold);
+        mw_metrics_per_layer(c->silver, c->gold.hi, c->gold.lo, &c->lay, s->depth,
+                             c->silver_vs_gold_layers);
+    }
+    double n2 = 0.0;
+    for (size_t j = 0; j < P; j++)
+        n2 += c->ref_hi[j] * c->ref_hi[j];
+    c->ref_norm = sqrt(n2);
+    return st;
+}
+
+/* ---- the methods ---- */
+
+void mw_method_runs_free(mw_method_runs *runs)
+{
+    for (int m = 0; m < MW_N_METHODS; m++) {
+        free(runs->run[m].grad);
+        free(runs->run[m].per_layer);
+    }
+    memset(runs, 0, sizeof *runs);
+}
+
+static void set_message(mw_method_run *run, mw_run_state state, const char *m)
+{
+    run->state = state;
+    snprintf(run->message, sizeof run->message, "%s", m);
+}
+
+/* Run one method and measure it against the case's oracle. */
 static void run_method(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, mw_method m,
-                       const mw_grad_opts *o, const double *silver, double *host,
+                       const mw_grad_opts *o, const mw_grad_case *c, mw_dtype dtype,
                        mw_method_run *run)
 {
+    const size_t P = c->lay.total;
     mw_tensor g = {0};
-    size_t P = mw_net_layout(net)->total;
+    run->grad = malloc(P * sizeof *run->grad);
+    run->per_layer = malloc(((size_t)c->spec.depth + 1) * sizeof *run->per_layer);
+    if (!run->grad || !run->per_layer) {
+        set_message(run, MW_RUN_FAILED, "out of memory");
+        return;
+    }
     mw_status st = mw_tensor_alloc(ctx, P, &g);
     if (st != MW_OK) {
-        run->state = MW_RUN_FAILED;
-        snprintf(run->message, sizeof run->message, "%s", mw_ctx_message(ctx));
+        set_message(run, MW_RUN_FAILED, mw_ctx_message(ctx));
         return;
     }
     double t0 = now_seconds();
     st = mw_grad(ctx, net, batch, m, o, &g, &run->info);
     run->seconds = now_seconds() - t0;
     if (run->info.complete) {
-        mw_status dl = mw_tensor_download(ctx, &g, 0, host, P);
-        if (dl == MW_OK)
-            mw_metrics_compute(host, silver, P, &run->vs_silver);
-        else
+        mw_status dl = mw_tensor_download(ctx, &g, 0, run->grad, P);
+        if (dl == MW_OK) {
+            mw_metrics_compute(run->grad, c->ref_hi, c->ref_lo, P, dtype, &run->vs_oracle);
+            mw_metrics_per_layer(run->grad, c->ref_hi, c->ref_lo, &c->lay, c->spec.depth,
+                                 run->per_layer);
+        } else {
             st = dl;
-    } else {
-        /* stopped part way (a non-finite intermediate): no gradient to measure */
-        run->vs_silver.rel_l2 = run->vs_silver.max_abs = NAN;
-        run->vs_silver.cosine = run->vs_silver.norm = NAN;
+        }
+    }
+    if (!run->info.complete || (st != MW_OK && st != MW_ERR_NONFINITE)) {
+        /* stopped part way, or no gradient to show: nothing to measure */
+        free(run->grad);
+        free(run->per_layer);
+        run->grad = run->per_layer = NULL;
+        run->vs_oracle.rel_l2 = run->vs_oracle.max_abs = run->vs_oracle.max_ulp = NAN;
+        run->vs_oracle.cosine = run->vs_oracle.norm = NAN;
     }
     if (st == MW_OK)
         run->state = MW_RUN_OK;
-    else {
-        run->state = st == MW_ERR_NONFINITE ? MW_RUN_NONFINITE : MW_RUN_FAILED;
-        snprintf(run->message, sizeof run->message, "%s", mw_ctx_message(ctx));
-    }
+    else
+        set_message(run, st == MW_ERR_NONFINITE ? MW_RUN_NONFINITE : MW_RUN_FAILED,
+                    mw_ctx_message(ctx));
     mw_tensor_free(ctx, &g);
 }
 
-mw_status mw_suite_grad(const mw_grad_request *req, mw_grad_report *rep, char *msg,
-                        size_t msg_len)
+mw_status mw_grad_case_run(const mw_grad_request *req, const mw_grad_case *c, mw_dtype dtype,
+                           mw_method_runs *runs, char *msg, size_t msg_len)
 {
-    const mw_spec *s = &req->spec;
-    memset(rep, 0, sizeof *rep);
-    if (mw_spec_validate(s, msg, msg_len) != 0)
-        return MW_ERR_ARG;
-    mw_layout lay;
-    if (mw_layout_build(s, &lay) != 0) {
-        snprintf(msg, msg_len, "out of memory");
-        return MW_ERR_NOMEM;
-    }
-    const size_t P = lay.total, BN = (size_t)s->batch * (size_t)s->width;
-    mw_layout_free(&lay);
-    rep->n_params = P;
-
+    const mw_spec *s = &c->spec;
+    memset(runs, 0, sizeof *runs);
+    runs->dtype = dtype;
     mw_status st = MW_OK;
     mw_ctx *ctx = NULL;
     mw_net *net = NULL;
     mw_batch *batch = NULL;
-    double *x = malloc(BN * sizeof *x), *silver = malloc(P * sizeof *silver);
-    double *host = malloc(P * sizeof *host);
-    int *labels = malloc((size_t)s->batch * sizeof *labels);
-    if (!x || !silver || !host || !labels) {
-        snprintf(msg, msg_len, "out of memory for %zu parameters", P);
-        st = MW_ERR_NOMEM;
-        goto done;
-    }
-    mw_synth data = mw_synth_default(s->width, s->classes, s->seed);
-    mw_synth_batch(&data, 0, s->batch, x, labels);
-    if ((st = mw_silver_gradient(s, NULL, x, labels, silver, &rep->silver_loss, msg,
-                                 msg_len)) != MW_OK)
-        goto done;
-    mw_metrics self;
-    mw_metrics_compute(silver, silver, P, &self);
-    rep->silver_norm = self.norm;
-
-    if ((st = mw_ctx_new(MW_BACKEND_CPU, req->dtype, &ctx)) != MW_OK) {
-        snprintf(msg, msg_len, "cannot create a %s context", mw_dtype_name(req->dtype));
-        goto done;
+    if ((st = mw_ctx_new(MW_BACKEND_CPU, dtype, &ctx)) != MW_OK) {
+        snprintf(msg, msg_len, "cannot create a %s context", mw_dtype_name(dtype));
+        return st;
     }
     if ((st = mw_net_new(ctx, s, &net)) != MW_OK ||
-        (st = mw_batch_new(ctx, net, x, labels, &batch)) != MW_OK) {
+        (st = mw_net_set_params(ctx, net, c->theta)) != MW_OK ||
+        (st = mw_batch_new(ctx, net, c->x, c->labels, &batch)) != MW_OK) {
         snprintf(msg, msg_len, "%s", mw_ctx_message(ctx));
         goto done;
     }
     mw_grad_opts opts = req->opts;
     opts.rng_seed = s->seed; /* projforward's tangents follow the one seed too */
     for (int m = 0; m < MW_N_METHODS; m++) {
-        mw_method_run *run = &rep->run[m];
+        mw_method_run *run = &runs->run[m];
         if (!req->want[m])
             continue;
-        run->est_gflop = mw_method_cost_gflop(s, (mw_method)m, &req->opts);
+        run->est_gflop = mw_method_cost_gflop(s, (mw_method)m, &opts);
         if (mw_method_needs_inverse((mw_method)m) && !mw_spec_invertible(s)) {
-            run->state = MW_RUN_SKIPPED;
-            snprintf(run->message, sizeof run->message,
-                     "needs an inverse; out-act leaky with slope 0 has none");
+            set_message(run, MW_RUN_SKIPPED, "needs an inverse; out-act leaky with slope 0 has none");
             continue;
         }
         if (!req->named && run->est_gflop > req->budget_gflop) {
-            run->state = MW_RUN_SKIPPED;
-            snprintf(run->message, sizeof run->message,
+            char why[200];
+            snprintf(why, sizeof why,
                      "estimated %.3g GFLOP, over the %.3g budget of \"all\"; name it in "
                      "--methods to run it anyway", run->est_gflop, req->budget_gflop);
+            set_message(run, MW_RUN_SKIPPED, why);
             continue;
         }
-        run_method(ctx, net, batch, (mw_method)m, &opts, silver, host, run);
+        run_method(ctx, net, batch, (mw_method)m, &opts, c, dtype, run);
     }
 done:
     mw_batch_free(ctx, batch);
     mw_net_free(ctx, net);
     mw_ctx_free(ctx);
-    free(x);
-    free(silver);
-    free(host);
-    free(labels);
     return st;
 }

@@ -1,11 +1,19 @@
-/* suites: procedures over the engine, oracles and datasets (DESIGN.md §6). For now the
- * single gradient check behind `mwverify grad`: one network, one batch, the chosen
- * methods, each measured against the silver oracle. */
+/* suites: procedures over the engine, oracles and datasets (DESIGN.md §6).
+ *
+ * A gradient check has two parts. A *case* is one network and batch and what they are
+ * measured against: the silver oracle always, the gold oracle when asked or cheap. A
+ * *run* computes the chosen methods in one dtype on a case and measures each against
+ * its oracle. `mwverify grad` is one case and one run; `mwverify gradcheck` a grid of
+ * cases, each run in float32 and float64. */
 #ifndef MW_SUITES_H
 #define MW_SUITES_H
 
 #include "mw_engine.h"
 #include "oracles.h"
+
+typedef enum { MW_ORACLE_AUTO = 0, MW_ORACLE_GOLD, MW_ORACLE_SILVER } mw_oracle_kind;
+
+const char *mw_oracle_name(mw_oracle_kind k);
 
 typedef struct mw_grad_request {
     mw_spec spec;
@@ -14,7 +22,31 @@ typedef struct mw_grad_request {
     int named;              /* 1: the methods were named one by one, not "all" */
     mw_grad_opts opts;
     double budget_gflop;    /* "all" skips a method estimated to cost more than this */
+    mw_oracle_kind oracle;
+    mw_gold_opts gold;
+    double gold_auto_s;     /* auto takes gold when its estimate is at most this */
+    double gold_budget_s;   /* an explicit gold estimated above this is refused up front */
 } mw_grad_request;
+
+mw_grad_request mw_grad_request_default(void);
+
+/* One network and batch, and its oracle. */
+typedef struct mw_grad_case {
+    mw_spec spec;
+    mw_layout lay;
+    double *theta, *x;
+    int *labels;
+    double *silver;
+    double silver_loss;
+    mw_oracle_kind oracle;    /* resolved: gold or silver */
+    char oracle_reason[200];  /* why this oracle */
+    double gold_estimate_s;
+    mw_gold gold;             /* when the oracle is gold */
+    mw_metrics silver_vs_gold;
+    double *silver_vs_gold_layers; /* L + 1 */
+    const double *ref_hi, *ref_lo; /* the oracle gradient (lo NULL for silver) */
+    double ref_loss, ref_norm;
+} mw_grad_case;
 
 typedef enum {
     MW_RUN_NOT_ASKED = 0,
@@ -28,28 +60,74 @@ typedef enum {
 typedef struct mw_method_run {
     mw_run_state state;
     char message[320];
-    mw_metrics vs_silver;
+    mw_metrics vs_oracle;
+    double *per_layer; /* rel_l2 per layer and the head: L + 1 values, when measured */
+    double *grad;      /* the gradient (P), when the method ran to its end */
     mw_grad_info info;
     double seconds;
     double est_gflop;
 } mw_method_run;
 
-typedef struct mw_grad_report {
-    double silver_loss;
-    double silver_norm;
-    size_t n_params;
+typedef struct mw_method_runs {
+    mw_dtype dtype;
     mw_method_run run[MW_N_METHODS];
-} mw_grad_report;
-
-mw_grad_request mw_grad_request_default(void);
+} mw_method_runs;
 
 /* Estimated cost of one gradient by method m, in GFLOP (multiply-adds counted twice). */
 double mw_method_cost_gflop(const mw_spec *s, mw_method m, const mw_grad_opts *o);
 
-/* Run the request. Returns MW_OK when every asked method was either computed or skipped
- * or found non-finite (these are results); another status when the check itself could not
- * be done (then msg says why). */
-mw_status mw_suite_grad(const mw_grad_request *req, mw_grad_report *rep, char *msg,
-                        size_t msg_len);
+/* Build the case: seeded parameters and synthetic batch, silver, and gold as the request
+ * says. MW_ERR_ARG (with msg) for an invalid request, including an explicit gold over
+ * its budget, before any work; MW_ERR_UNCERTIFIED when gold could not certify itself (the
+ * case is then filled with what gold found, and is not to be measured against). */
+mw_status mw_grad_case_prepare(const mw_grad_request *req, mw_grad_case *c, char *msg,
+                               size_t msg_len);
+void mw_grad_case_free(mw_grad_case *c);
+
+/* Run the asked methods in dtype on the case. MW_OK when every method was computed,
+ * skipped or found non-finite (these are results); another status when the run itself
+ * could not be made. */
+mw_status mw_grad_case_run(const mw_grad_request *req, const mw_grad_case *c, mw_dtype dtype,
+                           mw_method_runs *runs, char *msg, size_t msg_len);
+void mw_method_runs_free(mw_method_runs *runs);
+
+/* ---- gradcheck: a grid of cases against gold ---- */
+
+typedef struct mw_gradcheck_request {
+    mw_grad_request base;   /* the network's other sizes, methods, gold options */
+    int depths[16], n_depths;
+    mw_act f_acts[4];
+    int n_f_acts;
+    mw_act out_acts[3];
+    int n_out_acts;
+    mw_dtype dtypes[2];
+    int n_dtypes;
+    double tol;             /* f64 deterministic methods: rel_l2 against gold at most this */
+} mw_gradcheck_request;
+
+mw_gradcheck_request mw_gradcheck_request_default(void);
+
+/* One cell: a case in one dtype. */
+typedef struct mw_gradcheck_cell {
+    mw_spec spec;
+    mw_dtype dtype;
+    mw_status case_status;   /* MW_OK, or why the case could not be measured */
+    char case_message[320];
+    const mw_grad_case *gc;  /* shared by the cells of both dtypes */
+    mw_method_runs runs;
+    int failed;              /* a check failed in this cell */
+} mw_gradcheck_cell;
+
+typedef void (*mw_gradcheck_progress)(const mw_gradcheck_cell *cell, size_t done, size_t total,
+                                      void *arg);
+
+/* Run the grid; cells (n_depths · n_f_acts · n_out_acts · n_dtypes of them) are written to
+ * *cells in order, and progress is called after each. Returns MW_OK when the grid ran
+ * (cells carry their own failures); MW_ERR_ARG for an invalid request. */
+mw_status mw_gradcheck_run(const mw_gradcheck_request *req, mw_gradcheck_cell **cells,
+                           size_t *n_cells, mw_grad_case **cases, size_t *n_cases,
+                           mw_gradcheck_progress progress, void *arg, char *msg, size_t msg_len);
+void mw_gradcheck_free(mw_gradcheck_cell *cells, size_t n_cells, mw_grad_case *cases,
+                       size_t n_cases);
 
 #endif

@@ -114,6 +114,14 @@ START_TEST(bad_input_is_one_line_and_exit_2)
         {{"grad", "--depth"}, {"--depth", "value"}},
         {{"grad", "stray"}, {"stray", NULL}},
         {{"grad", "--bn", "--batch", "1"}, {"batch 1", "BatchNorm"}},
+        {{"grad", "--oracle-bits", "10"}, {"--oracle-bits 10", "24"}},
+        {{"grad", "--oracle-bits", "70000"}, {"--oracle-bits 70000", "65536"}},
+        {{"grad", "--oracle", "bronze"}, {"--oracle bronze", "silver"}},
+        {{"grad", "--oracle", "gold", "--gold-budget", "0"}, {"gold-budget", "silver"}},
+        {{"grad", "--dump", "/nonexistent-dir/x.h5"}, {"/nonexistent-dir", "does not exist"}},
+        {{"gradcheck", "--depths", "1,0"}, {"--depths", "0"}},
+        {{"gradcheck", "--f-acts", "sigmoid"}, {"sigmoid", "relu"}},
+        {{"gradcheck", "--dtypes", "f16"}, {"f16", "f32"}},
         {{"grad", "--out-act", "leaky", "--leaky-slope", "0"}, {NULL, NULL}},
         {{"frobnicate"}, {"frobnicate", "grad"}},
     };
@@ -151,6 +159,9 @@ START_TEST(grad_json_f64)
     jr_value *v = jr_parse(r.out, err, sizeof err);
     ck_assert_msg(v, "not JSON (%s): %s", err, r.out);
     ck_assert_str_eq(jr_get(v, "dtype")->text, "f64");
+    const jr_value *orc = jr_get(v, "oracle");
+    ck_assert_str_eq(jr_get(orc, "kind")->text, "gold");
+    ck_assert(jr_number(jr_get(orc, "certified_bits")) >= 100);
     ck_assert_int_eq((int)jr_number(jr_get(jr_get(v, "spec"), "depth")), 3);
     const jr_value *ms = jr_get(v, "methods");
     static const char *names[] = {"backprop", "forward", "projforward", "revbackprop",
@@ -169,6 +180,77 @@ START_TEST(grad_json_f64)
                           jr_get(e, "rel_l2")->text);
     }
     jr_free(v);
+    run_free(&r);
+}
+END_TEST
+
+/* --dump writes an HDF5 file h5dump reads; an existing file is never replaced without
+ * --force, and is left exactly as it was. */
+START_TEST(grad_dump)
+{
+    char dir[200], path[300], cmd[1200];
+    const char *base = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/mw-test-cli-XXXXXX", base && *base ? base : "/tmp");
+    ck_assert(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/grad.h5", dir);
+    run_result r = run((const char *[]){"grad", "--depth", "2", "--dump", path, NULL});
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    run_free(&r);
+    snprintf(cmd, sizeof cmd, "h5dump -A '%s' > '%s/dump.txt'", path, dir);
+    ck_assert_msg(system(cmd) == 0, "h5dump cannot read %s", path);
+    snprintf(cmd, sizeof cmd, "grep -q 'mwverify-grad-dump' '%s/dump.txt' && grep -q 'GROUP \"methods\"' '%s/dump.txt'", dir, dir);
+    ck_assert(system(cmd) == 0);
+    /* an existing file: refused, untouched */
+    FILE *f = fopen(path, "w");
+    ck_assert(f && fputs("precious", f) >= 0 && fclose(f) == 0);
+    r = run((const char *[]){"grad", "--depth", "2", "--dump", path, NULL});
+    ck_assert(r.code == 2 && strstr(r.err, "--force") && count_lines(r.err) == 1);
+    run_free(&r);
+    char buf[16] = "";
+    f = fopen(path, "r");
+    ck_assert(f && fgets(buf, sizeof buf, f) && fclose(f) == 0);
+    ck_assert_str_eq(buf, "precious");
+    r = run((const char *[]){"grad", "--depth", "2", "--dump", path, "--force", NULL});
+    ck_assert(r.code == 0);
+    run_free(&r);
+    snprintf(cmd, sizeof cmd, "h5dump -H '%s' > /dev/null && rm -rf '%s'", path, dir);
+    ck_assert(system(cmd) == 0);
+}
+END_TEST
+
+/* gradcheck on a reduced grid: the JSON of the issue, every cell certified, f64 within
+ * the tolerance; an impossible tolerance makes it exit 1. */
+START_TEST(gradcheck_json)
+{
+    run_result r = run((const char *[]){"gradcheck", "--depths", "1,3", "--f-acts", "tanh",
+                                        "--out-acts", "none,tanh", "--json", NULL});
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    char err[128];
+    jr_value *v = jr_parse(r.out, err, sizeof err);
+    ck_assert_msg(v, "not JSON (%s)", err);
+    const jr_value *cells = jr_get(v, "cells");
+    ck_assert(cells && cells->n == 8);
+    for (size_t i = 0; i < cells->n; i++) {
+        const jr_value *c = &cells->items[i], *o = jr_get(c, "oracle");
+        ck_assert(jr_get(c, "spec") && jr_get(c, "dtype"));
+        ck_assert(jr_number(jr_get(o, "bits")) == 256);
+        ck_assert(jr_number(jr_get(o, "certified_bits")) >= 100);
+        ck_assert(jr_number(jr_get(o, "fd_agree_bits")) >= 100);
+        const jr_value *bp = jr_get(jr_get(c, "methods"), "backprop");
+        static const char *keys[] = {"rel_l2", "max_abs", "max_ulp", "cosine"};
+        for (int k = 0; k < 4; k++)
+            ck_assert(jr_get(bp, keys[k])->type == JR_NUMBER);
+        const jr_value *pl = jr_get(bp, "per_layer_rel_l2");
+        ck_assert(pl && pl->type == JR_ARRAY &&
+                  pl->n == (size_t)jr_number(jr_get(jr_get(c, "spec"), "depth")) + 1);
+    }
+    ck_assert(jr_number(jr_get(v, "failed_cells")) == 0);
+    jr_free(v);
+    run_free(&r);
+    r = run((const char *[]){"gradcheck", "--depths", "1", "--f-acts", "tanh", "--out-acts",
+                             "none", "--tol", "1e-30", "--quiet", NULL});
+    ck_assert_msg(r.code == 1, "exit %d", r.code);
+    ck_assert(strstr(r.out, "failed"));
     run_free(&r);
 }
 END_TEST
@@ -195,6 +277,8 @@ int main(void)
     tcase_add_test(tc, bad_input_is_one_line_and_exit_2);
     tcase_add_test(tc, grad_json_f64);
     tcase_add_test(tc, grad_table_says_nonfinite);
+    tcase_add_test(tc, grad_dump);
+    tcase_add_test(tc, gradcheck_json);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -93,12 +93,16 @@ double tu_max_abs(const double *a, size_t n)
 
 /* ---- golden cases ---- */
 
-static void read_values(const jr_value *arr, double *out, size_t n, const char *what)
+static void read_values(const jr_value *arr, double *out, char **text, size_t n,
+                        const char *what)
 {
     ck_assert_msg(arr && arr->type == JR_ARRAY && arr->n == n, "%s: expected %zu values, got %zu",
                   what, n, arr ? arr->n : (size_t)0);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         out[i] = jr_number(&arr->items[i]);
+        if (text)
+            ck_assert((text[i] = strdup(arr->items[i].text)) != NULL);
+    }
 }
 
 static mw_act act_of(const jr_value *v, int out)
@@ -146,7 +150,11 @@ void tu_golden_load(tu_golden *g, const char *name)
     g->input_grad = malloc(g->N * sizeof(double));
     g->acts = malloc((size_t)s->depth * g->N * sizeof(double));
     g->labels = malloc((size_t)s->batch * sizeof(int));
-    ck_assert(g->theta && g->grad && g->x && g->input_grad && g->acts && g->labels);
+    g->grad_text = calloc(g->P, sizeof(char *));
+    g->input_grad_text = calloc(g->N, sizeof(char *));
+    g->acts_text = calloc((size_t)s->depth * g->N, sizeof(char *));
+    ck_assert(g->theta && g->grad && g->x && g->input_grad && g->acts && g->labels &&
+              g->grad_text && g->input_grad_text && g->acts_text);
 
     const jr_value *params = jr_get(root, "params"), *grads = jr_get(root, "grad");
     ck_assert_msg(params->n == (size_t)lay.n_params && grads->n == (size_t)lay.n_params,
@@ -165,26 +173,41 @@ void tu_golden_load(tu_golden *g, const char *name)
             count *= (size_t)jr_number(&shape->items[i]);
         ck_assert_msg(count == p->count && (int)jr_number(&shape->items[0]) == p->rows,
                       "%s: %s has shape mismatch", name, p->name);
-        read_values(jr_get(pv, "values"), g->theta + p->offset, p->count, p->name);
-        read_values(jr_get(gv, "values"), g->grad + p->offset, p->count, p->name);
+        read_values(jr_get(pv, "values"), g->theta + p->offset, NULL, p->count, p->name);
+        read_values(jr_get(gv, "values"), g->grad + p->offset, g->grad_text + p->offset, p->count,
+                    p->name);
     }
-    read_values(jr_get(jr_get(root, "input"), "values"), g->x, g->N, "input");
-    read_values(jr_get(jr_get(root, "input_grad"), "values"), g->input_grad, g->N, "input_grad");
+    read_values(jr_get(jr_get(root, "input"), "values"), g->x, NULL, g->N, "input");
+    read_values(jr_get(jr_get(root, "input_grad"), "values"), g->input_grad, g->input_grad_text,
+                g->N, "input_grad");
     const jr_value *labels = jr_get(root, "labels");
     ck_assert(labels->n == (size_t)s->batch);
     for (int b = 0; b < s->batch; b++)
         g->labels[b] = (int)jr_number(&labels->items[b]);
     g->loss = jr_number(jr_get(root, "loss"));
+    ck_assert((g->loss_text = strdup(jr_get(root, "loss")->text)) != NULL);
     const jr_value *acts = jr_get(root, "activations");
     ck_assert(acts->n == (size_t)s->depth);
     for (int l = 0; l < s->depth; l++)
-        read_values(jr_get(&acts->items[l], "values"), g->acts + (size_t)l * g->N, g->N, "activation");
+        read_values(jr_get(&acts->items[l], "values"), g->acts + (size_t)l * g->N,
+                    g->acts_text + (size_t)l * g->N, g->N, "activation");
     mw_layout_free(&lay);
     jr_free(root);
 }
 
+static void free_texts(char **t, size_t n)
+{
+    for (size_t i = 0; t && i < n; i++)
+        free(t[i]);
+    free(t);
+}
+
 void tu_golden_free(tu_golden *g)
 {
+    free_texts(g->grad_text, g->P);
+    free_texts(g->input_grad_text, g->N);
+    free_texts(g->acts_text, (size_t)g->spec.depth * g->N);
+    free(g->loss_text);
     free(g->theta);
     free(g->grad);
     free(g->x);

@@ -44,6 +44,9 @@ typedef struct tu_golden {
     double *theta, *x, *grad, *input_grad, *acts; /* acts: L blocks of N */
     int *labels;
     double loss;
+    /* the same values as the file writes them (30 digits; 20 for activations), for
+     * comparisons beyond double precision */
+    char *loss_text, **grad_text, **input_grad_text, **acts_text;
 } tu_golden;
 
 /* Load tests/golden/<name>.json; fails the test with a message on any mismatch of names

@@ -1,0 +1,28 @@
+/* Output shared by grad and gradcheck: the JSON objects of a spec, an oracle and a set
+ * of method runs, and their table lines. Every non-finite number is said to be one. */
+#ifndef MW_EMIT_H
+#define MW_EMIT_H
+
+#include <stdio.h>
+
+#include "json.h"
+#include "suites.h"
+
+const char *mw_run_state_name(mw_run_state s);
+int mw_method_has_closure(mw_method m);
+
+void mw_emit_spec_json(mw_json *j, const char *key, const mw_spec *s);
+void mw_emit_oracle_json(mw_json *j, const mw_grad_case *c);
+void mw_emit_methods_json(mw_json *j, const mw_grad_case *c, const mw_method_runs *runs);
+
+/* "1.234e-07", "nan", "inf": never a bare non-finite number. */
+const char *mw_fmt(char *buf, size_t n, double v);
+
+/* The oracle in two or three lines. */
+void mw_print_oracle(FILE *f, const mw_grad_case *c);
+/* The header and one row per method of runs; prefix (may be "") starts every line. */
+void mw_print_runs_header(FILE *f, const char *prefix_head);
+void mw_print_runs(FILE *f, const char *prefix, const mw_grad_case *c,
+                   const mw_method_runs *runs, int per_layer);
+
+#endif
