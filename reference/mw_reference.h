@@ -37,6 +37,9 @@ mpfr_ptr mw_ref_param(mw_ref *r, size_t j);
 
 /* Forward pass and loss. */
 int mw_ref_forward(mw_ref *r, char *msg, size_t msg_len);
+/* The same from coupling layer `layer` on (1..L, or L+1 for the head alone), reusing the
+ * stored outputs of the layers before it: after a change to that layer's parameters. */
+int mw_ref_forward_from(mw_ref *r, int layer, char *msg, size_t msg_len);
 /* Forward pass, loss and the exact reverse-mode gradient of every parameter and of the
  * input. */
 int mw_ref_gradient(mw_ref *r, char *msg, size_t msg_len);

@@ -394,13 +394,20 @@ static int check_flags(char *msg, size_t msg_len, const char *what)
     return 0;
 }
 
-int mw_ref_forward(mw_ref *r, char *msg, size_t msg_len)
+int mw_ref_forward_from(mw_ref *r, int layer, char *msg, size_t msg_len)
 {
+    if (layer < 1 || layer > r->L + 1)
+        return fail(msg, msg_len, "reference: no layer %d to start from", layer);
     mpfr_clear_flags();
-    for (int l = 1; l <= r->L; l++)
+    for (int l = layer; l <= r->L; l++)
         forward_layer(r, l);
     forward_head(r);
     return check_flags(msg, msg_len, "forward pass");
+}
+
+int mw_ref_forward(mw_ref *r, char *msg, size_t msg_len)
+{
+    return mw_ref_forward_from(r, 1, msg, msg_len);
 }
 
 /* ---- reverse mode ---- */
