@@ -31,7 +31,9 @@ static const mw_opt grad_opts[] = {
     {NULL, NULL, NULL},
 };
 
-static const mw_opt *const grad_tables[] = {grad_opts, mw_net_opts, mw_oracle_opts, NULL};
+static const mw_opt *const grad_tables[] = {grad_opts,      mw_act_opts,    mw_size_opts,
+                                            mw_seed_opts,   mw_method_opts, mw_oracle_opts,
+                                            NULL};
 
 static int apply(void *state, const char *name, const char *v, char *err, size_t n)
 {
@@ -89,8 +91,13 @@ static void print_help(void)
            "cross-entropy over the batch.\n\n"
            "options:\n");
     mw_args_print_options(stdout, grad_opts);
-    printf("\nnetwork and methods:\n");
-    mw_args_print_options(stdout, mw_net_opts);
+    printf("\nnetwork (default: width 16, hidden 32, units 2, depth 4, relu, none, batch 8,\n"
+           "4 classes, init-scale 1, seed 1):\n");
+    mw_args_print_options(stdout, mw_act_opts);
+    mw_args_print_options(stdout, mw_size_opts);
+    mw_args_print_options(stdout, mw_seed_opts);
+    printf("\nmethods:\n");
+    mw_args_print_options(stdout, mw_method_opts);
     printf("\ngold oracle:\n");
     mw_args_print_options(stdout, mw_oracle_opts);
     printf("\nexamples:\n"

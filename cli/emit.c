@@ -49,7 +49,7 @@ void mw_emit_spec_json(mw_json *j, const char *key, const mw_spec *s)
     mw_json_integer(j, "batch", s->batch);
     mw_json_integer(j, "classes", s->classes);
     mw_json_number(j, "init_scale", s->init_scale);
-    mw_json_integer(j, "seed", (long long)s->seed);
+    mw_json_unsigned(j, "seed", (unsigned long long)s->seed);
     mw_json_object_end(j);
 }
 
@@ -218,4 +218,194 @@ void mw_print_runs(FILE *f, const char *prefix, const mw_grad_case *c,
         fprintf(f, "%snote: a closure error is not finite: h_L of the vijp sweep overflowed "
                    "(D⁻¹ = cosh²(z) of a saturated tanh, or 1/α), after the last parameter "
                    "gradient was formed.\n", prefix);
+}
+
+/* ---- reports ---- */
+
+static void print_network(FILE *f, const mw_report_network *n)
+{
+    char a[32], b[32];
+    const mw_spec *s = &n->spec;
+    fprintf(f, "\nnetwork %ld: %s width %d hidden %d units %d depth %d f-act %s out-act %s%s, "
+               "batch %d, seed %llu\n", n->index, mw_arch_name(s->arch), s->width, s->hidden,
+            s->units, s->depth, mw_act_name(s->f_act), mw_out_act_name(s->out_act),
+            s->bn ? " bn" : "", s->batch, (unsigned long long)s->seed);
+    if (strcmp(n->status, "ok") != 0) {
+        fprintf(f, "  NETWORK FAILED: %s\n", n->message);
+        return;
+    }
+    if (strcmp(n->oracle, "gold") == 0)
+        fprintf(f, "  oracle gold: %ld bits, certified %.1f bits, central differences %.1f bits "
+                   "on %ld coordinates (%.2f s); silver against it %s\n",
+                n->bits, n->certified_bits, n->fd_agree_bits, n->fd_coords, n->oracle_seconds,
+                mw_fmt(a, sizeof a, n->silver_vs_gold));
+    else
+        fprintf(f, "  oracle %s\n", n->oracle);
+    if (n->n_proj) {
+        fprintf(f, "  projforward, RMS error of the K-sample mean:");
+        for (int k = 0; k < n->n_proj; k++)
+            fprintf(f, " K=%.0f %s", n->proj_k[k], mw_fmt(a, sizeof a, n->proj_rel_err[k]));
+        fprintf(f, "; slope %s (expected -0.5, R² %s, %ld repeats)\n",
+                mw_fmt(a, sizeof a, n->proj_slope), mw_fmt(b, sizeof b, n->proj_slope_r2),
+                n->proj_repeats);
+    }
+}
+
+static void print_report_run(FILE *f, const mw_report_run *r, int per_layer)
+{
+    char a[32], b[32], u[32], k[32], d[32];
+    const mw_report_step *s = mw_report_last_step(r);
+    if (!s) {
+        fprintf(f, "  %-4s %-12s %-10s %-10s %-10s %-10s %-10s %11s %9s  %s%s%s\n", r->dtype,
+                r->method, "-", "-", "-", "-", "-", "-", "-", r->status, r->message[0] ? ": " : "",
+                r->message);
+        return;
+    }
+    mw_method m = MW_BACKPROP;
+    mw_method_parse(r->method, &m);
+    fprintf(f, "  %-4s %-12s %-10s %-10s %-10s %-10s %-10s %11lld %9.4f  %s%s%s\n", r->dtype,
+            r->method, mw_fmt(a, sizeof a, s->rel_l2), mw_fmt(b, sizeof b, s->max_abs),
+            mw_fmt(u, sizeof u, s->max_ulp), mw_fmt(k, sizeof k, 1.0 - s->cosine),
+            mw_method_has_closure(m) ? mw_fmt(d, sizeof d, s->closure_err) : "-", s->peak_bytes,
+            s->seconds, r->status, r->message[0] ? ": " : "", r->message);
+    if (per_layer && r->layer_rel_l2) {
+        const double *row = r->layer_rel_l2 + (r->n_steps - 1) * (size_t)r->n_layers;
+        fprintf(f, "  %-17s per-layer rel_l2:", "");
+        for (int l = 0; l < r->n_layers; l++) {
+            char name[16];
+            snprintf(name, sizeof name, l + 1 < r->n_layers ? "layer%d" : "head", l + 1);
+            fprintf(f, " %s %s", name, mw_fmt(a, sizeof a, row[l]));
+        }
+        fprintf(f, "\n");
+    }
+}
+
+void mw_print_report(FILE *f, const mw_report *r, int per_layer)
+{
+    for (size_t i = 0; i < r->n_networks; i++) {
+        const mw_report_network *n = &r->networks[i];
+        print_network(f, n);
+        fprintf(f, "  %-4s %-12s %-10s %-10s %-10s %-10s %-10s %11s %9s  %s\n", "type", "method",
+                "rel_l2", "max_abs", "max_ulp", "1-cosine", "closure", "peak_bytes", "seconds",
+                "status");
+        for (size_t k = 0; k < r->n_runs; k++)
+            if (r->runs[k].network == n->index)
+                print_report_run(f, &r->runs[k], per_layer);
+    }
+}
+
+static void spec_of_network(mw_json *j, const mw_report_network *n)
+{
+    mw_emit_spec_json(j, "spec", &n->spec);
+}
+
+static void network_oracle_json(mw_json *j, const mw_report_network *n)
+{
+    mw_json_object_begin(j, "oracle");
+    mw_json_string(j, "kind", n->oracle);
+    mw_json_integer(j, "bits", n->bits);
+    mw_json_integer(j, "check_bits", n->check_bits);
+    mw_json_number(j, "certified_bits", n->certified_bits);
+    mw_json_number(j, "fd_agree_bits", n->fd_agree_bits);
+    mw_json_integer(j, "fd_coords", n->fd_coords);
+    mw_json_number(j, "seconds", n->oracle_seconds);
+    mw_json_number(j, "loss", n->loss);
+    mw_json_number(j, "grad_norm", n->grad_norm);
+    mw_json_number(j, "silver_vs_gold", n->silver_vs_gold);
+    mw_json_object_end(j);
+    if (n->n_proj) {
+        mw_json_object_begin(j, "projforward_rate");
+        mw_json_array_begin(j, "K");
+        for (int k = 0; k < n->n_proj; k++)
+            mw_json_number(j, NULL, n->proj_k[k]);
+        mw_json_array_end(j);
+        mw_json_array_begin(j, "rel_err");
+        for (int k = 0; k < n->n_proj; k++)
+            mw_json_number(j, NULL, n->proj_rel_err[k]);
+        mw_json_array_end(j);
+        mw_json_number(j, "slope", n->proj_slope);
+        mw_json_number(j, "slope_r2", n->proj_slope_r2);
+        mw_json_integer(j, "repeats", n->proj_repeats);
+        mw_json_object_end(j);
+    }
+}
+
+static void run_fields_json(mw_json *j, const mw_report_run *r)
+{
+    const mw_report_step *s = mw_report_last_step(r);
+    mw_json_string(j, "status", r->status);
+    mw_json_string(j, "message", r->message[0] ? r->message : NULL);
+    mw_json_number(j, "rel_l2", s ? s->rel_l2 : NAN);
+    mw_json_number(j, "max_abs", s ? s->max_abs : NAN);
+    mw_json_number(j, "max_ulp", s ? s->max_ulp : NAN);
+    mw_json_number(j, "cosine", s ? s->cosine : NAN);
+    mw_json_number(j, "closure_err", s ? s->closure_err : NAN);
+    mw_json_number(j, "loss", s ? s->loss : NAN);
+    if (s)
+        mw_json_integer(j, "peak_bytes", s->peak_bytes);
+    else
+        mw_json_null(j, "peak_bytes");
+    mw_json_number(j, "seconds", s ? s->seconds : NAN);
+    mw_json_array_begin(j, "per_layer_rel_l2");
+    for (int l = 0; s && r->layer_rel_l2 && l < r->n_layers; l++)
+        mw_json_number(j, NULL, r->layer_rel_l2[(r->n_steps - 1) * (size_t)r->n_layers + (size_t)l]);
+    mw_json_array_end(j);
+}
+
+void mw_emit_report_cells_json(mw_json *j, const mw_report *r)
+{
+    static const char *const dtypes[2] = {"f32", "f64"};
+    mw_json_array_begin(j, "cells");
+    for (size_t i = 0; i < r->n_networks; i++) {
+        const mw_report_network *n = &r->networks[i];
+        for (int t = 0; t < 2; t++) {
+            int any = 0;
+            for (size_t k = 0; k < r->n_runs; k++)
+                any |= r->runs[k].network == n->index && strcmp(r->runs[k].dtype, dtypes[t]) == 0;
+            if (!any)
+                continue;
+            mw_json_object_begin(j, NULL);
+            spec_of_network(j, n);
+            mw_json_string(j, "dtype", dtypes[t]);
+            mw_json_string(j, "network_status", n->status);
+            mw_json_string(j, "network_message", n->message[0] ? n->message : NULL);
+            network_oracle_json(j, n);
+            mw_json_object_begin(j, "methods");
+            for (size_t k = 0; k < r->n_runs; k++) {
+                const mw_report_run *run = &r->runs[k];
+                if (run->network != n->index || strcmp(run->dtype, dtypes[t]) != 0)
+                    continue;
+                mw_json_object_begin(j, run->method);
+                run_fields_json(j, run);
+                mw_json_object_end(j);
+            }
+            mw_json_object_end(j);
+            mw_json_object_end(j);
+        }
+    }
+    mw_json_array_end(j);
+}
+
+void mw_emit_report_runs_json(mw_json *j, const mw_report *r)
+{
+    mw_json_array_begin(j, "runs");
+    for (size_t k = 0; k < r->n_runs; k++) {
+        const mw_report_run *run = &r->runs[k];
+        const mw_report_network *n = mw_report_network_at(r, run->network);
+        mw_json_object_begin(j, NULL);
+        mw_json_integer(j, "run", run->index);
+        mw_json_integer(j, "network", run->network);
+        if (n) {
+            mw_json_string(j, "arch", mw_arch_name(n->spec.arch));
+            mw_json_string(j, "f_act", mw_act_name(n->spec.f_act));
+            mw_json_string(j, "out_act", mw_out_act_name(n->spec.out_act));
+            mw_json_integer(j, "depth", n->spec.depth);
+            mw_json_unsigned(j, "seed", (unsigned long long)n->spec.seed);
+        }
+        mw_json_string(j, "method", run->method);
+        mw_json_string(j, "dtype", run->dtype);
+        run_fields_json(j, run);
+        mw_json_object_end(j);
+    }
+    mw_json_array_end(j);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "json.h"
+#include "report.h"
 #include "suites.h"
 
 const char *mw_run_state_name(mw_run_state s);
@@ -24,5 +25,14 @@ void mw_print_oracle(FILE *f, const mw_grad_case *c);
 void mw_print_runs_header(FILE *f, const char *prefix_head);
 void mw_print_runs(FILE *f, const char *prefix, const mw_grad_case *c,
                    const mw_method_runs *runs, int per_layer);
+
+/* ---- reports (suite results, in memory or read from a file) ---- */
+
+/* Per network a line with its cell, its oracle and projforward's rate; per run a row. */
+void mw_print_report(FILE *f, const mw_report *r, int per_layer);
+/* {"cells": [...]} members: one cell per network and dtype, as `gradcheck --json`. */
+void mw_emit_report_cells_json(mw_json *j, const mw_report *r);
+/* One object per run, flat, as `report summary --json`. */
+void mw_emit_report_runs_json(mw_json *j, const mw_report *r);
 
 #endif

@@ -18,7 +18,9 @@ static void usage(FILE *f)
             "  grad        one gradient of one network by the chosen methods, with each\n"
             "              method's error against an oracle, memory and time\n"
             "  gradcheck   every method against the certified gold oracle on a small grid\n"
-            "              of networks, in float32 and float64\n\n"
+            "              of networks, in float32 and float64\n"
+            "  suite       sweeps that write HDF5 reports: suite gradcheck\n"
+            "  report      read a report back: report summary, report plot\n\n"
             "Each command explains itself: mwverify <command> --help.\n\n"
             "options:\n"
             "  --help      this text\n"
@@ -45,7 +47,11 @@ int main(int argc, char **argv)
         return mw_cmd_grad(argc - 2, argv + 2);
     if (strcmp(cmd, "gradcheck") == 0)
         return mw_cmd_gradcheck(argc - 2, argv + 2);
-    fprintf(stderr, "mwverify: unknown command '%s' (commands: grad, gradcheck; see mwverify "
+    if (strcmp(cmd, "suite") == 0)
+        return mw_cmd_suite(argc - 2, argv + 2);
+    if (strcmp(cmd, "report") == 0)
+        return mw_cmd_report(argc - 2, argv + 2);
+    fprintf(stderr, "mwverify: unknown command '%s' (commands: grad, gradcheck, suite, report; see mwverify "
                     "--help)\n", cmd);
     return MW_EXIT_USAGE;
 }

@@ -6,22 +6,34 @@
 
 #include "mw_reference.h"
 
-const mw_opt mw_net_opts[] = {
+const mw_opt mw_act_opts[] = {
     {"arch", "NAME", "architecture: mlp (default mlp)"},
-    {"width", "N", "features n of the input, even (default 16)"},
-    {"hidden", "N", "width of F's inner units (default 32)"},
-    {"units", "K", "units k of F, each dense -> act (default 2)"},
     {"f-act", "ACT", "activation inside F: relu, tanh, leaky, identity (default relu)"},
     {"out-act", "ACT", "coupling output activation σ: none, tanh, leaky (default none);\n"
                        "relu is refused: it is not invertible"},
+    {NULL, NULL, NULL},
+};
+
+const mw_opt mw_size_opts[] = {
+    {"width", "N", "features n of the input, even"},
+    {"hidden", "N", "width of F's inner units"},
+    {"units", "K", "units k of F, each dense -> act"},
     {"leaky-slope", "A", "slope α of leaky in F and σ, 0..1 (default 0.1); σ = leaky with\n"
                          "α = 0 has no inverse, so revbackprop, moonwalk, mixed skip"},
     {"bn", NULL, "BatchNorm after every unit of F (batch statistics; couples samples,\n"
                  "which turns off moonwalk's one-tangent-per-sample shortcut)"},
-    {"batch", "B", "samples in the batch (default 8)"},
-    {"classes", "C", "classes of the synthetic data and the head (default 4)"},
+    {"batch", "B", "samples in the batch"},
+    {"classes", "C", "classes of the synthetic data and the head"},
+    {"init-scale", "X", "W, c uniform in ±X/sqrt(fan_in); large X saturates"},
+    {NULL, NULL, NULL},
+};
+
+const mw_opt mw_seed_opts[] = {
     {"seed", "S", "seed of parameters, data and projforward's tangents (default 1)"},
-    {"init-scale", "X", "W, c uniform in ±X/sqrt(fan_in); large X saturates (default 1)"},
+    {NULL, NULL, NULL},
+};
+
+const mw_opt mw_method_opts[] = {
     {"methods", "LIST", "comma list of backprop, forward, projforward, revbackprop,\n"
                         "moonwalk, mixed; or all (default all). all skips a method whose\n"
                         "estimated cost is over --budget; naming it runs it anyway"},
@@ -156,4 +168,126 @@ int mw_oracle_opt_apply(mw_grad_request *req, const char *name, const char *v, c
     if (strcmp(name, "gold-budget") == 0)
         return mw_parse_double(name, v, 0.0, 1e9, &req->gold_budget_s, err, n);
     return -1;
+}
+
+/* ---- suite grids ---- */
+
+const mw_opt mw_grid_opts[] = {
+    {"archs", "LIST", "architectures: mlp"},
+    {"f-acts", "LIST", "F activations: relu, tanh, leaky, identity"},
+    {"out-acts", "LIST", "output activations: none, tanh, leaky"},
+    {"depths", "LIST", "depths, each 1..4096"},
+    {"dtypes", "LIST", "f32, f64"},
+    {"seeds", "LIST", "replicate seeds; each network's seed is mixed from one of these and\n"
+                      "--suite-seed, so any order or split of the work gives the same numbers"},
+    {"suite-seed", "S", "the suite's seed (default 1)"},
+    {"tol", "X", "float64 deterministic methods must be within X of gold, relative L2\n"
+                 "(default 1e-11)"},
+    {"proj-repeats", "R", "projforward's unbiasedness: draws per K in 1, 4, 16, 64, 256 (0:\n"
+                          "not measured)"},
+    {NULL, NULL, NULL},
+};
+
+/* Split a comma list; one(token, i) parses item i. */
+static int parse_list(const char *name, const char *v, int max, int *n,
+                      int (*one)(mw_suite_config *, const char *, int), mw_suite_config *c,
+                      const char *allowed, char *err, size_t len)
+{
+    char buf[512];
+    if (*v == '\0' || strlen(v) >= sizeof buf) {
+        snprintf(err, len, "--%s '%s': give a comma list (allowed: %s)", name, v, allowed);
+        return 1;
+    }
+    strcpy(buf, v);
+    int k = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (k == max) {
+            snprintf(err, len, "--%s %s: at most %d values", name, v, max);
+            return 1;
+        }
+        if (one(c, tok, k) != 0) {
+            snprintf(err, len, "--%s %s: bad value '%s' (allowed: %s)", name, v, tok, allowed);
+            return 1;
+        }
+        k++;
+    }
+    *n = k;
+    return 0;
+}
+
+static int one_arch(mw_suite_config *c, const char *t, int i)
+{
+    return mw_arch_parse(t, &c->grid.archs[i]);
+}
+
+static int one_f_act(mw_suite_config *c, const char *t, int i)
+{
+    return mw_act_parse(t, &c->grid.f_acts[i]);
+}
+
+static int one_out_act(mw_suite_config *c, const char *t, int i)
+{
+    return strcmp(t, "relu") == 0 || mw_out_act_parse(t, &c->grid.out_acts[i]);
+}
+
+static int one_depth(mw_suite_config *c, const char *t, int i)
+{
+    char e[8];
+    return mw_parse_int("depths", t, 1, MW_MAX_DEPTH, &c->grid.depths[i], e, sizeof e);
+}
+
+static int one_dtype(mw_suite_config *c, const char *t, int i)
+{
+    return mw_dtype_parse(t, &c->grid.dtypes[i]);
+}
+
+static int one_seed(mw_suite_config *c, const char *t, int i)
+{
+    char e[8];
+    return mw_parse_u64("seeds", t, &c->grid.seeds[i], e, sizeof e);
+}
+
+int mw_grid_opt_apply(mw_suite_config *c, const char *name, const char *v, char *err, size_t n)
+{
+    mw_suite_grid *g = &c->grid;
+    if (strcmp(name, "archs") == 0)
+        return parse_list(name, v, 1, &g->n_archs, one_arch, c, "mlp", err, n);
+    if (strcmp(name, "f-acts") == 0)
+        return parse_list(name, v, 4, &g->n_f_acts, one_f_act, c, "relu, tanh, leaky, identity",
+                          err, n);
+    if (strcmp(name, "out-acts") == 0)
+        return parse_list(name, v, 3, &g->n_out_acts, one_out_act, c, "none, tanh, leaky", err, n);
+    if (strcmp(name, "depths") == 0)
+        return parse_list(name, v, MW_SUITE_MAX_DEPTHS, &g->n_depths, one_depth, c,
+                          "integers 1..4096", err, n);
+    if (strcmp(name, "dtypes") == 0)
+        return parse_list(name, v, 2, &g->n_dtypes, one_dtype, c, "f32, f64", err, n);
+    if (strcmp(name, "seeds") == 0)
+        return parse_list(name, v, MW_SUITE_MAX_SEEDS, &g->n_seeds, one_seed, c,
+                          "integers 0..18446744073709551615", err, n);
+    if (strcmp(name, "suite-seed") == 0)
+        return mw_parse_u64(name, v, &c->suite_seed, err, n);
+    if (strcmp(name, "tol") == 0)
+        return mw_parse_double(name, v, 0.0, 1.0, &c->tol, err, n);
+    if (strcmp(name, "proj-repeats") == 0)
+        return mw_parse_int(name, v, 0, 1 << 16, &c->proj_repeats, err, n);
+    return -1;
+}
+
+const char *mw_find_preset(int argc, char **argv, const char *dflt)
+{
+    const char *p = dflt;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--preset") == 0 && i + 1 < argc)
+            p = argv[++i];
+        else if (strncmp(argv[i], "--preset=", 9) == 0)
+            p = argv[i] + 9;
+    }
+    return p;
+}
+
+void mw_grid_finish(mw_suite_config *c)
+{
+    memcpy(c->grid.want, c->base.want, sizeof c->grid.want);
+    c->grid.named = c->base.named;
 }

@@ -6,17 +6,32 @@
 #include <stddef.h>
 
 #include "args.h"
+#include "suite.h"
 #include "suites.h"
 
-extern const mw_opt mw_net_opts[];    /* --width --hidden --units --f-act --out-act ... */
+extern const mw_opt mw_act_opts[];    /* --arch --f-act --out-act: one network's kind */
+extern const mw_opt mw_size_opts[];   /* --width --hidden --units --leaky-slope --bn --batch ... */
+extern const mw_opt mw_seed_opts[];   /* --seed */
+extern const mw_opt mw_method_opts[]; /* --methods --budget --tangent-block --proj-samples */
 extern const mw_opt mw_oracle_opts[]; /* --oracle-bits --certify-floor --fd-coords --gold-budget */
 
 /* Apply one option of these tables to req: 0 applied, 1 bad value (err written), -1 not
- * an option of these tables. */
+ * an option of these tables. (A command offers only the tables it lists.) */
 int mw_net_opt_apply(mw_grad_request *req, const char *name, const char *v, char *err,
                      size_t n);
 int mw_oracle_opt_apply(mw_grad_request *req, const char *name, const char *v, char *err,
                         size_t n);
+
+/* The grid of a suite: --archs --f-acts --out-acts --depths --dtypes --seeds --tol
+ * --proj-repeats. */
+extern const mw_opt mw_grid_opts[];
+int mw_grid_opt_apply(mw_suite_config *c, const char *name, const char *v, char *err, size_t n);
+
+/* --preset NAME (or --preset=NAME) among argv, else dflt. */
+const char *mw_find_preset(int argc, char **argv, const char *dflt);
+
+/* After parsing: the methods and network options gathered in c->base go to the grid. */
+void mw_grid_finish(mw_suite_config *c);
 
 /* Parse a comma list of methods ("all" allowed) into want/named. */
 int mw_parse_methods(mw_grad_request *req, const char *v, char *err, size_t n);

@@ -78,6 +78,12 @@ void mw_json_integer(mw_json *j, const char *key, long long v)
     fprintf(j->f, "%lld", v);
 }
 
+void mw_json_unsigned(mw_json *j, const char *key, unsigned long long v)
+{
+    member(j, key);
+    fprintf(j->f, "%llu", v);
+}
+
 void mw_json_string(mw_json *j, const char *key, const char *v)
 {
     member(j, key);

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libmpfr-dev libgmp-dev libhdf5-dev hdf5-tools
-          check libsubunit-dev libopenblas-dev)
+          check libsubunit-dev libopenblas-dev libplplot-dev plplot-driver-cairo)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,8 +3,8 @@
  * A gradient check has two parts. A *case* is one network and batch and what they are
  * measured against: the silver oracle always, the gold oracle when asked or cheap. A
  * *run* computes the chosen methods in one dtype on a case and measures each against
- * its oracle. `mwverify grad` is one case and one run; `mwverify gradcheck` a grid of
- * cases, each run in float32 and float64. */
+ * its oracle. `mwverify grad` is one case and one run; the suites (suite.h) are grids
+ * of cases. */
 #ifndef MW_SUITES_H
 #define MW_SUITES_H
 
@@ -90,44 +90,5 @@ void mw_grad_case_free(mw_grad_case *c);
 mw_status mw_grad_case_run(const mw_grad_request *req, const mw_grad_case *c, mw_dtype dtype,
                            mw_method_runs *runs, char *msg, size_t msg_len);
 void mw_method_runs_free(mw_method_runs *runs);
-
-/* ---- gradcheck: a grid of cases against gold ---- */
-
-typedef struct mw_gradcheck_request {
-    mw_grad_request base;   /* the network's other sizes, methods, gold options */
-    int depths[16], n_depths;
-    mw_act f_acts[4];
-    int n_f_acts;
-    mw_act out_acts[3];
-    int n_out_acts;
-    mw_dtype dtypes[2];
-    int n_dtypes;
-    double tol;             /* f64 deterministic methods: rel_l2 against gold at most this */
-} mw_gradcheck_request;
-
-mw_gradcheck_request mw_gradcheck_request_default(void);
-
-/* One cell: a case in one dtype. */
-typedef struct mw_gradcheck_cell {
-    mw_spec spec;
-    mw_dtype dtype;
-    mw_status case_status;   /* MW_OK, or why the case could not be measured */
-    char case_message[320];
-    const mw_grad_case *gc;  /* shared by the cells of both dtypes */
-    mw_method_runs runs;
-    int failed;              /* a check failed in this cell */
-} mw_gradcheck_cell;
-
-typedef void (*mw_gradcheck_progress)(const mw_gradcheck_cell *cell, size_t done, size_t total,
-                                      void *arg);
-
-/* Run the grid; cells (n_depths · n_f_acts · n_out_acts · n_dtypes of them) are written to
- * *cells in order, and progress is called after each. Returns MW_OK when the grid ran
- * (cells carry their own failures); MW_ERR_ARG for an invalid request. */
-mw_status mw_gradcheck_run(const mw_gradcheck_request *req, mw_gradcheck_cell **cells,
-                           size_t *n_cells, mw_grad_case **cases, size_t *n_cases,
-                           mw_gradcheck_progress progress, void *arg, char *msg, size_t msg_len);
-void mw_gradcheck_free(mw_gradcheck_cell *cells, size_t n_cells, mw_grad_case *cases,
-                       size_t n_cases);
 
 #endif

@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "jsonr.h"
+#include "report.h"
 #include "testutil.h"
 
 extern char **environ;
@@ -122,6 +125,16 @@ START_TEST(bad_input_is_one_line_and_exit_2)
         {{"gradcheck", "--depths", "1,0"}, {"--depths", "0"}},
         {{"gradcheck", "--f-acts", "sigmoid"}, {"sigmoid", "relu"}},
         {{"gradcheck", "--dtypes", "f16"}, {"f16", "f32"}},
+        {{"suite", "gradcheck", "--preset", "huge"}, {"--preset huge", "quick"}},
+        {{"suite", "gradcheck", "--depths", ""}, {"--depths", "comma list"}},
+        {{"suite", "gradcheck", "--jobs", "0"}, {"--jobs 0", "1..1024"}},
+        {{"suite", "gradcheck", "--out", "/nonexistent-dir/r.h5"}, {"/nonexistent-dir", "does not exist"}},
+        {{"suite", "gradcheck", "--resume", "--force"}, {"--force", "--resume"}},
+        {{"suite", "frobnicate"}, {"frobnicate", "gradcheck"}},
+        {{"report", "summary", "/nonexistent-dir/r.h5"}, {"/nonexistent-dir/r.h5", "no such file"}},
+        {{"report", "summary"}, {"report file", NULL}},
+        {{"report", "plot", "r.h5", "--out", "fig.pdf"}, {"fig.pdf", ".png"}},
+        {{"report", "nonsense"}, {"nonsense", "summary"}},
         {{"grad", "--out-act", "leaky", "--leaky-slope", "0"}, {NULL, NULL}},
         {{"frobnicate"}, {"frobnicate", "grad"}},
     };
@@ -244,7 +257,7 @@ START_TEST(gradcheck_json)
         ck_assert(pl && pl->type == JR_ARRAY &&
                   pl->n == (size_t)jr_number(jr_get(jr_get(c, "spec"), "depth")) + 1);
     }
-    ck_assert(jr_number(jr_get(v, "failed_cells")) == 0);
+    ck_assert(jr_number(jr_get(v, "failed_runs")) == 0);
     jr_free(v);
     run_free(&r);
     r = run((const char *[]){"gradcheck", "--depths", "1", "--f-acts", "tanh", "--out-acts",
@@ -252,6 +265,186 @@ START_TEST(gradcheck_json)
     ck_assert_msg(r.code == 1, "exit %d", r.code);
     ck_assert(strstr(r.out, "failed"));
     run_free(&r);
+}
+END_TEST
+
+/* ---- suites and reports ---- */
+
+static char suite_dir[200];
+
+static void suite_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(suite_dir, sizeof suite_dir, "%s/mw-test-suite-XXXXXX", base && *base ? base : "/tmp");
+    ck_assert(mkdtemp(suite_dir) != NULL);
+}
+
+static void suite_rmdir(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", suite_dir);
+    ck_assert(system(cmd) == 0);
+}
+
+/* suite gradcheck writes a report that summary reads (table and JSON) and plot draws; an
+ * existing report is neither replaced nor touched without --force. */
+START_TEST(suite_report_summary_plot)
+{
+    suite_tmpdir();
+    char path[300], png[300], svg[300];
+    snprintf(path, sizeof path, "%s/r.h5", suite_dir);
+    snprintf(png, sizeof png, "%s/r.png", suite_dir);
+    snprintf(svg, sizeof svg, "%s/r.svg", suite_dir);
+    run_result r = run((const char *[]){"suite", "gradcheck", "--depths", "1,2", "--f-acts", "tanh",
+                                        "--out-acts", "none", "--out", path, NULL});
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    ck_assert(strstr(r.out, "2 networks, 24 runs; 0 failed checks"));
+    run_free(&r);
+    r = run((const char *[]){"report", "summary", path, NULL});
+    ck_assert_msg(r.code == 0 && strstr(r.out, "moonwalk") && strstr(r.out, "certified"), "%s", r.err);
+    run_free(&r);
+    r = run((const char *[]){"report", "summary", path, "--json", NULL});
+    char err[128];
+    jr_value *v = jr_parse(r.out, err, sizeof err);
+    ck_assert_msg(v && jr_get(v, "runs")->n == 24, "%s", err);
+    ck_assert_str_eq(jr_get(&jr_get(v, "runs")->items[0], "status")->text, "complete");
+    jr_free(v);
+    run_free(&r);
+    r = run((const char *[]){"report", "plot", path, "--out", png, NULL});
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    run_free(&r);
+    r = run((const char *[]){"report", "plot", "--out", svg, path, NULL});
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    run_free(&r);
+    struct stat sb;
+    ck_assert(stat(png, &sb) == 0 && sb.st_size > 1000 && stat(svg, &sb) == 0 && sb.st_size > 1000);
+    /* again without --force: refused, the report as it was */
+    ck_assert(stat(path, &sb) == 0);
+    off_t size = sb.st_size;
+    r = run((const char *[]){"suite", "gradcheck", "--depths", "1", "--out", path, NULL});
+    ck_assert(r.code == 2 && strstr(r.err, "--force") && count_lines(r.err) == 1);
+    run_free(&r);
+    ck_assert(stat(path, &sb) == 0 && sb.st_size == size);
+    /* summary of something that is not a report: one line, exit 2 */
+    r = run((const char *[]){"report", "summary", png, NULL});
+    ck_assert(r.code == 2 && count_lines(r.err) == 1 && strstr(r.err, "HDF5"));
+    run_free(&r);
+    suite_rmdir();
+}
+END_TEST
+
+static int same_number(double a, double b)
+{
+    return (isnan(a) && isnan(b)) || a == b;
+}
+
+/* Two reports hold the same numbers (timings aside). */
+static void same_reports(const char *pa, const char *pb)
+{
+    mw_report a, b;
+    char msg[512];
+    ck_assert_msg(mw_report_load(&a, pa, msg, sizeof msg) == 0, "%s", msg);
+    ck_assert_msg(mw_report_load(&b, pb, msg, sizeof msg) == 0, "%s", msg);
+    ck_assert_uint_eq(a.n_networks, b.n_networks);
+    ck_assert_uint_eq(a.n_runs, b.n_runs);
+    for (size_t i = 0; i < a.n_networks; i++) {
+        const mw_report_network *x = &a.networks[i], *y = mw_report_network_at(&b, x->index);
+        ck_assert(y && x->certified_bits == y->certified_bits &&
+                  x->fd_agree_bits == y->fd_agree_bits && same_number(x->proj_slope, y->proj_slope));
+    }
+    for (size_t i = 0; i < a.n_runs; i++) {
+        const mw_report_run *x = &a.runs[i], *y = mw_report_run_at(&b, x->index);
+        ck_assert(y && strcmp(x->status, y->status) == 0 && x->n_steps == y->n_steps);
+        const mw_report_step *p = mw_report_last_step(x), *q = mw_report_last_step(y);
+        if (p)
+            ck_assert_msg(same_number(p->rel_l2, q->rel_l2) && same_number(p->max_ulp, q->max_ulp) &&
+                              same_number(p->closure_err, q->closure_err) &&
+                              p->peak_bytes == q->peak_bytes,
+                          "run %ld differs", x->index);
+    }
+    mw_report_free(&a);
+    mw_report_free(&b);
+}
+
+/* SIGKILL at any moment leaves a report that opens with whole networks only; --resume
+ * finishes it to the same numbers as a run never interrupted. Three kills: one just after
+ * the first network is written, two at pseudo-random moments of the resumed runs. */
+START_TEST(suite_kill_and_resume)
+{
+    suite_tmpdir();
+    char path[300], whole[300], msg[512];
+    snprintf(path, sizeof path, "%s/killed.h5", suite_dir);
+    snprintf(whole, sizeof whole, "%s/whole.h5", suite_dir);
+    const char *grid[] = {"--depths", "1,2,4", "--f-acts", "relu,tanh", "--proj-repeats", "2",
+                          "--quiet"};
+    const char *args[20] = {"suite", "gradcheck"};
+    int n = 2;
+    for (int i = 0; i < 7; i++)
+        args[n++] = grid[i];
+    args[n++] = "--out";
+    args[n++] = whole;
+    run_result r = run(args);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    run_free(&r);
+
+    args[n - 1] = path;
+    uint64_t seed = tu_seed();
+    for (int kill_no = 0; kill_no < 3; kill_no++) {
+        if (kill_no > 0)
+            args[n] = "--resume";
+        char *argv[24];
+        int argc = 0;
+        argv[argc++] = (char *)MW_BINARY;
+        for (int i = 0; i < n + (kill_no > 0); i++)
+            argv[argc++] = (char *)args[i];
+        argv[argc] = NULL;
+        pid_t pid;
+        ck_assert(posix_spawn(&pid, MW_BINARY, NULL, NULL, argv, environ) == 0);
+        if (kill_no == 0) { /* wait for the first network to be committed */
+            for (int spin = 0; spin < 6000; spin++) {
+                mw_report rep;
+                if (mw_report_load(&rep, path, msg, sizeof msg) == 0) {
+                    size_t nn = rep.n_networks;
+                    mw_report_free(&rep);
+                    if (nn >= 1)
+                        break;
+                }
+                usleep(5000);
+            }
+        } else {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            usleep((useconds_t)(20000 + (seed >> 33) % 200000));
+        }
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        mw_report rep;
+        ck_assert_msg(mw_report_load(&rep, path, msg, sizeof msg) == 0, "kill %d: %s", kill_no, msg);
+        if (kill_no == 0)
+            ck_assert_msg(rep.n_networks >= 1 && rep.n_networks < 12,
+                          "the first kill came after %zu of 12 networks", rep.n_networks);
+        /* every network in the file is whole: all its 12 runs, none running */
+        ck_assert_uint_eq(rep.n_runs, rep.n_networks * 12);
+        for (size_t k = 0; k < rep.n_runs; k++)
+            ck_assert(strcmp(rep.runs[k].status, "running") != 0);
+        mw_report_free(&rep);
+    }
+    args[n] = "--resume";
+    args[n + 1] = NULL;
+    r = run(args);
+    ck_assert_msg(r.code == 0, "resume: %s", r.err);
+    run_free(&r);
+    same_reports(path, whole);
+    /* nothing left beside the reports */
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls '%s' | grep tmp)\"", suite_dir);
+    ck_assert(system(cmd) == 0);
+    /* a resume with other options is refused */
+    const char *other[] = {"suite", "gradcheck", "--depths", "1", "--out", path, "--resume", NULL};
+    r = run(other);
+    ck_assert(r.code == 2 && strstr(r.err, "another configuration"));
+    run_free(&r);
+    suite_rmdir();
 }
 END_TEST
 
@@ -272,13 +465,15 @@ int main(void)
 {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
-    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(tc, 240);
     tcase_add_test(tc, version_and_help);
     tcase_add_test(tc, bad_input_is_one_line_and_exit_2);
     tcase_add_test(tc, grad_json_f64);
     tcase_add_test(tc, grad_table_says_nonfinite);
     tcase_add_test(tc, grad_dump);
     tcase_add_test(tc, gradcheck_json);
+    tcase_add_test(tc, suite_report_summary_plot);
+    tcase_add_test(tc, suite_kill_and_resume);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

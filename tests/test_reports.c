@@ -5,9 +5,12 @@
 #include <string.h>
 
 #include <hdf5.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dump.h"
+#include "plot.h"
+#include "report.h"
 #include "json.h"
 #include "jsonr.h"
 #include "testutil.h"
@@ -204,6 +207,234 @@ START_TEST(dump_round_trip)
 }
 END_TEST
 
+/* ---- suite reports ---- */
+
+static void fill_run(mw_report_run *run, long index, long network, const char *method,
+                     const char *status, size_t steps, int layers)
+{
+    memset(run, 0, sizeof *run);
+    run->index = index, run->network = network;
+    snprintf(run->method, sizeof run->method, "%s", method);
+    snprintf(run->dtype, sizeof run->dtype, "f64");
+    snprintf(run->status, sizeof run->status, "%s", status);
+    snprintf(run->message, sizeof run->message, "%s", strcmp(status, "complete") ? "why" : "");
+    run->n_layers = layers, run->n_steps = steps, run->n_epochs = steps ? 2 : 0;
+    run->steps = calloc(steps ? steps : 1, sizeof *run->steps);
+    run->layer_rel_l2 = calloc(steps * (size_t)layers + 1, sizeof(double));
+    run->epochs = calloc(2, sizeof *run->epochs);
+    for (size_t k = 0; k < steps; k++) {
+        run->steps[k] = (mw_report_step){(long long)k, 1.5 + (double)k, 1e-7 * (double)(k + 1),
+                                         2e-8, 3.5, 0.999, k ? NAN : 1e-9, 0.25, 4096 + (long long)k};
+        for (int l = 0; l < layers; l++)
+            run->layer_rel_l2[k * (size_t)layers + (size_t)l] = 1e-9 * (double)(l + 1) + (double)k;
+    }
+    for (size_t e = 0; e < run->n_epochs; e++)
+        run->epochs[e] = (mw_report_epoch){(long long)e, 10, 1.25, 0.5, 1e-7, 2e-7, 8.0};
+}
+
+static void free_run(mw_report_run *run)
+{
+    free(run->steps), free(run->layer_rel_l2), free(run->epochs);
+}
+
+static int same_spec(const mw_spec *a, const mw_spec *b)
+{
+    return a->arch == b->arch && a->width == b->width && a->hidden == b->hidden &&
+           a->units == b->units && a->depth == b->depth && a->f_act == b->f_act &&
+           a->out_act == b->out_act && a->leaky_slope == b->leaky_slope && a->bn == b->bn &&
+           a->bn_eps == b->bn_eps && a->batch == b->batch && a->classes == b->classes &&
+           a->init_scale == b->init_scale && a->seed == b->seed;
+}
+
+static int same_double(double a, double b)
+{
+    return (isnan(a) && isnan(b)) || a == b;
+}
+
+/* A report with every kind of field, committed and read back: every field equal. */
+static void make_report(mw_report *r, const char *path)
+{
+    mw_report_meta meta;
+    memset(&meta, 0, sizeof meta);
+    snprintf(meta.suite, sizeof meta.suite, "gradcheck");
+    snprintf(meta.mwverify_version, sizeof meta.mwverify_version, "9.9.9");
+    snprintf(meta.command_line, sizeof meta.command_line, "mwverify suite gradcheck --x \"y\"");
+    snprintf(meta.config_json, sizeof meta.config_json, "{\"depths\": [1, 2]}");
+    char msg[256];
+    ck_assert(mw_report_init(r, path, &meta, msg, sizeof msg) == 0);
+    for (int i = 0; i < 2; i++) {
+        mw_report_network n;
+        memset(&n, 0, sizeof n);
+        n.index = i;
+        n.spec = tu_small_spec(1 + i, MW_ACT_TANH, i ? MW_ACT_LEAKY : MW_ACT_IDENTITY, i, 77);
+        snprintf(n.status, sizeof n.status, "ok");
+        snprintf(n.oracle, sizeof n.oracle, "gold");
+        n.bits = 256, n.check_bits = 320, n.certified_bits = 244.5, n.fd_agree_bits = 160.25;
+        n.fd_coords = 64, n.oracle_seconds = 0.5, n.loss = 1.125, n.grad_norm = 2.5;
+        n.silver_vs_gold = 1e-16, n.n_proj = 5, n.proj_repeats = 8, n.proj_slope = -0.49;
+        n.proj_slope_r2 = 0.99;
+        for (int k = 0; k < 5; k++)
+            n.proj_k[k] = pow(4.0, k), n.proj_rel_err[k] = 8.0 / (k + 1), n.proj_rel_err_sd[k] = 0.1;
+        ck_assert(mw_report_set_network(r, &n) == 0);
+    }
+    mw_report_run runs[3];
+    fill_run(&runs[0], 0, 0, "backprop", "complete", 3, 2);
+    fill_run(&runs[1], 7, 1, "moonwalk", "diverged", 1, 3);
+    fill_run(&runs[2], 8, 1, "forward", "skipped", 0, 3);
+    for (int i = 0; i < 3; i++) {
+        ck_assert(mw_report_set_run(r, &runs[i]) == 0);
+        free_run(&runs[i]);
+    }
+}
+
+START_TEST(report_round_trip)
+{
+    make_tmpdir();
+    char path[512], msg[512];
+    snprintf(path, sizeof path, "%s/r.h5", tmpdir);
+    mw_report a, b;
+    make_report(&a, path);
+    ck_assert_msg(mw_report_commit(&a, msg, sizeof msg) == 0, "%s", msg);
+    ck_assert_msg(mw_report_load(&b, path, msg, sizeof msg) == 0, "%s", msg);
+    ck_assert_str_eq(b.meta.suite, a.meta.suite);
+    ck_assert_str_eq(b.meta.command_line, a.meta.command_line);
+    ck_assert_str_eq(b.meta.config_json, a.meta.config_json);
+    ck_assert_str_eq(b.meta.host, a.meta.host);
+    ck_assert_str_eq(b.meta.device, a.meta.device);
+    ck_assert_str_eq(b.meta.math_mode, a.meta.math_mode);
+    ck_assert_str_eq(b.meta.created_utc, a.meta.created_utc);
+    ck_assert_str_eq(b.meta.updated_utc, a.meta.updated_utc);
+    ck_assert(b.n_networks == 2 && b.n_runs == 3);
+    for (size_t i = 0; i < 2; i++) {
+        const mw_report_network *x = &a.networks[i], *y = mw_report_network_at(&b, x->index);
+        ck_assert(y != NULL);
+        ck_assert(same_spec(&x->spec, &y->spec));
+        ck_assert(x->bits == y->bits && x->check_bits == y->check_bits && x->fd_coords == y->fd_coords);
+        ck_assert(x->certified_bits == y->certified_bits && x->fd_agree_bits == y->fd_agree_bits);
+        ck_assert(x->loss == y->loss && x->grad_norm == y->grad_norm && x->silver_vs_gold == y->silver_vs_gold);
+        ck_assert(x->n_proj == y->n_proj && x->proj_repeats == y->proj_repeats);
+        ck_assert(x->proj_slope == y->proj_slope && x->proj_slope_r2 == y->proj_slope_r2);
+        for (int k = 0; k < x->n_proj; k++)
+            ck_assert(x->proj_k[k] == y->proj_k[k] && x->proj_rel_err[k] == y->proj_rel_err[k] &&
+                      x->proj_rel_err_sd[k] == y->proj_rel_err_sd[k]);
+        ck_assert_str_eq(x->status, y->status);
+        ck_assert_str_eq(x->oracle, y->oracle);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        const mw_report_run *x = &a.runs[i], *y = mw_report_run_at(&b, x->index);
+        ck_assert(y && y->network == x->network && y->n_layers == x->n_layers);
+        ck_assert_str_eq(y->method, x->method);
+        ck_assert_str_eq(y->dtype, x->dtype);
+        ck_assert_str_eq(y->status, x->status);
+        ck_assert_str_eq(y->message, x->message);
+        ck_assert(y->n_steps == x->n_steps && y->n_epochs == x->n_epochs);
+        for (size_t k = 0; k < x->n_steps; k++) {
+            const mw_report_step *p = &x->steps[k], *q = &y->steps[k];
+            ck_assert(p->step == q->step && p->peak_bytes == q->peak_bytes);
+            ck_assert(same_double(p->loss, q->loss) && same_double(p->rel_l2, q->rel_l2) &&
+                      same_double(p->max_abs, q->max_abs) && same_double(p->max_ulp, q->max_ulp) &&
+                      same_double(p->cosine, q->cosine) &&
+                      same_double(p->closure_err, q->closure_err) &&
+                      same_double(p->seconds, q->seconds));
+        }
+        for (size_t k = 0; k < x->n_steps * (size_t)x->n_layers; k++)
+            ck_assert(x->layer_rel_l2[k] == y->layer_rel_l2[k]);
+        for (size_t e = 0; e < x->n_epochs; e++)
+            ck_assert(memcmp(&x->epochs[e], &y->epochs[e], sizeof x->epochs[e]) == 0);
+    }
+    /* h5dump reads it too, summary table included */
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "h5dump -H '%s' | grep -q 'DATASET \"summary\"'", path);
+    ck_assert(system(cmd) == 0);
+    mw_report_free(&a);
+    mw_report_free(&b);
+    remove_tmpdir();
+}
+END_TEST
+
+/* What is not a report of ours is refused with a message that names the file. */
+START_TEST(report_refuses_bad_files)
+{
+    make_tmpdir();
+    char path[512], msg[512], cmd[1200];
+    mw_report r;
+    snprintf(path, sizeof path, "%s/missing.h5", tmpdir);
+    ck_assert(mw_report_load(&r, path, msg, sizeof msg) != 0 && strstr(msg, "no such file"));
+    /* not HDF5 */
+    snprintf(path, sizeof path, "%s/text.h5", tmpdir);
+    FILE *f = fopen(path, "w");
+    ck_assert(f && fputs("not hdf5 at all\n", f) >= 0 && fclose(f) == 0);
+    ck_assert(mw_report_load(&r, path, msg, sizeof msg) != 0);
+    ck_assert_msg(strstr(msg, "cannot be opened as HDF5") && strstr(msg, "text.h5"), "%s", msg);
+    /* truncated: a real report cut in half */
+    snprintf(path, sizeof path, "%s/cut.h5", tmpdir);
+    make_report(&r, path);
+    ck_assert(mw_report_commit(&r, msg, sizeof msg) == 0);
+    mw_report_free(&r);
+    snprintf(cmd, sizeof cmd, "truncate -s $(( $(stat -c %%s '%s') / 2 )) '%s'", path, path);
+    ck_assert(system(cmd) == 0);
+    ck_assert(mw_report_load(&r, path, msg, sizeof msg) != 0);
+    ck_assert_msg(strstr(msg, "cut.h5") && (strstr(msg, "truncated") || strstr(msg, "damaged")),
+                  "%s", msg);
+    /* foreign HDF5: no format attribute */
+    snprintf(path, sizeof path, "%s/foreign.h5", tmpdir);
+    hid_t h = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert(h >= 0 && H5Fclose(h) >= 0);
+    ck_assert(mw_report_load(&r, path, msg, sizeof msg) != 0 && strstr(msg, "not an mwverify report"));
+    /* a newer version of ours */
+    snprintf(path, sizeof path, "%s/newer.h5", tmpdir);
+    make_report(&r, path);
+    ck_assert(mw_report_commit(&r, msg, sizeof msg) == 0);
+    mw_report_free(&r);
+    h = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t a = H5Aopen(h, "format_version", H5P_DEFAULT);
+    long long v = 99;
+    ck_assert(a >= 0 && H5Awrite(a, H5T_NATIVE_LLONG, &v) >= 0);
+    H5Aclose(a), H5Fclose(h);
+    ck_assert(mw_report_load(&r, path, msg, sizeof msg) != 0);
+    ck_assert_msg(strstr(msg, "version 99") && strstr(msg, "upgrade"), "%s", msg);
+    /* paths */
+    ck_assert(mw_report_check_path(path, 0, 0, msg, sizeof msg) != 0 && strstr(msg, "--resume"));
+    ck_assert(mw_report_check_path(path, 1, 0, msg, sizeof msg) == 0);
+    snprintf(path, sizeof path, "%s/none.h5", tmpdir);
+    ck_assert(mw_report_check_path(path, 0, 1, msg, sizeof msg) != 0 && strstr(msg, "does not exist"));
+    remove_tmpdir();
+}
+END_TEST
+
+/* The figure: a non-empty PNG and SVG; nothing to plot is said so; a bad name refused. */
+START_TEST(report_plot_files)
+{
+    make_tmpdir();
+    char path[512], out[600], msg[512];
+    mw_report r;
+    snprintf(path, sizeof path, "%s/r.h5", tmpdir);
+    make_report(&r, path);
+    const char *ext[2] = {"png", "svg"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(out, sizeof out, "%s/fig.%s", tmpdir, ext[k]);
+        ck_assert(mw_plot_check_out(out, msg, sizeof msg) == 0);
+        ck_assert_msg(mw_report_plot(&r, out, msg, sizeof msg) == 0, "%s", msg);
+        struct stat sb;
+        ck_assert(stat(out, &sb) == 0 && sb.st_size > 1000);
+        FILE *f = fopen(out, "rb");
+        char head[8] = {0};
+        ck_assert(f && fread(head, 1, 4, f) == 4 && fclose(f) == 0);
+        ck_assert(k == 0 ? memcmp(head, "\x89PNG", 4) == 0 : strncmp(head, "<?xm", 4) == 0);
+    }
+    ck_assert(mw_plot_check_out("fig.pdf", msg, sizeof msg) != 0 && strstr(msg, ".png"));
+    mw_report_free(&r);
+    mw_report empty;
+    mw_report_meta meta = {0};
+    ck_assert(mw_report_init(&empty, path, &meta, msg, sizeof msg) == 0);
+    snprintf(out, sizeof out, "%s/none.png", tmpdir);
+    ck_assert(mw_report_plot(&empty, out, msg, sizeof msg) == 2 && strstr(msg, "nothing") == NULL &&
+              strstr(msg, "no complete run"));
+    mw_report_free(&empty);
+    remove_tmpdir();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("reports");
@@ -213,6 +444,12 @@ int main(void)
     tc = tcase_create("dump");
     tcase_add_test(tc, dump_path_checks);
     tcase_add_test(tc, dump_round_trip);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("report");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, report_round_trip);
+    tcase_add_test(tc, report_refuses_bad_files);
+    tcase_add_test(tc, report_plot_files);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

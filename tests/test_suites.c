@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "suite.h"
 #include "suites.h"
 #include "testutil.h"
 
@@ -146,56 +147,124 @@ START_TEST(invalid_spec_is_refused)
 END_TEST
 
 static size_t progress_calls;
-static void count_progress(const mw_gradcheck_cell *cell, size_t done, size_t total, void *arg)
+static void count_progress(const mw_suite_progress *p, void *arg)
 {
-    (void)cell, (void)arg;
-    ck_assert(done <= total);
+    (void)arg;
+    ck_assert(p->networks_done <= p->networks_total && p->runs_done <= p->runs_total);
     progress_calls++;
 }
 
-/* A 2 x 1 x 2 x 2 grid: 8 cells, one gold per network shared by both dtypes, every
- * check passing; with an impossible tolerance every f64 cell fails, and with a floor
- * above the precision gold cannot certify and every cell fails. */
-START_TEST(gradcheck_grid)
+/* A grid of depths 1, 2 x tanh x none, tanh: 4 networks of 12 runs, in memory. */
+static mw_suite_config small_grid(void)
 {
-    mw_gradcheck_request q = mw_gradcheck_request_default();
-    q.depths[0] = 1, q.depths[1] = 2, q.n_depths = 2;
-    q.f_acts[0] = MW_ACT_TANH, q.n_f_acts = 1;
-    q.n_out_acts = 2;
-    mw_gradcheck_cell *cells;
-    mw_grad_case *cases;
-    size_t nc, nk;
-    char msg[320];
+    mw_suite_config c;
+    ck_assert(mw_suite_preset("quick", &c) == 0);
+    c.grid.depths[0] = 1, c.grid.depths[1] = 2, c.grid.n_depths = 2;
+    c.grid.f_acts[0] = MW_ACT_TANH, c.grid.n_f_acts = 1;
+    c.grid.n_out_acts = 2;
+    return c;
+}
+
+static mw_status run_grid(const mw_suite_config *c, int jobs, mw_report *rep, size_t *failed)
+{
+    char msg[512];
+    mw_suite_job job = {.cfg = c, .path = NULL, .jobs = jobs, .command_line = "test",
+                        .progress = count_progress};
+    mw_status st = mw_suite_gradcheck(&job, rep, failed, msg, sizeof msg);
+    ck_assert_msg(st == MW_OK || st == MW_ERR_ARG, "%s", msg);
+    return st;
+}
+
+/* Every check passes; each network has its gold and projforward's rate, whose fitted
+ * slope is -1/2 within 0.15 (8 draws per K: the slope's spread is about 0.04); runs sit
+ * at their stable indices. */
+START_TEST(suite_gradcheck_grid)
+{
+    mw_suite_config c = small_grid();
+    mw_report r;
+    size_t failed;
     progress_calls = 0;
-    ck_assert(mw_gradcheck_run(&q, &cells, &nc, &cases, &nk, count_progress, NULL, msg, sizeof msg) ==
-              MW_OK);
-    ck_assert_uint_eq(nc, 8);
-    ck_assert_uint_eq(nk, 4);
-    ck_assert_uint_eq(progress_calls, 8);
-    for (size_t i = 0; i < nc; i++) {
-        ck_assert_msg(!cells[i].failed, "cell %zu failed: %s", i, cells[i].case_message);
-        ck_assert(cells[i].gc == &cases[i / 2] && cells[i].dtype == (i % 2 ? MW_F64 : MW_F32));
-        ck_assert(cells[i].gc->gold.certified_bits >= 100);
+    ck_assert(run_grid(&c, 1, &r, &failed) == MW_OK);
+    ck_assert_uint_eq(failed, 0);
+    ck_assert_uint_eq(r.n_networks, 4);
+    ck_assert_uint_eq(r.n_runs, 48);
+    ck_assert_uint_eq(progress_calls, 4);
+    for (size_t i = 0; i < r.n_networks; i++) {
+        const mw_report_network *n = &r.networks[i];
+        ck_assert_str_eq(n->status, "ok");
+        ck_assert(n->certified_bits >= 100 && n->fd_agree_bits >= 100);
+        ck_assert(n->n_proj == 5 && n->proj_k[4] == 256);
+        ck_assert_msg(fabs(n->proj_slope + 0.5) < 0.15, "network %ld: slope %g", n->index,
+                      n->proj_slope);
+        for (int t = 0; t < 2; t++)
+            for (int m = 0; m < MW_N_METHODS; m++) {
+                const mw_report_run *run =
+                    mw_report_run_at(&r, mw_suite_run_index(&c, n->index, t, (mw_method)m));
+                ck_assert(run && run->network == n->index);
+                ck_assert_str_eq(run->method, mw_method_name((mw_method)m));
+                ck_assert_str_eq(run->status, "complete");
+                ck_assert(run->n_steps == 1 && run->n_layers == n->spec.depth + 1);
+            }
     }
-    mw_gradcheck_free(cells, nc, cases, nk);
+    /* the same network for every method, dtype and depth of a replicate */
+    ck_assert(r.networks[0].spec.seed == r.networks[3].spec.seed);
+    mw_report_free(&r);
+}
+END_TEST
 
-    q.tol = 1e-30;
-    ck_assert(mw_gradcheck_run(&q, &cells, &nc, &cases, &nk, NULL, NULL, msg, sizeof msg) == MW_OK);
-    for (size_t i = 0; i < nc; i++)
-        ck_assert(cells[i].failed == (cells[i].dtype == MW_F64));
-    mw_gradcheck_free(cells, nc, cases, nk);
+/* Two workers give the same numbers as one. */
+START_TEST(suite_gradcheck_jobs_agree)
+{
+    mw_suite_config c = small_grid();
+    c.proj_repeats = 2;
+    mw_report a, b;
+    size_t fa, fb;
+    ck_assert(run_grid(&c, 1, &a, &fa) == MW_OK);
+    ck_assert(run_grid(&c, 2, &b, &fb) == MW_OK);
+    ck_assert(a.n_runs == b.n_runs && fa == fb);
+    for (size_t i = 0; i < a.n_runs; i++) {
+        const mw_report_run *ra = &a.runs[i], *rb = mw_report_run_at(&b, ra->index);
+        ck_assert(rb && strcmp(ra->status, rb->status) == 0);
+        const mw_report_step *sa = mw_report_last_step(ra), *sb = mw_report_last_step(rb);
+        ck_assert(sa && sb);
+        ck_assert(memcmp(&sa->rel_l2, &sb->rel_l2, sizeof sa->rel_l2) == 0 &&
+                  sa->max_ulp == sb->max_ulp && sa->peak_bytes == sb->peak_bytes);
+    }
+    for (size_t i = 0; i < a.n_networks; i++)
+        ck_assert(mw_report_network_at(&b, a.networks[i].index)->proj_slope ==
+                  a.networks[i].proj_slope);
+    mw_report_free(&a);
+    mw_report_free(&b);
+}
+END_TEST
 
-    q.tol = 1e-11;
-    q.base.gold.floor_bits = 300;
-    ck_assert(mw_gradcheck_run(&q, &cells, &nc, &cases, &nk, NULL, NULL, msg, sizeof msg) == MW_OK);
-    for (size_t i = 0; i < nc; i++)
-        ck_assert(cells[i].failed && cells[i].case_status == MW_ERR_UNCERTIFIED);
-    mw_gradcheck_free(cells, nc, cases, nk);
-
-    q.depths[0] = 0;
-    ck_assert(mw_gradcheck_run(&q, &cells, &nc, &cases, &nk, NULL, NULL, msg, sizeof msg) ==
-              MW_ERR_ARG);
-    ck_assert(strstr(msg, "depth 0") != NULL);
+/* An impossible tolerance fails every f64 deterministic run; a certification floor above
+ * the precision fails every network and run; a bad grid is refused before any work. */
+START_TEST(suite_gradcheck_failures)
+{
+    mw_suite_config c = small_grid();
+    c.proj_repeats = 0;
+    c.tol = 1e-30;
+    mw_report r;
+    size_t failed;
+    ck_assert(run_grid(&c, 1, &r, &failed) == MW_OK);
+    ck_assert_uint_eq(failed, 4 * 5);
+    mw_report_free(&r);
+    c.tol = 1e-11;
+    c.base.gold.floor_bits = 300;
+    ck_assert(run_grid(&c, 1, &r, &failed) == MW_OK);
+    ck_assert_uint_eq(failed, 48);
+    for (size_t i = 0; i < r.n_networks; i++)
+        ck_assert(strcmp(r.networks[i].status, "failed") == 0 &&
+                  strstr(r.networks[i].message, "not certified"));
+    mw_report_free(&r);
+    c = small_grid();
+    c.grid.depths[0] = 0;
+    char msg[256];
+    ck_assert(mw_suite_validate(&c, msg, sizeof msg) != 0 && strstr(msg, "depth 0"));
+    c = small_grid();
+    c.grid.n_dtypes = 0;
+    ck_assert(mw_suite_validate(&c, msg, sizeof msg) != 0 && strstr(msg, "empty"));
 }
 END_TEST
 
@@ -212,7 +281,9 @@ int main(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("gradcheck");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, gradcheck_grid);
+    tcase_add_test(tc, suite_gradcheck_grid);
+    tcase_add_test(tc, suite_gradcheck_jobs_agree);
+    tcase_add_test(tc, suite_gradcheck_failures);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

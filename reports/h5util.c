@@ -1,0 +1,247 @@
+/* HDF5 helpers (h5util.h). */
+#include "h5util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void h5u_quiet(void)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+void h5u_fail(h5u *w, const char *fmt, ...)
+{
+    if (w->failed)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->msg, w->msg_len, fmt, ap);
+    va_end(ap);
+    w->failed = 1;
+}
+
+int h5u_bad(h5u *w, long long rc, const char *what)
+{
+    if (rc < 0)
+        h5u_fail(w, "HDF5: %s failed", what);
+    return w->failed;
+}
+
+void h5u_attr_str(h5u *w, hid_t loc, const char *name, const char *v)
+{
+    if (w->failed)
+        return;
+    hid_t t = H5Tcopy(H5T_C_S1), s = -1, a = -1;
+    if (!h5u_bad(w, t, "H5Tcopy") && !h5u_bad(w, H5Tset_size(t, H5T_VARIABLE), "H5Tset_size") &&
+        !h5u_bad(w, H5Tset_cset(t, H5T_CSET_UTF8), "H5Tset_cset") &&
+        !h5u_bad(w, s = H5Screate(H5S_SCALAR), "H5Screate") &&
+        !h5u_bad(w, a = H5Acreate2(loc, name, t, s, H5P_DEFAULT, H5P_DEFAULT), name)) {
+        const char *p = v ? v : "";
+        h5u_bad(w, H5Awrite(a, t, &p), name);
+    }
+    if (a >= 0)
+        H5Aclose(a);
+    if (s >= 0)
+        H5Sclose(s);
+    if (t >= 0)
+        H5Tclose(t);
+}
+
+static void attr_num(h5u *w, hid_t loc, const char *name, hid_t type, const void *v)
+{
+    if (w->failed)
+        return;
+    hid_t s = -1, a = -1;
+    if (!h5u_bad(w, s = H5Screate(H5S_SCALAR), "H5Screate") &&
+        !h5u_bad(w, a = H5Acreate2(loc, name, type, s, H5P_DEFAULT, H5P_DEFAULT), name))
+        h5u_bad(w, H5Awrite(a, type, v), name);
+    if (a >= 0)
+        H5Aclose(a);
+    if (s >= 0)
+        H5Sclose(s);
+}
+
+void h5u_attr_f64(h5u *w, hid_t loc, const char *name, double v)
+{
+    attr_num(w, loc, name, H5T_NATIVE_DOUBLE, &v);
+}
+
+void h5u_attr_i64(h5u *w, hid_t loc, const char *name, long long v)
+{
+    attr_num(w, loc, name, H5T_NATIVE_LLONG, &v);
+}
+
+void h5u_attr_u64(h5u *w, hid_t loc, const char *name, unsigned long long v)
+{
+    attr_num(w, loc, name, H5T_NATIVE_ULLONG, &v);
+}
+
+static hid_t open_attr(h5u *w, hid_t loc, const char *name)
+{
+    if (w->failed)
+        return -1;
+    htri_t has = H5Aexists(loc, name);
+    if (has <= 0) {
+        h5u_fail(w, "attribute '%s' missing", name);
+        return -1;
+    }
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    h5u_bad(w, a, name);
+    return a;
+}
+
+void h5u_read_str(h5u *w, hid_t loc, const char *name, char *out, size_t n)
+{
+    out[0] = '\0';
+    hid_t a = open_attr(w, loc, name), t = -1;
+    if (a < 0)
+        return;
+    if (!h5u_bad(w, t = H5Aget_type(a), name)) {
+        if (H5Tget_class(t) != H5T_STRING || H5Tis_variable_str(t) <= 0) {
+            h5u_fail(w, "attribute '%s' is not a string", name);
+        } else {
+            char *v = NULL;
+            if (!h5u_bad(w, H5Aread(a, t, &v), name))
+                snprintf(out, n, "%s", v ? v : "");
+            H5free_memory(v);
+        }
+        H5Tclose(t);
+    }
+    H5Aclose(a);
+}
+
+double h5u_read_f64(h5u *w, hid_t loc, const char *name)
+{
+    double v = 0.0;
+    hid_t a = open_attr(w, loc, name);
+    if (a >= 0) {
+        h5u_bad(w, H5Aread(a, H5T_NATIVE_DOUBLE, &v), name);
+        H5Aclose(a);
+    }
+    return v;
+}
+
+long long h5u_read_i64(h5u *w, hid_t loc, const char *name)
+{
+    long long v = 0;
+    hid_t a = open_attr(w, loc, name);
+    if (a >= 0) {
+        h5u_bad(w, H5Aread(a, H5T_NATIVE_LLONG, &v), name);
+        H5Aclose(a);
+    }
+    return v;
+}
+
+unsigned long long h5u_read_u64(h5u *w, hid_t loc, const char *name)
+{
+    unsigned long long v = 0;
+    hid_t a = open_attr(w, loc, name);
+    if (a >= 0) {
+        h5u_bad(w, H5Aread(a, H5T_NATIVE_ULLONG, &v), name);
+        H5Aclose(a);
+    }
+    return v;
+}
+
+hid_t h5u_fixed_str(h5u *w, size_t n)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (!h5u_bad(w, t, "H5Tcopy") && !h5u_bad(w, H5Tset_size(t, n), "H5Tset_size"))
+        h5u_bad(w, H5Tset_strpad(t, H5T_STR_NULLTERM), "H5Tset_strpad");
+    return t;
+}
+
+hid_t h5u_dataset(h5u *w, hid_t loc, const char *name, hid_t type, const hsize_t dims[2],
+                  hsize_t chunk, const void *data)
+{
+    if (w->failed)
+        return -1;
+    int rank = dims[1] ? 2 : 1;
+    hsize_t maxdims[2] = {chunk ? H5S_UNLIMITED : dims[0], dims[1]};
+    hsize_t cdims[2] = {chunk, dims[1] ? dims[1] : 1};
+    hid_t s = -1, d = -1, dcpl = H5P_DEFAULT;
+    if (chunk && !h5u_bad(w, dcpl = H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"))
+        h5u_bad(w, H5Pset_chunk(dcpl, rank, cdims), "H5Pset_chunk");
+    if (!h5u_bad(w, s = H5Screate_simple(rank, dims, maxdims), "H5Screate_simple") &&
+        !h5u_bad(w, d = H5Dcreate2(loc, name, type, s, H5P_DEFAULT, dcpl, H5P_DEFAULT), name) &&
+        dims[0] > 0 && data)
+        h5u_bad(w, H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), name);
+    if (s >= 0)
+        H5Sclose(s);
+    if (dcpl != H5P_DEFAULT && dcpl >= 0)
+        H5Pclose(dcpl);
+    return d;
+}
+
+void h5u_close_d(hid_t d)
+{
+    if (d >= 0)
+        H5Dclose(d);
+}
+
+hid_t h5u_group(h5u *w, hid_t loc, const char *name)
+{
+    if (w->failed)
+        return -1;
+    hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    h5u_bad(w, g, name);
+    return g;
+}
+
+void h5u_close_g(hid_t g)
+{
+    if (g >= 0)
+        H5Gclose(g);
+}
+
+/* fsync a path (a file, or the directory holding a rename). */
+static int sync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int h5u_write_atomic(const char *path, h5u_fill_fn fill, void *arg, char *msg, size_t msg_len)
+{
+    h5u w = {msg, msg_len, 0};
+    char tmp[4096];
+    /* One fixed name: a temporary file left by a writer that was killed is simply
+     * truncated and reused by the next commit. (One writer per file at a time.) */
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+        snprintf(msg, msg_len, "%s: path too long", path);
+        return 1;
+    }
+    h5u_quiet();
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) {
+        snprintf(msg, msg_len, "%s: cannot create %s", path, tmp);
+        return 1;
+    }
+    fill(&w, f, arg);
+    if (H5Fclose(f) < 0)
+        h5u_fail(&w, "HDF5: closing %s failed", tmp);
+    if (!w.failed && sync_path(tmp) != 0)
+        h5u_fail(&w, "%s: cannot flush to disk: %s", tmp, strerror(errno));
+    if (!w.failed && rename(tmp, path) != 0)
+        h5u_fail(&w, "%s: cannot move the new file into place: %s", path, strerror(errno));
+    if (w.failed) {
+        unlink(tmp);
+        return 1;
+    }
+    char *copy = strdup(path);
+    if (copy) { /* the rename itself reaches the disk with its directory */
+        sync_path(dirname(copy));
+        free(copy);
+    }
+    return 0;
+}

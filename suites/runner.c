@@ -1,0 +1,238 @@
+/* The suite runner (runner.h). With jobs > 1, worker w computes every jobs-th unit of
+ * the list and writes each result down a pipe as one record; the parent reads whichever
+ * pipe has a record and passes it on. Workers are forked before the parent does any
+ * numerical work, so no BLAS or MPFR state crosses the fork. */
+#include "runner.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void mw_unit_result_free(mw_unit_result *u)
+{
+    for (size_t i = 0; i < u->n_runs; i++) {
+        free(u->runs[i].steps);
+        free(u->runs[i].layer_rel_l2);
+        free(u->runs[i].epochs);
+    }
+    free(u->runs);
+    memset(u, 0, sizeof *u);
+}
+
+/* ---- records on a pipe: the unit's plain fields, then each run's arrays ---- */
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t k = write(fd, c, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return 1;
+        c += k, n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* 0 read, 1 end of file before anything, -1 error or a record cut short. */
+static int read_all(int fd, void *p, size_t n, int first)
+{
+    char *c = p;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, c + got, n - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k == 0 && got == 0 && first)
+            return 1;
+        if (k <= 0)
+            return -1;
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+static int send_result(int fd, const mw_unit_result *u)
+{
+    if (write_all(fd, u, sizeof *u))
+        return 1;
+    for (size_t i = 0; i < u->n_runs; i++) {
+        const mw_report_run *r = &u->runs[i];
+        if (write_all(fd, r, sizeof *r) ||
+            write_all(fd, r->steps, r->n_steps * sizeof *r->steps) ||
+            write_all(fd, r->layer_rel_l2, r->n_steps * (size_t)r->n_layers * sizeof(double)) ||
+            write_all(fd, r->epochs, r->n_epochs * sizeof *r->epochs))
+            return 1;
+    }
+    return 0;
+}
+
+/* 0 a record, 1 the worker closed its pipe, -1 a broken record. */
+static int recv_result(int fd, mw_unit_result *u)
+{
+    int rc = read_all(fd, u, sizeof *u, 1);
+    if (rc != 0)
+        return rc;
+    mw_report_run *runs = calloc(u->n_runs ? u->n_runs : 1, sizeof *runs);
+    u->runs = runs;
+    if (!runs) {
+        u->n_runs = 0;
+        return -1;
+    }
+    for (size_t i = 0; i < u->n_runs; i++) {
+        mw_report_run *r = &runs[i];
+        if (read_all(fd, r, sizeof *r, 0)) {
+            memset(r, 0, sizeof *r);
+            u->n_runs = i;
+            return -1;
+        }
+        size_t nl = r->n_steps * (size_t)r->n_layers;
+        r->steps = malloc((r->n_steps ? r->n_steps : 1) * sizeof *r->steps);
+        r->layer_rel_l2 = malloc((nl ? nl : 1) * sizeof(double));
+        r->epochs = malloc((r->n_epochs ? r->n_epochs : 1) * sizeof *r->epochs);
+        if (!r->steps || !r->layer_rel_l2 || !r->epochs ||
+            read_all(fd, r->steps, r->n_steps * sizeof *r->steps, 0) ||
+            read_all(fd, r->layer_rel_l2, nl * sizeof(double), 0) ||
+            read_all(fd, r->epochs, r->n_epochs * sizeof *r->epochs, 0)) {
+            u->n_runs = i + 1;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- running ---- */
+
+static int run_here(const mw_runner *r, char *msg, size_t msg_len)
+{
+    for (size_t i = 0; i < r->n_todo; i++) {
+        mw_unit_result u;
+        memset(&u, 0, sizeof u);
+        int rc = r->compute(r->cfg, r->todo[i], &u, msg, msg_len);
+        if (rc == 0)
+            rc = r->done(r->done_arg, &u, msg, msg_len);
+        mw_unit_result_free(&u);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void worker(const mw_runner *r, int w, int fd)
+{
+    char msg[512];
+    signal(SIGPIPE, SIG_DFL); /* the parent gone: die with it */
+    for (size_t i = (size_t)w; i < r->n_todo; i += (size_t)r->jobs) {
+        mw_unit_result u;
+        memset(&u, 0, sizeof u);
+        if (r->compute(r->cfg, r->todo[i], &u, msg, sizeof msg) != 0) {
+            /* say so through the record: a unit whose network failed, with the reason */
+            u.unit = r->todo[i];
+            snprintf(u.net.status, sizeof u.net.status, "failed");
+            snprintf(u.net.message, sizeof u.net.message, "%.300s", msg);
+        }
+        int bad = send_result(fd, &u);
+        mw_unit_result_free(&u);
+        if (bad)
+            _exit(3);
+    }
+    close(fd);
+    _exit(0);
+}
+
+int mw_runner_run(const mw_runner *r, char *msg, size_t msg_len)
+{
+    int jobs = r->jobs < 1 ? 1 : r->jobs;
+    if ((size_t)jobs > r->n_todo)
+        jobs = r->n_todo ? (int)r->n_todo : 1;
+    if (jobs == 1)
+        return run_here(r, msg, msg_len);
+
+    mw_runner rr = *r;
+    rr.jobs = jobs;
+    pid_t *pids = calloc((size_t)jobs, sizeof *pids);
+    struct pollfd *fds = calloc((size_t)jobs, sizeof *fds);
+    if (!pids || !fds) {
+        free(pids), free(fds);
+        snprintf(msg, msg_len, "out of memory");
+        return 1;
+    }
+    int rc = 0, started = 0;
+    fflush(NULL); /* nothing buffered is written twice by the children */
+    for (int w = 0; w < jobs; w++) {
+        int p[2];
+        if (pipe(p) != 0) {
+            snprintf(msg, msg_len, "cannot create a pipe for worker %d: %s", w, strerror(errno));
+            rc = 1;
+            break;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+            snprintf(msg, msg_len, "cannot start worker %d: %s", w, strerror(errno));
+            close(p[0]), close(p[1]);
+            rc = 1;
+            break;
+        }
+        if (pid == 0) {
+            close(p[0]);
+            for (int k = 0; k < w; k++) /* the other workers' pipes are not this one's */
+                close(fds[k].fd);
+            worker(&rr, w, p[1]);
+        }
+        close(p[1]);
+        pids[w] = pid;
+        fds[w] = (struct pollfd){.fd = p[0], .events = POLLIN};
+        started++;
+    }
+    int open_pipes = started;
+    while (rc == 0 && open_pipes > 0) {
+        if (poll(fds, (nfds_t)started, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            snprintf(msg, msg_len, "poll: %s", strerror(errno));
+            rc = 1;
+            break;
+        }
+        for (int w = 0; w < started && rc == 0; w++) {
+            if (fds[w].fd < 0 || !(fds[w].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            mw_unit_result u;
+            memset(&u, 0, sizeof u);
+            int got = recv_result(fds[w].fd, &u);
+            if (got == 0) {
+                rc = r->done(r->done_arg, &u, msg, msg_len);
+            } else {
+                if (got < 0) {
+                    snprintf(msg, msg_len, "worker %d sent a broken record", w);
+                    rc = 1;
+                }
+                close(fds[w].fd);
+                fds[w].fd = -1;
+                open_pipes--;
+            }
+            mw_unit_result_free(&u);
+        }
+    }
+    for (int w = 0; w < started; w++) {
+        if (fds[w].fd >= 0) {
+            close(fds[w].fd);
+            kill(pids[w], SIGTERM);
+        }
+        int status;
+        if (waitpid(pids[w], &status, 0) == pids[w] && rc == 0 &&
+            !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+            snprintf(msg, msg_len, "worker %d died (%s %d) before finishing its units", w,
+                     WIFSIGNALED(status) ? "signal" : "exit status",
+                     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+            rc = 1;
+        }
+    }
+    free(pids), free(fds);
+    return rc;
+}

@@ -1,0 +1,44 @@
+/* The suite runner (DESIGN.md §6): a suite is a list of independent work units (one
+ * network each, with all its runs); the runner executes the units still to do, in this
+ * process or in N forked workers, and hands every finished unit to the caller in the
+ * parent, which records it in the report. Units are seeded from their own coordinates,
+ * so any order or split of the work gives the same numbers. */
+#ifndef MW_RUNNER_H
+#define MW_RUNNER_H
+
+#include <stddef.h>
+
+#include "report.h"
+
+/* What a unit produces: its network record and its runs (owned). */
+typedef struct mw_unit_result {
+    long unit;
+    mw_report_network net;
+    size_t n_runs;
+    mw_report_run *runs;
+} mw_unit_result;
+
+void mw_unit_result_free(mw_unit_result *u);
+
+/* Compute unit `unit`; 0, or nonzero with a message (a failure of the unit is better
+ * recorded in the result as a failed network; nonzero means it could not even do that). */
+typedef int (*mw_unit_fn)(const void *cfg, long unit, mw_unit_result *out, char *msg,
+                          size_t msg_len);
+/* Called in the parent for every finished unit, in completion order; nonzero stops. */
+typedef int (*mw_unit_done_fn)(void *arg, const mw_unit_result *u, char *msg, size_t msg_len);
+
+typedef struct mw_runner {
+    const void *cfg;
+    mw_unit_fn compute;
+    mw_unit_done_fn done;
+    void *done_arg;
+    const long *todo;  /* the units to compute */
+    size_t n_todo;
+    int jobs;          /* worker processes; 1 computes in this process */
+} mw_runner;
+
+/* Run every unit of todo. 0 when every unit was handed to done; nonzero with a message
+ * when a unit could not be computed, a worker died, or done refused. */
+int mw_runner_run(const mw_runner *r, char *msg, size_t msg_len);
+
+#endif

@@ -1,0 +1,100 @@
+/* Suites that write reports (DESIGN.md §6): a grid of networks — arch × F activation ×
+ * output activation × depth × seed — each with its runs, method × dtype, expanded from a
+ * preset and command-line overrides, and driven by the runner into one HDF5 report. */
+#ifndef MW_SUITE_H
+#define MW_SUITE_H
+
+#include "report.h"
+#include "runner.h"
+#include "suites.h"
+
+#define MW_SUITE_MAX_DEPTHS 32
+#define MW_SUITE_MAX_SEEDS 32
+#define MW_SUITE_MAX_PROJ_K 5
+
+typedef struct mw_suite_grid {
+    mw_arch archs[1];
+    int n_archs;
+    mw_act f_acts[4];
+    int n_f_acts;
+    mw_act out_acts[3];
+    int n_out_acts;
+    int depths[MW_SUITE_MAX_DEPTHS];
+    int n_depths;
+    mw_dtype dtypes[2];
+    int n_dtypes;
+    uint64_t seeds[MW_SUITE_MAX_SEEDS];
+    int n_seeds;
+    int want[MW_N_METHODS];
+    int named;                /* methods named one by one (no budget skips) */
+} mw_suite_grid;
+
+typedef struct mw_suite_config {
+    char preset[32];
+    uint64_t suite_seed;
+    mw_suite_grid grid;
+    mw_grad_request base;     /* the network's other sizes, the oracle, method options */
+    double tol;               /* f64 deterministic methods: rel_l2 against gold at most */
+    int proj_repeats;         /* projforward unbiasedness: repeats per K (0: not measured) */
+} mw_suite_config;
+
+/* The presets of `suite gradcheck`: quick (the gradcheck grid: depths 1, 2, 4, 8; relu,
+ * tanh; none, tanh, leaky; f32, f64; one seed; width 8, hidden 8, batch 4, 3 classes) and
+ * standard (grad's default network, depths 1..16, every F activation, three seeds).
+ * 0, or 1 for an unknown name. */
+int mw_suite_preset(const char *name, mw_suite_config *c);
+
+long mw_suite_n_networks(const mw_suite_config *c);
+long mw_suite_runs_per_network(const mw_suite_config *c); /* asked methods × dtypes */
+
+/* The network of unit u (grid order: arch, F act, out act, depth, seed; the seed varies
+ * fastest). Its seed is mixed from the suite seed and the grid's seed value alone, so
+ * every method, dtype, activation and depth of one replicate starts from the same stream
+ * of parameters and data, and no unit's numbers depend on any other's. */
+void mw_suite_network(const mw_suite_config *c, long u, mw_spec *out);
+/* Run index of (unit, dtype position, method): stable whatever methods are asked. */
+long mw_suite_run_index(const mw_suite_config *c, long u, int dtype_pos, mw_method m);
+
+/* Every network valid, the grid not empty, gold's estimated time within its budget.
+ * 0, or 1 with a message. */
+int mw_suite_validate(const mw_suite_config *c, char *msg, size_t msg_len);
+/* The configuration as JSON text (what --resume compares). */
+int mw_suite_config_json(const mw_suite_config *c, char *buf, size_t n);
+
+/* ---- suite gradcheck ---- */
+
+/* The runner's unit: one network against gold, every asked method in every dtype, and
+ * projforward's unbiasedness in float64. cfg is a const mw_suite_config *. */
+int mw_gradcheck_unit(const void *cfg, long unit, mw_unit_result *out, char *msg,
+                      size_t msg_len);
+/* A run that fails the suite's checks: a float64 deterministic method beyond tol, or any
+ * method failed or its network's oracle failed. */
+int mw_gradcheck_run_failed(const mw_suite_config *c, const mw_report_run *run);
+
+typedef struct mw_suite_progress {
+    size_t runs_done, runs_total;
+    size_t networks_done, networks_total;
+    double elapsed_s;
+    const mw_spec *last;      /* the network just finished */
+} mw_suite_progress;
+
+typedef void (*mw_suite_progress_fn)(const mw_suite_progress *p, void *arg);
+
+typedef struct mw_suite_job {
+    const mw_suite_config *cfg;
+    const char *path;         /* the report; NULL: keep it in memory only */
+    int force, resume, jobs;
+    const char *command_line;
+    mw_suite_progress_fn progress;
+    void *progress_arg;
+} mw_suite_job;
+
+/* Run suite gradcheck into its report. MW_OK when the report is complete (checks may
+ * still have failed: *failed_runs counts them); MW_ERR_ARG for bad usage (a resume of a
+ * report written with another configuration, a path that exists without --force);
+ * MW_ERR_BACKEND when writing failed or a worker died. With out, the report is handed
+ * over (free it with mw_report_free). */
+mw_status mw_suite_gradcheck(const mw_suite_job *job, mw_report *out, size_t *failed_runs,
+                             char *msg, size_t msg_len);
+
+#endif
