@@ -325,6 +325,23 @@ START_TEST(suite_report_summary_plot)
     ck_assert(r.code == 2 && strstr(r.err, "--force") && count_lines(r.err) == 1);
     run_free(&r);
     ck_assert(stat(path, &sb) == 0 && sb.st_size == size);
+    /* Python's h5py reads it without us: the summary table, a run's tables, attributes */
+    char py[1400];
+    snprintf(py, sizeof py,
+             "/usr/bin/python3 -c \"import h5py, json\n"
+             "f = h5py.File('%s', 'r')\n"
+             "assert f.attrs['format'] == 'mwverify-report' and f.attrs['format_version'] == 1\n"
+             "assert json.loads(f.attrs['config'])['depths'] == [1, 2]\n"
+             "s = f['summary'][()]\n"
+             "assert len(s) == 24 and set(s['status']) == {b'complete'}\n"
+             "r = f['runs/run-000000']\n"
+             "assert r.attrs['method'] == 'backprop' and r['steps'].maxshape == (None,)\n"
+             "assert r['layer_rel_l2'].shape == (1, 2) and r['steps'][0]['rel_l2'] < 1e-6\n"
+             "assert f['networks/net-000000'].attrs['certified_bits'] >= 100\n\"", path);
+    if (system("/usr/bin/python3 -c 'import h5py' 2> /dev/null") == 0)
+        ck_assert_msg(system(py) == 0, "h5py could not read the report as documented");
+    else
+        fprintf(stderr, "note: python3-h5py not installed, the h5py reading was not checked\n");
     /* summary of something that is not a report: one line, exit 2 */
     r = run((const char *[]){"report", "summary", png, NULL});
     ck_assert(r.code == 2 && count_lines(r.err) == 1 && strstr(r.err, "HDF5"));
