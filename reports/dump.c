@@ -51,24 +51,6 @@ static void tensors(h5u *w, hid_t loc, const mw_layout *lay, const double *flat)
     }
 }
 
-static void spec_attrs(h5u *w, hid_t f, const mw_spec *s)
-{
-    h5u_attr_str(w, f, "arch", mw_arch_name(s->arch));
-    h5u_attr_i64(w, f, "width", s->width);
-    h5u_attr_i64(w, f, "hidden", s->hidden);
-    h5u_attr_i64(w, f, "units", s->units);
-    h5u_attr_i64(w, f, "depth", s->depth);
-    h5u_attr_str(w, f, "f_act", mw_act_name(s->f_act));
-    h5u_attr_str(w, f, "out_act", mw_out_act_name(s->out_act));
-    h5u_attr_f64(w, f, "leaky_slope", s->leaky_slope);
-    h5u_attr_i64(w, f, "bn", s->bn);
-    h5u_attr_f64(w, f, "bn_eps", s->bn_eps);
-    h5u_attr_i64(w, f, "batch", s->batch);
-    h5u_attr_i64(w, f, "classes", s->classes);
-    h5u_attr_f64(w, f, "init_scale", s->init_scale);
-    h5u_attr_u64(w, f, "seed", (unsigned long long)s->seed);
-}
-
 static void write_file(h5u *w, hid_t f, const mw_dump *d)
 {
     const mw_spec *s = d->spec;
@@ -82,7 +64,7 @@ static void write_file(h5u *w, hid_t f, const mw_dump *d)
     h5u_attr_str(w, f, "command_line", d->command_line);
     h5u_attr_str(w, f, "dtype", d->dtype);
     h5u_attr_i64(w, f, "n_params", (long long)d->lay->total);
-    spec_attrs(w, f, s);
+    h5u_spec_attrs(w, f, s);
 
     hsize_t xd[2] = {(hsize_t)s->batch, (hsize_t)s->width}, ld[2] = {(hsize_t)s->batch, 0};
     h5u_close_d(h5u_dataset(w, f, "input", H5T_NATIVE_DOUBLE, xd, 0, d->x));

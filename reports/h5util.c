@@ -245,3 +245,51 @@ int h5u_write_atomic(const char *path, h5u_fill_fn fill, void *arg, char *msg, s
     }
     return 0;
 }
+
+void h5u_spec_attrs(h5u *w, hid_t g, const mw_spec *s)
+{
+    h5u_attr_str(w, g, "arch", mw_arch_name(s->arch));
+    h5u_attr_i64(w, g, "width", s->width);
+    h5u_attr_i64(w, g, "hidden", s->hidden);
+    h5u_attr_i64(w, g, "units", s->units);
+    h5u_attr_i64(w, g, "depth", s->depth);
+    h5u_attr_str(w, g, "f_act", mw_act_name(s->f_act));
+    h5u_attr_str(w, g, "out_act", mw_out_act_name(s->out_act));
+    h5u_attr_f64(w, g, "leaky_slope", s->leaky_slope);
+    h5u_attr_i64(w, g, "bn", s->bn);
+    h5u_attr_f64(w, g, "bn_eps", s->bn_eps);
+    h5u_attr_i64(w, g, "batch", s->batch);
+    h5u_attr_i64(w, g, "classes", s->classes);
+    h5u_attr_f64(w, g, "init_scale", s->init_scale);
+    h5u_attr_u64(w, g, "seed", (unsigned long long)s->seed);
+}
+
+void h5u_read_spec(h5u *w, hid_t g, mw_spec *s)
+{
+    char str[32];
+    *s = mw_spec_default();
+    h5u_read_str(w, g, "arch", str, sizeof str);
+    if (!w->failed && mw_arch_parse(str, &s->arch) != 0)
+        h5u_fail(w, "unknown arch '%s'", str);
+    s->width = (int)h5u_read_i64(w, g, "width");
+    s->hidden = (int)h5u_read_i64(w, g, "hidden");
+    s->units = (int)h5u_read_i64(w, g, "units");
+    s->depth = (int)h5u_read_i64(w, g, "depth");
+    h5u_read_str(w, g, "f_act", str, sizeof str);
+    if (!w->failed && mw_act_parse(str, &s->f_act) != 0)
+        h5u_fail(w, "unknown f_act '%s'", str);
+    h5u_read_str(w, g, "out_act", str, sizeof str);
+    if (!w->failed && mw_out_act_parse(str, &s->out_act) != 0)
+        h5u_fail(w, "unknown out_act '%s'", str);
+    s->leaky_slope = h5u_read_f64(w, g, "leaky_slope");
+    s->bn = (int)h5u_read_i64(w, g, "bn");
+    s->bn_eps = h5u_read_f64(w, g, "bn_eps");
+    s->batch = (int)h5u_read_i64(w, g, "batch");
+    s->classes = (int)h5u_read_i64(w, g, "classes");
+    s->init_scale = h5u_read_f64(w, g, "init_scale");
+    s->seed = (uint64_t)h5u_read_u64(w, g, "seed");
+    char why[256];
+    if (!w->failed && mw_spec_validate(s, why, sizeof why) != 0)
+        h5u_fail(w, "invalid network: %s", why);
+}
+

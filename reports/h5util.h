@@ -8,6 +8,8 @@
 #include <hdf5.h>
 #include <stddef.h>
 
+#include "mw_spec.h"
+
 typedef struct h5u {
     char *msg;
     size_t msg_len;
@@ -29,6 +31,10 @@ void h5u_read_str(h5u *w, hid_t loc, const char *name, char *out, size_t n);
 double h5u_read_f64(h5u *w, hid_t loc, const char *name);
 long long h5u_read_i64(h5u *w, hid_t loc, const char *name);
 unsigned long long h5u_read_u64(h5u *w, hid_t loc, const char *name);
+
+/* A network as attributes of loc (arch, width, ... seed), and back; reading validates it. */
+void h5u_spec_attrs(h5u *w, hid_t loc, const mw_spec *s);
+void h5u_read_spec(h5u *w, hid_t loc, mw_spec *s);
 
 /* A fixed-length, NUL-terminated string type of n bytes (for compound members). */
 hid_t h5u_fixed_str(h5u *w, size_t n);

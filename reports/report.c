@@ -303,31 +303,13 @@ static void close_type(hid_t t)
 
 /* ---- writing ---- */
 
-static void spec_attrs(h5u *w, hid_t g, const mw_spec *s)
-{
-    h5u_attr_str(w, g, "arch", mw_arch_name(s->arch));
-    h5u_attr_i64(w, g, "width", s->width);
-    h5u_attr_i64(w, g, "hidden", s->hidden);
-    h5u_attr_i64(w, g, "units", s->units);
-    h5u_attr_i64(w, g, "depth", s->depth);
-    h5u_attr_str(w, g, "f_act", mw_act_name(s->f_act));
-    h5u_attr_str(w, g, "out_act", mw_out_act_name(s->out_act));
-    h5u_attr_f64(w, g, "leaky_slope", s->leaky_slope);
-    h5u_attr_i64(w, g, "bn", s->bn);
-    h5u_attr_f64(w, g, "bn_eps", s->bn_eps);
-    h5u_attr_i64(w, g, "batch", s->batch);
-    h5u_attr_i64(w, g, "classes", s->classes);
-    h5u_attr_f64(w, g, "init_scale", s->init_scale);
-    h5u_attr_u64(w, g, "seed", (unsigned long long)s->seed);
-}
-
 static void write_network(h5u *w, hid_t parent, const mw_report_network *n)
 {
     char name[32];
     snprintf(name, sizeof name, "net-%06ld", n->index);
     hid_t g = h5u_group(w, parent, name);
     h5u_attr_i64(w, g, "index", n->index);
-    spec_attrs(w, g, &n->spec);
+    h5u_spec_attrs(w, g, &n->spec);
     h5u_attr_str(w, g, "status", n->status);
     h5u_attr_str(w, g, "message", n->message);
     h5u_attr_str(w, g, "oracle", n->oracle);
@@ -367,7 +349,7 @@ static void write_run(h5u *w, hid_t parent, const mw_report_run *run,
     h5u_attr_str(w, g, "status", run->status);
     h5u_attr_str(w, g, "message", run->message);
     if (net) /* the cell, for readers that look at one run alone */
-        spec_attrs(w, g, &net->spec);
+        h5u_spec_attrs(w, g, &net->spec);
     hsize_t dims[2] = {run->n_steps, 0};
     h5u_close_d(h5u_dataset(w, g, "steps", st, dims, CHUNK_ROWS, run->steps));
     dims[0] = run->n_epochs;
@@ -465,35 +447,6 @@ typedef struct loader {
     mw_report *r;
 } loader;
 
-static void read_spec(h5u *w, hid_t g, mw_spec *s)
-{
-    char str[32];
-    *s = mw_spec_default();
-    h5u_read_str(w, g, "arch", str, sizeof str);
-    if (!w->failed && mw_arch_parse(str, &s->arch) != 0)
-        h5u_fail(w, "unknown arch '%s'", str);
-    s->width = (int)h5u_read_i64(w, g, "width");
-    s->hidden = (int)h5u_read_i64(w, g, "hidden");
-    s->units = (int)h5u_read_i64(w, g, "units");
-    s->depth = (int)h5u_read_i64(w, g, "depth");
-    h5u_read_str(w, g, "f_act", str, sizeof str);
-    if (!w->failed && mw_act_parse(str, &s->f_act) != 0)
-        h5u_fail(w, "unknown f_act '%s'", str);
-    h5u_read_str(w, g, "out_act", str, sizeof str);
-    if (!w->failed && mw_out_act_parse(str, &s->out_act) != 0)
-        h5u_fail(w, "unknown out_act '%s'", str);
-    s->leaky_slope = h5u_read_f64(w, g, "leaky_slope");
-    s->bn = (int)h5u_read_i64(w, g, "bn");
-    s->bn_eps = h5u_read_f64(w, g, "bn_eps");
-    s->batch = (int)h5u_read_i64(w, g, "batch");
-    s->classes = (int)h5u_read_i64(w, g, "classes");
-    s->init_scale = h5u_read_f64(w, g, "init_scale");
-    s->seed = (uint64_t)h5u_read_u64(w, g, "seed");
-    char why[256];
-    if (!w->failed && mw_spec_validate(s, why, sizeof why) != 0)
-        h5u_fail(w, "invalid network: %s", why);
-}
-
 /* Read a 1-D (or, with cols, 2-D) dataset whole into a fresh buffer; *rows its length. */
 static void *read_table(h5u *w, hid_t g, const char *name, hid_t type, size_t elem,
                         size_t cols, size_t *rows)
@@ -540,7 +493,7 @@ static herr_t load_network(hid_t parent, const char *name, const H5L_info_t *inf
     if (h5u_bad(w, g, name))
         return -1;
     n.index = (long)h5u_read_i64(w, g, "index");
-    read_spec(w, g, &n.spec);
+    h5u_read_spec(w, g, &n.spec);
     h5u_read_str(w, g, "status", n.status, sizeof n.status);
     h5u_read_str(w, g, "message", n.message, sizeof n.message);
     h5u_read_str(w, g, "oracle", n.oracle, sizeof n.oracle);
