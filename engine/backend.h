@@ -94,6 +94,12 @@ typedef struct mw_ops {
     mw_status (*normal)(mw_ctx *ctx, size_t T, size_t C, void *out, size_t ld, uint64_t seed,
                         uint64_t stream, uint64_t index0, uint64_t tstride);
 
+    /* One Adam step over n parameters (PyTorch's form): m = b1 m + (1-b1) g,
+     * v = b2 v + (1-b2) g², θ -= step_size · m / (sqrt(v)/sqrt_bc2 + eps), where the
+     * caller folds the learning rate and bias corrections into step_size and sqrt_bc2. */
+    mw_status (*adam)(mw_ctx *ctx, size_t n, void *theta, const void *g, void *m, void *v,
+                      double b1, double b2, double eps, double step_size, double sqrt_bc2);
+
     /* Diagnostics, accumulated in double whatever the dtype. */
     mw_status (*dot)(mw_ctx *ctx, size_t n, const void *x, const void *y, double *out);
     mw_status (*dist2)(mw_ctx *ctx, size_t n, const void *x, const void *y, double *out);

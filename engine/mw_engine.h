@@ -84,8 +84,31 @@ mw_status mw_batch_new(mw_ctx *ctx, const mw_net *net, const double *x, const in
                        mw_batch **out);
 void mw_batch_free(mw_ctx *ctx, mw_batch *b);
 
+/* Replace the batch's inputs and labels (same sizes), without reallocating. */
+mw_status mw_batch_update(mw_ctx *ctx, const mw_net *net, mw_batch *b, const double *x,
+                          const int *labels);
+
 /* The loss J at the network's parameters (forward pass only). */
 mw_status mw_loss(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, double *loss);
+
+/* J and the fraction of the batch whose largest logit is its label (ties: the first). */
+mw_status mw_eval(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, double *loss,
+                  double *accuracy);
+
+/* ---- Adam, in the context's dtype ---- */
+
+typedef struct mw_adam {
+    double beta1, beta2, eps;
+    long long t;        /* steps taken */
+    mw_tensor m, v;     /* first and second moments, one per parameter */
+} mw_adam;
+
+mw_status mw_adam_init(mw_ctx *ctx, const mw_net *net, double beta1, double beta2, double eps,
+                       mw_adam *a);
+/* θ := θ - lr · m̂ / (sqrt(v̂) + eps) with the bias-corrected moments of g (PyTorch's
+ * Adam, no weight decay). */
+mw_status mw_adam_step(mw_ctx *ctx, mw_net *net, mw_adam *a, const mw_tensor *g, double lr);
+void mw_adam_free(mw_ctx *ctx, mw_adam *a);
 
 /* The output x_i of every coupling layer i = 1..L: out holds L blocks of batch x width
  * host doubles, layer 1 first. */
@@ -130,6 +153,8 @@ typedef struct mw_grad_info {
     int separable;      /* moonwalk phase 1 took the one-tangent-per-sample shortcut */
     int complete;       /* the method ran to its end and wrote all of g (which may still
                            hold non-finite values); 0 when it stopped part way */
+    double recon_err;   /* revbackprop: |x̂_0 - x_0| / |x_0|, the input rebuilt through
+                           every inverse against the true one; NaN otherwise */
 } mw_grad_info;
 
 /* g (lay->total elements, canonical order) := dJ/dθ by method m. A gradient with a

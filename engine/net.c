@@ -143,6 +143,11 @@ mw_status mw_batch_new(mw_ctx *ctx, const mw_net *net, const double *x, const in
     MW_GO(mw_tensor_upload(ctx, &bt->x, 0, x, B * n));
     MW_GO(mw_raw_alloc(ctx, B * sizeof(int), &bt->labels));
     bt->labels_bytes = B * sizeof(int);
+    if (!(bt->labels_host = malloc(B * sizeof(int)))) {
+        st = mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a batch");
+        goto done;
+    }
+    memcpy(bt->labels_host, labels, B * sizeof(int));
     MW_GO(ctx->ops->upload_labels(ctx, bt->labels, labels, B));
 done:
     if (st != MW_OK) {
@@ -159,6 +164,7 @@ void mw_batch_free(mw_ctx *ctx, mw_batch *b)
         return;
     mw_tensor_free(ctx, &b->x);
     mw_raw_free(ctx, b->labels, b->labels_bytes);
+    free(b->labels_host);
     free(b);
 }
 
@@ -223,4 +229,89 @@ done:
     mw_tensor_free(ctx, &xs[0]);
     mw_tensor_free(ctx, &xs[1]);
     return st;
+}
+
+mw_status mw_batch_update(mw_ctx *ctx, const mw_net *net, mw_batch *b, const double *x,
+                          const int *labels)
+{
+    const mw_spec *s = &net->spec;
+    const size_t B = (size_t)s->batch, n = (size_t)s->width;
+    for (size_t i = 0; i < B; i++)
+        if (labels[i] < 0 || labels[i] >= s->classes)
+            return mw_fail(ctx, MW_ERR_ARG, "label %d of sample %zu outside 0..%d", labels[i], i,
+                           s->classes - 1);
+    for (size_t i = 0; i < B * n; i++)
+        if (!isfinite(x[i]))
+            return mw_fail(ctx, MW_ERR_ARG, "input of sample %zu, feature %zu is not finite",
+                           i / n, i % n);
+    mw_status st = mw_tensor_upload(ctx, &b->x, 0, x, B * n);
+    if (st == MW_OK)
+        memcpy(b->labels_host, labels, B * sizeof *labels);
+    return st != MW_OK ? st : ctx->ops->upload_labels(ctx, b->labels, labels, B);
+}
+
+mw_status mw_eval(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, double *loss,
+                  double *accuracy)
+{
+    const size_t N = batch->x.n, B = (size_t)net->spec.batch, C = (size_t)net->spec.classes;
+    mw_status st = MW_OK;
+    mw_tensor x = {0};
+    mw_head head = mw_net_head(net, batch);
+    double *logits = malloc(B * C * sizeof *logits);
+    if (!logits) {
+        st = mw_fail(ctx, MW_ERR_NOMEM, "out of host memory");
+        goto done;
+    }
+    MW_GO(mw_tensor_alloc(ctx, N, &x));
+    MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(x.data, 0, 0), mw_v(batch->x.data, 0, 0)));
+    MW_GO(mw_net_forward_inplace(ctx, net, x.data));
+    MW_GO(mw_head_logits(ctx, &head, x.data, logits, loss));
+    size_t right = 0;
+    for (size_t b = 0; b < B; b++) {
+        size_t best = 0;
+        for (size_t c = 1; c < C; c++)
+            if (logits[b * C + c] > logits[b * C + best])
+                best = c;
+        right += best == (size_t)batch->labels_host[b];
+    }
+    *accuracy = (double)right / (double)B;
+done:
+    mw_tensor_free(ctx, &x);
+    free(logits);
+    return st;
+}
+
+mw_status mw_adam_init(mw_ctx *ctx, const mw_net *net, double beta1, double beta2, double eps,
+                       mw_adam *a)
+{
+    memset(a, 0, sizeof *a);
+    a->beta1 = beta1, a->beta2 = beta2, a->eps = eps;
+    const size_t P = net->lay.total;
+    mw_status st = mw_tensor_alloc(ctx, P, &a->m);
+    if (st == MW_OK)
+        st = mw_tensor_alloc(ctx, P, &a->v);
+    if (st == MW_OK)
+        st = mw_fill(ctx, mw_d(1, 1, P), mw_v(a->m.data, 0, 0), 0.0);
+    if (st == MW_OK)
+        st = mw_fill(ctx, mw_d(1, 1, P), mw_v(a->v.data, 0, 0), 0.0);
+    if (st != MW_OK)
+        mw_adam_free(ctx, a);
+    return st;
+}
+
+mw_status mw_adam_step(mw_ctx *ctx, mw_net *net, mw_adam *a, const mw_tensor *g, double lr)
+{
+    if (g->n != net->lay.total || a->m.n != g->n)
+        return mw_fail(ctx, MW_ERR_ARG, "adam: gradient of %zu values for %zu parameters", g->n,
+                       net->lay.total);
+    a->t++;
+    double bc1 = 1.0 - pow(a->beta1, (double)a->t), bc2 = 1.0 - pow(a->beta2, (double)a->t);
+    return ctx->ops->adam(ctx, g->n, net->theta.data, g->data, a->m.data, a->v.data, a->beta1,
+                          a->beta2, a->eps, lr / bc1, sqrt(bc2));
+}
+
+void mw_adam_free(mw_ctx *ctx, mw_adam *a)
+{
+    mw_tensor_free(ctx, &a->m);
+    mw_tensor_free(ctx, &a->v);
 }

@@ -17,6 +17,7 @@ struct mw_batch {
     mw_tensor x;      /* (B, n) */
     void *labels;     /* B int32 on the backend */
     size_t labels_bytes;
+    int *labels_host; /* the same, on the host (for accuracy) */
 };
 
 /* The head of net, reading the labels of batch. */

@@ -73,10 +73,19 @@ static void run_free(mw_report_run *run)
     run->steps = NULL, run->layer_rel_l2 = NULL, run->epochs = NULL;
 }
 
+static void network_free(mw_report_network *n)
+{
+    free(n->ref_steps);
+    free(n->ref_epochs);
+    n->ref_steps = NULL, n->ref_epochs = NULL;
+}
+
 void mw_report_free(mw_report *r)
 {
     for (size_t i = 0; i < r->n_runs; i++)
         run_free(&r->runs[i]);
+    for (size_t i = 0; i < r->n_networks; i++)
+        network_free(&r->networks[i]);
     free(r->runs);
     free(r->networks);
     memset(r, 0, sizeof *r);
@@ -128,16 +137,39 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
+static void *dup_array(const void *p, size_t n, size_t elem, int *bad)
+{
+    if (!n)
+        return NULL;
+    void *q = malloc(n * elem);
+    if (!q)
+        *bad = 1;
+    else
+        memcpy(q, p, n * elem);
+    return q;
+}
+
 int mw_report_set_network(mw_report *r, const mw_report_network *n)
 {
+    int bad = 0;
+    mw_report_network copy = *n;
+    copy.ref_steps = dup_array(n->ref_steps, n->n_ref_steps, sizeof *n->ref_steps, &bad);
+    copy.ref_epochs = dup_array(n->ref_epochs, n->n_ref_epochs, sizeof *n->ref_epochs, &bad);
+    if (bad) {
+        network_free(&copy);
+        return 1;
+    }
     for (size_t i = 0; i < r->n_networks; i++)
         if (r->networks[i].index == n->index) {
-            r->networks[i] = *n;
+            network_free(&r->networks[i]);
+            r->networks[i] = copy;
             return 0;
         }
-    if (grow((void **)&r->networks, &r->cap_networks, r->n_networks + 1, sizeof *n))
+    if (grow((void **)&r->networks, &r->cap_networks, r->n_networks + 1, sizeof copy)) {
+        network_free(&copy);
         return 1;
-    r->networks[r->n_networks++] = *n;
+    }
+    r->networks[r->n_networks++] = copy;
     return 0;
 }
 
@@ -210,12 +242,18 @@ static hid_t step_type(h5u *w)
         return t;
 #define F(name, type) h5u_bad(w, H5Tinsert(t, #name, HOFFSET(mw_report_step, name), type), #name)
     F(step, H5T_NATIVE_LLONG);
+    F(epoch, H5T_NATIVE_LLONG);
     F(loss, H5T_NATIVE_DOUBLE);
+    F(accuracy, H5T_NATIVE_DOUBLE);
     F(rel_l2, H5T_NATIVE_DOUBLE);
     F(max_abs, H5T_NATIVE_DOUBLE);
     F(max_ulp, H5T_NATIVE_DOUBLE);
     F(cosine, H5T_NATIVE_DOUBLE);
     F(closure_err, H5T_NATIVE_DOUBLE);
+    F(recon_err, H5T_NATIVE_DOUBLE);
+    F(dist_ref, H5T_NATIVE_DOUBLE);
+    F(gold_rel_l2, H5T_NATIVE_DOUBLE);
+    F(silver_vs_gold, H5T_NATIVE_DOUBLE);
     F(seconds, H5T_NATIVE_DOUBLE);
     F(peak_bytes, H5T_NATIVE_LLONG);
 #undef F
@@ -232,9 +270,13 @@ static hid_t epoch_type(h5u *w)
     F(steps, H5T_NATIVE_LLONG);
     F(loss_mean, H5T_NATIVE_DOUBLE);
     F(accuracy, H5T_NATIVE_DOUBLE);
+    F(test_accuracy, H5T_NATIVE_DOUBLE);
     F(rel_l2_mean, H5T_NATIVE_DOUBLE);
     F(rel_l2_max, H5T_NATIVE_DOUBLE);
     F(max_ulp_max, H5T_NATIVE_DOUBLE);
+    F(dist_ref, H5T_NATIVE_DOUBLE);
+    F(lr, H5T_NATIVE_DOUBLE);
+    F(seconds, H5T_NATIVE_DOUBLE);
 #undef F
     return t;
 }
@@ -266,6 +308,8 @@ typedef struct summary_row {
     char method[16], dtype[8], status[16];
     double rel_l2, max_abs, max_ulp, cosine, closure_err, seconds;
     long long peak_bytes;
+    long long steps, epochs;
+    double test_accuracy, dist_ref;
 } summary_row;
 
 static hid_t summary_type(h5u *w, hid_t s8, hid_t s12, hid_t s16)
@@ -291,6 +335,10 @@ static hid_t summary_type(h5u *w, hid_t s8, hid_t s12, hid_t s16)
     F(closure_err, H5T_NATIVE_DOUBLE);
     F(seconds, H5T_NATIVE_DOUBLE);
     F(peak_bytes, H5T_NATIVE_LLONG);
+    F(steps, H5T_NATIVE_LLONG);
+    F(epochs, H5T_NATIVE_LLONG);
+    F(test_accuracy, H5T_NATIVE_DOUBLE);
+    F(dist_ref, H5T_NATIVE_DOUBLE);
 #undef F
     return t;
 }
@@ -303,7 +351,7 @@ static void close_type(hid_t t)
 
 /* ---- writing ---- */
 
-static void write_network(h5u *w, hid_t parent, const mw_report_network *n)
+static void write_network(h5u *w, hid_t parent, const mw_report_network *n, hid_t st, hid_t et)
 {
     char name[32];
     snprintf(name, sizeof name, "net-%06ld", n->index);
@@ -333,6 +381,10 @@ static void write_network(h5u *w, hid_t parent, const mw_report_network *n)
     h5u_attr_f64(w, d, "slope_r2", n->proj_slope_r2);
     h5u_close_d(d);
     close_type(pt);
+    hsize_t rd[2] = {n->n_ref_steps, 0};
+    h5u_close_d(h5u_dataset(w, g, "reference_steps", st, rd, CHUNK_ROWS, n->ref_steps));
+    rd[0] = n->n_ref_epochs;
+    h5u_close_d(h5u_dataset(w, g, "reference_epochs", et, rd, CHUNK_ROWS, n->ref_epochs));
     h5u_close_g(g);
 }
 
@@ -387,6 +439,10 @@ static void fill_summary(const mw_report *r, summary_row *rows)
         s->closure_err = last ? last->closure_err : NAN;
         s->seconds = last ? last->seconds : NAN;
         s->peak_bytes = last ? last->peak_bytes : -1;
+        s->steps = (long long)run->n_steps;
+        s->epochs = (long long)run->n_epochs;
+        s->test_accuracy = run->n_epochs ? run->epochs[run->n_epochs - 1].test_accuracy : NAN;
+        s->dist_ref = last ? last->dist_ref : NAN;
     }
 }
 
@@ -407,12 +463,12 @@ static void fill_report(h5u *w, hid_t f, void *arg)
     h5u_attr_str(w, f, "math_mode", m->math_mode);
     h5u_attr_str(w, f, "host", m->host);
 
+    hid_t st = step_type(w), et = epoch_type(w);
     hid_t g = h5u_group(w, f, "networks");
     for (size_t i = 0; i < r->n_networks && !w->failed; i++)
-        write_network(w, g, &r->networks[i]);
+        write_network(w, g, &r->networks[i], st, et);
     h5u_close_g(g);
 
-    hid_t st = step_type(w), et = epoch_type(w);
     g = h5u_group(w, f, "runs");
     for (size_t i = 0; i < r->n_runs && !w->failed; i++)
         write_run(w, g, &r->runs[i], mw_report_network_at(r, r->runs[i].network), st, et);
@@ -527,9 +583,16 @@ static herr_t load_network(hid_t parent, const char *name, const H5L_info_t *inf
         if (d >= 0)
             H5Dclose(d);
     }
+    hid_t st = step_type(w), et = epoch_type(w);
+    n.ref_steps = read_table(w, g, "reference_steps", st, sizeof(mw_report_step), 0,
+                             &n.n_ref_steps);
+    n.ref_epochs = read_table(w, g, "reference_epochs", et, sizeof(mw_report_epoch), 0,
+                              &n.n_ref_epochs);
+    close_type(st), close_type(et);
     H5Gclose(g);
     if (!w->failed && mw_report_set_network(ld->r, &n) != 0)
         h5u_fail(w, "out of memory");
+    network_free(&n);
     return w->failed ? -1 : 0;
 }
 

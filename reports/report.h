@@ -30,6 +30,29 @@ typedef struct mw_report_meta {
     char host[128];
 } mw_report_meta;
 
+/* One gradient: its error against the oracle at the run's own parameters, and for
+ * training suites where the run stands. Fields that do not apply are NaN. */
+typedef struct mw_report_step {
+    long long step, epoch;
+    double loss, accuracy;      /* at the batch, before the update */
+    double rel_l2, max_abs, max_ulp, cosine; /* against the oracle (silver in training) */
+    double closure_err;         /* moonwalk, mixed */
+    double recon_err;           /* revbackprop: |x̂_0 - x_0| / |x_0| */
+    double dist_ref;            /* |θ - θ_ref| / |θ_ref| to the reference trajectory */
+    double gold_rel_l2;         /* against gold, on gold's schedule */
+    double silver_vs_gold;      /* the silver oracle's own error then */
+    double seconds;
+    long long peak_bytes;
+} mw_report_step;
+
+typedef struct mw_report_epoch {
+    long long epoch, steps;
+    double loss_mean, accuracy, test_accuracy;
+    double rel_l2_mean, rel_l2_max, max_ulp_max;
+    double dist_ref;            /* at the end of the epoch */
+    double lr, seconds;
+} mw_report_epoch;
+
 #define MW_REPORT_MAX_PROJ 8
 
 typedef struct mw_report_network {
@@ -49,18 +72,11 @@ typedef struct mw_report_network {
     double proj_k[MW_REPORT_MAX_PROJ], proj_rel_err[MW_REPORT_MAX_PROJ],
         proj_rel_err_sd[MW_REPORT_MAX_PROJ];
     double proj_slope, proj_slope_r2; /* fitted log-log slope (expected -1/2) and its R² */
+    /* training suites: the reference trajectory (float64 backprop) from the same start */
+    size_t n_ref_steps, n_ref_epochs;
+    mw_report_step *ref_steps;   /* owned by the report */
+    mw_report_epoch *ref_epochs; /* owned by the report */
 } mw_report_network;
-
-typedef struct mw_report_step {
-    long long step;
-    double loss, rel_l2, max_abs, max_ulp, cosine, closure_err, seconds;
-    long long peak_bytes;
-} mw_report_step;
-
-typedef struct mw_report_epoch {
-    long long epoch, steps;
-    double loss_mean, accuracy, rel_l2_mean, rel_l2_max, max_ulp_max;
-} mw_report_epoch;
 
 typedef struct mw_report_run {
     long index;
@@ -94,7 +110,7 @@ void mw_report_free(mw_report *r);
  * refused unless force or resume (and must exist for resume). */
 int mw_report_check_path(const char *path, int force, int resume, char *msg, size_t msg_len);
 
-/* Insert, or replace the one with the same index. Runs are deep-copied. */
+/* Insert, or replace the one with the same index. Both are deep-copied. */
 int mw_report_set_network(mw_report *r, const mw_report_network *n);
 int mw_report_set_run(mw_report *r, const mw_report_run *run);
 const mw_report_network *mw_report_network_at(const mw_report *r, long index);

@@ -15,6 +15,8 @@
 
 void mw_unit_result_free(mw_unit_result *u)
 {
+    free(u->net.ref_steps);
+    free(u->net.ref_epochs);
     for (size_t i = 0; i < u->n_runs; i++) {
         free(u->runs[i].steps);
         free(u->runs[i].layer_rel_l2);
@@ -60,7 +62,9 @@ static int read_all(int fd, void *p, size_t n, int first)
 
 static int send_result(int fd, const mw_unit_result *u)
 {
-    if (write_all(fd, u, sizeof *u))
+    if (write_all(fd, u, sizeof *u) ||
+        write_all(fd, u->net.ref_steps, u->net.n_ref_steps * sizeof *u->net.ref_steps) ||
+        write_all(fd, u->net.ref_epochs, u->net.n_ref_epochs * sizeof *u->net.ref_epochs))
         return 1;
     for (size_t i = 0; i < u->n_runs; i++) {
         const mw_report_run *r = &u->runs[i];
@@ -79,6 +83,16 @@ static int recv_result(int fd, mw_unit_result *u)
     int rc = read_all(fd, u, sizeof *u, 1);
     if (rc != 0)
         return rc;
+    size_t ns = u->net.n_ref_steps, ne = u->net.n_ref_epochs;
+    u->net.ref_steps = malloc((ns ? ns : 1) * sizeof *u->net.ref_steps);
+    u->net.ref_epochs = malloc((ne ? ne : 1) * sizeof *u->net.ref_epochs);
+    u->runs = NULL;
+    if (!u->net.ref_steps || !u->net.ref_epochs ||
+        read_all(fd, u->net.ref_steps, ns * sizeof *u->net.ref_steps, 0) ||
+        read_all(fd, u->net.ref_epochs, ne * sizeof *u->net.ref_epochs, 0)) {
+        u->n_runs = 0;
+        return -1;
+    }
     mw_report_run *runs = calloc(u->n_runs ? u->n_runs : 1, sizeof *runs);
     u->runs = runs;
     if (!runs) {
@@ -109,12 +123,30 @@ static int recv_result(int fd, mw_unit_result *u)
 
 /* ---- running ---- */
 
+typedef struct here_emit {
+    const mw_runner *r;
+    char *msg;
+    size_t msg_len;
+} here_emit;
+
+static int emit_here(void *arg, const mw_unit_result *partial)
+{
+    here_emit *h = arg;
+    return h->r->done(h->r->done_arg, partial, h->msg, h->msg_len);
+}
+
+static int emit_pipe(void *arg, const mw_unit_result *partial)
+{
+    return send_result(*(int *)arg, partial);
+}
+
 static int run_here(const mw_runner *r, char *msg, size_t msg_len)
 {
+    here_emit h = {r, msg, msg_len};
     for (size_t i = 0; i < r->n_todo; i++) {
         mw_unit_result u;
         memset(&u, 0, sizeof u);
-        int rc = r->compute(r->cfg, r->todo[i], &u, msg, msg_len);
+        int rc = r->compute(r->cfg, r->todo[i], emit_here, &h, &u, msg, msg_len);
         if (rc == 0)
             rc = r->done(r->done_arg, &u, msg, msg_len);
         mw_unit_result_free(&u);
@@ -131,9 +163,10 @@ static void worker(const mw_runner *r, int w, int fd)
     for (size_t i = (size_t)w; i < r->n_todo; i += (size_t)r->jobs) {
         mw_unit_result u;
         memset(&u, 0, sizeof u);
-        if (r->compute(r->cfg, r->todo[i], &u, msg, sizeof msg) != 0) {
+        if (r->compute(r->cfg, r->todo[i], emit_pipe, &fd, &u, msg, sizeof msg) != 0) {
             /* say so through the record: a unit whose network failed, with the reason */
             u.unit = r->todo[i];
+            u.partial = 0;
             snprintf(u.net.status, sizeof u.net.status, "failed");
             snprintf(u.net.message, sizeof u.net.message, "%.300s", msg);
         }

@@ -10,9 +10,11 @@
 
 #include "report.h"
 
-/* What a unit produces: its network record and its runs (owned). */
+/* What a unit produces: its network record and its runs (owned). A partial result
+ * (partial = 1) is the unit so far, its runs still running; the final one replaces it. */
 typedef struct mw_unit_result {
     long unit;
+    int partial;
     mw_report_network net;
     size_t n_runs;
     mw_report_run *runs;
@@ -20,11 +22,17 @@ typedef struct mw_unit_result {
 
 void mw_unit_result_free(mw_unit_result *u);
 
-/* Compute unit `unit`; 0, or nonzero with a message (a failure of the unit is better
- * recorded in the result as a failed network; nonzero means it could not even do that). */
-typedef int (*mw_unit_fn)(const void *cfg, long unit, mw_unit_result *out, char *msg,
-                          size_t msg_len);
-/* Called in the parent for every finished unit, in completion order; nonzero stops. */
+/* A unit's way to hand over its progress (a partial result) while it runs; nonzero
+ * when the receiving end is gone. */
+typedef int (*mw_unit_emit_fn)(void *emit_arg, const mw_unit_result *partial);
+
+/* Compute unit `unit`, emitting partial results as it likes; 0, or nonzero with a message
+ * (a failure of the unit is better recorded in the result as a failed network; nonzero
+ * means it could not even do that). */
+typedef int (*mw_unit_fn)(const void *cfg, long unit, mw_unit_emit_fn emit, void *emit_arg,
+                          mw_unit_result *out, char *msg, size_t msg_len);
+/* Called in the parent for every result, partial or final, in arrival order; nonzero
+ * stops. */
 typedef int (*mw_unit_done_fn)(void *arg, const mw_unit_result *u, char *msg, size_t msg_len);
 
 typedef struct mw_runner {

@@ -65,8 +65,8 @@ int mw_suite_config_json(const mw_suite_config *c, char *buf, size_t n);
 
 /* The runner's unit: one network against gold, every asked method in every dtype, and
  * projforward's unbiasedness in float64. cfg is a const mw_suite_config *. */
-int mw_gradcheck_unit(const void *cfg, long unit, mw_unit_result *out, char *msg,
-                      size_t msg_len);
+int mw_gradcheck_unit(const void *cfg, long unit, mw_unit_emit_fn emit, void *emit_arg,
+                      mw_unit_result *out, char *msg, size_t msg_len);
 /* A run that fails the suite's checks: a float64 deterministic method beyond tol, or any
  * method failed or its network's oracle failed. */
 int mw_gradcheck_run_failed(const mw_suite_config *c, const mw_report_run *run);
@@ -88,6 +88,17 @@ typedef struct mw_suite_job {
     mw_suite_progress_fn progress;
     void *progress_arg;
 } mw_suite_job;
+
+/* A suite: its name (the report's `suite`), its unit, and its check of a run. */
+typedef struct mw_suite_def {
+    const char *name;
+    mw_unit_fn unit;
+    int (*run_failed)(const mw_suite_config *c, const mw_report_run *run);
+} mw_suite_def;
+
+/* Run a suite into its report (see mw_suite_gradcheck). */
+mw_status mw_suite_execute(const mw_suite_job *job, const mw_suite_def *def, mw_report *out,
+                           size_t *failed_runs, char *msg, size_t msg_len);
 
 /* Run suite gradcheck into its report. MW_OK when the report is complete (checks may
  * still have failed: *failed_runs counts them); MW_ERR_ARG for bad usage (a resume of a

@@ -223,13 +223,23 @@ static void fill_run(mw_report_run *run, long index, long network, const char *m
     run->layer_rel_l2 = calloc(steps * (size_t)layers + 1, sizeof(double));
     run->epochs = calloc(2, sizeof *run->epochs);
     for (size_t k = 0; k < steps; k++) {
-        run->steps[k] = (mw_report_step){(long long)k, 1.5 + (double)k, 1e-7 * (double)(k + 1),
-                                         2e-8, 3.5, 0.999, k ? NAN : 1e-9, 0.25, 4096 + (long long)k};
+        run->steps[k] = (mw_report_step){.step = (long long)k, .epoch = (long long)k / 2,
+                                         .loss = 1.5 + (double)k, .accuracy = 0.25,
+                                         .rel_l2 = 1e-7 * (double)(k + 1), .max_abs = 2e-8,
+                                         .max_ulp = 3.5, .cosine = 0.999,
+                                         .closure_err = k ? NAN : 1e-9, .recon_err = 1e-12,
+                                         .dist_ref = 1e-6 * (double)k, .gold_rel_l2 = NAN,
+                                         .silver_vs_gold = 1e-16, .seconds = 0.25,
+                                         .peak_bytes = 4096 + (long long)k};
         for (int l = 0; l < layers; l++)
             run->layer_rel_l2[k * (size_t)layers + (size_t)l] = 1e-9 * (double)(l + 1) + (double)k;
     }
     for (size_t e = 0; e < run->n_epochs; e++)
-        run->epochs[e] = (mw_report_epoch){(long long)e, 10, 1.25, 0.5, 1e-7, 2e-7, 8.0};
+        run->epochs[e] = (mw_report_epoch){.epoch = (long long)e, .steps = 10, .loss_mean = 1.25,
+                                           .accuracy = 0.5, .test_accuracy = 0.375,
+                                           .rel_l2_mean = 1e-7, .rel_l2_max = 2e-7,
+                                           .max_ulp_max = 8.0, .dist_ref = 1e-5, .lr = 1e-3,
+                                           .seconds = 2.0};
 }
 
 static void free_run(mw_report_run *run)
@@ -275,7 +285,12 @@ static void make_report(mw_report *r, const char *path)
         n.proj_slope_r2 = 0.99;
         for (int k = 0; k < 5; k++)
             n.proj_k[k] = pow(4.0, k), n.proj_rel_err[k] = 8.0 / (k + 1), n.proj_rel_err_sd[k] = 0.1;
+        mw_report_run ref; /* a reference trajectory on network 1 */
+        fill_run(&ref, 0, 0, "reference", "complete", i ? 4 : 0, 1);
+        n.ref_steps = ref.steps, n.n_ref_steps = ref.n_steps;
+        n.ref_epochs = ref.epochs, n.n_ref_epochs = ref.n_epochs;
         ck_assert(mw_report_set_network(r, &n) == 0);
+        free_run(&ref);
     }
     mw_report_run runs[3];
     fill_run(&runs[0], 0, 0, "backprop", "complete", 3, 2);
@@ -319,6 +334,12 @@ START_TEST(report_round_trip)
                       x->proj_rel_err_sd[k] == y->proj_rel_err_sd[k]);
         ck_assert_str_eq(x->status, y->status);
         ck_assert_str_eq(x->oracle, y->oracle);
+        ck_assert(x->n_ref_steps == y->n_ref_steps && x->n_ref_epochs == y->n_ref_epochs);
+        for (size_t k = 0; k < x->n_ref_steps; k++)
+            ck_assert(x->ref_steps[k].loss == y->ref_steps[k].loss &&
+                      x->ref_steps[k].dist_ref == y->ref_steps[k].dist_ref);
+        for (size_t e = 0; e < x->n_ref_epochs; e++)
+            ck_assert(memcmp(&x->ref_epochs[e], &y->ref_epochs[e], sizeof x->ref_epochs[e]) == 0);
     }
     for (size_t i = 0; i < 3; i++) {
         const mw_report_run *x = &a.runs[i], *y = mw_report_run_at(&b, x->index);
@@ -331,6 +352,11 @@ START_TEST(report_round_trip)
         for (size_t k = 0; k < x->n_steps; k++) {
             const mw_report_step *p = &x->steps[k], *q = &y->steps[k];
             ck_assert(p->step == q->step && p->peak_bytes == q->peak_bytes);
+            ck_assert(p->epoch == q->epoch && same_double(p->accuracy, q->accuracy) &&
+                      same_double(p->recon_err, q->recon_err) &&
+                      same_double(p->dist_ref, q->dist_ref) &&
+                      same_double(p->gold_rel_l2, q->gold_rel_l2) &&
+                      same_double(p->silver_vs_gold, q->silver_vs_gold));
             ck_assert(same_double(p->loss, q->loss) && same_double(p->rel_l2, q->rel_l2) &&
                       same_double(p->max_abs, q->max_abs) && same_double(p->max_ulp, q->max_ulp) &&
                       same_double(p->cosine, q->cosine) &&

@@ -35,6 +35,18 @@ mw_status mw_head_loss(mw_ctx *ctx, const mw_head *h, const void *x, double *los
     return st;
 }
 
+mw_status mw_head_logits(mw_ctx *ctx, const mw_head *h, const void *x, double *logits,
+                         double *loss)
+{
+    mw_tensor lg = {0}, G = {0};
+    mw_status st = head_core(ctx, h, x, &lg, &G, loss);
+    if (st == MW_OK)
+        st = mw_tensor_download(ctx, &lg, 0, logits, lg.n);
+    mw_tensor_free(ctx, &lg);
+    mw_tensor_free(ctx, &G);
+    return st;
+}
+
 mw_status mw_head_vjp(mw_ctx *ctx, const mw_head *h, const void *x, void *hx, void *g,
                       double *loss)
 {

@@ -64,6 +64,9 @@ typedef struct mw_head {
 
 /* J at x_L. */
 mw_status mw_head_loss(mw_ctx *ctx, const mw_head *h, const void *x, double *loss);
+/* J, and the logits (B x classes host doubles). */
+mw_status mw_head_logits(mw_ctx *ctx, const mw_head *h, const void *x, double *logits,
+                         double *loss);
 /* J, hx = dJ/dx_L and, unless g is NULL, g = dJ/dθ_head. */
 mw_status mw_head_vjp(mw_ctx *ctx, const mw_head *h, const void *x, void *hx, void *g,
                       double *loss);

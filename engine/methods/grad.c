@@ -81,6 +81,7 @@ mw_status mw_grad(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, mw_meth
     memset(info, 0, sizeof *info);
     info->closure_err = NAN;
     info->loss = NAN;
+    info->recon_err = NAN;
     ctx->msg[0] = '\0';
     if ((unsigned)m >= MW_N_METHODS)
         return mw_fail(ctx, MW_ERR_ARG, "unknown method %d", (int)m);

@@ -1,7 +1,10 @@
 /* RevBackprop (DESIGN.md §3, the paper's §5 item 4; MacKay et al. 2018): a forward pass
  * keeping only x_L, then backwards: reconstruct x_{i-1} = f_i⁻¹(x_i), recompute the
  * layer's cache from it, vjp. Memory O(M_x + M_θ); the reconstruction is where it
- * fails on saturated σ (the inverse of tanh blows up near ±1). */
+ * fails on saturated σ (the inverse of tanh blows up near ±1). Its error, measured at
+ * x_0 where the true value is at hand, is reported as info->recon_err. */
+#include <math.h>
+
 #include "method.h"
 
 mw_status mw_method_revbackprop(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
@@ -40,6 +43,11 @@ mw_status mw_method_revbackprop(mw_ctx *ctx, const mw_net *net, const mw_batch *
         cache = NULL;
         cur = 1 - cur;
     }
+    /* the reconstruction error, free: x̂_0 against the batch */
+    double d2, x2;
+    MW_GO(ctx->ops->dist2(ctx, N, xs[cur].data, batch->x.data, &d2));
+    MW_GO(ctx->ops->dot(ctx, N, batch->x.data, batch->x.data, &x2));
+    info->recon_err = x2 > 0.0 ? sqrt(d2 / x2) : sqrt(d2);
 done:
     if (l)
         l->ops->cache_free(ctx, l, cache);
