@@ -70,7 +70,9 @@ static int summary(int argc, char **argv)
         printf("usage: mwverify report summary FILE.h5 [--json] [--per-layer]\n\n"
                "Read a suite's report and print, per network, its oracle and, per run, the\n"
                "method, dtype, rel_l2, max_abs, max_ulp, 1-cosine, closure error, peak bytes,\n"
-               "seconds and status; with --json one object with every run.\n\noptions:\n");
+               "seconds and status (of the last step, for training suites), then for a\n"
+               "stability report its verdict; with --json one object with every run.\n\n"
+               "options:\n");
         mw_args_print_options(stdout, summary_opts);
         return MW_EXIT_OK;
     }
@@ -94,6 +96,8 @@ static int summary(int argc, char **argv)
         mw_json_string(&j, "created_utc", r.meta.created_utc);
         mw_json_string(&j, "updated_utc", r.meta.updated_utc);
         mw_json_integer(&j, "networks", (long long)r.n_networks);
+        if (strcmp(r.meta.suite, "stability") == 0)
+            mw_emit_verdict_json(&j, &r);
         mw_emit_report_runs_json(&j, &r);
         mw_json_object_end(&j);
         rc = mw_json_finish(&j) != 0 ? MW_EXIT_RUNTIME : MW_EXIT_OK;
@@ -103,6 +107,8 @@ static int summary(int argc, char **argv)
                r.meta.mwverify_version, r.meta.host, r.meta.device, r.meta.updated_utc,
                r.meta.command_line);
         mw_print_report(stdout, &r, st.per_layer);
+        if (strcmp(r.meta.suite, "stability") == 0)
+            mw_print_verdict(stdout, &r);
     }
     mw_report_free(&r);
     return rc;

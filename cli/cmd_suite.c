@@ -1,7 +1,10 @@
-/* `mwverify suite <name>`: a sweep writing an HDF5 report. For now: suite gradcheck. */
+/* `mwverify suite <name>`: sweeps that write an HDF5 report — gradcheck (every method
+ * against gold on a grid) and stability (every method trained in lockstep, epoch by
+ * epoch, against the silver oracle and a float64 reference trajectory). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "emit.h"
@@ -9,26 +12,72 @@
 #include "progress.h"
 
 typedef struct suite_state {
+    const char *suite;
     mw_suite_config cfg;
     const char *out;
     int force, resume, quiet, jobs;
 } suite_state;
 
 static const mw_opt suite_opts[] = {
-    {"preset", "NAME", "quick (default: the gradcheck grid, seconds) or standard (grad's\n"
-                       "default network, depths 1..16, every F activation, 3 seeds: minutes)"},
-    {"out", "FILE.h5", "the report (default mwverify-gradcheck-<UTC time>.h5 here)"},
+    {"preset", "NAME", "quick (the default) or standard; see the suite's description"},
+    {"out", "FILE.h5", "the report (default mwverify-<suite>-<UTC time>.h5 here)"},
     {"resume", NULL, "finish an interrupted report: give the same options as the run that\n"
-                     "wrote it; units already in it are kept, the rest computed"},
+                     "wrote it; networks already in it are kept, the rest computed"},
     {"force", NULL, "replace an existing report"},
-    {"jobs", "N", "compute N networks at a time, in N processes (default 1)"},
+    {"jobs", "N", "compute N networks at a time, in N processes (default: the number of\n"
+                  "processors)"},
     {"quiet", NULL, "no progress line on standard error"},
     {"help", NULL, "this text"},
     {NULL, NULL, NULL},
 };
 
-static const mw_opt *const suite_tables[] = {suite_opts,     mw_grid_opts,   mw_size_opts,
-                                             mw_method_opts, mw_oracle_opts, NULL};
+static const mw_opt train_opts[] = {
+    {"epochs", "E", "training epochs"},
+    {"train-samples", "N", "training samples of the synthetic mixture"},
+    {"test-samples", "N", "held-out samples, for the test accuracy of every epoch"},
+    {"separation", "S", "class centres ~ S · N(0, I) (default 1)"},
+    {"noise", "X", "samples scatter around their centre with X · N(0, I) (default 1.5)"},
+    {"lr", "A", "Adam's learning rate (default 1e-3; β 0.9, 0.999; eps 1e-8)"},
+    {"decay", "D", "the learning rate of epoch e is lr · D^e (default 0.95)"},
+    {"gold-every", "K", "gold (MPFR, certified) at every K-th step, and at the first and the\n"
+                        "last (quick preset: 128)"},
+    {"explode", "F", "a loss above F times the first marks divergence (default 10; 0: only\n"
+                     "a non-finite value does)"},
+    {"run-budget", "GFLOP", "skip a method estimated to cost more than this over the training\n"
+                            "(default 30), unless it is named in --methods"},
+    {NULL, NULL, NULL},
+};
+
+static const mw_opt *const gradcheck_tables[] = {suite_opts,     mw_grid_opts,   mw_size_opts,
+                                                 mw_method_opts, mw_oracle_opts, NULL};
+static const mw_opt *const stability_tables[] = {suite_opts,   train_opts,     mw_grid_opts,
+                                                 mw_size_opts, mw_method_opts, mw_oracle_opts,
+                                                 NULL};
+
+static int train_apply(mw_train_config *t, const char *name, const char *v, char *err, size_t n)
+{
+    if (strcmp(name, "epochs") == 0)
+        return mw_parse_int(name, v, 1, 100000, &t->epochs, err, n);
+    if (strcmp(name, "train-samples") == 0)
+        return mw_parse_int(name, v, 1, 1 << 26, &t->n_train, err, n);
+    if (strcmp(name, "test-samples") == 0)
+        return mw_parse_int(name, v, 1, 1 << 26, &t->n_test, err, n);
+    if (strcmp(name, "separation") == 0)
+        return mw_parse_double(name, v, 0.0, 1e3, &t->separation, err, n);
+    if (strcmp(name, "noise") == 0)
+        return mw_parse_double(name, v, 0.0, 1e3, &t->noise, err, n);
+    if (strcmp(name, "lr") == 0)
+        return mw_parse_double(name, v, 1e-12, 10.0, &t->lr, err, n);
+    if (strcmp(name, "decay") == 0)
+        return mw_parse_double(name, v, 1e-6, 1.0, &t->decay, err, n);
+    if (strcmp(name, "gold-every") == 0)
+        return mw_parse_int(name, v, 1, 1 << 30, &t->gold_every, err, n);
+    if (strcmp(name, "explode") == 0)
+        return mw_parse_double(name, v, 0.0, 1e12, &t->explode, err, n);
+    if (strcmp(name, "run-budget") == 0)
+        return mw_parse_double(name, v, 0.0, 1e12, &t->run_budget_gflop, err, n);
+    return -1;
+}
 
 static int apply(void *state, const char *name, const char *v, char *err, size_t n)
 {
@@ -38,6 +87,8 @@ static int apply(void *state, const char *name, const char *v, char *err, size_t
         rc = mw_net_opt_apply(&s->cfg.base, name, v, err, n);
     if (rc < 0)
         rc = mw_oracle_opt_apply(&s->cfg.base, name, v, err, n);
+    if (rc < 0 && strcmp(s->suite, "stability") == 0)
+        rc = train_apply(&s->cfg.train, name, v, err, n);
     if (rc >= 0)
         return rc;
     if (strcmp(name, "preset") == 0)
@@ -56,56 +107,102 @@ static int apply(void *state, const char *name, const char *v, char *err, size_t
     return 1;
 }
 
-static void print_help(void)
+static void print_common_help(const mw_opt *const *tables)
 {
-    printf("usage: mwverify suite gradcheck [options]\n\n"
-           "The gradcheck grid as a suite that writes an HDF5 report (reports/SCHEMA.md):\n"
-           "one group per network with its gold oracle and projforward's unbiasedness (the\n"
-           "error of the K-sample mean for K = 1, 4, 16, 64, 256 and its fitted slope), one\n"
-           "group per run (a method in a dtype on a network) with its status and tables,\n"
-           "and a summary table. The grid is a preset with overrides; every network is\n"
-           "seeded from the suite seed and its replicate seed alone, so any order, split or\n"
-           "resume gives the same numbers.\n\n"
-           "The report is written whole after every network and renamed into place, so a\n"
-           "run killed at any moment leaves a complete file with every network finished\n"
-           "so far; --resume finishes it.\n\n"
-           "options:\n");
+    printf("options:\n");
     mw_args_print_options(stdout, suite_opts);
+    if (tables == stability_tables) {
+        printf("\ntraining (the quick preset: 8 epochs of 1024 samples in batches of 32,\n"
+               "512 held out):\n");
+        mw_args_print_options(stdout, train_opts);
+    }
     printf("\ngrid (overrides the preset):\n");
     mw_args_print_options(stdout, mw_grid_opts);
-    printf("\nnetwork (every cell; the quick preset uses width 8, hidden 8, batch 4, 3 "
-           "classes):\n");
+    printf("\nnetwork (every cell):\n");
     mw_args_print_options(stdout, mw_size_opts);
     printf("\nmethods:\n");
     mw_args_print_options(stdout, mw_method_opts);
     printf("\ngold oracle:\n");
     mw_args_print_options(stdout, mw_oracle_opts);
+}
+
+static void gradcheck_help(void)
+{
+    printf("usage: mwverify suite gradcheck [options]\n\n"
+           "The gradcheck grid as a suite that writes an HDF5 report (reports/SCHEMA.md):\n"
+           "one group per network with its gold oracle and projforward's unbiasedness (the\n"
+           "RMS error of the K-sample mean for K = 1, 4, 16, 64, 256 and its fitted slope),\n"
+           "one group per run (a method in a dtype on a network) with its status and\n"
+           "tables, and a summary table. Presets: quick (the default; depths 1, 2, 4, 8 x\n"
+           "relu, tanh x none, tanh, leaky, f32 and f64, on an mlp of width 8, hidden 8,\n"
+           "batch 4: seconds) and standard (grad's default network, depths 1..16, every F\n"
+           "activation, 3 seeds: minutes). Every network is seeded from the suite seed and\n"
+           "its replicate seed alone, so any order, split or resume gives the same numbers.\n"
+           "The report is written whole after every network and renamed into place: a run\n"
+           "killed at any moment leaves a complete file; --resume finishes it.\n\n");
+    print_common_help(gradcheck_tables);
     printf("\nthen: mwverify report summary FILE.h5; mwverify report plot FILE.h5 --out F.png\n\n"
            "exit status: 0 every check passed, 1 a float64 deterministic method is more than\n"
            "--tol from gold, a method failed, or gold did not certify (all recorded in the\n"
            "report); 2 bad usage; 3 the report could not be written.\n");
 }
 
-static int suite_gradcheck(int argc, char **argv)
+static void stability_help(void)
 {
-    suite_state s = {.jobs = 1};
+    printf("usage: mwverify suite stability [options]\n\n"
+           "Train one network with every gradient method in lockstep — the same θ_0, the\n"
+           "same shuffled batches, Adam (lr 1e-3, β 0.9/0.999) with exponential decay — and\n"
+           "with the reference, float64 backprop, from the same start; watch which method\n"
+           "stays faithful to the true gradient and which drifts (the paper's §6.6). Every\n"
+           "step records, per method: loss, batch accuracy, the gradient's error against the\n"
+           "silver oracle (float64 backprop) at the method's own parameters (rel_l2,\n"
+           "max_ulp, per layer), its distance to the reference trajectory, the closure\n"
+           "error (moonwalk, mixed) or reconstruction error (revbackprop), time and memory;\n"
+           "gold (MPFR, certified) at the first and last step and every --gold-every steps.\n"
+           "Every epoch: means, maxima and the held-out accuracy. A method that goes\n"
+           "non-finite or whose loss explodes is marked diverged at that step and stops;\n"
+           "the others go on. Methods too costly for a cell (forward mode on these sizes)\n"
+           "are skipped with the estimate as the reason.\n\n"
+           "Presets: quick (the default): synthetic Gaussian-mixture data, mlp width 16,\n"
+           "hidden 32, F activation relu and tanh, output activation none and tanh, depths\n"
+           "2 and 8, 2 seeds, float32, 8 epochs: about a minute on two cores. standard:\n"
+           "depths 2..16, leaky too, 4 seeds, 30 epochs, gold every 256 steps: tens of\n"
+           "minutes. At the end, a verdict per output activation and method.\n\n");
+    print_common_help(stability_tables);
+    printf("\nthen: mwverify report summary FILE.h5; mwverify report plot FILE.h5 --out F.png\n\n"
+           "exit status: 0 the report is complete (divergence is a result), 1 a method could\n"
+           "not be computed, 2 bad usage, 3 the report could not be written.\n");
+}
+
+static int run_suite(const char *suite, int argc, char **argv)
+{
+    suite_state s = {.suite = suite, .jobs = (int)sysconf(_SC_NPROCESSORS_ONLN)};
+    if (s.jobs < 1)
+        s.jobs = 1;
+    int stability = strcmp(suite, "stability") == 0;
     const char *preset = mw_find_preset(argc, argv, "quick");
-    if (mw_suite_preset(preset, &s.cfg) != 0) {
-        fprintf(stderr, "mwverify suite gradcheck: --preset %s: unknown preset (allowed: quick, "
-                        "standard)\n", preset);
+    if ((stability ? mw_stability_preset(preset, &s.cfg) : mw_suite_preset(preset, &s.cfg)) != 0) {
+        fprintf(stderr, "mwverify suite %s: --preset %s: unknown preset (allowed: quick, "
+                        "standard)\n", suite, preset);
         return MW_EXIT_USAGE;
     }
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "suite %s", suite);
     int help = 0;
-    int rc = mw_args_parse("suite gradcheck", suite_tables, argc, argv, apply, &s, &help);
+    int rc = mw_args_parse(cmd, stability ? stability_tables : gradcheck_tables, argc, argv,
+                           apply, &s, &help);
     if (rc != MW_EXIT_OK)
         return rc;
     if (help) {
-        print_help();
+        if (stability)
+            stability_help();
+        else
+            gradcheck_help();
         return MW_EXIT_OK;
     }
     if (s.force && s.resume) {
-        fprintf(stderr, "mwverify suite gradcheck: --force and --resume: choose one (replace the "
-                        "report, or finish it)\n");
+        fprintf(stderr, "mwverify %s: --force and --resume: choose one (replace the report, or "
+                        "finish it)\n", cmd);
         return MW_EXIT_USAGE;
     }
     mw_grid_finish(&s.cfg);
@@ -115,24 +212,30 @@ static int suite_gradcheck(int argc, char **argv)
     } else {
         time_t t = time(NULL);
         struct tm tm;
-        strftime(path, sizeof path, "mwverify-gradcheck-%Y%m%dT%H%M%SZ.h5", gmtime_r(&t, &tm));
+        char stamp[32];
+        strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", gmtime_r(&t, &tm));
+        snprintf(path, sizeof path, "mwverify-%s-%s.h5", suite, stamp);
     }
-    mw_args_command_line("suite gradcheck", argc, argv, cmdline, sizeof cmdline);
+    mw_args_command_line(cmd, argc, argv, cmdline, sizeof cmdline);
     mw_progress_line prog;
-    mw_progress_init(&prog, "suite gradcheck", s.quiet);
+    mw_progress_init(&prog, cmd, s.quiet);
     mw_suite_job job = {.cfg = &s.cfg, .path = path, .force = s.force, .resume = s.resume,
                         .jobs = s.jobs, .command_line = cmdline,
                         .progress = mw_progress_suite, .progress_arg = &prog};
+    mw_report rep;
     size_t failed = 0;
-    mw_status st = mw_suite_gradcheck(&job, NULL, &failed, msg, sizeof msg);
+    mw_status st = stability ? mw_suite_stability(&job, &rep, &failed, msg, sizeof msg)
+                             : mw_suite_gradcheck(&job, &rep, &failed, msg, sizeof msg);
     mw_progress_end(&prog);
     if (st != MW_OK) {
-        fprintf(stderr, "mwverify suite gradcheck: %s\n", msg);
+        fprintf(stderr, "mwverify %s: %s\n", cmd, msg);
         return st == MW_ERR_ARG ? MW_EXIT_USAGE : MW_EXIT_RUNTIME;
     }
-    printf("report: %s (%ld networks, %ld runs; %zu failed checks)\n", path,
-           mw_suite_n_networks(&s.cfg), mw_suite_n_networks(&s.cfg) * mw_suite_runs_per_network(&s.cfg),
-           failed);
+    if (stability)
+        mw_print_verdict(stdout, &rep);
+    printf("report: %s (%zu networks, %zu runs; %zu failed %s)\n", path, rep.n_networks,
+           rep.n_runs, failed, stability ? "runs" : "checks");
+    mw_report_free(&rep);
     return failed ? MW_EXIT_CHECKS : MW_EXIT_OK;
 }
 
@@ -141,12 +244,15 @@ int mw_cmd_suite(int argc, char **argv)
     if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
         FILE *f = argc < 1 ? stderr : stdout;
         fprintf(f, "usage: mwverify suite <name> [options]\n\nsuites:\n"
-                   "  gradcheck   every method against gold on a grid of networks, into an HDF5 "
-                   "report\n              (mwverify suite gradcheck --help)\n");
+                   "  stability   every method trained in lockstep: gradient drift and\n"
+                   "              divergence, epoch by epoch (the main job)\n"
+                   "  gradcheck   every method against gold on a grid of networks\n\n"
+                   "Each writes an HDF5 report: mwverify suite <name> --help.\n");
         return argc < 1 ? MW_EXIT_USAGE : MW_EXIT_OK;
     }
-    if (strcmp(argv[0], "gradcheck") == 0)
-        return suite_gradcheck(argc - 1, argv + 1);
-    fprintf(stderr, "mwverify suite: unknown suite '%s' (suites: gradcheck)\n", argv[0]);
+    if (strcmp(argv[0], "gradcheck") == 0 || strcmp(argv[0], "stability") == 0)
+        return run_suite(argv[0], argc - 1, argv + 1);
+    fprintf(stderr, "mwverify suite: unknown suite '%s' (suites: stability, gradcheck)\n",
+            argv[0]);
     return MW_EXIT_USAGE;
 }

@@ -1,6 +1,8 @@
 /* Output shared by grad and gradcheck (emit.h). */
 #include "emit.h"
 
+#include "suite.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -234,6 +236,13 @@ static void print_network(FILE *f, const mw_report_network *n)
         fprintf(f, "  NETWORK FAILED: %s\n", n->message);
         return;
     }
+    if (n->n_ref_epochs) {
+        const mw_report_epoch *e = &n->ref_epochs[n->n_ref_epochs - 1];
+        fprintf(f, "  reference (float64 backprop): loss %.4g, held-out accuracy %.3f after %lld "
+                   "epochs; silver oracle every step%s\n", e->loss_mean, e->test_accuracy,
+                e->epoch + 1, n->bits ? ", gold on a schedule" : "");
+        return;
+    }
     if (strcmp(n->oracle, "gold") == 0)
         fprintf(f, "  oracle gold: %ld bits, certified %.1f bits, central differences %.1f bits "
                    "on %ld coordinates (%.2f s); silver against it %s\n",
@@ -405,6 +414,61 @@ void mw_emit_report_runs_json(mw_json *j, const mw_report *r)
         mw_json_string(j, "method", run->method);
         mw_json_string(j, "dtype", run->dtype);
         run_fields_json(j, run);
+        mw_json_object_end(j);
+    }
+    mw_json_array_end(j);
+}
+
+/* ---- the verdict of a stability report ---- */
+
+enum { MAX_VERDICT = 64 };
+
+void mw_print_verdict(FILE *f, const mw_report *r)
+{
+    mw_verdict_row rows[MAX_VERDICT];
+    size_t n = mw_stability_verdict(r, rows, MAX_VERDICT);
+    char a[32], b[32], c[32], d[32];
+    fprintf(f, "\nverdict: err = rel_l2 of the gradient against float64 backprop at the method's "
+               "own parameters, over every\nstep of the epoch and every cell; growth = median err "
+               "of the last epoch / of the first; dist = |θ - θ_ref|/|θ_ref|\nto the float64 "
+               "reference trajectory at the end (median); accuracy on the held-out split at the "
+               "end (mean)\n\n");
+    fprintf(f, "%-8s %-12s %-5s %4s %8s %7s %6s %8s %-10s %-10s %-10s %-10s\n", "out-act",
+            "method", "dtype", "runs", "diverged", "skipped", "failed", "accuracy", "err median",
+            "err max", "growth", "dist");
+    for (size_t i = 0; i < n; i++) {
+        const mw_verdict_row *v = &rows[i];
+        char acc[16] = "-";
+        if (!isnan(v->test_accuracy))
+            snprintf(acc, sizeof acc, "%.3f", v->test_accuracy);
+        fprintf(f, "%-8s %-12s %-5s %4d %8d %7d %6d %8s %-10s %-10s %-10s %-10s\n", v->out_act,
+                v->method, v->dtype, v->runs, v->diverged, v->skipped, v->failed, acc,
+                mw_fmt(a, sizeof a, v->err_median_last), mw_fmt(b, sizeof b, v->err_max_last),
+                mw_fmt(c, sizeof c, v->growth), mw_fmt(d, sizeof d, v->dist_ref));
+    }
+}
+
+void mw_emit_verdict_json(mw_json *j, const mw_report *r)
+{
+    mw_verdict_row rows[MAX_VERDICT];
+    size_t n = mw_stability_verdict(r, rows, MAX_VERDICT);
+    mw_json_array_begin(j, "verdict");
+    for (size_t i = 0; i < n; i++) {
+        const mw_verdict_row *v = &rows[i];
+        mw_json_object_begin(j, NULL);
+        mw_json_string(j, "out_act", v->out_act);
+        mw_json_string(j, "method", v->method);
+        mw_json_string(j, "dtype", v->dtype);
+        mw_json_integer(j, "runs", v->runs);
+        mw_json_integer(j, "diverged", v->diverged);
+        mw_json_integer(j, "skipped", v->skipped);
+        mw_json_integer(j, "failed", v->failed);
+        mw_json_number(j, "test_accuracy", v->test_accuracy);
+        mw_json_number(j, "err_median_last", v->err_median_last);
+        mw_json_number(j, "err_max_last", v->err_max_last);
+        mw_json_number(j, "err_median_first", v->err_median_first);
+        mw_json_number(j, "growth", v->growth);
+        mw_json_number(j, "dist_ref", v->dist_ref);
         mw_json_object_end(j);
     }
     mw_json_array_end(j);

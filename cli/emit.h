@@ -32,6 +32,10 @@ void mw_print_runs(FILE *f, const char *prefix, const mw_grad_case *c,
 void mw_print_report(FILE *f, const mw_report *r, int per_layer);
 /* {"cells": [...]} members: one cell per network and dtype, as `gradcheck --json`. */
 void mw_emit_report_cells_json(mw_json *j, const mw_report *r);
+/* A stability report's verdict: per output activation, method and dtype. */
+void mw_print_verdict(FILE *f, const mw_report *r);
+void mw_emit_verdict_json(mw_json *j, const mw_report *r);
+
 /* One object per run, flat, as `report summary --json`. */
 void mw_emit_report_runs_json(mw_json *j, const mw_report *r);
 

@@ -3,6 +3,7 @@
 #ifndef MW_DATASETS_H
 #define MW_DATASETS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Class c has centre μ_c ~ separation · N(0, I); a sample of class c is μ_c + noise ·
@@ -24,5 +25,9 @@ void mw_synth_sample(const mw_synth *s, uint64_t index, double *x, int *label);
 
 /* Samples first .. first+B-1: x (B x features, row-major) and labels (B). */
 void mw_synth_batch(const mw_synth *s, uint64_t first, int B, double *x, int *labels);
+
+/* A permutation of 0..n-1 (Fisher-Yates with Philox draws of the seed's stream
+ * `stream`): the shuffled order of an epoch, the same for every method that trains on it. */
+void mw_permutation(uint64_t seed, uint64_t stream, size_t n, size_t *out);
 
 #endif

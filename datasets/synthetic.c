@@ -38,3 +38,17 @@ void mw_synth_batch(const mw_synth *s, uint64_t first, int B, double *x, int *la
     for (int b = 0; b < B; b++)
         mw_synth_sample(s, first + (uint64_t)b, x + (size_t)b * (size_t)s->features, &labels[b]);
 }
+
+void mw_permutation(uint64_t seed, uint64_t stream, size_t n, size_t *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(mw_philox_uniform(seed, stream, i) * (double)i);
+        if (j >= i) /* u < 1, but keep the bound explicit */
+            j = i - 1;
+        size_t t = out[i - 1];
+        out[i - 1] = out[j];
+        out[j] = t;
+    }
+}

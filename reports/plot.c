@@ -101,7 +101,17 @@ static void collect(const mw_report *r, const char *dtype, const char *method, s
 
 /* ---- drawing, in the child ---- */
 
+/* Labels of the y axis, which runs in log10 units: 1e-8 and so on. */
+static void decade_label(PLINT axis, PLFLT value, char *label, PLINT length, PLPointer data)
+{
+    (void)axis, (void)data;
+    snprintf(label, (size_t)length, "1e%.0f", value);
+}
+
 static int report_fd = -1;
+
+static const char *const glyph[N_METHODS] = {"#(840)", "#(841)", "#(842)",
+                                             "#(843)", "#(844)", "#(845)"};
 
 static int on_plplot_exit(PLCHAR_VECTOR message)
 {
@@ -110,13 +120,6 @@ static int on_plplot_exit(PLCHAR_VECTOR message)
         (void)ignored;
     }
     _exit(3); /* before PLplot's own exit, and without the process's exit handlers */
-}
-
-/* Labels of the y axis, which runs in log10 units: 1e-8 and so on. */
-static void decade_label(PLINT axis, PLFLT value, char *label, PLINT length, PLPointer data)
-{
-    (void)axis, (void)data;
-    snprintf(label, (size_t)length, "1e%.0f", value);
 }
 
 /* The depths themselves as labels under a log axis. */
@@ -140,23 +143,63 @@ static void depth_labels(double xmin, double xmax, const series all[2][N_METHODS
     }
 }
 
-static void draw(const series all[2][N_METHODS], const char *device, const char *path,
-                 double ymin, double ymax, double xmin, double xmax)
+typedef struct gradcheck_args {
+    series (*all)[N_METHODS];
+    double ymin, ymax, xmin, xmax;
+} gradcheck_args;
+
+/* The page: white, black ink, a colour per method and a pale one for its band. */
+static void page(const char *device, const char *path, PLINT width, PLINT height, PLINT nx,
+                 PLINT ny)
 {
-    /* white page, black ink, one colour per method */
-    static const PLINT red[8] = {255, 0, 31, 255, 44, 214, 148, 140};
-    static const PLINT green[8] = {255, 0, 119, 127, 160, 39, 103, 86};
-    static const PLINT blue[8] = {255, 0, 180, 14, 44, 40, 189, 75};
-    static const char *const glyph[N_METHODS] = {"#(840)", "#(841)", "#(842)",
-                                                 "#(843)", "#(844)", "#(845)"};
+    static const PLINT red[15] = {255, 0, 31, 255, 44, 214, 148, 140,
+                                  199, 255, 190, 247, 224, 216, 120};
+    static const PLINT green[15] = {255, 0, 119, 127, 160, 39, 103, 86,
+                                    219, 221, 230, 200, 208, 204, 120};
+    static const PLINT blue[15] = {255, 0, 180, 14, 44, 40, 189, 75,
+                                   237, 191, 190, 199, 236, 198, 120};
     plsexit(on_plplot_exit);
     plsdev(device);
     plsfnam(path);
-    plscmap0(red, green, blue, 8);
-    plspage(0.0, 0.0, 1500, 600, 0, 0);
-    plssub(2, 1);
+    plscmap0(red, green, blue, 15);
+    plspage(0.0, 0.0, width, height, 0, 0);
+    plssub(nx, ny);
     plinit();
     plslabelfunc(decade_label, NULL);
+}
+
+/* A legend of the methods, right of the current panel; with_reference adds the
+ * float64 reference trajectory (grey). */
+static void method_legend(int with_reference)
+{
+    PLINT opt[N_METHODS + 1], colors[N_METHODS + 1], styles[N_METHODS + 1], numbers[N_METHODS + 1];
+    PLFLT widths[N_METHODS + 1], scales[N_METHODS + 1];
+    const char *symbols[N_METHODS + 1], *text[N_METHODS + 1];
+    int n = 0;
+    for (int m = 0; m < N_METHODS; m++, n++) {
+        opt[n] = PL_LEGEND_LINE | PL_LEGEND_SYMBOL;
+        colors[n] = 2 + m, styles[n] = 1, widths[n] = 2.0, scales[n] = 1.0, numbers[n] = 1;
+        symbols[n] = glyph[m], text[n] = methods[m];
+    }
+    if (with_reference) {
+        opt[n] = PL_LEGEND_LINE;
+        colors[n] = 14, styles[n] = 2, widths[n] = 2.0, scales[n] = 1.0, numbers[n] = 0;
+        symbols[n] = "", text[n] = "reference";
+        n++;
+    }
+    PLFLT lw, lh;
+    pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
+             PL_POSITION_RIGHT | PL_POSITION_OUTSIDE, 0.03, 0.0, 0.06, 0, 1, 1, 0, 0, n, opt, 0.8,
+             0.8, 2.0, 0.0, colors, text, NULL, NULL, NULL, NULL, colors, styles, widths, colors,
+             scales, numbers, symbols);
+}
+
+static void draw_gradcheck(const char *device, const char *path, void *argp)
+{
+    const gradcheck_args *ga = argp;
+    const series(*all)[N_METHODS] = (const series(*)[N_METHODS])ga->all;
+    double ymin = ga->ymin, ymax = ga->ymax, xmin = ga->xmin, xmax = ga->xmax;
+    page(device, path, 1500, 600, 2, 1);
     /* at most about eight labelled decades */
     double ytick = ceil((ymax - ymin) / 8.0);
     for (int t = 0; t < 2; t++) {
@@ -172,9 +215,6 @@ static void draw(const series all[2][N_METHODS], const char *device, const char 
         plmtex("l", 5.0, 0.5, 0.5, "rel_l2 against gold");
         plmtex("t", 1.5, 0.5, 0.5,
                t == 0 ? "float32: median over cells" : "float64: median over cells");
-        PLINT opt[N_METHODS], colors[N_METHODS], styles[N_METHODS], numbers[N_METHODS];
-        PLFLT widths[N_METHODS], scales[N_METHODS];
-        const char *symbols[N_METHODS], *text[N_METHODS];
         for (int m = 0; m < N_METHODS; m++) {
             const series *s = &all[t][m];
             plcol0(2 + m);
@@ -183,29 +223,68 @@ static void draw(const series all[2][N_METHODS], const char *device, const char 
                 plline(s->n, s->x, s->y);
             if (s->n > 0)
                 plstring(s->n, s->x, s->y, glyph[m]);
-            opt[m] = PL_LEGEND_LINE | PL_LEGEND_SYMBOL;
-            colors[m] = 2 + m;
-            styles[m] = 1;
-            widths[m] = 2.0;
-            scales[m] = 1.0;
-            numbers[m] = 1;
-            symbols[m] = glyph[m];
-            text[m] = methods[m];
         }
         plcol0(1);
         plwidth(1.0);
-        if (t == 1) { /* one legend, right of the second panel */
-            PLFLT lw, lh;
-            pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
-                     PL_POSITION_RIGHT | PL_POSITION_OUTSIDE, 0.03, 0.0, 0.06, 0, 1, 1, 0, 0,
-                     N_METHODS, opt, 0.8, 0.8, 2.0, 0.0, colors, text, NULL, NULL, NULL, NULL,
-                     colors, styles, widths, colors, scales, numbers, symbols);
-        }
+        if (t == 1) /* one legend, right of the second panel */
+            method_legend(0);
     }
     plend();
 }
 
-int mw_report_plot(const mw_report *r, const char *out, char *msg, size_t msg_len)
+/* Draw into a temporary file in a child process, then rename it into place. */
+static int draw_in_child(const char *out, void (*draw)(const char *, const char *, void *),
+                         void *arg, char *msg, size_t msg_len)
+{
+    const char *dot = strrchr(out, '.');
+    const char *device = dot && strcmp(dot, ".svg") == 0 ? "svgcairo" : "pngcairo";
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out, (long)getpid()) >= (int)sizeof tmp) {
+        snprintf(msg, msg_len, "--out %s: path too long", out);
+        return 1;
+    }
+    int p[2];
+    if (pipe(p) != 0) {
+        snprintf(msg, msg_len, "cannot create a pipe: %s", strerror(errno));
+        return 1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]), close(p[1]);
+        snprintf(msg, msg_len, "cannot fork the plotting process: %s", strerror(errno));
+        return 1;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        report_fd = p[1];
+        dup2(p[1], 2); /* PLplot's warnings come back as the message */
+        draw(device, tmp, arg);
+        _exit(0);
+    }
+    close(p[1]);
+    char said[512] = "";
+    size_t got = 0;
+    ssize_t k;
+    while (got + 1 < sizeof said && (k = read(p[0], said + got, sizeof said - 1 - got)) > 0)
+        got += (size_t)k;
+    said[got] = '\0';
+    close(p[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    struct stat sb;
+    int drawn = WIFEXITED(status) && WEXITSTATUS(status) == 0 && stat(tmp, &sb) == 0 &&
+                sb.st_size > 0;
+    if (!drawn || rename(tmp, out) != 0) {
+        unlink(tmp);
+        said[strcspn(said, "\n")] = '\0';
+        snprintf(msg, msg_len, "PLplot could not draw %s%s%s", out, said[0] ? ": " : "", said);
+        return 1;
+    }
+    return 0;
+}
+
+static int plot_gradcheck(const mw_report *r, const char *out, char *msg, size_t msg_len)
 {
     static const char *const dtypes[2] = {"f32", "f64"};
     series all[2][N_METHODS];
@@ -235,50 +314,180 @@ int mw_report_plot(const mw_report *r, const char *out, char *msg, size_t msg_le
     double pad = xmax > xmin ? 0.05 * (xmax - xmin) : 0.3;
     xmin -= pad, xmax += pad;
 
-    const char *dot = strrchr(out, '.');
-    const char *device = dot && strcmp(dot, ".svg") == 0 ? "svgcairo" : "pngcairo";
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out, (long)getpid()) >= (int)sizeof tmp) {
-        snprintf(msg, msg_len, "--out %s: path too long", out);
+    gradcheck_args args = {all, ymin, ymax, xmin, xmax};
+    return draw_in_child(out, draw_gradcheck, &args, msg, msg_len);
+}
+
+/* ---- stability: error and accuracy against epoch ---- */
+
+enum { MAX_PANELS = 8, MAX_EPOCHS = 512 };
+
+typedef struct band {
+    int n;                          /* epochs with data */
+    double x[MAX_EPOCHS], mid[MAX_EPOCHS], lo[MAX_EPOCHS], hi[MAX_EPOCHS];
+} band;
+
+typedef struct stability_args {
+    int panels, epochs;
+    char title[MAX_PANELS][96];
+    band err[MAX_PANELS][N_METHODS], acc[MAX_PANELS][N_METHODS], ref[MAX_PANELS];
+    double ymin, ymax;
+} stability_args;
+
+/* Mean (of log10 when logs), minimum and maximum of v[0..n) into b at epoch x. */
+static void band_add(band *b, double x, const double *v, int n, int logs)
+{
+    if (n == 0 || b->n == MAX_EPOCHS)
+        return;
+    double sum = 0, lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        double y = logs ? log10(v[i]) : v[i];
+        sum += y, lo = fmin(lo, y), hi = fmax(hi, y);
+    }
+    b->x[b->n] = x, b->mid[b->n] = sum / n, b->lo[b->n] = lo, b->hi[b->n] = hi;
+    b->n++;
+}
+
+static void draw_band(const band *b, PLINT line, PLINT pale, PLINT style)
+{
+    if (b->n > 1) {
+        PLFLT px[2 * MAX_EPOCHS], py[2 * MAX_EPOCHS];
+        for (int i = 0; i < b->n; i++) {
+            px[i] = b->x[i], py[i] = b->hi[i];
+            px[2 * b->n - 1 - i] = b->x[i], py[2 * b->n - 1 - i] = b->lo[i];
+        }
+        plcol0(pale);
+        plfill(2 * b->n, px, py);
+    }
+    plcol0(line);
+    plwidth(2.0);
+    pllsty(style);
+    if (b->n > 1)
+        plline(b->n, b->x, b->mid);
+    pllsty(1);
+}
+
+static void draw_stability(const char *device, const char *path, void *argp)
+{
+    const stability_args *a = argp;
+    page(device, path, 520 * a->panels + 220, 940, a->panels, 2);
+    double ytick = ceil((a->ymax - a->ymin) / 8.0);
+    for (int row = 0; row < 2; row++)
+        for (int p = 0; p < a->panels; p++) {
+            pladv(0);
+            plschr(0.0, 0.8);
+            int last = p == a->panels - 1;
+            plvpor(0.21, last ? 0.62 : 0.95, 0.18, 0.86);
+            double xmax = a->epochs + 0.5;
+            plwind(0.5, xmax, row == 0 ? a->ymin : 0.0, row == 0 ? a->ymax : 1.0);
+            plcol0(1);
+            plwidth(1.0);
+            if (row == 0)
+                plbox("bcnst", 0.0, 0, "bcnostv", ytick, (PLINT)ytick);
+            else
+                plbox("bcnst", 0.0, 0, "bcnstv", 0.2, 2);
+            plmtex("b", 2.6, 0.5, 0.5, "epoch");
+            plmtex("l", 4.2, 0.5, 0.5, row == 0 ? "gradient rel_l2 vs silver" : "held-out accuracy");
+            if (row == 0)
+                plmtex("t", 1.5, 0.5, 0.5, a->title[p]);
+            if (row == 1) /* under the methods, which follow it closely when they are right */
+                draw_band(&a->ref[p], 14, 0, 2);
+            for (int m = 0; m < N_METHODS; m++)
+                draw_band(row == 0 ? &a->err[p][m] : &a->acc[p][m], 2 + m, 8 + m, 1);
+            plcol0(1);
+            plwidth(1.0);
+            if (last && row == 0)
+                method_legend(0);
+            if (last && row == 1)
+                method_legend(1);
+        }
+    plend();
+}
+
+/* Panels by output activation and depth; per method the epoch means over seeds and F
+ * activations of the first dtype present (float32 in the presets), with their range. */
+static int plot_stability(const mw_report *r, const char *out, char *msg, size_t msg_len)
+{
+    stability_args *a = calloc(1, sizeof *a);
+    double *v = malloc((r->n_runs + r->n_networks + 1) * sizeof *v);
+    if (!a || !v) {
+        free(a), free(v);
+        snprintf(msg, msg_len, "out of memory");
         return 1;
     }
-    int p[2];
-    if (pipe(p) != 0) {
-        snprintf(msg, msg_len, "cannot create a pipe: %s", strerror(errno));
-        return 1;
+    const char *dtype = NULL;
+    for (size_t k = 0; k < r->n_runs && !dtype; k++)
+        if (r->runs[k].n_epochs)
+            dtype = r->runs[k].dtype;
+    int keys[MAX_PANELS][2]; /* out act, depth */
+    for (size_t i = 0; i < r->n_networks; i++) {
+        const mw_spec *s = &r->networks[i].spec;
+        int found = 0;
+        for (int p = 0; p < a->panels; p++)
+            found |= keys[p][0] == (int)s->out_act && keys[p][1] == s->depth;
+        if (!found && a->panels < MAX_PANELS) {
+            keys[a->panels][0] = (int)s->out_act, keys[a->panels][1] = s->depth;
+            snprintf(a->title[a->panels], sizeof a->title[0], "out-act %s, depth %d (%s)",
+                     mw_out_act_name(s->out_act), s->depth, dtype ? dtype : "-");
+            a->panels++;
+        }
     }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(p[0]), close(p[1]);
-        snprintf(msg, msg_len, "cannot fork the plotting process: %s", strerror(errno));
-        return 1;
+    a->ymin = INFINITY, a->ymax = -INFINITY;
+    for (size_t k = 0; k < r->n_runs; k++)
+        if (r->runs[k].n_epochs > (size_t)a->epochs)
+            a->epochs = (int)r->runs[k].n_epochs;
+    if (a->epochs > MAX_EPOCHS)
+        a->epochs = MAX_EPOCHS;
+    int points = 0;
+    for (int p = 0; p < a->panels; p++) {
+        for (int e = 0; e < a->epochs; e++) {
+            for (int m = 0; m < N_METHODS; m++)
+                for (int row = 0; row < 2; row++) {
+                    int n = 0;
+                    for (size_t k = 0; k < r->n_runs; k++) {
+                        const mw_report_run *run = &r->runs[k];
+                        const mw_report_network *net = mw_report_network_at(r, run->network);
+                        if (!net || (int)net->spec.out_act != keys[p][0] ||
+                            net->spec.depth != keys[p][1] || strcmp(run->method, methods[m]) ||
+                            !dtype || strcmp(run->dtype, dtype) || (size_t)e >= run->n_epochs)
+                            continue;
+                        double y = row == 0 ? run->epochs[e].rel_l2_mean : run->epochs[e].test_accuracy;
+                        if (isfinite(y) && (row == 1 || y > 0))
+                            v[n++] = y;
+                    }
+                    band *b = row == 0 ? &a->err[p][m] : &a->acc[p][m];
+                    band_add(b, e + 1, v, n, row == 0);
+                    if (row == 0 && n) {
+                        points++;
+                        a->ymin = fmin(a->ymin, b->lo[b->n - 1]);
+                        a->ymax = fmax(a->ymax, b->hi[b->n - 1]);
+                    }
+                }
+            int n = 0;
+            for (size_t i = 0; i < r->n_networks; i++) {
+                const mw_report_network *net = &r->networks[i];
+                if ((int)net->spec.out_act == keys[p][0] && net->spec.depth == keys[p][1] &&
+                    (size_t)e < net->n_ref_epochs && isfinite(net->ref_epochs[e].test_accuracy))
+                    v[n++] = net->ref_epochs[e].test_accuracy;
+            }
+            band_add(&a->ref[p], e + 1, v, n, 0);
+        }
     }
-    if (pid == 0) {
-        close(p[0]);
-        report_fd = p[1];
-        dup2(p[1], 2); /* PLplot's warnings come back as the message */
-        draw((const series(*)[N_METHODS])all, device, tmp, ymin, ymax, xmin, xmax);
-        _exit(0);
+    free(v);
+    if (points == 0) {
+        free(a);
+        snprintf(msg, msg_len, "%s has no epoch to plot", r->path);
+        return 2;
     }
-    close(p[1]);
-    char said[512] = "";
-    size_t got = 0;
-    ssize_t k;
-    while (got + 1 < sizeof said && (k = read(p[0], said + got, sizeof said - 1 - got)) > 0)
-        got += (size_t)k;
-    said[got] = '\0';
-    close(p[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    struct stat sb;
-    int drawn = WIFEXITED(status) && WEXITSTATUS(status) == 0 && stat(tmp, &sb) == 0 &&
-                sb.st_size > 0;
-    if (!drawn || rename(tmp, out) != 0) {
-        unlink(tmp);
-        said[strcspn(said, "\n")] = '\0';
-        snprintf(msg, msg_len, "PLplot could not draw %s%s%s", out, said[0] ? ": " : "", said);
-        return 1;
-    }
-    return 0;
+    a->ymin = floor(a->ymin), a->ymax = ceil(a->ymax) + (ceil(a->ymax) == a->ymax ? 1.0 : 0.0);
+    int rc = draw_in_child(out, draw_stability, a, msg, msg_len);
+    free(a);
+    return rc;
+}
+
+int mw_report_plot(const mw_report *r, const char *out, char *msg, size_t msg_len)
+{
+    if (strcmp(r->meta.suite, "stability") == 0)
+        return plot_stability(r, out, msg, msg_len);
+    return plot_gradcheck(r, out, msg, msg_len);
 }

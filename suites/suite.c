@@ -188,6 +188,24 @@ int mw_suite_config_json(const mw_suite_config *c, char *buf, size_t n)
     mw_json_object_end(&j);
     mw_json_number(&j, "tol", c->tol);
     mw_json_integer(&j, "proj_repeats", c->proj_repeats);
+    const mw_train_config *t = &c->train;
+    if (t->epochs > 0) { /* training suites */
+        mw_json_object_begin(&j, "train");
+        mw_json_integer(&j, "epochs", t->epochs);
+        mw_json_integer(&j, "train_samples", t->n_train);
+        mw_json_integer(&j, "test_samples", t->n_test);
+        mw_json_number(&j, "separation", t->separation);
+        mw_json_number(&j, "noise", t->noise);
+        mw_json_number(&j, "lr", t->lr);
+        mw_json_number(&j, "beta1", t->beta1);
+        mw_json_number(&j, "beta2", t->beta2);
+        mw_json_number(&j, "eps", t->eps);
+        mw_json_number(&j, "decay", t->decay);
+        mw_json_integer(&j, "gold_every", t->gold_every);
+        mw_json_number(&j, "explode", t->explode);
+        mw_json_number(&j, "run_budget_gflop", t->run_budget_gflop);
+        mw_json_object_end(&j);
+    }
     mw_json_object_end(&j);
     int rc = mw_json_finish(&j);
     fclose(f);

@@ -29,6 +29,21 @@ typedef struct mw_suite_grid {
     int named;                /* methods named one by one (no budget skips) */
 } mw_suite_grid;
 
+/* Training (suite stability): Adam from the same θ_0 for every method, on the same
+ * shuffled batches of a synthetic Gaussian mixture, with a held-out split. */
+typedef struct mw_train_config {
+    int epochs;
+    int n_train, n_test;      /* samples; batches have the network's batch size */
+    double separation, noise; /* the mixture: class centres ~ separation · N(0, I) */
+    double lr, beta1, beta2, eps;
+    double decay;             /* the learning rate is lr · decay^epoch */
+    int gold_every;           /* gold every this many steps, and at the first and the last */
+    double explode;           /* a loss above explode times the first one is divergence
+                                 (0: only non-finite values are) */
+    double run_budget_gflop;  /* a method estimated to cost more over the training is
+                                 skipped, with the estimate as its reason */
+} mw_train_config;
+
 typedef struct mw_suite_config {
     char preset[32];
     uint64_t suite_seed;
@@ -36,6 +51,7 @@ typedef struct mw_suite_config {
     mw_grad_request base;     /* the network's other sizes, the oracle, method options */
     double tol;               /* f64 deterministic methods: rel_l2 against gold at most */
     int proj_repeats;         /* projforward unbiasedness: repeats per K (0: not measured) */
+    mw_train_config train;    /* stability only */
 } mw_suite_config;
 
 /* The presets of `suite gradcheck`: quick (the gradcheck grid: depths 1, 2, 4, 8; relu,
@@ -107,5 +123,40 @@ mw_status mw_suite_execute(const mw_suite_job *job, const mw_suite_def *def, mw_
  * over (free it with mw_report_free). */
 mw_status mw_suite_gradcheck(const mw_suite_job *job, mw_report *out, size_t *failed_runs,
                              char *msg, size_t msg_len);
+
+/* ---- suite stability ---- */
+
+/* The presets of `suite stability`: quick (the default: mlp width 16, hidden 32, batch 32,
+ * F act relu and tanh, out act none and tanh, depths 2 and 8, 2 seeds, 8 epochs of 32
+ * steps, every affordable method in float32, gold every 128 steps; about a minute on two
+ * cores) and standard
+ * (more depths, seeds and epochs; tens of minutes). 0, or 1 for an unknown name. */
+int mw_stability_preset(const char *name, mw_suite_config *c);
+/* Also the training options' ranges; 0, or 1 with a message. */
+int mw_stability_validate(const mw_suite_config *c, char *msg, size_t msg_len);
+
+/* The unit: one network trained by every asked method in every dtype in lockstep, and by
+ * the reference (float64 backprop), emitting its rows after every epoch. */
+int mw_stability_unit(const void *cfg, long unit, mw_unit_emit_fn emit, void *emit_arg,
+                      mw_unit_result *out, char *msg, size_t msg_len);
+/* A run that could not be computed (failed); divergence is a result, not a failure. */
+int mw_stability_run_failed(const mw_suite_config *c, const mw_report_run *run);
+
+mw_status mw_suite_stability(const mw_suite_job *job, mw_report *out, size_t *failed_runs,
+                             char *msg, size_t msg_len);
+
+/* The verdict of a stability report: per output activation, method and dtype. */
+typedef struct mw_verdict_row {
+    char out_act[8], method[16], dtype[8];
+    int runs, diverged, skipped, failed;
+    double test_accuracy;     /* mean over the runs that completed, at the last epoch */
+    double err_median_last, err_max_last; /* rel_l2 over every step of the last epoch */
+    double err_median_first;  /* the same over the first epoch */
+    double growth;            /* err_median_last / err_median_first */
+    double dist_ref;          /* median distance to the reference at the end */
+} mw_verdict_row;
+
+/* Fill rows (at most max); returns how many. */
+size_t mw_stability_verdict(const mw_report *r, mw_verdict_row *rows, size_t max);
 
 #endif

@@ -135,6 +135,12 @@ START_TEST(bad_input_is_one_line_and_exit_2)
         {{"report", "summary"}, {"report file", NULL}},
         {{"report", "plot", "r.h5", "--out", "fig.pdf"}, {"fig.pdf", ".png"}},
         {{"report", "nonsense"}, {"nonsense", "summary"}},
+        {{"suite", "stability", "--epochs", "0"}, {"--epochs 0", "1.."}},
+        {{"suite", "stability", "--gold-every", "0"}, {"--gold-every 0", NULL}},
+        {{"suite", "stability", "--batch", "0"}, {"--batch 0", NULL}},
+        {{"suite", "stability", "--batch", "4096"}, {"one batch", "4096"}},
+        {{"suite", "stability", "--preset", "paper"}, {"--preset paper", "quick"}},
+        {{"suite", "stability", "--lr", "-1"}, {"--lr -1", NULL}},
         {{"grad", "--out-act", "leaky", "--leaky-slope", "0"}, {NULL, NULL}},
         {{"frobnicate"}, {"frobnicate", "grad"}},
     };
@@ -366,18 +372,28 @@ static void same_reports(const char *pa, const char *pb)
     ck_assert_uint_eq(a.n_runs, b.n_runs);
     for (size_t i = 0; i < a.n_networks; i++) {
         const mw_report_network *x = &a.networks[i], *y = mw_report_network_at(&b, x->index);
-        ck_assert(y && x->certified_bits == y->certified_bits &&
-                  x->fd_agree_bits == y->fd_agree_bits && same_number(x->proj_slope, y->proj_slope));
+        ck_assert(y && same_number(x->certified_bits, y->certified_bits) &&
+                  same_number(x->fd_agree_bits, y->fd_agree_bits) &&
+                  same_number(x->proj_slope, y->proj_slope) && x->n_ref_steps == y->n_ref_steps);
+        for (size_t k = 0; k < x->n_ref_steps; k++)
+            ck_assert(x->ref_steps[k].loss == y->ref_steps[k].loss);
     }
     for (size_t i = 0; i < a.n_runs; i++) {
         const mw_report_run *x = &a.runs[i], *y = mw_report_run_at(&b, x->index);
         ck_assert(y && strcmp(x->status, y->status) == 0 && x->n_steps == y->n_steps);
-        const mw_report_step *p = mw_report_last_step(x), *q = mw_report_last_step(y);
-        if (p)
+        for (size_t k = 0; k < x->n_steps; k++) {
+            const mw_report_step *p = &x->steps[k], *q = &y->steps[k];
             ck_assert_msg(same_number(p->rel_l2, q->rel_l2) && same_number(p->max_ulp, q->max_ulp) &&
                               same_number(p->closure_err, q->closure_err) &&
+                              same_number(p->dist_ref, q->dist_ref) &&
+                              same_number(p->loss, q->loss) &&
+                              same_number(p->gold_rel_l2, q->gold_rel_l2) &&
                               p->peak_bytes == q->peak_bytes,
-                          "run %ld differs", x->index);
+                          "run %ld differs at step %zu", x->index, k);
+        }
+        ck_assert(x->n_epochs == y->n_epochs);
+        for (size_t e = 0; e < x->n_epochs; e++)
+            ck_assert(same_number(x->epochs[e].test_accuracy, y->epochs[e].test_accuracy));
     }
     mw_report_free(&a);
     mw_report_free(&b);
@@ -465,6 +481,80 @@ START_TEST(suite_kill_and_resume)
 }
 END_TEST
 
+/* suite stability prints its verdict, writes a report whose summary shows the verdict
+ * and whose plot is drawn; killed after its first network, --resume finishes it to the
+ * same numbers as a run never interrupted. */
+START_TEST(stability_report_and_resume)
+{
+    suite_tmpdir();
+    char path[300], whole[300], png[300], msg[512];
+    snprintf(path, sizeof path, "%s/s.h5", suite_dir);
+    snprintf(whole, sizeof whole, "%s/whole.h5", suite_dir);
+    snprintf(png, sizeof png, "%s/s.png", suite_dir);
+    const char *grid[] = {"suite", "stability", "--depths", "2", "--f-acts", "tanh", "--out-acts",
+                          "none,tanh", "--epochs", "2", "--train-samples", "256", "--width", "8",
+                          "--hidden", "8", "--quiet", "--jobs", "1", "--out"};
+    const char *args[32];
+    int n = 0;
+    for (size_t i = 0; i < sizeof grid / sizeof grid[0]; i++)
+        args[n++] = grid[i];
+    args[n] = whole, args[n + 1] = NULL;
+    run_result r = run(args);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    ck_assert_msg(strstr(r.out, "verdict") && strstr(r.out, "revbackprop") && strstr(r.out, "growth"),
+                  "%s", r.out);
+    run_free(&r);
+    r = run((const char *[]){"report", "summary", whole, NULL});
+    ck_assert(r.code == 0 && strstr(r.out, "verdict") && strstr(r.out, "reference (float64 backprop)"));
+    run_free(&r);
+    r = run((const char *[]){"report", "summary", whole, "--json", NULL});
+    char err[128];
+    jr_value *v = jr_parse(r.out, err, sizeof err);
+    ck_assert_msg(v && jr_get(v, "verdict") && jr_get(v, "verdict")->n == 12, "%s", err);
+    jr_free(v);
+    run_free(&r);
+    r = run((const char *[]){"report", "plot", whole, "--out", png, NULL});
+    struct stat sb;
+    ck_assert_msg(r.code == 0 && stat(png, &sb) == 0 && sb.st_size > 1000, "%s", r.err);
+    run_free(&r);
+
+    /* killed once the first network is in, then resumed */
+    args[n] = path;
+    char *argv[40];
+    int argc = 0;
+    argv[argc++] = (char *)MW_BINARY;
+    for (int i = 0; i <= n; i++)
+        argv[argc++] = (char *)args[i];
+    argv[argc] = NULL;
+    pid_t pid;
+    ck_assert(posix_spawn(&pid, MW_BINARY, NULL, NULL, argv, environ) == 0);
+    for (int spin = 0; spin < 6000; spin++) {
+        mw_report rep;
+        if (mw_report_load(&rep, path, msg, sizeof msg) == 0) {
+            size_t nn = 0;
+            for (size_t k = 0; k < rep.n_runs; k++)
+                nn += strcmp(rep.runs[k].status, "running") != 0;
+            mw_report_free(&rep);
+            if (nn >= 1)
+                break;
+        }
+        usleep(5000);
+    }
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    mw_report rep;
+    ck_assert_msg(mw_report_load(&rep, path, msg, sizeof msg) == 0, "%s", msg);
+    mw_report_free(&rep);
+    args[n + 1] = "--resume", args[n + 2] = NULL;
+    r = run(args);
+    ck_assert_msg(r.code == 0, "resume: %s", r.err);
+    run_free(&r);
+    same_reports(path, whole);
+    suite_rmdir();
+}
+END_TEST
+
 /* The table says when a result is not finite: a saturated f32 tanh stops revbackprop. */
 START_TEST(grad_table_says_nonfinite)
 {
@@ -491,6 +581,7 @@ int main(void)
     tcase_add_test(tc, gradcheck_json);
     tcase_add_test(tc, suite_report_summary_plot);
     tcase_add_test(tc, suite_kill_and_resume);
+    tcase_add_test(tc, stability_report_and_resume);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

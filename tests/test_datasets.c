@@ -55,12 +55,37 @@ START_TEST(classes_are_a_mixture)
 }
 END_TEST
 
+/* A permutation holds every index once, depends on its seed and stream, and moves most
+ * elements. */
+START_TEST(permutations)
+{
+    enum { N = 1000 };
+    size_t a[N], b[N], c[N];
+    int seen[N] = {0};
+    mw_permutation(tu_seed(), 5, N, a);
+    mw_permutation(tu_seed(), 5, N, b);
+    mw_permutation(tu_seed(), 6, N, c);
+    int fixed = 0, same = 0;
+    for (size_t i = 0; i < N; i++) {
+        ck_assert(a[i] < N && !seen[a[i]]);
+        seen[a[i]] = 1;
+        ck_assert(a[i] == b[i]);
+        fixed += a[i] == i;
+        same += a[i] == c[i];
+    }
+    ck_assert_msg(fixed < 10 && same < 10, "%d fixed points, %d agreements", fixed, same);
+    mw_permutation(tu_seed(), 5, 1, a);
+    ck_assert(a[0] == 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("datasets");
     TCase *tc = tcase_create("synthetic");
     tcase_add_test(tc, samples_are_addressable);
     tcase_add_test(tc, classes_are_a_mixture);
+    tcase_add_test(tc, permutations);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -268,6 +268,137 @@ START_TEST(suite_gradcheck_failures)
 }
 END_TEST
 
+/* ---- suite stability ---- */
+
+/* A tiny training grid: depth 2, tanh, 2 epochs of 4 steps, in memory. */
+static mw_suite_config tiny_training(mw_act out_act, mw_dtype dtype)
+{
+    mw_suite_config c;
+    ck_assert(mw_stability_preset("quick", &c) == 0);
+    c.base.spec.width = 8, c.base.spec.hidden = 8, c.base.spec.batch = 8;
+    c.grid.f_acts[0] = MW_ACT_TANH, c.grid.n_f_acts = 1;
+    c.grid.out_acts[0] = out_act, c.grid.n_out_acts = 1;
+    c.grid.depths[0] = 2, c.grid.n_depths = 1;
+    c.grid.seeds[0] = tu_seed(), c.grid.n_seeds = 1;
+    c.grid.dtypes[0] = dtype, c.grid.n_dtypes = 1;
+    c.train.epochs = 2, c.train.n_train = 32, c.train.n_test = 16;
+    c.train.run_budget_gflop = 1e9; /* every method, forward included */
+    return c;
+}
+
+static mw_report train(const mw_suite_config *c)
+{
+    mw_report r;
+    size_t failed;
+    char msg[512];
+    mw_suite_job job = {.cfg = c, .path = NULL, .jobs = 1, .command_line = "test"};
+    mw_status st = mw_suite_stability(&job, &r, &failed, msg, sizeof msg);
+    ck_assert_msg(st == MW_OK, "%s", msg);
+    ck_assert_uint_eq(failed, 0);
+    return r;
+}
+
+/* Every method starts from the same θ_0 (distance 0 to the reference at step 0) and sees
+ * the same batches: float64 backprop retraces the reference step for step, bit for bit,
+ * and with out-act none the other deterministic methods stay within 1e-10 of it. Every
+ * step has its row, every epoch its held-out accuracy. */
+START_TEST(stability_lockstep)
+{
+    mw_suite_config c = tiny_training(MW_ACT_IDENTITY, MW_F64);
+    mw_report r = train(&c);
+    ck_assert(r.n_networks == 1 && r.n_runs == 6);
+    const mw_report_network *n = &r.networks[0];
+    ck_assert(n->n_ref_steps == 8 && n->n_ref_epochs == 2);
+    for (size_t k = 0; k < r.n_runs; k++) {
+        const mw_report_run *run = &r.runs[k];
+        ck_assert_msg(strcmp(run->status, "complete") == 0, "%s: %s %s", run->method, run->status,
+                      run->message);
+        ck_assert(run->n_steps == 8 && run->n_epochs == 2);
+        ck_assert_msg(run->steps[0].dist_ref == 0, "%s starts %g from θ_0", run->method,
+                      run->steps[0].dist_ref);
+        ck_assert(isfinite(run->epochs[1].test_accuracy));
+        mw_method m;
+        ck_assert(mw_method_parse(run->method, &m) == 0);
+        for (size_t s = 0; s < run->n_steps; s++) {
+            const mw_report_step *st = &run->steps[s];
+            ck_assert(st->step == (long long)s && st->epoch == (long long)(s / 4));
+            if (m == MW_BACKPROP)
+                ck_assert_msg(st->dist_ref == 0 && st->loss == n->ref_steps[s].loss,
+                              "backprop left the reference at step %zu", s);
+            else if (!mw_method_is_stochastic(m))
+                ck_assert_msg(st->dist_ref <= 1e-10, "%s: %g from the reference at step %zu",
+                              run->method, st->dist_ref, s);
+            if (m == MW_REVBACKPROP)
+                ck_assert(st->recon_err < 1e-12);
+            if (m == MW_MOONWALK || m == MW_MIXED)
+                ck_assert(st->closure_err < 1e-10);
+        }
+        /* gold at the first and the last step and every 128th (none between here) */
+        ck_assert(isfinite(run->steps[0].gold_rel_l2) && isfinite(run->steps[7].gold_rel_l2));
+        ck_assert(isnan(run->steps[3].gold_rel_l2));
+        ck_assert(run->steps[0].silver_vs_gold < 1e-14);
+    }
+    mw_report_free(&r);
+}
+END_TEST
+
+/* A run that goes non-finite is marked diverged at that step, keeps its rows and stops,
+ * while the others go on: float32 tanh saturated by init scale 60 breaks revbackprop's
+ * inverse at once. An exploding loss is divergence too. */
+START_TEST(stability_divergence)
+{
+    mw_suite_config c = tiny_training(MW_ACT_TANH, MW_F32);
+    c.base.spec.init_scale = 60;
+    c.grid.f_acts[0] = MW_ACT_IDENTITY;
+    mw_report r = train(&c);
+    for (size_t k = 0; k < r.n_runs; k++) {
+        const mw_report_run *run = &r.runs[k];
+        if (strcmp(run->method, "revbackprop") == 0) {
+            ck_assert_str_eq(run->status, "diverged");
+            ck_assert_msg(strstr(run->message, "step 0") && strstr(run->message, "inverse"), "%s",
+                          run->message);
+            ck_assert(run->n_steps == 0);
+        } else if (strcmp(run->method, "backprop") == 0) {
+            ck_assert_str_eq(run->status, "complete");
+            ck_assert(run->n_steps == 8);
+        }
+    }
+    mw_report_free(&r);
+    /* a loss that must stay below half the first: every run diverges at step 1, its row of
+     * step 0... and step 1 kept */
+    c = tiny_training(MW_ACT_TANH, MW_F64);
+    c.train.explode = 0.5;
+    r = train(&c);
+    for (size_t k = 0; k < r.n_runs; k++) {
+        const mw_report_run *run = &r.runs[k];
+        ck_assert_str_eq(run->status, "diverged");
+        ck_assert_msg(strstr(run->message, "step 0") && strstr(run->message, "exploded"), "%s",
+                      run->message);
+        ck_assert(run->n_steps == 1);
+    }
+    mw_report_free(&r);
+}
+END_TEST
+
+/* The verdict pools the runs of an output activation and method. */
+START_TEST(stability_verdict)
+{
+    mw_suite_config c = tiny_training(MW_ACT_IDENTITY, MW_F64);
+    mw_report r = train(&c);
+    mw_verdict_row rows[16];
+    size_t n = mw_stability_verdict(&r, rows, 16);
+    ck_assert_uint_eq(n, 6);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_str_eq(rows[i].out_act, "none");
+        ck_assert(rows[i].runs == 1 && rows[i].diverged == 0);
+        ck_assert(rows[i].test_accuracy >= 0 && rows[i].test_accuracy <= 1);
+        if (strcmp(rows[i].method, "projforward") != 0)
+            ck_assert(rows[i].err_max_last < 1e-12 && rows[i].dist_ref < 1e-10);
+    }
+    mw_report_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("suites");
@@ -284,6 +415,12 @@ int main(void)
     tcase_add_test(tc, suite_gradcheck_grid);
     tcase_add_test(tc, suite_gradcheck_jobs_agree);
     tcase_add_test(tc, suite_gradcheck_failures);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("stability");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, stability_lockstep);
+    tcase_add_test(tc, stability_divergence);
+    tcase_add_test(tc, stability_verdict);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }
