@@ -15,26 +15,8 @@
 
 int mw_dump_check_path(const char *path, int force, char *msg, size_t msg_len)
 {
-    struct stat sb;
-    char *copy = strdup(path);
-    if (!copy) {
-        snprintf(msg, msg_len, "out of memory");
-        return 1;
-    }
-    const char *dir = dirname(copy);
-    int rc = 0;
-    if (*path == '\0')
-        rc = snprintf(msg, msg_len, "--dump: empty file name") > 0;
-    else if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        rc = snprintf(msg, msg_len, "--dump %s: directory %s does not exist", path, dir) > 0;
-    else if (access(dir, W_OK) != 0)
-        rc = snprintf(msg, msg_len, "--dump %s: directory %s is not writable", path, dir) > 0;
-    else if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        rc = snprintf(msg, msg_len, "--dump %s: is a directory", path) > 0;
-    else if (stat(path, &sb) == 0 && !force)
-        rc = snprintf(msg, msg_len, "--dump %s: file exists (add --force to replace it)", path) > 0;
-    free(copy);
-    return rc;
+    return h5u_check_path("--dump", path, force, 0, "file exists (add --force to replace it)",
+                          msg, msg_len);
 }
 
 /* One dataset per parameter tensor, in the tensor's shape, from a flat vector in

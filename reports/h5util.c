@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void h5u_quiet(void)
@@ -198,6 +199,35 @@ void h5u_close_g(hid_t g)
 {
     if (g >= 0)
         H5Gclose(g);
+}
+
+int h5u_check_path(const char *option, const char *path, int force, int resume,
+                   const char *exists_hint, char *msg, size_t msg_len)
+{
+    struct stat sb;
+    char *copy = strdup(path);
+    if (!copy) {
+        snprintf(msg, msg_len, "out of memory");
+        return 1;
+    }
+    const char *dir = dirname(copy);
+    int exists = stat(path, &sb) == 0, is_dir = exists && S_ISDIR(sb.st_mode), rc = 1;
+    if (*path == '\0')
+        snprintf(msg, msg_len, "%s: empty file name", option);
+    else if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        snprintf(msg, msg_len, "%s %s: directory %s does not exist", option, path, dir);
+    else if (access(dir, W_OK) != 0)
+        snprintf(msg, msg_len, "%s %s: directory %s is not writable", option, path, dir);
+    else if (is_dir)
+        snprintf(msg, msg_len, "%s %s: is a directory", option, path);
+    else if (resume && !exists)
+        snprintf(msg, msg_len, "--resume: %s does not exist", path);
+    else if (exists && !force && !resume)
+        snprintf(msg, msg_len, "%s %s: %s", option, path, exists_hint);
+    else
+        rc = 0;
+    free(copy);
+    return rc;
 }
 
 /* fsync a path (a file, or the directory holding a rename). */

@@ -48,6 +48,13 @@ void h5u_close_d(hid_t d);
 hid_t h5u_group(h5u *w, hid_t loc, const char *name);
 void h5u_close_g(hid_t g);
 
+/* Before writing a new file at path (named by option in messages, e.g. "--out"): its
+ * directory exists and is writable, path is no directory, and an existing file is
+ * refused unless force or resume (resume also needs it to exist). 0, or nonzero with a
+ * message; exists_hint ends the message for an existing file. */
+int h5u_check_path(const char *option, const char *path, int force, int resume,
+                   const char *exists_hint, char *msg, size_t msg_len);
+
 /* Write a whole HDF5 file at path without ever exposing a partial one: fill(w, file,
  * arg) writes into the temporary file path.tmp, which is closed, flushed to disk and
  * renamed over path. A file that existed at path is replaced whole or left as it was.

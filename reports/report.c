@@ -93,31 +93,9 @@ void mw_report_free(mw_report *r)
 
 int mw_report_check_path(const char *path, int force, int resume, char *msg, size_t msg_len)
 {
-    struct stat sb;
-    char *copy = strdup(path);
-    if (!copy) {
-        snprintf(msg, msg_len, "out of memory");
-        return 1;
-    }
-    const char *dir = dirname(copy);
-    int exists = stat(path, &sb) == 0, rc = 1;
-    if (*path == '\0')
-        snprintf(msg, msg_len, "--out: empty file name");
-    else if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        snprintf(msg, msg_len, "--out %s: directory %s does not exist", path, dir);
-    else if (access(dir, W_OK) != 0)
-        snprintf(msg, msg_len, "--out %s: directory %s is not writable", path, dir);
-    else if (exists && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        snprintf(msg, msg_len, "--out %s: is a directory", path);
-    else if (resume && !exists)
-        snprintf(msg, msg_len, "--resume: %s does not exist", path);
-    else if (exists && !force && !resume)
-        snprintf(msg, msg_len, "--out %s: report exists (add --resume to finish it, or --force "
-                               "to replace it)", path);
-    else
-        rc = 0;
-    free(copy);
-    return rc;
+    return h5u_check_path("--out", path, force, resume,
+                          "report exists (add --resume to finish it, or --force to replace it)",
+                          msg, msg_len);
 }
 
 /* ---- in-memory edits ---- */
