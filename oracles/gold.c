@@ -35,17 +35,14 @@ static double now(void)
 
 void mw_gold_forward_ops(const mw_spec *s, double *fma, double *trans)
 {
-    double macs = 0.0, acts = 0.0;
-    for (int u = 1; u <= s->units; u++) {
-        int o, i;
-        mw_spec_unit_shape(s, u, &o, &i);
-        macs += (double)o * i;
-        acts += o;
+    double macs = 0.0, acts = 0.0, B = s->batch, h = s->width / 2;
+    for (int l = 1; l <= s->depth; l++) {
+        macs += mw_spec_layer_macs(s, l);
+        acts += mw_spec_layer_acts(s, l);
     }
-    double B = s->batch, L = s->depth, h = s->width / 2;
-    *fma = B * L * macs + B * (double)s->classes * s->width;
-    *trans = B * L * ((s->f_act == MW_ACT_TANH ? acts : 0.0) + (s->bn ? 0.1 * acts : 0.0) +
-                      (s->out_act == MW_ACT_TANH ? h : 0.0)) +
+    *fma = B * macs + B * (double)s->classes * mw_spec_head_features(s) + B * s->width;
+    *trans = B * ((s->f_act == MW_ACT_TANH ? acts : 0.0) + (s->bn ? 0.1 * acts : 0.0) +
+                  (s->out_act == MW_ACT_TANH ? s->depth * h : 0.0)) +
              2.0 * B * s->classes;
 }
 

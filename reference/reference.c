@@ -100,7 +100,7 @@ int mw_ref_new(const mw_spec *spec, mpfr_prec_t bits, mw_ref **out, char *msg, s
     r->maxw = r->h;
     for (int u = 1; u <= r->k; u++) {
         int o, i;
-        mw_spec_unit_shape(spec, u, &o, &i);
+        mw_spec_unit_shape(spec, 1, u, &o, &i);
         r->uout[u] = (size_t)o;
         r->uin[u] = (size_t)i;
         if ((size_t)o > r->maxw)

@@ -27,6 +27,37 @@ mw_spec mw_spec_default(void)
     return s;
 }
 
+mw_spec mw_spec_revnet_default(void)
+{
+    mw_spec s = mw_spec_default();
+    s.arch = MW_ARCH_REVNET;
+    s.channels = 4;
+    s.image_h = s.image_w = 8;
+    s.blocks = 3;
+    s.layers_per_block = 1;
+    s.hidden = 0;
+    s.units = 1;
+    s.bn = 1;
+    s.batch = 4;
+    mw_spec_complete(&s);
+    return s;
+}
+
+void mw_spec_complete(mw_spec *s)
+{
+    if (s->arch != MW_ARCH_REVNET)
+        return;
+    /* out-of-range factors leave -1, which validation names by the offending option */
+    long long n = (long long)s->channels * s->image_h * s->image_w;
+    long long L = (long long)s->blocks * s->layers_per_block;
+    int sane = s->channels > 0 && s->image_h > 0 && s->image_w > 0 && s->blocks > 0 &&
+               s->layers_per_block > 0 && s->channels <= MW_MAX_CHANNELS &&
+               s->image_h <= MW_MAX_IMAGE && s->image_w <= MW_MAX_IMAGE &&
+               s->blocks <= MW_MAX_BLOCKS && s->layers_per_block <= MW_MAX_DEPTH;
+    s->width = sane && n <= MW_MAX_WIDTH ? (int)n : -1;
+    s->depth = sane && L <= MW_MAX_DEPTH ? (int)L : -1;
+}
+
 static const char *const act_names[] = {"identity", "relu", "tanh", "leaky"};
 static const char *const out_act_names[] = {"none", "relu", "tanh", "leaky"};
 
@@ -69,13 +100,17 @@ int mw_out_act_parse(const char *name, mw_act *out)
 
 const char *mw_arch_name(mw_arch a)
 {
-    return a == MW_ARCH_MLP ? "mlp" : "?";
+    return a == MW_ARCH_MLP ? "mlp" : a == MW_ARCH_REVNET ? "revnet" : "?";
 }
 
 int mw_arch_parse(const char *name, mw_arch *out)
 {
     if (strcmp(name, "mlp") == 0) {
         *out = MW_ARCH_MLP;
+        return 0;
+    }
+    if (strcmp(name, "revnet") == 0) {
+        *out = MW_ARCH_REVNET;
         return 0;
     }
     return 1;
@@ -94,14 +129,47 @@ static int int_in(int v, int lo, int hi)
 int mw_spec_validate(const mw_spec *s, char *msg, size_t n)
 {
 #define BAD(...) do { snprintf(msg, n, __VA_ARGS__); return 1; } while (0)
-    if (s->arch != MW_ARCH_MLP)
-        BAD("arch: unknown architecture (allowed: mlp)");
+    if (s->arch != MW_ARCH_MLP && s->arch != MW_ARCH_REVNET)
+        BAD("arch: unknown architecture (allowed: mlp, revnet)");
+    if (s->arch == MW_ARCH_REVNET) {
+        if (!int_in(s->channels, 2, MW_MAX_CHANNELS) || s->channels % 2 != 0)
+            BAD("channels %d: must be even, 2..%d (the coupling splits the channels into two "
+                "equal halves)", s->channels, MW_MAX_CHANNELS);
+        if (!int_in(s->image_h, 1, MW_MAX_IMAGE) || !int_in(s->image_w, 1, MW_MAX_IMAGE))
+            BAD("image %dx%d: H and W allowed 1..%d", s->image_h, s->image_w, MW_MAX_IMAGE);
+        if (!int_in(s->blocks, 1, MW_MAX_BLOCKS))
+            BAD("blocks %d: allowed 1..%d", s->blocks, MW_MAX_BLOCKS);
+        if (!int_in(s->layers_per_block, 1, MW_MAX_DEPTH))
+            BAD("layers-per-block %d: allowed 1..%d", s->layers_per_block, MW_MAX_DEPTH);
+        int f = 1 << (s->blocks - 1);
+        if (s->image_h % f != 0 || s->image_w % f != 0)
+            BAD("image %dx%d: %d blocks need H and W divisible by %d (the squeeze between "
+                "blocks halves them %d times)", s->image_h, s->image_w, s->blocks, f,
+                s->blocks - 1);
+        if ((long long)s->channels << (2 * (s->blocks - 1)) > MW_MAX_CHANNELS)
+            BAD("blocks %d: the last block would have %lld channels (at most %d)", s->blocks,
+                (long long)s->channels << (2 * (s->blocks - 1)), MW_MAX_CHANNELS);
+        long long feats = (long long)s->channels * s->image_h * s->image_w;
+        if (feats > MW_MAX_WIDTH)
+            BAD("image %dx%d: %d channels of it make %lld features per sample (at most %d)",
+                s->image_h, s->image_w, s->channels, feats, MW_MAX_WIDTH);
+        if ((long long)s->blocks * s->layers_per_block > MW_MAX_DEPTH)
+            BAD("layers-per-block %d: %d blocks of it exceed %d coupling layers",
+                s->layers_per_block, s->blocks, MW_MAX_DEPTH);
+        if (s->width != (int)feats || s->depth != s->blocks * s->layers_per_block)
+            BAD("width %d, depth %d: a revnet has C·H·W = %lld features and blocks · "
+                "layers-per-block = %d layers (mw_spec_complete sets them)", s->width,
+                s->depth, feats, s->blocks * s->layers_per_block);
+        if (s->hidden != 0 && !int_in(s->hidden, 1, MW_MAX_CHANNELS))
+            BAD("hidden %d: allowed 1..%d channels, or 0 for half of each block's channels",
+                s->hidden, MW_MAX_CHANNELS);
+    }
     if (!int_in(s->width, 2, MW_MAX_WIDTH) || s->width % 2 != 0)
         BAD("width %d: must be even, 2..%d (the coupling splits the features into two "
             "equal halves)", s->width, MW_MAX_WIDTH);
     if (!int_in(s->units, 1, MW_MAX_UNITS))
         BAD("units %d: allowed 1..%d", s->units, MW_MAX_UNITS);
-    if (!int_in(s->hidden, 1, MW_MAX_HIDDEN))
+    if (s->arch == MW_ARCH_MLP && !int_in(s->hidden, 1, MW_MAX_HIDDEN))
         BAD("hidden %d: allowed 1..%d", s->hidden, MW_MAX_HIDDEN);
     if (!int_in(s->depth, 1, MW_MAX_DEPTH))
         BAD("depth %d: allowed 1..%d coupling layers", s->depth, MW_MAX_DEPTH);
@@ -125,14 +193,22 @@ int mw_spec_validate(const mw_spec *s, char *msg, size_t n)
     if (!isfinite(s->init_scale) || s->init_scale <= 0.0 || s->init_scale > 1e6)
         BAD("init-scale %g: allowed (0, 1e6]", s->init_scale);
 
-    /* The parameter count, with every product in size_t (each factor < 2^17). */
-    size_t per_layer = 0;
-    for (int u = 1; u <= s->units; u++) {
-        int o, i;
-        mw_spec_unit_shape(s, u, &o, &i);
-        per_layer += (size_t)o * (size_t)i + (size_t)o * (s->bn ? 3 : 1);
+    /* The parameter count, with every product in size_t (each factor < 2^17); layers of
+     * one block have the same shapes. */
+    size_t total = (size_t)s->classes * (size_t)(mw_spec_head_features(s) + 1);
+    int per_block = s->arch == MW_ARCH_REVNET ? s->layers_per_block : s->depth;
+    for (int first = 1; first <= s->depth; first += per_block) {
+        size_t per_layer = 0;
+        for (int u = 1; u <= s->units; u++) {
+            int o, i;
+            mw_spec_unit_shape(s, first, u, &o, &i);
+            per_layer += (size_t)o * (size_t)i * (mw_spec_is_conv(s) ? 9 : 1) +
+                         (size_t)o * (s->bn ? 3 : 1);
+        }
+        total += per_layer * (size_t)per_block;
+        if (total > MW_MAX_PARAMS)
+            break;
     }
-    size_t total = per_layer * (size_t)s->depth + (size_t)s->classes * (size_t)(s->width + 1);
     if (total > MW_MAX_PARAMS)
         BAD("depth %d: the network would have %zu parameters (at most %zu allowed); "
             "reduce depth, width or hidden", s->depth, total, MW_MAX_PARAMS);
@@ -142,16 +218,86 @@ int mw_spec_validate(const mw_spec *s, char *msg, size_t n)
 #undef BAD
 }
 
-void mw_spec_unit_shape(const mw_spec *s, int unit, int *out, int *in)
+int mw_spec_is_conv(const mw_spec *s)
 {
-    int half = s->width / 2;
-    *in = unit == 1 ? half : s->hidden;
-    *out = unit == s->units ? half : s->hidden;
+    return s->arch == MW_ARCH_REVNET;
+}
+
+/* Block (0-based) of coupling `layer`. */
+static int block_of(const mw_spec *s, int layer)
+{
+    return s->arch == MW_ARCH_REVNET ? (layer - 1) / s->layers_per_block : 0;
+}
+
+static mw_shape shape_of_block(const mw_spec *s, int b)
+{
+    mw_shape sh = {s->width, 1, 1};
+    if (s->arch == MW_ARCH_REVNET) {
+        sh.c = s->channels << (2 * b);
+        sh.h = s->image_h >> b;
+        sh.w = s->image_w >> b;
+    }
+    return sh;
+}
+
+mw_shape mw_spec_layer_shape(const mw_spec *s, int layer)
+{
+    return shape_of_block(s, block_of(s, layer));
+}
+
+int mw_spec_squeeze_before(const mw_spec *s, int layer)
+{
+    return s->arch == MW_ARCH_REVNET && layer > 1 && (layer - 1) % s->layers_per_block == 0;
+}
+
+mw_shape mw_spec_head_shape(const mw_spec *s)
+{
+    return shape_of_block(s, s->arch == MW_ARCH_REVNET ? s->blocks - 1 : 0);
+}
+
+int mw_spec_head_features(const mw_spec *s)
+{
+    return mw_spec_head_shape(s).c; /* revnet: global average pool over H x W */
+}
+
+void mw_spec_unit_shape(const mw_spec *s, int layer, int unit, int *out, int *in)
+{
+    int half = mw_spec_layer_shape(s, layer).c / 2;
+    int hidden = s->arch == MW_ARCH_REVNET && s->hidden == 0 ? half : s->hidden;
+    *in = unit == 1 ? half : hidden;
+    *out = unit == s->units ? half : hidden;
+}
+
+double mw_spec_layer_macs(const mw_spec *s, int layer)
+{
+    mw_shape sh = mw_spec_layer_shape(s, layer);
+    double taps = mw_spec_is_conv(s) ? 9.0 * sh.h * sh.w : 1.0, macs = 0.0;
+    for (int u = 1; u <= s->units; u++) {
+        int o, i;
+        mw_spec_unit_shape(s, layer, u, &o, &i);
+        macs += (double)o * i * taps;
+    }
+    return macs;
+}
+
+double mw_spec_layer_acts(const mw_spec *s, int layer)
+{
+    mw_shape sh = mw_spec_layer_shape(s, layer);
+    double acts = 0.0;
+    for (int u = 1; u <= s->units; u++) {
+        int o, i;
+        mw_spec_unit_shape(s, layer, u, &o, &i);
+        acts += (double)o * sh.h * sh.w;
+    }
+    return acts;
 }
 
 static void set_param(mw_param_info *p, int layer, int unit, mw_param_kind kind, int rows,
                       int cols, size_t *offset, int fan_in)
 {
+    p->ndim = cols > 1 || kind == MW_PARAM_W ? 2 : 1;
+    p->dims[0] = rows;
+    p->dims[1] = cols;
     static const char *const kind_names[] = {"W", "c", "gamma", "beta"};
     if (layer > 0)
         snprintf(p->name, sizeof p->name, "layer%d.unit%d.%s", layer, unit, kind_names[kind]);
@@ -184,10 +330,16 @@ int mw_layout_build(const mw_spec *s, mw_layout *lay)
     for (int l = 1; l <= s->depth; l++) {
         lay->layer_offset[l] = off;
         for (int u = 1; u <= s->units; u++) {
-            int o, i;
-            mw_spec_unit_shape(s, u, &o, &i);
-            set_param(&lay->params[t++], l, u, MW_PARAM_W, o, i, &off, i);
-            set_param(&lay->params[t++], l, u, MW_PARAM_C, o, 1, &off, i);
+            int o, i, taps = mw_spec_is_conv(s) ? 9 : 1;
+            mw_spec_unit_shape(s, l, u, &o, &i);
+            mw_param_info *W = &lay->params[t++];
+            set_param(W, l, u, MW_PARAM_W, o, i * taps, &off, i * taps);
+            if (taps == 9) { /* [out][in][3][3] */
+                W->ndim = 4;
+                W->dims[1] = i;
+                W->dims[2] = W->dims[3] = 3;
+            }
+            set_param(&lay->params[t++], l, u, MW_PARAM_C, o, 1, &off, i * taps);
             if (s->bn) {
                 set_param(&lay->params[t++], l, u, MW_PARAM_GAMMA, o, 1, &off, 0);
                 set_param(&lay->params[t++], l, u, MW_PARAM_BETA, o, 1, &off, 0);
@@ -195,8 +347,9 @@ int mw_layout_build(const mw_spec *s, mw_layout *lay)
         }
     }
     lay->layer_offset[s->depth + 1] = off;
-    set_param(&lay->params[t++], 0, 0, MW_PARAM_W, s->classes, s->width, &off, s->width);
-    set_param(&lay->params[t++], 0, 0, MW_PARAM_C, s->classes, 1, &off, s->width);
+    int nh = mw_spec_head_features(s);
+    set_param(&lay->params[t++], 0, 0, MW_PARAM_W, s->classes, nh, &off, nh);
+    set_param(&lay->params[t++], 0, 0, MW_PARAM_C, s->classes, 1, &off, nh);
     lay->layer_offset[s->depth + 2] = off;
     lay->n_params = t;
     lay->total = off;

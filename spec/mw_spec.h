@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { MW_ARCH_MLP = 0 } mw_arch;
+typedef enum { MW_ARCH_MLP = 0, MW_ARCH_REVNET } mw_arch;
 
 /* Sizes beyond these are refused as absurd: each is far past anything one machine
  * computes a gradient for, and together they keep every product of sizes in 64 bits. */
@@ -19,6 +19,9 @@ enum {
     MW_MAX_DEPTH = 4096,
     MW_MAX_BATCH = 1 << 20,
     MW_MAX_CLASSES = 1 << 16,
+    MW_MAX_CHANNELS = 1 << 12,
+    MW_MAX_IMAGE = 1 << 12,  /* H and W */
+    MW_MAX_BLOCKS = 8,
 };
 #define MW_MAX_PARAMS ((size_t)1 << 31)
 
@@ -28,10 +31,19 @@ typedef enum { MW_ACT_IDENTITY = 0, MW_ACT_RELU, MW_ACT_TANH, MW_ACT_LEAKY } mw_
 
 typedef struct mw_spec {
     mw_arch arch;
-    int width;          /* n: features of x; even (two halves of n/2) */
-    int hidden;         /* width of F's inner units (k >= 2) */
+    int width;          /* n: features of x_0; even (two halves of n/2). revnet: C·H·W,
+                           set by mw_spec_complete */
+    int hidden;         /* width of F's inner units (k >= 2); revnet: channels, 0 for C_b/2 */
     int units;          /* k: units of F, each map -> act -> [BN] */
-    int depth;          /* L: coupling layers */
+    int depth;          /* L: coupling layers. revnet: blocks · layers_per_block, set by
+                           mw_spec_complete */
+    /* revnet only (DESIGN.md §2): x_0 is (C, H, W); `blocks` blocks of
+     * `layers_per_block` conv couplings with the squeeze ψ between blocks, so block b
+     * runs at (4^b C, H/2^b, W/2^b). */
+    int channels;       /* C, even */
+    int image_h, image_w;
+    int blocks;
+    int layers_per_block;
     mw_act f_act;       /* activation inside F */
     mw_act out_act;     /* σ after the coupling; MW_ACT_IDENTITY means none */
     double leaky_slope; /* α, shared by F and σ */
@@ -45,6 +57,12 @@ typedef struct mw_spec {
 
 /* The defaults of DESIGN.md §2 for mlp: n=16, hidden 32, k=2, no BN. */
 mw_spec mw_spec_default(void);
+/* The revnet defaults: 4 channels of 8x8, 3 blocks of 1 coupling, k=1 with ReLU and BN,
+ * hidden C_b/2 (the golden cases' shape). */
+mw_spec mw_spec_revnet_default(void);
+/* Fill the derived fields (revnet: width = C·H·W, depth = blocks · layers_per_block;
+ * nothing for mlp). Call after setting the revnet fields, before validating. */
+void mw_spec_complete(mw_spec *s);
 
 /* Validate every field. On failure returns nonzero and writes one line to msg that
  * starts with the option name (e.g. "width 7: must be even ..."), so that a command
@@ -61,6 +79,29 @@ int mw_arch_parse(const char *name, mw_arch *out);
 /* Is σ invertible with this slope? (leaky needs α > 0). */
 int mw_spec_invertible(const mw_spec *s);
 
+/* ---- shapes of the body ---- */
+
+/* A feature map: mlp layers see (width, 1, 1). */
+typedef struct mw_shape {
+    int c, h, w;
+} mw_shape;
+
+int mw_spec_is_conv(const mw_spec *s);
+/* The shape of coupling layer `layer`'s input (1..L), after any ψ before it. */
+mw_shape mw_spec_layer_shape(const mw_spec *s, int layer);
+/* Does ψ come between layer-1 and layer (revnet: the first layer of blocks 2, 3, ...)? */
+int mw_spec_squeeze_before(const mw_spec *s, int layer);
+/* The head's input before pooling (x_L's shape) and its feature count after it. */
+mw_shape mw_spec_head_shape(const mw_spec *s);
+int mw_spec_head_features(const mw_spec *s);
+/* Shapes of unit u (1-based) of F in coupling `layer`: features (dense) or channels
+ * (conv, 3x3 kernel). */
+void mw_spec_unit_shape(const mw_spec *s, int layer, int unit, int *out, int *in);
+/* Per sample: multiply-adds of F's maps in one layer, and F's activations (outputs of
+ * every unit, each of which gets act and BN). Dense and conv alike, for cost models. */
+double mw_spec_layer_macs(const mw_spec *s, int layer);
+double mw_spec_layer_acts(const mw_spec *s, int layer);
+
 /* ---- canonical parameter layout (DESIGN.md §2 "Parameters") ---- */
 
 typedef enum { MW_PARAM_W = 0, MW_PARAM_C, MW_PARAM_GAMMA, MW_PARAM_BETA } mw_param_kind;
@@ -70,7 +111,8 @@ typedef struct mw_param_info {
     int layer;           /* 1..L for couplings, 0 for the head */
     int unit;            /* 1..k, 0 for the head */
     mw_param_kind kind;
-    int rows, cols;      /* W: [out][in]; vectors: rows = length, cols = 1 */
+    int rows, cols;      /* W: [out][in] (conv: [out][in·9]); vectors: rows = length, cols = 1 */
+    int ndim, dims[4];   /* the tensor's shape: [out][in], [out][in][3][3] or [length] */
     size_t offset;       /* into the flat parameter vector */
     size_t count;
     int fan_in;          /* initialisation bound is init_scale / sqrt(fan_in); 0: not uniform */
@@ -83,9 +125,6 @@ typedef struct mw_layout {
     size_t *layer_offset;   /* [L+3]: first scalar of layer i at [i] (1..L), the head's at
                              [L+1], the total at [L+2]; [0] = 0 */
 } mw_layout;
-
-/* Shapes of one dense unit u (1-based) of F in a coupling of width n. */
-void mw_spec_unit_shape(const mw_spec *s, int unit, int *out, int *in);
 
 /* Build the layout; returns 0, or nonzero when out of memory. Free with mw_layout_free. */
 int mw_layout_build(const mw_spec *s, mw_layout *lay);

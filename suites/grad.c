@@ -32,43 +32,40 @@ mw_grad_request mw_grad_request_default(void)
     return r;
 }
 
-/* Multiply-adds of one layer's jvp for one tangent: the map of every unit for the input
- * tangent and again for the parameter tangent. */
-static double layer_jvp_flop(const mw_spec *s)
+/* Multiply-adds of the whole body's jvp for one tangent: every map of every layer for the
+ * input tangent and again for the parameter tangent; and the parameters of the body. */
+static double body_jvp_flop(const mw_spec *s)
 {
     double macs = 0.0;
-    for (int u = 1; u <= s->units; u++) {
-        int o, i;
-        mw_spec_unit_shape(s, u, &o, &i);
-        macs += (double)o * i;
-    }
+    for (int l = 1; l <= s->depth; l++)
+        macs += mw_spec_layer_macs(s, l);
     return 2.0 * 2.0 * macs * s->batch;
 }
 
 double mw_method_cost_gflop(const mw_spec *s, mw_method m, const mw_grad_opts *o)
 {
-    const double L = s->depth, layer = layer_jvp_flop(s);
-    double per_layer_params = 0.0;
-    for (int u = 1; u <= s->units; u++) {
-        int out, in;
-        mw_spec_unit_shape(s, u, &out, &in);
-        per_layer_params += (double)out * (in + 1);
+    const double L = s->depth, body = body_jvp_flop(s);
+    double params = 0.0;
+    mw_layout lay;
+    if (mw_layout_build(s, &lay) == 0) {
+        params = (double)lay.total;
+        mw_layout_free(&lay);
     }
     double flop;
     switch (m) {
-    case MW_FORWARD: /* each layer's coordinates pushed through the rest of the body */
-        flop = per_layer_params * layer * L * (L + 1) / 2.0;
+    case MW_FORWARD: /* each coordinate pushed from its layer on: half the body on average */
+        flop = params * body * (L + 1) / (2.0 * L);
         break;
     case MW_MOONWALK: { /* phase 1: n or B·n tangents through the whole body */
         double tangents = s->bn ? (double)s->batch * s->width : (double)s->width;
-        flop = tangents * layer * L + 3.0 * layer * L;
+        flop = tangents * body + 3.0 * body;
         break;
     }
     case MW_PROJFORWARD:
-        flop = (double)o->proj_samples * layer * L;
+        flop = (double)o->proj_samples * body;
         break;
     default: /* backprop-like: a forward and a backward sweep, about three passes */
-        flop = 3.0 * layer * L;
+        flop = 3.0 * body;
     }
     return flop * 1e-9;
 }

@@ -27,13 +27,13 @@ typedef struct f_cache {
     unit_cache u[];
 } f_cache;
 
-static unit_shape shape_of(const mw_spec *s, int unit)
+static unit_shape shape_of(const mw_spec *s, int layer, int unit)
 {
     unit_shape sh = {0};
     size_t off = 0;
     for (int u = 1; u <= unit; u++) {
         int o, i;
-        mw_spec_unit_shape(s, u, &o, &i);
+        mw_spec_unit_shape(s, layer, u, &o, &i);
         sh.in = (size_t)i;
         sh.out = (size_t)o;
         sh.off_W = off;
@@ -79,13 +79,13 @@ static mw_status forward(mw_ctx *ctx, const mw_layer *l, mw_view a, void *y,
     c->level = level;
     c->k = k;
     if (level == MW_CACHE_FULL) {
-        unit_shape sh = shape_of(s, 1);
+        unit_shape sh = shape_of(s, l->index, 1);
         MW_GO(mw_tensor_alloc(ctx, B * sh.in, &c->in1));
         MW_GO(mw_copy(ctx, mw_d(1, B, sh.in), mw_v(c->in1.data, 0, (ptrdiff_t)sh.in), a));
     }
     mw_view in = a;
     for (int u = 1; u <= k; u++) {
-        unit_shape sh = shape_of(s, u);
+        unit_shape sh = shape_of(s, l->index, u);
         unit_cache *q = &c->u[u - 1];
         const void *W = mw_at(ctx, l->theta, sh.off_W);
         MW_GO(mw_tensor_alloc(ctx, B * sh.out, &q->z));
@@ -141,7 +141,7 @@ static mw_status vjp(mw_ctx *ctx, const mw_layer *l, const void *cache, const vo
     if (gtheta && c->level != MW_CACHE_FULL)
         return mw_fail(ctx, MW_ERR_ARG, "vjp: parameter gradient asked from a partial cache");
     for (int u = c->k; u >= 1; u--) {
-        unit_shape sh = shape_of(s, u);
+        unit_shape sh = shape_of(s, l->index, u);
         const unit_cache *q = &c->u[u - 1];
         const void *W = mw_at(ctx, l->theta, sh.off_W);
         mw_view vz = mw_v(q->z.data, 0, (ptrdiff_t)sh.out);
@@ -197,7 +197,7 @@ static mw_status jvp(mw_ctx *ctx, const mw_layer *l, size_t T, mw_view a, mw_vie
     MW_GO(forward(ctx, l, a, y, MW_CACHE_FULL, (void **)&c));
     mw_view din = da;
     for (int u = 1; u <= c->k; u++) {
-        unit_shape sh = shape_of(s, u);
+        unit_shape sh = shape_of(s, l->index, u);
         const unit_cache *q = &c->u[u - 1];
         void *dz = dy;
         if (u < c->k) {

@@ -122,13 +122,27 @@ void tu_golden_load(tu_golden *g, const char *name)
     jr_value *root = jr_parse_file(path, err, sizeof err);
     ck_assert_msg(root, "%s: %s", path, err);
     const jr_value *sp = jr_get(root, "spec");
-    ck_assert_msg(sp && strcmp(jr_get(sp, "arch")->text, "mlp") == 0, "%s: not an mlp case", name);
+    ck_assert_msg(sp, "%s: no spec", name);
     mw_spec *s = &g->spec;
-    *s = mw_spec_default();
-    s->width = (int)jr_number(jr_get(sp, "width"));
-    s->hidden = (int)jr_number(jr_get(sp, "hidden"));
+    if (strcmp(jr_get(sp, "arch")->text, "revnet") == 0) {
+        /* revnet specs have no hidden: conv units keep C/2 channels */
+        *s = mw_spec_revnet_default();
+        s->channels = (int)jr_number(jr_get(sp, "channels"));
+        const jr_value *img = jr_get(sp, "image");
+        ck_assert_msg(img && img->n == 2, "%s: image is not [H, W]", name);
+        s->image_h = (int)jr_number(&img->items[0]);
+        s->image_w = (int)jr_number(&img->items[1]);
+        s->blocks = (int)jr_number(jr_get(sp, "blocks"));
+        s->layers_per_block = (int)jr_number(jr_get(sp, "layers_per_block"));
+        mw_spec_complete(s);
+    } else {
+        ck_assert_msg(strcmp(jr_get(sp, "arch")->text, "mlp") == 0, "%s: unknown arch", name);
+        *s = mw_spec_default();
+        s->width = (int)jr_number(jr_get(sp, "width"));
+        s->hidden = (int)jr_number(jr_get(sp, "hidden"));
+        s->depth = (int)jr_number(jr_get(sp, "depth"));
+    }
     s->units = (int)jr_number(jr_get(sp, "units"));
-    s->depth = (int)jr_number(jr_get(sp, "depth"));
     s->f_act = act_of(jr_get(sp, "f_act"), 0);
     s->out_act = act_of(jr_get(sp, "out_act"), 1);
     s->leaky_slope = jr_number(jr_get(sp, "leaky_slope"));
@@ -168,11 +182,12 @@ void tu_golden_load(tu_golden *g, const char *name)
                       "%s: tensor %d is %s in the file, %s in mw_layout", name, t,
                       jr_get(pv, "name")->text, p->name);
         const jr_value *shape = jr_get(pv, "shape");
-        size_t count = 1;
+        ck_assert_msg(shape->n == (size_t)p->ndim, "%s: %s has %zu dimensions in the file, %d "
+                      "in mw_layout", name, p->name, shape->n, p->ndim);
         for (size_t i = 0; i < shape->n; i++)
-            count *= (size_t)jr_number(&shape->items[i]);
-        ck_assert_msg(count == p->count && (int)jr_number(&shape->items[0]) == p->rows,
-                      "%s: %s has shape mismatch", name, p->name);
+            ck_assert_msg((int)jr_number(&shape->items[i]) == p->dims[i],
+                          "%s: %s has dimension %zu of %d in the file, %d in mw_layout", name,
+                          p->name, i, (int)jr_number(&shape->items[i]), p->dims[i]);
         read_values(jr_get(pv, "values"), g->theta + p->offset, NULL, p->count, p->name);
         read_values(jr_get(gv, "values"), g->grad + p->offset, g->grad_text + p->offset, p->count,
                     p->name);
@@ -188,6 +203,7 @@ void tu_golden_load(tu_golden *g, const char *name)
     ck_assert((g->loss_text = strdup(jr_get(root, "loss")->text)) != NULL);
     const jr_value *acts = jr_get(root, "activations");
     ck_assert(acts->n == (size_t)s->depth);
+    /* (layer outputs before any ψ: the same count N of values, in each block's shape) */
     for (int l = 0; l < s->depth; l++)
         read_values(jr_get(&acts->items[l], "values"), g->acts + (size_t)l * g->N,
                     g->acts_text + (size_t)l * g->N, g->N, "activation");
