@@ -74,10 +74,11 @@ typedef struct mw_ops {
                       void *loss, void *G);
 
     /* BatchNorm over a contiguous (B, C, S) array, per channel c over (b, s), biased
-     * variance. Forward may work in place (y == x). */
+     * variance. Forward may work in place (y == x); the batch mean and (biased) variance
+     * are written to mean and var (C each) unless NULL. */
     mw_status (*bn_forward)(mw_ctx *ctx, size_t B, size_t C, size_t S, double eps,
                             const void *x, const void *gamma, const void *beta, void *y,
-                            void *xhat, void *rstd);
+                            void *xhat, void *rstd, void *mean, void *var);
     /* T tangents (contiguous, T x B x C x S): dy = γ rstd (dx - mean dx - x̂ mean(x̂ dx))
      * + dγ x̂ + dβ. dgamma/dbeta are (T, C) views (st used) or NULL; dy may be dx. */
     mw_status (*bn_jvp)(mw_ctx *ctx, size_t T, size_t B, size_t C, size_t S, const void *xhat,
@@ -88,6 +89,34 @@ typedef struct mw_ops {
     mw_status (*bn_vjp)(mw_ctx *ctx, size_t B, size_t C, size_t S, const void *xhat,
                         const void *rstd, const void *gamma, const void *dy, void *dx,
                         void *dgamma, void *dbeta);
+
+    /* Evaluation-mode BatchNorm: y = γ (x - mean)/sqrt(var + eps) + β with the given
+     * statistics (running averages). y may be x. */
+    mw_status (*bn_eval)(mw_ctx *ctx, size_t B, size_t C, size_t S, double eps, const void *x,
+                         const void *gamma, const void *beta, const void *mean,
+                         const void *var, void *y);
+
+    /* Images: n_img images of (C, H, W), image i of `in` at in + i*ld (contiguous
+     * within). im2col writes col (n_img, C*9, H*W) contiguous, row c*9 + ky*3 + kx
+     * holding in[c, y+ky-1, x+kx-1] (zero outside): a 3x3 same-padded cross-correlation
+     * is then W [out][C*9] times col. col2im is its adjoint: out = beta out +
+     * alpha col2im(col), image i of out at out + i*ld. */
+    mw_status (*im2col)(mw_ctx *ctx, size_t n_img, size_t C, size_t H, size_t W,
+                        const void *in, size_t ld, void *col);
+    mw_status (*col2im)(mw_ctx *ctx, size_t n_img, size_t C, size_t H, size_t W,
+                        const void *col, double alpha, double beta, void *out, size_t ld);
+    /* The squeeze ψ of n_img contiguous (C, H, W) images (DESIGN.md §2, pixel_unshuffle
+     * order): out[c*4 + 2dy + dx, i, j] = in[c, 2i+dy, 2j+dx]; inverse: the other way
+     * (out (C, H, W) from in (4C, H/2, W/2)). Not in place. */
+    mw_status (*squeeze)(mw_ctx *ctx, size_t n_img, size_t C, size_t H, size_t W,
+                         const void *in, void *out, bool inverse);
+    /* Over n_img contiguous (C, S) images, images in groups of `group`:
+     * chan_bias: out[i, c, s] += alpha * bias[(i/group)*ld + c];
+     * chan_sum: out[g*ld + c] = beta out[g*ld + c] + alpha * Σ_{i in group g, s} in[i, c, s]. */
+    mw_status (*chan_bias)(mw_ctx *ctx, size_t n_img, size_t C, size_t S, double alpha,
+                           const void *bias, size_t group, size_t ld, void *out);
+    mw_status (*chan_sum)(mw_ctx *ctx, size_t n_img, size_t C, size_t S, size_t group,
+                          const void *in, double alpha, double beta, void *out, size_t ld);
 
     /* Standard normal draws: out[t*ld + c] = N(seed, stream, index0 + t*tstride + c)
      * for t < T, c < C (Philox4x32-10, engine/philox.h). */

@@ -9,9 +9,19 @@
 #include "backend.h"
 #include "mw_engine.h"
 
+/* How BatchNorm normalises: with the batch's statistics (training), the same and
+ * folding them into the running statistics, or with the running statistics
+ * (evaluation, forward passes without caches only). */
+typedef enum { MW_BN_BATCH = 0, MW_BN_RECORD, MW_BN_RUNNING } mw_bn_mode;
+
+/* BatchNorm's running statistics: r = (1 - m) r + m b, PyTorch's momentum and its
+ * unbiased batch variance (n / (n - 1), n = B·H·W) for the running variance. */
+#define MW_BN_MOMENTUM 0.1
+
 struct mw_ctx {
     mw_backend_kind backend;
     mw_dtype dtype;
+    mw_bn_mode bn_mode;
     const mw_ops *ops;
     size_t live_bytes, peak_bytes;
     char msg[512];

@@ -77,6 +77,16 @@ const mw_layout *mw_net_layout(const mw_net *net);
 mw_status mw_net_set_params(mw_ctx *ctx, mw_net *net, const double *theta);
 mw_status mw_net_get_params(mw_ctx *ctx, const mw_net *net, double *theta);
 
+/* BatchNorm running statistics (PyTorch's running_mean/running_var, momentum 0.1, the
+ * unbiased batch variance): start at 0 and 1, folded in once per gradient computed with
+ * mw_grad_opts.bn_update, used by mw_eval. For unit `unit` of coupling `layer`: channels
+ * values each (the unit's output channels or features) and the number of batches folded
+ * in. MW_ERR_ARG when that unit has no BatchNorm. */
+mw_status mw_net_bn_running(mw_ctx *ctx, const mw_net *net, int layer, int unit, double *mean,
+                            double *var, size_t channels, long *updates);
+/* Copy the running statistics of src into dst (same spec). */
+mw_status mw_net_bn_copy(mw_ctx *ctx, mw_net *dst, const mw_net *src);
+
 typedef struct mw_batch mw_batch;
 
 /* x: batch x width values (row-major), labels: batch class indices in [0, classes). */
@@ -91,7 +101,8 @@ mw_status mw_batch_update(mw_ctx *ctx, const mw_net *net, mw_batch *b, const dou
 /* The loss J at the network's parameters (forward pass only). */
 mw_status mw_loss(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, double *loss);
 
-/* J and the fraction of the batch whose largest logit is its label (ties: the first). */
+/* J and the fraction of the batch whose largest logit is its label (ties: the first), in
+ * evaluation mode: BatchNorm normalises with its running statistics. */
 mw_status mw_eval(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, double *loss,
                   double *accuracy);
 
@@ -142,6 +153,10 @@ typedef struct mw_grad_opts {
     uint64_t rng_seed;     /* projforward's tangents: Philox key ... */
     uint64_t rng_step;     /* ... and stream (one per training step) */
     int moonwalk_general;  /* 1: never take moonwalk's sample-separable shortcut */
+    int bn_update;         /* 1: a training step: fold this batch's statistics into the
+                              BatchNorm running statistics, exactly once per layer, from
+                              the method's first forward pass over the true inputs
+                              (never from recomputed or reconstructed activations) */
 } mw_grad_opts;
 
 mw_grad_opts mw_grad_opts_default(void);

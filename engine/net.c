@@ -2,6 +2,7 @@
  * parameter tensor in canonical order, their deterministic initialisation, batches,
  * and the plain forward pass. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,28 +41,58 @@ mw_status mw_net_new(mw_ctx *ctx, const mw_spec *spec, mw_net **out)
         return mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a network");
     mw_status st = MW_OK;
     double *theta = NULL;
+    const int L = spec->depth, k = spec->units;
     net->spec = *spec;
-    net->L = spec->depth;
+    net->n_layers = L + (spec->arch == MW_ARCH_REVNET ? spec->blocks - 1 : 0);
     if (mw_layout_build(&net->spec, &net->lay) != 0 ||
-        !(net->layers = calloc((size_t)net->L, sizeof *net->layers)) ||
+        !(net->layers = calloc((size_t)net->n_layers, sizeof *net->layers)) ||
+        (spec->bn && !(net->running = calloc((size_t)L * (size_t)k, sizeof *net->running))) ||
         !(theta = malloc(net->lay.total * sizeof *theta))) {
         st = mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a network");
         goto done;
     }
     MW_GO(mw_tensor_alloc(ctx, net->lay.total, &net->theta));
-    for (int i = 0; i < net->L; i++) {
-        mw_layer *l = &net->layers[i];
-        l->ops = &mw_coupling_dense_ops;
-        l->inner = &mw_dense_f_ops;
+    mw_layer *l = net->layers;
+    for (int i = 1; i <= L; i++) {
+        if (mw_spec_squeeze_before(&net->spec, i)) { /* ψ, from the previous block's shape */
+            l->ops = &mw_squeeze_ops;
+            l->spec = &net->spec;
+            l->index = 0;
+            l->batch = (size_t)spec->batch;
+            l->width = (size_t)spec->width;
+            l->shape = mw_spec_layer_shape(&net->spec, i - 1);
+            snprintf(l->label, sizeof l->label, "squeeze after block %d",
+                     (i - 1) / spec->layers_per_block);
+            l->theta_off = net->lay.layer_offset[i];
+            l->theta = mw_at(ctx, net->theta.data, l->theta_off);
+            l++;
+        }
+        l->ops = &mw_coupling_ops;
+        l->inner = &mw_f_ops;
         l->spec = &net->spec;
-        l->index = i + 1;
+        l->index = i;
         l->batch = (size_t)spec->batch;
         l->width = (size_t)spec->width;
-        l->theta_off = net->lay.layer_offset[i + 1];
-        l->n_theta = net->lay.layer_offset[i + 2] - l->theta_off;
+        l->shape = mw_spec_layer_shape(&net->spec, i);
+        snprintf(l->label, sizeof l->label, "layer %d", i);
+        l->theta_off = net->lay.layer_offset[i];
+        l->n_theta = net->lay.layer_offset[i + 1] - l->theta_off;
         l->theta = mw_at(ctx, net->theta.data, l->theta_off);
+        if (spec->bn) {
+            l->running = &net->running[(size_t)(i - 1) * (size_t)k];
+            for (int u = 1; u <= k; u++) {
+                int o, in;
+                mw_spec_unit_shape(spec, i, u, &o, &in);
+                mw_bn_running *r = &l->running[u - 1];
+                MW_GO(mw_tensor_alloc(ctx, (size_t)o, &r->mean));
+                MW_GO(mw_tensor_alloc(ctx, (size_t)o, &r->var));
+                MW_GO(mw_fill(ctx, mw_d(1, 1, (size_t)o), mw_v(r->mean.data, 0, 0), 0.0));
+                MW_GO(mw_fill(ctx, mw_d(1, 1, (size_t)o), mw_v(r->var.data, 0, 0), 1.0));
+            }
+        }
+        l++;
     }
-    net->head_theta = mw_at(ctx, net->theta.data, net->lay.layer_offset[net->L + 1]);
+    net->head_theta = mw_at(ctx, net->theta.data, net->lay.layer_offset[L + 1]);
     mw_init_params(&net->spec, &net->lay, theta);
     MW_GO(mw_tensor_upload(ctx, &net->theta, 0, theta, net->lay.total));
 done:
@@ -79,9 +110,52 @@ void mw_net_free(mw_ctx *ctx, mw_net *net)
     if (!net)
         return;
     mw_tensor_free(ctx, &net->theta);
+    if (net->running)
+        for (size_t i = 0; i < (size_t)net->spec.depth * (size_t)net->spec.units; i++) {
+            mw_tensor_free(ctx, &net->running[i].mean);
+            mw_tensor_free(ctx, &net->running[i].var);
+        }
+    free(net->running);
     mw_layout_free(&net->lay);
     free(net->layers);
     free(net);
+}
+
+mw_status mw_net_bn_running(mw_ctx *ctx, const mw_net *net, int layer, int unit, double *mean,
+                            double *var, size_t channels, long *updates)
+{
+    const mw_spec *s = &net->spec;
+    if (!net->running || layer < 1 || layer > s->depth || unit < 1 || unit > s->units)
+        return mw_fail(ctx, MW_ERR_ARG, "layer %d unit %d has no BatchNorm", layer, unit);
+    const mw_bn_running *r = &net->running[(size_t)(layer - 1) * (size_t)s->units + (size_t)(unit - 1)];
+    if (channels != r->mean.n)
+        return mw_fail(ctx, MW_ERR_ARG, "layer %d unit %d has %zu BatchNorm channels, not %zu",
+                       layer, unit, r->mean.n, channels);
+    mw_status st = mw_tensor_download(ctx, &r->mean, 0, mean, channels);
+    if (st == MW_OK)
+        st = mw_tensor_download(ctx, &r->var, 0, var, channels);
+    if (updates)
+        *updates = r->updates;
+    return st;
+}
+
+mw_status mw_net_bn_copy(mw_ctx *ctx, mw_net *dst, const mw_net *src)
+{
+    if (!dst->running || !src->running)
+        return MW_OK;
+    if (dst->lay.total != src->lay.total || dst->spec.depth != src->spec.depth ||
+        dst->spec.units != src->spec.units)
+        return mw_fail(ctx, MW_ERR_ARG, "BatchNorm statistics copied between different networks");
+    mw_status st = MW_OK;
+    for (size_t i = 0; st == MW_OK && i < (size_t)src->spec.depth * (size_t)src->spec.units; i++) {
+        const mw_bn_running *a = &src->running[i];
+        mw_bn_running *b = &dst->running[i];
+        st = mw_copy(ctx, mw_d(1, 1, a->mean.n), mw_v(b->mean.data, 0, 0), mw_v(a->mean.data, 0, 0));
+        if (st == MW_OK)
+            st = mw_copy(ctx, mw_d(1, 1, a->var.n), mw_v(b->var.data, 0, 0), mw_v(a->var.data, 0, 0));
+        b->updates = a->updates;
+    }
+    return st;
 }
 
 const mw_spec *mw_net_spec(const mw_net *net)
@@ -107,11 +181,13 @@ mw_status mw_net_get_params(mw_ctx *ctx, const mw_net *net, double *theta)
 mw_head mw_net_head(const mw_net *net, const mw_batch *batch)
 {
     const mw_spec *s = &net->spec;
-    size_t off = net->lay.layer_offset[net->L + 1];
+    size_t off = net->lay.layer_offset[s->depth + 1];
+    mw_shape last = mw_spec_head_shape(s);
     mw_head h = {
         .spec = s,
         .batch = (size_t)s->batch,
-        .width = (size_t)s->width,
+        .width = (size_t)mw_spec_head_features(s),
+        .pool = s->arch == MW_ARCH_REVNET ? (size_t)last.h * (size_t)last.w : 1,
         .classes = (size_t)s->classes,
         .theta_off = off,
         .n_theta = net->lay.total - off,
@@ -175,10 +251,10 @@ mw_status mw_net_forward_inplace(mw_ctx *ctx, const mw_net *net, void *x)
     mw_tensor y = {0};
     MW_GO(mw_tensor_alloc(ctx, N, &y));
     void *cur = x, *next = y.data;
-    for (int i = 0; i < net->L; i++) {
+    for (int i = 0; i < net->n_layers; i++) {
         const mw_layer *l = &net->layers[i];
         if ((st = l->ops->forward(ctx, l, cur, next, MW_CACHE_NONE, NULL)) != MW_OK) {
-            st = mw_annotate(ctx, st, "layer %d forward", l->index);
+            st = mw_annotate(ctx, st, "%s forward", l->label);
             goto done;
         }
         void *t = cur;
@@ -216,14 +292,15 @@ mw_status mw_net_activations(mw_ctx *ctx, const mw_net *net, const mw_batch *bat
     MW_GO(mw_tensor_alloc(ctx, N, &xs[0]));
     MW_GO(mw_tensor_alloc(ctx, N, &xs[1]));
     MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(xs[0].data, 0, 0), mw_v(batch->x.data, 0, 0)));
-    for (int i = 0; i < net->L; i++) {
+    for (int i = 0; i < net->n_layers; i++) {
         const mw_layer *l = &net->layers[i];
         if ((st = l->ops->forward(ctx, l, xs[i % 2].data, xs[1 - i % 2].data, MW_CACHE_NONE,
                                   NULL)) != MW_OK) {
-            st = mw_annotate(ctx, st, "layer %d forward", l->index);
+            st = mw_annotate(ctx, st, "%s forward", l->label);
             goto done;
         }
-        MW_GO(mw_tensor_download(ctx, &xs[1 - i % 2], 0, out + (size_t)i * N, N));
+        if (l->index > 0) /* coupling outputs only, before any ψ */
+            MW_GO(mw_tensor_download(ctx, &xs[1 - i % 2], 0, out + (size_t)(l->index - 1) * N, N));
     }
 done:
     mw_tensor_free(ctx, &xs[0]);
@@ -264,7 +341,10 @@ mw_status mw_eval(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, double 
     }
     MW_GO(mw_tensor_alloc(ctx, N, &x));
     MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(x.data, 0, 0), mw_v(batch->x.data, 0, 0)));
-    MW_GO(mw_net_forward_inplace(ctx, net, x.data));
+    ctx->bn_mode = MW_BN_RUNNING;
+    st = mw_net_forward_inplace(ctx, net, x.data);
+    ctx->bn_mode = MW_BN_BATCH;
+    MW_GO(st);
     MW_GO(mw_head_logits(ctx, &head, x.data, logits, loss));
     size_t right = 0;
     for (size_t b = 0; b < B; b++) {

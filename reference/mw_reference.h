@@ -1,8 +1,8 @@
-/* reference: the networks of DESIGN.md §2 implemented a second time, in MPFR at p bits,
- * independently of engine/ (DESIGN.md §1, §5). It shares only spec/mw_spec.h with the
- * engine: the network description and the canonical parameter layout. Plain scalar
- * loops, every operation a correctly rounded MPFR call, all storage initialised once per
- * network; obviously right rather than fast.
+/* reference: the networks of DESIGN.md §2 (mlp and revnet) implemented a second time, in
+ * MPFR at p bits, independently of engine/ (DESIGN.md §1, §5). It shares only
+ * spec/mw_spec.h with the engine: the network description and the canonical parameter
+ * layout. Plain scalar loops, every operation a correctly rounded MPFR call, all storage
+ * initialised once per network; obviously right rather than fast.
  *
  * Float32 and float64 inputs convert exactly (p >= 53). Derivatives at exactly 0 follow
  * PyTorch (relu'(0) = 0, leaky'(0) = α). Functions return 0 on success and nonzero with a
@@ -28,12 +28,15 @@ void mw_ref_free(mw_ref *r);
 size_t mw_ref_n_params(const mw_ref *r);
 mpfr_prec_t mw_ref_bits(const mw_ref *r);
 
-/* theta: the layout's total values in canonical order; x: batch x width; labels: batch
- * class indices. Checked for range; values converted exactly (rounded if bits < 53). */
+/* theta: the layout's total values in canonical order; x: batch x width, each sample
+ * (C, H, W) row-major for revnet (width = C·H·W); labels: batch class indices. Checked
+ * for range; values converted exactly (rounded if bits < 53). */
 int mw_ref_set_params(mw_ref *r, const double *theta, char *msg, size_t msg_len);
 int mw_ref_set_batch(mw_ref *r, const double *x, const int *labels, char *msg, size_t msg_len);
-/* Parameter j as an MPFR value (for finite differences). */
+/* Parameter j, and input value i (b*width + f), as MPFR values (for finite differences:
+ * change one, then mw_ref_forward_from its layer, 1 for an input). */
 mpfr_ptr mw_ref_param(mw_ref *r, size_t j);
+mpfr_ptr mw_ref_input(mw_ref *r, size_t i);
 
 /* Forward pass and loss. */
 int mw_ref_forward(mw_ref *r, char *msg, size_t msg_len);
@@ -47,7 +50,8 @@ int mw_ref_gradient(mw_ref *r, char *msg, size_t msg_len);
 mpfr_srcptr mw_ref_loss(const mw_ref *r);
 mpfr_srcptr mw_ref_grad(const mw_ref *r, size_t j);       /* after mw_ref_gradient */
 mpfr_srcptr mw_ref_input_grad(const mw_ref *r, size_t i); /* (b, f) at b*width + f */
-/* Output of coupling layer `layer` (1..L) at (b, f): after mw_ref_forward. */
+/* Output of coupling layer `layer` (1..L) at (b, f), b*width + f: after mw_ref_forward.
+ * revnet: before any ψ, so f indexes (C, H, W) of mw_spec_layer_shape(layer). */
 mpfr_srcptr mw_ref_activation(const mw_ref *r, int layer, size_t i);
 
 #endif

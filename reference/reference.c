@@ -1,6 +1,10 @@
-/* The MPFR reference (mw_reference.h): forward pass and exact reverse mode of the mlp
- * networks of DESIGN.md §2, element by element. Every intermediate of the forward pass
- * is kept, as plain reverse mode does; nothing is allocated after mw_ref_new. */
+/* The MPFR reference (mw_reference.h): forward pass and exact reverse mode of the mlp and
+ * revnet networks of DESIGN.md §2, element by element. Every intermediate of the forward
+ * pass is kept, as plain reverse mode does; nothing is allocated after mw_ref_new.
+ *
+ * One set of loops serves both architectures: a dense layer is the convolution below with
+ * a 1x1 kernel on a 1x1 image (W [out][in][1][1] is W [out][in]), so every tensor is
+ * (B, C, H, W) row-major and the mlp's (B, n) is (B, n, 1, 1). */
 #include "mw_reference.h"
 
 #include <math.h>
@@ -16,14 +20,18 @@ struct mw_ref {
     mw_layout lay;
     mpfr_prec_t prec;
     size_t B, n, h, C, P, N, maxw;
-    int L, k;
-    size_t uin[MW_MAX_UNITS + 1], uout[MW_MAX_UNITS + 1]; /* unit shapes, 1-based */
+    size_t nh, hs;      /* head features (after pooling) and the pooled pixels H_L·W_L */
+    int L, k, K;        /* K: kernel size, 3 (conv) or 1 (dense) */
     mpfr_t *theta, *g;  /* P */
-    mpfr_t *x;          /* (L+1) N: x[0] the input, x[l] the output of layer l */
+    mpfr_t *x;          /* (L+1) N: x[0] the input, x[l] the output of layer l, before ψ */
+    mpfr_t *xs;         /* (blocks-1) N: ψ(x_{l-1}), the input of the first layer of blocks 2.. */
+    size_t n_xs;
     int *labels;
     mpfr_t *zc;         /* L (B h): pre-σ */
-    /* per (layer, unit) at (l-1) k + (u-1): pre-activation, activation, BN */
+    /* per (layer, unit) at (l-1) k + (u-1), each (B, out, H, W): pre-activation,
+     * activation, BN's x̂ and output; rstd (out) */
     mpfr_t **z, **p, **xhat, **rstd, **q;
+    mpfr_t *feat, *hf;    /* B nh: pooled x_L and its cotangent */
     mpfr_t *logits, *lse; /* B C, B */
     mpfr_t loss;
     mpfr_t *hx, *hy, *ig; /* N: cotangents, and dJ/dx_0 */
@@ -62,7 +70,7 @@ static void mp_free(mpfr_t *a, size_t n)
     free(a);
 }
 
-/* ---- construction ---- */
+/* ---- shapes ---- */
 
 static size_t units_total(const mw_ref *r)
 {
@@ -72,6 +80,67 @@ static size_t units_total(const mw_ref *r)
 static size_t unit_idx(const mw_ref *r, int l, int u)
 {
     return (size_t)(l - 1) * (size_t)r->k + (size_t)(u - 1);
+}
+
+/* Channels of unit u of layer l (features for dense). */
+static void unit_dims(const mw_ref *r, int l, int u, size_t *out, size_t *in)
+{
+    int o, i;
+    mw_spec_unit_shape(&r->s, l, u, &o, &i);
+    *out = (size_t)o;
+    *in = (size_t)i;
+}
+
+/* (C, H, W) of layer l's input, after any ψ; mlp: (n, 1, 1). */
+static mw_shape layer_shape(const mw_ref *r, int l)
+{
+    return mw_spec_layer_shape(&r->s, l);
+}
+
+static size_t pixels(mw_shape sh)
+{
+    return (size_t)sh.h * (size_t)sh.w;
+}
+
+/* Values of one unit's tensors: (B, out, H, W). */
+static size_t unit_count(const mw_ref *r, int l, int u)
+{
+    size_t out, in;
+    unit_dims(r, l, u, &out, &in);
+    return r->B * out * pixels(layer_shape(r, l));
+}
+
+/* ---- construction ---- */
+
+static int alloc_units(mw_ref *r)
+{
+    for (int l = 1; l <= r->L; l++)
+        for (int u = 1; u <= r->k; u++) {
+            size_t i = unit_idx(r, l, u), m = unit_count(r, l, u), out, in;
+            unit_dims(r, l, u, &out, &in);
+            if (!(r->z[i] = mp_new(m, r->prec)) || !(r->p[i] = mp_new(m, r->prec)))
+                return 1;
+            if (r->s.bn && (!(r->xhat[i] = mp_new(m, r->prec)) ||
+                            !(r->rstd[i] = mp_new(out, r->prec)) ||
+                            !(r->q[i] = mp_new(m, r->prec))))
+                return 1;
+        }
+    return 0;
+}
+
+/* The widest cotangent inside F, per sample: channels times pixels of any unit's input or
+ * output, and the coupling's half. */
+static size_t widest_unit(const mw_ref *r)
+{
+    size_t w = r->h;
+    for (int l = 1; l <= r->L; l++)
+        for (int u = 1; u <= r->k; u++) {
+            size_t out, in, px = pixels(layer_shape(r, l));
+            unit_dims(r, l, u, &out, &in);
+            w = out * px > w ? out * px : w;
+            w = in * px > w ? in * px : w;
+        }
+    return w;
 }
 
 int mw_ref_new(const mw_spec *spec, mpfr_prec_t bits, mw_ref **out, char *msg, size_t msg_len)
@@ -97,19 +166,16 @@ int mw_ref_new(const mw_spec *spec, mpfr_prec_t bits, mw_ref **out, char *msg, s
     r->N = r->B * r->n;
     r->L = spec->depth;
     r->k = spec->units;
-    r->maxw = r->h;
-    for (int u = 1; u <= r->k; u++) {
-        int o, i;
-        mw_spec_unit_shape(spec, 1, u, &o, &i);
-        r->uout[u] = (size_t)o;
-        r->uin[u] = (size_t)i;
-        if ((size_t)o > r->maxw)
-            r->maxw = (size_t)o;
-    }
+    r->K = mw_spec_is_conv(spec) ? 3 : 1;
+    r->nh = (size_t)mw_spec_head_features(spec);
+    r->hs = pixels(mw_spec_head_shape(spec));
+    r->maxw = widest_unit(r);
+    r->n_xs = spec->arch == MW_ARCH_REVNET ? (size_t)(spec->blocks - 1) * r->N : 0;
     const size_t U = units_total(r);
     r->theta = mp_new(r->P, bits);
     r->g = mp_new(r->P, bits);
     r->x = mp_new((size_t)(r->L + 1) * r->N, bits);
+    r->xs = mp_new(r->n_xs, bits);
     r->labels = calloc(r->B, sizeof *r->labels);
     r->zc = mp_new((size_t)r->L * r->B * r->h, bits);
     r->z = calloc(U, sizeof *r->z);
@@ -117,6 +183,8 @@ int mw_ref_new(const mw_spec *spec, mpfr_prec_t bits, mw_ref **out, char *msg, s
     r->xhat = calloc(U, sizeof *r->xhat);
     r->rstd = calloc(U, sizeof *r->rstd);
     r->q = calloc(U, sizeof *r->q);
+    r->feat = mp_new(r->B * r->nh, bits);
+    r->hf = mp_new(r->B * r->nh, bits);
     r->logits = mp_new(r->B * r->C, bits);
     r->lse = mp_new(r->B, bits);
     r->hx = mp_new(r->N, bits);
@@ -124,16 +192,10 @@ int mw_ref_new(const mw_spec *spec, mpfr_prec_t bits, mw_ref **out, char *msg, s
     r->ig = mp_new(r->N, bits);
     r->hu = mp_new(r->B * r->maxw, bits);
     r->hv = mp_new(r->B * r->maxw, bits);
-    int ok = r->theta && r->g && r->x && r->labels && r->zc && r->z && r->p && r->xhat &&
-             r->rstd && r->q && r->logits && r->lse && r->hx && r->hy && r->ig && r->hu && r->hv;
-    for (int l = 1; ok && l <= r->L; l++)
-        for (int u = 1; ok && u <= r->k; u++) {
-            size_t i = unit_idx(r, l, u), m = r->B * r->uout[u];
-            ok = (r->z[i] = mp_new(m, bits)) && (r->p[i] = mp_new(m, bits));
-            if (ok && spec->bn)
-                ok = (r->xhat[i] = mp_new(m, bits)) && (r->rstd[i] = mp_new(r->uout[u], bits)) &&
-                     (r->q[i] = mp_new(m, bits));
-        }
+    int ok = r->theta && r->g && r->x && r->xs && r->labels && r->zc && r->z && r->p &&
+             r->xhat && r->rstd && r->q && r->feat && r->hf && r->logits && r->lse && r->hx &&
+             r->hy && r->ig && r->hu && r->hv;
+    ok = ok && alloc_units(r) == 0;
     mpfr_inits2(bits, r->loss, r->alpha, r->eps, r->t0, r->t1, r->t2, r->t3, (mpfr_ptr)0);
     /* the constants are the binary64 values of their decimal literals, converted exactly */
     mpfr_set_d(r->alpha, spec->leaky_slope, RND);
@@ -154,11 +216,13 @@ void mw_ref_free(mw_ref *r)
     mp_free(r->theta, r->P);
     mp_free(r->g, r->P);
     mp_free(r->x, (size_t)(r->L + 1) * r->N);
+    mp_free(r->xs, r->n_xs);
     free(r->labels);
     mp_free(r->zc, (size_t)r->L * r->B * r->h);
     for (int l = 1; l <= r->L; l++)
         for (int u = 1; u <= r->k; u++) {
-            size_t i = unit_idx(r, l, u), m = r->B * r->uout[u];
+            size_t i = unit_idx(r, l, u), m = unit_count(r, l, u), out, in;
+            unit_dims(r, l, u, &out, &in);
             if (r->z)
                 mp_free(r->z[i], m);
             if (r->p)
@@ -166,11 +230,12 @@ void mw_ref_free(mw_ref *r)
             if (r->xhat)
                 mp_free(r->xhat[i], m);
             if (r->rstd)
-                mp_free(r->rstd[i], r->uout[u]);
+                mp_free(r->rstd[i], out);
             if (r->q)
                 mp_free(r->q[i], m);
         }
     free(r->z), free(r->p), free(r->xhat), free(r->rstd), free(r->q);
+    mp_free(r->feat, r->B * r->nh), mp_free(r->hf, r->B * r->nh);
     mp_free(r->logits, r->B * r->C);
     mp_free(r->lse, r->B);
     mp_free(r->hx, r->N), mp_free(r->hy, r->N), mp_free(r->ig, r->N);
@@ -223,6 +288,12 @@ mpfr_ptr mw_ref_param(mw_ref *r, size_t j)
     return r->theta[j];
 }
 
+mpfr_ptr mw_ref_input(mw_ref *r, size_t i)
+{
+    r->have_grad = 0;
+    return r->x[i];
+}
+
 /* ---- activations ---- */
 
 static void act(mw_ref *r, mw_act a, mpfr_ptr y, mpfr_srcptr z)
@@ -264,7 +335,7 @@ static void dact(mw_ref *r, mw_act a, mpfr_ptr d, mpfr_srcptr z)
     }
 }
 
-/* ---- forward ---- */
+/* ---- the body's pieces ---- */
 
 static size_t poff(const mw_ref *r, int l, int u, mw_param_kind kind)
 {
@@ -272,76 +343,156 @@ static size_t poff(const mw_ref *r, int l, int u, mw_param_kind kind)
     return r->lay.params[(size_t)((l - 1) * r->k + (u - 1)) * (size_t)per + kind].offset;
 }
 
-/* Column offsets of the conditioning half a and the transformed half b of layer l. */
+/* Offsets within a sample of the conditioning half a and the transformed half b of layer
+ * l: the first or second half of the channels, which are contiguous in (C, H, W). */
 static void halves(const mw_ref *r, int l, size_t *off_a, size_t *off_b)
 {
     *off_a = l % 2 == 1 ? 0 : r->h;
     *off_b = l % 2 == 1 ? r->h : 0;
 }
 
-/* The output of unit u of layer l at (b, o): after BN when there is BN. */
+/* The input of layer l: x_{l-1}, or ψ(x_{l-1}) where a block begins. */
+static mpfr_t *layer_in(mw_ref *r, int l)
+{
+    if (!mw_spec_squeeze_before(&r->s, l))
+        return r->x + (size_t)(l - 1) * r->N;
+    int block = (l - 1) / r->s.layers_per_block; /* 1.. */
+    return r->xs + (size_t)(block - 1) * r->N;
+}
+
+/* ψ (DESIGN.md §2) from the output of layer l-1, (B, C, H, W), to the input of layer l,
+ * (B, 4C, H/2, W/2): out[c·4 + 2·dy + dx, i, j] = in[c, 2i+dy, 2j+dx]. A permutation, so
+ * its transpose (back = 1: cotangent of the output into that of the input) is the same
+ * pairs copied the other way; both are exact. */
+static void squeeze(const mw_ref *r, int l, mpfr_t *sq, mpfr_t *flat, int back)
+{
+    mw_shape sh = layer_shape(r, l - 1);
+    size_t C = (size_t)sh.c, H = (size_t)sh.h, W = (size_t)sh.w, H2 = H / 2, W2 = W / 2;
+    for (size_t b = 0; b < r->B; b++)
+        for (size_t c = 0; c < C; c++)
+            for (size_t dy = 0; dy < 2; dy++)
+                for (size_t dx = 0; dx < 2; dx++)
+                    for (size_t i = 0; i < H2; i++)
+                        for (size_t j = 0; j < W2; j++) {
+                            size_t o = ((b * 4 * C + c * 4 + 2 * dy + dx) * H2 + i) * W2 + j;
+                            size_t f = ((b * C + c) * H + 2 * i + dy) * W + 2 * j + dx;
+                            if (back)
+                                mpfr_set(flat[f], sq[o], RND);
+                            else
+                                mpfr_set(sq[o], flat[f], RND);
+                        }
+}
+
+/* The output of unit u of layer l, (B, out, H, W): after BN when there is BN. */
 static mpfr_t *unit_out(mw_ref *r, int l, int u)
 {
     size_t i = unit_idx(r, l, u);
     return r->s.bn ? r->q[i] : r->p[i];
 }
 
-/* Input of unit u of layer l, sample b, column j. */
-static mpfr_srcptr unit_in(mw_ref *r, int l, int u, size_t b, size_t j)
+/* The input of unit u of layer l for sample b, (in, H, W) contiguous: layer l's
+ * conditioning half a for u = 1, else unit u-1's output. */
+static mpfr_t *unit_in(mw_ref *r, int l, int u, size_t b)
 {
     if (u == 1) {
         size_t off_a, off_b;
         halves(r, l, &off_a, &off_b);
-        return r->x[(size_t)(l - 1) * r->N + b * r->n + off_a + j];
+        return layer_in(r, l) + b * r->n + off_a;
     }
-    return unit_out(r, l, u - 1)[b * r->uout[u - 1] + j];
+    size_t out, in;
+    unit_dims(r, l, u - 1, &out, &in);
+    return unit_out(r, l, u - 1) + b * out * pixels(layer_shape(r, l));
 }
 
-static void batchnorm(mw_ref *r, size_t i, size_t out, size_t o, mpfr_srcptr gamma,
+/* Is tap (y + d - pad) inside 0..n-1? Then *at is it. */
+static int tap(size_t y, size_t d, size_t pad, size_t n, size_t *at)
+{
+    if (y + d < pad || y + d - pad >= n)
+        return 0;
+    *at = y + d - pad;
+    return 1;
+}
+
+/* ---- forward ---- */
+
+/* The map of unit u of layer l: z[b,o,y,x] = c[o] + Σ_{k,dy,dx} W[o][k][dy][dx] ·
+ * in[b, k, y+dy−pad, x+dx−pad], zero outside (cross-correlation as in PyTorch); then
+ * p = act(z). */
+static void map_forward(mw_ref *r, int l, int u)
+{
+    mw_shape sh = layer_shape(r, l);
+    size_t out, in, H = (size_t)sh.h, Wd = (size_t)sh.w, S = H * Wd;
+    size_t K = (size_t)r->K, pad = K / 2, i = unit_idx(r, l, u), iy, ix;
+    unit_dims(r, l, u, &out, &in);
+    mpfr_t *W = r->theta + poff(r, l, u, MW_PARAM_W), *c = r->theta + poff(r, l, u, MW_PARAM_C);
+    for (size_t b = 0; b < r->B; b++) {
+        mpfr_t *a = unit_in(r, l, u, b);
+        for (size_t o = 0; o < out; o++)
+            for (size_t y = 0; y < H; y++)
+                for (size_t x = 0; x < Wd; x++) {
+                    mpfr_set(r->t0, c[o], RND);
+                    for (size_t k = 0; k < in; k++)
+                        for (size_t dy = 0; dy < K; dy++)
+                            for (size_t dx = 0; dx < K; dx++)
+                                if (tap(y, dy, pad, H, &iy) && tap(x, dx, pad, Wd, &ix))
+                                    mpfr_fma(r->t0, W[((o * in + k) * K + dy) * K + dx],
+                                             a[k * S + iy * Wd + ix], r->t0, RND);
+                    size_t e = (b * out + o) * S + y * Wd + x;
+                    mpfr_set(r->z[i][e], r->t0, RND);
+                    act(r, r->s.f_act, r->p[i][e], r->t0);
+                }
+    }
+}
+
+/* BN of channel o of unit i over (batch, H, W), m = B·H·W values (m <= B·width, which
+ * validation keeps below 2^31): y = γ (p − μ)/√(var + eps) + β, biased variance. */
+static void batchnorm(mw_ref *r, size_t i, size_t out, size_t S, size_t o, mpfr_srcptr gamma,
                       mpfr_srcptr beta)
 {
     mpfr_t *p = r->p[i];
+    unsigned long m = (unsigned long)(r->B * S);
     mpfr_set_zero(r->t0, 1);
     for (size_t b = 0; b < r->B; b++)
-        mpfr_add(r->t0, r->t0, p[b * out + o], RND);
-    mpfr_div_ui(r->t0, r->t0, r->B, RND); /* mean */
+        for (size_t s = 0; s < S; s++)
+            mpfr_add(r->t0, r->t0, p[(b * out + o) * S + s], RND);
+    mpfr_div_ui(r->t0, r->t0, m, RND); /* mean */
     mpfr_set_zero(r->t1, 1);
-    for (size_t b = 0; b < r->B; b++) {
-        mpfr_sub(r->t2, p[b * out + o], r->t0, RND);
-        mpfr_fma(r->t1, r->t2, r->t2, r->t1, RND);
-    }
-    mpfr_div_ui(r->t1, r->t1, r->B, RND); /* biased variance */
-    mpfr_add(r->t1, r->t1, r->eps, RND);
+    for (size_t b = 0; b < r->B; b++)
+        for (size_t s = 0; s < S; s++) {
+            mpfr_sub(r->t2, p[(b * out + o) * S + s], r->t0, RND);
+            mpfr_fma(r->t1, r->t2, r->t2, r->t1, RND);
+        }
+    mpfr_div_ui(r->t1, r->t1, m, RND); /* biased variance */
+    mpfr_add(r->t1, r->t1, r->eps, RND); /* > 0: eps > 0 */
     mpfr_rec_sqrt(r->rstd[i][o], r->t1, RND);
-    for (size_t b = 0; b < r->B; b++) {
-        mpfr_sub(r->t2, p[b * out + o], r->t0, RND);
-        mpfr_mul(r->xhat[i][b * out + o], r->t2, r->rstd[i][o], RND);
-        mpfr_fma(r->q[i][b * out + o], gamma, r->xhat[i][b * out + o], beta, RND);
-    }
+    for (size_t b = 0; b < r->B; b++)
+        for (size_t s = 0; s < S; s++) {
+            size_t e = (b * out + o) * S + s;
+            mpfr_sub(r->t2, p[e], r->t0, RND);
+            mpfr_mul(r->xhat[i][e], r->t2, r->rstd[i][o], RND);
+            mpfr_fma(r->q[i][e], gamma, r->xhat[i][e], beta, RND);
+        }
 }
 
 static void forward_layer(mw_ref *r, int l)
 {
     const mw_spec *s = &r->s;
-    size_t off_a, off_b;
+    size_t off_a, off_b, S = pixels(layer_shape(r, l));
     halves(r, l, &off_a, &off_b);
+    if (mw_spec_squeeze_before(s, l))
+        squeeze(r, l, layer_in(r, l), r->x + (size_t)(l - 1) * r->N, 0);
     for (int u = 1; u <= r->k; u++) {
-        size_t i = unit_idx(r, l, u), in = r->uin[u], out = r->uout[u];
-        mpfr_t *W = r->theta + poff(r, l, u, MW_PARAM_W), *c = r->theta + poff(r, l, u, MW_PARAM_C);
-        for (size_t b = 0; b < r->B; b++)
-            for (size_t o = 0; o < out; o++) {
-                mpfr_set(r->t0, c[o], RND);
-                for (size_t j = 0; j < in; j++)
-                    mpfr_fma(r->t0, W[o * in + j], unit_in(r, l, u, b, j), r->t0, RND);
-                mpfr_set(r->z[i][b * out + o], r->t0, RND);
-                act(r, s->f_act, r->p[i][b * out + o], r->t0);
-            }
+        size_t out, in;
+        unit_dims(r, l, u, &out, &in);
+        map_forward(r, l, u);
         if (s->bn)
             for (size_t o = 0; o < out; o++)
-                batchnorm(r, i, out, o, r->theta[poff(r, l, u, MW_PARAM_GAMMA) + o],
+                batchnorm(r, unit_idx(r, l, u), out, S, o,
+                          r->theta[poff(r, l, u, MW_PARAM_GAMMA) + o],
                           r->theta[poff(r, l, u, MW_PARAM_BETA) + o]);
     }
-    mpfr_t *F = unit_out(r, l, r->k), *xin = r->x + (size_t)(l - 1) * r->N;
+    /* z = b + F(a), y = (a, σ(z)); F's output is (B, C/2, H, W), that is B x h */
+    mpfr_t *F = unit_out(r, l, r->k), *xin = layer_in(r, l);
     mpfr_t *xout = r->x + (size_t)l * r->N, *zc = r->zc + (size_t)(l - 1) * r->B * r->h;
     for (size_t b = 0; b < r->B; b++)
         for (size_t j = 0; j < r->h; j++) {
@@ -356,19 +507,30 @@ static size_t head_off(const mw_ref *r)
     return r->lay.layer_offset[r->L + 1];
 }
 
+/* feat = the average of x_L over its H_L·W_L pixels (revnet; one pixel for mlp, where
+ * this is an exact copy), logits = head.W feat + head.c, loss = mean of lse − logit. */
 static void forward_head(mw_ref *r)
 {
-    mpfr_t *xL = r->x + (size_t)r->L * r->N, *W = r->theta + head_off(r), *c = W + r->C * r->n;
+    mpfr_t *xL = r->x + (size_t)r->L * r->N, *W = r->theta + head_off(r);
+    mpfr_t *c = W + r->C * r->nh;
+    for (size_t b = 0; b < r->B; b++)
+        for (size_t j = 0; j < r->nh; j++) {
+            mpfr_ptr f = r->feat[b * r->nh + j];
+            mpfr_set_zero(f, 1);
+            for (size_t s = 0; s < r->hs; s++)
+                mpfr_add(f, f, xL[(b * r->nh + j) * r->hs + s], RND);
+            mpfr_div_ui(f, f, (unsigned long)r->hs, RND); /* hs >= 1 */
+        }
     mpfr_set_zero(r->loss, 1);
     for (size_t b = 0; b < r->B; b++) {
         mpfr_t *l = r->logits + b * r->C;
         for (size_t k = 0; k < r->C; k++) {
             mpfr_set(r->t0, c[k], RND);
-            for (size_t j = 0; j < r->n; j++)
-                mpfr_fma(r->t0, W[k * r->n + j], xL[b * r->n + j], r->t0, RND);
+            for (size_t j = 0; j < r->nh; j++)
+                mpfr_fma(r->t0, W[k * r->nh + j], r->feat[b * r->nh + j], r->t0, RND);
             mpfr_set(l[k], r->t0, RND);
         }
-        /* logsumexp with the maximum taken out */
+        /* logsumexp with the maximum taken out: the sum is >= 1, so its log is finite */
         mpfr_set(r->t1, l[0], RND);
         for (size_t k = 1; k < r->C; k++)
             mpfr_max(r->t1, r->t1, l[k], RND);
@@ -412,13 +574,14 @@ int mw_ref_forward(mw_ref *r, char *msg, size_t msg_len)
 
 /* ---- reverse mode ---- */
 
-/* Head: dJ/dlogits = (softmax - onehot)/B, into head.W, head.c and hy = dJ/dx_L. */
+/* Head: dJ/dlogits = (softmax - onehot)/B, into head.W, head.c, dJ/dfeat and hy = dJ/dx_L
+ * (the pool's transpose spreads dJ/dfeat / (H_L·W_L) over the pixels). */
 static void backward_head(mw_ref *r)
 {
-    mpfr_t *xL = r->x + (size_t)r->L * r->N, *W = r->theta + head_off(r);
-    mpfr_t *gW = r->g + head_off(r), *gc = gW + r->C * r->n;
-    for (size_t i = 0; i < r->N; i++)
-        mpfr_set_zero(r->hy[i], 1);
+    mpfr_t *W = r->theta + head_off(r);
+    mpfr_t *gW = r->g + head_off(r), *gc = gW + r->C * r->nh;
+    for (size_t i = 0; i < r->B * r->nh; i++)
+        mpfr_set_zero(r->hf[i], 1);
     for (size_t b = 0; b < r->B; b++)
         for (size_t k = 0; k < r->C; k++) {
             mpfr_sub(r->t0, r->logits[b * r->C + k], r->lse[b], RND);
@@ -427,44 +590,109 @@ static void backward_head(mw_ref *r)
                 mpfr_sub_ui(r->t0, r->t0, 1, RND);
             mpfr_div_ui(r->t0, r->t0, r->B, RND);
             mpfr_add(gc[k], gc[k], r->t0, RND);
-            for (size_t j = 0; j < r->n; j++) {
-                mpfr_fma(gW[k * r->n + j], r->t0, xL[b * r->n + j], gW[k * r->n + j], RND);
-                mpfr_fma(r->hy[b * r->n + j], r->t0, W[k * r->n + j], r->hy[b * r->n + j], RND);
+            for (size_t j = 0; j < r->nh; j++) {
+                size_t e = k * r->nh + j, f = b * r->nh + j;
+                mpfr_fma(gW[e], r->t0, r->feat[f], gW[e], RND);
+                mpfr_fma(r->hf[f], r->t0, W[e], r->hf[f], RND);
             }
+        }
+    for (size_t f = 0; f < r->B * r->nh; f++)
+        for (size_t s = 0; s < r->hs; s++)
+            mpfr_div_ui(r->hy[f * r->hs + s], r->hf[f], (unsigned long)r->hs, RND);
+}
+
+/* BN backward for channel o of unit i, in place on the cotangent h (B, out, H, W), m =
+ * B·H·W: dγ = Σ h x̂, dβ = Σ h, dp = rstd (γh − γ mean(h) − γ x̂ mean(h x̂)). */
+static void batchnorm_back(mw_ref *r, size_t i, size_t out, size_t S, size_t o,
+                           mpfr_srcptr gamma, mpfr_ptr dgamma, mpfr_ptr dbeta, mpfr_t *h)
+{
+    unsigned long m = (unsigned long)(r->B * S);
+    mpfr_set_zero(r->t0, 1); /* Σ h */
+    mpfr_set_zero(r->t1, 1); /* Σ h x̂ */
+    for (size_t b = 0; b < r->B; b++)
+        for (size_t s = 0; s < S; s++) {
+            size_t e = (b * out + o) * S + s;
+            mpfr_add(r->t0, r->t0, h[e], RND);
+            mpfr_fma(r->t1, h[e], r->xhat[i][e], r->t1, RND);
+        }
+    mpfr_set(dbeta, r->t0, RND);
+    mpfr_set(dgamma, r->t1, RND);
+    mpfr_div_ui(r->t0, r->t0, m, RND);
+    mpfr_div_ui(r->t1, r->t1, m, RND);
+    for (size_t b = 0; b < r->B; b++)
+        for (size_t s = 0; s < S; s++) {
+            size_t e = (b * out + o) * S + s;
+            mpfr_sub(r->t2, h[e], r->t0, RND);
+            mpfr_mul(r->t3, r->xhat[i][e], r->t1, RND);
+            mpfr_sub(r->t2, r->t2, r->t3, RND);
+            mpfr_mul(r->t2, r->t2, gamma, RND);
+            mpfr_mul(h[e], r->t2, r->rstd[i][o], RND);
         }
 }
 
-/* BN backward for feature o of unit i, in place on the cotangent h (B, out):
- * dγ = Σ h x̂, dβ = Σ h, dp = rstd (γh - mean(γh) - x̂ mean(γh x̂)). */
-static void batchnorm_back(mw_ref *r, size_t i, size_t out, size_t o, mpfr_srcptr gamma,
-                           mpfr_ptr dgamma, mpfr_ptr dbeta, mpfr_t *h)
+/* The map's transpose for unit u of layer l, from h = dJ/dz (B, out, H, W):
+ * dc[o] = Σ_{b,y,x} h[b,o,y,x];
+ * dW[o][k][dy][dx] = Σ_{b,y,x} h[b,o,y,x] · in[b,k,y+dy−pad,x+dx−pad];
+ * hin[b,k,y,x] = Σ_{o,dy,dx} h[b,o,y−dy+pad,x−dx+pad] · W[o][k][dy][dx] (in range), written
+ * to hin (B, in, H, W) for u > 1 and added to layer l's a-half of hx for u = 1. */
+static void map_backward(mw_ref *r, int l, int u, mpfr_t *h, mpfr_t *hin)
 {
-    mpfr_set_zero(r->t0, 1); /* Σ h */
-    mpfr_set_zero(r->t1, 1); /* Σ h x̂ */
-    for (size_t b = 0; b < r->B; b++) {
-        mpfr_add(r->t0, r->t0, h[b * out + o], RND);
-        mpfr_fma(r->t1, h[b * out + o], r->xhat[i][b * out + o], r->t1, RND);
+    mw_shape sh = layer_shape(r, l);
+    size_t out, in, H = (size_t)sh.h, Wd = (size_t)sh.w, S = H * Wd;
+    size_t K = (size_t)r->K, pad = K / 2, iy, ix, off_a, off_b;
+    unit_dims(r, l, u, &out, &in);
+    halves(r, l, &off_a, &off_b);
+    mpfr_t *W = r->theta + poff(r, l, u, MW_PARAM_W);
+    mpfr_t *gW = r->g + poff(r, l, u, MW_PARAM_W), *gc = r->g + poff(r, l, u, MW_PARAM_C);
+    for (size_t o = 0; o < out; o++) {
+        mpfr_set_zero(gc[o], 1);
+        for (size_t b = 0; b < r->B; b++)
+            for (size_t s = 0; s < S; s++)
+                mpfr_add(gc[o], gc[o], h[(b * out + o) * S + s], RND);
+        for (size_t k = 0; k < in; k++)
+            for (size_t dy = 0; dy < K; dy++)
+                for (size_t dx = 0; dx < K; dx++) {
+                    mpfr_set_zero(r->t0, 1);
+                    for (size_t b = 0; b < r->B; b++) {
+                        mpfr_t *a = unit_in(r, l, u, b);
+                        for (size_t y = 0; y < H; y++)
+                            for (size_t x = 0; x < Wd; x++)
+                                if (tap(y, dy, pad, H, &iy) && tap(x, dx, pad, Wd, &ix))
+                                    mpfr_fma(r->t0, h[(b * out + o) * S + y * Wd + x],
+                                             a[k * S + iy * Wd + ix], r->t0, RND);
+                    }
+                    mpfr_set(gW[((o * in + k) * K + dy) * K + dx], r->t0, RND);
+                }
     }
-    mpfr_set(dbeta, r->t0, RND);
-    mpfr_set(dgamma, r->t1, RND);
-    mpfr_div_ui(r->t0, r->t0, r->B, RND);
-    mpfr_div_ui(r->t1, r->t1, r->B, RND);
-    for (size_t b = 0; b < r->B; b++) {
-        mpfr_ptr v = h[b * out + o];
-        mpfr_sub(r->t2, v, r->t0, RND);
-        mpfr_mul(r->t3, r->xhat[i][b * out + o], r->t1, RND);
-        mpfr_sub(r->t2, r->t2, r->t3, RND);
-        mpfr_mul(r->t2, r->t2, gamma, RND);
-        mpfr_mul(v, r->t2, r->rstd[i][o], RND);
-    }
+    /* the output pixel that tap (dy, dx) takes input pixel y from is y − dy + pad, that is
+     * tap(y, K−1−dy, pad) */
+    for (size_t b = 0; b < r->B; b++)
+        for (size_t k = 0; k < in; k++)
+            for (size_t y = 0; y < H; y++)
+                for (size_t x = 0; x < Wd; x++) {
+                    mpfr_set_zero(r->t0, 1);
+                    for (size_t o = 0; o < out; o++)
+                        for (size_t dy = 0; dy < K; dy++)
+                            for (size_t dx = 0; dx < K; dx++)
+                                if (tap(y, K - 1 - dy, pad, H, &iy) &&
+                                    tap(x, K - 1 - dx, pad, Wd, &ix))
+                                    mpfr_fma(r->t0, h[(b * out + o) * S + iy * Wd + ix],
+                                             W[((o * in + k) * K + dy) * K + dx], r->t0, RND);
+                    size_t f = k * S + y * Wd + x;
+                    if (u > 1)
+                        mpfr_set(hin[b * in * S + f], r->t0, RND);
+                    else
+                        mpfr_add(r->hx[b * r->n + off_a + f], r->hx[b * r->n + off_a + f],
+                                 r->t0, RND);
+                }
 }
 
-/* Layer l: from hy = dJ/dx_l to hx = dJ/dx_{l-1}, writing the layer's parameter
- * gradient. */
+/* Layer l: from hy = dJ/dx_l to hy = dJ/d(input of layer l), writing the layer's
+ * parameter gradient. */
 static void backward_layer(mw_ref *r, int l)
 {
     const mw_spec *s = &r->s;
-    size_t off_a, off_b;
+    size_t off_a, off_b, S = pixels(layer_shape(r, l));
     halves(r, l, &off_a, &off_b);
     mpfr_t *zc = r->zc + (size_t)(l - 1) * r->B * r->h, *hout = r->hv, *hin = r->hu;
     /* h_z = h_{y,b} σ'(z); h_{x,b} = h_z; h_{x,a} = h_{y,a} (+ F's input cotangent below) */
@@ -476,41 +704,18 @@ static void backward_layer(mw_ref *r, int l)
             mpfr_set(r->hx[b * r->n + off_a + j], r->hy[b * r->n + off_a + j], RND);
         }
     for (int u = r->k; u >= 1; u--) {
-        size_t i = unit_idx(r, l, u), in = r->uin[u], out = r->uout[u];
-        mpfr_t *W = r->theta + poff(r, l, u, MW_PARAM_W);
-        mpfr_t *gW = r->g + poff(r, l, u, MW_PARAM_W), *gc = r->g + poff(r, l, u, MW_PARAM_C);
+        size_t i = unit_idx(r, l, u), out, in;
+        unit_dims(r, l, u, &out, &in);
         if (s->bn)
             for (size_t o = 0; o < out; o++)
-                batchnorm_back(r, i, out, o, r->theta[poff(r, l, u, MW_PARAM_GAMMA) + o],
+                batchnorm_back(r, i, out, S, o, r->theta[poff(r, l, u, MW_PARAM_GAMMA) + o],
                                r->g[poff(r, l, u, MW_PARAM_GAMMA) + o],
                                r->g[poff(r, l, u, MW_PARAM_BETA) + o], hout);
-        for (size_t b = 0; b < r->B; b++)
-            for (size_t o = 0; o < out; o++) {
-                dact(r, s->f_act, r->t0, r->z[i][b * out + o]);
-                mpfr_mul(hout[b * out + o], hout[b * out + o], r->t0, RND);
-            }
-        for (size_t o = 0; o < out; o++) {
-            mpfr_set_zero(gc[o], 1);
-            for (size_t b = 0; b < r->B; b++)
-                mpfr_add(gc[o], gc[o], hout[b * out + o], RND);
-            for (size_t j = 0; j < in; j++) {
-                mpfr_set_zero(r->t0, 1);
-                for (size_t b = 0; b < r->B; b++)
-                    mpfr_fma(r->t0, hout[b * out + o], unit_in(r, l, u, b, j), r->t0, RND);
-                mpfr_set(gW[o * in + j], r->t0, RND);
-            }
+        for (size_t e = 0; e < r->B * out * S; e++) {
+            dact(r, s->f_act, r->t0, r->z[i][e]);
+            mpfr_mul(hout[e], hout[e], r->t0, RND);
         }
-        for (size_t b = 0; b < r->B; b++)
-            for (size_t j = 0; j < in; j++) {
-                mpfr_set_zero(r->t0, 1);
-                for (size_t o = 0; o < out; o++)
-                    mpfr_fma(r->t0, hout[b * out + o], W[o * in + j], r->t0, RND);
-                if (u > 1)
-                    mpfr_set(hin[b * in + j], r->t0, RND);
-                else
-                    mpfr_add(r->hx[b * r->n + off_a + j], r->hx[b * r->n + off_a + j], r->t0,
-                             RND);
-            }
+        map_backward(r, l, u, hout, hin);
         mpfr_t *t = hout;
         hout = hin;
         hin = t;
@@ -528,8 +733,15 @@ int mw_ref_gradient(mw_ref *r, char *msg, size_t msg_len)
     for (size_t j = 0; j < r->P; j++)
         mpfr_set_zero(r->g[j], 1);
     backward_head(r);
-    for (int l = r->L; l >= 1; l--)
+    for (int l = r->L; l >= 1; l--) {
         backward_layer(r, l);
+        if (mw_spec_squeeze_before(&r->s, l)) { /* ψᵀ: to dJ/dx_{l-1} */
+            squeeze(r, l, r->hy, r->hx, 1);
+            mpfr_t *t = r->hx;
+            r->hx = r->hy;
+            r->hy = t;
+        }
+    }
     for (size_t i = 0; i < r->N; i++)
         mpfr_set(r->ig[i], r->hy[i], RND);
     if (check_flags(msg, msg_len, "gradient") != 0)

@@ -3,7 +3,9 @@
  *   z = b + F(a)        y = (a, σ(z))        D = diag(σ'(z))
  *
  * Odd layers condition on the first half of the features (a = x[:n/2]) and transform the
- * second; even layers the reverse. Each half keeps its place. F is the inner function
+ * second; even layers the reverse. Each half keeps its place. For images (C, H, W) the
+ * halves are the first and last C/2 channels, which in row-major (C, H, W) are exactly the
+ * first and last n/2 features: one code path for both. F is the inner function
  * (engine/layers/inner.h), reached through l->inner; this file never looks inside it. */
 #include <stdlib.h>
 
@@ -213,7 +215,7 @@ done:
     return st;
 }
 
-const mw_layer_ops mw_coupling_dense_ops = {
+const mw_layer_ops mw_coupling_ops = {
     .name = "coupling",
     .forward = forward,
     .cache_free = cache_free,

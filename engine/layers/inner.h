@@ -21,6 +21,6 @@ typedef struct mw_inner_ops {
                      double alpha, mw_view ha, void *gtheta);
 } mw_inner_ops;
 
-extern const mw_inner_ops mw_dense_f_ops;
+extern const mw_inner_ops mw_f_ops; /* dense (mlp) and conv (revnet) units, layers/f.c */
 
 #endif

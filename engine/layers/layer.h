@@ -39,24 +39,37 @@ typedef struct mw_layer_ops {
                       void *hy, void *gtheta);
 } mw_layer_ops;
 
+/* BatchNorm running statistics of one unit (PyTorch's running_mean / running_var):
+ * state the network owns, folded in only by the pass a method designates (see
+ * mw_grad_opts.bn_update) and used by evaluation. */
+typedef struct mw_bn_running {
+    mw_tensor mean, var; /* per channel (feature) */
+    long updates;        /* batches folded in */
+} mw_bn_running;
+
 struct mw_layer {
     const mw_layer_ops *ops;
     const struct mw_inner_ops *inner; /* a coupling's F */
     const mw_spec *spec;
-    int index;          /* 1..L */
-    size_t batch, width;
+    int index;          /* 1..L for couplings, 0 for an unnumbered layer (ψ) */
+    char label[32];     /* for messages: "layer 3", "squeeze after block 1" */
+    size_t batch, width;/* width: features of x, C·H·W */
+    mw_shape shape;     /* the input's (C, H, W); mlp: (width, 1, 1) */
     size_t theta_off;   /* first scalar in the flat parameter vector */
     size_t n_theta;
     const void *theta;  /* this layer's parameters on the backend */
+    mw_bn_running *running; /* [units] when the layer has BatchNorm, else NULL */
 };
 
-extern const mw_layer_ops mw_coupling_dense_ops;
+extern const mw_layer_ops mw_coupling_ops;
+extern const mw_layer_ops mw_squeeze_ops;
 
-/* ---- the head: dense -> logits -> mean softmax cross-entropy (not invertible) ---- */
+/* ---- the head: [global average pool ->] dense -> logits -> mean softmax cross-entropy (not invertible) ---- */
 
 typedef struct mw_head {
     const mw_spec *spec;
-    size_t batch, width, classes;
+    size_t batch, width, classes; /* width: features after the pool */
+    size_t pool;         /* revnet: H·W of x_L, averaged per channel first; mlp: 1 */
     size_t theta_off, n_theta;
     const void *theta;   /* W [classes][width], then c [classes] */
     const void *labels;  /* int32 on the backend */

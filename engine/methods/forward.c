@@ -36,7 +36,7 @@ mw_status mw_method_forward(mw_ctx *ctx, const mw_net *net, const mw_batch *batc
     MW_GO(mw_tensor_alloc(ctx, N, &y));
     MW_GO(mw_tensor_alloc(ctx, (size_t)o->tangent_block * B, &dJ));
     MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(x.data, 0, 0), mw_v(batch->x.data, 0, 0)));
-    for (int layer = 0; layer <= net->L; layer++) {
+    for (int layer = 0; layer <= net->n_layers; layer++) {
         const size_t P = mw_block_size(net, layer);
         for (size_t j0 = 0; j0 < P; j0 += (size_t)o->tangent_block) {
             size_t T = P - j0 < (size_t)o->tangent_block ? P - j0 : (size_t)o->tangent_block;
@@ -48,10 +48,14 @@ mw_status mw_method_forward(mw_ctx *ctx, const mw_net *net, const mw_batch *batc
                                      1.0 / (double)B, 0.0,
                                      mw_v(mw_at(ctx, g, mw_block_offset(net, layer) + j0), 1, 0)));
         }
-        if (layer < net->L) {
+        if (layer < net->n_layers) {
             const mw_layer *l = &net->layers[layer];
-            if ((st = l->ops->forward(ctx, l, x.data, y.data, MW_CACHE_NONE, NULL)) != MW_OK) {
-                st = mw_annotate(ctx, st, "layer %d forward", l->index);
+            /* the primal advance, once per layer, feeds BatchNorm's running statistics */
+            mw_bn_record(ctx, o, 1);
+            st = l->ops->forward(ctx, l, x.data, y.data, MW_CACHE_NONE, NULL);
+            mw_bn_record(ctx, o, 0);
+            if (st != MW_OK) {
+                st = mw_annotate(ctx, st, "%s forward", l->label);
                 goto done;
             }
             mw_tensor t = x;

@@ -54,6 +54,7 @@ mw_grad_opts mw_grad_opts_default(void)
         .rng_seed = 1,
         .rng_step = 0,
         .moonwalk_general = 0,
+        .bn_update = 0,
     };
     return o;
 }
@@ -97,7 +98,9 @@ mw_status mw_grad(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, mw_meth
                        "invertible", methods[m].name);
     size_t live = ctx->live_bytes;
     mw_ctx_reset_peak(ctx);
+    ctx->bn_mode = MW_BN_BATCH;
     mw_status st = methods[m].fn(ctx, net, batch, &o, g->data, info);
+    ctx->bn_mode = MW_BN_BATCH;
     info->peak_bytes = ctx->peak_bytes - live;
     if (st != MW_OK)
         return mw_annotate(ctx, st, "%s", methods[m].name);

@@ -57,8 +57,17 @@ mw_status mw_push_tangents(mw_ctx *ctx, const mw_net *net, const mw_batch *batch
                            size_t T, const void *x, const void *dx, mw_theta_tangent_fn tangent,
                            void *arg, void *dJ, double *loss);
 
-/* (n_theta of layer ℓ, its offset): ℓ in 0..L-1 for couplings, L for the head. */
+/* (n_theta of body layer ℓ, its offset): ℓ in 0..n_layers-1 for the body (ψ has none),
+ * n_layers for the head. */
 size_t mw_block_size(const mw_net *net, int layer);
 size_t mw_block_offset(const mw_net *net, int layer);
+
+/* BatchNorm's mode for the pass a method designates to fold the batch statistics into
+ * the running ones (mw_grad_opts.bn_update): call with 1 before that pass and 0 after
+ * it; mw_grad puts the mode back whatever happens. */
+static inline void mw_bn_record(mw_ctx *ctx, const mw_grad_opts *o, int on)
+{
+    ctx->bn_mode = on && o->bn_update ? MW_BN_RECORD : MW_BN_BATCH;
+}
 
 #endif

@@ -12,7 +12,7 @@ mw_status mw_backprop_input_cotangent(mw_ctx *ctx, const mw_net *net, const mw_b
     mw_status st = MW_OK;
     mw_tensor x = {0}, h = {0};
     mw_head head = mw_net_head(net, batch);
-    void **caches = calloc((size_t)net->L, sizeof *caches);
+    void **caches = calloc((size_t)net->n_layers, sizeof *caches);
     if (!caches)
         return mw_fail(ctx, MW_ERR_NOMEM, "out of host memory");
     MW_GO(mw_forward_cached(ctx, net, batch, MW_CACHE_INPUT, caches, &x));
@@ -31,11 +31,13 @@ done:
 mw_status mw_method_mixed(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
                           const mw_grad_opts *o, void *g, mw_grad_info *info)
 {
-    (void)o;
     mw_status st = MW_OK;
     mw_tensor h0 = {0};
     MW_GO(mw_tensor_alloc(ctx, batch->x.n, &h0));
+    /* phase 1's forward feeds BatchNorm's running statistics; phase 2 recomputes */
+    mw_bn_record(ctx, o, 1);
     MW_GO(mw_backprop_input_cotangent(ctx, net, batch, h0.data, NULL));
+    mw_bn_record(ctx, o, 0);
     MW_GO(mw_moonwalk_sweep(ctx, net, batch, h0.data, g, info));
 done:
     mw_tensor_free(ctx, &h0);

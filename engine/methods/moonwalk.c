@@ -25,11 +25,11 @@ mw_status mw_moonwalk_sweep(mw_ctx *ctx, const mw_net *net, const mw_batch *batc
     MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(xs[0].data, 0, 0), mw_v(batch->x.data, 0, 0)));
     MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(hs[0].data, 0, 0), mw_v((void *)h0, 0, 0)));
     int cur = 0;
-    for (int i = 0; i < net->L; i++) {
+    for (int i = 0; i < net->n_layers; i++) {
         const mw_layer *l = &net->layers[i];
         if ((st = l->ops->vijp(ctx, l, xs[cur].data, hs[cur].data, xs[1 - cur].data,
                                hs[1 - cur].data, mw_at(ctx, g, l->theta_off))) != MW_OK) {
-            st = mw_annotate(ctx, st, "layer %d vijp", l->index);
+            st = mw_annotate(ctx, st, "%s vijp", l->label);
             goto done;
         }
         cur = 1 - cur;
@@ -37,7 +37,7 @@ mw_status mw_moonwalk_sweep(mw_ctx *ctx, const mw_net *net, const mw_batch *batc
     /* the head's own dJ/dx_L, against which h_L closes the loop */
     MW_GO(mw_tensor_alloc(ctx, N, &href));
     MW_GO(mw_head_vjp(ctx, &head, xs[cur].data, href.data,
-                      mw_at(ctx, g, mw_block_offset(net, net->L)), &info->loss));
+                      mw_at(ctx, g, mw_block_offset(net, net->n_layers)), &info->loss));
     double diff2, ref2;
     MW_GO(ctx->ops->dist2(ctx, N, hs[cur].data, href.data, &diff2));
     MW_GO(ctx->ops->dot(ctx, N, href.data, href.data, &ref2));
@@ -91,7 +91,11 @@ mw_status mw_method_moonwalk(mw_ctx *ctx, const mw_net *net, const mw_batch *bat
     info->separable = !net->spec.bn && !o->moonwalk_general;
     MW_GO(mw_tensor_alloc(ctx, batch->x.n, &h0));
     MW_GO(input_gradient(ctx, net, batch, o, info->separable, h0.data));
+    /* phase 2 is the pass that runs every layer once on its true input: it feeds
+     * BatchNorm's running statistics (phase 1's jvps do not) */
+    mw_bn_record(ctx, o, 1);
     MW_GO(mw_moonwalk_sweep(ctx, net, batch, h0.data, g, info));
+    mw_bn_record(ctx, o, 0);
 done:
     mw_tensor_free(ctx, &h0);
     return st;

@@ -19,6 +19,8 @@ static mw_status gauss_tangent(mw_ctx *ctx, const mw_net *net, int layer, size_t
 {
     const proj_block *b = arg;
     const size_t P = mw_block_size(net, layer), d = net->lay.total;
+    if (P == 0) /* ψ */
+        return MW_OK;
     mw_status st = mw_tensor_alloc(ctx, T * P, out);
     if (st == MW_OK)
         st = ctx->ops->normal(ctx, T, P, out->data, P, b->o->rng_seed,
@@ -40,14 +42,19 @@ mw_status mw_method_projforward(mw_ctx *ctx, const mw_net *net, const mw_batch *
     for (size_t k0 = 0; k0 < K; k0 += Tmax) {
         size_t T = K - k0 < Tmax ? K - k0 : Tmax;
         proj_block blk = {o, k0};
+        /* the first pass's forward is the one that feeds BatchNorm's running statistics */
+        mw_bn_record(ctx, o, k0 == 0);
         MW_GO(mw_push_tangents(ctx, net, batch, 0, T, batch->x.data, NULL, gauss_tangent, &blk,
                                dJ.data, &info->loss));
+        mw_bn_record(ctx, o, 0);
         /* s_t = ∇J·u_t = (1/B) Σ_b dJ_b */
         MW_GO(ctx->ops->sum_rows(ctx, mw_d(T, B, 1), mw_v(dJ.data, (ptrdiff_t)B, 1),
                                  1.0 / (double)B, 0.0, mw_v(s.data, 1, 0)));
         /* g += (1/K) Σ_t s_t u_t, one layer's slice of u at a time */
-        for (int layer = 0; layer <= net->L; layer++) {
+        for (int layer = 0; layer <= net->n_layers; layer++) {
             size_t P = mw_block_size(net, layer);
+            if (P == 0)
+                continue;
             MW_GO(gauss_tangent(ctx, net, layer, T, &blk, &u));
             MW_GO(ctx->ops->gemm(ctx, false, false, 1, P, T, 1.0 / (double)K, s.data, T, 0,
                                  u.data, P, 0, 1.0, mw_at(ctx, g, mw_block_offset(net, layer)),

@@ -10,7 +10,6 @@
 mw_status mw_method_revbackprop(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
                                 const mw_grad_opts *o, void *g, mw_grad_info *info)
 {
-    (void)o;
     const size_t N = batch->x.n;
     mw_status st = MW_OK;
     mw_tensor xs[2] = {{0}}, hs[2] = {{0}};
@@ -19,24 +18,28 @@ mw_status mw_method_revbackprop(mw_ctx *ctx, const mw_net *net, const mw_batch *
     mw_head head = mw_net_head(net, batch);
     MW_GO(mw_tensor_alloc(ctx, N, &xs[0]));
     MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(xs[0].data, 0, 0), mw_v(batch->x.data, 0, 0)));
+    /* the one forward over the true inputs feeds BatchNorm's running statistics; the
+     * recomputations from reconstructed inputs below must not */
+    mw_bn_record(ctx, o, 1);
     MW_GO(mw_net_forward_inplace(ctx, net, xs[0].data));
+    mw_bn_record(ctx, o, 0);
     MW_GO(mw_tensor_alloc(ctx, N, &hs[0]));
     MW_GO(mw_head_vjp(ctx, &head, xs[0].data, hs[0].data,
-                      mw_at(ctx, g, mw_block_offset(net, net->L)), &info->loss));
+                      mw_at(ctx, g, mw_block_offset(net, net->n_layers)), &info->loss));
     MW_GO(mw_tensor_alloc(ctx, N, &xs[1]));
     MW_GO(mw_tensor_alloc(ctx, N, &hs[1]));
     int cur = 0;
-    for (int i = net->L - 1; i >= 0; i--) {
+    for (int i = net->n_layers - 1; i >= 0; i--) {
         l = &net->layers[i];
         void *x_in = xs[1 - cur].data, *hx = i > 0 ? hs[1 - cur].data : NULL;
         if ((st = l->ops->inverse(ctx, l, xs[cur].data, x_in)) != MW_OK) {
-            st = mw_annotate(ctx, st, "layer %d inverse", l->index);
+            st = mw_annotate(ctx, st, "%s inverse", l->label);
             goto done;
         }
         if ((st = l->ops->forward(ctx, l, x_in, NULL, MW_CACHE_FULL, &cache)) != MW_OK ||
             (st = l->ops->vjp(ctx, l, cache, hs[cur].data, hx, mw_at(ctx, g, l->theta_off))) !=
                 MW_OK) {
-            st = mw_annotate(ctx, st, "layer %d", l->index);
+            st = mw_annotate(ctx, st, "%s", l->label);
             goto done;
         }
         l->ops->cache_free(ctx, l, cache);

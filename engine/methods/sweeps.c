@@ -7,12 +7,14 @@
 
 size_t mw_block_offset(const mw_net *net, int layer)
 {
-    return net->lay.layer_offset[layer + 1];
+    return layer < net->n_layers ? net->layers[layer].theta_off
+                                 : net->lay.layer_offset[net->spec.depth + 1];
 }
 
 size_t mw_block_size(const mw_net *net, int layer)
 {
-    return net->lay.layer_offset[layer + 2] - net->lay.layer_offset[layer + 1];
+    return layer < net->n_layers ? net->layers[layer].n_theta
+                                 : net->lay.total - mw_block_offset(net, layer);
 }
 
 mw_status mw_push_tangents(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, int first,
@@ -34,10 +36,10 @@ mw_status mw_push_tangents(mw_ctx *ctx, const mw_net *net, const mw_batch *batch
         dcur = ds[0].data;
     }
     int cur = 0;
-    for (int i = first; i <= net->L; i++) {
+    for (int i = first; i <= net->n_layers; i++) {
         if (tangent)
             MW_GO(tangent(ctx, net, i, T, arg, &dtheta));
-        if (i == net->L) {
+        if (i == net->n_layers) {
             MW_GO(mw_head_jvp(ctx, &head, T, xs[cur].data, dcur, dtheta.data,
                               mw_block_size(net, i), dJ, loss));
         } else {
@@ -45,7 +47,7 @@ mw_status mw_push_tangents(mw_ctx *ctx, const mw_net *net, const mw_batch *batch
             st = l->ops->jvp(ctx, l, T, xs[cur].data, dcur, dtheta.data, mw_block_size(net, i),
                              xs[1 - cur].data, ds[1 - cur].data);
             if (st != MW_OK) {
-                st = mw_annotate(ctx, st, "layer %d jvp", l->index);
+                st = mw_annotate(ctx, st, "%s jvp", l->label);
                 goto done;
             }
             cur = 1 - cur;
@@ -72,11 +74,11 @@ mw_status mw_forward_cached(mw_ctx *ctx, const mw_net *net, const mw_batch *batc
     MW_GO(mw_tensor_alloc(ctx, N, &xs[1]));
     MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(xs[0].data, 0, 0), mw_v(batch->x.data, 0, 0)));
     int cur = 0;
-    for (int i = 0; i < net->L; i++) {
+    for (int i = 0; i < net->n_layers; i++) {
         const mw_layer *l = &net->layers[i];
         if ((st = l->ops->forward(ctx, l, xs[cur].data, xs[1 - cur].data, level, &caches[i])) !=
             MW_OK) {
-            st = mw_annotate(ctx, st, "layer %d forward", l->index);
+            st = mw_annotate(ctx, st, "%s forward", l->label);
             goto done;
         }
         cur = 1 - cur;
@@ -91,7 +93,7 @@ done:
 
 void mw_caches_free(mw_ctx *ctx, const mw_net *net, void **caches)
 {
-    for (int i = 0; i < net->L; i++) {
+    for (int i = 0; i < net->n_layers; i++) {
         net->layers[i].ops->cache_free(ctx, &net->layers[i], caches[i]);
         caches[i] = NULL;
     }
@@ -107,13 +109,13 @@ mw_status mw_backward_cached(mw_ctx *ctx, const mw_net *net, void **caches, mw_t
     if (!h0)
         MW_GO(mw_tensor_alloc(ctx, N, &other));
     void *cur = hL->data, *next = h0 ? h0 : other.data;
-    for (int i = net->L - 1; i >= 0; i--) {
+    for (int i = net->n_layers - 1; i >= 0; i--) {
         const mw_layer *l = &net->layers[i];
         /* without h0, the first layer's input cotangent is not needed */
         void *hx = i > 0 || h0 ? next : NULL;
         void *gl = g ? mw_at(ctx, g, l->theta_off) : NULL;
         if ((st = l->ops->vjp(ctx, l, caches[i], cur, hx, gl)) != MW_OK) {
-            st = mw_annotate(ctx, st, "layer %d vjp", l->index);
+            st = mw_annotate(ctx, st, "%s vjp", l->label);
             goto done;
         }
         l->ops->cache_free(ctx, l, caches[i]);
