@@ -12,12 +12,14 @@
 
 typedef struct grad_state {
     mw_grad_request req;
+    mw_spec revnet; /* the network when --arch revnet */
     int json, per_layer, force;
     const char *dump;
 } grad_state;
 
 static const mw_opt grad_opts[] = {
-    {"depth", "L", "coupling layers (default 4)"},
+    {"depth", "L", "mlp: coupling layers (default 4)"},
+    {"layers-per-block", "L", "revnet: coupling layers per block (default 1)"},
     {"dtype", "T", "f32 or f64: the engine's precision under test (default f32)"},
     {"oracle", "KIND", "gold, silver or auto (default auto: gold when its estimated time is\n"
                        "at most 5 s, which holds for the default network, else silver)"},
@@ -38,7 +40,7 @@ static const mw_opt *const grad_tables[] = {grad_opts,      mw_act_opts,    mw_s
 static int apply(void *state, const char *name, const char *v, char *err, size_t n)
 {
     grad_state *g = state;
-    int rc = mw_net_opt_apply(&g->req, name, v, err, n);
+    int rc = mw_net_opt_apply(&g->req, &g->revnet, name, v, err, n);
     if (rc < 0)
         rc = mw_oracle_opt_apply(&g->req, name, v, err, n);
     if (rc >= 0)
@@ -88,11 +90,15 @@ static void print_help(void)
            "The network: `depth` additive coupling layers on `width` features,\n"
            "z = b + F(a), y = (a, σ(z)), halves alternating with the layer's parity;\n"
            "F = `units` x [dense -> f-act (-> BatchNorm)]; a dense head and mean softmax\n"
-           "cross-entropy over the batch.\n\n"
+           "cross-entropy over the batch. With --arch revnet: `blocks` blocks of\n"
+           "`layers-per-block` couplings over channel halves of a C x H x W image, F =\n"
+           "`units` x [3x3 conv -> f-act -> BatchNorm], the 2x2 squeeze between blocks,\n"
+           "and a global average pool before the head.\n\n"
            "options:\n");
     mw_args_print_options(stdout, grad_opts);
-    printf("\nnetwork (default: width 16, hidden 32, units 2, depth 4, relu, none, batch 8,\n"
-           "4 classes, init-scale 1, seed 1):\n");
+    printf("\nnetwork (default: mlp width 16, hidden 32, units 2, depth 4, relu, none, batch\n"
+           "8, 4 classes, init-scale 1, seed 1; revnet: 4 channels of 8x8, 3 blocks of 1,\n"
+           "units 1 with BN, hidden half the channels, batch 4):\n");
     mw_args_print_options(stdout, mw_act_opts);
     mw_args_print_options(stdout, mw_size_opts);
     mw_args_print_options(stdout, mw_seed_opts);
@@ -104,7 +110,8 @@ static void print_help(void)
            "  mwverify grad\n"
            "  mwverify grad --dtype f64 --methods all --json\n"
            "  mwverify grad --depth 10 --out-act tanh --init-scale 3 --methods backprop,mixed\n"
-           "  mwverify grad --oracle gold --oracle-bits 512 --dump grad.h5\n\n"
+           "  mwverify grad --oracle gold --oracle-bits 512 --dump grad.h5\n"
+           "  mwverify grad --arch revnet --image 16x16 --layers-per-block 2 --dtype f64\n\n"
            "exit status: 0 results printed (non-finite gradients are results and are said\n"
            "so), 1 the gold oracle could not certify itself, 2 bad usage, 3 a method could\n"
            "not run (out of memory, backend failure) or the dump could not be written.\n");
@@ -126,12 +133,9 @@ static int print_json(const grad_state *g, const mw_grad_case *c, const mw_metho
 
 static void print_table(const grad_state *g, const mw_grad_case *c, const mw_method_runs *runs)
 {
-    const mw_spec *s = &c->spec;
-    printf("network: %s width %d hidden %d units %d depth %d f-act %s out-act %s%s, batch %d, "
-           "classes %d, init-scale %g, seed %llu: %zu parameters\n",
-           mw_arch_name(s->arch), s->width, s->hidden, s->units, s->depth, mw_act_name(s->f_act),
-           mw_out_act_name(s->out_act), s->bn ? " bn" : "", s->batch, s->classes, s->init_scale,
-           (unsigned long long)s->seed, c->lay.total);
+    char net[256];
+    mw_spec_describe(&c->spec, net, sizeof net);
+    printf("network: %s: %zu parameters\n", net, c->lay.total);
     mw_print_oracle(stdout, c);
     printf("methods in %s, against the oracle; max_ulp in %s ulps; closure = "
            "|h_L - dJ/dx_L|/|dJ/dx_L|\n\n",
@@ -195,9 +199,10 @@ static int write_dump(const grad_state *g, const mw_grad_case *c, const mw_metho
 
 int mw_cmd_grad(int argc, char **argv)
 {
-    grad_state g = {.req = mw_grad_request_default()};
+    grad_state g = {.req = mw_grad_request_default(), .revnet = mw_spec_revnet_default()};
     int help = 0;
     int rc = mw_args_parse("grad", grad_tables, argc, argv, apply, &g, &help);
+    mw_net_choose(&g.req, &g.revnet);
     if (rc != MW_EXIT_OK)
         return rc;
     if (help) {

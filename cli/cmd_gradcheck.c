@@ -33,7 +33,7 @@ static int apply(void *state, const char *name, const char *v, char *err, size_t
     gc_state *g = state;
     int rc = mw_grid_opt_apply(&g->cfg, name, v, err, n);
     if (rc < 0)
-        rc = mw_net_opt_apply(&g->cfg.base, name, v, err, n);
+        rc = mw_net_opt_apply(&g->cfg.base, &g->cfg.revnet, name, v, err, n);
     if (rc < 0)
         rc = mw_oracle_opt_apply(&g->cfg.base, name, v, err, n);
     if (rc >= 0)

@@ -16,10 +16,12 @@ typedef struct suite_state {
     mw_suite_config cfg;
     const char *out;
     int force, resume, quiet, jobs;
+    const char *engine;
 } suite_state;
 
 static const mw_opt suite_opts[] = {
-    {"preset", "NAME", "quick (the default) or standard; see the suite's description"},
+    {"preset", "NAME", "quick (the default), standard; stability also real and paper; see\n"
+                       "the suite's description"},
     {"out", "FILE.h5", "the report (default mwverify-<suite>-<UTC time>.h5 here)"},
     {"resume", NULL, "finish an interrupted report: give the same options as the run that\n"
                      "wrote it; networks already in it are kept, the rest computed"},
@@ -32,9 +34,18 @@ static const mw_opt suite_opts[] = {
 };
 
 static const mw_opt train_opts[] = {
+    {"dataset", "NAME", "synthetic (the Gaussian mixture; the default), fashion-mnist[:DIR]\n"
+                        "(default DIR /usr/share/datasets/fashion-mnist, from Debian's\n"
+                        "dataset-fashion-mnist) or cifar10:DIR (data_batch_1.bin ..\n"
+                        "data_batch_5.bin, test_batch.bin). Real images are pooled to\n"
+                        "--image, normalised per channel with the training part's statistics,\n"
+                        "zero-padded to the revnet's --channels; an mlp sees them flattened;\n"
+                        "classes come from the data"},
     {"epochs", "E", "training epochs"},
-    {"train-samples", "N", "training samples of the synthetic mixture"},
-    {"test-samples", "N", "held-out samples, for the test accuracy of every epoch"},
+    {"train-samples", "N", "training samples (real data: a seeded draw from the training\n"
+                           "files)"},
+    {"test-samples", "N", "held-out samples, for the test accuracy of every epoch (real data:\n"
+                          "the first N of the test files; BatchNorm with running statistics)"},
     {"separation", "S", "class centres ~ S · N(0, I) (default 1)"},
     {"noise", "X", "samples scatter around their centre with X · N(0, I) (default 1.5)"},
     {"lr", "A", "Adam's learning rate (default 1e-3; β 0.9, 0.999; eps 1e-8)"},
@@ -45,6 +56,10 @@ static const mw_opt train_opts[] = {
                      "a non-finite value does)"},
     {"run-budget", "GFLOP", "skip a method estimated to cost more than this over the training\n"
                             "(default 30), unless it is named in --methods"},
+    {"time-budget", "HOURS", "refuse to start when the estimated time on this machine is longer\n"
+                             "(default 6)"},
+    {"engine", "NAME", "cpu (the default); cuda is for GPU machines and not available for\n"
+                       "training in this build"},
     {NULL, NULL, NULL},
 };
 
@@ -56,6 +71,23 @@ static const mw_opt *const stability_tables[] = {suite_opts,   train_opts,     m
 
 static int train_apply(mw_train_config *t, const char *name, const char *v, char *err, size_t n)
 {
+    if (strcmp(name, "dataset") == 0) {
+        if (strcmp(v, "synthetic") != 0 && strncmp(v, "fashion-mnist", 13) != 0 &&
+            strncmp(v, "cifar10:", 8) != 0) {
+            snprintf(err, n, "--dataset %s: unknown dataset (allowed: synthetic, "
+                             "fashion-mnist[:DIR], cifar10:DIR)", v);
+            return 1;
+        }
+        if (strlen(v) >= sizeof t->dataset) {
+            snprintf(err, n, "--dataset: the name is longer than %zu characters",
+                     sizeof t->dataset - 1);
+            return 1;
+        }
+        snprintf(t->dataset, sizeof t->dataset, "%s", v);
+        return 0;
+    }
+    if (strcmp(name, "time-budget") == 0)
+        return mw_parse_double(name, v, 0.0, 1e6, &t->time_budget_h, err, n);
     if (strcmp(name, "epochs") == 0)
         return mw_parse_int(name, v, 1, 100000, &t->epochs, err, n);
     if (strcmp(name, "train-samples") == 0)
@@ -82,9 +114,19 @@ static int train_apply(mw_train_config *t, const char *name, const char *v, char
 static int apply(void *state, const char *name, const char *v, char *err, size_t n)
 {
     suite_state *s = state;
+    if (strcmp(name, "image") == 0 && strcmp(s->suite, "stability") == 0 &&
+        mw_parse_image(name, v, &s->cfg.train.image_h, &s->cfg.train.image_w, err, n) != 0)
+        return 1; /* the revnet's image, and real data pooled to it */
+    if (strcmp(name, "engine") == 0) {
+        if (strcmp(v, "cpu") != 0 && strcmp(v, "cuda") != 0) {
+            snprintf(err, n, "--engine %s: unknown engine (allowed: cpu, cuda)", v);
+            return 1;
+        }
+        return s->engine = v, 0;
+    }
     int rc = mw_grid_opt_apply(&s->cfg, name, v, err, n);
     if (rc < 0)
-        rc = mw_net_opt_apply(&s->cfg.base, name, v, err, n);
+        rc = mw_net_opt_apply(&s->cfg.base, &s->cfg.revnet, name, v, err, n);
     if (rc < 0)
         rc = mw_oracle_opt_apply(&s->cfg.base, name, v, err, n);
     if (rc < 0 && strcmp(s->suite, "stability") == 0)
@@ -165,13 +207,76 @@ static void stability_help(void)
            "are skipped with the estimate as the reason.\n\n"
            "Presets: quick (the default): synthetic Gaussian-mixture data, mlp width 16,\n"
            "hidden 32, F activation relu and tanh, output activation none and tanh, depths\n"
-           "2 and 8, 2 seeds, float32, 8 epochs: about a minute on two cores. standard:\n"
+           "2 and 8, 2 seeds, float32, 8 epochs: about a minute on two cores (--arch revnet:\n"
+           "the revnet of 4 channels of 8x8, 3 blocks of 1 and 2 layers, instead). standard:\n"
            "depths 2..16, leaky too, 4 seeds, 30 epochs, gold every 256 steps: tens of\n"
-           "minutes. At the end, a verdict per output activation and method.\n\n");
+           "minutes. real: Fashion-MNIST pooled to 14x14, an mlp on its 196 features\n"
+           "(depths 2, 6) and a revnet of 2 channels in 2 blocks (1, 3 layers per block, BN),\n"
+           "batch 16, 4 epochs of 1024 samples, 1024 held out: minutes. paper: the paper's\n"
+           "§6.1 — revnet, CIFAR-10 padded to 8 channels, 3 blocks of 1, 3, 5, 10 layers,\n"
+           "batch 512, ReLU in F, out-act none and tanh, 20 seeds, 100 epochs; it needs\n"
+           "--dataset cifar10:DIR and a GPU: on a CPU it says how long it would take. Every\n"
+           "run first prints its estimated cost. At the end, a verdict per output\n"
+           "activation and method.\n\n");
     print_common_help(stability_tables);
     printf("\nthen: mwverify report summary FILE.h5; mwverify report plot FILE.h5 --out F.png\n\n"
            "exit status: 0 the report is complete (divergence is a result), 1 a method could\n"
            "not be computed, 2 bad usage, 3 the report could not be written.\n");
+}
+
+static void human_time(double sec, char *buf, size_t n)
+{
+    if (sec < 120)
+        snprintf(buf, n, "%.0f s", sec);
+    else if (sec < 7200)
+        snprintf(buf, n, "%.0f min", sec / 60);
+    else if (sec < 3 * 86400)
+        snprintf(buf, n, "%.1f h", sec / 3600);
+    else if (sec < 365 * 86400)
+        snprintf(buf, n, "%.0f days", sec / 86400);
+    else
+        snprintf(buf, n, "%.3g years", sec / (365.25 * 86400));
+}
+
+/* Before a stability run: the real data read and checked, the cost estimated and said, a
+ * run too long for the machine refused with what to do instead. */
+static int prepare_stability(suite_state *s, const char *cmd)
+{
+    char msg[1024];
+    mw_train_config *t = &s->cfg.train;
+    if (s->engine && strcmp(s->engine, "cuda") == 0) {
+        fprintf(stderr, "mwverify %s: --engine cuda: training on the CUDA engine is not "
+                        "available in this build; use --engine cpu with a grid this machine "
+                        "can afford\n", cmd);
+        return MW_EXIT_USAGE;
+    }
+    if (mw_stability_load_data(&s->cfg, msg, sizeof msg) != 0) {
+        fprintf(stderr, "mwverify %s: %s\n", cmd, msg);
+        return MW_EXIT_USAGE;
+    }
+    double gflop, sec;
+    if (mw_stability_check_options(&s->cfg, msg, sizeof msg) != 0 ||
+        mw_stability_estimate(&s->cfg, &gflop, &sec, msg, sizeof msg) != 0) {
+        fprintf(stderr, "mwverify %s: %s\n", cmd, msg);
+        return MW_EXIT_USAGE;
+    }
+    long nets = mw_suite_n_networks(&s->cfg);
+    int par = s->jobs < nets ? s->jobs : (int)nets;
+    double wall = sec / (par > 0 ? par : 1);
+    char when[32];
+    human_time(wall, when, sizeof when);
+    if (wall > t->time_budget_h * 3600.0) {
+        fprintf(stderr, "mwverify %s: estimated %s on this machine's CPU (%.3g GFLOP over %ld "
+                        "networks), over the %g h of --time-budget; run it with --engine cuda "
+                        "on a GPU machine, or shrink it (--seeds, --epochs, --train-samples, "
+                        "--layers-per-block), or raise --time-budget\n",
+                cmd, when, gflop, nets, t->time_budget_h);
+        return MW_EXIT_USAGE;
+    }
+    if (!s->quiet)
+        fprintf(stderr, "%s: %ld networks, %.3g GFLOP in all; about %s on this machine's CPU "
+                        "with %d process%s\n", cmd, nets, gflop, when, par, par == 1 ? "" : "es");
+    return MW_EXIT_OK;
 }
 
 static int run_suite(const char *suite, int argc, char **argv)
@@ -183,7 +288,7 @@ static int run_suite(const char *suite, int argc, char **argv)
     const char *preset = mw_find_preset(argc, argv, "quick");
     if ((stability ? mw_stability_preset(preset, &s.cfg) : mw_suite_preset(preset, &s.cfg)) != 0) {
         fprintf(stderr, "mwverify suite %s: --preset %s: unknown preset (allowed: quick, "
-                        "standard)\n", suite, preset);
+                        "standard%s)\n", suite, preset, stability ? ", real, paper" : "");
         return MW_EXIT_USAGE;
     }
     char cmd[32];
@@ -207,6 +312,13 @@ static int run_suite(const char *suite, int argc, char **argv)
     }
     mw_grid_finish(&s.cfg);
     char path[512], msg[1024], cmdline[2048];
+    if (stability) {
+        rc = prepare_stability(&s, cmd);
+        if (rc != MW_EXIT_OK) {
+            mw_stability_free_data(&s.cfg);
+            return rc;
+        }
+    }
     if (s.out) {
         snprintf(path, sizeof path, "%s", s.out);
     } else {
@@ -227,6 +339,7 @@ static int run_suite(const char *suite, int argc, char **argv)
     mw_status st = stability ? mw_suite_stability(&job, &rep, &failed, msg, sizeof msg)
                              : mw_suite_gradcheck(&job, &rep, &failed, msg, sizeof msg);
     mw_progress_end(&prog);
+    mw_stability_free_data(&s.cfg);
     if (st != MW_OK) {
         fprintf(stderr, "mwverify %s: %s\n", cmd, msg);
         return st == MW_ERR_ARG ? MW_EXIT_USAGE : MW_EXIT_RUNTIME;

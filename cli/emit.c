@@ -52,6 +52,15 @@ void mw_emit_spec_json(mw_json *j, const char *key, const mw_spec *s)
     mw_json_integer(j, "classes", s->classes);
     mw_json_number(j, "init_scale", s->init_scale);
     mw_json_unsigned(j, "seed", (unsigned long long)s->seed);
+    if (s->arch == MW_ARCH_REVNET) {
+        mw_json_integer(j, "channels", s->channels);
+        mw_json_array_begin(j, "image");
+        mw_json_integer(j, NULL, s->image_h);
+        mw_json_integer(j, NULL, s->image_w);
+        mw_json_array_end(j);
+        mw_json_integer(j, "blocks", s->blocks);
+        mw_json_integer(j, "layers_per_block", s->layers_per_block);
+    }
     mw_json_object_end(j);
 }
 
@@ -226,12 +235,9 @@ void mw_print_runs(FILE *f, const char *prefix, const mw_grad_case *c,
 
 static void print_network(FILE *f, const mw_report_network *n)
 {
-    char a[32], b[32];
-    const mw_spec *s = &n->spec;
-    fprintf(f, "\nnetwork %ld: %s width %d hidden %d units %d depth %d f-act %s out-act %s%s, "
-               "batch %d, seed %llu\n", n->index, mw_arch_name(s->arch), s->width, s->hidden,
-            s->units, s->depth, mw_act_name(s->f_act), mw_out_act_name(s->out_act),
-            s->bn ? " bn" : "", s->batch, (unsigned long long)s->seed);
+    char a[32], b[32], desc[256];
+    mw_spec_describe(&n->spec, desc, sizeof desc);
+    fprintf(f, "\nnetwork %ld: %s\n", n->index, desc);
     if (strcmp(n->status, "ok") != 0) {
         fprintf(f, "  NETWORK FAILED: %s\n", n->message);
         return;
@@ -433,16 +439,16 @@ void mw_print_verdict(FILE *f, const mw_report *r)
                "of the last epoch / of the first; dist = |θ - θ_ref|/|θ_ref|\nto the float64 "
                "reference trajectory at the end (median); accuracy on the held-out split at the "
                "end (mean)\n\n");
-    fprintf(f, "%-8s %-12s %-5s %4s %8s %7s %6s %8s %-10s %-10s %-10s %-10s\n", "out-act",
-            "method", "dtype", "runs", "diverged", "skipped", "failed", "accuracy", "err median",
-            "err max", "growth", "dist");
+    fprintf(f, "%-6s %-8s %-12s %-5s %4s %8s %7s %6s %8s %-10s %-10s %-10s %-10s\n", "arch",
+            "out-act", "method", "dtype", "runs", "diverged", "skipped", "failed", "accuracy",
+            "err median", "err max", "growth", "dist");
     for (size_t i = 0; i < n; i++) {
         const mw_verdict_row *v = &rows[i];
         char acc[16] = "-";
         if (!isnan(v->test_accuracy))
             snprintf(acc, sizeof acc, "%.3f", v->test_accuracy);
-        fprintf(f, "%-8s %-12s %-5s %4d %8d %7d %6d %8s %-10s %-10s %-10s %-10s\n", v->out_act,
-                v->method, v->dtype, v->runs, v->diverged, v->skipped, v->failed, acc,
+        fprintf(f, "%-6s %-8s %-12s %-5s %4d %8d %7d %6d %8s %-10s %-10s %-10s %-10s\n",
+                v->arch, v->out_act, v->method, v->dtype, v->runs, v->diverged, v->skipped, v->failed, acc,
                 mw_fmt(a, sizeof a, v->err_median_last), mw_fmt(b, sizeof b, v->err_max_last),
                 mw_fmt(c, sizeof c, v->growth), mw_fmt(d, sizeof d, v->dist_ref));
     }
@@ -456,6 +462,7 @@ void mw_emit_verdict_json(mw_json *j, const mw_report *r)
     for (size_t i = 0; i < n; i++) {
         const mw_verdict_row *v = &rows[i];
         mw_json_object_begin(j, NULL);
+        mw_json_string(j, "arch", v->arch);
         mw_json_string(j, "out_act", v->out_act);
         mw_json_string(j, "method", v->method);
         mw_json_string(j, "dtype", v->dtype);

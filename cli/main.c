@@ -1,11 +1,15 @@
 /* mwverify: the command-line entry point. Dispatches to subcommands; the only place,
  * with the subcommands it calls, that prints and chooses exit codes (DESIGN.md §8). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
 #include "cli.h"
 #include "mw_engine.h"
+
+/* OpenBLAS's own (cblas.h): its thread count for every later call. */
+void openblas_set_num_threads(int num_threads);
 
 static void usage(FILE *f)
 {
@@ -19,7 +23,8 @@ static void usage(FILE *f)
             "              method's error against an oracle, memory and time\n"
             "  gradcheck   every method against the certified gold oracle on a small grid\n"
             "              of networks, in float32 and float64\n"
-            "  suite       sweeps that write HDF5 reports: suite gradcheck\n"
+            "  suite       sweeps that write HDF5 reports: suite stability (the main job),\n"
+            "              suite gradcheck\n"
             "  report      read a report back: report summary, report plot\n\n"
             "Each command explains itself: mwverify <command> --help.\n\n"
             "options:\n"
@@ -30,6 +35,12 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* Parallelism is one process per network (--jobs). The engine's matrices are small,
+     * and OpenBLAS's threads on top of that only spin: measured on suite gradcheck's revnet
+     * cell, the same wall time with one thread as with two, and 13 s of system time less.
+     * OPENBLAS_NUM_THREADS, when set, still decides. */
+    if (!getenv("OPENBLAS_NUM_THREADS"))
+        openblas_set_num_threads(1);
     if (argc < 2) {
         usage(stderr);
         return MW_EXIT_USAGE;

@@ -2,12 +2,16 @@
 #include "netopts.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mw_reference.h"
 
 const mw_opt mw_act_opts[] = {
-    {"arch", "NAME", "architecture: mlp (default mlp)"},
+    {"arch", "NAME", "architecture: mlp (dense couplings on --width features) or revnet (conv\n"
+                     "couplings on --channels x --image, --blocks blocks of\n"
+                     "--layers-per-block, squeeze between blocks; k = 1 with BN by default)\n"
+                     "(default mlp)"},
     {"f-act", "ACT", "activation inside F: relu, tanh, leaky, identity (default relu)"},
     {"out-act", "ACT", "coupling output activation σ: none, tanh, leaky (default none);\n"
                        "relu is refused: it is not invertible"},
@@ -15,13 +19,21 @@ const mw_opt mw_act_opts[] = {
 };
 
 const mw_opt mw_size_opts[] = {
-    {"width", "N", "features n of the input, even"},
-    {"hidden", "N", "width of F's inner units"},
-    {"units", "K", "units k of F, each dense -> act"},
+    {"width", "N", "mlp: features n of the input, even"},
+    {"channels", "C", "revnet: channels of the input, even (default 4; the paper pads\n"
+                      "CIFAR-10 to 8 or 18)"},
+    {"image", "HxW", "revnet: the input's height and width (default 8x8); each block after\n"
+                     "the first halves them"},
+    {"blocks", "N", "revnet: blocks of couplings, a squeeze between each two (default 3)"},
+    {"hidden", "N", "width of F's inner units (k >= 2); revnet: channels, 0 for half of\n"
+                    "each block's (the default)"},
+    {"units", "K", "units k of F, each map -> act -> [BN] (default mlp 2, revnet 1)"},
     {"leaky-slope", "A", "slope α of leaky in F and σ, 0..1 (default 0.1); σ = leaky with\n"
                          "α = 0 has no inverse, so revbackprop, moonwalk, mixed skip"},
     {"bn", NULL, "BatchNorm after every unit of F (batch statistics; couples samples,\n"
-                 "which turns off moonwalk's one-tangent-per-sample shortcut)"},
+                 "which turns off moonwalk's one-tangent-per-sample shortcut); revnet's\n"
+                 "default"},
+    {"no-bn", NULL, "no BatchNorm (mlp's default)"},
     {"batch", "B", "samples in the batch"},
     {"classes", "C", "classes of the synthetic data and the head"},
     {"init-scale", "X", "W, c uniform in ±X/sqrt(fan_in); large X saturates"},
@@ -88,30 +100,66 @@ int mw_parse_methods(mw_grad_request *req, const char *v, char *err, size_t n)
     return 0;
 }
 
-int mw_net_opt_apply(mw_grad_request *req, const char *name, const char *v, char *err, size_t n)
+int mw_parse_image(const char *name, const char *v, int *h, int *w, char *err, size_t n)
+{
+    char *end;
+    long a = strtol(v, &end, 10), b = -1;
+    if (end != v && (*end == 'x' || *end == 'X')) {
+        const char *q = end + 1;
+        b = strtol(q, &end, 10);
+        if (end == q)
+            b = -1;
+    }
+    if (a < 1 || a > MW_MAX_IMAGE || b < 1 || b > MW_MAX_IMAGE || *end != '\0') {
+        snprintf(err, n, "--%s %s: give HxW, e.g. 14x14, each 1..%d", name, v, MW_MAX_IMAGE);
+        return 1;
+    }
+    *h = (int)a, *w = (int)b;
+    return 0;
+}
+
+/* The option applies to both networks: parse into the mlp's field, copy to the revnet's. */
+#define BOTH(field, expr)                                                                      \
+    do {                                                                                       \
+        int rc_ = (expr);                                                                      \
+        if (rc_ == 0)                                                                          \
+            revnet->field = s->field;                                                          \
+        return rc_;                                                                            \
+    } while (0)
+
+int mw_net_opt_apply(mw_grad_request *req, mw_spec *revnet, const char *name, const char *v,
+                     char *err, size_t n)
 {
     mw_spec *s = &req->spec;
     if (strcmp(name, "arch") == 0) {
         if (mw_arch_parse(v, &s->arch) == 0)
             return 0;
-        snprintf(err, n, "--arch %s: unknown architecture (allowed: mlp)", v);
+        snprintf(err, n, "--arch %s: unknown architecture (allowed: mlp, revnet)", v);
         return 1;
     }
     if (strcmp(name, "width") == 0)
         return mw_parse_int(name, v, 2, MW_MAX_WIDTH, &s->width, err, n);
-    if (strcmp(name, "hidden") == 0)
-        return mw_parse_int(name, v, 1, MW_MAX_HIDDEN, &s->hidden, err, n);
-    if (strcmp(name, "units") == 0)
-        return mw_parse_int(name, v, 1, MW_MAX_UNITS, &s->units, err, n);
     if (strcmp(name, "depth") == 0)
         return mw_parse_int(name, v, 1, MW_MAX_DEPTH, &s->depth, err, n);
+    if (strcmp(name, "channels") == 0)
+        return mw_parse_int(name, v, 2, MW_MAX_CHANNELS, &revnet->channels, err, n);
+    if (strcmp(name, "image") == 0)
+        return mw_parse_image(name, v, &revnet->image_h, &revnet->image_w, err, n);
+    if (strcmp(name, "blocks") == 0)
+        return mw_parse_int(name, v, 1, MW_MAX_BLOCKS, &revnet->blocks, err, n);
+    if (strcmp(name, "layers-per-block") == 0)
+        return mw_parse_int(name, v, 1, MW_MAX_DEPTH, &revnet->layers_per_block, err, n);
+    if (strcmp(name, "hidden") == 0)
+        BOTH(hidden, mw_parse_int(name, v, 0, MW_MAX_HIDDEN, &s->hidden, err, n));
+    if (strcmp(name, "units") == 0)
+        BOTH(units, mw_parse_int(name, v, 1, MW_MAX_UNITS, &s->units, err, n));
     if (strcmp(name, "batch") == 0)
-        return mw_parse_int(name, v, 1, MW_MAX_BATCH, &s->batch, err, n);
+        BOTH(batch, mw_parse_int(name, v, 1, MW_MAX_BATCH, &s->batch, err, n));
     if (strcmp(name, "classes") == 0)
-        return mw_parse_int(name, v, 2, MW_MAX_CLASSES, &s->classes, err, n);
+        BOTH(classes, mw_parse_int(name, v, 2, MW_MAX_CLASSES, &s->classes, err, n));
     if (strcmp(name, "f-act") == 0) {
         if (mw_act_parse(v, &s->f_act) == 0)
-            return 0;
+            BOTH(f_act, 0);
         snprintf(err, n, "--f-act %s: unknown activation (allowed: relu, tanh, leaky, identity)", v);
         return 1;
     }
@@ -122,20 +170,20 @@ int mw_net_opt_apply(mw_grad_request *req, const char *name, const char *v, char
             return 1;
         }
         if (mw_out_act_parse(v, &s->out_act) == 0)
-            return 0;
+            BOTH(out_act, 0);
         snprintf(err, n, "--out-act %s: unknown activation (allowed: none, tanh, leaky)", v);
         return 1;
     }
     if (strcmp(name, "leaky-slope") == 0)
-        return mw_parse_double(name, v, 0.0, 1.0, &s->leaky_slope, err, n);
-    if (strcmp(name, "bn") == 0) {
-        s->bn = 1;
-        return 0;
+        BOTH(leaky_slope, mw_parse_double(name, v, 0.0, 1.0, &s->leaky_slope, err, n));
+    if (strcmp(name, "bn") == 0 || strcmp(name, "no-bn") == 0) {
+        s->bn = name[0] == 'b';
+        BOTH(bn, 0);
     }
     if (strcmp(name, "seed") == 0)
-        return mw_parse_u64(name, v, &s->seed, err, n);
+        BOTH(seed, mw_parse_u64(name, v, &s->seed, err, n));
     if (strcmp(name, "init-scale") == 0)
-        return mw_parse_double(name, v, 0.0, 1e6, &s->init_scale, err, n);
+        BOTH(init_scale, mw_parse_double(name, v, 0.0, 1e6, &s->init_scale, err, n));
     if (strcmp(name, "methods") == 0)
         return mw_parse_methods(req, v, err, n);
     if (strcmp(name, "budget") == 0)
@@ -145,6 +193,14 @@ int mw_net_opt_apply(mw_grad_request *req, const char *name, const char *v, char
     if (strcmp(name, "proj-samples") == 0)
         return mw_parse_int(name, v, 1, 1 << 24, &req->opts.proj_samples, err, n);
     return -1;
+}
+#undef BOTH
+
+void mw_net_choose(mw_grad_request *req, const mw_spec *revnet)
+{
+    if (req->spec.arch == MW_ARCH_REVNET)
+        req->spec = *revnet;
+    mw_spec_complete(&req->spec);
 }
 
 int mw_oracle_opt_apply(mw_grad_request *req, const char *name, const char *v, char *err,
@@ -173,10 +229,12 @@ int mw_oracle_opt_apply(mw_grad_request *req, const char *name, const char *v, c
 /* ---- suite grids ---- */
 
 const mw_opt mw_grid_opts[] = {
-    {"archs", "LIST", "architectures: mlp"},
+    {"arch", "NAME", "one architecture: mlp or revnet (the same as --archs NAME)"},
+    {"archs", "LIST", "architectures: mlp, revnet"},
     {"f-acts", "LIST", "F activations: relu, tanh, leaky, identity"},
     {"out-acts", "LIST", "output activations: none, tanh, leaky"},
-    {"depths", "LIST", "depths, each 1..4096"},
+    {"depths", "LIST", "mlp: depths, each 1..4096"},
+    {"layers-per-block", "LIST", "revnet: layers per block, each 1..4096 (the paper: 1, 3, 5, 10)"},
     {"dtypes", "LIST", "f32, f64"},
     {"seeds", "LIST", "replicate seeds; each network's seed is mixed from one of these and\n"
                       "--suite-seed, so any order or split of the work gives the same numbers"},
@@ -236,6 +294,12 @@ static int one_depth(mw_suite_config *c, const char *t, int i)
     return mw_parse_int("depths", t, 1, MW_MAX_DEPTH, &c->grid.depths[i], e, sizeof e);
 }
 
+static int one_lpb(mw_suite_config *c, const char *t, int i)
+{
+    char e[8];
+    return mw_parse_int("layers-per-block", t, 1, MW_MAX_DEPTH, &c->grid.lpbs[i], e, sizeof e);
+}
+
 static int one_dtype(mw_suite_config *c, const char *t, int i)
 {
     return mw_dtype_parse(t, &c->grid.dtypes[i]);
@@ -250,8 +314,19 @@ static int one_seed(mw_suite_config *c, const char *t, int i)
 int mw_grid_opt_apply(mw_suite_config *c, const char *name, const char *v, char *err, size_t n)
 {
     mw_suite_grid *g = &c->grid;
-    if (strcmp(name, "archs") == 0)
-        return parse_list(name, v, 1, &g->n_archs, one_arch, c, "mlp", err, n);
+    if (strcmp(name, "archs") == 0 || strcmp(name, "arch") == 0) {
+        if (parse_list(name, v, strcmp(name, "arch") == 0 ? 1 : 2, &g->n_archs, one_arch, c,
+                       "mlp, revnet", err, n) != 0)
+            return 1;
+        if (g->n_archs == 2 && g->archs[0] == g->archs[1]) {
+            snprintf(err, n, "--archs %s: an architecture named twice", v);
+            return 1;
+        }
+        return 0;
+    }
+    if (strcmp(name, "layers-per-block") == 0)
+        return parse_list(name, v, MW_SUITE_MAX_DEPTHS, &g->n_lpbs, one_lpb, c, "integers 1..4096",
+                          err, n);
     if (strcmp(name, "f-acts") == 0)
         return parse_list(name, v, 4, &g->n_f_acts, one_f_act, c, "relu, tanh, leaky, identity",
                           err, n);

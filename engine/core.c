@@ -80,6 +80,11 @@ mw_status mw_ctx_new(mw_backend_kind backend, mw_dtype dtype, mw_ctx **out)
 
 void mw_ctx_free(mw_ctx *ctx)
 {
+    if (!ctx)
+        return;
+    for (int i = 0; i < MW_CACHE_SLOTS; i++)
+        if (ctx->cache[i].p)
+            ctx->ops->release(ctx, ctx->cache[i].p);
     free(ctx);
 }
 
@@ -110,11 +115,39 @@ void mw_ctx_reset_peak(mw_ctx *ctx)
 
 /* ---- tensors through the tracked allocator ---- */
 
+/* Under AddressSanitizer every block goes back at once, so that a use after free is
+ * still caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MW_USE_CACHE 0
+#else
+#define MW_USE_CACHE 1
+#endif
+
 mw_status mw_raw_alloc(mw_ctx *ctx, size_t bytes, void **p)
 {
-    mw_status st = ctx->ops->alloc(ctx, bytes, p);
-    if (st != MW_OK)
-        return st;
+    *p = NULL;
+    if (MW_USE_CACHE && bytes >= MW_CACHE_MIN)
+        for (int i = 0; i < MW_CACHE_SLOTS; i++)
+            if (ctx->cache[i].p && ctx->cache[i].bytes == bytes) {
+                *p = ctx->cache[i].p;
+                ctx->cache[i].p = NULL;
+                ctx->cached_bytes -= bytes;
+                break;
+            }
+    if (!*p) {
+        mw_status st = ctx->ops->alloc(ctx, bytes, p);
+        if (st != MW_OK && ctx->cached_bytes > 0) { /* give the cache back and try again */
+            for (int i = 0; i < MW_CACHE_SLOTS; i++)
+                if (ctx->cache[i].p) {
+                    ctx->ops->release(ctx, ctx->cache[i].p);
+                    ctx->cache[i].p = NULL;
+                }
+            ctx->cached_bytes = 0;
+            st = ctx->ops->alloc(ctx, bytes, p);
+        }
+        if (st != MW_OK)
+            return st;
+    }
     ctx->live_bytes += bytes;
     if (ctx->live_bytes > ctx->peak_bytes)
         ctx->peak_bytes = ctx->live_bytes;
@@ -125,8 +158,16 @@ void mw_raw_free(mw_ctx *ctx, void *p, size_t bytes)
 {
     if (!p)
         return;
-    ctx->ops->release(ctx, p);
     ctx->live_bytes -= bytes;
+    if (MW_USE_CACHE && bytes >= MW_CACHE_MIN && ctx->cached_bytes + bytes <= MW_CACHE_BYTES)
+        for (int i = 0; i < MW_CACHE_SLOTS; i++)
+            if (!ctx->cache[i].p) {
+                ctx->cache[i].p = p;
+                ctx->cache[i].bytes = bytes;
+                ctx->cached_bytes += bytes;
+                return;
+            }
+    ctx->ops->release(ctx, p);
 }
 
 mw_status mw_tensor_alloc(mw_ctx *ctx, size_t n, mw_tensor *t)

@@ -18,12 +18,26 @@ typedef enum { MW_BN_BATCH = 0, MW_BN_RECORD, MW_BN_RUNNING } mw_bn_mode;
  * unbiased batch variance (n / (n - 1), n = B·H·W) for the running variance. */
 #define MW_BN_MOMENTUM 0.1
 
+/* Freed blocks kept for reuse: the methods allocate the same sizes every layer and every
+ * step, and returning large blocks to the system each time costs page faults (on the CPU)
+ * or device synchronisation (on a GPU). Only blocks of MW_CACHE_MIN bytes or more, at
+ * most MW_CACHE_SLOTS of them and MW_CACHE_BYTES in all; live_bytes and peak_bytes count
+ * what the methods hold, not what the cache keeps. */
+#define MW_CACHE_SLOTS 32
+#define MW_CACHE_MIN ((size_t)64 << 10)
+#define MW_CACHE_BYTES ((size_t)256 << 20)
+
 struct mw_ctx {
     mw_backend_kind backend;
     mw_dtype dtype;
     mw_bn_mode bn_mode;
     const mw_ops *ops;
     size_t live_bytes, peak_bytes;
+    struct {
+        void *p;
+        size_t bytes;
+    } cache[MW_CACHE_SLOTS];
+    size_t cached_bytes;
     char msg[512];
 };
 

@@ -101,10 +101,11 @@ mw_status mw_batch_update(mw_ctx *ctx, const mw_net *net, mw_batch *b, const dou
 /* The loss J at the network's parameters (forward pass only). */
 mw_status mw_loss(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, double *loss);
 
-/* J and the fraction of the batch whose largest logit is its label (ties: the first), in
- * evaluation mode: BatchNorm normalises with its running statistics. */
-mw_status mw_eval(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, double *loss,
-                  double *accuracy);
+/* J and the fraction of the batch whose largest logit is its label (ties: the first).
+ * BatchNorm normalises with the batch's statistics (training mode, as the gradients see
+ * it) or, with running = 1, with its running statistics (evaluation mode: held-out data). */
+mw_status mw_eval(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, int running,
+                  double *loss, double *accuracy);
 
 /* ---- Adam, in the context's dtype ---- */
 

@@ -327,8 +327,8 @@ mw_status mw_batch_update(mw_ctx *ctx, const mw_net *net, mw_batch *b, const dou
     return st != MW_OK ? st : ctx->ops->upload_labels(ctx, b->labels, labels, B);
 }
 
-mw_status mw_eval(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, double *loss,
-                  double *accuracy)
+mw_status mw_eval(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, int running,
+                  double *loss, double *accuracy)
 {
     const size_t N = batch->x.n, B = (size_t)net->spec.batch, C = (size_t)net->spec.classes;
     mw_status st = MW_OK;
@@ -341,7 +341,7 @@ mw_status mw_eval(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, double 
     }
     MW_GO(mw_tensor_alloc(ctx, N, &x));
     MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(x.data, 0, 0), mw_v(batch->x.data, 0, 0)));
-    ctx->bn_mode = MW_BN_RUNNING;
+    ctx->bn_mode = running ? MW_BN_RUNNING : MW_BN_BATCH;
     st = mw_net_forward_inplace(ctx, net, x.data);
     ctx->bn_mode = MW_BN_BATCH;
     MW_GO(st);

@@ -84,15 +84,26 @@ static MW_HOSTDEV inline double mw_philox_uniform(uint64_t seed, uint64_t stream
     return (index & 1) ? mw_philox_u53(b.v[2], b.v[3]) : mw_philox_u53(b.v[0], b.v[1]);
 }
 
-/* Standard normal draw number index (Box-Muller on the block's two uniforms). */
-static MW_HOSTDEV inline double mw_philox_normal(uint64_t seed, uint64_t stream, uint64_t index)
+/* Standard normal draws number 2·block and 2·block + 1 (Box-Muller on the block's two
+ * uniforms): z0 = r cos(a), z1 = r sin(a). */
+static MW_HOSTDEV inline void mw_philox_normal_pair(uint64_t seed, uint64_t stream,
+                                                   uint64_t block, double *z0, double *z1)
 {
-    mw_philox_block b = mw_philox_at(seed, stream, index >> 1);
+    mw_philox_block b = mw_philox_at(seed, stream, block);
     double u1 = 1.0 - mw_philox_u53(b.v[0], b.v[1]); /* (0, 1]: log is finite */
     double u2 = mw_philox_u53(b.v[2], b.v[3]);
     double r = sqrt(-2.0 * log(u1));
     double a = 6.283185307179586476925286766559 * u2;
-    return (index & 1) ? r * sin(a) : r * cos(a);
+    *z0 = r * cos(a);
+    *z1 = r * sin(a);
+}
+
+/* Standard normal draw number index. */
+static MW_HOSTDEV inline double mw_philox_normal(uint64_t seed, uint64_t stream, uint64_t index)
+{
+    double z0, z1;
+    mw_philox_normal_pair(seed, stream, index >> 1, &z0, &z1);
+    return (index & 1) ? z1 : z0;
 }
 
 /* The stream of projforward's tangents at training step `step`. */

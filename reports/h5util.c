@@ -292,6 +292,13 @@ void h5u_spec_attrs(h5u *w, hid_t g, const mw_spec *s)
     h5u_attr_i64(w, g, "classes", s->classes);
     h5u_attr_f64(w, g, "init_scale", s->init_scale);
     h5u_attr_u64(w, g, "seed", (unsigned long long)s->seed);
+    if (s->arch == MW_ARCH_REVNET) {
+        h5u_attr_i64(w, g, "channels", s->channels);
+        h5u_attr_i64(w, g, "image_h", s->image_h);
+        h5u_attr_i64(w, g, "image_w", s->image_w);
+        h5u_attr_i64(w, g, "blocks", s->blocks);
+        h5u_attr_i64(w, g, "layers_per_block", s->layers_per_block);
+    }
 }
 
 void h5u_read_spec(h5u *w, hid_t g, mw_spec *s)
@@ -318,6 +325,13 @@ void h5u_read_spec(h5u *w, hid_t g, mw_spec *s)
     s->classes = (int)h5u_read_i64(w, g, "classes");
     s->init_scale = h5u_read_f64(w, g, "init_scale");
     s->seed = (uint64_t)h5u_read_u64(w, g, "seed");
+    if (s->arch == MW_ARCH_REVNET) {
+        s->channels = (int)h5u_read_i64(w, g, "channels");
+        s->image_h = (int)h5u_read_i64(w, g, "image_h");
+        s->image_w = (int)h5u_read_i64(w, g, "image_w");
+        s->blocks = (int)h5u_read_i64(w, g, "blocks");
+        s->layers_per_block = (int)h5u_read_i64(w, g, "layers_per_block");
+    }
     char why[256];
     if (!w->failed && mw_spec_validate(s, why, sizeof why) != 0)
         h5u_fail(w, "invalid network: %s", why);

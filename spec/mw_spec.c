@@ -116,6 +116,27 @@ int mw_arch_parse(const char *name, mw_arch *out)
     return 1;
 }
 
+void mw_spec_describe(const mw_spec *s, char *buf, size_t n)
+{
+    char shape[128], hidden[32];
+    if (s->arch == MW_ARCH_REVNET) {
+        if (s->hidden)
+            snprintf(hidden, sizeof hidden, "%d", s->hidden);
+        else
+            snprintf(hidden, sizeof hidden, "C/2");
+        snprintf(shape, sizeof shape, "revnet %dx%dx%d, %d block%s of %d layer%s, hidden %s",
+                 s->channels, s->image_h, s->image_w, s->blocks, s->blocks == 1 ? "" : "s",
+                 s->layers_per_block, s->layers_per_block == 1 ? "" : "s", hidden);
+    } else {
+        snprintf(shape, sizeof shape, "mlp width %d hidden %d depth %d", s->width, s->hidden,
+                 s->depth);
+    }
+    snprintf(buf, n, "%s units %d, f-act %s, out-act %s%s, batch %d, classes %d, init-scale %g, "
+             "seed %llu", shape, s->units, mw_act_name(s->f_act), mw_out_act_name(s->out_act),
+             s->bn ? ", bn" : "", s->batch, s->classes, s->init_scale,
+             (unsigned long long)s->seed);
+}
+
 int mw_spec_invertible(const mw_spec *s)
 {
     return s->out_act != MW_ACT_LEAKY || s->leaky_slope > 0.0;

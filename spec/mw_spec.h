@@ -76,6 +76,10 @@ int mw_out_act_parse(const char *name, mw_act *out); /* σ; 0 on success, relu r
 const char *mw_arch_name(mw_arch a);
 int mw_arch_parse(const char *name, mw_arch *out);
 
+/* One line for people: "mlp width 16 hidden 32 units 2 depth 4, f-act relu, out-act none,
+ * batch 8, classes 4, init-scale 1, seed 1" or "revnet 4x8x8, 3 blocks of 1 layer, ...". */
+void mw_spec_describe(const mw_spec *s, char *buf, size_t n);
+
 /* Is σ invertible with this slope? (leaky needs α > 0). */
 int mw_spec_invertible(const mw_spec *s);
 

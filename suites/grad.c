@@ -56,9 +56,10 @@ double mw_method_cost_gflop(const mw_spec *s, mw_method m, const mw_grad_opts *o
     case MW_FORWARD: /* each coordinate pushed from its layer on: half the body on average */
         flop = params * body * (L + 1) / (2.0 * L);
         break;
-    case MW_MOONWALK: { /* phase 1: n or B·n tangents through the whole body */
+    case MW_MOONWALK: { /* phase 1: n or B·n input tangents (no parameter tangent: half a
+                           jvp's work) through the whole body; phase 2 about a backprop */
         double tangents = s->bn ? (double)s->batch * s->width : (double)s->width;
-        flop = tangents * body + 3.0 * body;
+        flop = tangents * body / 2.0 + 3.0 * body;
         break;
     }
     case MW_PROJFORWARD:

@@ -24,6 +24,10 @@ int mw_suite_preset(const char *name, mw_suite_config *c)
     for (int m = 0; m < MW_N_METHODS; m++)
         g->want[m] = 1;
     g->seeds[0] = 1, g->n_seeds = 1;
+    /* the revnet cell: 4 channels of 8x8, 3 blocks, k = 1 with BN (the golden shape) */
+    c->revnet = mw_spec_revnet_default();
+    g->archs[1] = MW_ARCH_REVNET, g->n_archs = 2;
+    g->lpbs[0] = 1, g->n_lpbs = 1;
     if (strcmp(name, "quick") == 0) {
         mw_spec *s = &c->base.spec;
         s->width = 8, s->hidden = 8, s->batch = 4, s->classes = 3;
@@ -35,6 +39,7 @@ int mw_suite_preset(const char *name, mw_suite_config *c)
         const int d[] = {1, 2, 4, 8, 16};
         memcpy(g->depths, d, sizeof d);
         g->n_depths = 5;
+        g->lpbs[1] = 2, g->n_lpbs = 2;
         g->f_acts[0] = MW_ACT_RELU, g->f_acts[1] = MW_ACT_TANH;
         g->f_acts[2] = MW_ACT_LEAKY, g->f_acts[3] = MW_ACT_IDENTITY, g->n_f_acts = 4;
         g->seeds[1] = 2, g->seeds[2] = 3, g->n_seeds = 3;
@@ -42,14 +47,25 @@ int mw_suite_preset(const char *name, mw_suite_config *c)
     } else {
         return 1;
     }
+    c->revnet.batch = c->base.spec.batch;
+    c->revnet.classes = c->base.spec.classes;
     snprintf(c->preset, sizeof c->preset, "%s", name);
     return 0;
 }
 
-long mw_suite_n_networks(const mw_suite_config *c)
+long mw_suite_n_networks_of(const mw_suite_config *c, mw_arch a)
 {
     const mw_suite_grid *g = &c->grid;
-    return (long)g->n_archs * g->n_f_acts * g->n_out_acts * g->n_depths * g->n_seeds;
+    long depths = a == MW_ARCH_REVNET ? g->n_lpbs : g->n_depths;
+    return (long)g->n_f_acts * g->n_out_acts * depths * g->n_seeds;
+}
+
+long mw_suite_n_networks(const mw_suite_config *c)
+{
+    long n = 0;
+    for (int a = 0; a < c->grid.n_archs; a++)
+        n += mw_suite_n_networks_of(c, c->grid.archs[a]);
+    return n;
 }
 
 long mw_suite_runs_per_network(const mw_suite_config *c)
@@ -72,20 +88,30 @@ static uint64_t mix(uint64_t x)
 void mw_suite_network(const mw_suite_config *c, long u, mw_spec *out)
 {
     const mw_suite_grid *g = &c->grid;
+    int a = 0;
+    while (a + 1 < g->n_archs && u >= mw_suite_n_networks_of(c, g->archs[a]))
+        u -= mw_suite_n_networks_of(c, g->archs[a++]);
+    const mw_arch arch = g->archs[a];
+    const int n_depths = arch == MW_ARCH_REVNET ? g->n_lpbs : g->n_depths;
     long seed_i = u % g->n_seeds;
     u /= g->n_seeds;
-    long depth_i = u % g->n_depths;
-    u /= g->n_depths;
+    long depth_i = u % n_depths;
+    u /= n_depths;
     long out_i = u % g->n_out_acts;
     u /= g->n_out_acts;
     long f_i = u % g->n_f_acts;
-    u /= g->n_f_acts;
-    *out = c->base.spec;
-    out->arch = g->archs[u % g->n_archs];
+    if (arch == MW_ARCH_REVNET) {
+        *out = c->revnet;
+        out->layers_per_block = g->lpbs[depth_i];
+    } else {
+        *out = c->base.spec;
+        out->depth = g->depths[depth_i];
+    }
+    out->arch = arch;
     out->f_act = g->f_acts[f_i];
     out->out_act = g->out_acts[out_i];
-    out->depth = g->depths[depth_i];
     out->seed = mix(c->suite_seed ^ mix(g->seeds[seed_i]));
+    mw_spec_complete(out);
 }
 
 long mw_suite_run_index(const mw_suite_config *c, long u, int dtype_pos, mw_method m)
@@ -146,10 +172,21 @@ int mw_suite_config_json(const mw_suite_config *c, char *buf, size_t n)
     for (int i = 0; i < g->n_out_acts; i++)
         mw_json_string(&j, NULL, mw_out_act_name(g->out_acts[i]));
     mw_json_array_end(&j);
-    mw_json_array_begin(&j, "depths");
-    for (int i = 0; i < g->n_depths; i++)
-        mw_json_integer(&j, NULL, g->depths[i]);
-    mw_json_array_end(&j);
+    int has[2] = {0, 0};
+    for (int i = 0; i < g->n_archs; i++)
+        has[g->archs[i] == MW_ARCH_REVNET] = 1;
+    if (has[0]) {
+        mw_json_array_begin(&j, "depths");
+        for (int i = 0; i < g->n_depths; i++)
+            mw_json_integer(&j, NULL, g->depths[i]);
+        mw_json_array_end(&j);
+    }
+    if (has[1]) {
+        mw_json_array_begin(&j, "layers_per_block");
+        for (int i = 0; i < g->n_lpbs; i++)
+            mw_json_integer(&j, NULL, g->lpbs[i]);
+        mw_json_array_end(&j);
+    }
     mw_json_array_begin(&j, "methods");
     for (int m = 0; m < MW_N_METHODS; m++)
         if (g->want[m])
@@ -175,6 +212,20 @@ int mw_suite_config_json(const mw_suite_config *c, char *buf, size_t n)
     mw_json_integer(&j, "classes", s->classes);
     mw_json_number(&j, "init_scale", s->init_scale);
     mw_json_object_end(&j);
+    if (has[1]) {
+        const mw_spec *r = &c->revnet;
+        mw_json_object_begin(&j, "revnet");
+        mw_json_integer(&j, "channels", r->channels);
+        mw_json_array_begin(&j, "image");
+        mw_json_integer(&j, NULL, r->image_h);
+        mw_json_integer(&j, NULL, r->image_w);
+        mw_json_array_end(&j);
+        mw_json_integer(&j, "blocks", r->blocks);
+        mw_json_integer(&j, "hidden", r->hidden);
+        mw_json_integer(&j, "units", r->units);
+        mw_json_bool(&j, "bn", r->bn);
+        mw_json_object_end(&j);
+    }
     mw_json_object_begin(&j, "methods_options");
     mw_json_integer(&j, "tangent_block", c->base.opts.tangent_block);
     mw_json_integer(&j, "proj_samples", c->base.opts.proj_samples);
@@ -194,6 +245,13 @@ int mw_suite_config_json(const mw_suite_config *c, char *buf, size_t n)
         mw_json_integer(&j, "epochs", t->epochs);
         mw_json_integer(&j, "train_samples", t->n_train);
         mw_json_integer(&j, "test_samples", t->n_test);
+        mw_json_string(&j, "dataset", t->dataset);
+        if (t->image_h > 0) {
+            mw_json_array_begin(&j, "image");
+            mw_json_integer(&j, NULL, t->image_h);
+            mw_json_integer(&j, NULL, t->image_w);
+            mw_json_array_end(&j);
+        }
         mw_json_number(&j, "separation", t->separation);
         mw_json_number(&j, "noise", t->noise);
         mw_json_number(&j, "lr", t->lr);

@@ -13,14 +13,16 @@
 #define MW_SUITE_MAX_PROJ_K 5
 
 typedef struct mw_suite_grid {
-    mw_arch archs[1];
+    mw_arch archs[2];
     int n_archs;
     mw_act f_acts[4];
     int n_f_acts;
     mw_act out_acts[3];
     int n_out_acts;
-    int depths[MW_SUITE_MAX_DEPTHS];
+    int depths[MW_SUITE_MAX_DEPTHS];  /* mlp: coupling layers */
     int n_depths;
+    int lpbs[MW_SUITE_MAX_DEPTHS];    /* revnet: layers per block */
+    int n_lpbs;
     mw_dtype dtypes[2];
     int n_dtypes;
     uint64_t seeds[MW_SUITE_MAX_SEEDS];
@@ -29,11 +31,17 @@ typedef struct mw_suite_grid {
     int named;                /* methods named one by one (no budget skips) */
 } mw_suite_grid;
 
+struct mw_stability_data;
+
 /* Training (suite stability): Adam from the same θ_0 for every method, on the same
- * shuffled batches of a synthetic Gaussian mixture, with a held-out split. */
+ * shuffled batches of a synthetic Gaussian mixture or of a real dataset, with a held-out
+ * part for the test accuracy. */
 typedef struct mw_train_config {
     int epochs;
     int n_train, n_test;      /* samples; batches have the network's batch size */
+    char dataset[256];        /* "synthetic" (the mixture), "fashion-mnist[:DIR]" or
+                                 "cifar10:DIR" */
+    int image_h, image_w;     /* real data: average-pooled to this size (0: as stored) */
     double separation, noise; /* the mixture: class centres ~ separation · N(0, I) */
     double lr, beta1, beta2, eps;
     double decay;             /* the learning rate is lr · decay^epoch */
@@ -42,13 +50,19 @@ typedef struct mw_train_config {
                                  (0: only non-finite values are) */
     double run_budget_gflop;  /* a method estimated to cost more over the training is
                                  skipped, with the estimate as its reason */
+    double time_budget_h;     /* refuse to start a suite estimated to take longer */
+    /* the real data, loaded once before the workers start (mw_stability_load_data);
+     * NULL for synthetic data. Not part of the configuration's JSON: `dataset` is. */
+    const struct mw_stability_data *data;
 } mw_train_config;
 
 typedef struct mw_suite_config {
     char preset[32];
     uint64_t suite_seed;
     mw_suite_grid grid;
-    mw_grad_request base;     /* the network's other sizes, the oracle, method options */
+    mw_grad_request base;     /* the mlp network's other sizes, the oracle, method options */
+    mw_spec revnet;           /* the revnet network's other sizes (channels, image, blocks,
+                                 units, BN; batch and classes as base's) */
     double tol;               /* f64 deterministic methods: rel_l2 against gold at most */
     int proj_repeats;         /* projforward unbiasedness: repeats per K (0: not measured) */
     mw_train_config train;    /* stability only */
@@ -63,8 +77,12 @@ int mw_suite_preset(const char *name, mw_suite_config *c);
 long mw_suite_n_networks(const mw_suite_config *c);
 long mw_suite_runs_per_network(const mw_suite_config *c); /* asked methods × dtypes */
 
-/* The network of unit u (grid order: arch, F act, out act, depth, seed; the seed varies
- * fastest). Its seed is mixed from the suite seed and the grid's seed value alone, so
+/* Networks of one architecture in the grid (mlp: its depths; revnet: its layers per
+ * block). */
+long mw_suite_n_networks_of(const mw_suite_config *c, mw_arch a);
+
+/* The network of unit u (grid order: arch, F act, out act, depth or layers per block, seed;
+ * the seed varies fastest). Its seed is mixed from the suite seed and the grid's seed value alone, so
  * every method, dtype, activation and depth of one replicate starts from the same stream
  * of parameters and data, and no unit's numbers depend on any other's. */
 void mw_suite_network(const mw_suite_config *c, long u, mw_spec *out);
@@ -134,6 +152,25 @@ mw_status mw_suite_gradcheck(const mw_suite_job *job, mw_report *out, size_t *fa
 int mw_stability_preset(const char *name, mw_suite_config *c);
 /* Also the training options' ranges; 0, or 1 with a message. */
 int mw_stability_validate(const mw_suite_config *c, char *msg, size_t msg_len);
+/* The same without gold's time budget (what mw_stability_estimate needs first). */
+int mw_stability_check_options(const mw_suite_config *c, char *msg, size_t msg_len);
+
+/* Real data for suite stability: the dataset c->train.dataset names, read and checked,
+ * average-pooled to train.image (when set), normalised per channel with the statistics of
+ * its training part; n_train training samples drawn (seeded by the suite seed) from the
+ * training files, the held-out accuracy measured on the first n_test of the test files.
+ * The networks are fitted to it: classes from the data; mlp width C·H·W (channels padded
+ * to 2 when C·H·W is odd); revnet image H x W and channels padded with zeros to the
+ * revnet's --channels (at least C, rounded up to even). Nothing to do for "synthetic".
+ * 0, or 1 with a one-line message naming the file and record (bad input). */
+int mw_stability_load_data(mw_suite_config *c, char *msg, size_t msg_len);
+void mw_stability_free_data(mw_suite_config *c);
+
+/* The estimated cost of the suite: GFLOP of every method and the reference and silver
+ * over every step, and seconds on this machine's CPU engine from a timed float32
+ * backprop step of the first network (0 when it cannot be timed). */
+int mw_stability_estimate(const mw_suite_config *c, double *gflop, double *seconds, char *msg,
+                          size_t msg_len);
 
 /* The unit: one network trained by every asked method in every dtype in lockstep, and by
  * the reference (float64 backprop), emitting its rows after every epoch. */
@@ -145,9 +182,10 @@ int mw_stability_run_failed(const mw_suite_config *c, const mw_report_run *run);
 mw_status mw_suite_stability(const mw_suite_job *job, mw_report *out, size_t *failed_runs,
                              char *msg, size_t msg_len);
 
-/* The verdict of a stability report: per output activation, method and dtype. */
+/* The verdict of a stability report: per architecture, output activation, method and
+ * dtype. */
 typedef struct mw_verdict_row {
-    char out_act[8], method[16], dtype[8];
+    char arch[8], out_act[8], method[16], dtype[8];
     int runs, diverged, skipped, failed;
     double test_accuracy;     /* mean over the runs that completed, at the last epoch */
     double err_median_last, err_max_last; /* rel_l2 over every step of the last epoch */

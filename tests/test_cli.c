@@ -139,7 +139,17 @@ START_TEST(bad_input_is_one_line_and_exit_2)
         {{"suite", "stability", "--gold-every", "0"}, {"--gold-every 0", NULL}},
         {{"suite", "stability", "--batch", "0"}, {"--batch 0", NULL}},
         {{"suite", "stability", "--batch", "4096"}, {"one batch", "4096"}},
-        {{"suite", "stability", "--preset", "paper"}, {"--preset paper", "quick"}},
+        {{"suite", "stability", "--preset", "huge"}, {"--preset huge", "paper"}},
+        {{"suite", "stability", "--preset", "paper"}, {"--dataset", "cifar10:DIR"}},
+        {{"suite", "stability", "--dataset", "mnist"}, {"--dataset mnist", "fashion-mnist"}},
+        {{"suite", "stability", "--dataset", "cifar10:/nonexistent-dir"}, {"data_batch_1.bin", NULL}},
+        {{"suite", "stability", "--dataset", "fashion-mnist:/nonexistent-dir"}, {"train-images", NULL}},
+        {{"suite", "stability", "--preset", "real", "--image", "13x13"}, {"--image 13x13", "28x28"}},
+        {{"suite", "stability", "--arch", "revnet", "--image", "6x6"}, {"image 6x6", "divisible"}},
+        {{"suite", "stability", "--engine", "tpu"}, {"--engine tpu", "cuda"}},
+        {{"grad", "--arch", "revnet", "--channels", "3"}, {"--channels", "even"}},
+        {{"grad", "--arch", "revnet", "--image", "8"}, {"--image 8", "HxW"}},
+        {{"grad", "--arch", "resnet"}, {"--arch resnet", "revnet"}},
         {{"suite", "stability", "--lr", "-1"}, {"--lr -1", NULL}},
         {{"grad", "--out-act", "leaky", "--leaky-slope", "0"}, {NULL, NULL}},
         {{"frobnicate"}, {"frobnicate", "grad"}},
@@ -241,8 +251,8 @@ END_TEST
  * the tolerance; an impossible tolerance makes it exit 1. */
 START_TEST(gradcheck_json)
 {
-    run_result r = run((const char *[]){"gradcheck", "--depths", "1,3", "--f-acts", "tanh",
-                                        "--out-acts", "none,tanh", "--json", NULL});
+    run_result r = run((const char *[]){"gradcheck", "--arch", "mlp", "--depths", "1,3", "--f-acts",
+                                        "tanh", "--out-acts", "none,tanh", "--json", NULL});
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     char err[128];
     jr_value *v = jr_parse(r.out, err, sizeof err);
@@ -266,8 +276,8 @@ START_TEST(gradcheck_json)
     ck_assert(jr_number(jr_get(v, "failed_runs")) == 0);
     jr_free(v);
     run_free(&r);
-    r = run((const char *[]){"gradcheck", "--depths", "1", "--f-acts", "tanh", "--out-acts",
-                             "none", "--tol", "1e-30", "--quiet", NULL});
+    r = run((const char *[]){"gradcheck", "--arch", "mlp", "--depths", "1", "--f-acts", "tanh",
+                             "--out-acts", "none", "--tol", "1e-30", "--quiet", NULL});
     ck_assert_msg(r.code == 1, "exit %d", r.code);
     ck_assert(strstr(r.out, "failed"));
     run_free(&r);
@@ -301,8 +311,9 @@ START_TEST(suite_report_summary_plot)
     snprintf(path, sizeof path, "%s/r.h5", suite_dir);
     snprintf(png, sizeof png, "%s/r.png", suite_dir);
     snprintf(svg, sizeof svg, "%s/r.svg", suite_dir);
-    run_result r = run((const char *[]){"suite", "gradcheck", "--depths", "1,2", "--f-acts", "tanh",
-                                        "--out-acts", "none", "--out", path, NULL});
+    run_result r = run((const char *[]){"suite", "gradcheck", "--archs", "mlp", "--depths", "1,2",
+                                        "--f-acts", "tanh", "--out-acts", "none", "--out", path,
+                                        NULL});
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     ck_assert(strstr(r.out, "2 networks, 24 runs; 0 failed checks"));
     run_free(&r);
@@ -408,11 +419,11 @@ START_TEST(suite_kill_and_resume)
     char path[300], whole[300], msg[512];
     snprintf(path, sizeof path, "%s/killed.h5", suite_dir);
     snprintf(whole, sizeof whole, "%s/whole.h5", suite_dir);
-    const char *grid[] = {"--depths", "1,2,4", "--f-acts", "relu,tanh", "--proj-repeats", "2",
-                          "--quiet"};
+    const char *grid[] = {"--archs", "mlp", "--depths", "1,2,4", "--f-acts", "relu,tanh",
+                          "--proj-repeats", "2", "--quiet"};
     const char *args[20] = {"suite", "gradcheck"};
     int n = 2;
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 9; i++)
         args[n++] = grid[i];
     args[n++] = "--out";
     args[n++] = whole;

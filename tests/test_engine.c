@@ -1064,7 +1064,7 @@ START_TEST(bn_running_statistics_once_per_step)
 }
 END_TEST
 
-/* mw_eval normalises with the running statistics, mw_loss with the batch's: on a one-
+/* mw_eval(running) normalises with the running statistics, mw_loss with the batch's: on a one-
  * layer mlp with k = 1 (z = a Wᵀ + c, p = tanh z, q = γ (p - r_m)/sqrt(r_v + eps) + β,
  * y = (a, b + q), logits = y Wₕᵀ + cₕ) the loss by hand matches mw_eval with the initial
  * statistics (0, 1), and mw_net_bn_copy carries statistics from one net to another. */
@@ -1084,7 +1084,7 @@ START_TEST(eval_uses_running_statistics)
     for (int j = 0; j < h; j++)
         gam[j] = 1.0 + 0.25 * (j + 1), bet[j] = -0.125 * (j + 1);
     ck_assert(mw_net_set_params(t.ctx, t.net, theta) == MW_OK);
-    ck_assert(mw_eval(t.ctx, t.net, t.batch, &loss_eval, &acc) == MW_OK);
+    ck_assert(mw_eval(t.ctx, t.net, t.batch, 1, &loss_eval, &acc) == MW_OK);
     ck_assert(mw_loss(t.ctx, t.net, t.batch, &loss_train) == MW_OK);
     const double *Wh = theta + lay->layer_offset[2], *ch = Wh + s.classes * s.width;
     double want = 0;
@@ -1111,6 +1111,10 @@ START_TEST(eval_uses_running_statistics)
     ck_assert_msg(fabs(loss_eval - want) <= 1e-14 * fabs(want), "eval loss %.17g, by hand %.17g",
                   loss_eval, want);
     ck_assert_msg(fabs(loss_train - want) > 1e-6, "batch statistics should differ from (0, 1)");
+    double loss_batch;
+    ck_assert(mw_eval(t.ctx, t.net, t.batch, 0, &loss_batch, &acc) == MW_OK);
+    ck_assert_msg(loss_batch == loss_train, "training-mode eval %.17g, mw_loss %.17g", loss_batch,
+                  loss_train);
     /* statistics carried over: after a recorded step, a copy evaluates the same */
     mw_grad_opts o = mw_grad_opts_default();
     o.bn_update = 1;
@@ -1120,11 +1124,11 @@ START_TEST(eval_uses_running_statistics)
     ck_assert(mw_net_get_params(t.ctx, t.net, theta) == MW_OK);
     ck_assert(mw_net_set_params(other.ctx, other.net, theta) == MW_OK);
     double la, lb;
-    ck_assert(mw_eval(t.ctx, t.net, t.batch, &la, &acc) == MW_OK);
-    ck_assert(mw_eval(other.ctx, other.net, other.batch, &lb, &acc) == MW_OK);
+    ck_assert(mw_eval(t.ctx, t.net, t.batch, 1, &la, &acc) == MW_OK);
+    ck_assert(mw_eval(other.ctx, other.net, other.batch, 1, &lb, &acc) == MW_OK);
     ck_assert(la != lb);
     ck_assert(mw_net_bn_copy(other.ctx, other.net, t.net) == MW_OK);
-    ck_assert(mw_eval(other.ctx, other.net, other.batch, &lb, &acc) == MW_OK);
+    ck_assert(mw_eval(other.ctx, other.net, other.batch, 1, &lb, &acc) == MW_OK);
     ck_assert_msg(la == lb, "after the copy: %.17g vs %.17g", la, lb);
     free(theta);
     tu_net_free(&t);
@@ -1139,7 +1143,7 @@ START_TEST(eval_and_batch_update)
     tu_net t;
     tu_net_make(&t, &s, MW_F64);
     double loss, loss2, acc;
-    ck_assert(mw_eval(t.ctx, t.net, t.batch, &loss, &acc) == MW_OK);
+    ck_assert(mw_eval(t.ctx, t.net, t.batch, 1, &loss, &acc) == MW_OK);
     ck_assert(mw_loss(t.ctx, t.net, t.batch, &loss2) == MW_OK);
     ck_assert(loss == loss2);
     double *acts = malloc((size_t)s.depth * t.N * sizeof *acts), *theta = malloc(t.P * sizeof *theta);
@@ -1171,8 +1175,8 @@ START_TEST(eval_and_batch_update)
     mw_batch *fresh;
     ck_assert(mw_batch_new(t.ctx, t.net, x2, y2, &fresh) == MW_OK);
     double la, lb, aa, ab;
-    ck_assert(mw_eval(t.ctx, t.net, t.batch, &la, &aa) == MW_OK);
-    ck_assert(mw_eval(t.ctx, t.net, fresh, &lb, &ab) == MW_OK);
+    ck_assert(mw_eval(t.ctx, t.net, t.batch, 1, &la, &aa) == MW_OK);
+    ck_assert(mw_eval(t.ctx, t.net, fresh, 1, &lb, &ab) == MW_OK);
     ck_assert(la == lb && aa == ab);
     y2[0] = s.classes; /* out of range: refused */
     ck_assert(mw_batch_update(t.ctx, t.net, t.batch, x2, y2) == MW_ERR_ARG);

@@ -159,6 +159,7 @@ static mw_suite_config small_grid(void)
 {
     mw_suite_config c;
     ck_assert(mw_suite_preset("quick", &c) == 0);
+    c.grid.n_archs = 1; /* mlp */
     c.grid.depths[0] = 1, c.grid.depths[1] = 2, c.grid.n_depths = 2;
     c.grid.f_acts[0] = MW_ACT_TANH, c.grid.n_f_acts = 1;
     c.grid.n_out_acts = 2;
