@@ -25,8 +25,11 @@ static void tensors(h5u *w, hid_t loc, const mw_layout *lay, const double *flat)
 {
     for (int t = 0; t < lay->n_params && !w->failed; t++) {
         const mw_param_info *p = &lay->params[t];
-        hsize_t dims[2] = {(hsize_t)p->rows, p->kind == MW_PARAM_W ? (hsize_t)p->cols : 0};
-        hid_t d = h5u_dataset(w, loc, p->name, H5T_NATIVE_DOUBLE, dims, 0, flat + p->offset);
+        hsize_t dims[4];
+        for (int i = 0; i < p->ndim; i++)
+            dims[i] = (hsize_t)p->dims[i];
+        hid_t d = h5u_dataset_nd(w, loc, p->name, H5T_NATIVE_DOUBLE, p->ndim, dims,
+                                 flat + p->offset);
         h5u_attr_i64(w, d, "index", t);
         h5u_attr_i64(w, d, "offset", (long long)p->offset);
         h5u_close_d(d);
@@ -48,8 +51,11 @@ static void write_file(h5u *w, hid_t f, const mw_dump *d)
     h5u_attr_i64(w, f, "n_params", (long long)d->lay->total);
     h5u_spec_attrs(w, f, s);
 
-    hsize_t xd[2] = {(hsize_t)s->batch, (hsize_t)s->width}, ld[2] = {(hsize_t)s->batch, 0};
-    h5u_close_d(h5u_dataset(w, f, "input", H5T_NATIVE_DOUBLE, xd, 0, d->x));
+    /* the batch in its shape: (B, n), or (B, C, H, W) for images */
+    const int img = s->arch == MW_ARCH_REVNET;
+    hsize_t xd[4] = {(hsize_t)s->batch, (hsize_t)(img ? s->channels : s->width),
+                     (hsize_t)s->image_h, (hsize_t)s->image_w}, ld[2] = {(hsize_t)s->batch, 0};
+    h5u_close_d(h5u_dataset_nd(w, f, "input", H5T_NATIVE_DOUBLE, img ? 4 : 2, xd, d->x));
     h5u_close_d(h5u_dataset(w, f, "labels", H5T_NATIVE_INT, ld, 0, d->labels));
     hsize_t pd[2] = {(hsize_t)d->lay->total, 0};
     h5u_close_d(h5u_dataset(w, f, "theta", H5T_NATIVE_DOUBLE, pd, 0, d->theta));

@@ -180,6 +180,29 @@ hid_t h5u_dataset(h5u *w, hid_t loc, const char *name, hid_t type, const hsize_t
     return d;
 }
 
+hid_t h5u_dataset_nd(h5u *w, hid_t loc, const char *name, hid_t type, int rank,
+                     const hsize_t *dims, const void *data)
+{
+    if (w->failed)
+        return -1;
+    if (rank < 1 || rank > 4) {
+        h5u_fail(w, "%s: rank %d", name, rank);
+        return -1;
+    }
+    hsize_t n = 1;
+    for (int i = 0; i < rank; i++)
+        n *= dims[i];
+    hid_t s = -1, d = -1;
+    if (!h5u_bad(w, s = H5Screate_simple(rank, dims, NULL), "H5Screate_simple") &&
+        !h5u_bad(w, d = H5Dcreate2(loc, name, type, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                 name) &&
+        n > 0 && data)
+        h5u_bad(w, H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), name);
+    if (s >= 0)
+        H5Sclose(s);
+    return d;
+}
+
 void h5u_close_d(hid_t d)
 {
     if (d >= 0)

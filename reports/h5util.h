@@ -44,6 +44,9 @@ hid_t h5u_fixed_str(h5u *w, size_t n);
  * Returns the dataset, to be closed by the caller (h5u_close_d). */
 hid_t h5u_dataset(h5u *w, hid_t loc, const char *name, hid_t type, const hsize_t dims[2],
                   hsize_t chunk, const void *data);
+/* A contiguous dataset of any rank 1..4 (a tensor in its shape), written whole. */
+hid_t h5u_dataset_nd(h5u *w, hid_t loc, const char *name, hid_t type, int rank,
+                     const hsize_t *dims, const void *data);
 void h5u_close_d(hid_t d);
 hid_t h5u_group(h5u *w, hid_t loc, const char *name);
 void h5u_close_g(hid_t g);

@@ -38,11 +38,13 @@ static char *slurp(FILE *f)
 /* Run mwverify with the given arguments (NULL-terminated), capturing both streams. */
 static run_result run(const char *const *args)
 {
-    char *argv[32];
+    char *argv[64];
     int argc = 0;
     argv[argc++] = (char *)MW_BINARY;
-    for (; *args && argc < 31; args++)
+    for (; *args; args++) {
+        ck_assert_msg(argc < 63, "run: too many arguments for the test's buffer");
         argv[argc++] = (char *)*args;
+    }
     argv[argc] = NULL;
     FILE *out = tmpfile(), *err = tmpfile();
     posix_spawn_file_actions_t fa;
@@ -579,6 +581,122 @@ START_TEST(grad_table_says_nonfinite)
 }
 END_TEST
 
+/* gradcheck on the revnet cell: gold certifies the conv path, the float64 deterministic
+ * methods are within the tolerance of it (exit 0, no failed run), the JSON names the
+ * revnet's shape. */
+START_TEST(gradcheck_revnet)
+{
+    run_result r = run((const char *[]){"gradcheck", "--arch", "revnet", "--f-acts", "relu",
+                                        "--out-acts", "tanh", "--proj-repeats", "0", "--json",
+                                        "--quiet", NULL});
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    char err[128];
+    jr_value *v = jr_parse(r.out, err, sizeof err);
+    ck_assert_msg(v, "not JSON (%s)", err);
+    ck_assert(jr_number(jr_get(v, "failed_runs")) == 0);
+    const jr_value *cells = jr_get(v, "cells");
+    ck_assert(cells && cells->n == 2);
+    for (size_t i = 0; i < cells->n; i++) {
+        const jr_value *c = &cells->items[i], *sp = jr_get(c, "spec");
+        ck_assert_str_eq(jr_get(sp, "arch")->text, "revnet");
+        ck_assert(jr_number(jr_get(sp, "channels")) == 4 && jr_number(jr_get(sp, "blocks")) == 3);
+        ck_assert(jr_number(jr_get(jr_get(c, "oracle"), "certified_bits")) >= 100);
+        if (strcmp(jr_get(c, "dtype")->text, "f64") == 0)
+            for (int m = 0; m < MW_N_METHODS; m++) {
+                if (mw_method_is_stochastic((mw_method)m))
+                    continue;
+                const jr_value *mv = jr_get(jr_get(c, "methods"), mw_method_name((mw_method)m));
+                ck_assert_msg(mv && jr_number(jr_get(mv, "rel_l2")) <= 1e-11, "%s",
+                              mw_method_name((mw_method)m));
+            }
+    }
+    jr_free(v);
+    run_free(&r);
+}
+END_TEST
+
+/* suite stability trains a revnet (BN's running statistics in the held-out accuracy) and
+ * writes a report that reads back with the revnet's shape; on real data, an mlp and a
+ * revnet on Fashion-MNIST pooled to 7x7, fitted to the data (10 classes, the mlp on 2 x 49
+ * features with the zero channel, the revnet on its default 4 channels, 3 of them zero). */
+START_TEST(stability_revnet_and_fashion)
+{
+    suite_tmpdir();
+    char path[300];
+    snprintf(path, sizeof path, "%s/rv.h5", suite_dir);
+    run_result r = run((const char *[]){"suite", "stability", "--arch", "revnet", "--image", "4x4",
+                                        "--blocks", "2", "--layers-per-block", "1", "--f-acts",
+                                        "relu", "--out-acts", "none", "--seeds", "1", "--epochs",
+                                        "2", "--train-samples", "64", "--test-samples", "32",
+                                        "--batch", "8", "--quiet", "--out", path, NULL});
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    ck_assert_msg(strstr(r.out, "revnet") && strstr(r.out, "mixed"), "%s", r.out);
+    run_free(&r);
+    r = run((const char *[]){"report", "summary", path, NULL});
+    ck_assert_msg(r.code == 0 && strstr(r.out, "revnet 4x4x4, 2 blocks"), "%s%s", r.out, r.err);
+    run_free(&r);
+
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0) {
+        printf("stability_revnet_and_fashion: Fashion-MNIST is not installed here "
+               "(apt-get install dataset-fashion-mnist); its half of the test is skipped\n");
+    } else {
+        snprintf(path, sizeof path, "%s/fm.h5", suite_dir);
+        r = run((const char *[]){"suite", "stability", "--dataset", "fashion-mnist", "--image",
+                                 "7x7", "--archs", "mlp,revnet", "--depths", "2",
+                                 "--layers-per-block", "1", "--blocks", "1", "--f-acts", "tanh",
+                                 "--out-acts", "none", "--seeds", "1", "--epochs", "1",
+                                 "--train-samples", "64", "--test-samples", "64", "--batch", "8",
+                                 "--methods", "backprop,mixed", "--quiet", "--out", path, NULL});
+        ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+        run_free(&r);
+        r = run((const char *[]){"report", "summary", path, NULL});
+        ck_assert_msg(r.code == 0 && strstr(r.out, "mlp width 98") &&
+                          strstr(r.out, "revnet 4x7x7") && strstr(r.out, "classes 10"),
+                      "%s%s", r.out, r.err);
+        run_free(&r);
+    }
+    suite_rmdir();
+}
+END_TEST
+
+/* The paper preset reads CIFAR-10 (here, files in its format), fits the revnet to it, and
+ * on this CPU refuses with its estimate and the way out; so does any run over
+ * --time-budget. One line each, exit 2. */
+START_TEST(paper_preset_estimates_and_refuses)
+{
+    suite_tmpdir();
+    static const char *files[] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
+                                  "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"};
+    unsigned char rec[3073];
+    for (int f = 0; f < 6; f++) {
+        char p[400];
+        snprintf(p, sizeof p, "%s/%s", suite_dir, files[f]);
+        FILE *fp = fopen(p, "wb");
+        ck_assert(fp);
+        for (int i = 0; i < 600; i++) {
+            rec[0] = (unsigned char)(i % 10);
+            for (int k = 1; k < 3073; k++)
+                rec[k] = (unsigned char)((k * 7 + i * 13 + f) % 256);
+            ck_assert(fwrite(rec, 1, sizeof rec, fp) == sizeof rec);
+        }
+        ck_assert(fclose(fp) == 0);
+    }
+    char ds[320];
+    snprintf(ds, sizeof ds, "cifar10:%s", suite_dir);
+    run_result r = run((const char *[]){"suite", "stability", "--preset", "paper", "--dataset", ds,
+                                        "--train-samples", "600", "--test-samples", "600", NULL});
+    ck_assert_msg(r.code == 2 && count_lines(r.err) == 1 && strstr(r.err, "--engine cuda") &&
+                      strstr(r.err, "160 networks") && r.out[0] == '\0',
+                  "exit %d: %s", r.code, r.err);
+    run_free(&r);
+    r = run((const char *[]){"suite", "stability", "--time-budget", "1e-6", NULL});
+    ck_assert_msg(r.code == 2 && count_lines(r.err) == 1 && strstr(r.err, "--time-budget"),
+                  "exit %d: %s", r.code, r.err);
+    run_free(&r);
+    suite_rmdir();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -593,6 +711,9 @@ int main(void)
     tcase_add_test(tc, suite_report_summary_plot);
     tcase_add_test(tc, suite_kill_and_resume);
     tcase_add_test(tc, stability_report_and_resume);
+    tcase_add_test(tc, gradcheck_revnet);
+    tcase_add_test(tc, stability_revnet_and_fashion);
+    tcase_add_test(tc, paper_preset_estimates_and_refuses);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -124,7 +124,7 @@ START_TEST(silver_is_f64_backprop)
 END_TEST
 
 /* Gold certifies at least 200 of its 256 bits on moderate networks of every activation,
- * with and without BN (the rerun at 320 bits differs from the 256-bit result only in
+ * with and without BN, mlp and revnet (the rerun at 320 bits differs from the 256-bit result only in
  * the rounding of a few hundred operations), the central-difference witness agrees to at
  * least 100 bits (its own error is about 2^(-2p/3) = 2^-170 times the conditioning), and
  * silver is within 1e-13 of it. */
@@ -133,9 +133,17 @@ START_TEST(gold_certifies_itself)
     static const struct { mw_act f, s; int bn; } cfg[] = {
         {MW_ACT_RELU, MW_ACT_IDENTITY, 0}, {MW_ACT_TANH, MW_ACT_TANH, 0},
         {MW_ACT_LEAKY, MW_ACT_LEAKY, 0},   {MW_ACT_TANH, MW_ACT_TANH, 1},
+        {MW_ACT_RELU, MW_ACT_TANH, 1},     {MW_ACT_TANH, MW_ACT_LEAKY, 1},
     };
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 6; k++) {
         mw_spec s = tu_small_spec(3, cfg[k].f, cfg[k].s, cfg[k].bn, tu_seed() + (uint64_t)k);
+        if (k >= 4) { /* revnets: conv units with BN, ψ between 2 blocks of 2, k = 2 */
+            s = mw_spec_revnet_default();
+            s.f_act = cfg[k].f, s.out_act = cfg[k].s;
+            s.image_h = s.image_w = 4, s.blocks = 2, s.layers_per_block = 2;
+            s.units = k - 3, s.batch = 3, s.classes = 3, s.seed = tu_seed() + (uint64_t)k;
+            mw_spec_complete(&s);
+        }
         tu_net t;
         tu_net_make(&t, &s, MW_F64);
         double *silver = malloc(t.P * sizeof *silver), loss;

@@ -123,6 +123,62 @@ static void read_doubles(hid_t loc, const char *name, double *out, size_t n, int
     H5Dclose(d);
 }
 
+/* A revnet's dump: the batch as (B, C, H, W), conv weights as [out][in][3][3], the
+ * revnet's shape attributes; values at their canonical places. */
+START_TEST(dump_revnet_shapes)
+{
+    make_tmpdir();
+    mw_spec s = mw_spec_revnet_default();
+    s.image_h = s.image_w = 4, s.blocks = 2, s.batch = 2, s.classes = 3;
+    mw_spec_complete(&s);
+    mw_layout lay;
+    ck_assert(mw_layout_build(&s, &lay) == 0);
+    const size_t P = lay.total, N = (size_t)s.batch * (size_t)s.width;
+    double *theta = malloc(P * sizeof *theta), *back = malloc(P * sizeof *back);
+    double *x = malloc(N * sizeof *x), *xb = malloc(N * sizeof *xb);
+    int labels[2] = {2, 0};
+    for (size_t j = 0; j < P; j++)
+        theta[j] = (double)j;
+    for (size_t i = 0; i < N; i++)
+        x[i] = -(double)i;
+    mw_dump d = {.spec = &s, .lay = &lay, .version = "test", .command_line = "mwverify grad",
+                 .dtype = "f64", .theta = theta, .x = x, .labels = labels, .oracle = "silver",
+                 .oracle_hi = theta, .oracle_loss = 1.0, .certified_bits = NAN,
+                 .fd_agree_bits = NAN};
+    char path[512], msg[512];
+    snprintf(path, sizeof path, "%s/r.h5", tmpdir);
+    ck_assert_msg(mw_dump_write(path, &d, msg, sizeof msg) == 0, "%s", msg);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert(f >= 0);
+    char str[32];
+    read_attr_str(f, "arch", str, sizeof str);
+    ck_assert_str_eq(str, "revnet");
+    ck_assert(read_attr_f64(f, "channels") == 4 && read_attr_f64(f, "image_h") == 4 &&
+              read_attr_f64(f, "image_w") == 4 && read_attr_f64(f, "blocks") == 2 &&
+              read_attr_f64(f, "layers_per_block") == 1);
+    read_doubles(f, "input", xb, N, 4);
+    ck_assert(memcmp(xb, x, N * sizeof *xb) == 0);
+    hid_t ds = H5Dopen2(f, "params/layer2.unit1.W", H5P_DEFAULT);
+    hid_t sp = H5Dget_space(ds);
+    hsize_t dims[4];
+    ck_assert_int_eq(H5Sget_simple_extent_dims(sp, dims, NULL), 4);
+    ck_assert(dims[0] == 8 && dims[1] == 8 && dims[2] == 3 && dims[3] == 3);
+    H5Sclose(sp);
+    H5Dclose(ds);
+    for (int t = 0; t < lay.n_params; t++) {
+        const mw_param_info *p = &lay.params[t];
+        char name[96];
+        snprintf(name, sizeof name, "params/%s", p->name);
+        read_doubles(f, name, back, p->count, p->ndim);
+        ck_assert(memcmp(back, theta + p->offset, p->count * sizeof *back) == 0);
+    }
+    H5Fclose(f);
+    mw_layout_free(&lay);
+    free(theta), free(back), free(x), free(xb);
+    remove_tmpdir();
+}
+END_TEST
+
 /* A dump holds the spec, batch, every tensor in canonical order and shape, the oracle's
  * gradient and each method's, bit for bit; it replaces an existing file only whole. */
 START_TEST(dump_round_trip)
@@ -470,6 +526,7 @@ int main(void)
     tc = tcase_create("dump");
     tcase_add_test(tc, dump_path_checks);
     tcase_add_test(tc, dump_round_trip);
+    tcase_add_test(tc, dump_revnet_shapes);
     suite_add_tcase(s, tc);
     tc = tcase_create("report");
     tcase_set_timeout(tc, 60);

@@ -50,6 +50,61 @@ START_TEST(bad_fields_are_named)
 }
 END_TEST
 
+/* revnet: the derived fields, the per-block shapes (ψ quadruples the channels and halves
+ * H and W), the squeeze positions, unit shapes (C/2, or hidden for inner units), the
+ * layout's 4-D conv weights and the pooled head, and refusals that name the option. */
+START_TEST(revnet_shapes_and_refusals)
+{
+    mw_spec s = mw_spec_revnet_default();
+    char msg[256];
+    ck_assert_msg(mw_spec_validate(&s, msg, sizeof msg) == 0, "%s", msg);
+    ck_assert(s.arch == MW_ARCH_REVNET && s.bn && s.units == 1 && s.hidden == 0);
+    ck_assert_int_eq(s.width, 4 * 8 * 8);
+    ck_assert_int_eq(s.depth, 3);
+    s.layers_per_block = 2, s.units = 2, s.hidden = 3;
+    mw_spec_complete(&s);
+    ck_assert_int_eq(s.depth, 6);
+    static const int want[7][3] = {{0}, {4, 8, 8}, {4, 8, 8}, {16, 4, 4},
+                                   {16, 4, 4}, {64, 2, 2}, {64, 2, 2}};
+    for (int l = 1; l <= 6; l++) {
+        mw_shape sh = mw_spec_layer_shape(&s, l);
+        ck_assert(sh.c == want[l][0] && sh.h == want[l][1] && sh.w == want[l][2]);
+        ck_assert_int_eq(mw_spec_squeeze_before(&s, l), l == 3 || l == 5);
+        int o, i;
+        mw_spec_unit_shape(&s, l, 1, &o, &i);
+        ck_assert(i == want[l][0] / 2 && o == 3);
+        mw_spec_unit_shape(&s, l, 2, &o, &i);
+        ck_assert(i == 3 && o == want[l][0] / 2);
+    }
+    ck_assert_int_eq(mw_spec_head_features(&s), 64);
+    mw_layout lay;
+    ck_assert(mw_layout_build(&s, &lay) == 0);
+    const mw_param_info *w = &lay.params[mw_layout_find(&lay, "layer5.unit1.W")];
+    ck_assert(w->ndim == 4 && w->dims[0] == 3 && w->dims[1] == 32 && w->dims[2] == 3 &&
+              w->dims[3] == 3 && w->count == 3 * 32 * 9 && w->fan_in == 32 * 9);
+    const mw_param_info *h = &lay.params[mw_layout_find(&lay, "head.W")];
+    ck_assert(h->ndim == 2 && h->dims[0] == s.classes && h->dims[1] == 64);
+    const mw_param_info *g = &lay.params[mw_layout_find(&lay, "layer2.unit2.gamma")];
+    ck_assert(g->ndim == 1 && g->count == 2);
+    mw_layout_free(&lay);
+    char line[256];
+    mw_spec_describe(&s, line, sizeof line);
+    ck_assert_msg(strstr(line, "revnet 4x8x8, 3 blocks of 2 layers, hidden 3"), "%s", line);
+
+    mw_spec d = mw_spec_revnet_default(), b;
+    b = d, b.channels = 3, mw_spec_complete(&b), expect_refused(b, "channels 3");
+    b = d, b.image_h = 6, mw_spec_complete(&b), expect_refused(b, "image 6x8");
+    b = d, b.blocks = 0, mw_spec_complete(&b), expect_refused(b, "blocks 0");
+    b = d, b.blocks = 9, mw_spec_complete(&b), expect_refused(b, "blocks 9");
+    b = d, b.layers_per_block = 0, mw_spec_complete(&b), expect_refused(b, "layers-per-block 0");
+    b = d, b.hidden = -2, expect_refused(b, "hidden -2");
+    b = d, b.image_h = b.image_w = 4096, b.blocks = 1, mw_spec_complete(&b);
+    expect_refused(b, "image 4096x4096");
+    b = d, b.layers_per_block = 2; /* not completed: depth still 3 */
+    expect_refused(b, "width 256, depth 3");
+}
+END_TEST
+
 START_TEST(names_parse_and_print)
 {
     for (int a = 0; a < 4; a++) {
@@ -117,6 +172,7 @@ int main(void)
     tcase_add_test(tc, bad_fields_are_named);
     tcase_add_test(tc, names_parse_and_print);
     tcase_add_test(tc, layout_is_canonical);
+    tcase_add_test(tc, revnet_shapes_and_refusals);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }
