@@ -370,42 +370,48 @@ static void draw_band(const band *b, PLINT line, PLINT pale, PLINT style)
 static void draw_stability(const char *device, const char *path, void *argp)
 {
     const stability_args *a = argp;
-    page(device, path, 520 * a->panels + 220, 940, a->panels, 2);
+    /* at most 4 panels across; more go to further pairs of rows */
+    const int cols = a->panels < 4 ? a->panels : 4, groups = (a->panels + cols - 1) / cols;
+    page(device, path, 520 * cols + 220, 470 * 2 * groups, cols, 2 * groups);
     double ytick = ceil((a->ymax - a->ymin) / 8.0);
-    for (int row = 0; row < 2; row++)
-        for (int p = 0; p < a->panels; p++) {
-            pladv(0);
-            plschr(0.0, 0.8);
-            int last = p == a->panels - 1;
-            plvpor(0.21, last ? 0.62 : 0.95, 0.18, 0.86);
-            double xmax = a->epochs + 0.5;
-            plwind(0.5, xmax, row == 0 ? a->ymin : 0.0, row == 0 ? a->ymax : 1.0);
-            plcol0(1);
-            plwidth(1.0);
-            if (row == 0)
-                plbox("bcnst", 0.0, 0, "bcnostv", ytick, (PLINT)ytick);
-            else
-                plbox("bcnst", 0.0, 0, "bcnstv", 0.2, 2);
-            plmtex("b", 2.6, 0.5, 0.5, "epoch");
-            plmtex("l", 4.2, 0.5, 0.5, row == 0 ? "gradient rel_l2 vs silver" : "held-out accuracy");
-            if (row == 0)
-                plmtex("t", 1.5, 0.5, 0.5, a->title[p]);
-            if (row == 1) /* under the methods, which follow it closely when they are right */
-                draw_band(&a->ref[p], 14, 0, 2);
-            for (int m = 0; m < N_METHODS; m++)
-                draw_band(row == 0 ? &a->err[p][m] : &a->acc[p][m], 2 + m, 8 + m, 1);
-            plcol0(1);
-            plwidth(1.0);
-            if (last && row == 0)
-                method_legend(0);
-            if (last && row == 1)
-                method_legend(1);
-        }
+    for (int g = 0; g < groups; g++)
+        for (int row = 0; row < 2; row++)
+            for (int c = 0; c < cols; c++) {
+                const int p = g * cols + c;
+                pladv(0);
+                if (p >= a->panels)
+                    continue;
+                plschr(0.0, 0.8);
+                int last = c == cols - 1 || p == a->panels - 1;
+                plvpor(0.21, last ? 0.62 : 0.95, 0.18, 0.86);
+                double xmax = a->epochs + 0.5;
+                plwind(0.5, xmax, row == 0 ? a->ymin : 0.0, row == 0 ? a->ymax : 1.0);
+                plcol0(1);
+                plwidth(1.0);
+                if (row == 0)
+                    plbox("bcnst", 0.0, 0, "bcnostv", ytick, (PLINT)ytick);
+                else
+                    plbox("bcnst", 0.0, 0, "bcnstv", 0.2, 2);
+                plmtex("b", 2.6, 0.5, 0.5, "epoch");
+                plmtex("l", 4.2, 0.5, 0.5,
+                       row == 0 ? "gradient rel_l2 vs silver" : "held-out accuracy");
+                if (row == 0)
+                    plmtex("t", 1.5, 0.5, 0.5, a->title[p]);
+                if (row == 1) /* under the methods, which follow it closely when they are right */
+                    draw_band(&a->ref[p], 14, 0, 2);
+                for (int m = 0; m < N_METHODS; m++)
+                    draw_band(row == 0 ? &a->err[p][m] : &a->acc[p][m], 2 + m, 8 + m, 1);
+                plcol0(1);
+                plwidth(1.0);
+                if (last)
+                    method_legend(row);
+            }
     plend();
 }
 
-/* Panels by output activation and depth; per method the epoch means over seeds and F
- * activations of the first dtype present (float32 in the presets), with their range. */
+/* Panels by architecture, output activation and depth; per method the epoch means over
+ * seeds and F activations of the first dtype present (float32 in the presets), with their
+ * range. */
 static int plot_stability(const mw_report *r, const char *out, char *msg, size_t msg_len)
 {
     stability_args *a = calloc(1, sizeof *a);
@@ -419,15 +425,21 @@ static int plot_stability(const mw_report *r, const char *out, char *msg, size_t
     for (size_t k = 0; k < r->n_runs && !dtype; k++)
         if (r->runs[k].n_epochs)
             dtype = r->runs[k].dtype;
-    int keys[MAX_PANELS][2]; /* out act, depth */
+    int keys[MAX_PANELS][3]; /* out act, depth, arch */
+    int archs = 0;
+    for (size_t i = 0; i < r->n_networks; i++)
+        archs |= 1 << (int)r->networks[i].spec.arch;
     for (size_t i = 0; i < r->n_networks; i++) {
         const mw_spec *s = &r->networks[i].spec;
         int found = 0;
         for (int p = 0; p < a->panels; p++)
-            found |= keys[p][0] == (int)s->out_act && keys[p][1] == s->depth;
+            found |= keys[p][0] == (int)s->out_act && keys[p][1] == s->depth &&
+                     keys[p][2] == (int)s->arch;
         if (!found && a->panels < MAX_PANELS) {
             keys[a->panels][0] = (int)s->out_act, keys[a->panels][1] = s->depth;
-            snprintf(a->title[a->panels], sizeof a->title[0], "out-act %s, depth %d (%s)",
+            keys[a->panels][2] = (int)s->arch;
+            snprintf(a->title[a->panels], sizeof a->title[0], "%s%sout-act %s, depth %d (%s)",
+                     archs != 1 ? mw_arch_name(s->arch) : "", archs != 1 ? ", " : "",
                      mw_out_act_name(s->out_act), s->depth, dtype ? dtype : "-");
             a->panels++;
         }
@@ -448,7 +460,8 @@ static int plot_stability(const mw_report *r, const char *out, char *msg, size_t
                         const mw_report_run *run = &r->runs[k];
                         const mw_report_network *net = mw_report_network_at(r, run->network);
                         if (!net || (int)net->spec.out_act != keys[p][0] ||
-                            net->spec.depth != keys[p][1] || strcmp(run->method, methods[m]) ||
+                            net->spec.depth != keys[p][1] || (int)net->spec.arch != keys[p][2] ||
+                            strcmp(run->method, methods[m]) ||
                             !dtype || strcmp(run->dtype, dtype) || (size_t)e >= run->n_epochs)
                             continue;
                         double y = row == 0 ? run->epochs[e].rel_l2_mean : run->epochs[e].test_accuracy;
@@ -467,7 +480,7 @@ static int plot_stability(const mw_report *r, const char *out, char *msg, size_t
             for (size_t i = 0; i < r->n_networks; i++) {
                 const mw_report_network *net = &r->networks[i];
                 if ((int)net->spec.out_act == keys[p][0] && net->spec.depth == keys[p][1] &&
-                    (size_t)e < net->n_ref_epochs && isfinite(net->ref_epochs[e].test_accuracy))
+                    (int)net->spec.arch == keys[p][2] && (size_t)e < net->n_ref_epochs && isfinite(net->ref_epochs[e].test_accuracy))
                     v[n++] = net->ref_epochs[e].test_accuracy;
             }
             band_add(&a->ref[p], e + 1, v, n, 0);
