@@ -13,6 +13,7 @@
 typedef struct grad_state {
     mw_grad_request req;
     mw_spec revnet; /* the network when --arch revnet */
+    const char *mlp_only, *revnet_only; /* an option given that only that arch has */
     int json, per_layer, force;
     const char *dump;
 } grad_state;
@@ -40,6 +41,11 @@ static const mw_opt *const grad_tables[] = {grad_opts,      mw_act_opts,    mw_s
 static int apply(void *state, const char *name, const char *v, char *err, size_t n)
 {
     grad_state *g = state;
+    if (strcmp(name, "width") == 0 || strcmp(name, "depth") == 0)
+        g->mlp_only = name;
+    if (strcmp(name, "channels") == 0 || strcmp(name, "image") == 0 ||
+        strcmp(name, "blocks") == 0 || strcmp(name, "layers-per-block") == 0)
+        g->revnet_only = name;
     int rc = mw_net_opt_apply(&g->req, &g->revnet, name, v, err, n);
     if (rc < 0)
         rc = mw_oracle_opt_apply(&g->req, name, v, err, n);
@@ -208,6 +214,15 @@ int mw_cmd_grad(int argc, char **argv)
     if (help) {
         print_help();
         return MW_EXIT_OK;
+    }
+    const int revnet = g.req.spec.arch == MW_ARCH_REVNET;
+    if (revnet ? g.mlp_only != NULL : g.revnet_only != NULL) {
+        fprintf(stderr, "mwverify grad: --%s: %s\n", revnet ? g.mlp_only : g.revnet_only,
+                revnet ? "an mlp option; a revnet has --channels x --image features and "
+                         "--blocks x --layers-per-block layers"
+                       : "a revnet option; add --arch revnet, or give the mlp's --width and "
+                         "--depth");
+        return MW_EXIT_USAGE;
     }
     char msg[512];
     if (mw_spec_validate(&g.req.spec, msg, sizeof msg) != 0) {

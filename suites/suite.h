@@ -166,9 +166,11 @@ int mw_stability_check_options(const mw_suite_config *c, char *msg, size_t msg_l
 int mw_stability_load_data(mw_suite_config *c, char *msg, size_t msg_len);
 void mw_stability_free_data(mw_suite_config *c);
 
-/* The estimated cost of the suite: GFLOP of every method and the reference and silver
- * over every step, and seconds on this machine's CPU engine from a timed float32
- * backprop step of the first network (0 when it cannot be timed). */
+/* The estimated cost of the suite (after mw_stability_check_options, which it calls):
+ * GFLOP of every method, the reference and silver, and the forward passes of the
+ * accuracies, over every step; and seconds on this machine's CPU engine, from timed
+ * float32 and float64 backprop steps of the first network of each architecture, plus
+ * gold's estimate at every method's scheduled checks (0 when nothing could be timed). */
 int mw_stability_estimate(const mw_suite_config *c, double *gflop, double *seconds, char *msg,
                           size_t msg_len);
 

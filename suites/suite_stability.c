@@ -193,12 +193,11 @@ int mw_stability_estimate(const mw_suite_config *c, double *gflop, double *secon
     int timed[2] = {0, 0};
     double rate[2][2] = {{0}}; /* [arch][dtype]: timed on the first network of each arch */
     *gflop = *seconds = 0.0;
+    if (mw_stability_check_options(c, msg, msg_len) != 0)
+        return 1;
     for (long u = 0; u < mw_suite_n_networks(c); u++) {
         mw_spec s;
-        char why[256];
         mw_suite_network(c, u, &s);
-        if (mw_spec_validate(&s, why, sizeof why) != 0)
-            return snprintf(msg, msg_len, "--%s", why) > 0;
         const int a = s.arch == MW_ARCH_REVNET;
         if (!timed[a]) {
             rate[a][0] = backprop_rate(c, &s, MW_F32);

@@ -152,6 +152,8 @@ START_TEST(bad_input_is_one_line_and_exit_2)
         {{"grad", "--arch", "revnet", "--channels", "3"}, {"--channels", "even"}},
         {{"grad", "--arch", "revnet", "--image", "8"}, {"--image 8", "HxW"}},
         {{"grad", "--arch", "resnet"}, {"--arch resnet", "revnet"}},
+        {{"grad", "--arch", "revnet", "--width", "32"}, {"--width", "mlp option"}},
+        {{"grad", "--blocks", "2"}, {"--blocks", "--arch revnet"}},
         {{"suite", "stability", "--lr", "-1"}, {"--lr -1", NULL}},
         {{"grad", "--out-act", "leaky", "--leaky-slope", "0"}, {NULL, NULL}},
         {{"frobnicate"}, {"frobnicate", "grad"}},

@@ -490,26 +490,6 @@ END_TEST
 
 /* =================================================================== layers */
 
-/* A small revnet: 4 channels of 4x4, 2 blocks of `lpb` couplings (ψ between them: 16
- * channels of 2x2 in block 2), batch 3, 3 classes. */
-static mw_spec small_revnet(int lpb, mw_act f_act, mw_act out_act, int units, int hidden,
-                            uint64_t seed)
-{
-    mw_spec s = mw_spec_revnet_default();
-    s.image_h = s.image_w = 4;
-    s.blocks = 2;
-    s.layers_per_block = lpb;
-    s.f_act = f_act;
-    s.out_act = out_act;
-    s.units = units;
-    s.hidden = hidden;
-    s.batch = 3;
-    s.classes = 3;
-    s.seed = seed;
-    mw_spec_complete(&s);
-    return s;
-}
-
 /* The specs the layer and method tests run on: every F activation, every σ, with and
  * without BN, moderate conditioning (init scale 1); the last two are revnets (conv units
  * with BN, ψ), one with k = 2 and 3 hidden channels. */
@@ -521,9 +501,9 @@ static mw_spec layer_spec(int k)
         {MW_ACT_TANH, MW_ACT_LEAKY, 1, 2},
     };
     if (k == 5)
-        return small_revnet(1, MW_ACT_TANH, MW_ACT_LEAKY, 2, 3, tu_seed() + 5);
+        return tu_small_revnet(1, MW_ACT_TANH, MW_ACT_LEAKY, 2, 3, tu_seed() + 5);
     if (k == 6)
-        return small_revnet(1, MW_ACT_RELU, MW_ACT_TANH, 1, 0, tu_seed() + 6);
+        return tu_small_revnet(1, MW_ACT_RELU, MW_ACT_TANH, 1, 0, tu_seed() + 6);
     mw_spec s = tu_small_spec(2, cfg[k].f, cfg[k].s, cfg[k].bn, tu_seed() + (uint64_t)k);
     s.units = cfg[k].units;
     return s;
@@ -688,7 +668,7 @@ START_TEST(finite_differences_agree_with_backprop)
         mw_spec s = tu_small_spec(3, MW_ACT_TANH, MW_ACT_TANH, bn, tu_seed());
         s.hidden = 4;
         if (bn == 2) /* revnet: conv units with BN, ψ, the pooled head */
-            s = small_revnet(1, MW_ACT_TANH, MW_ACT_TANH, 2, 3, tu_seed());
+            s = tu_small_revnet(1, MW_ACT_TANH, MW_ACT_TANH, 2, 3, tu_seed());
         tu_net t;
         tu_net_make(&t, &s, MW_F64);
         double *g = malloc(t.P * sizeof *g), *theta = malloc(t.P * sizeof *theta);
@@ -1013,7 +993,7 @@ END_TEST
  * update would break. Without bn_update nothing moves. On a revnet (conv units, k = 2). */
 START_TEST(bn_running_statistics_once_per_step)
 {
-    mw_spec s = small_revnet(2, MW_ACT_TANH, MW_ACT_LEAKY, 2, 3, tu_seed());
+    mw_spec s = tu_small_revnet(2, MW_ACT_TANH, MW_ACT_LEAKY, 2, 3, tu_seed());
     const double m = 0.1;
     double want_mean[64], want_var[64], got_mean[64], got_var[64];
     for (int meth = 0; meth < MW_N_METHODS; meth++) {

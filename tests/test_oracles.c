@@ -137,13 +137,8 @@ START_TEST(gold_certifies_itself)
     };
     for (int k = 0; k < 6; k++) {
         mw_spec s = tu_small_spec(3, cfg[k].f, cfg[k].s, cfg[k].bn, tu_seed() + (uint64_t)k);
-        if (k >= 4) { /* revnets: conv units with BN, ψ between 2 blocks of 2, k = 2 */
-            s = mw_spec_revnet_default();
-            s.f_act = cfg[k].f, s.out_act = cfg[k].s;
-            s.image_h = s.image_w = 4, s.blocks = 2, s.layers_per_block = 2;
-            s.units = k - 3, s.batch = 3, s.classes = 3, s.seed = tu_seed() + (uint64_t)k;
-            mw_spec_complete(&s);
-        }
+        if (k >= 4) /* revnets: conv units with BN, ψ between 2 blocks of 2, k = 1 and 2 */
+            s = tu_small_revnet(2, cfg[k].f, cfg[k].s, k - 3, 0, tu_seed() + (uint64_t)k);
         tu_net t;
         tu_net_make(&t, &s, MW_F64);
         double *silver = malloc(t.P * sizeof *silver), loss;

@@ -65,11 +65,13 @@ static unit_shape shape_of(const mw_layer *l, int unit)
 
 /* ---- the map: four primitives, dense or conv ---- */
 
-/* Images per im2col chunk. */
-static size_t chunk_of(const mw_ctx *ctx, const unit_shape *sh)
+/* im2col scratch for n images, taken *chunk images at a time. */
+static mw_status col_scratch(mw_ctx *ctx, const unit_shape *sh, size_t n, mw_tensor *col,
+                             size_t *chunk)
 {
-    size_t per = sh->K * sh->S * ctx->ops->esize, n = MW_COL_BYTES / (per ? per : 1);
-    return n ? n : 1;
+    size_t per = sh->K * sh->S * ctx->ops->esize, c = MW_COL_BYTES / (per ? per : 1);
+    *chunk = c ? c : 1;
+    return mw_tensor_alloc(ctx, (n < *chunk ? n : *chunk) * sh->K * sh->S, col);
 }
 
 /* z_i (O, S) = beta z_i + W in_i for n images; image i of in at in + i*ld, z contiguous. */
@@ -82,8 +84,8 @@ static mw_status map_apply(mw_ctx *ctx, const mw_layer *l, const unit_shape *sh,
                               0, beta, z, sh->out, 0, 1);
     mw_status st = MW_OK;
     mw_tensor col = {0};
-    size_t chunk = chunk_of(ctx, sh);
-    MW_GO(mw_tensor_alloc(ctx, (n < chunk ? n : chunk) * sh->K * sh->S, &col));
+    size_t chunk;
+    MW_GO(col_scratch(ctx, sh, n, &col, &chunk));
     for (size_t i0 = 0; i0 < n; i0 += chunk) {
         size_t m = n - i0 < chunk ? n - i0 : chunk;
         MW_GO(ctx->ops->im2col(ctx, m, sh->in, sh->H, sh->W, mw_at(ctx, in, i0 * ld), ld,
@@ -109,8 +111,8 @@ static mw_status map_param_tangent(mw_ctx *ctx, const unit_shape *sh, size_t T, 
                               sh->in, (ptrdiff_t)ld, 1.0, dz, sh->out, (ptrdiff_t)(B * zs), T);
     mw_status st = MW_OK;
     mw_tensor col = {0};
-    size_t chunk = chunk_of(ctx, sh);
-    MW_GO(mw_tensor_alloc(ctx, (B < chunk ? B : chunk) * sh->K * sh->S, &col));
+    size_t chunk;
+    MW_GO(col_scratch(ctx, sh, B, &col, &chunk));
     for (size_t b0 = 0; b0 < B; b0 += chunk) {
         size_t m = B - b0 < chunk ? B - b0 : chunk;
         MW_GO(ctx->ops->im2col(ctx, m, sh->in, sh->H, sh->W, mw_at(ctx, in, b0 * sh->in * sh->S),
@@ -137,8 +139,8 @@ static mw_status map_vjp_input(mw_ctx *ctx, const mw_layer *l, const unit_shape 
                               sh->in, 0, beta, hin, ld, 0, 1);
     mw_status st = MW_OK;
     mw_tensor col = {0};
-    size_t chunk = chunk_of(ctx, sh);
-    MW_GO(mw_tensor_alloc(ctx, (B < chunk ? B : chunk) * sh->K * sh->S, &col));
+    size_t chunk;
+    MW_GO(col_scratch(ctx, sh, B, &col, &chunk));
     for (size_t b0 = 0; b0 < B; b0 += chunk) {
         size_t m = B - b0 < chunk ? B - b0 : chunk;
         /* hcol_b (K, S) = Wᵀ hz_b, then back to the image */
@@ -166,8 +168,8 @@ static mw_status map_vjp_param(mw_ctx *ctx, const unit_shape *sh, size_t B, cons
     if (!sh->conv)
         return ctx->ops->gemm(ctx, true, false, sh->out, sh->in, B, 1.0, hz, sh->out, 0, in,
                               sh->in, 0, 0.0, gW, sh->in, 0, 1);
-    size_t chunk = chunk_of(ctx, sh);
-    MW_GO(mw_tensor_alloc(ctx, (B < chunk ? B : chunk) * sh->K * sh->S, &col));
+    size_t chunk;
+    MW_GO(col_scratch(ctx, sh, B, &col, &chunk));
     for (size_t b0 = 0; b0 < B; b0 += chunk) {
         size_t m = B - b0 < chunk ? B - b0 : chunk;
         MW_GO(ctx->ops->im2col(ctx, m, sh->in, sh->H, sh->W, mw_at(ctx, in, b0 * sh->in * sh->S),

@@ -31,6 +31,24 @@ mw_spec tu_small_spec(int depth, mw_act f_act, mw_act out_act, int bn, uint64_t 
     return s;
 }
 
+mw_spec tu_small_revnet(int lpb, mw_act f_act, mw_act out_act, int units, int hidden,
+                        uint64_t seed)
+{
+    mw_spec s = mw_spec_revnet_default();
+    s.image_h = s.image_w = 4;
+    s.blocks = 2;
+    s.layers_per_block = lpb;
+    s.f_act = f_act;
+    s.out_act = out_act;
+    s.units = units;
+    s.hidden = hidden;
+    s.batch = 3;
+    s.classes = 3;
+    s.seed = seed;
+    mw_spec_complete(&s);
+    return s;
+}
+
 void tu_net_make(tu_net *t, const mw_spec *s, mw_dtype dtype)
 {
     memset(t, 0, sizeof *t);

@@ -35,6 +35,10 @@ double tu_max_abs(const double *a, size_t n);
 
 /* A small mlp spec: width 8, hidden 6, batch 4, classes 3. */
 mw_spec tu_small_spec(int depth, mw_act f_act, mw_act out_act, int bn, uint64_t seed);
+/* A small revnet: 4 channels of 4x4, 2 blocks of lpb couplings (ψ between them: 16
+ * channels of 2x2 in block 2), BN, batch 3, classes 3; hidden 0 is C/2. */
+mw_spec tu_small_revnet(int lpb, mw_act f_act, mw_act out_act, int units, int hidden,
+                        uint64_t seed);
 
 /* One golden case (tests/golden, see its README), in canonical order. */
 typedef struct tu_golden {
