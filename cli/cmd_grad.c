@@ -12,6 +12,7 @@
 
 typedef struct grad_state {
     mw_grad_request req;
+    mw_engine_info engine;  /* what the methods ran on */
     mw_spec revnet; /* the network when --arch revnet */
     const char *mlp_only, *revnet_only; /* an option given that only that arch has */
     int json, per_layer, force;
@@ -36,7 +37,7 @@ static const mw_opt grad_opts[] = {
 
 static const mw_opt *const grad_tables[] = {grad_opts,      mw_act_opts,    mw_size_opts,
                                             mw_seed_opts,   mw_method_opts, mw_oracle_opts,
-                                            NULL};
+                                            mw_engine_opts, NULL};
 
 static int apply(void *state, const char *name, const char *v, char *err, size_t n)
 {
@@ -49,6 +50,8 @@ static int apply(void *state, const char *name, const char *v, char *err, size_t
     int rc = mw_net_opt_apply(&g->req, &g->revnet, name, v, err, n);
     if (rc < 0)
         rc = mw_oracle_opt_apply(&g->req, name, v, err, n);
+    if (rc < 0)
+        rc = mw_engine_opt_apply(&g->req, name, v, err, n);
     if (rc >= 0)
         return rc;
     if (strcmp(name, "depth") == 0)
@@ -112,6 +115,8 @@ static void print_help(void)
     mw_args_print_options(stdout, mw_method_opts);
     printf("\ngold oracle:\n");
     mw_args_print_options(stdout, mw_oracle_opts);
+    printf("\nengine:\n");
+    mw_args_print_options(stdout, mw_engine_opts);
     printf("\nexamples:\n"
            "  mwverify grad\n"
            "  mwverify grad --dtype f64 --methods all --json\n"
@@ -130,6 +135,18 @@ static int print_json(const grad_state *g, const mw_grad_case *c, const mw_metho
     mw_json_object_begin(&j, NULL);
     mw_emit_spec_json(&j, "spec", &c->spec);
     mw_json_string(&j, "dtype", mw_dtype_name(g->req.dtype));
+    mw_json_object_begin(&j, "engine");
+    mw_json_string(&j, "backend", g->engine.backend);
+    mw_json_string(&j, "device", g->engine.device);
+    mw_json_string(&j, "math", g->engine.math);
+    if (g->req.engine != MW_BACKEND_CPU) {
+        mw_json_integer(&j, "compute_major", g->engine.cc_major);
+        mw_json_integer(&j, "compute_minor", g->engine.cc_minor);
+        mw_json_integer(&j, "driver_version", g->engine.driver_version);
+        mw_json_integer(&j, "runtime_version", g->engine.runtime_version);
+        mw_json_unsigned(&j, "memory_free_bytes", (unsigned long long)g->engine.mem_free);
+    }
+    mw_json_object_end(&j);
     mw_json_integer(&j, "n_params", (long long)c->lay.total);
     mw_emit_oracle_json(&j, c);
     mw_emit_methods_json(&j, c, runs);
@@ -142,6 +159,10 @@ static void print_table(const grad_state *g, const mw_grad_case *c, const mw_met
     char net[256];
     mw_spec_describe(&c->spec, net, sizeof net);
     printf("network: %s: %zu parameters\n", net, c->lay.total);
+    if (g->req.engine != MW_BACKEND_CPU)
+        printf("engine: %s, %s (compute %d.%d, driver %d, runtime %d), %s matrix products\n",
+               g->engine.backend, g->engine.device, g->engine.cc_major, g->engine.cc_minor,
+               g->engine.driver_version, g->engine.runtime_version, g->engine.math);
     mw_print_oracle(stdout, c);
     printf("methods in %s, against the oracle; max_ulp in %s ulps; closure = "
            "|h_L - dJ/dx_L|/|dJ/dx_L|\n\n",
@@ -228,6 +249,10 @@ int mw_cmd_grad(int argc, char **argv)
     if (mw_spec_validate(&g.req.spec, msg, sizeof msg) != 0) {
         fprintf(stderr, "mwverify grad: --%s\n", msg);
         return MW_EXIT_USAGE;
+    }
+    if (mw_engine_probe(g.req.engine, g.req.math, g.req.dtype, &g.engine, msg, sizeof msg) != 0) {
+        fprintf(stderr, "mwverify grad: %s\n", msg);
+        return MW_EXIT_RUNTIME;
     }
     for (int m = 0; m < MW_N_METHODS; m++)
         if (g.req.named && g.req.want[m] && mw_method_needs_inverse((mw_method)m) &&

@@ -26,7 +26,8 @@ static const mw_opt gc_opts[] = {
 };
 
 static const mw_opt *const gc_tables[] = {gc_opts,        mw_grid_opts,   mw_size_opts,
-                                          mw_method_opts, mw_oracle_opts, NULL};
+                                          mw_method_opts, mw_oracle_opts, mw_engine_opts,
+                                          NULL};
 
 static int apply(void *state, const char *name, const char *v, char *err, size_t n)
 {
@@ -36,6 +37,8 @@ static int apply(void *state, const char *name, const char *v, char *err, size_t
         rc = mw_net_opt_apply(&g->cfg.base, &g->cfg.revnet, name, v, err, n);
     if (rc < 0)
         rc = mw_oracle_opt_apply(&g->cfg.base, name, v, err, n);
+    if (rc < 0)
+        rc = mw_engine_opt_apply(&g->cfg.base, name, v, err, n);
     if (rc >= 0)
         return rc;
     if (strcmp(name, "jobs") == 0)
@@ -72,6 +75,8 @@ static void print_help(void)
     mw_args_print_options(stdout, mw_method_opts);
     printf("\ngold oracle:\n");
     mw_args_print_options(stdout, mw_oracle_opts);
+    printf("\nengine:\n");
+    mw_args_print_options(stdout, mw_engine_opts);
     printf("\nexit status: 0 every check passed, 1 a float64 deterministic method is more\n"
            "than --tol from gold, a method failed, or gold did not certify; 2 bad usage.\n");
 }

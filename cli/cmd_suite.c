@@ -15,8 +15,7 @@ typedef struct suite_state {
     const char *suite;
     mw_suite_config cfg;
     const char *out;
-    int force, resume, quiet, jobs;
-    const char *engine;
+    int force, resume, quiet, jobs, jobs_given;
 } suite_state;
 
 static const mw_opt suite_opts[] = {
@@ -27,7 +26,7 @@ static const mw_opt suite_opts[] = {
                      "wrote it; networks already in it are kept, the rest computed"},
     {"force", NULL, "replace an existing report"},
     {"jobs", "N", "compute N networks at a time, in N processes (default: the number of\n"
-                  "processors)"},
+                  "processors; 1 with --engine cuda)"},
     {"quiet", NULL, "no progress line on standard error"},
     {"help", NULL, "this text"},
     {NULL, NULL, NULL},
@@ -58,16 +57,15 @@ static const mw_opt train_opts[] = {
                             "(default 30), unless it is named in --methods"},
     {"time-budget", "HOURS", "refuse to start when the estimated time on this machine is longer\n"
                              "(default 6)"},
-    {"engine", "NAME", "cpu (the default); cuda is for GPU machines and not available for\n"
-                       "training in this build"},
     {NULL, NULL, NULL},
 };
 
 static const mw_opt *const gradcheck_tables[] = {suite_opts,     mw_grid_opts,   mw_size_opts,
-                                                 mw_method_opts, mw_oracle_opts, NULL};
-static const mw_opt *const stability_tables[] = {suite_opts,   train_opts,     mw_grid_opts,
-                                                 mw_size_opts, mw_method_opts, mw_oracle_opts,
+                                                 mw_method_opts, mw_oracle_opts, mw_engine_opts,
                                                  NULL};
+static const mw_opt *const stability_tables[] = {suite_opts,     train_opts,     mw_grid_opts,
+                                                 mw_size_opts,   mw_method_opts, mw_oracle_opts,
+                                                 mw_engine_opts, NULL};
 
 static int train_apply(mw_train_config *t, const char *name, const char *v, char *err, size_t n)
 {
@@ -117,18 +115,13 @@ static int apply(void *state, const char *name, const char *v, char *err, size_t
     if (strcmp(name, "image") == 0 && strcmp(s->suite, "stability") == 0 &&
         mw_parse_image(name, v, &s->cfg.train.image_h, &s->cfg.train.image_w, err, n) != 0)
         return 1; /* the revnet's image, and real data pooled to it */
-    if (strcmp(name, "engine") == 0) {
-        if (strcmp(v, "cpu") != 0 && strcmp(v, "cuda") != 0) {
-            snprintf(err, n, "--engine %s: unknown engine (allowed: cpu, cuda)", v);
-            return 1;
-        }
-        return s->engine = v, 0;
-    }
     int rc = mw_grid_opt_apply(&s->cfg, name, v, err, n);
     if (rc < 0)
         rc = mw_net_opt_apply(&s->cfg.base, &s->cfg.revnet, name, v, err, n);
     if (rc < 0)
         rc = mw_oracle_opt_apply(&s->cfg.base, name, v, err, n);
+    if (rc < 0)
+        rc = mw_engine_opt_apply(&s->cfg.base, name, v, err, n);
     if (rc < 0 && strcmp(s->suite, "stability") == 0)
         rc = train_apply(&s->cfg.train, name, v, err, n);
     if (rc >= 0)
@@ -142,7 +135,7 @@ static int apply(void *state, const char *name, const char *v, char *err, size_t
     if (strcmp(name, "force") == 0)
         return s->force = 1, 0;
     if (strcmp(name, "jobs") == 0)
-        return mw_parse_int(name, v, 1, 1024, &s->jobs, err, n);
+        return s->jobs_given = 1, mw_parse_int(name, v, 1, 1024, &s->jobs, err, n);
     if (strcmp(name, "quiet") == 0)
         return s->quiet = 1, 0;
     snprintf(err, n, "--%s: not handled", name);
@@ -166,6 +159,8 @@ static void print_common_help(const mw_opt *const *tables)
     mw_args_print_options(stdout, mw_method_opts);
     printf("\ngold oracle:\n");
     mw_args_print_options(stdout, mw_oracle_opts);
+    printf("\nengine:\n");
+    mw_args_print_options(stdout, mw_engine_opts);
 }
 
 static void gradcheck_help(void)
@@ -244,11 +239,11 @@ static int prepare_stability(suite_state *s, const char *cmd)
 {
     char msg[1024];
     mw_train_config *t = &s->cfg.train;
-    if (s->engine && strcmp(s->engine, "cuda") == 0) {
-        fprintf(stderr, "mwverify %s: --engine cuda: training on the CUDA engine is not "
-                        "available in this build; use --engine cpu with a grid this machine "
-                        "can afford\n", cmd);
-        return MW_EXIT_USAGE;
+    mw_engine_info info;
+    if (s->cfg.base.engine != MW_BACKEND_CPU &&
+        mw_engine_probe(s->cfg.base.engine, s->cfg.base.math, MW_F32, &info, msg, sizeof msg)) {
+        fprintf(stderr, "mwverify %s: %s\n", cmd, msg);
+        return MW_EXIT_RUNTIME;
     }
     if (mw_stability_load_data(&s->cfg, msg, sizeof msg) != 0) {
         fprintf(stderr, "mwverify %s: %s\n", cmd, msg);
@@ -264,6 +259,12 @@ static int prepare_stability(suite_state *s, const char *cmd)
     double wall = sec / (par > 0 ? par : 1);
     char when[32];
     human_time(wall, when, sizeof when);
+    if (s->cfg.base.engine != MW_BACKEND_CPU) { /* the CPU's rate says nothing of a GPU's */
+        if (!s->quiet)
+            fprintf(stderr, "%s: %ld networks, %.3g GFLOP in all, on %s\n", cmd, nets, gflop,
+                    mw_backend_name(s->cfg.base.engine));
+        return MW_EXIT_OK;
+    }
     if (wall > t->time_budget_h * 3600.0) {
         fprintf(stderr, "mwverify %s: estimated %s on this machine's CPU (%.3g GFLOP over %ld "
                         "networks), over the %g h of --time-budget; run it with --engine cuda "
@@ -310,6 +311,8 @@ static int run_suite(const char *suite, int argc, char **argv)
         return MW_EXIT_USAGE;
     }
     mw_grid_finish(&s.cfg);
+    if (s.cfg.base.engine != MW_BACKEND_CPU && !s.jobs_given)
+        s.jobs = 1; /* one process on the GPU, unless asked */
     char path[512], msg[1024], cmdline[2048];
     if (stability) {
         rc = prepare_stability(&s, cmd);

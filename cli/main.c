@@ -7,6 +7,9 @@
 #include "args.h"
 #include "cli.h"
 #include "mw_engine.h"
+#ifdef MW_HAVE_CUDA
+#include "mw_cuda.h"
+#endif
 
 /* OpenBLAS's own (cblas.h): its thread count for every later call. */
 void openblas_set_num_threads(int num_threads);
@@ -41,6 +44,9 @@ int main(int argc, char **argv)
      * OPENBLAS_NUM_THREADS, when set, still decides. */
     if (!getenv("OPENBLAS_NUM_THREADS"))
         openblas_set_num_threads(1);
+#ifdef MW_HAVE_CUDA
+    mw_cuda_register(); /* --engine cuda; without a device it says so when asked for */
+#endif
     if (argc < 2) {
         usage(stderr);
         return MW_EXIT_USAGE;

@@ -55,6 +55,34 @@ const mw_opt mw_method_opts[] = {
     {NULL, NULL, NULL},
 };
 
+const mw_opt mw_engine_opts[] = {
+    {"engine", "NAME", "where the methods run: cpu (the default) or cuda (a GPU; the oracles\n"
+                       "stay on the CPU). Without a CUDA device, cuda is an error (exit 3)"},
+    {"math", "MODE", "a GPU's float32 matrix products: strict IEEE float32 (the default) or\n"
+                     "tf32 (tensor cores, 10-bit mantissas); recorded in every report"},
+    {NULL, NULL, NULL},
+};
+
+int mw_engine_opt_apply(mw_grad_request *req, const char *name, const char *v, char *err,
+                        size_t n)
+{
+    if (strcmp(name, "engine") == 0) {
+        if (mw_backend_parse(v, &req->engine) == 0)
+            return 0;
+        snprintf(err, n, "--engine %s: unknown engine (allowed: cpu, cuda)", v);
+        return 1;
+    }
+    if (strcmp(name, "math") == 0) {
+        if (strcmp(v, "strict") == 0 || strcmp(v, "fp32") == 0)
+            return req->math = MW_MATH_STRICT, 0;
+        if (strcmp(v, "tf32") == 0)
+            return req->math = MW_MATH_TF32, 0;
+        snprintf(err, n, "--math %s: unknown mode (allowed: strict, tf32)", v);
+        return 1;
+    }
+    return -1;
+}
+
 const mw_opt mw_oracle_opts[] = {
     {"oracle-bits", "P", "gold's working precision in bits, 24..65536 (default 256); it is\n"
                          "certified by a second run at P+64 bits"},

@@ -14,6 +14,9 @@ extern const mw_opt mw_size_opts[];   /* --width --hidden --units --leaky-slope 
 extern const mw_opt mw_seed_opts[];   /* --seed */
 extern const mw_opt mw_method_opts[]; /* --methods --budget --tangent-block --proj-samples */
 extern const mw_opt mw_oracle_opts[]; /* --oracle-bits --certify-floor --fd-coords --gold-budget */
+extern const mw_opt mw_engine_opts[]; /* --engine --math */
+int mw_engine_opt_apply(mw_grad_request *req, const char *name, const char *v, char *err,
+                        size_t n);
 
 /* Apply one option of these tables to req (req->spec: the mlp network, and --arch) and
  * revnet (the revnet network): --width and --depth reach the mlp alone, --channels,

@@ -140,4 +140,17 @@ typedef struct mw_ops {
 extern const mw_ops mw_cpu_f32_ops;
 extern const mw_ops mw_cpu_f64_ops;
 
+/* A backend beyond the CPU, registered by the program that links it (the engine's core
+ * never depends on one): open sets ctx->ops and ctx->bstate for ctx->dtype and
+ * ctx->math, or fails with a one-line message; close releases what open made (after
+ * the context's cached blocks went back through ctx->ops->release). */
+typedef struct mw_backend_impl {
+    const char *name;
+    mw_status (*open)(mw_ctx *ctx, int device, char *msg, size_t msg_len);
+    void (*close)(mw_ctx *ctx);
+    mw_status (*info)(mw_ctx *ctx, mw_engine_info *info);
+} mw_backend_impl;
+
+void mw_backend_register(mw_backend_kind kind, const mw_backend_impl *impl);
+
 #endif

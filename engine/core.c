@@ -63,19 +63,80 @@ mw_status mw_annotate(mw_ctx *ctx, mw_status s, const char *fmt, ...)
     return s;
 }
 
-mw_status mw_ctx_new(mw_backend_kind backend, mw_dtype dtype, mw_ctx **out)
+static const mw_backend_impl *registered[2]; /* by mw_backend_kind; [CPU] unused */
+
+void mw_backend_register(mw_backend_kind kind, const mw_backend_impl *impl)
 {
+    if ((unsigned)kind < 2 && kind != MW_BACKEND_CPU)
+        registered[kind] = impl;
+}
+
+const char *mw_backend_name(mw_backend_kind b)
+{
+    return b == MW_BACKEND_CPU ? "cpu" : b == MW_BACKEND_CUDA ? "cuda" : "?";
+}
+
+int mw_backend_parse(const char *name, mw_backend_kind *out)
+{
+    if (strcmp(name, "cpu") == 0)
+        return *out = MW_BACKEND_CPU, 0;
+    if (strcmp(name, "cuda") == 0)
+        return *out = MW_BACKEND_CUDA, 0;
+    return 1;
+}
+
+mw_status mw_ctx_open(mw_backend_kind backend, mw_dtype dtype, const mw_ctx_opts *opts,
+                      mw_ctx **out, char *msg, size_t msg_len)
+{
+    mw_ctx_opts o = {MW_MATH_STRICT, 0};
     *out = NULL;
-    if (backend != MW_BACKEND_CPU || (dtype != MW_F32 && dtype != MW_F64))
+    if (opts)
+        o = *opts;
+    if (dtype != MW_F32 && dtype != MW_F64) {
+        snprintf(msg, msg_len, "unknown dtype %d", (int)dtype);
         return MW_ERR_ARG;
+    }
+    if (backend != MW_BACKEND_CPU && backend != MW_BACKEND_CUDA) {
+        snprintf(msg, msg_len, "unknown engine %d", (int)backend);
+        return MW_ERR_ARG;
+    }
+    if (backend != MW_BACKEND_CPU && !registered[backend]) {
+        snprintf(msg, msg_len, "--engine %s: this build of mwverify has no %s engine (it was "
+                 "built without a CUDA compiler)", mw_backend_name(backend),
+                 mw_backend_name(backend));
+        return MW_ERR_BACKEND;
+    }
     mw_ctx *ctx = calloc(1, sizeof *ctx);
-    if (!ctx)
+    if (!ctx) {
+        snprintf(msg, msg_len, "out of host memory for a context");
         return MW_ERR_NOMEM;
+    }
     ctx->backend = backend;
     ctx->dtype = dtype;
-    ctx->ops = dtype == MW_F32 ? &mw_cpu_f32_ops : &mw_cpu_f64_ops;
+    ctx->math = backend == MW_BACKEND_CPU ? MW_MATH_STRICT : o.math;
+    if (backend == MW_BACKEND_CPU) {
+        ctx->ops = dtype == MW_F32 ? &mw_cpu_f32_ops : &mw_cpu_f64_ops;
+    } else {
+        ctx->impl = registered[backend];
+        char why[256] = "";
+        mw_status st = ctx->impl->open(ctx, o.device, why, sizeof why);
+        if (st != MW_OK) {
+            snprintf(msg, msg_len, "--engine %s: %s", mw_backend_name(backend), why);
+            free(ctx);
+            return st;
+        }
+    }
     *out = ctx;
     return MW_OK;
+}
+
+mw_status mw_ctx_new(mw_backend_kind backend, mw_dtype dtype, mw_ctx **out)
+{
+    char msg[256];
+    *out = NULL;
+    if (backend != MW_BACKEND_CPU)
+        return MW_ERR_ARG;
+    return mw_ctx_open(backend, dtype, NULL, out, msg, sizeof msg);
 }
 
 void mw_ctx_free(mw_ctx *ctx)
@@ -85,7 +146,49 @@ void mw_ctx_free(mw_ctx *ctx)
     for (int i = 0; i < MW_CACHE_SLOTS; i++)
         if (ctx->cache[i].p)
             ctx->ops->release(ctx, ctx->cache[i].p);
+    if (ctx->impl)
+        ctx->impl->close(ctx);
     free(ctx);
+}
+
+mw_backend_kind mw_ctx_backend(const mw_ctx *ctx)
+{
+    return ctx->backend;
+}
+
+/* The CPU's model name from /proc/cpuinfo, or "cpu". */
+static void cpu_model(char *buf, size_t n)
+{
+    snprintf(buf, n, "cpu");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[256];
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "model name", 10) == 0) {
+            const char *v = strchr(line, ':');
+            if (v) {
+                v++;
+                while (*v == ' ')
+                    v++;
+                snprintf(buf, n, "%s", v);
+                buf[strcspn(buf, "\n")] = '\0';
+            }
+            break;
+        }
+    fclose(f);
+}
+
+mw_status mw_ctx_info(mw_ctx *ctx, mw_engine_info *info)
+{
+    memset(info, 0, sizeof *info);
+    snprintf(info->backend, sizeof info->backend, "%s", mw_backend_name(ctx->backend));
+    snprintf(info->math, sizeof info->math, "%s",
+             ctx->dtype == MW_F64 ? "fp64" : ctx->math == MW_MATH_TF32 ? "tf32" : "fp32");
+    if (ctx->impl)
+        return ctx->impl->info(ctx, info);
+    cpu_model(info->device, sizeof info->device);
+    return MW_OK;
 }
 
 mw_dtype mw_ctx_dtype(const mw_ctx *ctx)

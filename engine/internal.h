@@ -30,8 +30,11 @@ typedef enum { MW_BN_BATCH = 0, MW_BN_RECORD, MW_BN_RUNNING } mw_bn_mode;
 struct mw_ctx {
     mw_backend_kind backend;
     mw_dtype dtype;
+    mw_math_mode math;
     mw_bn_mode bn_mode;
     const mw_ops *ops;
+    const mw_backend_impl *impl; /* NULL on the CPU */
+    void *bstate;                /* the backend's own (a GPU's handles and scratch) */
     size_t live_bytes, peak_bytes;
     struct {
         void *p;

@@ -16,7 +16,11 @@
 #define MW_VERSION "0.1.0"
 
 typedef enum { MW_F32 = 0, MW_F64 = 1 } mw_dtype;
-typedef enum { MW_BACKEND_CPU = 0 } mw_backend_kind;
+typedef enum { MW_BACKEND_CPU = 0, MW_BACKEND_CUDA = 1 } mw_backend_kind;
+
+/* How a GPU backend's float32 matrix products round: strict IEEE float32 (the default),
+ * or TF32 tensor cores (10-bit mantissa inputs), opt-in. The CPU is always strict. */
+typedef enum { MW_MATH_STRICT = 0, MW_MATH_TF32 = 1 } mw_math_mode;
 
 typedef enum {
     MW_OK = 0,
@@ -36,7 +40,34 @@ int mw_dtype_parse(const char *name, mw_dtype *out);
 
 typedef struct mw_ctx mw_ctx;
 
+/* A context on the CPU (MW_ERR_ARG for another backend or dtype). */
 mw_status mw_ctx_new(mw_backend_kind backend, mw_dtype dtype, mw_ctx **out);
+
+typedef struct mw_ctx_opts {
+    mw_math_mode math;
+    int device;         /* the GPU's ordinal */
+} mw_ctx_opts;
+
+/* A context on any backend this program has (the CUDA one when it was built and
+ * registered: mw_cuda_register). On failure *out is NULL, and msg holds one line: no such
+ * backend in this build, no device, no driver. opts may be NULL (strict math, device 0). */
+mw_status mw_ctx_open(mw_backend_kind backend, mw_dtype dtype, const mw_ctx_opts *opts,
+                      mw_ctx **out, char *msg, size_t msg_len);
+const char *mw_backend_name(mw_backend_kind b); /* cpu, cuda */
+int mw_backend_parse(const char *name, mw_backend_kind *out);
+
+/* What a context runs on, for reports. */
+typedef struct mw_engine_info {
+    char backend[8];       /* "cpu" or "cuda" */
+    char device[128];      /* the CPU model, or the GPU's name */
+    char math[8];          /* "fp64", "fp32" or "tf32": how matrix products round */
+    int cc_major, cc_minor;              /* GPU compute capability (0 on the CPU) */
+    int driver_version, runtime_version; /* CUDA, as 1000 major + 10 minor (0 on the CPU) */
+    size_t mem_free, mem_total;          /* device memory now (0 on the CPU) */
+} mw_engine_info;
+
+mw_status mw_ctx_info(mw_ctx *ctx, mw_engine_info *info);
+mw_backend_kind mw_ctx_backend(const mw_ctx *ctx);
 void mw_ctx_free(mw_ctx *ctx);
 mw_dtype mw_ctx_dtype(const mw_ctx *ctx);
 const char *mw_ctx_message(const mw_ctx *ctx); /* "" when the last call succeeded */

@@ -114,6 +114,19 @@ mw_status mw_suite_execute(const mw_suite_job *job, const mw_suite_def *def, mw_
         snprintf(msg, msg_len, "the configuration is too large to record");
         return MW_ERR_ARG;
     }
+    if (c->base.engine != MW_BACKEND_CPU) { /* the device, from a child: workers fork */
+        mw_engine_info info;
+        if (mw_engine_probe(c->base.engine, c->base.math, MW_F32, &info, msg, msg_len) != 0)
+            return MW_ERR_BACKEND;
+        snprintf(meta.engine, sizeof meta.engine, "%s", info.backend);
+        snprintf(meta.device, sizeof meta.device, "%.60s (compute %d.%d, driver %d, runtime %d, "
+                 "%.0f GiB)", info.device, info.cc_major, info.cc_minor, info.driver_version,
+                 info.runtime_version, (double)info.mem_total / (1u << 30));
+        snprintf(meta.math_mode, sizeof meta.math_mode, "%s",
+                 c->base.math == MW_MATH_TF32
+                     ? "float32 matrix products on TF32 tensor cores (10-bit mantissas)"
+                     : "ieee754 binary32/binary64 as the dtype says; cuBLAS pedantic, no TF32");
+    }
     if (job->resume) {
         if (mw_report_load(&d.rep, job->path, msg, msg_len) != 0)
             return MW_ERR_ARG;

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "datasets.h"
 #include "suites.h"
@@ -29,7 +31,59 @@ mw_grad_request mw_grad_request_default(void)
     r.gold = mw_gold_opts_default();
     r.gold_auto_s = 5.0;
     r.gold_budget_s = 600.0;
+    r.engine = MW_BACKEND_CPU;
+    r.math = MW_MATH_STRICT;
     return r;
+}
+
+int mw_engine_probe(mw_backend_kind engine, mw_math_mode math, mw_dtype dtype,
+                    mw_engine_info *info, char *msg, size_t msg_len)
+{
+    struct {
+        int rc;
+        mw_engine_info info;
+        char msg[256];
+    } out;
+    int fd[2];
+    memset(info, 0, sizeof *info);
+    if (pipe(fd) != 0)
+        return snprintf(msg, msg_len, "cannot probe the engine: pipe failed") > 0;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]), close(fd[1]);
+        return snprintf(msg, msg_len, "cannot probe the engine: fork failed") > 0;
+    }
+    if (pid == 0) { /* the child opens the engine, reports, and goes */
+        memset(&out, 0, sizeof out);
+        mw_ctx *ctx = NULL;
+        mw_ctx_opts o = {math, 0};
+        out.rc = mw_ctx_open(engine, dtype, &o, &ctx, out.msg, sizeof out.msg) != MW_OK;
+        if (!out.rc && mw_ctx_info(ctx, &out.info) != MW_OK) {
+            out.rc = 1;
+            snprintf(out.msg, sizeof out.msg, "%s", mw_ctx_message(ctx));
+        }
+        mw_ctx_free(ctx);
+        ssize_t w = write(fd[1], &out, sizeof out);
+        _exit(w == (ssize_t)sizeof out ? 0 : 1);
+    }
+    close(fd[1]);
+    size_t got = 0;
+    while (got < sizeof out) {
+        ssize_t r = read(fd[0], (char *)&out + got, sizeof out - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (got != sizeof out)
+        return snprintf(msg, msg_len, "--engine %s: the probe died (%s)", mw_backend_name(engine),
+                        WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "no answer") > 0;
+    if (out.rc)
+        return snprintf(msg, msg_len, "%s", out.msg) > 0;
+    *info = out.info;
+    return 0;
 }
 
 /* Multiply-adds of the whole body's jvp for one tangent: every map of every layer for the
@@ -249,10 +303,9 @@ mw_status mw_grad_case_run(const mw_grad_request *req, const mw_grad_case *c, mw
     mw_ctx *ctx = NULL;
     mw_net *net = NULL;
     mw_batch *batch = NULL;
-    if ((st = mw_ctx_new(MW_BACKEND_CPU, dtype, &ctx)) != MW_OK) {
-        snprintf(msg, msg_len, "cannot create a %s context", mw_dtype_name(dtype));
+    mw_ctx_opts copts = {req->math, 0};
+    if ((st = mw_ctx_open(req->engine, dtype, &copts, &ctx, msg, msg_len)) != MW_OK)
         return st;
-    }
     if ((st = mw_net_new(ctx, s, &net)) != MW_OK ||
         (st = mw_net_set_params(ctx, net, c->theta)) != MW_OK ||
         (st = mw_batch_new(ctx, net, c->x, c->labels, &batch)) != MW_OK) {

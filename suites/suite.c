@@ -226,6 +226,8 @@ int mw_suite_config_json(const mw_suite_config *c, char *buf, size_t n)
         mw_json_bool(&j, "bn", r->bn);
         mw_json_object_end(&j);
     }
+    mw_json_string(&j, "engine", mw_backend_name(c->base.engine));
+    mw_json_string(&j, "math", c->base.math == MW_MATH_TF32 ? "tf32" : "strict");
     mw_json_object_begin(&j, "methods_options");
     mw_json_integer(&j, "tangent_block", c->base.opts.tangent_block);
     mw_json_integer(&j, "proj_samples", c->base.opts.proj_samples);

@@ -364,11 +364,13 @@ static void trainee_free(trainee *t)
     memset(t, 0, sizeof *t);
 }
 
-static int trainee_init(trainee *t, const mw_spec *s, const double *theta0, const double *x,
-                        const int *y, const mw_train_config *tc, char *msg, size_t msg_len)
+static int trainee_init(trainee *t, mw_backend_kind engine, mw_math_mode math, const mw_spec *s,
+                        const double *theta0, const double *x, const int *y,
+                        const mw_train_config *tc, char *msg, size_t msg_len)
 {
-    if (mw_ctx_new(MW_BACKEND_CPU, t->dtype, &t->ctx) != MW_OK)
-        return snprintf(msg, msg_len, "cannot create a context") > 0;
+    mw_ctx_opts o = {math, 0};
+    if (mw_ctx_open(engine, t->dtype, &o, &t->ctx, msg, msg_len) != MW_OK)
+        return 1;
     if (mw_net_new(t->ctx, s, &t->net) != MW_OK ||
         mw_net_set_params(t->ctx, t->net, theta0) != MW_OK ||
         mw_batch_new(t->ctx, t->net, x, y, &t->batch) != MW_OK ||
@@ -740,7 +742,9 @@ static int set_up(unit_state *u, long unit, char *msg, size_t msg_len)
         return snprintf(msg, msg_len, "the dataset's first batch could not be gathered") > 0;
     mw_init_params(&u->spec, &u->lay, u->theta0);
     u->ref.m = MW_BACKPROP, u->ref.dtype = MW_F64;
-    if (trainee_init(&u->ref, &u->spec, u->theta0, u->xb, u->yb, tc, msg, msg_len))
+    /* the reference trains in float64 on the CPU, whatever the engine under test */
+    if (trainee_init(&u->ref, MW_BACKEND_CPU, MW_MATH_STRICT, &u->spec, u->theta0, u->xb, u->yb,
+                     tc, msg, msg_len))
         return 1;
     snprintf(u->ref.run.method, sizeof u->ref.run.method, "reference");
     if (mw_ctx_new(MW_BACKEND_CPU, MW_F64, &u->sctx) != MW_OK ||
@@ -773,7 +777,8 @@ static int set_up(unit_state *u, long unit, char *msg, size_t msg_len)
                 snprintf(r->message, sizeof r->message,
                          "estimated %.3g GFLOP over %d steps, over the %.3g of --run-budget",
                          cost, u->total_steps, tc->run_budget_gflop);
-            } else if (trainee_init(tr, &u->spec, u->theta0, u->xb, u->yb, tc, msg, msg_len)) {
+            } else if (trainee_init(tr, c->base.engine, c->base.math, &u->spec, u->theta0, u->xb,
+                                    u->yb, tc, msg, msg_len)) {
                 return 1;
             }
         }

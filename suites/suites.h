@@ -18,6 +18,8 @@ const char *mw_oracle_name(mw_oracle_kind k);
 typedef struct mw_grad_request {
     mw_spec spec;
     mw_dtype dtype;
+    mw_backend_kind engine; /* where the methods run (oracles are always on the CPU) */
+    mw_math_mode math;      /* a GPU's float32 matrix products: strict or TF32 */
     int want[MW_N_METHODS]; /* 1: compute this method */
     int named;              /* 1: the methods were named one by one, not "all" */
     mw_grad_opts opts;
@@ -29,6 +31,12 @@ typedef struct mw_grad_request {
 } mw_grad_request;
 
 mw_grad_request mw_grad_request_default(void);
+
+/* What the request's engine is, found in a child process (a CUDA context must never be
+ * made in a process that forks workers afterwards): 0 with info filled, or nonzero with
+ * one line in msg (no such engine in this build, no device, no driver). */
+int mw_engine_probe(mw_backend_kind engine, mw_math_mode math, mw_dtype dtype,
+                    mw_engine_info *info, char *msg, size_t msg_len);
 
 /* One network and batch, and its oracle. */
 typedef struct mw_grad_case {

@@ -149,6 +149,7 @@ START_TEST(bad_input_is_one_line_and_exit_2)
         {{"suite", "stability", "--preset", "real", "--image", "13x13"}, {"--image 13x13", "28x28"}},
         {{"suite", "stability", "--arch", "revnet", "--image", "6x6"}, {"image 6x6", "divisible"}},
         {{"suite", "stability", "--engine", "tpu"}, {"--engine tpu", "cuda"}},
+        {{"grad", "--math", "fp16"}, {"--math fp16", "tf32"}},
         {{"grad", "--arch", "revnet", "--channels", "3"}, {"--channels", "even"}},
         {{"grad", "--arch", "revnet", "--image", "8"}, {"--image 8", "HxW"}},
         {{"grad", "--arch", "resnet"}, {"--arch resnet", "revnet"}},
@@ -699,6 +700,28 @@ START_TEST(paper_preset_estimates_and_refuses)
 }
 END_TEST
 
+/* --engine cuda without a usable device (or in a build without CUDA) is one line and exit
+ * 3, for every command; where a device exists the same commands run (exit 0). */
+START_TEST(engine_cuda_fails_cleanly)
+{
+    static const char *cmds[][8] = {
+        {"grad", "--engine", "cuda", "--methods", "backprop", "--oracle", "silver", NULL},
+        {"gradcheck", "--engine", "cuda", "--depths", "1", "--f-acts", "tanh", NULL},
+        {"suite", "stability", "--engine", "cuda", "--epochs", "1", "--quiet", NULL},
+    };
+    for (int i = 0; i < 3; i++) {
+        run_result r = run(cmds[i]);
+        if (r.code == 0) {
+            printf("engine_cuda_fails_cleanly: a CUDA device is present; %s ran\n", cmds[i][0]);
+        } else {
+            ck_assert_msg(r.code == 3 && count_lines(r.err) == 1 && strstr(r.err, "--engine cuda"),
+                          "%s: exit %d: %s", cmds[i][0], r.code, r.err);
+        }
+        run_free(&r);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -716,6 +739,7 @@ int main(void)
     tcase_add_test(tc, gradcheck_revnet);
     tcase_add_test(tc, stability_revnet_and_fashion);
     tcase_add_test(tc, paper_preset_estimates_and_refuses);
+    tcase_add_test(tc, engine_cuda_fails_cleanly);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -1,11 +1,19 @@
-/* Tests of engine/cuda, run where a CUDA device exists: Philox draws on the GPU equal the
- * CPU's. Without a device the program prints why and exits 77 (skipped). CUDA is
- * initialised in this process, so Check runs the tests without forking. */
+/* Tests of engine/cuda, run where a CUDA device exists: Philox draws on the GPU equal
+ * the CPU's; every primitive of the CUDA backend table against the CPU's on random
+ * inputs, within a bound derived from the operation (the rounding of each backend is at
+ * most a few units in the last place per operation, so the two differ by at most the
+ * sum over the operation's terms of those); all six methods on an mlp and a revnet, GPU
+ * against CPU against gold; the same bits on two runs; the same tracked peak bytes as the
+ * CPU (the methods ask for the same buffers). Without a device the program prints why and
+ * exits 77 (skipped). CUDA is initialised in this process, so Check runs unforked. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "internal.h"
 #include "mw_cuda.h"
+#include "oracles.h"
 #include "philox.h"
 #include "testutil.h"
 
@@ -32,6 +40,402 @@ START_TEST(philox_on_gpu_equals_cpu)
 }
 END_TEST
 
+/* ---- the primitives: one CPU and one GPU context of a dtype, the same inputs ---- */
+
+typedef struct pair {
+    mw_dtype dt;
+    mw_ctx *c[2]; /* cpu, gpu */
+    double u;     /* unit roundoff of the dtype */
+} pair;
+
+static pair pair_open(mw_dtype dt)
+{
+    pair p = {dt, {NULL, NULL}, dt == MW_F32 ? FLT_EPSILON / 2 : DBL_EPSILON / 2};
+    char msg[256];
+    ck_assert(mw_ctx_open(MW_BACKEND_CPU, dt, NULL, &p.c[0], msg, sizeof msg) == MW_OK);
+    ck_assert_msg(mw_ctx_open(MW_BACKEND_CUDA, dt, NULL, &p.c[1], msg, sizeof msg) == MW_OK, "%s",
+                  msg);
+    return p;
+}
+
+static void pair_close(pair *p)
+{
+    mw_ctx_free(p->c[0]);
+    mw_ctx_free(p->c[1]);
+}
+
+/* A buffer on both sides with the same values (rounded to the dtype). */
+typedef struct twin {
+    mw_tensor t[2];
+    size_t n;
+} twin;
+
+static twin twin_make(pair *p, const double *v, size_t n)
+{
+    twin w = {{{0}, {0}}, n};
+    for (int k = 0; k < 2; k++) {
+        ck_assert(mw_tensor_alloc(p->c[k], n ? n : 1, &w.t[k]) == MW_OK);
+        if (v && n)
+            ck_assert(mw_tensor_upload(p->c[k], &w.t[k], 0, v, n) == MW_OK);
+    }
+    return w;
+}
+
+static twin twin_random(pair *p, size_t n, uint64_t stream, double scale)
+{
+    double *v = malloc((n ? n : 1) * sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        v[i] = scale * mw_philox_normal(tu_seed(), stream, i);
+    twin w = twin_make(p, v, n);
+    free(v);
+    return w;
+}
+
+static void twin_free(pair *p, twin *w)
+{
+    mw_tensor_free(p->c[0], &w->t[0]);
+    mw_tensor_free(p->c[1], &w->t[1]);
+}
+
+/* GPU against CPU: |g - c| <= bound[i] (or bound0 when bound is NULL) at every element. */
+static void twin_expect(pair *p, const twin *w, const double *bound, double bound0,
+                        const char *what)
+{
+    double *a = malloc(w->n * sizeof *a), *b = malloc(w->n * sizeof *b);
+    ck_assert(mw_tensor_download(p->c[0], &w->t[0], 0, a, w->n) == MW_OK);
+    ck_assert_msg(mw_tensor_download(p->c[1], &w->t[1], 0, b, w->n) == MW_OK, "%s: %s", what,
+                  mw_ctx_message(p->c[1]));
+    for (size_t i = 0; i < w->n; i++) {
+        double tol = bound ? bound[i] : bound0;
+        ck_assert_msg(fabs(a[i] - b[i]) <= tol || (isnan(a[i]) && isnan(b[i])) ||
+                          (isinf(a[i]) && a[i] == b[i]),
+                      "%s %s [%zu]: cpu %.17g gpu %.17g, bound %.3g", mw_dtype_name(p->dt), what,
+                      i, a[i], b[i], tol);
+    }
+    free(a), free(b);
+}
+
+static void host_of(pair *p, const twin *w, double *out)
+{
+    ck_assert(mw_tensor_download(p->c[0], &w->t[0], 0, out, w->n) == MW_OK);
+}
+
+/* gemm, batched, every transpose, a broadcast A (stride 0), and K = 0: the difference of
+ * two roundings of a K-term dot product is at most 2 (K + 2) u Σ_k |a_k b_k|. */
+static void check_gemm(pair *p)
+{
+    static const int tr[4][2] = {{0, 0}, {0, 1}, {1, 0}, {1, 1}};
+    const size_t M = 7, N = 5, K = 9, count = 3;
+    for (int q = 0; q < 4; q++)
+        for (int bcast = 0; bcast < 2; bcast++)
+            for (int zeroK = 0; zeroK < 2; zeroK++) {
+                const size_t k = zeroK ? 0 : K;
+                const int ta = tr[q][0], tb = tr[q][1];
+                const size_t lda = (ta ? M : k) + 1, ldb = (tb ? k : N) + 2, ldc = N + 1;
+                const size_t arows = ta ? k : M, brows = tb ? N : k;
+                const ptrdiff_t sA = bcast ? 0 : (ptrdiff_t)(arows * lda + 3);
+                const ptrdiff_t sB = (ptrdiff_t)(brows * ldb), sC = (ptrdiff_t)(M * ldc + 1);
+                size_t na = (size_t)sA * (count - 1) + arows * lda + 1, nb = (size_t)sB * count + 1;
+                size_t nc = (size_t)sC * count;
+                twin A = twin_random(p, na, 21, 1.0), B = twin_random(p, nb, 22, 1.0);
+                twin C = twin_random(p, nc, 23, 1.0);
+                double *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b);
+                double *c0 = malloc(nc * sizeof *c0), *bound = malloc(nc * sizeof *bound);
+                host_of(p, &A, a), host_of(p, &B, b), host_of(p, &C, c0);
+                for (int s = 0; s < 2; s++)
+                    ck_assert_msg(p->c[s]->ops->gemm(p->c[s], ta, tb, M, N, k, 1.25, A.t[s].data,
+                                                     lda, sA, B.t[s].data, ldb, sB, -0.5,
+                                                     C.t[s].data, ldc, sC, count) == MW_OK,
+                                  "%s", mw_ctx_message(p->c[s]));
+                for (size_t i = 0; i < nc; i++)
+                    bound[i] = 0.0;
+                for (size_t bi = 0; bi < count; bi++)
+                    for (size_t r = 0; r < M; r++)
+                        for (size_t cc = 0; cc < N; cc++) {
+                            double mag = 0.5 * fabs(c0[bi * (size_t)sC + r * ldc + cc]);
+                            for (size_t kk = 0; kk < k; kk++) {
+                                double av = a[bi * (size_t)sA + (ta ? kk * lda + r : r * lda + kk)];
+                                double bv = b[bi * (size_t)sB + (tb ? cc * ldb + kk : kk * ldb + cc)];
+                                mag += 1.25 * fabs(av * bv);
+                            }
+                            bound[bi * (size_t)sC + r * ldc + cc] = 2.0 * (double)(k + 2) * p->u * mag;
+                        }
+                char what[64];
+                snprintf(what, sizeof what, "gemm ta=%d tb=%d bcast=%d K=%zu", ta, tb, bcast, k);
+                twin_expect(p, &C, bound, 0, what);
+                twin_free(p, &A), twin_free(p, &B), twin_free(p, &C);
+                free(a), free(b), free(c0), free(bound);
+            }
+}
+
+/* Elementwise ops on strided views with a broadcast operand: one rounding each on both
+ * sides, plus the transcendentals' own few ulps: 8 u |value| covers them. */
+static void check_ew(pair *p)
+{
+    const size_t T = 3, R = 4, C = 5;
+    const ptrdiff_t st = (ptrdiff_t)(R * (C + 2)), sr = (ptrdiff_t)(C + 2);
+    const size_t n = T * (size_t)st;
+    for (int op = MW_EW_FILL; op <= MW_EW_ACT_DINV_MUL; op++)
+        for (int act = 0; act < 4; act++) {
+            if (op < MW_EW_ACT && act > 0)
+                continue;
+            if ((op == MW_EW_ACT_INV || op == MW_EW_ACT_DINV_MUL) && act == MW_ACT_RELU)
+                continue; /* not invertible: never asked */
+            twin a = twin_random(p, n, 31, op == MW_EW_ACT_INV && act == MW_ACT_TANH ? 0.3 : 1.5);
+            twin b = twin_random(p, R * (size_t)sr, 32, 1.0); /* broadcast over T */
+            twin o = twin_random(p, n, 33, 1.0);
+            for (int s = 0; s < 2; s++) {
+                mw_ew e = {(mw_ew_op)op, (mw_act)act, 0.1, 0.75, -1.5, mw_d(T, R, C),
+                           mw_v(o.t[s].data, st, sr), mw_v(a.t[s].data, st, sr),
+                           mw_v(b.t[s].data, 0, sr)};
+                ck_assert_msg(p->c[s]->ops->ew(p->c[s], &e) == MW_OK, "%s", mw_ctx_message(p->c[s]));
+            }
+            double *ov = malloc(n * sizeof *ov), *bound = malloc(n * sizeof *bound);
+            host_of(p, &o, ov);
+            for (size_t i = 0; i < n; i++)
+                bound[i] = 8 * p->u * fabs(ov[i]) + 1e-300;
+            char what[64];
+            snprintf(what, sizeof what, "ew op %d act %s", op, mw_act_name((mw_act)act));
+            twin_expect(p, &o, bound, 0, what);
+            free(ov), free(bound);
+            twin_free(p, &a), twin_free(p, &b), twin_free(p, &o);
+        }
+}
+
+/* Reductions of n terms in another order: n u Σ|terms| (twice, for both sides). */
+static double sum_bound(const pair *p, double n, double mag)
+{
+    return 2.0 * (n + 2) * p->u * mag + 1e-300;
+}
+
+static void check_reductions(pair *p)
+{
+    const size_t T = 2, R = 37, C = 6;
+    twin in = twin_random(p, T * R * C, 41, 1.0), o = twin_random(p, T * C, 42, 1.0);
+    twin a = twin_random(p, T * R * C, 43, 1.0), rd = twin_random(p, T * R, 44, 1.0);
+    double *x = malloc(T * R * C * sizeof *x), *y = malloc(T * R * C * sizeof *y);
+    host_of(p, &in, x), host_of(p, &a, y);
+    for (int s = 0; s < 2; s++) {
+        ck_assert(p->c[s]->ops->sum_rows(p->c[s], mw_d(T, R, C), mw_v(in.t[s].data, (ptrdiff_t)(R * C), (ptrdiff_t)C),
+                                         2.0, 0.0, mw_v(o.t[s].data, (ptrdiff_t)C, 0)) == MW_OK);
+        ck_assert(p->c[s]->ops->rowdot(p->c[s], mw_d(T, R, C), mw_v(in.t[s].data, (ptrdiff_t)(R * C), (ptrdiff_t)C),
+                                       mw_v(a.t[s].data, (ptrdiff_t)(R * C), (ptrdiff_t)C), 0.5,
+                                       mw_v(rd.t[s].data, (ptrdiff_t)R, 1)) == MW_OK);
+    }
+    double mag = 0, dmag = 0;
+    for (size_t i = 0; i < T * R * C; i++)
+        mag += 2.0 * fabs(x[i]), dmag += 0.5 * fabs(x[i] * y[i]);
+    twin_expect(p, &o, NULL, sum_bound(p, R, mag), "sum_rows");
+    twin_expect(p, &rd, NULL, sum_bound(p, C, dmag), "rowdot");
+    /* dot, dist2, sum accumulate in double on both sides */
+    double r[2][3];
+    for (int s = 0; s < 2; s++) {
+        ck_assert(p->c[s]->ops->dot(p->c[s], T * R * C, in.t[s].data, a.t[s].data, &r[s][0]) == MW_OK);
+        ck_assert(p->c[s]->ops->dist2(p->c[s], T * R * C, in.t[s].data, a.t[s].data, &r[s][1]) == MW_OK);
+        ck_assert(p->c[s]->ops->sum(p->c[s], T * R * C, in.t[s].data, &r[s][2]) == MW_OK);
+    }
+    double n = (double)(T * R * C);
+    ck_assert(fabs(r[0][0] - r[1][0]) <= 2 * (n + 2) * DBL_EPSILON * dmag * 2);
+    ck_assert(fabs(r[0][1] - r[1][1]) <= 2 * (n + 2) * DBL_EPSILON * r[0][1]);
+    ck_assert(fabs(r[0][2] - r[1][2]) <= 2 * (n + 2) * DBL_EPSILON * mag);
+    /* find_nonfinite: the first, exactly */
+    double bad[9] = {1, 2, 3, 4, INFINITY, 6, NAN, 8, 9};
+    twin nf = twin_make(p, bad, 9);
+    size_t first[2];
+    for (int s = 0; s < 2; s++)
+        ck_assert(p->c[s]->ops->find_nonfinite(p->c[s], 9, nf.t[s].data, &first[s]) == MW_OK);
+    ck_assert(first[0] == 4 && first[1] == 4);
+    twin_free(p, &nf);
+    twin_free(p, &in), twin_free(p, &o), twin_free(p, &a), twin_free(p, &rd);
+    free(x), free(y);
+}
+
+/* Softmax cross-entropy of B rows of C logits: a few transcendentals and C-term sums. */
+static void check_xent(pair *p)
+{
+    const size_t B = 9, C = 7;
+    int labels[9];
+    for (size_t b = 0; b < B; b++)
+        labels[b] = (int)(b * 3 % C);
+    twin lg = twin_random(p, B * C, 51, 3.0), loss = twin_make(p, NULL, B), G = twin_make(p, NULL, B * C);
+    void *lab[2];
+    for (int s = 0; s < 2; s++) {
+        ck_assert(mw_raw_alloc(p->c[s], B * sizeof(int), &lab[s]) == MW_OK);
+        ck_assert(p->c[s]->ops->upload_labels(p->c[s], lab[s], labels, B) == MW_OK);
+        ck_assert(p->c[s]->ops->xent(p->c[s], B, C, lg.t[s].data, lab[s], loss.t[s].data,
+                                     G.t[s].data) == MW_OK);
+    }
+    twin_expect(p, &loss, NULL, 64 * (double)C * p->u * 10, "xent loss");
+    twin_expect(p, &G, NULL, 64 * (double)C * p->u, "xent G");
+    for (int s = 0; s < 2; s++)
+        mw_raw_free(p->c[s], lab[s], B * sizeof(int));
+    twin_free(p, &lg), twin_free(p, &loss), twin_free(p, &G);
+}
+
+/* BatchNorm forward, jvp, vjp, eval over (B, C, S): sums of n = B·S terms, then a few
+ * operations per element; the normalised values are O(1). */
+static void check_bn(pair *p)
+{
+    const size_t T = 2, B = 5, C = 3, S = 11, n = B * C * S;
+    twin x = twin_random(p, n, 61, 2.0), g = twin_random(p, C, 62, 1.0), be = twin_random(p, C, 63, 1.0);
+    twin y = twin_make(p, NULL, n), xh = twin_make(p, NULL, n), rs = twin_make(p, NULL, C);
+    twin mean = twin_make(p, NULL, C), var = twin_make(p, NULL, C);
+    twin dx = twin_random(p, T * n, 64, 1.0), dg = twin_random(p, T * C, 65, 1.0);
+    twin db = twin_random(p, T * C, 66, 1.0), dy = twin_make(p, NULL, T * n);
+    twin hy = twin_random(p, n, 67, 1.0), hx = twin_make(p, NULL, n), gg = twin_make(p, NULL, C);
+    twin gb = twin_make(p, NULL, C), ev = twin_make(p, NULL, n);
+    for (int s = 0; s < 2; s++) {
+        mw_ctx *c = p->c[s];
+        ck_assert(c->ops->bn_forward(c, B, C, S, 1e-5, x.t[s].data, g.t[s].data, be.t[s].data,
+                                     y.t[s].data, xh.t[s].data, rs.t[s].data, mean.t[s].data,
+                                     var.t[s].data) == MW_OK);
+        ck_assert(c->ops->bn_jvp(c, T, B, C, S, xh.t[s].data, rs.t[s].data, g.t[s].data,
+                                 dx.t[s].data, mw_v(dg.t[s].data, (ptrdiff_t)C, 0),
+                                 mw_v(db.t[s].data, (ptrdiff_t)C, 0), dy.t[s].data) == MW_OK);
+        ck_assert(c->ops->bn_vjp(c, B, C, S, xh.t[s].data, rs.t[s].data, g.t[s].data, hy.t[s].data,
+                                 hx.t[s].data, gg.t[s].data, gb.t[s].data) == MW_OK);
+        ck_assert(c->ops->bn_eval(c, B, C, S, 1e-5, x.t[s].data, g.t[s].data, be.t[s].data,
+                                  mean.t[s].data, var.t[s].data, ev.t[s].data) == MW_OK);
+    }
+    const double m = (double)(B * S), tol = 16 * (m + 2) * p->u * 4.0;
+    twin_expect(p, &mean, NULL, tol, "bn mean");
+    twin_expect(p, &var, NULL, tol * 8, "bn var");
+    twin_expect(p, &xh, NULL, tol * 4, "bn xhat");
+    twin_expect(p, &y, NULL, tol * 8, "bn y");
+    twin_expect(p, &dy, NULL, tol * 16, "bn jvp");
+    twin_expect(p, &hx, NULL, tol * 16, "bn vjp dx");
+    twin_expect(p, &gg, NULL, tol * 8, "bn vjp dgamma");
+    twin_expect(p, &gb, NULL, tol * 8, "bn vjp dbeta");
+    twin_expect(p, &ev, NULL, tol * 8, "bn eval");
+    twin *all[] = {&x, &g, &be, &y, &xh, &rs, &mean, &var, &dx, &dg, &db, &dy, &hy, &hx, &gg, &gb, &ev};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        twin_free(p, all[i]);
+}
+
+/* im2col and the squeeze move values: equal bits. col2im sums at most nine terms per
+ * element in the same order: equal bits too; chan_bias one add; chan_sum n terms. */
+static void check_images(pair *p)
+{
+    const size_t NI = 3, C = 2, H = 6, W = 4, S = H * W, ld = C * S + 5;
+    twin in = twin_random(p, NI * ld, 71, 1.0), col = twin_make(p, NULL, NI * C * 9 * S);
+    twin back = twin_random(p, NI * ld, 72, 1.0), sq = twin_make(p, NULL, NI * C * S);
+    twin un = twin_make(p, NULL, NI * C * S), bias = twin_random(p, 2 * 4, 73, 1.0);
+    twin cb = twin_random(p, NI * C * S, 74, 1.0), cs = twin_random(p, 2 * 4, 75, 1.0);
+    for (int s = 0; s < 2; s++) {
+        mw_ctx *c = p->c[s];
+        ck_assert(c->ops->im2col(c, NI, C, H, W, in.t[s].data, ld, col.t[s].data) == MW_OK);
+        ck_assert(c->ops->col2im(c, NI, C, H, W, col.t[s].data, 0.5, 2.0, back.t[s].data, ld) == MW_OK);
+        ck_assert(c->ops->squeeze(c, NI, C, H, W, col.t[s].data, sq.t[s].data, false) == MW_OK);
+        ck_assert(c->ops->squeeze(c, NI, C, H, W, sq.t[s].data, un.t[s].data, true) == MW_OK);
+        ck_assert(c->ops->chan_bias(c, NI, C, S, 1.5, bias.t[s].data, 2, 4, cb.t[s].data) == MW_OK);
+        ck_assert(c->ops->chan_sum(c, NI, C, S, 2, cb.t[s].data, 0.25, 1.0, cs.t[s].data, 4) == MW_OK);
+    }
+    twin_expect(p, &col, NULL, 0.0, "im2col");
+    twin_expect(p, &back, NULL, 0.0, "col2im");
+    twin_expect(p, &sq, NULL, 0.0, "squeeze");
+    twin_expect(p, &un, NULL, 0.0, "squeeze inverse");
+    twin_expect(p, &cb, NULL, 0.0, "chan_bias");
+    twin_expect(p, &cs, NULL, sum_bound(p, 2.0 * S, 0.25 * 2.0 * S * 8.0), "chan_sum");
+    twin *all[] = {&in, &col, &back, &sq, &un, &bias, &cb, &cs};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        twin_free(p, all[i]);
+}
+
+/* Philox normals through the table (pairs on the CPU, one at a time on the GPU) and one
+ * Adam step: a handful of roundings per element. */
+static void check_normal_adam(pair *p)
+{
+    const size_t T = 3, C = 37, ld = 40, n = 500;
+    twin nr = twin_make(p, NULL, T * ld);
+    for (int s = 0; s < 2; s++) {
+        ck_assert(mw_fill(p->c[s], mw_d(1, 1, T * ld), mw_v(nr.t[s].data, 0, 0), 0.0) == MW_OK);
+        ck_assert(p->c[s]->ops->normal(p->c[s], T, C, nr.t[s].data, ld, tu_seed(), 7, 3, 101) == MW_OK);
+    }
+    twin_expect(p, &nr, NULL, 8 * p->u * 6.0, "normal");
+    twin th = twin_random(p, n, 81, 1.0), g = twin_random(p, n, 82, 1.0);
+    twin m = twin_random(p, n, 83, 0.1), v = twin_random(p, n, 84, 0.0);
+    for (int s = 0; s < 2; s++)
+        ck_assert(p->c[s]->ops->adam(p->c[s], n, th.t[s].data, g.t[s].data, m.t[s].data, v.t[s].data,
+                                     0.9, 0.999, 1e-8, 1e-3, 0.0316) == MW_OK);
+    twin_expect(p, &m, NULL, 8 * p->u * 4.0, "adam m");
+    twin_expect(p, &v, NULL, 8 * p->u * 16.0, "adam v");
+    twin_expect(p, &th, NULL, 16 * p->u * 8.0, "adam theta");
+    twin_free(p, &nr), twin_free(p, &th), twin_free(p, &g), twin_free(p, &m), twin_free(p, &v);
+}
+
+START_TEST(primitives_match_cpu)
+{
+    for (int dt = 0; dt < 2; dt++) {
+        pair p = pair_open((mw_dtype)dt);
+        check_gemm(&p);
+        check_ew(&p);
+        check_reductions(&p);
+        check_xent(&p);
+        check_bn(&p);
+        check_images(&p);
+        check_normal_adam(&p);
+        pair_close(&p);
+    }
+}
+END_TEST
+
+/* ---- the methods ---- */
+
+/* On an mlp with BN and a revnet: every method on the GPU in float64 equals the CPU's to
+ * 1e-12 (different summation orders only); in float32 each method's error against gold
+ * is within 4x of the CPU engine's (both are float32 roundings of the same computation,
+ * measured at 1e-7..1e-6 on these nets), and the GPU's and the CPU's float32 gradients
+ * differ by no more than their errors against gold together. Two GPU runs give the same
+ * bits; the tracked peak bytes equal the CPU's. */
+START_TEST(methods_gpu_cpu_gold)
+{
+    for (int k = 0; k < 2; k++) {
+        mw_spec s = k == 0 ? tu_small_spec(3, MW_ACT_TANH, MW_ACT_TANH, 1, tu_seed())
+                           : tu_small_revnet(1, MW_ACT_RELU, MW_ACT_TANH, 1, 0, tu_seed());
+        tu_net cpu64, gpu64, cpu32, gpu32;
+        tu_net_make(&cpu64, &s, MW_F64);
+        tu_net_make_on(&gpu64, &s, MW_BACKEND_CUDA, MW_F64);
+        tu_net_make(&cpu32, &s, MW_F32);
+        tu_net_make_on(&gpu32, &s, MW_BACKEND_CUDA, MW_F32);
+        const size_t P = cpu64.P;
+        double *gc = malloc(P * sizeof *gc), *gg = malloc(P * sizeof *gg), *g2 = malloc(P * sizeof *g2);
+        mw_gold gold;
+        char msg[256];
+        ck_assert_msg(mw_gold_compute(&s, NULL, cpu64.x, cpu64.labels, NULL, &gold, msg, sizeof msg) ==
+                          MW_OK, "%s", msg);
+        for (int m = 0; m < MW_N_METHODS; m++) {
+            if (mw_method_is_stochastic((mw_method)m))
+                continue;
+            const char *name = mw_method_name((mw_method)m);
+            mw_grad_info ic, ig;
+            tu_grad(&cpu64, (mw_method)m, NULL, gc, &ic, MW_OK);
+            tu_grad(&gpu64, (mw_method)m, NULL, gg, &ig, MW_OK);
+            ck_assert_msg(tu_rel_l2(gg, gc, P) <= 1e-12, "net %d %s f64: gpu vs cpu %g", k, name,
+                          tu_rel_l2(gg, gc, P));
+            ck_assert_msg(ig.peak_bytes == ic.peak_bytes, "net %d %s: peak %zu on the GPU, %zu on "
+                          "the CPU", k, name, ig.peak_bytes, ic.peak_bytes);
+            tu_grad(&cpu32, (mw_method)m, NULL, gc, NULL, MW_OK);
+            tu_grad(&gpu32, (mw_method)m, NULL, gg, NULL, MW_OK);
+            tu_grad(&gpu32, (mw_method)m, NULL, g2, NULL, MW_OK);
+            ck_assert_msg(memcmp(gg, g2, P * sizeof *gg) == 0, "net %d %s: two GPU runs differ", k,
+                          name);
+            mw_metrics mc, mg;
+            mw_metrics_compute(gc, gold.hi, gold.lo, P, MW_F32, &mc);
+            mw_metrics_compute(gg, gold.hi, gold.lo, P, MW_F32, &mg);
+            ck_assert_msg(mg.rel_l2 <= 4 * mc.rel_l2 + 1e-7, "net %d %s f32 vs gold: gpu %g, cpu %g",
+                          k, name, mg.rel_l2, mc.rel_l2);
+            ck_assert_msg(tu_rel_l2(gg, gc, P) <= mg.rel_l2 + mc.rel_l2 + 1e-7,
+                          "net %d %s f32: gpu vs cpu %g", k, name, tu_rel_l2(gg, gc, P));
+            printf("net %d %-12s f32 vs gold: gpu %.3e cpu %.3e; f64 gpu vs cpu %.3e\n", k, name,
+                   mg.rel_l2, mc.rel_l2, tu_rel_l2(gg, gc, P));
+        }
+        mw_gold_free(&gold);
+        free(gc), free(gg), free(g2);
+        tu_net_free(&cpu64), tu_net_free(&gpu64), tu_net_free(&cpu32), tu_net_free(&gpu32);
+    }
+}
+END_TEST
+
 int main(void)
 {
     mw_cuda_info info;
@@ -42,9 +446,13 @@ int main(void)
     }
     printf("CUDA device: %s (compute %d.%d, driver %d, runtime %d)\n", info.name, info.cc_major,
            info.cc_minor, info.driver_version, info.runtime_version);
+    mw_cuda_register();
     Suite *s = suite_create("cuda");
     TCase *tc = tcase_create("device");
+    tcase_set_timeout(tc, 240);
     tcase_add_test(tc, philox_on_gpu_equals_cpu);
+    tcase_add_test(tc, primitives_match_cpu);
+    tcase_add_test(tc, methods_gpu_cpu_gold);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

@@ -1,12 +1,15 @@
-/* The CUDA side of the engine, built only when a CUDA compiler is found. For now:
- * finding a device (with a clear reason when there is none) and Philox draws on the
- * device, which must equal the CPU's (engine/philox.h is the one source of both). The
- * CUDA backend table comes with the GPU engine. Never prints, never exits. */
+/* The CUDA side of the engine, built only when a CUDA compiler is found: finding a
+ * device (with a clear reason when there is none), Philox draws on the device, which
+ * must equal the CPU's (engine/philox.h is the one source of both), and the CUDA backend
+ * (backend.cu), which a program makes available to mw_ctx_open by calling
+ * mw_cuda_register once. Never prints, never exits. */
 #ifndef MW_CUDA_H
 #define MW_CUDA_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "mw_engine.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,6 +30,12 @@ int mw_cuda_probe(mw_cuda_info *info, char *msg, size_t msg_len);
  * index0 + i of (seed, stream), copied back to the host. 0 on success. */
 int mw_cuda_philox(double *out, size_t n, uint64_t seed, uint64_t stream, uint64_t index0,
                    int normal, char *msg, size_t msg_len);
+
+/* Make MW_BACKEND_CUDA available to mw_ctx_open. */
+void mw_cuda_register(void);
+
+/* Wait for everything queued on the context's stream (for timing); MW_OK on the CPU. */
+mw_status mw_cuda_sync(mw_ctx *ctx);
 
 #ifdef __cplusplus
 }

@@ -51,8 +51,14 @@ mw_spec tu_small_revnet(int lpb, mw_act f_act, mw_act out_act, int units, int hi
 
 void tu_net_make(tu_net *t, const mw_spec *s, mw_dtype dtype)
 {
+    tu_net_make_on(t, s, MW_BACKEND_CPU, dtype);
+}
+
+void tu_net_make_on(tu_net *t, const mw_spec *s, mw_backend_kind backend, mw_dtype dtype)
+{
+    char msg[256];
     memset(t, 0, sizeof *t);
-    ck_assert_msg(mw_ctx_new(MW_BACKEND_CPU, dtype, &t->ctx) == MW_OK, "context");
+    ck_assert_msg(mw_ctx_open(backend, dtype, NULL, &t->ctx, msg, sizeof msg) == MW_OK, "%s", msg);
     mw_status st = mw_net_new(t->ctx, s, &t->net);
     ck_assert_msg(st == MW_OK, "mw_net_new: %s", mw_ctx_message(t->ctx));
     t->P = mw_net_layout(t->net)->total;

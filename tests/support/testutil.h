@@ -24,6 +24,8 @@ typedef struct tu_net {
 } tu_net;
 
 void tu_net_make(tu_net *t, const mw_spec *s, mw_dtype dtype);
+/* The same on another backend (fails the test when it cannot be opened). */
+void tu_net_make_on(tu_net *t, const mw_spec *s, mw_backend_kind backend, mw_dtype dtype);
 void tu_net_free(tu_net *t);
 /* g (P host doubles) by method m; fails the test on any status but `expect`. */
 mw_status tu_grad(tu_net *t, mw_method m, const mw_grad_opts *o, double *g, mw_grad_info *info,

@@ -1,0 +1,1016 @@
+// The CUDA backend (DESIGN.md §4): the backend table of engine/backend.h on one GPU, for
+// float32 and float64 from one template, the way cpu/kernels.inc serves the CPU.
+//
+// - gemm: cuBLAS, strided-batched, row-major operands mapped onto its column-major
+//   convention (C^T = op(B)^T op(A)^T). float32 is strict IEEE (CUBLAS_PEDANTIC_MATH:
+//   no tensor cores, no TF32) unless the context asks for TF32.
+// - Convolution: our own im2col and col2im kernels around that gemm, the CPU's algorithm.
+//   col2im gathers (each output element sums its nine taps in a fixed order) instead of
+//   scattering with atomics, so it is deterministic. cuDNN would be faster on large
+//   images, but its deterministic algorithms are not guaranteed for every shape, and the
+//   engine's first duty is to be the same computation on both backends.
+// - Every reduction has a fixed shape (one block of 256 threads per output, each thread a
+//   fixed stride, then a fixed tree), so results are the same bits on every run.
+// - Errors: every CUDA and cuBLAS return code is checked and becomes MW_ERR_BACKEND (or
+//   MW_ERR_NOMEM) with the call named in the context's message.
+// Layers and methods never see any of this: they call the table.
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+extern "C" {
+#include "internal.h"
+}
+#include "mw_cuda.h"
+#include "philox.h"
+
+namespace {
+
+const int kThreads = 256;
+
+struct cuda_state {
+    int device;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+};
+
+cuda_state *state_of(const mw_ctx *ctx)
+{
+    return static_cast<cuda_state *>(ctx->bstate);
+}
+
+mw_status cuda_fail(mw_ctx *ctx, cudaError_t e, const char *what)
+{
+    return mw_fail(ctx, e == cudaErrorMemoryAllocation ? MW_ERR_NOMEM : MW_ERR_BACKEND,
+                   "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
+}
+
+mw_status blas_fail(mw_ctx *ctx, cublasStatus_t e, const char *what)
+{
+    return mw_fail(ctx, e == CUBLAS_STATUS_ALLOC_FAILED ? MW_ERR_NOMEM : MW_ERR_BACKEND,
+                   "%s: %s (%s)", what, cublasGetStatusString(e), cublasGetStatusName(e));
+}
+
+#define CU(ctx, call)                                                                         \
+    do {                                                                                      \
+        cudaError_t e_ = (call);                                                              \
+        if (e_ != cudaSuccess)                                                                \
+            return cuda_fail((ctx), e_, #call);                                               \
+    } while (0)
+
+#define BLAS(ctx, call)                                                                       \
+    do {                                                                                      \
+        cublasStatus_t e_ = (call);                                                           \
+        if (e_ != CUBLAS_STATUS_SUCCESS)                                                      \
+            return blas_fail((ctx), e_, #call);                                               \
+    } while (0)
+
+// After a kernel launch: a bad configuration is reported at once, naming the kernel.
+#define LAUNCHED(ctx, what)                                                                   \
+    do {                                                                                      \
+        cudaError_t e_ = cudaGetLastError();                                                  \
+        if (e_ != cudaSuccess)                                                                \
+            return cuda_fail((ctx), e_, what);                                                \
+    } while (0)
+
+unsigned blocks_for(size_t n)
+{
+    size_t b = (n + kThreads - 1) / kThreads;
+    return (unsigned)(b < 65535u * 32u ? (b ? b : 1) : 65535u * 32u);
+}
+
+// ---- activations: the CPU's formulas (cpu/kernels.inc), in R ----
+
+template <typename R> __device__ R act(mw_act a, R slope, R z)
+{
+    switch (a) {
+    case MW_ACT_RELU: return z > R(0) ? z : R(0);
+    case MW_ACT_TANH: return tanh(z);
+    case MW_ACT_LEAKY: return z > R(0) ? z : slope * z;
+    default: return z;
+    }
+}
+
+// act'(z); tanh' = 4e/(1+e)^2 with e = exp(-2|z|), as on the CPU.
+template <typename R> __device__ R dact(mw_act a, R slope, R z)
+{
+    switch (a) {
+    case MW_ACT_RELU: return z > R(0) ? R(1) : R(0);
+    case MW_ACT_TANH: {
+        R e = exp(R(-2) * fabs(z));
+        R d = R(1) + e;
+        return R(4) * e / (d * d);
+    }
+    case MW_ACT_LEAKY: return z > R(0) ? R(1) : slope;
+    default: return R(1);
+    }
+}
+
+template <typename R> __device__ R dinv_mul(mw_act a, R slope, R z, R b)
+{
+    switch (a) {
+    case MW_ACT_TANH: {
+        R c = cosh(z);
+        return b * c * c;
+    }
+    case MW_ACT_LEAKY: return z > R(0) ? b : b / slope;
+    default: return b;
+    }
+}
+
+template <typename R> __device__ R act_inv(mw_act a, R slope, R y)
+{
+    switch (a) {
+    case MW_ACT_TANH: return atanh(y);
+    case MW_ACT_LEAKY: return y > R(0) ? y : y / slope;
+    default: return y;
+    }
+}
+
+// A block-wide sum in a fixed order: thread i holds v; the result is in thread 0.
+template <typename T> __device__ T block_sum(T v)
+{
+    __shared__ T buf[kThreads];
+    buf[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = kThreads / 2; s > 0; s >>= 1) {
+        if ((int)threadIdx.x < s)
+            buf[threadIdx.x] += buf[threadIdx.x + s];
+        __syncthreads();
+    }
+    T r = buf[0];
+    __syncthreads();
+    return r;
+}
+
+// ---- memory ----
+
+template <typename R> mw_status k_alloc(mw_ctx *ctx, size_t bytes, void **p)
+{
+    *p = NULL;
+    if (bytes == 0)
+        return MW_OK;
+    cudaError_t e = cudaMalloc(p, bytes);
+    if (e != cudaSuccess) {
+        *p = NULL;
+        (void)cudaGetLastError(); // clear the sticky-free error state
+        return mw_fail(ctx, MW_ERR_NOMEM, "out of device memory: %zu bytes requested, %zu live "
+                       "(%s)", bytes, ctx->live_bytes, cudaGetErrorString(e));
+    }
+    return MW_OK;
+}
+
+template <typename R> void k_release(mw_ctx *ctx, void *p)
+{
+    (void)ctx;
+    if (p)
+        cudaFree(p); // nothing to report to: a failure here leaves the memory to the driver
+}
+
+template <typename R> mw_status k_upload(mw_ctx *ctx, void *dst, const double *src, size_t n)
+{
+    if (n == 0)
+        return MW_OK;
+    R *h = static_cast<R *>(malloc(n * sizeof(R)));
+    if (!h)
+        return mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for an upload");
+    for (size_t i = 0; i < n; i++)
+        h[i] = (R)src[i];
+    cudaError_t e = cudaMemcpyAsync(dst, h, n * sizeof(R), cudaMemcpyHostToDevice,
+                                    state_of(ctx)->stream);
+    if (e == cudaSuccess)
+        e = cudaStreamSynchronize(state_of(ctx)->stream);
+    free(h);
+    return e == cudaSuccess ? MW_OK : cuda_fail(ctx, e, "upload");
+}
+
+template <typename R> mw_status k_download(mw_ctx *ctx, double *dst, const void *src, size_t n)
+{
+    if (n == 0)
+        return MW_OK;
+    R *h = static_cast<R *>(malloc(n * sizeof(R)));
+    if (!h)
+        return mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a download");
+    cudaError_t e = cudaMemcpyAsync(h, src, n * sizeof(R), cudaMemcpyDeviceToHost,
+                                    state_of(ctx)->stream);
+    if (e == cudaSuccess)
+        e = cudaStreamSynchronize(state_of(ctx)->stream);
+    if (e == cudaSuccess)
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (double)h[i];
+    free(h);
+    return e == cudaSuccess ? MW_OK : cuda_fail(ctx, e, "download");
+}
+
+template <typename R> mw_status k_upload_labels(mw_ctx *ctx, void *dst, const int *src, size_t n)
+{
+    if (n == 0)
+        return MW_OK;
+    CU(ctx, cudaMemcpyAsync(dst, src, n * sizeof(int), cudaMemcpyHostToDevice,
+                            state_of(ctx)->stream));
+    CU(ctx, cudaStreamSynchronize(state_of(ctx)->stream));
+    return MW_OK;
+}
+
+// ---- gemm through cuBLAS ----
+
+cublasStatus_t gemm_sb(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                       int n, int k, const float *alpha, const float *A, int lda, long long sA,
+                       const float *B, int ldb, long long sB, const float *beta, float *C,
+                       int ldc, long long sC, int count)
+{
+    return cublasSgemmStridedBatched(h, ta, tb, m, n, k, alpha, A, lda, sA, B, ldb, sB, beta,
+                                     C, ldc, sC, count);
+}
+
+cublasStatus_t gemm_sb(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                       int n, int k, const double *alpha, const double *A, int lda, long long sA,
+                       const double *B, int ldb, long long sB, const double *beta, double *C,
+                       int ldc, long long sC, int count)
+{
+    return cublasDgemmStridedBatched(h, ta, tb, m, n, k, alpha, A, lda, sA, B, ldb, sB, beta,
+                                     C, ldc, sC, count);
+}
+
+template <typename R>
+__global__ void scale_matrix(size_t M, size_t N, R beta, R *C, size_t ldc, ptrdiff_t sC,
+                             size_t count)
+{
+    size_t total = M * N * count;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t b = i / (M * N), r = (i / N) % M, c = i % N;
+        R *p = C + (ptrdiff_t)b * sC + r * ldc + c;
+        *p = beta == R(0) ? R(0) : beta * *p;
+    }
+}
+
+// Row-major C_i = alpha op(A_i) op(B_i) + beta C_i is, column-major, C_i^T = alpha
+// op(B_i)^T op(A_i)^T + beta C_i^T: cuBLAS with the operands swapped.
+template <typename R>
+mw_status k_gemm(mw_ctx *ctx, bool ta, bool tb, size_t M, size_t N, size_t K, double alpha,
+                 const void *A, size_t lda, ptrdiff_t sA, const void *B, size_t ldb, ptrdiff_t sB,
+                 double beta, void *C, size_t ldc, ptrdiff_t sC, size_t count)
+{
+    size_t acols = ta ? M : K, bcols = tb ? K : N;
+    if (M > INT_MAX || N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX ||
+        ldc > INT_MAX || count > INT_MAX || lda < (acols ? acols : 1) ||
+        ldb < (bcols ? bcols : 1) || ldc < (N ? N : 1))
+        return mw_fail(ctx, MW_ERR_ARG,
+                       "gemm: sizes M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu out of range", M, N,
+                       K, lda, ldb, ldc);
+    if (M == 0 || N == 0 || count == 0)
+        return MW_OK;
+    cuda_state *st = state_of(ctx);
+    if (K == 0) {
+        scale_matrix<R><<<blocks_for(M * N * count), kThreads, 0, st->stream>>>(
+            M, N, (R)beta, static_cast<R *>(C), ldc, sC, count);
+        LAUNCHED(ctx, "scale_matrix");
+        return MW_OK;
+    }
+    const R a = (R)alpha, b = (R)beta;
+    BLAS(ctx, gemm_sb(st->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+                      (int)N, (int)M, (int)K, &a, static_cast<const R *>(B), (int)ldb,
+                      (long long)sB, static_cast<const R *>(A), (int)lda, (long long)sA, &b,
+                      static_cast<R *>(C), (int)ldc, (long long)sC, (int)count));
+    return MW_OK;
+}
+
+// ---- elementwise over strided (T, R, C) views ----
+
+template <typename R>
+__global__ void ew_kernel(mw_ew_op op, mw_act a_kind, R slope, R alpha, R beta, size_t T,
+                          size_t Rn, size_t Cn, R *out, ptrdiff_t ost, ptrdiff_t osr, const R *a,
+                          ptrdiff_t ast, ptrdiff_t asr, const R *b, ptrdiff_t bst, ptrdiff_t bsr)
+{
+    size_t total = T * Rn * Cn;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t t = i / (Rn * Cn), r = (i / Cn) % Rn, c = i % Cn;
+        R *o = out + (ptrdiff_t)t * ost + (ptrdiff_t)r * osr + (ptrdiff_t)c;
+        R va = a ? a[(ptrdiff_t)t * ast + (ptrdiff_t)r * asr + (ptrdiff_t)c] : R(0);
+        R vb = b ? b[(ptrdiff_t)t * bst + (ptrdiff_t)r * bsr + (ptrdiff_t)c] : R(0);
+        switch (op) {
+        case MW_EW_FILL: *o = alpha; break;
+        case MW_EW_SCALE: *o = alpha * va; break;
+        case MW_EW_AXPBY: *o = alpha * va + beta * vb; break;
+        case MW_EW_MUL: *o = va * vb; break;
+        case MW_EW_ACT: *o = act<R>(a_kind, slope, va); break;
+        case MW_EW_ACT_INV: *o = act_inv<R>(a_kind, slope, va); break;
+        case MW_EW_ACT_DMUL: *o = dact<R>(a_kind, slope, va) * vb; break;
+        case MW_EW_ACT_DINV_MUL: *o = dinv_mul<R>(a_kind, slope, va, vb); break;
+        }
+    }
+}
+
+template <typename R> mw_status k_ew(mw_ctx *ctx, const mw_ew *e)
+{
+    size_t n = e->d.T * e->d.R * e->d.C;
+    if (n == 0)
+        return MW_OK;
+    ew_kernel<R><<<blocks_for(n), kThreads, 0, state_of(ctx)->stream>>>(
+        e->op, e->act, (R)e->slope, (R)e->alpha, (R)e->beta, e->d.T, e->d.R, e->d.C,
+        static_cast<R *>(e->out.p), e->out.st, e->out.sr, static_cast<const R *>(e->a.p),
+        e->a.st, e->a.sr, static_cast<const R *>(e->b.p), e->b.st, e->b.sr);
+    LAUNCHED(ctx, "ew");
+    return MW_OK;
+}
+
+// ---- reductions ----
+
+// One thread per (t, c), rows in order: the CPU's summation order.
+template <typename R>
+__global__ void sum_rows_kernel(size_t T, size_t Rn, size_t Cn, const R *in, ptrdiff_t ist,
+                                ptrdiff_t isr, R alpha, R beta, R *out, ptrdiff_t ost)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= T * Cn)
+        return;
+    size_t t = i / Cn, c = i % Cn;
+    R s = R(0);
+    for (size_t r = 0; r < Rn; r++)
+        s += in[(ptrdiff_t)t * ist + (ptrdiff_t)r * isr + (ptrdiff_t)c];
+    R *o = out + (ptrdiff_t)t * ost + (ptrdiff_t)c;
+    *o = (beta == R(0) ? R(0) : beta * *o) + alpha * s;
+}
+
+template <typename R>
+mw_status k_sum_rows(mw_ctx *ctx, mw_dims d, mw_view in, double alpha, double beta, mw_view out)
+{
+    if (d.T * d.C == 0)
+        return MW_OK;
+    sum_rows_kernel<R><<<blocks_for(d.T * d.C), kThreads, 0, state_of(ctx)->stream>>>(
+        d.T, d.R, d.C, static_cast<const R *>(in.p), in.st, in.sr, (R)alpha, (R)beta,
+        static_cast<R *>(out.p), out.st);
+    LAUNCHED(ctx, "sum_rows");
+    return MW_OK;
+}
+
+template <typename R>
+__global__ void rowdot_kernel(size_t T, size_t Rn, size_t Cn, const R *a, ptrdiff_t ast,
+                              ptrdiff_t asr, const R *b, ptrdiff_t bst, ptrdiff_t bsr, R alpha,
+                              R *out, ptrdiff_t ost, ptrdiff_t osr)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= T * Rn)
+        return;
+    size_t t = i / Rn, r = i % Rn;
+    const R *pa = a + (ptrdiff_t)t * ast + (ptrdiff_t)r * asr;
+    const R *pb = b + (ptrdiff_t)t * bst + (ptrdiff_t)r * bsr;
+    R s = R(0);
+    for (size_t c = 0; c < Cn; c++)
+        s += pa[c] * pb[c];
+    out[(ptrdiff_t)t * ost + (ptrdiff_t)r * osr] = alpha * s;
+}
+
+template <typename R>
+mw_status k_rowdot(mw_ctx *ctx, mw_dims d, mw_view a, mw_view b, double alpha, mw_view out)
+{
+    if (d.T * d.R == 0)
+        return MW_OK;
+    rowdot_kernel<R><<<blocks_for(d.T * d.R), kThreads, 0, state_of(ctx)->stream>>>(
+        d.T, d.R, d.C, static_cast<const R *>(a.p), a.st, a.sr, static_cast<const R *>(b.p),
+        b.st, b.sr, (R)alpha, static_cast<R *>(out.p), out.st, out.sr);
+    LAUNCHED(ctx, "rowdot");
+    return MW_OK;
+}
+
+// ---- softmax cross-entropy: one thread per row, the CPU's formulas ----
+
+template <typename R>
+__global__ void xent_kernel(size_t B, size_t C, const R *logits, const int *y, R *loss, R *G)
+{
+    size_t b = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= B)
+        return;
+    const R *l = logits + b * C;
+    R *g = G + b * C;
+    R m = l[0];
+    for (size_t c = 1; c < C; c++)
+        m = l[c] > m ? l[c] : m;
+    R s = R(0);
+    for (size_t c = 0; c < C; c++)
+        s += exp(l[c] - m);
+    R lse = m + log(s);
+    for (size_t c = 0; c < C; c++)
+        g[c] = exp(l[c] - lse);
+    g[y[b]] -= R(1);
+    loss[b] = lse - l[y[b]];
+}
+
+template <typename R>
+mw_status k_xent(mw_ctx *ctx, size_t B, size_t C, const void *logits, const void *labels,
+                 void *loss, void *G)
+{
+    if (B == 0)
+        return MW_OK;
+    xent_kernel<R><<<blocks_for(B), kThreads, 0, state_of(ctx)->stream>>>(
+        B, C, static_cast<const R *>(logits), static_cast<const int *>(labels),
+        static_cast<R *>(loss), static_cast<R *>(G));
+    LAUNCHED(ctx, "xent");
+    return MW_OK;
+}
+
+// ---- BatchNorm over (B, C, S), one block per channel (and tangent) ----
+
+template <typename R>
+__global__ void bn_forward_kernel(size_t B, size_t C, size_t S, R eps, const R *x,
+                                  const R *gamma, const R *beta, R *y, R *xhat, R *rstd,
+                                  R *mean_out, R *var_out)
+{
+    const size_t c = blockIdx.x, n = B * S;
+    const R inv_n = R(1) / (R)n;
+    R part = R(0);
+    for (size_t k = threadIdx.x; k < n; k += blockDim.x)
+        part += x[((k / S) * C + c) * S + k % S];
+    const R mean = block_sum<R>(part) * inv_n;
+    part = R(0);
+    for (size_t k = threadIdx.x; k < n; k += blockDim.x) {
+        R dev = x[((k / S) * C + c) * S + k % S] - mean;
+        part += dev * dev;
+    }
+    const R var = block_sum<R>(part) * inv_n;
+    const R r = R(1) / sqrt(var + eps);
+    if (threadIdx.x == 0) {
+        rstd[c] = r;
+        if (mean_out)
+            mean_out[c] = mean;
+        if (var_out)
+            var_out[c] = var;
+    }
+    for (size_t k = threadIdx.x; k < n; k += blockDim.x) {
+        size_t i = ((k / S) * C + c) * S + k % S;
+        R xh = (x[i] - mean) * r;
+        xhat[i] = xh;
+        y[i] = gamma[c] * xh + beta[c];
+    }
+}
+
+template <typename R>
+mw_status k_bn_forward(mw_ctx *ctx, size_t B, size_t C, size_t S, double eps, const void *x,
+                       const void *gamma, const void *beta, void *y, void *xhat, void *rstd,
+                       void *mean, void *var)
+{
+    if (C == 0)
+        return MW_OK;
+    bn_forward_kernel<R><<<(unsigned)C, kThreads, 0, state_of(ctx)->stream>>>(
+        B, C, S, (R)eps, static_cast<const R *>(x), static_cast<const R *>(gamma),
+        static_cast<const R *>(beta), static_cast<R *>(y), static_cast<R *>(xhat),
+        static_cast<R *>(rstd), static_cast<R *>(mean), static_cast<R *>(var));
+    LAUNCHED(ctx, "bn_forward");
+    return MW_OK;
+}
+
+// Block (c, t): dy = γ rstd (dx - mean dx - x̂ mean(x̂ dx)) + dγ x̂ + dβ.
+template <typename R>
+__global__ void bn_jvp_kernel(size_t B, size_t C, size_t S, const R *xhat, const R *rstd,
+                              const R *gamma, const R *dxv, const R *dg, ptrdiff_t dgst,
+                              const R *db, ptrdiff_t dbst, R *dyv)
+{
+    const size_t c = blockIdx.x, t = blockIdx.y, n = B * S, per = B * C * S;
+    const R inv_n = R(1) / (R)n;
+    const R *dx = dxv + t * per;
+    R *dy = dyv + t * per;
+    R p1 = R(0), p2 = R(0);
+    for (size_t k = threadIdx.x; k < n; k += blockDim.x) {
+        size_t i = ((k / S) * C + c) * S + k % S;
+        p1 += dx[i];
+        p2 += xhat[i] * dx[i];
+    }
+    const R m1 = block_sum<R>(p1) * inv_n, m2 = block_sum<R>(p2) * inv_n;
+    const R kk = gamma[c] * rstd[c];
+    const R g = dg ? dg[(ptrdiff_t)t * dgst + (ptrdiff_t)c] : R(0);
+    const R bb = db ? db[(ptrdiff_t)t * dbst + (ptrdiff_t)c] : R(0);
+    for (size_t k = threadIdx.x; k < n; k += blockDim.x) {
+        size_t i = ((k / S) * C + c) * S + k % S;
+        dy[i] = kk * (dx[i] - m1 - xhat[i] * m2) + g * xhat[i] + bb;
+    }
+}
+
+template <typename R>
+mw_status k_bn_jvp(mw_ctx *ctx, size_t T, size_t B, size_t C, size_t S, const void *xhat,
+                   const void *rstd, const void *gamma, const void *dx, mw_view dgamma,
+                   mw_view dbeta, void *dy)
+{
+    if (T == 0 || C == 0)
+        return MW_OK;
+    if (T > 65535)
+        return mw_fail(ctx, MW_ERR_ARG, "bn_jvp: %zu tangents at once (at most 65535)", T);
+    dim3 grid((unsigned)C, (unsigned)T);
+    bn_jvp_kernel<R><<<grid, kThreads, 0, state_of(ctx)->stream>>>(
+        B, C, S, static_cast<const R *>(xhat), static_cast<const R *>(rstd),
+        static_cast<const R *>(gamma), static_cast<const R *>(dx),
+        static_cast<const R *>(dgamma.p), dgamma.st, static_cast<const R *>(dbeta.p), dbeta.st,
+        static_cast<R *>(dy));
+    LAUNCHED(ctx, "bn_jvp");
+    return MW_OK;
+}
+
+template <typename R>
+__global__ void bn_vjp_kernel(size_t B, size_t C, size_t S, const R *xhat, const R *rstd,
+                              const R *gamma, const R *dy, R *dx, R *dgamma, R *dbeta)
+{
+    const size_t c = blockIdx.x, n = B * S;
+    const R inv_n = R(1) / (R)n;
+    R p1 = R(0), p2 = R(0);
+    for (size_t k = threadIdx.x; k < n; k += blockDim.x) {
+        size_t i = ((k / S) * C + c) * S + k % S;
+        p1 += dy[i];
+        p2 += dy[i] * xhat[i];
+    }
+    const R sdy = block_sum<R>(p1), sdyx = block_sum<R>(p2);
+    if (threadIdx.x == 0) {
+        if (dgamma)
+            dgamma[c] = sdyx;
+        if (dbeta)
+            dbeta[c] = sdy;
+    }
+    if (!dx)
+        return;
+    const R kk = gamma[c] * rstd[c], m1 = sdy * inv_n, m2 = sdyx * inv_n;
+    for (size_t k = threadIdx.x; k < n; k += blockDim.x) {
+        size_t i = ((k / S) * C + c) * S + k % S;
+        dx[i] = kk * (dy[i] - m1 - xhat[i] * m2);
+    }
+}
+
+template <typename R>
+mw_status k_bn_vjp(mw_ctx *ctx, size_t B, size_t C, size_t S, const void *xhat, const void *rstd,
+                   const void *gamma, const void *dy, void *dx, void *dgamma, void *dbeta)
+{
+    if (C == 0)
+        return MW_OK;
+    bn_vjp_kernel<R><<<(unsigned)C, kThreads, 0, state_of(ctx)->stream>>>(
+        B, C, S, static_cast<const R *>(xhat), static_cast<const R *>(rstd),
+        static_cast<const R *>(gamma), static_cast<const R *>(dy), static_cast<R *>(dx),
+        static_cast<R *>(dgamma), static_cast<R *>(dbeta));
+    LAUNCHED(ctx, "bn_vjp");
+    return MW_OK;
+}
+
+template <typename R>
+__global__ void bn_eval_kernel(size_t B, size_t C, size_t S, R eps, const R *x, const R *gamma,
+                               const R *beta, const R *mean, const R *var, R *y)
+{
+    size_t total = B * C * S;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t c = (i / S) % C;
+        R k = gamma[c] / sqrt(var[c] + eps);
+        y[i] = k * (x[i] - mean[c]) + beta[c];
+    }
+}
+
+template <typename R>
+mw_status k_bn_eval(mw_ctx *ctx, size_t B, size_t C, size_t S, double eps, const void *x,
+                    const void *gamma, const void *beta, const void *mean, const void *var, void *y)
+{
+    if (B * C * S == 0)
+        return MW_OK;
+    bn_eval_kernel<R><<<blocks_for(B * C * S), kThreads, 0, state_of(ctx)->stream>>>(
+        B, C, S, (R)eps, static_cast<const R *>(x), static_cast<const R *>(gamma),
+        static_cast<const R *>(beta), static_cast<const R *>(mean), static_cast<const R *>(var),
+        static_cast<R *>(y));
+    LAUNCHED(ctx, "bn_eval");
+    return MW_OK;
+}
+
+// ---- images ----
+
+template <typename R>
+__global__ void im2col_kernel(size_t n_img, size_t C, size_t H, size_t W, const R *in,
+                              size_t ld, R *col)
+{
+    const size_t S = H * W, total = n_img * C * 9 * S;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t img = i / (C * 9 * S), row = (i / S) % (C * 9), p = i % S;
+        size_t c = row / 9, ky = (row % 9) / 3, kx = row % 3, y = p / W, x = p % W;
+        size_t sy = y + ky, sx = x + kx; // source row + 1, column + 1
+        col[i] = sy >= 1 && sy <= H && sx >= 1 && sx <= W
+                     ? in[img * ld + (c * H + sy - 1) * W + sx - 1]
+                     : R(0);
+    }
+}
+
+template <typename R>
+mw_status k_im2col(mw_ctx *ctx, size_t n_img, size_t C, size_t H, size_t W, const void *in,
+                   size_t ld, void *col)
+{
+    size_t total = n_img * C * 9 * H * W;
+    if (total == 0)
+        return MW_OK;
+    im2col_kernel<R><<<blocks_for(total), kThreads, 0, state_of(ctx)->stream>>>(
+        n_img, C, H, W, static_cast<const R *>(in), ld, static_cast<R *>(col));
+    LAUNCHED(ctx, "im2col");
+    return MW_OK;
+}
+
+// Each output element gathers its nine taps in the order (ky, kx) of the CPU's scatter,
+// adding alpha·tap to beta·out one at a time as the CPU does: the same rounding.
+template <typename R>
+__global__ void col2im_kernel(size_t n_img, size_t C, size_t H, size_t W, const R *col, R alpha,
+                              R beta, R *out, size_t ld)
+{
+    const size_t S = H * W, total = n_img * C * S;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t img = i / (C * S), c = (i / S) % C, p = i % S, y = p / W, x = p % W;
+        R *o = out + img * ld + c * S + p;
+        R acc = beta == R(0) ? R(0) : beta * *o;
+        for (size_t ky = 0; ky < 3; ky++)
+            for (size_t kx = 0; kx < 3; kx++) {
+                // tap (ky, kx) of output position (oy, ox) reads (oy + ky - 1, ox + kx - 1)
+                if (y + 1 < ky || x + 1 < kx)
+                    continue;
+                size_t oy = y + 1 - ky, ox = x + 1 - kx;
+                if (oy >= H || ox >= W)
+                    continue;
+                acc += alpha * col[img * C * 9 * S + (c * 9 + ky * 3 + kx) * S + oy * W + ox];
+            }
+        *o = acc;
+    }
+}
+
+template <typename R>
+mw_status k_col2im(mw_ctx *ctx, size_t n_img, size_t C, size_t H, size_t W, const void *col,
+                   double alpha, double beta, void *out, size_t ld)
+{
+    size_t total = n_img * C * H * W;
+    if (total == 0)
+        return MW_OK;
+    col2im_kernel<R><<<blocks_for(total), kThreads, 0, state_of(ctx)->stream>>>(
+        n_img, C, H, W, static_cast<const R *>(col), (R)alpha, (R)beta, static_cast<R *>(out),
+        ld);
+    LAUNCHED(ctx, "col2im");
+    return MW_OK;
+}
+
+template <typename R>
+__global__ void squeeze_kernel(size_t n_img, size_t C, size_t H, size_t W, const R *in, R *out,
+                               bool inverse)
+{
+    const size_t h = H / 2, w = W / 2, N = C * H * W, total = n_img * N;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        // i indexes the small (4C, h, w) side
+        size_t img = i / N, q = i % N, cc = q / (h * w), yx = q % (h * w), y = yx / w, x = yx % w;
+        size_t c = cc / 4, dy = (cc % 4) / 2, dx = cc % 2;
+        size_t big = img * N + (c * H + 2 * y + dy) * W + 2 * x + dx;
+        if (inverse)
+            out[big] = in[i];
+        else
+            out[i] = in[big];
+    }
+}
+
+template <typename R>
+mw_status k_squeeze(mw_ctx *ctx, size_t n_img, size_t C, size_t H, size_t W, const void *in,
+                    void *out, bool inverse)
+{
+    size_t total = n_img * C * H * W;
+    if (total == 0)
+        return MW_OK;
+    squeeze_kernel<R><<<blocks_for(total), kThreads, 0, state_of(ctx)->stream>>>(
+        n_img, C, H, W, static_cast<const R *>(in), static_cast<R *>(out), inverse);
+    LAUNCHED(ctx, "squeeze");
+    return MW_OK;
+}
+
+template <typename R>
+__global__ void chan_bias_kernel(size_t n_img, size_t C, size_t S, R alpha, const R *bias,
+                                 size_t group, size_t ld, R *out)
+{
+    const size_t total = n_img * C * S;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t img = i / (C * S), c = (i / S) % C;
+        out[i] += alpha * bias[(img / group) * ld + c];
+    }
+}
+
+template <typename R>
+mw_status k_chan_bias(mw_ctx *ctx, size_t n_img, size_t C, size_t S, double alpha,
+                      const void *bias, size_t group, size_t ld, void *out)
+{
+    size_t total = n_img * C * S;
+    if (total == 0)
+        return MW_OK;
+    chan_bias_kernel<R><<<blocks_for(total), kThreads, 0, state_of(ctx)->stream>>>(
+        n_img, C, S, (R)alpha, static_cast<const R *>(bias), group, ld, static_cast<R *>(out));
+    LAUNCHED(ctx, "chan_bias");
+    return MW_OK;
+}
+
+// Block (c, g): the sum over the group's images and positions, fixed order.
+template <typename R>
+__global__ void chan_sum_kernel(size_t n_img, size_t C, size_t S, size_t group, const R *in,
+                                R alpha, R beta, R *out, size_t ld)
+{
+    const size_t c = blockIdx.x, g = blockIdx.y, first = g * group;
+    const size_t last = first + group < n_img ? first + group : n_img, n = (last - first) * S;
+    R part = R(0);
+    for (size_t k = threadIdx.x; k < n; k += blockDim.x)
+        part += in[((first + k / S) * C + c) * S + k % S];
+    R s = block_sum<R>(part);
+    if (threadIdx.x == 0) {
+        R *o = out + g * ld + c;
+        *o = alpha * s + (beta == R(0) ? R(0) : beta * *o);
+    }
+}
+
+template <typename R>
+mw_status k_chan_sum(mw_ctx *ctx, size_t n_img, size_t C, size_t S, size_t group,
+                     const void *in, double alpha, double beta, void *out, size_t ld)
+{
+    if (n_img == 0 || C == 0 || group == 0)
+        return MW_OK;
+    size_t groups = (n_img + group - 1) / group;
+    if (groups > 65535 || C > INT_MAX)
+        return mw_fail(ctx, MW_ERR_ARG, "chan_sum: %zu groups of images (at most 65535)", groups);
+    dim3 grid((unsigned)C, (unsigned)groups);
+    chan_sum_kernel<R><<<grid, kThreads, 0, state_of(ctx)->stream>>>(
+        n_img, C, S, group, static_cast<const R *>(in), (R)alpha, (R)beta, static_cast<R *>(out),
+        ld);
+    LAUNCHED(ctx, "chan_sum");
+    return MW_OK;
+}
+
+// ---- random numbers: the CPU's Philox, the same draw for the same index ----
+
+template <typename R>
+__global__ void normal_kernel(size_t T, size_t Cn, R *out, size_t ld, uint64_t seed,
+                              uint64_t stream, uint64_t index0, uint64_t tstride)
+{
+    const size_t total = T * Cn;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t t = i / Cn, c = i % Cn;
+        out[t * ld + c] = (R)mw_philox_normal(seed, stream, index0 + t * tstride + c);
+    }
+}
+
+template <typename R>
+mw_status k_normal(mw_ctx *ctx, size_t T, size_t C, void *out, size_t ld, uint64_t seed,
+                   uint64_t stream, uint64_t index0, uint64_t tstride)
+{
+    if (T * C == 0)
+        return MW_OK;
+    normal_kernel<R><<<blocks_for(T * C), kThreads, 0, state_of(ctx)->stream>>>(
+        T, C, static_cast<R *>(out), ld, seed, stream, index0, tstride);
+    LAUNCHED(ctx, "normal");
+    return MW_OK;
+}
+
+// ---- optimiser ----
+
+template <typename R>
+__global__ void adam_kernel(size_t n, R *theta, const R *g, R *m, R *v, R b1, R b2, R eps,
+                            R step, R bc2)
+{
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        m[i] = b1 * m[i] + (R(1) - b1) * g[i];
+        v[i] = b2 * v[i] + (R(1) - b2) * g[i] * g[i];
+        theta[i] -= step * m[i] / (sqrt(v[i]) / bc2 + eps);
+    }
+}
+
+template <typename R>
+mw_status k_adam(mw_ctx *ctx, size_t n, void *theta, const void *g, void *m, void *v, double b1,
+                 double b2, double eps, double step_size, double sqrt_bc2)
+{
+    if (n == 0)
+        return MW_OK;
+    adam_kernel<R><<<blocks_for(n), kThreads, 0, state_of(ctx)->stream>>>(
+        n, static_cast<R *>(theta), static_cast<const R *>(g), static_cast<R *>(m),
+        static_cast<R *>(v), (R)b1, (R)b2, (R)eps, (R)step_size, (R)sqrt_bc2);
+    LAUNCHED(ctx, "adam");
+    return MW_OK;
+}
+
+// ---- diagnostics: double accumulation, one block, fixed order ----
+
+enum { RED_DOT, RED_DIST2, RED_SUM };
+
+template <typename R>
+__global__ void reduce_kernel(int kind, size_t n, const R *x, const R *y, double *out)
+{
+    double part = 0.0;
+    for (size_t i = threadIdx.x; i < n; i += blockDim.x) {
+        double a = (double)x[i];
+        if (kind == RED_DOT)
+            part += a * (double)y[i];
+        else if (kind == RED_DIST2) {
+            double d = a - (double)y[i];
+            part += d * d;
+        } else
+            part += a;
+    }
+    double s = block_sum<double>(part);
+    if (threadIdx.x == 0)
+        *out = s;
+}
+
+template <typename R>
+mw_status reduce(mw_ctx *ctx, int kind, size_t n, const void *x, const void *y, double *out)
+{
+    cuda_state *st = state_of(ctx);
+    double *d = NULL;
+    CU(ctx, cudaMallocAsync(&d, sizeof *d, st->stream));
+    reduce_kernel<R><<<1, kThreads, 0, st->stream>>>(kind, n, static_cast<const R *>(x),
+                                                     static_cast<const R *>(y), d);
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess)
+        e = cudaMemcpyAsync(out, d, sizeof *out, cudaMemcpyDeviceToHost, st->stream);
+    if (e == cudaSuccess)
+        e = cudaStreamSynchronize(st->stream);
+    cudaFreeAsync(d, st->stream);
+    return e == cudaSuccess ? MW_OK : cuda_fail(ctx, e, "reduction");
+}
+
+template <typename R>
+mw_status k_dot(mw_ctx *ctx, size_t n, const void *x, const void *y, double *out)
+{
+    return reduce<R>(ctx, RED_DOT, n, x, y, out);
+}
+
+template <typename R>
+mw_status k_dist2(mw_ctx *ctx, size_t n, const void *x, const void *y, double *out)
+{
+    return reduce<R>(ctx, RED_DIST2, n, x, y, out);
+}
+
+template <typename R> mw_status k_sum(mw_ctx *ctx, size_t n, const void *x, double *out)
+{
+    return reduce<R>(ctx, RED_SUM, n, x, NULL, out);
+}
+
+template <typename R>
+__global__ void nonfinite_kernel(size_t n, const R *x, unsigned long long *first)
+{
+    unsigned long long best = (unsigned long long)n;
+    for (size_t i = threadIdx.x; i < n; i += blockDim.x)
+        if (!isfinite(x[i])) {
+            best = i;
+            break; // the thread's first; i grows
+        }
+    __shared__ unsigned long long buf[kThreads];
+    buf[threadIdx.x] = best;
+    __syncthreads();
+    for (int s = kThreads / 2; s > 0; s >>= 1) {
+        if ((int)threadIdx.x < s && buf[threadIdx.x + s] < buf[threadIdx.x])
+            buf[threadIdx.x] = buf[threadIdx.x + s];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0)
+        *first = buf[0];
+}
+
+template <typename R>
+mw_status k_find_nonfinite(mw_ctx *ctx, size_t n, const void *x, size_t *first)
+{
+    cuda_state *st = state_of(ctx);
+    unsigned long long *d = NULL, h = 0;
+    CU(ctx, cudaMallocAsync(&d, sizeof *d, st->stream));
+    nonfinite_kernel<R><<<1, kThreads, 0, st->stream>>>(n, static_cast<const R *>(x), d);
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess)
+        e = cudaMemcpyAsync(&h, d, sizeof h, cudaMemcpyDeviceToHost, st->stream);
+    if (e == cudaSuccess)
+        e = cudaStreamSynchronize(st->stream);
+    cudaFreeAsync(d, st->stream);
+    *first = (size_t)h;
+    return e == cudaSuccess ? MW_OK : cuda_fail(ctx, e, "find_nonfinite");
+}
+
+template <typename R> mw_ops make_ops()
+{
+    mw_ops o;
+    memset(&o, 0, sizeof o);
+    o.esize = sizeof(R);
+    o.alloc = k_alloc<R>;
+    o.release = k_release<R>;
+    o.upload = k_upload<R>;
+    o.download = k_download<R>;
+    o.upload_labels = k_upload_labels<R>;
+    o.gemm = k_gemm<R>;
+    o.ew = k_ew<R>;
+    o.sum_rows = k_sum_rows<R>;
+    o.rowdot = k_rowdot<R>;
+    o.xent = k_xent<R>;
+    o.bn_forward = k_bn_forward<R>;
+    o.bn_jvp = k_bn_jvp<R>;
+    o.bn_vjp = k_bn_vjp<R>;
+    o.bn_eval = k_bn_eval<R>;
+    o.im2col = k_im2col<R>;
+    o.col2im = k_col2im<R>;
+    o.squeeze = k_squeeze<R>;
+    o.chan_bias = k_chan_bias<R>;
+    o.chan_sum = k_chan_sum<R>;
+    o.normal = k_normal<R>;
+    o.adam = k_adam<R>;
+    o.dot = k_dot<R>;
+    o.dist2 = k_dist2<R>;
+    o.sum = k_sum<R>;
+    o.find_nonfinite = k_find_nonfinite<R>;
+    return o;
+}
+
+const mw_ops cuda_f32_ops = make_ops<float>();
+const mw_ops cuda_f64_ops = make_ops<double>();
+
+// ---- the context ----
+
+mw_status cuda_open(mw_ctx *ctx, int device, char *msg, size_t msg_len)
+{
+    mw_cuda_info info;
+    if (mw_cuda_probe(&info, msg, msg_len) != 0)
+        return MW_ERR_BACKEND;
+    if (device < 0 || device >= info.devices) {
+        snprintf(msg, msg_len, "CUDA device %d: there are %d (0..%d)", device, info.devices,
+                 info.devices - 1);
+        return MW_ERR_ARG;
+    }
+    cuda_state *st = static_cast<cuda_state *>(calloc(1, sizeof *st));
+    if (!st) {
+        snprintf(msg, msg_len, "out of host memory for a CUDA context");
+        return MW_ERR_NOMEM;
+    }
+    st->device = device;
+    cudaError_t e = cudaSetDevice(device);
+    if (e == cudaSuccess)
+        e = cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking);
+    if (e != cudaSuccess) {
+        snprintf(msg, msg_len, "CUDA device %d: %s", device, cudaGetErrorString(e));
+        free(st);
+        return MW_ERR_BACKEND;
+    }
+    cublasStatus_t b = cublasCreate(&st->blas);
+    if (b == CUBLAS_STATUS_SUCCESS)
+        b = cublasSetStream(st->blas, st->stream);
+    if (b == CUBLAS_STATUS_SUCCESS)
+        b = cublasSetMathMode(st->blas, ctx->dtype == MW_F32 && ctx->math == MW_MATH_TF32
+                                            ? CUBLAS_TF32_TENSOR_OP_MATH
+                                            : CUBLAS_PEDANTIC_MATH);
+    if (b != CUBLAS_STATUS_SUCCESS) {
+        snprintf(msg, msg_len, "cuBLAS on CUDA device %d: %s", device, cublasGetStatusString(b));
+        if (st->blas)
+            cublasDestroy(st->blas);
+        cudaStreamDestroy(st->stream);
+        free(st);
+        return MW_ERR_BACKEND;
+    }
+    ctx->bstate = st;
+    ctx->ops = ctx->dtype == MW_F32 ? &cuda_f32_ops : &cuda_f64_ops;
+    return MW_OK;
+}
+
+void cuda_close(mw_ctx *ctx)
+{
+    cuda_state *st = state_of(ctx);
+    if (!st)
+        return;
+    cudaStreamSynchronize(st->stream);
+    cublasDestroy(st->blas);
+    cudaStreamDestroy(st->stream);
+    free(st);
+    ctx->bstate = NULL;
+}
+
+mw_status cuda_info(mw_ctx *ctx, mw_engine_info *out)
+{
+    mw_cuda_info info;
+    char msg[256];
+    if (mw_cuda_probe(&info, msg, sizeof msg) != 0)
+        return mw_fail(ctx, MW_ERR_BACKEND, "%s", msg);
+    snprintf(out->device, sizeof out->device, "%s", info.name);
+    out->cc_major = info.cc_major, out->cc_minor = info.cc_minor;
+    out->driver_version = info.driver_version, out->runtime_version = info.runtime_version;
+    size_t fr = 0, tot = 0;
+    CU(ctx, cudaMemGetInfo(&fr, &tot));
+    out->mem_free = fr, out->mem_total = tot;
+    return MW_OK;
+}
+
+const mw_backend_impl cuda_impl = {"cuda", cuda_open, cuda_close, cuda_info};
+
+} // namespace
+
+extern "C" void mw_cuda_register(void)
+{
+    mw_backend_register(MW_BACKEND_CUDA, &cuda_impl);
+}
+
+extern "C" mw_status mw_cuda_sync(mw_ctx *ctx)
+{
+    if (!ctx->bstate)
+        return MW_OK;
+    CU(ctx, cudaStreamSynchronize(state_of(ctx)->stream));
+    return MW_OK;
+}
