@@ -128,6 +128,10 @@ void mw_emit_methods_json(mw_json *j, const mw_grad_case *c, const mw_method_run
             mw_json_integer(j, "peak_bytes", (long long)r->info.peak_bytes);
         else
             mw_json_null(j, "peak_bytes");
+        if (ran && r->info.dev_free_before) { /* a GPU's free memory around the call */
+            mw_json_unsigned(j, "device_free_before", (unsigned long long)r->info.dev_free_before);
+            mw_json_unsigned(j, "device_free_after", (unsigned long long)r->info.dev_free_after);
+        }
         mw_json_number(j, "seconds", ran ? r->seconds : NAN);
         mw_json_number(j, "closure_err", measured ? r->info.closure_err : NAN);
         mw_json_number(j, "est_gflop", r->est_gflop);

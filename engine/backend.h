@@ -149,6 +149,7 @@ typedef struct mw_backend_impl {
     mw_status (*open)(mw_ctx *ctx, int device, char *msg, size_t msg_len);
     void (*close)(mw_ctx *ctx);
     mw_status (*info)(mw_ctx *ctx, mw_engine_info *info);
+    size_t (*mem_free)(mw_ctx *ctx); /* the device's free bytes now (0 when unknown) */
 } mw_backend_impl;
 
 void mw_backend_register(mw_backend_kind kind, const mw_backend_impl *impl);

@@ -202,6 +202,8 @@ typedef struct mw_grad_info {
                            hold non-finite values); 0 when it stopped part way */
     double recon_err;   /* revbackprop: |x̂_0 - x_0| / |x_0|, the input rebuilt through
                            every inverse against the true one; NaN otherwise */
+    size_t dev_free_before, dev_free_after; /* a GPU's free memory (cudaMemGetInfo) around
+                           the call; 0 on the CPU */
 } mw_grad_info;
 
 /* g (lay->total elements, canonical order) := dJ/dθ by method m. A gradient with a

@@ -998,7 +998,14 @@ mw_status cuda_info(mw_ctx *ctx, mw_engine_info *out)
     return MW_OK;
 }
 
-const mw_backend_impl cuda_impl = {"cuda", cuda_open, cuda_close, cuda_info};
+size_t cuda_mem_free(mw_ctx *ctx)
+{
+    size_t fr = 0, tot = 0;
+    (void)ctx;
+    return cudaMemGetInfo(&fr, &tot) == cudaSuccess ? fr : 0;
+}
+
+const mw_backend_impl cuda_impl = {"cuda", cuda_open, cuda_close, cuda_info, cuda_mem_free};
 
 } // namespace
 

@@ -99,8 +99,12 @@ mw_status mw_grad(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, mw_meth
     size_t live = ctx->live_bytes;
     mw_ctx_reset_peak(ctx);
     ctx->bn_mode = MW_BN_BATCH;
+    if (ctx->impl)
+        info->dev_free_before = ctx->impl->mem_free(ctx);
     mw_status st = methods[m].fn(ctx, net, batch, &o, g->data, info);
     ctx->bn_mode = MW_BN_BATCH;
+    if (ctx->impl)
+        info->dev_free_after = ctx->impl->mem_free(ctx);
     info->peak_bytes = ctx->peak_bytes - live;
     if (st != MW_OK)
         return mw_annotate(ctx, st, "%s", methods[m].name);
