@@ -185,6 +185,10 @@ typedef struct mw_grad_opts {
     uint64_t rng_seed;     /* projforward's tangents: Philox key ... */
     uint64_t rng_step;     /* ... and stream (one per training step) */
     int moonwalk_general;  /* 1: never take moonwalk's sample-separable shortcut */
+    int memory_probe;      /* 1: measure the working memory only: forward-mode passes run
+                              their first block of tangents and stop (every block asks for
+                              the same buffers, so the peak is the full run's); g is not
+                              the gradient, and info->complete is 0 */
     int bn_update;         /* 1: a training step: fold this batch's statistics into the
                               BatchNorm running statistics, exactly once per layer, from
                               the method's first forward pass over the true inputs

@@ -54,6 +54,7 @@ mw_grad_opts mw_grad_opts_default(void)
         .rng_seed = 1,
         .rng_step = 0,
         .moonwalk_general = 0,
+        .memory_probe = 0,
         .bn_update = 0,
     };
     return o;
@@ -108,6 +109,11 @@ mw_status mw_grad(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, mw_meth
     info->peak_bytes = ctx->peak_bytes - live;
     if (st != MW_OK)
         return mw_annotate(ctx, st, "%s", methods[m].name);
+    if (o.memory_probe) /* g is not the gradient: nothing more to check of it */
+        return ctx->live_bytes == live ? MW_OK
+                                       : mw_fail(ctx, MW_ERR_BACKEND, "%s: %zu working bytes "
+                                                 "not released", methods[m].name,
+                                                 ctx->live_bytes - live);
     info->complete = 1;
     if (ctx->live_bytes != live)
         return mw_fail(ctx, MW_ERR_BACKEND, "%s: %zu working bytes not released",
