@@ -6,8 +6,13 @@
  * from OPENBLAS_CORETYPE; say which when quoting).
  *
  *   bench_grad [--engine cpu|cuda] [--dtype f32|f64] [--arch mlp|revnet] [--width N]
- *              [--channels C] [--image HxW] [--blocks N] [--batch B] [--repeats R]
+ *              [--hidden N] [--channels C] [--image HxW] [--blocks N] [--classes N]
+ *              [--out-act none|tanh|leaky] [--batch B] [--repeats R] [--json]
  *              [--methods a,b,...] [depth or layers-per-block ...]
+ *
+ * Defaults: σ (--out-act) tanh for both architectures, the rest as mw_spec_default and
+ * mw_spec_revnet_default. --json prints one JSON object per line (network, method,
+ * parameter count, seconds, peak_bytes) instead of the table, for bench/peers.py.
  *
  * The paper's RevNet on a GPU: bench_grad --engine cuda --arch revnet --channels 8
  *   --image 32x32 --batch 512 --methods backprop,revbackprop,mixed,projforward 1 3 5 10 */
@@ -35,8 +40,41 @@ static int cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* One result, as a table row or (json) one JSON object per line. */
+static void print_row(const mw_spec *s, mw_dtype dt, mw_backend_kind eng, int json, int repeats,
+                      size_t params, mw_method m, double seconds, size_t peak_bytes,
+                      const char *error)
+{
+    int depth = s->arch == MW_ARCH_REVNET ? s->layers_per_block : s->depth;
+    if (!json) {
+        if (error)
+            printf("%5d  %-12s failed: %s\n", depth, mw_method_name(m), error);
+        else
+            printf("%5d  %-12s %12.6f %12zu\n", depth, mw_method_name(m), seconds, peak_bytes);
+        return;
+    }
+    char desc[256];
+    mw_spec_describe(s, desc, sizeof desc);
+    printf("{\"arch\": \"%s\", \"depth\": %d, \"layers_per_block\": %d, \"spec\": \"%s\", "
+           "\"dtype\": \"%s\", \"engine\": \"%s\", \"repeats\": %d, \"params\": %zu, "
+           "\"method\": \"%s\", ", mw_arch_name(s->arch), s->depth,
+           s->arch == MW_ARCH_REVNET ? s->layers_per_block : 0, desc, mw_dtype_name(dt),
+           mw_backend_name(eng), repeats, params, mw_method_name(m));
+    if (error) /* messages are plain text; keep the object valid whatever they hold */
+        printf("\"error\": \"");
+    for (const char *c = error; c && *c; c++)
+        if (*c == '"' || *c == '\\')
+            printf("\\%c", *c);
+        else if ((unsigned char)*c >= 0x20)
+            putchar(*c);
+    if (error)
+        printf("\"}\n");
+    else
+        printf("\"seconds\": %.9g, \"peak_bytes\": %zu}\n", seconds, peak_bytes);
+}
+
 static int bench_depth(mw_spec s, mw_backend_kind eng, mw_dtype dt, int repeats,
-                       const int *want)
+                       const int *want, int json)
 {
     char msg[256];
     mw_ctx *ctx;
@@ -68,14 +106,12 @@ static int bench_depth(mw_spec s, mw_backend_kind eng, mw_dtype dt, int repeats,
             t[r] = now() - t0;
         }
         if (st != MW_OK) {
-            printf("%5d  %-12s failed: %s\n",
-                   s.arch == MW_ARCH_REVNET ? s.layers_per_block : s.depth,
-                   mw_method_name((mw_method)m), mw_ctx_message(ctx));
+            print_row(&s, dt, eng, json, repeats, g.n, (mw_method)m, 0.0, 0, mw_ctx_message(ctx));
             continue;
         }
         qsort(t, (size_t)repeats, sizeof *t, cmp);
-        printf("%5d  %-12s %12.6f %12zu\n", s.arch == MW_ARCH_REVNET ? s.layers_per_block : s.depth,
-               mw_method_name((mw_method)m), t[repeats / 2], info.peak_bytes);
+        print_row(&s, dt, eng, json, repeats, g.n, (mw_method)m, t[repeats / 2], info.peak_bytes,
+                  NULL);
     }
     mw_tensor_free(ctx, &g);
     mw_batch_free(ctx, batch);
@@ -88,8 +124,9 @@ static int bench_depth(mw_spec s, mw_backend_kind eng, mw_dtype dt, int repeats,
 static int usage(void)
 {
     fprintf(stderr, "usage: bench_grad [--engine cpu|cuda] [--dtype f32|f64] [--arch mlp|revnet] "
-                    "[--width N] [--channels C] [--image HxW] [--blocks N] [--batch B] "
-                    "[--repeats R] [--methods a,b,...] [depth or layers-per-block ...]\n");
+                    "[--width N] [--hidden N] [--channels C] [--image HxW] [--blocks N] "
+                    "[--classes N] [--out-act none|tanh|leaky] [--batch B] [--repeats R] "
+                    "[--json] [--methods a,b,...] [depth or layers-per-block ...]\n");
     return 2;
 }
 
@@ -98,7 +135,7 @@ int main(int argc, char **argv)
     mw_spec s = mw_spec_default(), r = mw_spec_revnet_default();
     mw_dtype dt = MW_F32;
     mw_backend_kind eng = MW_BACKEND_CPU;
-    int repeats = 5, depths[32], nd = 0, revnet = 0, want[MW_N_METHODS];
+    int repeats = 5, depths[32], nd = 0, revnet = 0, json = 0, want[MW_N_METHODS];
     for (int m = 0; m < MW_N_METHODS; m++)
         want[m] = 1;
     s.out_act = r.out_act = MW_ACT_TANH;
@@ -116,6 +153,16 @@ int main(int argc, char **argv)
             revnet = strcmp(argv[++i], "revnet") == 0;
         else if (strcmp(a, "--width") == 0 && v)
             s.width = atoi(argv[++i]);
+        else if (strcmp(a, "--hidden") == 0 && v)
+            s.hidden = r.hidden = atoi(argv[++i]);
+        else if (strcmp(a, "--classes") == 0 && v)
+            s.classes = r.classes = atoi(argv[++i]);
+        else if (strcmp(a, "--out-act") == 0 && v) {
+            if (mw_out_act_parse(argv[++i], &s.out_act) != 0)
+                return usage();
+            r.out_act = s.out_act;
+        } else if (strcmp(a, "--json") == 0)
+            json = 1;
         else if (strcmp(a, "--channels") == 0 && v)
             r.channels = atoi(argv[++i]);
         else if (strcmp(a, "--image") == 0 && v) {
@@ -152,8 +199,12 @@ int main(int argc, char **argv)
     base.layers_per_block = revnet ? depths[0] : 0;
     mw_spec_complete(&base);
     mw_spec_describe(&base, desc, sizeof desc);
-    printf("%s; %s on %s, median of %d\n", desc, mw_dtype_name(dt), mw_backend_name(eng), repeats);
-    printf("%5s  %-12s %12s %12s\n", revnet ? "lpb" : "depth", "method", "seconds", "peak_bytes");
+    if (!json) {
+        printf("%s; %s on %s, median of %d\n", desc, mw_dtype_name(dt), mw_backend_name(eng),
+               repeats);
+        printf("%5s  %-12s %12s %12s\n", revnet ? "lpb" : "depth", "method", "seconds",
+               "peak_bytes");
+    }
     for (int i = 0; i < nd; i++) {
         mw_spec cur = base;
         if (revnet)
@@ -165,7 +216,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_grad: %s\n", why);
             return 2;
         }
-        if (bench_depth(cur, eng, dt, repeats, want) != 0)
+        if (bench_depth(cur, eng, dt, repeats, want, json) != 0)
             return 3;
     }
     return 0;

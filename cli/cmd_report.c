@@ -71,7 +71,8 @@ static int summary(int argc, char **argv)
                "Read a suite's report and print, per network, its oracle and, per run, the\n"
                "method, dtype, rel_l2, max_abs, max_ulp, 1-cosine, closure error, peak bytes,\n"
                "seconds and status (of the last step, for training suites), then for a\n"
-               "stability report its verdict; with --json one object with every run.\n\n"
+               "stability report its verdict, for a memory or timing report the growth exponents\n"
+               "and ratios; with --json one object with every run.\n\n"
                "options:\n");
         mw_args_print_options(stdout, summary_opts);
         return MW_EXIT_OK;
@@ -98,6 +99,8 @@ static int summary(int argc, char **argv)
         mw_json_integer(&j, "networks", (long long)r.n_networks);
         if (strcmp(r.meta.suite, "stability") == 0)
             mw_emit_verdict_json(&j, &r);
+        if (r.n_fits || r.n_ratios)
+            mw_emit_scaling_json(&j, &r);
         mw_emit_report_runs_json(&j, &r);
         mw_json_object_end(&j);
         rc = mw_json_finish(&j) != 0 ? MW_EXIT_RUNTIME : MW_EXIT_OK;
@@ -109,6 +112,8 @@ static int summary(int argc, char **argv)
         mw_print_report(stdout, &r, st.per_layer);
         if (strcmp(r.meta.suite, "stability") == 0)
             mw_print_verdict(stdout, &r);
+        if (r.n_fits || r.n_ratios)
+            mw_print_scaling(stdout, &r);
     }
     mw_report_free(&r);
     return rc;

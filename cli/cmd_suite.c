@@ -67,6 +67,16 @@ static const mw_opt *const stability_tables[] = {suite_opts,     train_opts,    
                                                  mw_size_opts,   mw_method_opts, mw_oracle_opts,
                                                  mw_engine_opts, NULL};
 
+static const mw_opt scaling_opts[] = {
+    {"repeats", "R", "suite timing: timed gradients per method after a warm-up; the median\n"
+                     "is kept (default 5)"},
+    {"channels-list", "LIST", "revnet: the paddings to measure, e.g. 8,18 (the paper's)"},
+    {NULL, NULL, NULL},
+};
+static const mw_opt *const scaling_tables[] = {suite_opts,   scaling_opts,   mw_grid_opts,
+                                               mw_size_opts, mw_method_opts, mw_engine_opts,
+                                               NULL};
+
 static int train_apply(mw_train_config *t, const char *name, const char *v, char *err, size_t n)
 {
     if (strcmp(name, "dataset") == 0) {
@@ -124,6 +134,28 @@ static int apply(void *state, const char *name, const char *v, char *err, size_t
         rc = mw_engine_opt_apply(&s->cfg.base, name, v, err, n);
     if (rc < 0 && strcmp(s->suite, "stability") == 0)
         rc = train_apply(&s->cfg.train, name, v, err, n);
+    if (rc < 0 && strcmp(name, "repeats") == 0)
+        rc = mw_parse_int(name, v, 1, 1000, &s->cfg.repeats, err, n);
+    if (rc < 0 && strcmp(name, "channels-list") == 0) {
+        char buf[128];
+        int k = 0;
+        snprintf(buf, sizeof buf, "%s", v);
+        for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+            int c;
+            if (k == 4 || mw_parse_int("channels-list", t, 2, MW_MAX_CHANNELS, &c, err, n) != 0) {
+                if (k == 4)
+                    snprintf(err, n, "--channels-list %s: at most 4 values", v);
+                return 1;
+            }
+            s->cfg.grid.channels[k++] = c;
+        }
+        if (k == 0) {
+            snprintf(err, n, "--channels-list '%s': give a comma list of channel counts", v);
+            return 1;
+        }
+        s->cfg.grid.n_channels = k;
+        return 0;
+    }
     if (rc >= 0)
         return rc;
     if (strcmp(name, "preset") == 0)
@@ -279,28 +311,80 @@ static int prepare_stability(suite_state *s, const char *cmd)
     return MW_EXIT_OK;
 }
 
+static void scaling_help(const char *suite)
+{
+    const int timing = strcmp(suite, "timing") == 0;
+    printf("usage: mwverify suite %s [options]\n\n", suite);
+    if (!timing)
+        printf("The working memory of one gradient by each method against depth — the paper's\n"
+               "Table 1 and Figures 2-3 measured: the peak bytes the tracked allocator saw, the\n"
+               "parameters, the gradient and the batch not counted (as in the paper; the report's\n"
+               "summary also gives the total). Forward-mode passes are measured by their first\n"
+               "block of tangents, which asks for the same buffers as every other block, so\n"
+               "forward mode's memory is measured at any depth without its cost in time.\n\n"
+               "Presets: quick (the default): an mlp (width 16, hidden 32, batch 8) at 3, 6, 9, 15,\n"
+               "30 layers, and revnets of 8x8 images padded to 8 and 18 channels, 3 blocks of 1,\n"
+               "2, 3, 5, 10 layers (batch 4): a minute or two on a CPU. paper: the paper's 32x32\n"
+               "revnets, batch 512 (for a GPU: --engine cuda).\n\n");
+    else
+        printf("The wall time of one gradient by each method against depth — Table 1 and\n"
+               "Figure 4 measured: the median of --repeats calls after a warm-up.\n\n"
+               "Presets: quick (the default): the mlp (width 16, hidden 32, batch 32) at 6, 12,\n"
+               "30, 60 layers and a revnet (4 channels of 8x8, batch 8) at 1, 2, 4 layers per\n"
+               "block. A method is timed as many of the --repeats times as --budget GFLOP allows\n"
+               "(default 200 for all its calls), at least once after its warm-up, else skipped\n"
+               "with its estimate. paper: 32x32x18, batch 512, 2..20 layers per block (a GPU).\n\n");
+    printf("Then the growth exponent of each method (log-log slope against the coupling\n"
+           "layers, with R²) beside Table 1's order, and the paper's ratios — %s — are\n"
+           "printed and stored in the report (/fits, /ratios).\n\n",
+           timing ? "forward/moonwalk at 6 and 60 layers (27 and 110), mixed/backprop (about 2)"
+                  : "backprop over moonwalk, mixed, revbackprop (about 2) and projforward (2.4) "
+                    "at 10 layers per block");
+    printf("options:\n");
+    mw_args_print_options(stdout, suite_opts);
+    mw_args_print_options(stdout, scaling_opts);
+    printf("\ngrid (overrides the preset):\n");
+    mw_args_print_options(stdout, mw_grid_opts);
+    printf("\nnetwork:\n");
+    mw_args_print_options(stdout, mw_size_opts);
+    printf("\nmethods:\n");
+    mw_args_print_options(stdout, mw_method_opts);
+    printf("\nengine:\n");
+    mw_args_print_options(stdout, mw_engine_opts);
+    printf("\nthen: mwverify report summary FILE.h5; mwverify report plot FILE.h5 --out F.png\n\n"
+           "exit status: 0 every run measured, 1 a run failed, 2 bad usage, 3 the report could\n"
+           "not be written or the engine is not there.\n");
+}
+
 static int run_suite(const char *suite, int argc, char **argv)
 {
     suite_state s = {.suite = suite, .jobs = (int)sysconf(_SC_NPROCESSORS_ONLN)};
     if (s.jobs < 1)
         s.jobs = 1;
     int stability = strcmp(suite, "stability") == 0;
+    int scaling = strcmp(suite, "memory") == 0 || strcmp(suite, "timing") == 0;
     const char *preset = mw_find_preset(argc, argv, "quick");
-    if ((stability ? mw_stability_preset(preset, &s.cfg) : mw_suite_preset(preset, &s.cfg)) != 0) {
-        fprintf(stderr, "mwverify suite %s: --preset %s: unknown preset (allowed: quick, "
-                        "standard%s)\n", suite, preset, stability ? ", real, paper" : "");
+    int bad = stability ? mw_stability_preset(preset, &s.cfg)
+              : scaling ? mw_scaling_preset(suite, preset, &s.cfg)
+                        : mw_suite_preset(preset, &s.cfg);
+    if (bad) {
+        fprintf(stderr, "mwverify suite %s: --preset %s: unknown preset (allowed: quick, %s)\n",
+                suite, preset, stability ? "standard, real, paper" : scaling ? "paper" : "standard");
         return MW_EXIT_USAGE;
     }
     char cmd[32];
     snprintf(cmd, sizeof cmd, "suite %s", suite);
     int help = 0;
-    int rc = mw_args_parse(cmd, stability ? stability_tables : gradcheck_tables, argc, argv,
-                           apply, &s, &help);
+    int rc = mw_args_parse(cmd, stability ? stability_tables : scaling ? scaling_tables
+                                                                        : gradcheck_tables,
+                           argc, argv, apply, &s, &help);
     if (rc != MW_EXIT_OK)
         return rc;
     if (help) {
         if (stability)
             stability_help();
+        else if (scaling)
+            scaling_help(suite);
         else
             gradcheck_help();
         return MW_EXIT_OK;
@@ -311,8 +395,8 @@ static int run_suite(const char *suite, int argc, char **argv)
         return MW_EXIT_USAGE;
     }
     mw_grid_finish(&s.cfg);
-    if (s.cfg.base.engine != MW_BACKEND_CPU && !s.jobs_given)
-        s.jobs = 1; /* one process on the GPU, unless asked */
+    if ((s.cfg.base.engine != MW_BACKEND_CPU || strcmp(suite, "timing") == 0) && !s.jobs_given)
+        s.jobs = 1; /* one process on the GPU, and for timings, unless asked */
     char path[512], msg[1024], cmdline[2048];
     if (stability) {
         rc = prepare_stability(&s, cmd);
@@ -339,7 +423,9 @@ static int run_suite(const char *suite, int argc, char **argv)
     mw_report rep;
     size_t failed = 0;
     mw_status st = stability ? mw_suite_stability(&job, &rep, &failed, msg, sizeof msg)
-                             : mw_suite_gradcheck(&job, &rep, &failed, msg, sizeof msg);
+                   : strcmp(suite, "memory") == 0 ? mw_suite_memory(&job, &rep, &failed, msg, sizeof msg)
+                   : strcmp(suite, "timing") == 0 ? mw_suite_timing(&job, &rep, &failed, msg, sizeof msg)
+                                                  : mw_suite_gradcheck(&job, &rep, &failed, msg, sizeof msg);
     mw_progress_end(&prog);
     mw_stability_free_data(&s.cfg);
     if (st != MW_OK) {
@@ -348,8 +434,10 @@ static int run_suite(const char *suite, int argc, char **argv)
     }
     if (stability)
         mw_print_verdict(stdout, &rep);
+    if (scaling)
+        mw_print_scaling(stdout, &rep);
     printf("report: %s (%zu networks, %zu runs; %zu failed %s)\n", path, rep.n_networks,
-           rep.n_runs, failed, stability ? "runs" : "checks");
+           rep.n_runs, failed, stability || scaling ? "runs" : "checks");
     mw_report_free(&rep);
     return failed ? MW_EXIT_CHECKS : MW_EXIT_OK;
 }
@@ -361,13 +449,16 @@ int mw_cmd_suite(int argc, char **argv)
         fprintf(f, "usage: mwverify suite <name> [options]\n\nsuites:\n"
                    "  stability   every method trained in lockstep: gradient drift and\n"
                    "              divergence, epoch by epoch (the main job)\n"
-                   "  gradcheck   every method against gold on a grid of networks\n\n"
+                   "  gradcheck   every method against gold on a grid of networks\n"
+                   "  memory      every method's working memory against depth (Table 1)\n"
+                   "  timing      every method's time per gradient against depth (Table 1)\n\n"
                    "Each writes an HDF5 report: mwverify suite <name> --help.\n");
         return argc < 1 ? MW_EXIT_USAGE : MW_EXIT_OK;
     }
-    if (strcmp(argv[0], "gradcheck") == 0 || strcmp(argv[0], "stability") == 0)
+    if (strcmp(argv[0], "gradcheck") == 0 || strcmp(argv[0], "stability") == 0 ||
+        strcmp(argv[0], "memory") == 0 || strcmp(argv[0], "timing") == 0)
         return run_suite(argv[0], argc - 1, argv + 1);
-    fprintf(stderr, "mwverify suite: unknown suite '%s' (suites: stability, gradcheck)\n",
-            argv[0]);
+    fprintf(stderr, "mwverify suite: unknown suite '%s' (suites: stability, gradcheck, memory, "
+                    "timing)\n", argv[0]);
     return MW_EXIT_USAGE;
 }

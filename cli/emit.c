@@ -484,3 +484,100 @@ void mw_emit_verdict_json(mw_json *j, const mw_report *r)
     }
     mw_json_array_end(j);
 }
+
+/* The measurements as a matrix: a row per network, a column per method. */
+static void print_scaling_matrix(FILE *f, const mw_report *r, int timing)
+{
+    static const char *const ms[6] = {"backprop", "forward", "projforward", "revbackprop",
+                                      "moonwalk", "mixed"};
+    fprintf(f, "\n%s\n\n%-44s", timing ? "median seconds per gradient"
+                                       : "peak working KiB / total KiB (with parameters, "
+                                         "gradient and batch)",
+            "network");
+    for (int m = 0; m < 6; m++)
+        fprintf(f, " %17s", ms[m]);
+    fprintf(f, "\n");
+    for (size_t i = 0; i < r->n_networks; i++) {
+        const mw_report_network *n = &r->networks[i];
+        char name[64];
+        if (n->spec.arch == MW_ARCH_REVNET)
+            snprintf(name, sizeof name, "revnet %dx%dx%d b%d, %d per block", n->spec.channels,
+                     n->spec.image_h, n->spec.image_w, n->spec.batch, n->spec.layers_per_block);
+        else
+            snprintf(name, sizeof name, "mlp %d/%d b%d, depth %d", n->spec.width, n->spec.hidden,
+                     n->spec.batch, n->spec.depth);
+        fprintf(f, "%-44s", name);
+        for (int m = 0; m < 6; m++) {
+            const mw_report_run *run = NULL;
+            for (size_t k = 0; k < r->n_runs && !run; k++)
+                if (r->runs[k].network == n->index && strcmp(r->runs[k].method, ms[m]) == 0)
+                    run = &r->runs[k];
+            const mw_report_step *st = run ? mw_report_last_step(run) : NULL;
+            char cell[32] = "-";
+            if (st && strcmp(run->status, "complete") == 0) {
+                if (timing)
+                    snprintf(cell, sizeof cell, "%.3g", st->seconds);
+                else
+                    snprintf(cell, sizeof cell, "%.0f/%.0f", st->peak_bytes / 1024.0,
+                             mw_scaling_total_bytes(&n->spec, run->dtype, st->peak_bytes) / 1024.0);
+            } else if (run) {
+                snprintf(cell, sizeof cell, "%s", run->status);
+            }
+            fprintf(f, " %17s", cell);
+        }
+        fprintf(f, "\n");
+    }
+}
+
+void mw_print_scaling(FILE *f, const mw_report *r)
+{
+    const int timing = strcmp(r->meta.suite, "timing") == 0;
+    char a[32], b[32];
+    print_scaling_matrix(f, r, timing);
+    fprintf(f, "\ngrowth with depth: %s ∝ L^p, least squares in log-log over the depths of each "
+               "setting; Table 1's\norder in L beside it (memory: backprop 1, mixed between, the "
+               "rest 0; time: forward 2, the rest 1)\n\n",
+            timing ? "median seconds per gradient" : "peak working bytes");
+    fprintf(f, "%-36s %-12s %-5s %8s %8s %6s %7s\n", "setting", "method", "dtype", "p", "R²",
+            "points", "Table 1");
+    for (size_t i = 0; i < r->n_fits; i++) {
+        const mw_report_fit *x = &r->fits[i];
+        fprintf(f, "%-36s %-12s %-5s %8.3f %8.4f %6lld %7s\n", x->setting, x->method, x->dtype,
+                x->exponent, x->r2, x->points, x->table1);
+    }
+    if (r->n_ratios) {
+        fprintf(f, "\nratios (the paper's figure where it quotes one):\n");
+        for (size_t i = 0; i < r->n_ratios; i++)
+            fprintf(f, "  %-100s %10s  paper %s\n", r->ratios[i].name,
+                    mw_fmt(a, sizeof a, r->ratios[i].value),
+                    isnan(r->ratios[i].paper) ? "-" : mw_fmt(b, sizeof b, r->ratios[i].paper));
+    }
+}
+
+void mw_emit_scaling_json(mw_json *j, const mw_report *r)
+{
+    mw_json_array_begin(j, "fits");
+    for (size_t i = 0; i < r->n_fits; i++) {
+        const mw_report_fit *x = &r->fits[i];
+        mw_json_object_begin(j, NULL);
+        mw_json_string(j, "setting", x->setting);
+        mw_json_string(j, "method", x->method);
+        mw_json_string(j, "dtype", x->dtype);
+        mw_json_string(j, "quantity", x->quantity);
+        mw_json_number(j, "exponent", x->exponent);
+        mw_json_number(j, "r2", x->r2);
+        mw_json_integer(j, "points", x->points);
+        mw_json_string(j, "table1", x->table1);
+        mw_json_object_end(j);
+    }
+    mw_json_array_end(j);
+    mw_json_array_begin(j, "ratios");
+    for (size_t i = 0; i < r->n_ratios; i++) {
+        mw_json_object_begin(j, NULL);
+        mw_json_string(j, "name", r->ratios[i].name);
+        mw_json_number(j, "value", r->ratios[i].value);
+        mw_json_number(j, "paper", r->ratios[i].paper);
+        mw_json_object_end(j);
+    }
+    mw_json_array_end(j);
+}

@@ -39,4 +39,9 @@ void mw_emit_verdict_json(mw_json *j, const mw_report *r);
 /* One object per run, flat, as `report summary --json`. */
 void mw_emit_report_runs_json(mw_json *j, const mw_report *r);
 
+/* A memory or timing report's fits (growth exponents beside Table 1) and ratios (beside
+ * the paper's), as tables or JSON. */
+void mw_print_scaling(FILE *f, const mw_report *r);
+void mw_emit_scaling_json(mw_json *j, const mw_report *r);
+
 #endif

@@ -498,8 +498,142 @@ static int plot_stability(const mw_report *r, const char *out, char *msg, size_t
     return rc;
 }
 
+/* ---- memory and timing: a quantity against depth, log-log, a panel per setting ---- */
+
+typedef struct scaling_args {
+    int panels, timing;
+    char title[MAX_PANELS][96];
+    series s[MAX_PANELS][N_METHODS];
+    double ymin, ymax, xmin, xmax;
+} scaling_args;
+
+static void setting_key(const mw_spec *s, char *buf, size_t n)
+{
+    if (s->arch == MW_ARCH_REVNET)
+        snprintf(buf, n, "revnet %dx%dx%d, batch %d", s->channels, s->image_h, s->image_w,
+                 s->batch);
+    else
+        snprintf(buf, n, "mlp width %d hidden %d, batch %d", s->width, s->hidden, s->batch);
+}
+
+static void draw_scaling(const char *device, const char *path, void *argp)
+{
+    const scaling_args *a = argp;
+    page(device, path, 520 * a->panels + 220, 600, a->panels, 1);
+    double ytick = ceil((a->ymax - a->ymin) / 8.0);
+    for (int p = 0; p < a->panels; p++) {
+        pladv(0);
+        plschr(0.0, 0.8);
+        int last = p == a->panels - 1;
+        plvpor(0.21, last ? 0.62 : 0.95, 0.16, 0.88);
+        plwind(a->xmin, a->xmax, a->ymin, a->ymax);
+        plcol0(1);
+        plwidth(1.0);
+        plbox("bcst", 0.0, 0, "bcnostv", ytick, (PLINT)ytick);
+        series both[2][N_METHODS];
+        memcpy(both[0], a->s[p], sizeof both[0]);
+        memcpy(both[1], a->s[p], sizeof both[1]);
+        depth_labels(a->xmin, a->xmax, (const series(*)[N_METHODS])both);
+        plmtex("b", 3.2, 0.5, 0.5, "depth (coupling layers)");
+        plmtex("l", 4.6, 0.5, 0.5, a->timing ? "seconds per gradient (median)"
+                                            : "peak working bytes");
+        plmtex("t", 1.5, 0.5, 0.5, a->title[p]);
+        for (int m = 0; m < N_METHODS; m++) {
+            const series *sr = &a->s[p][m];
+            plcol0(2 + m);
+            plwidth(2.0);
+            if (sr->n > 1)
+                plline(sr->n, sr->x, sr->y);
+            if (sr->n > 0)
+                plstring(sr->n, sr->x, sr->y, glyph[m]);
+        }
+        plcol0(1);
+        plwidth(1.0);
+        if (last)
+            method_legend(0);
+    }
+    plend();
+}
+
+static int plot_scaling(const mw_report *r, const char *out, char *msg, size_t msg_len)
+{
+    scaling_args *a = calloc(1, sizeof *a);
+    if (!a) {
+        snprintf(msg, msg_len, "out of memory");
+        return 1;
+    }
+    a->timing = strcmp(r->meta.suite, "timing") == 0;
+    const char *dtype = NULL;
+    for (size_t k = 0; k < r->n_runs && !dtype; k++)
+        if (r->runs[k].n_steps)
+            dtype = r->runs[k].dtype;
+    char keys[MAX_PANELS][96];
+    for (size_t i = 0; i < r->n_networks; i++) {
+        char key[96];
+        setting_key(&r->networks[i].spec, key, sizeof key);
+        int found = 0;
+        for (int p = 0; p < a->panels; p++)
+            found |= strcmp(keys[p], key) == 0;
+        if (!found && a->panels < MAX_PANELS) {
+            snprintf(keys[a->panels], sizeof keys[0], "%s", key);
+            snprintf(a->title[a->panels], sizeof a->title[0], "%.80s (%s)", key,
+                     dtype ? dtype : "-");
+            a->panels++;
+        }
+    }
+    a->ymin = a->xmin = INFINITY, a->ymax = a->xmax = -INFINITY;
+    int points = 0;
+    for (int p = 0; p < a->panels; p++)
+        for (int m = 0; m < N_METHODS; m++) {
+            series *sr = &a->s[p][m];
+            for (size_t i = 0; i < r->n_networks && sr->n < MAX_DEPTHS; i++) {
+                char key[96];
+                setting_key(&r->networks[i].spec, key, sizeof key);
+                if (strcmp(key, keys[p]) != 0)
+                    continue;
+                for (size_t k = 0; k < r->n_runs; k++) {
+                    const mw_report_run *run = &r->runs[k];
+                    const mw_report_step *st = mw_report_last_step(run);
+                    if (run->network != r->networks[i].index || !st || !dtype ||
+                        strcmp(run->method, methods[m]) || strcmp(run->dtype, dtype) ||
+                        strcmp(run->status, "complete"))
+                        continue;
+                    double y = a->timing ? st->seconds : (double)st->peak_bytes;
+                    if (!(y > 0) || !isfinite(y))
+                        continue;
+                    sr->x[sr->n] = log10((double)r->networks[i].spec.depth);
+                    sr->y[sr->n++] = log10(y);
+                }
+            }
+            /* in depth order */
+            for (int i = 1; i < sr->n; i++)
+                for (int j = i; j > 0 && sr->x[j - 1] > sr->x[j]; j--) {
+                    double tx = sr->x[j], ty = sr->y[j];
+                    sr->x[j] = sr->x[j - 1], sr->y[j] = sr->y[j - 1];
+                    sr->x[j - 1] = tx, sr->y[j - 1] = ty;
+                }
+            for (int k = 0; k < sr->n; k++, points++) {
+                a->ymin = fmin(a->ymin, sr->y[k]), a->ymax = fmax(a->ymax, sr->y[k]);
+                a->xmin = fmin(a->xmin, sr->x[k]), a->xmax = fmax(a->xmax, sr->x[k]);
+            }
+        }
+    if (points == 0) {
+        free(a);
+        snprintf(msg, msg_len, "%s has no complete run to plot", r->path);
+        return 2;
+    }
+    a->ymin = floor(a->ymin), a->ymax = ceil(a->ymax) + (ceil(a->ymax) == a->ymax ? 1.0 : 0.0);
+    double pad = a->xmax > a->xmin ? 0.05 * (a->xmax - a->xmin) : 0.3;
+    a->xmin -= pad, a->xmax += pad;
+    int rc = draw_in_child(out, draw_scaling, a, msg, msg_len);
+    free(a);
+    return rc;
+}
+
 int mw_report_plot(const mw_report *r, const char *out, char *msg, size_t msg_len)
 {
+    if (strcmp(r->meta.suite, "memory") == 0 || strcmp(r->meta.suite, "timing") == 0)
+        return plot_scaling(r, out, msg, msg_len);
     if (strcmp(r->meta.suite, "stability") == 0)
         return plot_stability(r, out, msg, msg_len);
     return plot_gradcheck(r, out, msg, msg_len);

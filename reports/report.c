@@ -82,6 +82,8 @@ static void network_free(mw_report_network *n)
 
 void mw_report_free(mw_report *r)
 {
+    free(r->fits);
+    free(r->ratios);
     for (size_t i = 0; i < r->n_runs; i++)
         run_free(&r->runs[i]);
     for (size_t i = 0; i < r->n_networks; i++)
@@ -327,6 +329,40 @@ static void close_type(hid_t t)
         H5Tclose(t);
 }
 
+/* The fits and ratios tables: fixed-length strings, as the summary's. */
+static hid_t fit_type(h5u *w)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(mw_report_fit));
+    if (h5u_bad(w, t, "H5Tcreate"))
+        return t;
+    hid_t s64 = h5u_fixed_str(w, 64), s16 = h5u_fixed_str(w, 16), s8 = h5u_fixed_str(w, 8);
+#define F(name, type) h5u_bad(w, H5Tinsert(t, #name, HOFFSET(mw_report_fit, name), type), #name)
+    F(setting, s64);
+    F(method, s16);
+    F(dtype, s8);
+    F(quantity, s16);
+    F(exponent, H5T_NATIVE_DOUBLE);
+    F(r2, H5T_NATIVE_DOUBLE);
+    F(points, H5T_NATIVE_LLONG);
+    F(table1, s16);
+#undef F
+    close_type(s64), close_type(s16), close_type(s8);
+    return t;
+}
+
+static hid_t ratio_type(h5u *w)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(mw_report_ratio));
+    if (h5u_bad(w, t, "H5Tcreate"))
+        return t;
+    hid_t s128 = h5u_fixed_str(w, 128);
+    h5u_bad(w, H5Tinsert(t, "name", HOFFSET(mw_report_ratio, name), s128), "name");
+    h5u_bad(w, H5Tinsert(t, "value", HOFFSET(mw_report_ratio, value), H5T_NATIVE_DOUBLE), "value");
+    h5u_bad(w, H5Tinsert(t, "paper", HOFFSET(mw_report_ratio, paper), H5T_NATIVE_DOUBLE), "paper");
+    close_type(s128);
+    return t;
+}
+
 /* ---- writing ---- */
 
 static void write_network(h5u *w, hid_t parent, const mw_report_network *n, hid_t st, hid_t et)
@@ -466,6 +502,18 @@ static void fill_report(h5u *w, hid_t f, void *arg)
     h5u_close_d(h5u_dataset(w, f, "summary", sumt, dims, CHUNK_ROWS, rows));
     close_type(sumt), close_type(s8), close_type(s12), close_type(s16);
     free(rows);
+    if (r->n_fits) {
+        hid_t ft = fit_type(w);
+        hsize_t fd[2] = {r->n_fits, 0};
+        h5u_close_d(h5u_dataset(w, f, "fits", ft, fd, 0, r->fits));
+        close_type(ft);
+    }
+    if (r->n_ratios) {
+        hid_t rt = ratio_type(w);
+        hsize_t rd[2] = {r->n_ratios, 0};
+        h5u_close_d(h5u_dataset(w, f, "ratios", rt, rd, 0, r->ratios));
+        close_type(rt);
+    }
 }
 
 int mw_report_commit(mw_report *r, char *msg, size_t msg_len)
@@ -689,6 +737,16 @@ int mw_report_load(mw_report *r, const char *path, char *msg, size_t msg_len)
         load_meta(w, f, &r->meta);
         iterate(w, f, "networks", load_network, &ld);
         iterate(w, f, "runs", load_run, &ld);
+        if (!w->failed && H5Lexists(f, "fits", H5P_DEFAULT) > 0) {
+            hid_t ft = fit_type(w);
+            r->fits = read_table(w, f, "fits", ft, sizeof *r->fits, 0, &r->n_fits);
+            close_type(ft);
+        }
+        if (!w->failed && H5Lexists(f, "ratios", H5P_DEFAULT) > 0) {
+            hid_t rt = ratio_type(w);
+            r->ratios = read_table(w, f, "ratios", rt, sizeof *r->ratios, 0, &r->n_ratios);
+            close_type(rt);
+        }
         if (w->failed) {
             snprintf(msg, msg_len, "%s: damaged report: %s", path, why);
             rc = 1;

@@ -91,9 +91,30 @@ typedef struct mw_report_run {
     mw_report_epoch *epochs;   /* owned */
 } mw_report_run;
 
+/* Scaling suites (memory, timing): a fitted growth exponent y ∝ L^p of a quantity
+ * against the coupling layers L, per setting, method and dtype, beside the paper's
+ * Table 1; and ratios between methods, beside the paper's figure where it quotes one. */
+typedef struct mw_report_fit {
+    char setting[64];          /* "mlp width 16", "revnet 8x32x32" */
+    char method[16], dtype[8];
+    char quantity[16];         /* peak_bytes, seconds */
+    double exponent, r2;
+    long long points;
+    char table1[16];           /* Table 1's order in L: "1", "0", "0..1", "2" */
+} mw_report_fit;
+
+typedef struct mw_report_ratio {
+    char name[128];            /* "peak_bytes backprop/moonwalk, revnet 8x32x32, 10 per block" */
+    double value, paper;       /* paper: the paper's figure, NaN where it quotes none */
+} mw_report_ratio;
+
 typedef struct mw_report {
     char path[4096];
     mw_report_meta meta;
+    mw_report_fit *fits;       /* owned; written as /fits when n_fits > 0 */
+    size_t n_fits;
+    mw_report_ratio *ratios;   /* owned; written as /ratios when n_ratios > 0 */
+    size_t n_ratios;
     mw_report_network *networks;
     size_t n_networks, cap_networks;
     mw_report_run *runs;

@@ -168,6 +168,11 @@ mw_status mw_suite_execute(const mw_suite_job *job, const mw_suite_def *def, mw_
         if (mw_runner_run(&r, msg, msg_len) != 0)
             st = MW_ERR_BACKEND;
     }
+    if (st == MW_OK && def->finish) { /* what the suite draws from all its units */
+        if (def->finish(c, &d.rep, msg, msg_len) != 0 ||
+            (job->path && mw_report_commit(&d.rep, msg, msg_len) != 0))
+            st = MW_ERR_BACKEND;
+    }
     for (size_t i = 0; st == MW_OK && i < d.rep.n_runs; i++)
         *failed_runs += (size_t)def->run_failed(c, &d.rep.runs[i]);
     free(todo);

@@ -56,7 +56,8 @@ int mw_suite_preset(const char *name, mw_suite_config *c)
 long mw_suite_n_networks_of(const mw_suite_config *c, mw_arch a)
 {
     const mw_suite_grid *g = &c->grid;
-    long depths = a == MW_ARCH_REVNET ? g->n_lpbs : g->n_depths;
+    long depths = a == MW_ARCH_REVNET ? (long)g->n_lpbs * (g->n_channels ? g->n_channels : 1)
+                                      : g->n_depths;
     return (long)g->n_f_acts * g->n_out_acts * depths * g->n_seeds;
 }
 
@@ -92,7 +93,8 @@ void mw_suite_network(const mw_suite_config *c, long u, mw_spec *out)
     while (a + 1 < g->n_archs && u >= mw_suite_n_networks_of(c, g->archs[a]))
         u -= mw_suite_n_networks_of(c, g->archs[a++]);
     const mw_arch arch = g->archs[a];
-    const int n_depths = arch == MW_ARCH_REVNET ? g->n_lpbs : g->n_depths;
+    const int n_ch = arch == MW_ARCH_REVNET && g->n_channels ? g->n_channels : 1;
+    const int n_depths = (arch == MW_ARCH_REVNET ? g->n_lpbs : g->n_depths) * n_ch;
     long seed_i = u % g->n_seeds;
     u /= g->n_seeds;
     long depth_i = u % n_depths;
@@ -100,9 +102,11 @@ void mw_suite_network(const mw_suite_config *c, long u, mw_spec *out)
     long out_i = u % g->n_out_acts;
     u /= g->n_out_acts;
     long f_i = u % g->n_f_acts;
-    if (arch == MW_ARCH_REVNET) {
+    if (arch == MW_ARCH_REVNET) { /* channels vary slower than layers per block */
         *out = c->revnet;
-        out->layers_per_block = g->lpbs[depth_i];
+        out->layers_per_block = g->lpbs[depth_i % g->n_lpbs];
+        if (g->n_channels)
+            out->channels = g->channels[depth_i / g->n_lpbs];
     } else {
         *out = c->base.spec;
         out->depth = g->depths[depth_i];
@@ -134,7 +138,8 @@ int mw_suite_validate(const mw_suite_config *c, char *msg, size_t msg_len)
             snprintf(msg, msg_len, "--%s", why);
             return 1;
         }
-        gold_s += mw_gold_cost_seconds(&s, &c->base.gold);
+        if (!c->no_gold)
+            gold_s += mw_gold_cost_seconds(&s, &c->base.gold);
     }
     if (gold_s > c->base.gold_budget_s) {
         snprintf(msg, msg_len,
@@ -186,6 +191,12 @@ int mw_suite_config_json(const mw_suite_config *c, char *buf, size_t n)
         for (int i = 0; i < g->n_lpbs; i++)
             mw_json_integer(&j, NULL, g->lpbs[i]);
         mw_json_array_end(&j);
+        if (g->n_channels) {
+            mw_json_array_begin(&j, "revnet_channels");
+            for (int i = 0; i < g->n_channels; i++)
+                mw_json_integer(&j, NULL, g->channels[i]);
+            mw_json_array_end(&j);
+        }
     }
     mw_json_array_begin(&j, "methods");
     for (int m = 0; m < MW_N_METHODS; m++)
@@ -241,6 +252,8 @@ int mw_suite_config_json(const mw_suite_config *c, char *buf, size_t n)
     mw_json_object_end(&j);
     mw_json_number(&j, "tol", c->tol);
     mw_json_integer(&j, "proj_repeats", c->proj_repeats);
+    if (c->repeats)
+        mw_json_integer(&j, "repeats", c->repeats);
     const mw_train_config *t = &c->train;
     if (t->epochs > 0) { /* training suites */
         mw_json_object_begin(&j, "train");

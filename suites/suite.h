@@ -23,6 +23,9 @@ typedef struct mw_suite_grid {
     int n_depths;
     int lpbs[MW_SUITE_MAX_DEPTHS];    /* revnet: layers per block */
     int n_lpbs;
+    int channels[4];                  /* revnet: input channels (padding); 0 values: the
+                                         revnet's own --channels */
+    int n_channels;
     mw_dtype dtypes[2];
     int n_dtypes;
     uint64_t seeds[MW_SUITE_MAX_SEEDS];
@@ -65,6 +68,8 @@ typedef struct mw_suite_config {
                                  units, BN; batch and classes as base's) */
     double tol;               /* f64 deterministic methods: rel_l2 against gold at most */
     int proj_repeats;         /* projforward unbiasedness: repeats per K (0: not measured) */
+    int repeats;              /* suite timing: timed calls per method, after a warm-up */
+    int no_gold;              /* the suite uses no oracle (memory, timing) */
     mw_train_config train;    /* stability only */
 } mw_suite_config;
 
@@ -123,11 +128,13 @@ typedef struct mw_suite_job {
     void *progress_arg;
 } mw_suite_job;
 
-/* A suite: its name (the report's `suite`), its unit, and its check of a run. */
+/* A suite: its name (the report's `suite`), its unit, its check of a run, and what it
+ * adds to the report once every unit is in (NULL: nothing; 0 or nonzero with msg). */
 typedef struct mw_suite_def {
     const char *name;
     mw_unit_fn unit;
     int (*run_failed)(const mw_suite_config *c, const mw_report_run *run);
+    int (*finish)(const mw_suite_config *c, mw_report *r, char *msg, size_t msg_len);
 } mw_suite_def;
 
 /* Run a suite into its report (see mw_suite_gradcheck). */
@@ -183,6 +190,30 @@ int mw_stability_run_failed(const mw_suite_config *c, const mw_report_run *run);
 
 mw_status mw_suite_stability(const mw_suite_job *job, mw_report *out, size_t *failed_runs,
                              char *msg, size_t msg_len);
+
+/* ---- suite memory and suite timing (the paper's Table 1, Figures 2–4) ---- */
+
+/* The presets: quick (the default: an mlp of width 16 at 3, 6, 9, 15, 30 layers and revnets
+ * of 8x8 images padded to 8 and 18 channels at 1, 2, 3, 5, 10 layers per block; timing: the
+ * mlp at 6, 12, 30, 60 layers and a small revnet) and paper (the paper's shapes: revnets of
+ * 32x32 padded to 8 and 18 channels, batch 512, for a GPU). 0, or 1 for an unknown name. */
+int mw_scaling_preset(const char *suite, const char *name, mw_suite_config *c);
+int mw_memory_unit(const void *cfg, long unit, mw_unit_emit_fn emit, void *emit_arg,
+                   mw_unit_result *out, char *msg, size_t msg_len);
+int mw_timing_unit(const void *cfg, long unit, mw_unit_emit_fn emit, void *emit_arg,
+                   mw_unit_result *out, char *msg, size_t msg_len);
+/* The growth exponents (per setting, method, dtype: log-log slope against the coupling
+ * layers, with R²) beside Table 1, and the paper's ratios, into r->fits and r->ratios. */
+int mw_scaling_analyse(const mw_suite_config *c, mw_report *r, char *msg, size_t msg_len);
+/* y ∝ x^p by least squares in log-log: the slope p and R² (NaN when undefined). 0, or 1
+ * when fewer than two points are positive. */
+int mw_fit_power(const double *x, const double *y, size_t n, double *exponent, double *r2);
+/* Working bytes plus what the paper does not count: parameters, gradient and batch. */
+long long mw_scaling_total_bytes(const mw_spec *s, const char *dtype, long long peak);
+mw_status mw_suite_memory(const mw_suite_job *job, mw_report *out, size_t *failed_runs,
+                          char *msg, size_t msg_len);
+mw_status mw_suite_timing(const mw_suite_job *job, mw_report *out, size_t *failed_runs,
+                          char *msg, size_t msg_len);
 
 /* The verdict of a stability report: per architecture, output activation, method and
  * dtype. */

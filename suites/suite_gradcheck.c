@@ -216,7 +216,7 @@ int mw_gradcheck_run_failed(const mw_suite_config *c, const mw_report_run *run)
 }
 
 static const mw_suite_def gradcheck_def = {"gradcheck", mw_gradcheck_unit,
-                                            mw_gradcheck_run_failed};
+                                            mw_gradcheck_run_failed, NULL};
 
 mw_status mw_suite_gradcheck(const mw_suite_job *job, mw_report *out, size_t *failed_runs,
                              char *msg, size_t msg_len)

@@ -865,7 +865,7 @@ int mw_stability_run_failed(const mw_suite_config *c, const mw_report_run *run)
 }
 
 static const mw_suite_def stability_def = {"stability", mw_stability_unit,
-                                           mw_stability_run_failed};
+                                           mw_stability_run_failed, NULL};
 
 mw_status mw_suite_stability(const mw_suite_job *job, mw_report *out, size_t *failed_runs,
                              char *msg, size_t msg_len)

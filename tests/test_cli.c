@@ -150,6 +150,9 @@ START_TEST(bad_input_is_one_line_and_exit_2)
         {{"suite", "stability", "--arch", "revnet", "--image", "6x6"}, {"image 6x6", "divisible"}},
         {{"suite", "stability", "--engine", "tpu"}, {"--engine tpu", "cuda"}},
         {{"grad", "--math", "fp16"}, {"--math fp16", "tf32"}},
+        {{"suite", "memory", "--preset", "standard"}, {"--preset standard", "paper"}},
+        {{"suite", "timing", "--repeats", "0"}, {"--repeats 0", "1.."}},
+        {{"suite", "memory", "--channels-list", "8,x"}, {"channels-list", NULL}},
         {{"grad", "--arch", "revnet", "--channels", "3"}, {"--channels", "even"}},
         {{"grad", "--arch", "revnet", "--image", "8"}, {"--image 8", "HxW"}},
         {{"grad", "--arch", "resnet"}, {"--arch resnet", "revnet"}},
@@ -722,6 +725,52 @@ START_TEST(engine_cuda_fails_cleanly)
 }
 END_TEST
 
+/* suite memory (its quick preset) and a small suite timing: the fits and ratios printed,
+ * stored, read back by report summary --json, and drawn by report plot. */
+START_TEST(memory_and_timing_suites)
+{
+    suite_tmpdir();
+    char mem[300], tim[300], png[300];
+    snprintf(mem, sizeof mem, "%s/mem.h5", suite_dir);
+    snprintf(tim, sizeof tim, "%s/tim.h5", suite_dir);
+    snprintf(png, sizeof png, "%s/mem.png", suite_dir);
+    run_result r = run((const char *[]){"suite", "memory", "--quiet", "--out", mem, NULL});
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    ck_assert_msg(strstr(r.out, "growth with depth") && strstr(r.out, "backprop/moonwalk") &&
+                      strstr(r.out, "revnet 18x8x8"), "%s", r.out);
+    run_free(&r);
+    r = run((const char *[]){"report", "summary", mem, "--json", NULL});
+    char err[128];
+    jr_value *v = jr_parse(r.out, err, sizeof err);
+    ck_assert_msg(v && jr_get(v, "fits") && jr_get(v, "ratios"), "%s", err);
+    const jr_value *fits = jr_get(v, "fits");
+    int checked = 0;
+    for (size_t i = 0; i < fits->n; i++) {
+        const jr_value *f = &fits->items[i];
+        if (strcmp(jr_get(f, "quantity")->text, "peak_bytes") != 0)
+            continue;
+        if (strcmp(jr_get(f, "method")->text, "revbackprop") == 0)
+            ck_assert(jr_number(jr_get(f, "exponent")) == 0), checked++;
+        if (strcmp(jr_get(f, "method")->text, "backprop") == 0)
+            ck_assert(jr_number(jr_get(f, "exponent")) > 0.5), checked++;
+    }
+    ck_assert_int_eq(checked, 6);
+    jr_free(v);
+    run_free(&r);
+    r = run((const char *[]){"report", "plot", mem, "--out", png, NULL});
+    struct stat sb;
+    ck_assert_msg(r.code == 0 && stat(png, &sb) == 0 && sb.st_size > 1000, "%s", r.err);
+    run_free(&r);
+    r = run((const char *[]){"suite", "timing", "--archs", "mlp", "--depths", "6,12", "--width", "8",
+                             "--hidden", "8", "--repeats", "2", "--quiet", "--out", tim, NULL});
+    ck_assert_msg(r.code == 0 && strstr(r.out, "forward/moonwalk") &&
+                      strstr(r.out, "median seconds per gradient"), "exit %d: %s%s", r.code,
+                  r.out, r.err);
+    run_free(&r);
+    suite_rmdir();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -740,6 +789,7 @@ int main(void)
     tcase_add_test(tc, stability_revnet_and_fashion);
     tcase_add_test(tc, paper_preset_estimates_and_refuses);
     tcase_add_test(tc, engine_cuda_fails_cleanly);
+    tcase_add_test(tc, memory_and_timing_suites);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

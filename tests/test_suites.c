@@ -400,6 +400,131 @@ START_TEST(stability_verdict)
 }
 END_TEST
 
+/* ---- memory and timing ---- */
+
+/* The power fit recovers an exact power law and a constant, and refuses too few
+ * positive points. */
+START_TEST(power_fit)
+{
+    double x[5] = {1, 2, 3, 5, 10}, y[5], p, r2;
+    for (int i = 0; i < 5; i++)
+        y[i] = 3.0 * pow(x[i], 1.5);
+    ck_assert(mw_fit_power(x, y, 5, &p, &r2) == 0);
+    ck_assert_msg(fabs(p - 1.5) < 1e-12 && fabs(r2 - 1) < 1e-12, "p %.17g r2 %.17g", p, r2);
+    for (int i = 0; i < 5; i++)
+        y[i] = 4096;
+    ck_assert(mw_fit_power(x, y, 5, &p, &r2) == 0 && p == 0.0 && r2 == 1.0);
+    y[0] = 2, y[1] = NAN, y[2] = 0, y[3] = -1, y[4] = NAN;
+    ck_assert(mw_fit_power(x, y, 5, &p, &r2) != 0 && isnan(p));
+    /* noise lowers R² below 1 and leaves the slope near */
+    for (int i = 0; i < 5; i++)
+        y[i] = x[i] * (1 + 0.05 * (i % 2 ? 1 : -1));
+    ck_assert(mw_fit_power(x, y, 5, &p, &r2) == 0 && fabs(p - 1) < 0.1 && r2 < 1 && r2 > 0.9);
+}
+END_TEST
+
+static mw_report run_scaling(const char *suite, mw_suite_config *c)
+{
+    char msg[512];
+    mw_suite_job job = {.cfg = c, .path = NULL, .jobs = 1, .command_line = "test"};
+    mw_report r;
+    size_t failed;
+    mw_status st = strcmp(suite, "memory") == 0 ? mw_suite_memory(&job, &r, &failed, msg, sizeof msg)
+                                                : mw_suite_timing(&job, &r, &failed, msg, sizeof msg);
+    ck_assert_msg(st == MW_OK, "%s", msg);
+    ck_assert_uint_eq(failed, 0);
+    return r;
+}
+
+/* suite memory on an mlp and a revnet: every run complete with its peak; the fits say
+ * what the engine test peak_bytes_per_layer_exact says byte by byte — revbackprop's and
+ * moonwalk's working memory does not grow with depth (exponent exactly 0, R² 1), and
+ * backprop's and mixed's does, backprop's more; the ratios at 10 layers per block are
+ * those of the runs; the total adds parameters, gradient and batch. */
+START_TEST(memory_suite)
+{
+    mw_suite_config c;
+    ck_assert(mw_scaling_preset("memory", "quick", &c) == 0);
+    const int d[3] = {6, 12, 30}, lpb[2] = {2, 10};
+    memcpy(c.grid.depths, d, sizeof d), c.grid.n_depths = 3;
+    memcpy(c.grid.lpbs, lpb, sizeof lpb), c.grid.n_lpbs = 2;
+    c.grid.n_channels = 1;
+    c.revnet.image_h = c.revnet.image_w = 4;
+    mw_spec_complete(&c.revnet);
+    mw_report r = run_scaling("memory", &c);
+    ck_assert_uint_eq(r.n_networks, 5);
+    for (size_t k = 0; k < r.n_runs; k++) {
+        const mw_report_step *st = mw_report_last_step(&r.runs[k]);
+        ck_assert(st && st->peak_bytes > 0 && strcmp(r.runs[k].status, "complete") == 0);
+    }
+    int seen = 0;
+    for (size_t i = 0; i < r.n_fits; i++) {
+        const mw_report_fit *f = &r.fits[i];
+        if (strcmp(f->quantity, "peak_bytes") != 0)
+            continue;
+        seen++;
+        if (!strcmp(f->method, "revbackprop") || !strcmp(f->method, "moonwalk") ||
+            !strcmp(f->method, "forward") || !strcmp(f->method, "projforward"))
+            ck_assert_msg(f->exponent == 0.0 && f->r2 == 1.0, "%s %s: p %g", f->setting, f->method,
+                          f->exponent);
+        if (!strcmp(f->method, "backprop"))
+            ck_assert_msg(f->exponent > 0.5 && !strcmp(f->table1, "1"), "%s backprop p %g",
+                          f->setting, f->exponent);
+    }
+    ck_assert_int_eq(seen, 2 * MW_N_METHODS);
+    double bp = 0, mwk = 0;
+    for (size_t k = 0; k < r.n_runs; k++) {
+        const mw_report_network *n = mw_report_network_at(&r, r.runs[k].network);
+        if (n->spec.arch == MW_ARCH_REVNET && n->spec.layers_per_block == 10) {
+            if (!strcmp(r.runs[k].method, "backprop"))
+                bp = (double)r.runs[k].steps[0].peak_bytes;
+            if (!strcmp(r.runs[k].method, "moonwalk"))
+                mwk = (double)r.runs[k].steps[0].peak_bytes;
+            ck_assert(mw_scaling_total_bytes(&n->spec, r.runs[k].dtype, 100) >
+                      100 + 2 * 4 * 10000);
+        }
+    }
+    int found = 0;
+    for (size_t i = 0; i < r.n_ratios; i++)
+        if (strstr(r.ratios[i].name, "peak_bytes backprop/moonwalk, revnet")) {
+            ck_assert(fabs(r.ratios[i].value - bp / mwk) <= 1e-12 * r.ratios[i].value);
+            found = 1;
+        }
+    ck_assert(found && bp > mwk);
+    mw_report_free(&r);
+}
+END_TEST
+
+/* suite timing on a small mlp: seconds measured, forward's time grows faster with depth
+ * than moonwalk's (L² against L: their ratio grows), ratios recorded. */
+START_TEST(timing_suite)
+{
+    mw_suite_config c;
+    ck_assert(mw_scaling_preset("timing", "quick", &c) == 0);
+    c.grid.n_archs = 1;
+    const int d[2] = {6, 24};
+    memcpy(c.grid.depths, d, sizeof d), c.grid.n_depths = 2;
+    c.base.spec.width = 8, c.base.spec.hidden = 8, c.base.spec.batch = 8;
+    c.repeats = 3;
+    mw_report r = run_scaling("timing", &c);
+    double f[2] = {0, 0}, m[2] = {0, 0};
+    for (size_t k = 0; k < r.n_runs; k++) {
+        const mw_report_network *n = mw_report_network_at(&r, r.runs[k].network);
+        const mw_report_step *st = mw_report_last_step(&r.runs[k]);
+        ck_assert(st && st->seconds > 0);
+        int i = n->spec.depth == 24;
+        if (!strcmp(r.runs[k].method, "forward"))
+            f[i] = st->seconds;
+        if (!strcmp(r.runs[k].method, "moonwalk"))
+            m[i] = st->seconds;
+    }
+    ck_assert_msg(f[1] / m[1] > f[0] / m[0], "forward/moonwalk %g at 6 layers, %g at 24",
+                  f[0] / m[0], f[1] / m[1]);
+    ck_assert(r.n_fits == MW_N_METHODS && r.n_ratios >= 2);
+    mw_report_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("suites");
@@ -422,6 +547,12 @@ int main(void)
     tcase_add_test(tc, stability_lockstep);
     tcase_add_test(tc, stability_divergence);
     tcase_add_test(tc, stability_verdict);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("scaling");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, power_fit);
+    tcase_add_test(tc, memory_suite);
+    tcase_add_test(tc, timing_suite);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }
