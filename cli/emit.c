@@ -537,13 +537,14 @@ void mw_print_scaling(FILE *f, const mw_report *r)
     fprintf(f, "\ngrowth with depth: %s ∝ L^p, least squares in log-log over the depths of each "
                "setting; Table 1's\norder in L beside it (memory: backprop 1, mixed between, the "
                "rest 0; time: forward 2, the rest 1)\n\n",
-            timing ? "median seconds per gradient" : "peak working bytes");
-    fprintf(f, "%-36s %-12s %-5s %8s %8s %6s %7s\n", "setting", "method", "dtype", "p", "R²",
-            "points", "Table 1");
+            timing ? "median seconds per gradient"
+                   : "peak working bytes (and the total with parameters, gradient, batch)");
+    fprintf(f, "%-12s %-36s %-12s %-5s %8s %8s %6s %7s\n", "quantity", "setting", "method",
+            "dtype", "p", "R²", "points", "Table 1");
     for (size_t i = 0; i < r->n_fits; i++) {
         const mw_report_fit *x = &r->fits[i];
-        fprintf(f, "%-36s %-12s %-5s %8.3f %8.4f %6lld %7s\n", x->setting, x->method, x->dtype,
-                x->exponent, x->r2, x->points, x->table1);
+        fprintf(f, "%-12s %-36s %-12s %-5s %8.3f %8.4f %6lld %7s\n", x->quantity, x->setting,
+                x->method, x->dtype, x->exponent, x->r2, x->points, x->table1);
     }
     if (r->n_ratios) {
         fprintf(f, "\nratios (the paper's figure where it quotes one):\n");

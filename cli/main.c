@@ -27,7 +27,7 @@ static void usage(FILE *f)
             "  gradcheck   every method against the certified gold oracle on a small grid\n"
             "              of networks, in float32 and float64\n"
             "  suite       sweeps that write HDF5 reports: suite stability (the main job),\n"
-            "              suite gradcheck\n"
+            "              suite gradcheck, suite memory, suite timing\n"
             "  report      read a report back: report summary, report plot\n\n"
             "Each command explains itself: mwverify <command> --help.\n\n"
             "options:\n"
