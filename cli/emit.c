@@ -39,6 +39,7 @@ void mw_emit_spec_json(mw_json *j, const char *key, const mw_spec *s)
 {
     mw_json_object_begin(j, key);
     mw_json_string(j, "arch", mw_arch_name(s->arch));
+    mw_json_string(j, "coupling", mw_coupling_name(s->coupling));
     mw_json_integer(j, "width", s->width);
     mw_json_integer(j, "hidden", s->hidden);
     mw_json_integer(j, "units", s->units);

@@ -315,6 +315,7 @@ void h5u_spec_attrs(h5u *w, hid_t g, const mw_spec *s)
     h5u_attr_i64(w, g, "classes", s->classes);
     h5u_attr_f64(w, g, "init_scale", s->init_scale);
     h5u_attr_u64(w, g, "seed", (unsigned long long)s->seed);
+    h5u_attr_str(w, g, "coupling", mw_coupling_name(s->coupling));
     if (s->arch == MW_ARCH_REVNET) {
         h5u_attr_i64(w, g, "channels", s->channels);
         h5u_attr_i64(w, g, "image_h", s->image_h);
@@ -348,6 +349,11 @@ void h5u_read_spec(h5u *w, hid_t g, mw_spec *s)
     s->classes = (int)h5u_read_i64(w, g, "classes");
     s->init_scale = h5u_read_f64(w, g, "init_scale");
     s->seed = (uint64_t)h5u_read_u64(w, g, "seed");
+    if (!w->failed && H5Aexists(g, "coupling") > 0) { /* reports before it are additive */
+        h5u_read_str(w, g, "coupling", str, sizeof str);
+        if (!w->failed && mw_coupling_parse(str, &s->coupling) != 0)
+            h5u_fail(w, "unknown coupling '%s'", str);
+    }
     if (s->arch == MW_ARCH_REVNET) {
         s->channels = (int)h5u_read_i64(w, g, "channels");
         s->image_h = (int)h5u_read_i64(w, g, "image_h");

@@ -131,10 +131,24 @@ void mw_spec_describe(const mw_spec *s, char *buf, size_t n)
         snprintf(shape, sizeof shape, "mlp width %d hidden %d depth %d", s->width, s->hidden,
                  s->depth);
     }
-    snprintf(buf, n, "%s units %d, f-act %s, out-act %s%s, batch %d, classes %d, init-scale %g, "
-             "seed %llu", shape, s->units, mw_act_name(s->f_act), mw_out_act_name(s->out_act),
-             s->bn ? ", bn" : "", s->batch, s->classes, s->init_scale,
-             (unsigned long long)s->seed);
+    snprintf(buf, n, "%s%s units %d, f-act %s, out-act %s%s, batch %d, classes %d, init-scale "
+             "%g, seed %llu", shape, s->coupling == MW_COUPLING_AFFINE ? " affine" : "", s->units,
+             mw_act_name(s->f_act), mw_out_act_name(s->out_act), s->bn ? ", bn" : "", s->batch,
+             s->classes, s->init_scale, (unsigned long long)s->seed);
+}
+
+const char *mw_coupling_name(mw_coupling c)
+{
+    return c == MW_COUPLING_ADDITIVE ? "additive" : c == MW_COUPLING_AFFINE ? "affine" : "?";
+}
+
+int mw_coupling_parse(const char *name, mw_coupling *out)
+{
+    if (strcmp(name, "additive") == 0)
+        return *out = MW_COUPLING_ADDITIVE, 0;
+    if (strcmp(name, "affine") == 0)
+        return *out = MW_COUPLING_AFFINE, 0;
+    return 1;
 }
 
 int mw_spec_invertible(const mw_spec *s)
@@ -152,6 +166,8 @@ int mw_spec_validate(const mw_spec *s, char *msg, size_t n)
 #define BAD(...) do { snprintf(msg, n, __VA_ARGS__); return 1; } while (0)
     if (s->arch != MW_ARCH_MLP && s->arch != MW_ARCH_REVNET)
         BAD("arch: unknown architecture (allowed: mlp, revnet)");
+    if (s->coupling != MW_COUPLING_ADDITIVE && s->coupling != MW_COUPLING_AFFINE)
+        BAD("coupling: unknown coupling (allowed: additive, affine)");
     if (s->arch == MW_ARCH_REVNET) {
         if (!int_in(s->channels, 2, MW_MAX_CHANNELS) || s->channels % 2 != 0)
             BAD("channels %d: must be even, 2..%d (the coupling splits the channels into two "
@@ -286,7 +302,8 @@ void mw_spec_unit_shape(const mw_spec *s, int layer, int unit, int *out, int *in
     int half = mw_spec_layer_shape(s, layer).c / 2;
     int hidden = s->arch == MW_ARCH_REVNET && s->hidden == 0 ? half : s->hidden;
     *in = unit == 1 ? half : hidden;
-    *out = unit == s->units ? half : hidden;
+    /* the affine coupling's F has two outputs, log-scale and shift */
+    *out = unit == s->units ? half * (s->coupling == MW_COUPLING_AFFINE ? 2 : 1) : hidden;
 }
 
 double mw_spec_layer_macs(const mw_spec *s, int layer)

@@ -25,12 +25,19 @@ enum {
 };
 #define MW_MAX_PARAMS ((size_t)1 << 31)
 
+/* The coupling layer's type (DESIGN.md §2 and its extension): additive, z = b + F(a)
+ * (the paper's), or affine (RealNVP/Glow), z = b ⊙ exp(tanh(F_s(a))) + F_t(a), where F
+ * has two outputs: its last unit gives 2·n/2 values (channels), the log-scale's raw
+ * value first, then the shift; the scale exp(tanh(·)) stays within [1/e, e]. */
+typedef enum { MW_COUPLING_ADDITIVE = 0, MW_COUPLING_AFFINE = 1 } mw_coupling;
+
 /* Activations. As F activation all four are allowed; as the coupling's output
  * activation σ only identity ("none"), tanh and leaky (ReLU is not invertible). */
 typedef enum { MW_ACT_IDENTITY = 0, MW_ACT_RELU, MW_ACT_TANH, MW_ACT_LEAKY } mw_act;
 
 typedef struct mw_spec {
     mw_arch arch;
+    mw_coupling coupling; /* additive (the default) or affine */
     int width;          /* n: features of x_0; even (two halves of n/2). revnet: C·H·W,
                            set by mw_spec_complete */
     int hidden;         /* width of F's inner units (k >= 2); revnet: channels, 0 for C_b/2 */
@@ -75,6 +82,8 @@ int mw_act_parse(const char *name, mw_act *out);     /* F activation; 0 on succe
 int mw_out_act_parse(const char *name, mw_act *out); /* σ; 0 on success, relu refused */
 const char *mw_arch_name(mw_arch a);
 int mw_arch_parse(const char *name, mw_arch *out);
+const char *mw_coupling_name(mw_coupling c);          /* additive, affine */
+int mw_coupling_parse(const char *name, mw_coupling *out);
 
 /* One line for people: "mlp width 16 hidden 32 units 2 depth 4, f-act relu, out-act none,
  * batch 8, classes 4, init-scale 1, seed 1" or "revnet 4x8x8, 3 blocks of 1 layer, ...". */
