@@ -34,6 +34,8 @@ typedef enum {
     MW_EW_ACT_INV,      /* out = act^-1(a) */
     MW_EW_ACT_DMUL,     /* out = act'(a) * b */
     MW_EW_ACT_DINV_MUL, /* out = b / act'(a), from a stably (tanh: b * cosh(a)^2) */
+    MW_EW_EXP,          /* out = exp(alpha * a) */
+    MW_EW_DIV,          /* out = b / a */
 } mw_ew_op;
 
 typedef struct mw_ew {
@@ -117,6 +119,9 @@ typedef struct mw_ops {
                            const void *bias, size_t group, size_t ld, void *out);
     mw_status (*chan_sum)(mw_ctx *ctx, size_t n_img, size_t C, size_t S, size_t group,
                           const void *in, double alpha, double beta, void *out, size_t ld);
+    /* out[i, c, s] *= scale[c] over n_img contiguous (C, S) images. */
+    mw_status (*chan_mul)(mw_ctx *ctx, size_t n_img, size_t C, size_t S, const void *scale,
+                          void *out);
 
     /* Standard normal draws: out[t*ld + c] = N(seed, stream, index0 + t*tstride + c)
      * for t < T, c < C (Philox4x32-10, engine/philox.h). */

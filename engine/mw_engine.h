@@ -102,6 +102,38 @@ void mw_init_params(const mw_spec *spec, const mw_layout *lay, double *theta);
 /* A network with the spec's initial parameters. The spec must be valid
  * (mw_spec_validate); an invalid one is MW_ERR_ARG. */
 mw_status mw_net_new(mw_ctx *ctx, const mw_spec *spec, mw_net **out);
+/* The same with every coupling layer of the named type of the layer registry (a real
+ * layer, or a negative control), which must implement the spec's coupling. */
+mw_status mw_net_new_layer(mw_ctx *ctx, const mw_spec *spec, const char *layer, mw_net **out);
+
+/* ---- the layer registry, and one layer's operations on host doubles (layer checks) ---- */
+
+typedef struct mw_layer_info {
+    const char *name;     /* additive, affine, squeeze; negative controls */
+    const char *summary;
+    const char *fault;    /* a negative control: what is deliberately wrong; NULL if real */
+    int coupling;         /* the mw_coupling it implements; -1 for the squeeze */
+} mw_layer_info;
+
+size_t mw_layer_count(void);
+int mw_layer_info_at(size_t i, mw_layer_info *out); /* 0, or 1 past the end */
+int mw_layer_info_of(const char *name, mw_layer_info *out); /* 0, or 1 when unknown */
+
+/* Body layer i (0-based: the couplings and, in a revnet, the squezes between blocks):
+ * its name ("layer 3", "squeeze after block 1"), parameters (count and first index in
+ * the flat vector). Buffers are batch x width host doubles; dx, hy etc. likewise; T
+ * tangents are T of those, dtheta T rows of the layer's n_theta parameters. */
+int mw_net_n_layers(const mw_net *net);
+mw_status mw_net_layer(const mw_net *net, int i, char *label, size_t label_len,
+                       size_t *n_theta, size_t *theta_off);
+mw_status mw_layer_forward(mw_ctx *ctx, const mw_net *net, int i, const double *x, double *y);
+mw_status mw_layer_inverse(mw_ctx *ctx, const mw_net *net, int i, const double *y, double *x);
+mw_status mw_layer_jvp(mw_ctx *ctx, const mw_net *net, int i, size_t T, const double *x,
+                       const double *dx, const double *dtheta, double *y, double *dy);
+mw_status mw_layer_vjp(mw_ctx *ctx, const mw_net *net, int i, const double *x, const double *hy,
+                       double *hx, double *g);
+mw_status mw_layer_vijp(mw_ctx *ctx, const mw_net *net, int i, const double *x, const double *hx,
+                        double *y, double *hy, double *g);
 void mw_net_free(mw_ctx *ctx, mw_net *net);
 const mw_spec *mw_net_spec(const mw_net *net);
 const mw_layout *mw_net_layout(const mw_net *net);

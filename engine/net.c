@@ -32,10 +32,21 @@ void mw_init_params(const mw_spec *spec, const mw_layout *lay, double *theta)
 
 mw_status mw_net_new(mw_ctx *ctx, const mw_spec *spec, mw_net **out)
 {
+    return mw_net_new_layer(ctx, spec, NULL, out);
+}
+
+mw_status mw_net_new_layer(mw_ctx *ctx, const mw_spec *spec, const char *layer, mw_net **out)
+{
     char why[256];
     *out = NULL;
     if (mw_spec_validate(spec, why, sizeof why) != 0)
         return mw_fail(ctx, MW_ERR_ARG, "%s", why);
+    const mw_layer_type *type = layer ? mw_layer_type_find(layer) : mw_layer_type_for(spec->coupling);
+    if (!type)
+        return mw_fail(ctx, MW_ERR_ARG, "layer %s: no such layer type", layer ? layer : "?");
+    if (type->coupling != (int)spec->coupling)
+        return mw_fail(ctx, MW_ERR_ARG, "layer %s: not a %s coupling", type->name,
+                       mw_coupling_name(spec->coupling));
     mw_net *net = calloc(1, sizeof *net);
     if (!net)
         return mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a network");
@@ -67,8 +78,8 @@ mw_status mw_net_new(mw_ctx *ctx, const mw_spec *spec, mw_net **out)
             l->theta = mw_at(ctx, net->theta.data, l->theta_off);
             l++;
         }
-        l->ops = &mw_coupling_ops;
-        l->inner = &mw_f_ops;
+        l->ops = type->ops;
+        l->inner = type->inner;
         l->spec = &net->spec;
         l->index = i;
         l->batch = (size_t)spec->batch;
@@ -394,4 +405,184 @@ void mw_adam_free(mw_ctx *ctx, mw_adam *a)
 {
     mw_tensor_free(ctx, &a->m);
     mw_tensor_free(ctx, &a->v);
+}
+
+/* ---- one layer on host doubles ---- */
+
+int mw_net_n_layers(const mw_net *net)
+{
+    return net->n_layers;
+}
+
+mw_status mw_net_layer(const mw_net *net, int i, char *label, size_t label_len,
+                       size_t *n_theta, size_t *theta_off)
+{
+    if (i < 0 || i >= net->n_layers)
+        return MW_ERR_ARG;
+    const mw_layer *l = &net->layers[i];
+    if (label)
+        snprintf(label, label_len, "%s", l->label);
+    if (n_theta)
+        *n_theta = l->n_theta;
+    if (theta_off)
+        *theta_off = l->theta_off;
+    return MW_OK;
+}
+
+/* Device buffers for one layer call: up to 6, sized in elements; uploaded from the
+ * host where a source is given. */
+typedef struct bufs {
+    mw_tensor t[6];
+} bufs;
+
+static mw_status bufs_make(mw_ctx *ctx, bufs *b, const size_t *n, const double *const *src,
+                           int count)
+{
+    memset(b, 0, sizeof *b);
+    for (int k = 0; k < count; k++) {
+        mw_status st = mw_tensor_alloc(ctx, n[k] ? n[k] : 1, &b->t[k]);
+        if (st == MW_OK && src[k])
+            st = mw_tensor_upload(ctx, &b->t[k], 0, src[k], n[k]);
+        if (st != MW_OK)
+            return st;
+    }
+    return MW_OK;
+}
+
+static void bufs_free(mw_ctx *ctx, bufs *b)
+{
+    for (int k = 0; k < 6; k++)
+        mw_tensor_free(ctx, &b->t[k]);
+}
+
+static mw_status layer_of(mw_ctx *ctx, const mw_net *net, int i, const mw_layer **l)
+{
+    if (i < 0 || i >= net->n_layers)
+        return mw_fail(ctx, MW_ERR_ARG, "layer index %d outside 0..%d", i, net->n_layers - 1);
+    *l = &net->layers[i];
+    return MW_OK;
+}
+
+#define N_OF(net) ((size_t)(net)->spec.batch * (size_t)(net)->spec.width)
+
+mw_status mw_layer_forward(mw_ctx *ctx, const mw_net *net, int i, const double *x, double *y)
+{
+    const mw_layer *l = NULL;
+    bufs b = {{{0}}};
+    const size_t N = N_OF(net), n[2] = {N, N};
+    const double *src[2] = {x, NULL};
+    mw_status st = layer_of(ctx, net, i, &l);
+    if (st == MW_OK && (st = bufs_make(ctx, &b, n, src, 2)) == MW_OK &&
+        (st = l->ops->forward(ctx, l, b.t[0].data, b.t[1].data, MW_CACHE_NONE, NULL)) == MW_OK)
+        st = mw_tensor_download(ctx, &b.t[1], 0, y, N);
+    bufs_free(ctx, &b);
+    return st;
+}
+
+mw_status mw_layer_inverse(mw_ctx *ctx, const mw_net *net, int i, const double *y, double *x)
+{
+    const mw_layer *l = NULL;
+    bufs b = {{{0}}};
+    const size_t N = N_OF(net), n[2] = {N, N};
+    const double *src[2] = {y, NULL};
+    mw_status st = layer_of(ctx, net, i, &l);
+    if (st == MW_OK && (st = bufs_make(ctx, &b, n, src, 2)) == MW_OK &&
+        (st = l->ops->inverse(ctx, l, b.t[0].data, b.t[1].data)) == MW_OK)
+        st = mw_tensor_download(ctx, &b.t[1], 0, x, N);
+    bufs_free(ctx, &b);
+    return st;
+}
+
+mw_status mw_layer_jvp(mw_ctx *ctx, const mw_net *net, int i, size_t T, const double *x,
+                       const double *dx, const double *dtheta, double *y, double *dy)
+{
+    const mw_layer *l = NULL;
+    bufs b = {{{0}}};
+    mw_status st = layer_of(ctx, net, i, &l);
+    if (st != MW_OK)
+        return st;
+    const size_t N = N_OF(net), P = l->n_theta;
+    const size_t n[5] = {N, T * N, T * P, N, T * N};
+    const double *src[5] = {x, dx, dtheta, NULL, NULL};
+    if ((st = bufs_make(ctx, &b, n, src, 5)) == MW_OK &&
+        (st = l->ops->jvp(ctx, l, T, b.t[0].data, dx ? b.t[1].data : NULL,
+                          dtheta && P ? b.t[2].data : NULL, P, b.t[3].data, b.t[4].data)) == MW_OK &&
+        (st = mw_tensor_download(ctx, &b.t[3], 0, y, N)) == MW_OK)
+        st = mw_tensor_download(ctx, &b.t[4], 0, dy, T * N);
+    bufs_free(ctx, &b);
+    return st;
+}
+
+mw_status mw_layer_vjp(mw_ctx *ctx, const mw_net *net, int i, const double *x, const double *hy,
+                       double *hx, double *g)
+{
+    const mw_layer *l = NULL;
+    bufs b = {{{0}}};
+    void *cache = NULL;
+    mw_status st = layer_of(ctx, net, i, &l);
+    if (st != MW_OK)
+        return st;
+    const size_t N = N_OF(net), P = l->n_theta, n[4] = {N, N, N, P};
+    const double *src[4] = {x, hy, NULL, NULL};
+    if ((st = bufs_make(ctx, &b, n, src, 4)) == MW_OK &&
+        (st = l->ops->forward(ctx, l, b.t[0].data, NULL, MW_CACHE_FULL, &cache)) == MW_OK &&
+        (st = l->ops->vjp(ctx, l, cache, b.t[1].data, b.t[2].data, P ? b.t[3].data : NULL)) ==
+            MW_OK &&
+        (st = mw_tensor_download(ctx, &b.t[2], 0, hx, N)) == MW_OK && P)
+        st = mw_tensor_download(ctx, &b.t[3], 0, g, P);
+    l->ops->cache_free(ctx, l, cache);
+    bufs_free(ctx, &b);
+    return st;
+}
+
+mw_status mw_layer_vijp(mw_ctx *ctx, const mw_net *net, int i, const double *x, const double *hx,
+                        double *y, double *hy, double *g)
+{
+    const mw_layer *l = NULL;
+    bufs b = {{{0}}};
+    mw_status st = layer_of(ctx, net, i, &l);
+    if (st != MW_OK)
+        return st;
+    const size_t N = N_OF(net), P = l->n_theta, n[5] = {N, N, N, N, P};
+    const double *src[5] = {x, hx, NULL, NULL, NULL};
+    if ((st = bufs_make(ctx, &b, n, src, 5)) == MW_OK &&
+        (st = l->ops->vijp(ctx, l, b.t[0].data, b.t[1].data, b.t[2].data, b.t[3].data,
+                           P ? b.t[4].data : NULL)) == MW_OK &&
+        (st = mw_tensor_download(ctx, &b.t[2], 0, y, N)) == MW_OK &&
+        (st = mw_tensor_download(ctx, &b.t[3], 0, hy, N)) == MW_OK && P)
+        st = mw_tensor_download(ctx, &b.t[4], 0, g, P);
+    bufs_free(ctx, &b);
+    return st;
+}
+
+/* ---- the registry, for callers outside the engine ---- */
+
+static void info_of(const mw_layer_type *t, mw_layer_info *out)
+{
+    out->name = t->name;
+    out->summary = t->summary;
+    out->fault = t->fault;
+    out->coupling = t->coupling;
+}
+
+size_t mw_layer_count(void)
+{
+    return mw_layer_registry_size;
+}
+
+int mw_layer_info_at(size_t i, mw_layer_info *out)
+{
+    if (i >= mw_layer_registry_size)
+        return 1;
+    info_of(&mw_layer_registry[i], out);
+    return 0;
+}
+
+int mw_layer_info_of(const char *name, mw_layer_info *out)
+{
+    const mw_layer_type *t = mw_layer_type_find(name);
+    if (!t)
+        return 1;
+    info_of(t, out);
+    return 0;
 }

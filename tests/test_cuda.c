@@ -175,9 +175,9 @@ static void check_ew(pair *p)
     const size_t T = 3, R = 4, C = 5;
     const ptrdiff_t st = (ptrdiff_t)(R * (C + 2)), sr = (ptrdiff_t)(C + 2);
     const size_t n = T * (size_t)st;
-    for (int op = MW_EW_FILL; op <= MW_EW_ACT_DINV_MUL; op++)
+    for (int op = MW_EW_FILL; op <= MW_EW_DIV; op++)
         for (int act = 0; act < 4; act++) {
-            if (op < MW_EW_ACT && act > 0)
+            if ((op < MW_EW_ACT || op > MW_EW_ACT_DINV_MUL) && act > 0)
                 continue;
             if ((op == MW_EW_ACT_INV || op == MW_EW_ACT_DINV_MUL) && act == MW_ACT_RELU)
                 continue; /* not invertible: never asked */

@@ -304,6 +304,8 @@ __global__ void ew_kernel(mw_ew_op op, mw_act a_kind, R slope, R alpha, R beta, 
         case MW_EW_ACT_INV: *o = act_inv<R>(a_kind, slope, va); break;
         case MW_EW_ACT_DMUL: *o = dact<R>(a_kind, slope, va) * vb; break;
         case MW_EW_ACT_DINV_MUL: *o = dinv_mul<R>(a_kind, slope, va, vb); break;
+        case MW_EW_EXP: *o = exp(alpha * va); break;
+        case MW_EW_DIV: *o = vb / va; break;
         }
     }
 }
@@ -707,6 +709,27 @@ mw_status k_chan_bias(mw_ctx *ctx, size_t n_img, size_t C, size_t S, double alph
     return MW_OK;
 }
 
+template <typename R>
+__global__ void chan_mul_kernel(size_t n_img, size_t C, size_t S, const R *scale, R *out)
+{
+    const size_t total = n_img * C * S;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x)
+        out[i] *= scale[(i / S) % C];
+}
+
+template <typename R>
+mw_status k_chan_mul(mw_ctx *ctx, size_t n_img, size_t C, size_t S, const void *scale, void *out)
+{
+    size_t total = n_img * C * S;
+    if (total == 0)
+        return MW_OK;
+    chan_mul_kernel<R><<<blocks_for(total), kThreads, 0, state_of(ctx)->stream>>>(
+        n_img, C, S, static_cast<const R *>(scale), static_cast<R *>(out));
+    LAUNCHED(ctx, "chan_mul");
+    return MW_OK;
+}
+
 // Block (c, g): the sum over the group's images and positions, fixed order.
 template <typename R>
 __global__ void chan_sum_kernel(size_t n_img, size_t C, size_t S, size_t group, const R *in,
@@ -913,6 +936,7 @@ template <typename R> mw_ops make_ops()
     o.squeeze = k_squeeze<R>;
     o.chan_bias = k_chan_bias<R>;
     o.chan_sum = k_chan_sum<R>;
+    o.chan_mul = k_chan_mul<R>;
     o.normal = k_normal<R>;
     o.adam = k_adam<R>;
     o.dot = k_dot<R>;

@@ -9,38 +9,12 @@
  * (engine/layers/inner.h), reached through l->inner; this file never looks inside it. */
 #include <stdlib.h>
 
-#include "inner.h"
+#include "coupling.h"
 
 typedef struct coupling_cache {
     void *f;     /* F's cache */
     mw_tensor z; /* (B, n/2) pre-σ; kept only when σ is not the identity */
 } coupling_cache;
-
-typedef struct halves {
-    size_t B, n, h;
-    size_t off_a, off_b; /* column offsets of the conditioning and transformed halves */
-} halves;
-
-static halves halves_of(const mw_layer *l)
-{
-    halves hv = {l->batch, l->width, l->width / 2, 0, 0};
-    int first_conditions = l->index % 2 == 1;
-    hv.off_a = first_conditions ? 0 : hv.h;
-    hv.off_b = first_conditions ? hv.h : 0;
-    return hv;
-}
-
-/* A half of a (B, n) buffer, or of every tangent of a (T, B, n) block, as a view. */
-static mw_view half(const mw_ctx *ctx, const halves *hv, const void *x, size_t off)
-{
-    return mw_v(x ? mw_at(ctx, x, off) : NULL, (ptrdiff_t)(hv->B * hv->n), (ptrdiff_t)hv->n);
-}
-
-static mw_status act_sigma(mw_ctx *ctx, const mw_layer *l, mw_ew_op op, mw_dims d,
-                           mw_view out, mw_view a, mw_view b)
-{
-    return mw_act_apply(ctx, op, l->spec->out_act, l->spec->leaky_slope, d, out, a, b);
-}
 
 static void cache_free(mw_ctx *ctx, const mw_layer *l, void *p)
 {

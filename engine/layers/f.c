@@ -306,8 +306,28 @@ done:
     return st;
 }
 
-static mw_status vjp(mw_ctx *ctx, const mw_layer *l, const void *cache, const void *hy,
-                     double alpha, mw_view ha, void *gtheta)
+/* BatchNorm's input derivative with its batch coupling dropped — hz = γ rstd ⊙ h, as if
+ * each sample's statistics were constants — for the negative control
+ * additive-bn-vjp-uncoupled (layers/registry.c) only; γ and β's gradients stay right. */
+static mw_status bn_vjp_uncoupled(mw_ctx *ctx, const mw_layer *l, const unit_shape *sh,
+                                  const unit_cache *q, const void *h, void *hz, void *gg,
+                                  void *gb)
+{
+    const size_t B = l->batch, w = sh->out * sh->S;
+    const void *gamma = mw_at(ctx, l->theta, sh->off_gamma);
+    mw_status st = ctx->ops->bn_vjp(ctx, B, sh->out, sh->S, q->xhat.data, q->rstd.data, gamma, h,
+                                    NULL, gg, gb);
+    if (st == MW_OK)
+        st = mw_copy(ctx, mw_d(1, B, w), mw_v(hz, 0, (ptrdiff_t)w), mw_v((void *)h, 0, (ptrdiff_t)w));
+    if (st == MW_OK)
+        st = ctx->ops->chan_mul(ctx, B, sh->out, sh->S, gamma, hz);
+    if (st == MW_OK)
+        st = ctx->ops->chan_mul(ctx, B, sh->out, sh->S, q->rstd.data, hz);
+    return st;
+}
+
+static mw_status vjp_impl(mw_ctx *ctx, const mw_layer *l, const void *cache, const void *hy,
+                          double alpha, mw_view ha, void *gtheta, int bn_uncoupled)
 {
     const mw_spec *s = l->spec;
     const f_cache *c = cache;
@@ -327,8 +347,11 @@ static mw_status vjp(mw_ctx *ctx, const mw_layer *l, const void *cache, const vo
         if (s->bn) {
             void *gg = gtheta ? mw_at(ctx, gtheta, sh.off_gamma) : NULL;
             void *gb = gtheta ? mw_at(ctx, gtheta, sh.off_beta) : NULL;
-            MW_GO(ctx->ops->bn_vjp(ctx, B, sh.out, sh.S, q->xhat.data, q->rstd.data,
-                                   mw_at(ctx, l->theta, sh.off_gamma), h, hz.data, gg, gb));
+            if (bn_uncoupled)
+                MW_GO(bn_vjp_uncoupled(ctx, l, &sh, q, h, hz.data, gg, gb));
+            else
+                MW_GO(ctx->ops->bn_vjp(ctx, B, sh.out, sh.S, q->xhat.data, q->rstd.data,
+                                       mw_at(ctx, l->theta, sh.off_gamma), h, hz.data, gg, gb));
             MW_GO(mw_act_apply(ctx, MW_EW_ACT_DMUL, s->f_act, s->leaky_slope, mw_d(1, B, w), vhz,
                                vz, vhz));
         } else {
@@ -413,9 +436,28 @@ done:
     return st;
 }
 
+static mw_status vjp(mw_ctx *ctx, const mw_layer *l, const void *cache, const void *hy,
+                     double alpha, mw_view ha, void *gtheta)
+{
+    return vjp_impl(ctx, l, cache, hy, alpha, ha, gtheta, 0);
+}
+
+static mw_status vjp_bn_uncoupled(mw_ctx *ctx, const mw_layer *l, const void *cache,
+                                  const void *hy, double alpha, mw_view ha, void *gtheta)
+{
+    return vjp_impl(ctx, l, cache, hy, alpha, ha, gtheta, 1);
+}
+
 const mw_inner_ops mw_f_ops = {
     .forward = forward,
     .cache_free = cache_free,
     .jvp = jvp,
     .vjp = vjp,
+};
+
+const mw_inner_ops mw_f_ops_bn_uncoupled = {
+    .forward = forward,
+    .cache_free = cache_free,
+    .jvp = jvp,
+    .vjp = vjp_bn_uncoupled,
 };

@@ -22,5 +22,7 @@ typedef struct mw_inner_ops {
 } mw_inner_ops;
 
 extern const mw_inner_ops mw_f_ops; /* dense (mlp) and conv (revnet) units, layers/f.c */
+/* The same with BatchNorm's vjp stripped of its batch coupling: a negative control. */
+extern const mw_inner_ops mw_f_ops_bn_uncoupled;
 
 #endif

@@ -61,8 +61,27 @@ struct mw_layer {
     mw_bn_running *running; /* [units] when the layer has BatchNorm, else NULL */
 };
 
-extern const mw_layer_ops mw_coupling_ops;
+extern const mw_layer_ops mw_coupling_ops;        /* additive, layers/coupling.c */
+extern const mw_layer_ops mw_coupling_affine_ops; /* affine, layers/coupling_affine.c */
 extern const mw_layer_ops mw_squeeze_ops;
+
+/* ---- the layer registry (layers/registry.c; docs/adding-a-layer.md) ---- */
+
+typedef struct mw_layer_type {
+    const char *name;               /* "additive", "affine", "squeeze", negative controls */
+    const char *summary;            /* one line, for `mwverify layer list` */
+    const mw_layer_ops *ops;
+    const struct mw_inner_ops *inner; /* a coupling's F; NULL for ψ */
+    int coupling;                   /* the mw_coupling it implements; -1: not a coupling */
+    const char *fault;              /* a negative control: what is deliberately wrong; NULL
+                                       for a real layer */
+} mw_layer_type;
+
+extern const mw_layer_type mw_layer_registry[];
+extern const size_t mw_layer_registry_size;
+const mw_layer_type *mw_layer_type_find(const char *name);
+/* The real coupling layer for a spec's coupling. */
+const mw_layer_type *mw_layer_type_for(mw_coupling coupling);
 
 /* ---- the head: [global average pool ->] dense -> logits -> mean softmax cross-entropy (not invertible) ---- */
 
