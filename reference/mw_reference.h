@@ -2,7 +2,8 @@
  * MPFR at p bits, independently of engine/ (DESIGN.md §1, §5). It shares only
  * spec/mw_spec.h with the engine: the network description and the canonical parameter
  * layout. Plain scalar loops, every operation a correctly rounded MPFR call, all storage
- * initialised once per network; obviously right rather than fast.
+ * initialised once per network; obviously right rather than fast. Both coupling types of
+ * mw_spec.coupling, additive and affine, one file each (mw_ref_layers.h).
  *
  * Float32 and float64 inputs convert exactly (p >= 53). Derivatives at exactly 0 follow
  * PyTorch (relu'(0) = 0, leaky'(0) = α). Functions return 0 on success and nonzero with a
@@ -47,11 +48,22 @@ int mw_ref_forward_from(mw_ref *r, int layer, char *msg, size_t msg_len);
  * input. */
 int mw_ref_gradient(mw_ref *r, char *msg, size_t msg_len);
 
+/* Reverse mode through the body alone from a given cotangent h_L at x_L (B × width host
+ * doubles, converted exactly), skipping the head and the loss: afterwards mw_ref_grad(j)
+ * holds h_L · ∂x_L/∂θ_j for the body's parameters (the head's entries are 0) and
+ * mw_ref_input_grad(i) holds h_L · ∂x_L/∂x_0. Needs a forward pass first (mw_ref_forward).
+ * With one coupling layer (depth 1) this is that layer's vjp. x_L is
+ * mw_ref_activation(r, L, ·), laid out as (B, mw_spec_head_shape) (revnet: no ψ after the
+ * last layer). */
+int mw_ref_vjp_body(mw_ref *r, const double *h_L, char *msg, size_t msg_len);
+
 mpfr_srcptr mw_ref_loss(const mw_ref *r);
-mpfr_srcptr mw_ref_grad(const mw_ref *r, size_t j);       /* after mw_ref_gradient */
+/* after mw_ref_gradient or mw_ref_vjp_body */
+mpfr_srcptr mw_ref_grad(const mw_ref *r, size_t j);
 mpfr_srcptr mw_ref_input_grad(const mw_ref *r, size_t i); /* (b, f) at b*width + f */
 /* Output of coupling layer `layer` (1..L) at (b, f), b*width + f: after mw_ref_forward.
- * revnet: before any ψ, so f indexes (C, H, W) of mw_spec_layer_shape(layer). */
+ * revnet: before any ψ, so f indexes (C, H, W) of mw_spec_layer_shape(layer); layer L's
+ * is the body's output x_L. */
 mpfr_srcptr mw_ref_activation(const mw_ref *r, int layer, size_t i);
 
 #endif

@@ -1,44 +1,20 @@
 /* The MPFR reference (mw_reference.h): forward pass and exact reverse mode of the mlp and
  * revnet networks of DESIGN.md §2, element by element. Every intermediate of the forward
- * pass is kept, as plain reverse mode does; nothing is allocated after mw_ref_new.
+ * pass is kept, as plain reverse mode does; nothing is allocated after mw_ref_new. This
+ * file holds what every coupling type shares (F, ψ, the head, the loss) and the network's
+ * loops; each coupling type's own forward and reverse are in coupling_<name>.c, found
+ * through the table of layers.c (mw_ref_layers.h).
  *
  * One set of loops serves both architectures: a dense layer is the convolution below with
  * a 1x1 kernel on a 1x1 image (W [out][in][1][1] is W [out][in]), so every tensor is
  * (B, C, H, W) row-major and the mlp's (B, n) is (B, n, 1, 1). */
-#include "mw_reference.h"
-
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define RND MPFR_RNDN
-
-struct mw_ref {
-    mw_spec s;
-    mw_layout lay;
-    mpfr_prec_t prec;
-    size_t B, n, h, C, P, N, maxw;
-    size_t nh, hs;      /* head features (after pooling) and the pooled pixels H_L·W_L */
-    int L, k, K;        /* K: kernel size, 3 (conv) or 1 (dense) */
-    mpfr_t *theta, *g;  /* P */
-    mpfr_t *x;          /* (L+1) N: x[0] the input, x[l] the output of layer l, before ψ */
-    mpfr_t *xs;         /* (blocks-1) N: ψ(x_{l-1}), the input of the first layer of blocks 2.. */
-    size_t n_xs;
-    int *labels;
-    mpfr_t *zc;         /* L (B h): pre-σ */
-    /* per (layer, unit) at (l-1) k + (u-1), each (B, out, H, W): pre-activation,
-     * activation, BN's x̂ and output; rstd (out) */
-    mpfr_t **z, **p, **xhat, **rstd, **q;
-    mpfr_t *feat, *hf;    /* B nh: pooled x_L and its cotangent */
-    mpfr_t *logits, *lse; /* B C, B */
-    mpfr_t loss;
-    mpfr_t *hx, *hy, *ig; /* N: cotangents, and dJ/dx_0 */
-    mpfr_t *hu, *hv;      /* B maxw: cotangents inside F */
-    mpfr_t alpha, eps, t0, t1, t2, t3;
-    int have_grad;
-};
+#include "ref_internal.h"
 
 static int fail(char *msg, size_t len, const char *fmt, ...)
 {
@@ -157,6 +133,13 @@ int mw_ref_new(const mw_spec *spec, mpfr_prec_t bits, mw_ref **out, char *msg, s
         return fail(msg, msg_len, "out of memory for the reference network");
     }
     r->s = *spec;
+    r->type = mw_ref_layer_type_find(mw_coupling_name(spec->coupling));
+    if (!r->type) {
+        mw_layout_free(&r->lay);
+        free(r);
+        return fail(msg, msg_len, "coupling %s: the reference has no such layer type",
+                    mw_coupling_name(spec->coupling));
+    }
     r->prec = bits;
     r->B = (size_t)spec->batch;
     r->n = (size_t)spec->width;
@@ -262,7 +245,7 @@ int mw_ref_set_params(mw_ref *r, const double *theta, char *msg, size_t msg_len)
             return fail(msg, msg_len, "parameter %zu is not finite", j);
         mpfr_set_d(r->theta[j], theta[j], RND);
     }
-    r->have_grad = 0;
+    r->have_forward = 0;
     return 0;
 }
 
@@ -278,25 +261,25 @@ int mw_ref_set_batch(mw_ref *r, const double *x, const int *labels, char *msg, s
         mpfr_set_d(r->x[i], x[i], RND);
     }
     memcpy(r->labels, labels, r->B * sizeof *labels);
-    r->have_grad = 0;
+    r->have_forward = 0;
     return 0;
 }
 
 mpfr_ptr mw_ref_param(mw_ref *r, size_t j)
 {
-    r->have_grad = 0;
+    r->have_forward = 0;
     return r->theta[j];
 }
 
 mpfr_ptr mw_ref_input(mw_ref *r, size_t i)
 {
-    r->have_grad = 0;
+    r->have_forward = 0;
     return r->x[i];
 }
 
 /* ---- activations ---- */
 
-static void act(mw_ref *r, mw_act a, mpfr_ptr y, mpfr_srcptr z)
+void ref_act(mw_ref *r, mw_act a, mpfr_ptr y, mpfr_srcptr z)
 {
     switch (a) {
     case MW_ACT_RELU:
@@ -317,7 +300,7 @@ static void act(mw_ref *r, mw_act a, mpfr_ptr y, mpfr_srcptr z)
 }
 
 /* act'(z): tanh' = sech(z)², which keeps its relative accuracy where 1 - tanh² does not. */
-static void dact(mw_ref *r, mw_act a, mpfr_ptr d, mpfr_srcptr z)
+void ref_dact(mw_ref *r, mw_act a, mpfr_ptr d, mpfr_srcptr z)
 {
     switch (a) {
     case MW_ACT_RELU: mpfr_set_ui(d, mpfr_sgn(z) > 0 ? 1 : 0, RND); break;
@@ -343,21 +326,30 @@ static size_t poff(const mw_ref *r, int l, int u, mw_param_kind kind)
     return r->lay.params[(size_t)((l - 1) * r->k + (u - 1)) * (size_t)per + kind].offset;
 }
 
-/* Offsets within a sample of the conditioning half a and the transformed half b of layer
- * l: the first or second half of the channels, which are contiguous in (C, H, W). */
-static void halves(const mw_ref *r, int l, size_t *off_a, size_t *off_b)
+/* Halves (ref_internal.h): the first or second half of the channels, which are
+ * contiguous in (C, H, W). */
+void ref_halves(const mw_ref *r, int l, size_t *off_a, size_t *off_b)
 {
     *off_a = l % 2 == 1 ? 0 : r->h;
     *off_b = l % 2 == 1 ? r->h : 0;
 }
 
-/* The input of layer l: x_{l-1}, or ψ(x_{l-1}) where a block begins. */
-static mpfr_t *layer_in(mw_ref *r, int l)
+mpfr_t *ref_layer_in(mw_ref *r, int l)
 {
     if (!mw_spec_squeeze_before(&r->s, l))
         return r->x + (size_t)(l - 1) * r->N;
     int block = (l - 1) / r->s.layers_per_block; /* 1.. */
     return r->xs + (size_t)(block - 1) * r->N;
+}
+
+mpfr_t *ref_layer_out(mw_ref *r, int l)
+{
+    return r->x + (size_t)l * r->N;
+}
+
+mpfr_t *ref_zc(mw_ref *r, int l)
+{
+    return r->zc + (size_t)(l - 1) * r->B * r->h;
 }
 
 /* ψ (DESIGN.md §2) from the output of layer l-1, (B, C, H, W), to the input of layer l,
@@ -396,8 +388,8 @@ static mpfr_t *unit_in(mw_ref *r, int l, int u, size_t b)
 {
     if (u == 1) {
         size_t off_a, off_b;
-        halves(r, l, &off_a, &off_b);
-        return layer_in(r, l) + b * r->n + off_a;
+        ref_halves(r, l, &off_a, &off_b);
+        return ref_layer_in(r, l) + b * r->n + off_a;
     }
     size_t out, in;
     unit_dims(r, l, u - 1, &out, &in);
@@ -439,7 +431,7 @@ static void map_forward(mw_ref *r, int l, int u)
                                              a[k * S + iy * Wd + ix], r->t0, RND);
                     size_t e = (b * out + o) * S + y * Wd + x;
                     mpfr_set(r->z[i][e], r->t0, RND);
-                    act(r, r->s.f_act, r->p[i][e], r->t0);
+                    ref_act(r, r->s.f_act, r->p[i][e], r->t0);
                 }
     }
 }
@@ -474,32 +466,25 @@ static void batchnorm(mw_ref *r, size_t i, size_t out, size_t S, size_t o, mpfr_
         }
 }
 
-static void forward_layer(mw_ref *r, int l)
+/* F (ref_internal.h): its k units in turn, each map -> act -> [BN]. */
+void ref_f_forward(mw_ref *r, int l)
 {
-    const mw_spec *s = &r->s;
-    size_t off_a, off_b, S = pixels(layer_shape(r, l));
-    halves(r, l, &off_a, &off_b);
-    if (mw_spec_squeeze_before(s, l))
-        squeeze(r, l, layer_in(r, l), r->x + (size_t)(l - 1) * r->N, 0);
+    size_t S = pixels(layer_shape(r, l));
     for (int u = 1; u <= r->k; u++) {
         size_t out, in;
         unit_dims(r, l, u, &out, &in);
         map_forward(r, l, u);
-        if (s->bn)
+        if (r->s.bn)
             for (size_t o = 0; o < out; o++)
                 batchnorm(r, unit_idx(r, l, u), out, S, o,
                           r->theta[poff(r, l, u, MW_PARAM_GAMMA) + o],
                           r->theta[poff(r, l, u, MW_PARAM_BETA) + o]);
     }
-    /* z = b + F(a), y = (a, σ(z)); F's output is (B, C/2, H, W), that is B x h */
-    mpfr_t *F = unit_out(r, l, r->k), *xin = layer_in(r, l);
-    mpfr_t *xout = r->x + (size_t)l * r->N, *zc = r->zc + (size_t)(l - 1) * r->B * r->h;
-    for (size_t b = 0; b < r->B; b++)
-        for (size_t j = 0; j < r->h; j++) {
-            mpfr_add(zc[b * r->h + j], xin[b * r->n + off_b + j], F[b * r->h + j], RND);
-            act(r, s->out_act, xout[b * r->n + off_b + j], zc[b * r->h + j]);
-            mpfr_set(xout[b * r->n + off_a + j], xin[b * r->n + off_a + j], RND);
-        }
+}
+
+mpfr_t *ref_f_out(mw_ref *r, int l)
+{
+    return unit_out(r, l, r->k);
 }
 
 static size_t head_off(const mw_ref *r)
@@ -561,10 +546,18 @@ int mw_ref_forward_from(mw_ref *r, int layer, char *msg, size_t msg_len)
     if (layer < 1 || layer > r->L + 1)
         return fail(msg, msg_len, "reference: no layer %d to start from", layer);
     mpfr_clear_flags();
-    for (int l = layer; l <= r->L; l++)
-        forward_layer(r, l);
+    r->have_forward = 0;
+    for (int l = layer; l <= r->L; l++) {
+        if (mw_spec_squeeze_before(&r->s, l))
+            squeeze(r, l, ref_layer_in(r, l), r->x + (size_t)(l - 1) * r->N, 0);
+        if (r->type->forward(r, l, msg, msg_len) != 0)
+            return 1;
+    }
     forward_head(r);
-    return check_flags(msg, msg_len, "forward pass");
+    if (check_flags(msg, msg_len, "forward pass") != 0)
+        return 1;
+    r->have_forward = 1;
+    return 0;
 }
 
 int mw_ref_forward(mw_ref *r, char *msg, size_t msg_len)
@@ -641,7 +634,7 @@ static void map_backward(mw_ref *r, int l, int u, mpfr_t *h, mpfr_t *hin)
     size_t out, in, H = (size_t)sh.h, Wd = (size_t)sh.w, S = H * Wd;
     size_t K = (size_t)r->K, pad = K / 2, iy, ix, off_a, off_b;
     unit_dims(r, l, u, &out, &in);
-    halves(r, l, &off_a, &off_b);
+    ref_halves(r, l, &off_a, &off_b);
     mpfr_t *W = r->theta + poff(r, l, u, MW_PARAM_W);
     mpfr_t *gW = r->g + poff(r, l, u, MW_PARAM_W), *gc = r->g + poff(r, l, u, MW_PARAM_C);
     for (size_t o = 0; o < out; o++) {
@@ -687,32 +680,22 @@ static void map_backward(mw_ref *r, int l, int u, mpfr_t *h, mpfr_t *hin)
                 }
 }
 
-/* Layer l: from hy = dJ/dx_l to hy = dJ/d(input of layer l), writing the layer's
- * parameter gradient. */
-static void backward_layer(mw_ref *r, int l)
+/* F reversed (ref_internal.h): unit k down to 1, each BN, act and map transposed; the
+ * cotangent alternates between hv and hu, and unit 1 adds into hx's a half. */
+void ref_f_backward(mw_ref *r, int l)
 {
-    const mw_spec *s = &r->s;
-    size_t off_a, off_b, S = pixels(layer_shape(r, l));
-    halves(r, l, &off_a, &off_b);
-    mpfr_t *zc = r->zc + (size_t)(l - 1) * r->B * r->h, *hout = r->hv, *hin = r->hu;
-    /* h_z = h_{y,b} σ'(z); h_{x,b} = h_z; h_{x,a} = h_{y,a} (+ F's input cotangent below) */
-    for (size_t b = 0; b < r->B; b++)
-        for (size_t j = 0; j < r->h; j++) {
-            dact(r, s->out_act, r->t0, zc[b * r->h + j]);
-            mpfr_mul(hout[b * r->h + j], r->hy[b * r->n + off_b + j], r->t0, RND);
-            mpfr_set(r->hx[b * r->n + off_b + j], hout[b * r->h + j], RND);
-            mpfr_set(r->hx[b * r->n + off_a + j], r->hy[b * r->n + off_a + j], RND);
-        }
+    size_t S = pixels(layer_shape(r, l));
+    mpfr_t *hout = r->hv, *hin = r->hu;
     for (int u = r->k; u >= 1; u--) {
         size_t i = unit_idx(r, l, u), out, in;
         unit_dims(r, l, u, &out, &in);
-        if (s->bn)
+        if (r->s.bn)
             for (size_t o = 0; o < out; o++)
                 batchnorm_back(r, i, out, S, o, r->theta[poff(r, l, u, MW_PARAM_GAMMA) + o],
                                r->g[poff(r, l, u, MW_PARAM_GAMMA) + o],
                                r->g[poff(r, l, u, MW_PARAM_BETA) + o], hout);
         for (size_t e = 0; e < r->B * out * S; e++) {
-            dact(r, s->f_act, r->t0, r->z[i][e]);
+            ref_dact(r, r->s.f_act, r->t0, r->z[i][e]);
             mpfr_mul(hout[e], hout[e], r->t0, RND);
         }
         map_backward(r, l, u, hout, hin);
@@ -720,9 +703,31 @@ static void backward_layer(mw_ref *r, int l)
         hout = hin;
         hin = t;
     }
+}
+
+static void swap_cotangents(mw_ref *r)
+{
     mpfr_t *t = r->hx;
     r->hx = r->hy;
     r->hy = t;
+}
+
+/* From hy = the cotangent at x_L back through every layer and ψ to the input's, into ig,
+ * writing the body's parameter gradient. */
+static int backward_body(mw_ref *r, char *msg, size_t msg_len)
+{
+    for (int l = r->L; l >= 1; l--) {
+        if (r->type->reverse(r, l, msg, msg_len) != 0)
+            return 1;
+        swap_cotangents(r); /* hy: the cotangent at layer l's input */
+        if (mw_spec_squeeze_before(&r->s, l)) { /* ψᵀ: to the cotangent at x_{l-1} */
+            squeeze(r, l, r->hy, r->hx, 1);
+            swap_cotangents(r);
+        }
+    }
+    for (size_t i = 0; i < r->N; i++)
+        mpfr_set(r->ig[i], r->hy[i], RND);
+    return 0;
 }
 
 int mw_ref_gradient(mw_ref *r, char *msg, size_t msg_len)
@@ -733,21 +738,27 @@ int mw_ref_gradient(mw_ref *r, char *msg, size_t msg_len)
     for (size_t j = 0; j < r->P; j++)
         mpfr_set_zero(r->g[j], 1);
     backward_head(r);
-    for (int l = r->L; l >= 1; l--) {
-        backward_layer(r, l);
-        if (mw_spec_squeeze_before(&r->s, l)) { /* ψᵀ: to dJ/dx_{l-1} */
-            squeeze(r, l, r->hy, r->hx, 1);
-            mpfr_t *t = r->hx;
-            r->hx = r->hy;
-            r->hy = t;
-        }
-    }
-    for (size_t i = 0; i < r->N; i++)
-        mpfr_set(r->ig[i], r->hy[i], RND);
-    if (check_flags(msg, msg_len, "gradient") != 0)
+    if (backward_body(r, msg, msg_len) != 0)
         return 1;
-    r->have_grad = 1;
-    return 0;
+    return check_flags(msg, msg_len, "gradient");
+}
+
+int mw_ref_vjp_body(mw_ref *r, const double *h_L, char *msg, size_t msg_len)
+{
+    if (!r->have_forward)
+        return fail(msg, msg_len, "reference vjp: no forward pass of the current parameters "
+                                  "and input (call mw_ref_forward first)");
+    for (size_t i = 0; i < r->N; i++)
+        if (!isfinite(h_L[i]))
+            return fail(msg, msg_len, "reference vjp: cotangent %zu is not finite", i);
+    mpfr_clear_flags();
+    for (size_t j = 0; j < r->P; j++)
+        mpfr_set_zero(r->g[j], 1);
+    for (size_t i = 0; i < r->N; i++)
+        mpfr_set_d(r->hy[i], h_L[i], RND);
+    if (backward_body(r, msg, msg_len) != 0)
+        return 1;
+    return check_flags(msg, msg_len, "vjp");
 }
 
 mpfr_srcptr mw_ref_loss(const mw_ref *r)

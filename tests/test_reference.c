@@ -1,11 +1,15 @@
 /* Tests of reference/: the MPFR implementation reproduces the 60-digit golden cases (mlp
  * and revnet) to 1e-25 of each tensor (tests/golden/README.md), agrees with its own
- * central differences on revnet shapes the golden cases lack, agrees with the float64
- * engine to 1e-13, and refuses bad input. */
+ * central differences on revnet shapes the golden cases lack and on the affine coupling
+ * (which no golden case has), its body-only vjp agrees with central differences of
+ * <h_L, x_L>, the affine coupling with a zero log-scale is the additive one, the layer
+ * type table finds both types, it agrees with the float64 engine to 1e-13, and it refuses
+ * bad input. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mw_ref_layers.h"
 #include "mw_reference.h"
 #include "testutil.h"
 
@@ -84,11 +88,38 @@ static double uniform_pm1(uint64_t *state)
     return (double)(z >> 11) * 0x1p-52 - 1.0;
 }
 
+/* Parameters drawn like the golden generator's (W, c in ±1/√fan_in, γ = 1 ± 0.2,
+ * β ± 0.2), inputs in ±1, all rounded to float; labels b mod classes. */
+static void seeded_data(const mw_spec *s, double **theta, double **x, int **labels, uint64_t seed)
+{
+    mw_layout lay;
+    ck_assert(mw_layout_build(s, &lay) == 0);
+    size_t N = (size_t)s->batch * (size_t)s->width;
+    *theta = malloc(lay.total * sizeof **theta);
+    *x = malloc(N * sizeof **x);
+    *labels = malloc((size_t)s->batch * sizeof **labels);
+    ck_assert(*theta && *x && *labels);
+    uint64_t st = seed;
+    for (int t = 0; t < lay.n_params; t++) {
+        const mw_param_info *p = &lay.params[t];
+        for (size_t i = 0; i < p->count; i++) {
+            double u = uniform_pm1(&st), v = p->kind == MW_PARAM_GAMMA ? 1.0 + 0.2 * u
+                                             : p->kind == MW_PARAM_BETA ? 0.2 * u
+                                                                        : u / sqrt(p->fan_in);
+            (*theta)[p->offset + i] = (float)v;
+        }
+    }
+    for (size_t i = 0; i < N; i++)
+        (*x)[i] = (float)uniform_pm1(&st);
+    for (int b = 0; b < s->batch; b++)
+        (*labels)[b] = b % s->classes;
+    mw_layout_free(&lay);
+}
+
 /* A revnet with the shapes no golden case has: k = 2 units with hidden 3 != C/2, two
  * layers per block (so ψ sits inside the body between layers 2 and 3, and layer 4's
- * parity follows layer 3's), tanh in F, leaky σ; parameters drawn like the golden
- * generator's (W, c in ±1/√fan_in, γ = 1 ± 0.2, β ± 0.2), inputs in ±1. */
-static mw_spec fd_revnet(double **theta, double **x, int **labels, uint64_t seed)
+ * parity follows layer 3's), tanh in F, leaky σ. */
+static mw_spec fd_revnet(void)
 {
     mw_spec s = mw_spec_revnet_default();
     s.channels = 2;
@@ -103,35 +134,65 @@ static mw_spec fd_revnet(double **theta, double **x, int **labels, uint64_t seed
     s.classes = 3;
     s.init_scale = 1.0;
     mw_spec_complete(&s);
-    mw_layout lay;
-    ck_assert(mw_layout_build(&s, &lay) == 0);
-    size_t N = (size_t)s.batch * (size_t)s.width;
-    *theta = malloc(lay.total * sizeof **theta);
-    *x = malloc(N * sizeof **x);
-    *labels = malloc((size_t)s.batch * sizeof **labels);
-    ck_assert(*theta && *x && *labels);
-    uint64_t st = seed;
-    for (int t = 0; t < lay.n_params; t++) {
-        const mw_param_info *p = &lay.params[t];
-        for (size_t i = 0; i < p->count; i++) {
-            double u = uniform_pm1(&st), v = p->kind == MW_PARAM_GAMMA ? 1.0 + 0.2 * u
-                                             : p->kind == MW_PARAM_BETA ? 0.2 * u
-                                                                        : u / sqrt(p->fan_in);
-            (*theta)[p->offset + i] = (float)v;
-        }
-    }
-    for (size_t i = 0; i < N; i++)
-        (*x)[i] = (float)uniform_pm1(&st);
-    for (int b = 0; b < s.batch; b++)
-        (*labels)[b] = b % s.classes;
-    mw_layout_free(&lay);
     return s;
 }
 
+/* The affine couplings of the finite-difference tests: an mlp (width 8, hidden 6, k = 2,
+ * tanh F, leaky σ, BN, 3 layers) and a revnet (4 channels of 4x4, 2 blocks of 2, k = 1,
+ * ReLU F, tanh σ, BN). */
+static mw_spec affine_mlp(int depth)
+{
+    mw_spec s = tu_small_spec(depth, MW_ACT_TANH, MW_ACT_LEAKY, 1, 1);
+    s.coupling = MW_COUPLING_AFFINE;
+    return s;
+}
+
+static mw_spec affine_revnet(void)
+{
+    mw_spec s = tu_small_revnet(2, MW_ACT_RELU, MW_ACT_TANH, 1, 0, 1);
+    s.coupling = MW_COUPLING_AFFINE;
+    return s;
+}
+
+/* A network of this spec at 256 bits with seeded data, after a forward pass. */
+static mw_ref *seeded_ref(const mw_spec *s, uint64_t seed)
+{
+    double *theta, *x;
+    int *labels;
+    seeded_data(s, &theta, &x, &labels, seed);
+    mw_ref *r;
+    char msg[256];
+    ck_assert_msg(mw_ref_new(s, 256, &r, msg, sizeof msg) == 0, "%s", msg);
+    ck_assert(mw_ref_set_params(r, theta, msg, sizeof msg) == 0);
+    ck_assert(mw_ref_set_batch(r, x, labels, msg, sizeof msg) == 0);
+    ck_assert_msg(mw_ref_forward(r, msg, sizeof msg) == 0, "%s", msg);
+    free(theta), free(x), free(labels);
+    return r;
+}
+
+/* The objective of the finite differences: the loss, or <h_L, x_L> when h_L is given. */
+static void objective(mw_ref *r, const mw_spec *s, const double *h_L, mpfr_t out)
+{
+    if (!h_L) {
+        mpfr_set(out, mw_ref_loss(r), MPFR_RNDN);
+        return;
+    }
+    mpfr_t t;
+    mpfr_init2(t, mpfr_get_prec(out));
+    mpfr_set_zero(out, 1);
+    for (size_t i = 0; i < (size_t)s->batch * (size_t)s->width; i++) {
+        mpfr_mul_d(t, mw_ref_activation(r, s->depth, i), h_L[i], MPFR_RNDN);
+        mpfr_add(out, out, t, MPFR_RNDN);
+    }
+    mpfr_clear(t);
+}
+
 /* (J(v + h) − J(v − h)) / 2h with v the value at *v and h = 2^-100: at 256 bits v ± h is
- * exact, truncation is O(h²) ≈ 1e-60 and rounding O(2^-256 / h) ≈ 1e-47. Recomputes from
- * `from` on and leaves v and the stored forward pass as they were. */
-static void central_difference(mw_ref *r, mpfr_ptr v, int from, mpfr_t fd)
+ * exact, truncation is O(h²) ≈ 1e-60 and rounding O(2^-256 / h) ≈ 1e-47. J is the
+ * objective above. Recomputes from `from` on and leaves v and the stored forward pass as
+ * they were. */
+static void central_difference(mw_ref *r, const mw_spec *s, const double *h_L, mpfr_ptr v,
+                               int from, mpfr_t fd)
 {
     char msg[256];
     mpfr_t keep, jm;
@@ -139,19 +200,21 @@ static void central_difference(mw_ref *r, mpfr_ptr v, int from, mpfr_t fd)
     mpfr_set(keep, v, MPFR_RNDN);
     mpfr_sub_d(v, keep, 0x1p-100, MPFR_RNDN);
     ck_assert_msg(mw_ref_forward_from(r, from, msg, sizeof msg) == 0, "%s", msg);
-    mpfr_set(jm, mw_ref_loss(r), MPFR_RNDN);
+    objective(r, s, h_L, jm);
     mpfr_add_d(v, keep, 0x1p-100, MPFR_RNDN);
     ck_assert_msg(mw_ref_forward_from(r, from, msg, sizeof msg) == 0, "%s", msg);
-    mpfr_sub(fd, mw_ref_loss(r), jm, MPFR_RNDN);
+    objective(r, s, h_L, fd);
+    mpfr_sub(fd, fd, jm, MPFR_RNDN);
     mpfr_mul_2si(fd, fd, 99, MPFR_RNDN);
     mpfr_set(v, keep, MPFR_RNDN);
     ck_assert_msg(mw_ref_forward_from(r, from, msg, sizeof msg) == 0, "%s", msg);
     mpfr_clears(keep, jm, (mpfr_ptr)0);
 }
 
-/* |fd − g| <= 1e-35 · scale, scale the largest |g| of the tensor (> 0). */
-static void check_fd(const char *what, size_t i, mpfr_srcptr fd, mpfr_srcptr g, mpfr_srcptr scale,
-                     uint64_t seed)
+/* |fd − g| <= 1e-35 · scale, scale the largest |g| of the tensor (> 0); returns
+ * |fd − g| / scale. */
+static double check_fd(const char *what, size_t i, mpfr_srcptr fd, mpfr_srcptr g, mpfr_srcptr scale,
+                       uint64_t seed)
 {
     mpfr_t d;
     mpfr_init2(d, mpfr_get_prec(g));
@@ -164,57 +227,204 @@ static void check_fd(const char *what, size_t i, mpfr_srcptr fd, mpfr_srcptr g, 
     ck_assert_msg(mpfr_cmp_d(d, 1e-35) <= 0,
                   "%s[%zu]: reverse mode %s, central difference %s, |diff|/scale %.3e (seed %llu)",
                   what, i, gs, fs, mpfr_get_d(d, MPFR_RNDN), (unsigned long long)seed);
+    double ratio = mpfr_get_d(d, MPFR_RNDN);
     mpfr_clear(d);
+    return ratio;
 }
 
-START_TEST(revnet_finite_differences)
+static mpfr_srcptr largest(mpfr_srcptr (*get)(const mw_ref *, size_t), const mw_ref *r,
+                           size_t first, size_t n, mpfr_ptr scale)
 {
-    double *theta, *x;
-    int *labels;
-    uint64_t seed = tu_seed();
-    mw_spec s = fd_revnet(&theta, &x, &labels, seed);
-    mw_layout lay;
-    ck_assert(mw_layout_build(&s, &lay) == 0);
-    mw_ref *r;
+    mpfr_set_zero(scale, 1);
+    for (size_t i = 0; i < n; i++)
+        if (mpfr_cmpabs(get(r, first + i), scale) > 0)
+            mpfr_abs(scale, get(r, first + i), MPFR_RNDN);
+    return scale;
+}
+
+/* Reverse mode (mw_ref_gradient, or mw_ref_vjp_body from h_L) against central differences
+ * of the loss (or of <h_L, x_L>) at two coordinates of every tensor and four of the input.
+ * With h_L the head's gradient must be exactly 0. Returns the worst |fd − g| / scale. */
+static double fd_every_tensor(const mw_spec *s, const double *h_L, uint64_t seed)
+{
+    mw_ref *r = seeded_ref(s, seed);
     char msg[256];
-    ck_assert_msg(mw_ref_new(&s, 256, &r, msg, sizeof msg) == 0, "%s", msg);
-    ck_assert(mw_ref_set_params(r, theta, msg, sizeof msg) == 0);
-    ck_assert(mw_ref_set_batch(r, x, labels, msg, sizeof msg) == 0);
-    ck_assert_msg(mw_ref_gradient(r, msg, sizeof msg) == 0, "%s", msg);
+    if (h_L)
+        ck_assert_msg(mw_ref_vjp_body(r, h_L, msg, sizeof msg) == 0, "%s", msg);
+    else
+        ck_assert_msg(mw_ref_gradient(r, msg, sizeof msg) == 0, "%s", msg);
+    mw_layout lay;
+    ck_assert(mw_layout_build(s, &lay) == 0);
     mpfr_t fd, scale;
     mpfr_inits2(256, fd, scale, (mpfr_ptr)0);
-    /* two coordinates of every tensor: conv W, c, γ, β of each unit of each layer (both
-     * sides of ψ) and the head */
+    double worst = 0.0;
     for (int t = 0; t < lay.n_params; t++) {
         const mw_param_info *p = &lay.params[t];
-        mpfr_set_zero(scale, 1);
-        for (size_t i = 0; i < p->count; i++)
-            if (mpfr_cmpabs(mw_ref_grad(r, p->offset + i), scale) > 0)
-                mpfr_abs(scale, mw_ref_grad(r, p->offset + i), MPFR_RNDN);
+        largest(get_grad, r, p->offset, p->count, scale);
+        if (h_L && p->layer == 0) { /* the head is outside the body */
+            ck_assert_msg(mpfr_zero_p(scale), "%s: vjp of the body has a head gradient", p->name);
+            continue;
+        }
         ck_assert_msg(mpfr_sgn(scale) > 0, "%s: gradient is zero", p->name);
         size_t at[2] = {p->count / 3, p->count - 1};
         for (int q = 0; q < 2; q++) {
             size_t j = p->offset + at[q];
-            central_difference(r, mw_ref_param(r, j), p->layer ? p->layer : s.depth + 1, fd);
-            check_fd(p->name, at[q], fd, mw_ref_grad(r, j), scale, seed);
+            central_difference(r, s, h_L, mw_ref_param(r, j), p->layer ? p->layer : s->depth + 1,
+                               fd);
+            worst = fmax(worst, check_fd(p->name, at[q], fd, mw_ref_grad(r, j), scale, seed));
         }
     }
-    /* the input: through both blocks, ψ and the pool */
-    size_t N = (size_t)s.batch * (size_t)s.width;
-    mpfr_set_zero(scale, 1);
-    for (size_t i = 0; i < N; i++)
-        if (mpfr_cmpabs(mw_ref_input_grad(r, i), scale) > 0)
-            mpfr_abs(scale, mw_ref_input_grad(r, i), MPFR_RNDN);
+    size_t N = (size_t)s->batch * (size_t)s->width;
+    largest(get_input_grad, r, 0, N, scale);
     ck_assert(mpfr_sgn(scale) > 0);
     size_t at[4] = {0, 5, N / 2 + 3, N - 1};
     for (int q = 0; q < 4; q++) {
-        central_difference(r, mw_ref_input(r, at[q]), 1, fd);
-        check_fd("input", at[q], fd, mw_ref_input_grad(r, at[q]), scale, seed);
+        central_difference(r, s, h_L, mw_ref_input(r, at[q]), 1, fd);
+        worst = fmax(worst, check_fd("input", at[q], fd, mw_ref_input_grad(r, at[q]), scale, seed));
     }
     mpfr_clears(fd, scale, (mpfr_ptr)0);
     mw_ref_free(r);
     mw_layout_free(&lay);
-    free(theta), free(x), free(labels);
+    return worst;
+}
+
+/* conv W, c, γ, β of each unit of each layer (both sides of ψ), the head and the input */
+START_TEST(revnet_finite_differences)
+{
+    mw_spec s = fd_revnet();
+    fd_every_tensor(&s, NULL, tu_seed());
+}
+END_TEST
+
+/* The affine coupling, which no golden case covers: W, c, γ, β of both units (the last
+ * one twice as wide: log-scale and shift), the head and the input; mlp and revnet. */
+START_TEST(affine_finite_differences)
+{
+    mw_spec m = affine_mlp(3), v = affine_revnet();
+    fd_every_tensor(&m, NULL, tu_seed());
+    fd_every_tensor(&v, NULL, tu_seed() + 1);
+}
+END_TEST
+
+/* mw_ref_vjp_body from a seeded cotangent h_L in ±1 against central differences of
+ * <h_L, x_L(θ, x)>: one layer (a layer's vjp, as the engine's checks use it) and a revnet
+ * body through ψ, additive and affine. */
+START_TEST(vjp_body_finite_differences)
+{
+    for (int c = 0; c < 2; c++) {
+        mw_spec sp[2] = {affine_mlp(1), affine_revnet()};
+        for (int a = 0; a < 2; a++) {
+            mw_spec *s = &sp[a];
+            s->coupling = c ? MW_COUPLING_AFFINE : MW_COUPLING_ADDITIVE;
+            uint64_t seed = tu_seed() + (uint64_t)(2 * c + a), st = seed ^ 0x5a5a5a5au;
+            size_t N = (size_t)s->batch * (size_t)s->width;
+            double *h_L = malloc(N * sizeof *h_L);
+            ck_assert(h_L);
+            for (size_t i = 0; i < N; i++)
+                h_L[i] = uniform_pm1(&st);
+            fd_every_tensor(s, h_L, seed);
+            free(h_L);
+        }
+    }
+}
+END_TEST
+
+/* vjp_body refuses to run without a forward pass of the current values. */
+START_TEST(vjp_body_needs_forward)
+{
+    mw_spec s = affine_mlp(2);
+    mw_ref *r = seeded_ref(&s, tu_seed());
+    char msg[256];
+    double *h_L = calloc((size_t)s.batch * (size_t)s.width, sizeof *h_L);
+    ck_assert(h_L);
+    mpfr_mul_2si(mw_ref_param(r, 0), mw_ref_param(r, 0), 1, MPFR_RNDN);
+    ck_assert(mw_ref_vjp_body(r, h_L, msg, sizeof msg) != 0 && strstr(msg, "forward"));
+    ck_assert_msg(mw_ref_forward(r, msg, sizeof msg) == 0, "%s", msg);
+    h_L[3] = INFINITY;
+    ck_assert(mw_ref_vjp_body(r, h_L, msg, sizeof msg) != 0 && strstr(msg, "cotangent 3"));
+    h_L[3] = 0.5;
+    ck_assert_msg(mw_ref_vjp_body(r, h_L, msg, sizeof msg) == 0, "%s", msg);
+    free(h_L);
+    mw_ref_free(r);
+}
+END_TEST
+
+/* The affine coupling with a zero log-scale (F's last unit's first half of W, c and β
+ * zero, so r = 0, s = tanh 0 = 0, exp(s) = 1) is the additive coupling whose F is the
+ * shift half: the same loss and, entry by entry, the same gradients, exactly (every
+ * extra operation is exact). This pins the order r first, t second. */
+static void zero_scale_is_additive(mw_spec add)
+{
+    mw_spec aff = add;
+    aff.coupling = MW_COUPLING_AFFINE;
+    mw_layout la, lf;
+    ck_assert(mw_layout_build(&add, &la) == 0 && mw_layout_build(&aff, &lf) == 0);
+    ck_assert(la.n_params == lf.n_params);
+    double *ta, *x, *tf = calloc(lf.total, sizeof *tf);
+    int *labels;
+    seeded_data(&add, &ta, &x, &labels, tu_seed());
+    ck_assert(tf);
+    /* where additive entry i of tensor t sits in the affine layout: the shift half comes
+     * after the log-scale half, whose rows have the same length */
+    size_t *where = malloc(la.total * sizeof *where);
+    ck_assert(where);
+    for (int t = 0; t < la.n_params; t++) {
+        const mw_param_info *pa = &la.params[t], *pf = &lf.params[t];
+        int last = pa->layer > 0 && pa->unit == add.units;
+        ck_assert(pf->count == (last ? 2 : 1) * pa->count);
+        for (size_t i = 0; i < pa->count; i++) {
+            where[pa->offset + i] = pf->offset + (last ? pa->count : 0) + i;
+            tf[where[pa->offset + i]] = ta[pa->offset + i];
+            if (last) /* the log-scale half: zero, but γ (which multiplies x̂ = 0) */
+                tf[pf->offset + i] = pa->kind == MW_PARAM_GAMMA ? 1.25 : 0.0;
+        }
+    }
+    mw_ref *ra, *rf;
+    char msg[256];
+    ck_assert(mw_ref_new(&add, 256, &ra, msg, sizeof msg) == 0);
+    ck_assert(mw_ref_new(&aff, 256, &rf, msg, sizeof msg) == 0);
+    ck_assert(mw_ref_set_params(ra, ta, msg, sizeof msg) == 0);
+    ck_assert(mw_ref_set_params(rf, tf, msg, sizeof msg) == 0);
+    ck_assert(mw_ref_set_batch(ra, x, labels, msg, sizeof msg) == 0);
+    ck_assert(mw_ref_set_batch(rf, x, labels, msg, sizeof msg) == 0);
+    ck_assert_msg(mw_ref_gradient(ra, msg, sizeof msg) == 0, "%s", msg);
+    ck_assert_msg(mw_ref_gradient(rf, msg, sizeof msg) == 0, "%s", msg);
+    ck_assert(mpfr_equal_p(mw_ref_loss(ra), mw_ref_loss(rf)));
+    for (size_t j = 0; j < la.total; j++)
+        ck_assert_msg(mpfr_equal_p(mw_ref_grad(ra, j), mw_ref_grad(rf, where[j])),
+                      "%s: gradient %zu (affine %zu) differs: %.17g vs %.17g", mw_arch_name(add.arch),
+                      j, where[j], mpfr_get_d(mw_ref_grad(ra, j), MPFR_RNDN),
+                      mpfr_get_d(mw_ref_grad(rf, where[j]), MPFR_RNDN));
+    for (size_t i = 0; i < (size_t)add.batch * (size_t)add.width; i++)
+        ck_assert(mpfr_equal_p(mw_ref_input_grad(ra, i), mw_ref_input_grad(rf, i)));
+    mw_ref_free(ra), mw_ref_free(rf);
+    mw_layout_free(&la), mw_layout_free(&lf);
+    free(ta), free(tf), free(x), free(labels), free(where);
+}
+
+START_TEST(affine_zero_scale_is_additive)
+{
+    zero_scale_is_additive(tu_small_spec(3, MW_ACT_TANH, MW_ACT_LEAKY, 0, 1));
+    zero_scale_is_additive(tu_small_revnet(2, MW_ACT_RELU, MW_ACT_TANH, 1, 0, 1));
+}
+END_TEST
+
+/* The layer type table has a type for every coupling of mw_spec.h, by mw_coupling_name. */
+START_TEST(layer_types_registered)
+{
+    const mw_ref_layer_type *table;
+    size_t n = mw_ref_layer_types(&table);
+    ck_assert_uint_eq(n, 2);
+    for (size_t i = 0; i < n; i++)
+        ck_assert(table[i].name && table[i].forward && table[i].reverse);
+    mw_coupling all[] = {MW_COUPLING_ADDITIVE, MW_COUPLING_AFFINE};
+    for (int c = 0; c < 2; c++) {
+        const mw_ref_layer_type *t = mw_ref_layer_type_find(mw_coupling_name(all[c]));
+        ck_assert_msg(t != NULL, "no reference layer type %s", mw_coupling_name(all[c]));
+        ck_assert_str_eq(t->name, mw_coupling_name(all[c]));
+    }
+    ck_assert_ptr_null(mw_ref_layer_type_find("multiplicative"));
+    ck_assert_ptr_null(mw_ref_layer_type_find(""));
 }
 END_TEST
 
@@ -300,6 +510,11 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, golden_cases, 0, 11);
     tcase_add_test(tc, revnet_finite_differences);
+    tcase_add_test(tc, affine_finite_differences);
+    tcase_add_test(tc, vjp_body_finite_differences);
+    tcase_add_test(tc, vjp_body_needs_forward);
+    tcase_add_test(tc, affine_zero_scale_is_additive);
+    tcase_add_test(tc, layer_types_registered);
     tcase_add_test(tc, agrees_with_f64_engine);
     tcase_add_test(tc, bad_input_refused);
     suite_add_tcase(s, tc);

@@ -1,0 +1,39 @@
+/* The additive coupling layer in the reference (DESIGN.md §2, the paper's eq. 12):
+ * z = b + F(a), y = (a, σ(z)); reverse h_z = h_{y,b} σ'(z), h_b = h_z,
+ * h_a = h_{y,a} + vjp_F(a, h_z). F's output is (B, C/2, H, W): h values per sample. */
+#include "ref_internal.h"
+
+int ref_additive_forward(mw_ref *r, int l, char *msg, size_t msg_len)
+{
+    (void)msg, (void)msg_len; /* nothing here can fail; the caller checks MPFR's flags */
+    size_t off_a, off_b, n = r->n, h = r->h;
+    ref_halves(r, l, &off_a, &off_b);
+    ref_f_forward(r, l);
+    mpfr_t *F = ref_f_out(r, l), *xin = ref_layer_in(r, l), *xout = ref_layer_out(r, l);
+    mpfr_t *zc = ref_zc(r, l);
+    for (size_t b = 0; b < r->B; b++)
+        for (size_t j = 0; j < h; j++) {
+            mpfr_add(zc[b * h + j], xin[b * n + off_b + j], F[b * h + j], RND);
+            ref_act(r, r->s.out_act, xout[b * n + off_b + j], zc[b * h + j]);
+            mpfr_set(xout[b * n + off_a + j], xin[b * n + off_a + j], RND);
+        }
+    return 0;
+}
+
+int ref_additive_reverse(mw_ref *r, int l, char *msg, size_t msg_len)
+{
+    (void)msg, (void)msg_len;
+    size_t off_a, off_b, n = r->n, h = r->h;
+    ref_halves(r, l, &off_a, &off_b);
+    mpfr_t *zc = ref_zc(r, l), *hF = r->hv; /* hF: (B, C/2, H, W), F's output cotangent */
+    /* h_z = h_{y,b} σ'(z); h_{x,b} = h_z; h_{x,a} = h_{y,a} (+ F's input cotangent below) */
+    for (size_t b = 0; b < r->B; b++)
+        for (size_t j = 0; j < h; j++) {
+            ref_dact(r, r->s.out_act, r->t0, zc[b * h + j]);
+            mpfr_mul(hF[b * h + j], r->hy[b * n + off_b + j], r->t0, RND);
+            mpfr_set(r->hx[b * n + off_b + j], hF[b * h + j], RND);
+            mpfr_set(r->hx[b * n + off_a + j], r->hy[b * n + off_a + j], RND);
+        }
+    ref_f_backward(r, l);
+    return 0;
+}
