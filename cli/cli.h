@@ -6,5 +6,7 @@ int mw_cmd_grad(int argc, char **argv);
 int mw_cmd_gradcheck(int argc, char **argv);
 int mw_cmd_suite(int argc, char **argv);
 int mw_cmd_report(int argc, char **argv);
+int mw_cmd_layer(int argc, char **argv);
+int mw_cmd_suite_layers(int argc, char **argv);
 
 #endif

@@ -451,14 +451,18 @@ int mw_cmd_suite(int argc, char **argv)
                    "              divergence, epoch by epoch (the main job)\n"
                    "  gradcheck   every method against gold on a grid of networks\n"
                    "  memory      every method's working memory against depth (Table 1)\n"
-                   "  timing      every method's time per gradient against depth (Table 1)\n\n"
+                   "  timing      every method's time per gradient against depth (Table 1)\n"
+                   "  layers      every layer of the registry against the MPFR reference\n"
+                   "              (mwverify layer check --all)\n\n"
                    "Each writes an HDF5 report: mwverify suite <name> --help.\n");
         return argc < 1 ? MW_EXIT_USAGE : MW_EXIT_OK;
     }
     if (strcmp(argv[0], "gradcheck") == 0 || strcmp(argv[0], "stability") == 0 ||
         strcmp(argv[0], "memory") == 0 || strcmp(argv[0], "timing") == 0)
         return run_suite(argv[0], argc - 1, argv + 1);
+    if (strcmp(argv[0], "layers") == 0)
+        return mw_cmd_suite_layers(argc - 1, argv + 1);
     fprintf(stderr, "mwverify suite: unknown suite '%s' (suites: stability, gradcheck, memory, "
-                    "timing)\n", argv[0]);
+                    "timing, layers)\n", argv[0]);
     return MW_EXIT_USAGE;
 }

@@ -27,7 +27,9 @@ static void usage(FILE *f)
             "  gradcheck   every method against the certified gold oracle on a small grid\n"
             "              of networks, in float32 and float64\n"
             "  suite       sweeps that write HDF5 reports: suite stability (the main job),\n"
-            "              suite gradcheck, suite memory, suite timing\n"
+            "              suite gradcheck, suite memory, suite timing, suite layers\n"
+            "  layer       the layer registry: layer list; layer check NAME|--all checks a\n"
+            "              layer's operations against the MPFR reference\n"
             "  report      read a report back: report summary, report plot\n\n"
             "Each command explains itself: mwverify <command> --help.\n\n"
             "options:\n"
@@ -68,7 +70,9 @@ int main(int argc, char **argv)
         return mw_cmd_suite(argc - 2, argv + 2);
     if (strcmp(cmd, "report") == 0)
         return mw_cmd_report(argc - 2, argv + 2);
-    fprintf(stderr, "mwverify: unknown command '%s' (commands: grad, gradcheck, suite, report; see mwverify "
+    if (strcmp(cmd, "layer") == 0)
+        return mw_cmd_layer(argc - 2, argv + 2);
+    fprintf(stderr, "mwverify: unknown command '%s' (commands: grad, gradcheck, suite, report, layer; see mwverify "
                     "--help)\n", cmd);
     return MW_EXIT_USAGE;
 }

@@ -19,6 +19,9 @@ const mw_opt mw_act_opts[] = {
 };
 
 const mw_opt mw_size_opts[] = {
+    {"coupling", "TYPE", "the coupling layers: additive (z = b + F(a), the paper's; the\n"
+                         "default) or affine (z = b ⊙ exp(tanh(F_r(a))) + F_t(a), RealNVP/Glow;\n"
+                         "F's last unit gives both halves); mwverify layer list"},
     {"width", "N", "mlp: features n of the input, even"},
     {"channels", "C", "revnet: channels of the input, even (default 4; the paper pads\n"
                       "CIFAR-10 to 8 or 18)"},
@@ -200,6 +203,12 @@ int mw_net_opt_apply(mw_grad_request *req, mw_spec *revnet, const char *name, co
         if (mw_out_act_parse(v, &s->out_act) == 0)
             BOTH(out_act, 0);
         snprintf(err, n, "--out-act %s: unknown activation (allowed: none, tanh, leaky)", v);
+        return 1;
+    }
+    if (strcmp(name, "coupling") == 0) {
+        if (mw_coupling_parse(v, &s->coupling) == 0)
+            BOTH(coupling, 0);
+        snprintf(err, n, "--coupling %s: unknown coupling (allowed: additive, affine)", v);
         return 1;
     }
     if (strcmp(name, "leaky-slope") == 0)

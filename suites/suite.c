@@ -222,6 +222,8 @@ int mw_suite_config_json(const mw_suite_config *c, char *buf, size_t n)
     mw_json_integer(&j, "batch", s->batch);
     mw_json_integer(&j, "classes", s->classes);
     mw_json_number(&j, "init_scale", s->init_scale);
+    if (s->coupling != MW_COUPLING_ADDITIVE) /* absent: additive, as before it could be chosen */
+        mw_json_string(&j, "coupling", mw_coupling_name(s->coupling));
     mw_json_object_end(&j);
     if (has[1]) {
         const mw_spec *r = &c->revnet;

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "jsonr.h"
+#include "layer_report.h"
+#include "mw_engine.h"
 #include "report.h"
 #include "testutil.h"
 
@@ -159,6 +161,15 @@ START_TEST(bad_input_is_one_line_and_exit_2)
         {{"grad", "--arch", "revnet", "--width", "32"}, {"--width", "mlp option"}},
         {{"grad", "--blocks", "2"}, {"--blocks", "--arch revnet"}},
         {{"suite", "stability", "--lr", "-1"}, {"--lr -1", NULL}},
+        {{"layer", "check"}, {"--all", "layer list"}},
+        {{"layer", "check", "nope"}, {"'nope'", "layer list"}},
+        {{"layer", "check", "additive-vijp-sign"}, {"negative control", "--include-faulty"}},
+        {{"layer", "check", "--all", "additive"}, {"--all", "not both"}},
+        {{"layer", "check", "additive", "--factor", "0.5"}, {"--factor 0.5", NULL}},
+        {{"layer", "check", "additive", "--baseline", "/nonexistent-dir/b.h5"}, {"/nonexistent-dir/b.h5", "no such file"}},
+        {{"layer", "check", "additive", "--report", "/nonexistent-dir/r.h5"}, {"/nonexistent-dir", "does not exist"}},
+        {{"layer", "frob"}, {"frob", "check"}},
+        {{"suite", "layers", "--bogus"}, {"--bogus", NULL}},
         {{"grad", "--out-act", "leaky", "--leaky-slope", "0"}, {NULL, NULL}},
         {{"frobnicate"}, {"frobnicate", "grad"}},
     };
@@ -771,6 +782,94 @@ START_TEST(memory_and_timing_suites)
 }
 END_TEST
 
+/* ---- layer check ---- */
+
+/* layer list shows the real layers, the negative controls only when asked; layer check
+ * --all --include-faulty passes every real layer and catches every control, naming the
+ * checks, and writes a report; that report as --baseline passes, a doctored copy (the
+ * affine errors 1000x smaller than measured) fails with the regressions named; an
+ * existing report is not replaced without --force. */
+START_TEST(layer_list_and_check)
+{
+    run_result r = run((const char *[]){"layer", "list", NULL});
+    ck_assert_int_eq(r.code, 0);
+    ck_assert(strstr(r.out, "additive ") && strstr(r.out, "affine ") && strstr(r.out, "squeeze "));
+    ck_assert(!strstr(r.out, "additive-vijp-sign"));
+    run_free(&r);
+    r = run((const char *[]){"layer", "list", "--include-faulty", "--json", NULL});
+    ck_assert_int_eq(r.code, 0);
+    char err[256];
+    jr_value *j = jr_parse(r.out, err, sizeof err);
+    ck_assert_msg(j != NULL, "%s", err);
+    const jr_value *layers = jr_get(j, "layers");
+    ck_assert(layers && layers->type == JR_ARRAY && layers->n == mw_layer_count());
+    jr_free(j);
+    run_free(&r);
+
+    suite_tmpdir();
+    char base[300], doctored[300];
+    snprintf(base, sizeof base, "%s/base.h5", suite_dir);
+    snprintf(doctored, sizeof doctored, "%s/doctored.h5", suite_dir);
+    r = run((const char *[]){"layer", "check", "--all", "--include-faulty", "--report", base,
+                             "--json", NULL});
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    j = jr_parse(r.out, err, sizeof err);
+    ck_assert_msg(j != NULL, "%s", err);
+    layers = jr_get(j, "layers");
+    ck_assert(layers && layers->n == mw_layer_count());
+    for (size_t i = 0; i < layers->n; i++) {
+        const jr_value *l = &layers->items[i], *fault = jr_get(l, "fault");
+        const char *name = jr_get(l, "name")->text;
+        double failed = jr_number(jr_get(l, "failed"));
+        ck_assert_str_eq(jr_get(l, "ok")->text, "true");
+        if (fault->type == JR_NULL) {
+            ck_assert_msg(failed == 0, "%s failed %g checks", name, failed);
+        } else {
+            ck_assert_msg(failed > 0, "%s escaped", name);
+            ck_assert(strlen(jr_get(l, "failed_checks")->text) > 0);
+        }
+    }
+    ck_assert_str_eq(jr_get(j, "ok")->text, "true");
+    jr_free(j);
+    run_free(&r);
+
+    /* the report is not replaced without --force, and is still whole afterwards */
+    r = run((const char *[]){"layer", "check", "affine", "--report", base, NULL});
+    ck_assert_int_eq(r.code, 2);
+    ck_assert(strstr(r.err, "--force") && count_lines(r.err) == 1);
+    run_free(&r);
+    mw_layer_check_result res = {0};
+    ck_assert_msg(mw_layer_report_load(base, &res, err, sizeof err) == 0, "%s", err);
+
+    r = run((const char *[]){"layer", "check", "affine", "squeeze", "--baseline", base, NULL});
+    ck_assert_msg(r.code == 0, "exit %d: %s%s", r.code, r.out, r.err);
+    ck_assert(strstr(r.out, "0 regressions"));
+    run_free(&r);
+
+    size_t n_affine = 0;
+    for (size_t i = 0; i < res.n_rows; i++)
+        if (strcmp(res.rows[i].layer, "affine") == 0 && res.rows[i].error > 0)
+            res.rows[i].error /= 1000, n_affine++;
+    ck_assert(n_affine > 0);
+    ck_assert(mw_layer_report_write(doctored, &res, 0, "test", "test", err, sizeof err) == 0);
+    mw_layer_check_free(&res);
+    r = run((const char *[]){"layer", "check", "affine", "--baseline", doctored, NULL});
+    ck_assert_msg(r.code == 1, "exit %d: %s", r.code, r.out);
+    ck_assert(strstr(r.out, "regressed") && strstr(r.out, "FAILED"));
+    run_free(&r);
+
+    /* suite layers: the same as a suite, with its report */
+    char out[300];
+    snprintf(out, sizeof out, "%s/suite.h5", suite_dir);
+    r = run((const char *[]){"suite", "layers", "--out", out, "--quiet", NULL});
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    ck_assert(mw_layer_report_load(out, &res, err, sizeof err) == 0 && res.n_rows > 0);
+    mw_layer_check_free(&res);
+    run_free(&r);
+    suite_rmdir();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -790,6 +889,7 @@ int main(void)
     tcase_add_test(tc, paper_preset_estimates_and_refuses);
     tcase_add_test(tc, engine_cuda_fails_cleanly);
     tcase_add_test(tc, memory_and_timing_suites);
+    tcase_add_test(tc, layer_list_and_check);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -313,7 +313,8 @@ static void check_bn(pair *p)
 }
 
 /* im2col and the squeeze move values: equal bits. col2im sums at most nine terms per
- * element in the same order: equal bits too; chan_bias one add; chan_sum n terms. */
+ * element in the same order: equal bits too; chan_bias one add, chan_mul one multiply:
+ * equal bits; chan_sum n terms. */
 static void check_images(pair *p)
 {
     const size_t NI = 3, C = 2, H = 6, W = 4, S = H * W, ld = C * S + 5;
@@ -321,6 +322,7 @@ static void check_images(pair *p)
     twin back = twin_random(p, NI * ld, 72, 1.0), sq = twin_make(p, NULL, NI * C * S);
     twin un = twin_make(p, NULL, NI * C * S), bias = twin_random(p, 2 * 4, 73, 1.0);
     twin cb = twin_random(p, NI * C * S, 74, 1.0), cs = twin_random(p, 2 * 4, 75, 1.0);
+    twin cm = twin_random(p, NI * C * S, 76, 1.0), scale = twin_random(p, C, 77, 1.0);
     for (int s = 0; s < 2; s++) {
         mw_ctx *c = p->c[s];
         ck_assert(c->ops->im2col(c, NI, C, H, W, in.t[s].data, ld, col.t[s].data) == MW_OK);
@@ -329,14 +331,16 @@ static void check_images(pair *p)
         ck_assert(c->ops->squeeze(c, NI, C, H, W, sq.t[s].data, un.t[s].data, true) == MW_OK);
         ck_assert(c->ops->chan_bias(c, NI, C, S, 1.5, bias.t[s].data, 2, 4, cb.t[s].data) == MW_OK);
         ck_assert(c->ops->chan_sum(c, NI, C, S, 2, cb.t[s].data, 0.25, 1.0, cs.t[s].data, 4) == MW_OK);
+        ck_assert(c->ops->chan_mul(c, NI, C, S, scale.t[s].data, cm.t[s].data) == MW_OK);
     }
     twin_expect(p, &col, NULL, 0.0, "im2col");
     twin_expect(p, &back, NULL, 0.0, "col2im");
     twin_expect(p, &sq, NULL, 0.0, "squeeze");
     twin_expect(p, &un, NULL, 0.0, "squeeze inverse");
     twin_expect(p, &cb, NULL, 0.0, "chan_bias");
+    twin_expect(p, &cm, NULL, 0.0, "chan_mul");
     twin_expect(p, &cs, NULL, sum_bound(p, 2.0 * S, 0.25 * 2.0 * S * 8.0), "chan_sum");
-    twin *all[] = {&in, &col, &back, &sq, &un, &bias, &cb, &cs};
+    twin *all[] = {&in, &col, &back, &sq, &un, &bias, &cb, &cs, &cm, &scale};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         twin_free(p, all[i]);
 }
@@ -381,17 +385,20 @@ END_TEST
 
 /* ---- the methods ---- */
 
-/* On an mlp with BN and a revnet: every method on the GPU in float64 equals the CPU's to
- * 1e-12 (different summation orders only); in float32 each method's error against gold
- * is within 4x of the CPU engine's (both are float32 roundings of the same computation,
- * measured at 1e-7..1e-6 on these nets), and the GPU's and the CPU's float32 gradients
- * differ by no more than their errors against gold together. Two GPU runs give the same
- * bits; the tracked peak bytes equal the CPU's. */
+/* On an mlp with BN and a revnet, each with additive and with affine couplings: every
+ * method on the GPU in float64 equals the CPU's to 1e-12 (different summation orders
+ * only); in float32 each method's error against gold is within 4x of the CPU engine's
+ * (both are float32 roundings of the same computation), and the GPU's and the CPU's
+ * float32 gradients differ by no more than their errors against gold together. Two GPU
+ * runs give the same bits; the tracked peak bytes equal the CPU's. */
 START_TEST(methods_gpu_cpu_gold)
 {
-    for (int k = 0; k < 2; k++) {
-        mw_spec s = k == 0 ? tu_small_spec(3, MW_ACT_TANH, MW_ACT_TANH, 1, tu_seed())
-                           : tu_small_revnet(1, MW_ACT_RELU, MW_ACT_TANH, 1, 0, tu_seed());
+    /* nets 0, 1: additive couplings (mlp, revnet); 2, 3: the same with affine couplings */
+    for (int k = 0; k < 4; k++) {
+        mw_spec s = k % 2 == 0 ? tu_small_spec(3, MW_ACT_TANH, MW_ACT_TANH, 1, tu_seed())
+                               : tu_small_revnet(1, MW_ACT_RELU, MW_ACT_TANH, 1, 0, tu_seed());
+        if (k >= 2)
+            s.coupling = MW_COUPLING_AFFINE;
         tu_net cpu64, gpu64, cpu32, gpu32;
         tu_net_make(&cpu64, &s, MW_F64);
         tu_net_make_on(&gpu64, &s, MW_BACKEND_CUDA, MW_F64);

@@ -540,6 +540,68 @@ static double inverse_gain(const mw_spec *s, int index, const double *y)
 /* inverse(forward(x)) = x for both parities (layers 1 and 2), f64 and f32. The bound:
  * the reconstruction subtracts F(a) again, so its error is a few ulps of the larger of
  * |b| and |F(a)|, amplified by tanh⁻¹'s cosh² ≤ cosh²(max |z|). */
+/* The registry: every coupling type of the spec has exactly one real layer of its name,
+ * the squeeze is there, every negative control the layer check relies on is there and
+ * says what is wrong with it, names are unique and found by name, and a network is built
+ * only from a layer that implements its spec's coupling. */
+START_TEST(layer_registry_lists_every_layer)
+{
+    const size_t n = mw_layer_count();
+    ck_assert_uint_ge(n, 7);
+    mw_layer_info info, other;
+    ck_assert_int_eq(mw_layer_info_at(n, &info), 1);
+    ck_assert_int_eq(mw_layer_info_of("no-such-layer", &info), 1);
+    ck_assert_int_eq(mw_layer_info_of("", &info), 1);
+    int real_of[2] = {0, 0}, squeezes = 0;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(mw_layer_info_at(i, &info), 0);
+        ck_assert(info.name && info.name[0] && info.summary && info.summary[0]);
+        ck_assert_int_eq(mw_layer_info_of(info.name, &other), 0);
+        ck_assert_str_eq(other.name, info.name); /* unique: found as itself */
+        for (size_t k = 0; k < i; k++) {
+            mw_layer_info prev;
+            mw_layer_info_at(k, &prev);
+            ck_assert_str_ne(prev.name, info.name);
+        }
+        if (info.coupling < 0) {
+            ck_assert(info.fault == NULL);
+            squeezes++;
+            continue;
+        }
+        ck_assert(info.coupling == MW_COUPLING_ADDITIVE || info.coupling == MW_COUPLING_AFFINE);
+        if (!info.fault) {
+            ck_assert_str_eq(info.name, mw_coupling_name((mw_coupling)info.coupling));
+            real_of[info.coupling]++;
+        } else {
+            ck_assert(info.fault[0] != '\0');
+        }
+        /* buildable on a spec of its coupling, refused on the other */
+        mw_spec sp = tu_small_spec(2, MW_ACT_TANH, MW_ACT_TANH, 0, 7);
+        sp.coupling = (mw_coupling)info.coupling;
+        mw_ctx *ctx = NULL;
+        mw_net *net = NULL;
+        ck_assert(mw_ctx_new(MW_BACKEND_CPU, MW_F64, &ctx) == MW_OK);
+        ck_assert_msg(mw_net_new_layer(ctx, &sp, info.name, &net) == MW_OK, "%s: %s", info.name,
+                      mw_ctx_message(ctx));
+        mw_net_free(ctx, net);
+        net = NULL;
+        sp.coupling = info.coupling == MW_COUPLING_ADDITIVE ? MW_COUPLING_AFFINE
+                                                            : MW_COUPLING_ADDITIVE;
+        ck_assert(mw_net_new_layer(ctx, &sp, info.name, &net) == MW_ERR_ARG && net == NULL);
+        mw_ctx_free(ctx);
+    }
+    ck_assert_int_eq(real_of[MW_COUPLING_ADDITIVE], 1);
+    ck_assert_int_eq(real_of[MW_COUPLING_AFFINE], 1);
+    ck_assert_int_eq(squeezes, 1);
+    static const char *const controls[] = {"additive-vijp-sign", "additive-naive-dinv",
+                                           "additive-bn-vjp-uncoupled", "additive-inverse-bias"};
+    for (size_t k = 0; k < sizeof controls / sizeof controls[0]; k++) {
+        ck_assert_msg(mw_layer_info_of(controls[k], &info) == 0, "%s missing", controls[k]);
+        ck_assert(info.fault != NULL);
+    }
+}
+END_TEST
+
 START_TEST(layer_round_trip)
 {
     for (int k = 0; k < N_LAYER_SPECS; k++)
@@ -1404,6 +1466,7 @@ static Suite *engine_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("layers");
+    tcase_add_test(tc, layer_registry_lists_every_layer);
     tcase_add_test(tc, layer_round_trip);
     tcase_add_test(tc, layer_adjoint_identity);
     tcase_add_test(tc, layer_vijp_identity);

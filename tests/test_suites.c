@@ -3,6 +3,11 @@
 #include <math.h>
 #include <string.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "layer_check.h"
 #include "suite.h"
 #include "suites.h"
 #include "testutil.h"
@@ -525,6 +530,144 @@ START_TEST(timing_suite)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- layer check */
+
+static int has_row(const mw_layer_check_result *r, const char *layer, const char *check,
+                   int failing)
+{
+    for (size_t i = 0; i < r->n_rows; i++)
+        if (strcmp(r->rows[i].layer, layer) == 0 && strcmp(r->rows[i].check, check) == 0 &&
+            (!failing || !r->rows[i].pass))
+            return 1;
+    return 0;
+}
+
+/* Every real layer passes every check, and a coupling is checked by all of them: each
+ * operation against MPFR, the identities, the six methods, in both dtypes. */
+START_TEST(layer_check_passes_real_layers)
+{
+    static const char *const checks[] = {
+        "forward", "inverse", "inverse_bias", "adjoint", "vijp_identity", "jvp", "vjp_input",
+        "vjp_params", "vijp_mpfr", "method:backprop", "method:forward", "method:projforward",
+        "method:revbackprop", "method:moonwalk", "method:mixed"};
+    char msg[512];
+    for (size_t i = 0; i < mw_layer_count(); i++) {
+        mw_layer_info info;
+        mw_layer_info_at(i, &info);
+        if (info.fault)
+            continue;
+        mw_layer_check_result r = {0};
+        ck_assert_msg(mw_layer_check(info.name, &r, NULL, NULL, msg, sizeof msg) == 0, "%s", msg);
+        for (size_t k = 0; k < r.n_rows; k++) {
+            const mw_layer_check_row *w = &r.rows[k];
+            ck_assert_msg(w->pass, "%s %s %s %s: %g > %g", w->layer, w->config, w->dtype,
+                          w->check, w->error, w->threshold);
+            ck_assert(isfinite(w->error) && w->threshold >= 0);
+        }
+        const size_t n_checks = info.coupling < 0 ? 4 : sizeof checks / sizeof checks[0];
+        for (size_t c = 0; c < n_checks; c++) {
+            const char *want = info.coupling < 0 ? (const char *[]){"inverse", "inverse_bias",
+                                                                    "adjoint", "vijp_identity"}[c]
+                                                 : checks[c];
+            ck_assert_msg(has_row(&r, info.name, want, 0), "%s: no %s check", info.name, want);
+        }
+        int dtypes = 0;
+        for (size_t k = 0; k < r.n_rows; k++)
+            dtypes |= strcmp(r.rows[k].dtype, "f32") == 0 ? 1 : strcmp(r.rows[k].dtype, "f64") == 0 ? 2 : 0;
+        ck_assert_int_eq(dtypes, 3);
+        ck_assert_uint_eq(mw_layer_check_failures(&r, info.name), 0);
+        mw_layer_check_free(&r);
+    }
+}
+END_TEST
+
+/* Every negative control is caught, by the check that names its fault. */
+START_TEST(layer_check_catches_every_fault)
+{
+    static const struct {
+        const char *layer, *check;
+    } expect[] = {
+        {"additive-vijp-sign", "vijp_mpfr"},
+        {"additive-naive-dinv", "vijp_mpfr"},
+        {"additive-bn-vjp-uncoupled", "vjp_input"},
+        {"additive-inverse-bias", "inverse_bias"},
+    };
+    char msg[512];
+    size_t controls = 0;
+    for (size_t i = 0; i < mw_layer_count(); i++) {
+        mw_layer_info info;
+        mw_layer_info_at(i, &info);
+        if (!info.fault)
+            continue;
+        controls++;
+        mw_layer_check_result r = {0};
+        ck_assert_msg(mw_layer_check(info.name, &r, NULL, NULL, msg, sizeof msg) == 0, "%s", msg);
+        ck_assert_msg(mw_layer_check_failures(&r, info.name) > 0, "%s escaped every check",
+                      info.name);
+        for (size_t k = 0; k < sizeof expect / sizeof expect[0]; k++)
+            if (strcmp(expect[k].layer, info.name) == 0)
+                ck_assert_msg(has_row(&r, info.name, expect[k].check, 1), "%s: %s did not fail",
+                              info.name, expect[k].check);
+        /* the fault is in one operation: forward and the jvp stay right */
+        ck_assert(!has_row(&r, info.name, "forward", 1) && !has_row(&r, info.name, "jvp", 1));
+        mw_layer_check_free(&r);
+    }
+    ck_assert_uint_ge(controls, sizeof expect / sizeof expect[0]);
+    mw_layer_check_result r = {0};
+    ck_assert(mw_layer_check("no-such-layer", &r, NULL, NULL, msg, sizeof msg) != 0);
+    ck_assert(strstr(msg, "no-such-layer") != NULL);
+}
+END_TEST
+
+/* The report round-trips; a baseline whose errors were smaller (doctored: one row 100x
+ * better than measured) makes that row a regression, the honest one none. */
+START_TEST(layer_check_baseline)
+{
+    char msg[512], dir[] = "/tmp/mw-layer-XXXXXX", path[128];
+    ck_assert(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/base.h5", dir);
+    mw_layer_check_result r = {0}, back = {0};
+    ck_assert_msg(mw_layer_check("affine", &r, NULL, NULL, msg, sizeof msg) == 0, "%s", msg);
+    ck_assert_msg(mw_layer_report_write(path, &r, 0, "test", "test", msg, sizeof msg) == 0, "%s",
+                  msg);
+    ck_assert(mw_layer_report_write(path, &r, 0, "test", "test", msg, sizeof msg) != 0 &&
+              strstr(msg, "--force"));
+    ck_assert_msg(mw_layer_report_load(path, &back, msg, sizeof msg) == 0, "%s", msg);
+    ck_assert_uint_eq(back.n_rows, r.n_rows);
+    for (size_t i = 0; i < r.n_rows; i++) {
+        ck_assert_str_eq(back.rows[i].check, r.rows[i].check);
+        ck_assert_str_eq(back.rows[i].config, r.rows[i].config);
+        ck_assert(back.rows[i].error == r.rows[i].error || (isnan(back.rows[i].error) && isnan(r.rows[i].error)));
+        ck_assert_int_eq(back.rows[i].pass, r.rows[i].pass);
+    }
+    /* the same results against themselves: nothing regressed */
+    mw_layer_check_result again = {0};
+    ck_assert(mw_layer_check("affine", &again, NULL, NULL, msg, sizeof msg) == 0);
+    ck_assert_uint_eq(mw_layer_check_against(&again, &back, 4.0), 0);
+    ck_assert_uint_eq(mw_layer_check_failures(&again, NULL), 0);
+    /* doctor one row of the baseline: its error 100x smaller than measured */
+    size_t doctored = r.n_rows;
+    for (size_t i = 0; i < back.n_rows && doctored == r.n_rows; i++)
+        if (strcmp(back.rows[i].check, "vjp_params") == 0 && back.rows[i].error > 0)
+            doctored = i, back.rows[i].error /= 100;
+    ck_assert(doctored < r.n_rows);
+    mw_layer_check_result now = {0};
+    ck_assert(mw_layer_check("affine", &now, NULL, NULL, msg, sizeof msg) == 0);
+    ck_assert_uint_eq(mw_layer_check_against(&now, &back, 4.0), 1);
+    ck_assert_uint_eq(mw_layer_check_failures(&now, NULL), 1);
+    ck_assert(!now.rows[doctored].pass && strstr(now.rows[doctored].check, "regressed"));
+    /* a file of another kind is refused by name */
+    FILE *f = fopen(path, "w");
+    ck_assert(f && fputs("not hdf5\n", f) >= 0 && fclose(f) == 0);
+    mw_layer_check_result bad = {0};
+    ck_assert(mw_layer_report_load(path, &bad, msg, sizeof msg) != 0 && strstr(msg, path));
+    unlink(path);
+    rmdir(dir);
+    mw_layer_check_free(&r), mw_layer_check_free(&back), mw_layer_check_free(&again);
+    mw_layer_check_free(&now);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("suites");
@@ -553,6 +696,12 @@ int main(void)
     tcase_add_test(tc, power_fit);
     tcase_add_test(tc, memory_suite);
     tcase_add_test(tc, timing_suite);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("layers");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, layer_check_passes_real_layers);
+    tcase_add_test(tc, layer_check_catches_every_fault);
+    tcase_add_test(tc, layer_check_baseline);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }
