@@ -34,8 +34,8 @@ static const mw_opt check_opts[] = {
     {"all", NULL, "every layer of the registry (instead of naming them)"},
     {"include-faulty", NULL, "also the negative controls (with --all, or to name one): each\n"
                              "must be caught by at least one check"},
-    {"report", "FILE.h5", "write every check's result here (SCHEMA.md, \"Layer check\n"
-                          "report\"): the baseline of a later run"},
+    {"report", "FILE.h5", "write every check's result here (reports/SCHEMA.md, \"Layer\n"
+                          "check report\"): the baseline of a later run"},
     {"force", NULL, "replace an existing --report file"},
     {"baseline", "OLD.h5", "an earlier --report: a check whose error grew by more than\n"
                            "--factor over it fails as a regression"},
@@ -551,8 +551,8 @@ int mw_cmd_suite_layers(int argc, char **argv)
         printf("usage: mwverify suite layers [options]\n\n"
                "mwverify layer check --all as a suite: every layer of the registry checked\n"
                "(mwverify layer check --help lists the checks and their thresholds), the\n"
-               "results written to an HDF5 report (SCHEMA.md, \"Layer check report\") that\n"
-               "a later run takes as --baseline.\n\noptions:\n");
+               "results written to an HDF5 report (reports/SCHEMA.md, \"Layer check\n"
+               "report\") that a later run takes as --baseline.\n\noptions:\n");
         mw_args_print_options(stdout, suite_opts);
         printf("\nexit status: 0 every check passed, 1 a check failed or regressed, 2 bad\n"
                "usage or input, 3 a check could not run or the report could not be written.\n");

@@ -1,25 +1,32 @@
-/* `mwverify layer check` (DESIGN.md §6; docs/adding-a-layer.md): every operation of a layer
- * type of the registry — forward, inverse, jvp, vjp, vijp — against the MPFR reference
- * and against the identities that tie them together, over a small grid of shapes,
- * activations, input scales (one near saturation) and dtypes; then the six methods on a
- * small network of that layer against gold. Each check has a threshold derived from the
- * operation (below), and reports its error and the threshold.
+/* `mwverify layer check` (docs/adding-a-layer.md): every operation of a layer type of the
+ * registry — forward, inverse, jvp, vjp, vijp — against the MPFR reference (256 bits) and
+ * against the identities that tie them together, over a small grid of configurations
+ * (mlps 8 wide, k = 2: tanh/tanh at input and weight scale 1 and 2.5, near saturation;
+ * ReLU/leaky with BatchNorm; tanh/none; a conv revnet coupling on 4x4x4 with BatchNorm at
+ * scale 1 and 2.5; the squeeze between two revnet blocks), each in float32 and float64;
+ * then the six methods on a 3-layer network of the layer against gold. Each check has a
+ * threshold derived from the operation, and reports its error and that threshold.
  *
  * Thresholds. u is the dtype's unit roundoff; K = Σ_units (the map's inner dimension) +
  * (BN: the B·S values each statistic sums) + 10 counts the roundings an output element
  * goes through; tol = 8·u·K.
- *   forward, jvp, vjp (input and parameter cotangents), vijp vs MPFR, vijp identity:
- *     max |engine − exact| / max |exact| ≤ 2·tol (forward: tol). vijp's checks need no
- *     condition factor: it and vjp take σ's derivative and its inverse both from z.
- *   inverse round trip: max |f⁻¹(f(x)) − x| / max |x| ≤ tol · κ, κ the largest gain of
- *     σ⁻¹ over the layer's outputs (tanh: 1/(1 − y²); leaky: 1/α), times e for the affine
- *     coupling's scale.
- *   inverse bias: the round trip's mean error over the transformed half against its
+ *   forward, jvp, vjp_input, vjp_params, vijp_mpfr, vijp_identity:
+ *     max |engine − exact| / max |exact| ≤ tol (forward) or 2·tol. jvp's exact value is
+ *     a central difference in MPFR (step 2^-80 at 256 bits: far below any dtype); vjp's is
+ *     the reference's reverse mode; vijp_mpfr feeds the engine's h_y to the exact vjp and
+ *     asks for h_x and g back. vijp needs no condition factor: it and vjp take σ's
+ *     derivative and its inverse both from z.
+ *   inverse: the round trip, max_i |f⁻¹(f(x))_i − x_i| / κ_i over max(|x|, |y|) ≤ tol,
+ *     κ_i the gain of σ⁻¹ at the exact y_i (tanh: 1/(1 − y_i²); leaky below 0: 1/α), times
+ *     e for the affine coupling's exp(−s). An output that is ±1 in the dtype under a tanh
+ *     σ (the exact one rounded, or the engine's) has no inverse there: it is left out.
+ *   inverse_bias: the round trip's mean error over the transformed half against its
  *     spread, t = mean / (sd/√N): |t| ≤ 6 (rounding is unbiased; a systematic shift of an
  *     ulp stands out at N ≥ 64).
- *   adjoint: |⟨v, J u⟩ − ⟨Jᵀv, u⟩| ≤ tol · (|v||J u| + |Jᵀv||u|).
- *   methods: float64 deterministic methods within 1e-11 of gold (gradcheck's tolerance),
- *     float32 within 1e-4 (the golden cases' smoke bound). */
+ *   adjoint: |⟨v, J u⟩ − ⟨Jᵀv, u⟩| ≤ tol · (|v||J u| + |Jᵀv||u|), in the engine alone.
+ *   method:<name>: rel_l2 against gold, float64 ≤ 1e-11 (gradcheck's tolerance), float32
+ *     ≤ 1e-4; projforward (K = 256 projections) is unbiased with E|ĝ − g|² = |g|²(P+1)/K,
+ *     and its error in units of √((P+1)/K) must be ≤ 1.5. */
 #ifndef MW_LAYER_CHECK_H
 #define MW_LAYER_CHECK_H
 

@@ -833,6 +833,21 @@ START_TEST(layer_list_and_check)
     jr_free(j);
     run_free(&r);
 
+    /* h5py reads the report as SCHEMA.md documents it: the failed rows are the negative
+     * controls' and their count is the `failed` attribute */
+    char py[1024];
+    snprintf(py, sizeof py,
+             "/usr/bin/python3 -c \"import h5py\n"
+             "f = h5py.File('%s', 'r')\n"
+             "assert f.attrs['format'] == 'mwverify-layer-check'\n"
+             "rows = f['layer_checks'][()]\n"
+             "bad = [r for r in rows if not r['pass']]\n"
+             "assert len(bad) == f.attrs['failed'] > 0 and len(rows) == f.attrs['checks']\n"
+             "assert all(r['layer'].decode().startswith('additive-') for r in bad)\n\"",
+             base);
+    if (system("/usr/bin/python3 -c 'import h5py' 2> /dev/null") == 0)
+        ck_assert_msg(system(py) == 0, "h5py could not read the layer report as documented");
+
     /* the report is not replaced without --force, and is still whole afterwards */
     r = run((const char *[]){"layer", "check", "affine", "--report", base, NULL});
     ck_assert_int_eq(r.code, 2);

@@ -218,6 +218,30 @@ START_TEST(suite_gradcheck_grid)
 }
 END_TEST
 
+/* The same grid of affine couplings, mlp and revnet (the suite's networks carry the
+ * coupling through the grid): every check passes, and the networks say affine. */
+START_TEST(suite_gradcheck_affine)
+{
+    mw_suite_config c = small_grid();
+    c.base.spec.coupling = MW_COUPLING_AFFINE;
+    c.revnet.coupling = MW_COUPLING_AFFINE;
+    c.grid.archs[1] = MW_ARCH_REVNET, c.grid.n_archs = 2;
+    c.grid.lpbs[0] = 1, c.grid.n_lpbs = 1;
+    c.grid.n_out_acts = 1;
+    c.proj_repeats = 1;
+    mw_report r;
+    size_t failed;
+    ck_assert(run_grid(&c, 1, &r, &failed) == MW_OK);
+    ck_assert_uint_eq(failed, 0);
+    ck_assert_uint_eq(r.n_networks, 3);
+    for (size_t i = 0; i < r.n_networks; i++) {
+        ck_assert_str_eq(r.networks[i].status, "ok");
+        ck_assert(r.networks[i].spec.coupling == MW_COUPLING_AFFINE);
+    }
+    mw_report_free(&r);
+}
+END_TEST
+
 /* Two workers give the same numbers as one. */
 START_TEST(suite_gradcheck_jobs_agree)
 {
@@ -682,6 +706,7 @@ int main(void)
     tc = tcase_create("gradcheck");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, suite_gradcheck_grid);
+    tcase_add_test(tc, suite_gradcheck_affine);
     tcase_add_test(tc, suite_gradcheck_jobs_agree);
     tcase_add_test(tc, suite_gradcheck_failures);
     suite_add_tcase(s, tc);

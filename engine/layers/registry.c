@@ -1,7 +1,7 @@
 /* The layer registry: every layer type the engine has, real ones and the negative
  * controls. A new layer type is one file implementing the five operations of layer.h and
  * one line here (docs/adding-a-layer.md walks through the affine coupling). The MPFR
- * reference has its own table (reference/layers.h) under the same names, so that
+ * reference has its own table (reference/layers.c, mw_ref_layers.h) under the same names, so that
  * `mwverify layer check NAME` finds both.
  *
  * The negative controls are real layers with one deliberate fault each, hidden from
