@@ -14,7 +14,7 @@ typedef struct mw_layer_check_row {
     char config[96];     /* "mlp 8/6 k2 tanh/tanh, scale 1" */
     char dtype[8];
     char check[32];      /* forward, inverse, inverse_bias, jvp, vjp_input, vjp_params,
-                            adjoint, vijp_identity, vijp_mpfr, method:<name> */
+                            adjoint, vijp_identity, vijp_exact, method:<name> */
     double error;        /* the check's measure (layer_check.h), judged against threshold */
     double max_ulp;      /* where an output is compared with the exact one: max |e - x| /
                             ulp(max(|x|, 2^-10 max|x|)) in the dtype, for information;

@@ -10,12 +10,15 @@
  * Thresholds. u is the dtype's unit roundoff; K = Σ_units (the map's inner dimension) +
  * (BN: the B·S values each statistic sums) + 10 counts the roundings an output element
  * goes through; tol = 8·u·K.
- *   forward, jvp, vjp_input, vjp_params, vijp_mpfr, vijp_identity:
+ *   forward, jvp, vjp_input, vjp_params, vijp_exact, vijp_identity:
  *     max |engine − exact| / max |exact| ≤ tol (forward) or 2·tol. jvp's exact value is
  *     a central difference in MPFR (step 2^-80 at 256 bits: far below any dtype); vjp's is
- *     the reference's reverse mode; vijp_mpfr feeds the engine's h_y to the exact vjp and
+ *     the reference's reverse mode; vijp_exact feeds the engine's h_y to the exact vjp and
  *     asks for h_x and g back. vijp needs no condition factor: it and vjp take σ's
  *     derivative and its inverse both from z.
+ *   The squeeze ψ, a permutation, has no MPFR counterpart of its own: its forward, jvp,
+ *     vjp_input and vijp_exact are compared with a direct pixel_unshuffle loop, and
+ *     must match it exactly (threshold 0), as must its round trip.
  *   inverse: the round trip, max_i |f⁻¹(f(x))_i − x_i| / κ_i over max(|x|, |y|) ≤ tol,
  *     κ_i the gain of σ⁻¹ at the exact y_i (tanh: 1/(1 − y_i²); leaky below 0: 1/α), times
  *     e for the affine coupling's exp(−s). An output that is ±1 in the dtype under a tanh
