@@ -613,26 +613,30 @@ int mw_layer_check(const char *layer, mw_layer_check_result *res,
 }
 
 size_t mw_layer_check_against(mw_layer_check_result *res, const mw_layer_check_result *base,
-                              double factor)
+                              double factor, size_t *unmatched)
 {
-    size_t regressions = 0;
+    size_t regressions = 0, missing = 0;
     for (size_t i = 0; i < res->n_rows; i++) {
         mw_layer_check_row *r = &res->rows[i];
-        for (size_t k = 0; k < base->n_rows; k++) {
-            const mw_layer_check_row *o = &base->rows[k];
-            if (strcmp(o->layer, r->layer) || strcmp(o->config, r->config) ||
-                strcmp(o->dtype, r->dtype) || strcmp(o->check, r->check))
-                continue;
-            double floor = 1e-3 * r->threshold, before = fmax(o->error, floor);
-            if (!(r->error <= factor * before)) {
-                r->pass = 0;
-                char c[sizeof r->check];
-                snprintf(c, sizeof c, "%s", r->check);
-                snprintf(r->check, sizeof r->check, "%.20s regressed", c);
-                regressions++;
-            }
-            break;
+        const mw_layer_check_row *o = NULL;
+        for (size_t k = 0; k < base->n_rows && !o; k++)
+            if (!strcmp(base->rows[k].layer, r->layer) && !strcmp(base->rows[k].config, r->config) &&
+                !strcmp(base->rows[k].dtype, r->dtype) && !strcmp(base->rows[k].check, r->check))
+                o = &base->rows[k];
+        if (!o) {
+            missing++;
+            continue;
+        }
+        double floor = 1e-3 * r->threshold, before = fmax(o->error, floor);
+        if (!(r->error <= factor * before)) {
+            r->pass = 0;
+            char c[sizeof r->check];
+            snprintf(c, sizeof c, "%s", r->check);
+            snprintf(r->check, sizeof r->check, "%.20s regressed", c);
+            regressions++;
         }
     }
+    if (unmatched)
+        *unmatched = missing;
     return regressions;
 }

@@ -50,8 +50,9 @@ size_t mw_layer_check_failures(const mw_layer_check_result *res, const char *lay
 /* Against a baseline: a row whose error grew by more than `factor` over the same row of
  * the baseline (layer, config, dtype, check), counting errors below 1e-3 of the threshold
  * as that floor, is a regression: its pass is cleared and its check renamed
- * "<check> regressed". Returns the number of regressions. */
+ * "<check> regressed". Returns the number of regressions; *unmatched (unless NULL) gets the
+ * number of rows the baseline does not have, which are not compared. */
 size_t mw_layer_check_against(mw_layer_check_result *res, const mw_layer_check_result *base,
-                              double factor);
+                              double factor, size_t *unmatched);
 
 #endif

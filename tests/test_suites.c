@@ -669,7 +669,12 @@ START_TEST(layer_check_baseline)
     /* the same results against themselves: nothing regressed */
     mw_layer_check_result again = {0};
     ck_assert(mw_layer_check("affine", &again, NULL, NULL, msg, sizeof msg) == 0);
-    ck_assert_uint_eq(mw_layer_check_against(&again, &back, 4.0), 0);
+    size_t unmatched = 1;
+    ck_assert_uint_eq(mw_layer_check_against(&again, &back, 4.0, &unmatched), 0);
+    ck_assert_uint_eq(unmatched, 0);
+    const mw_layer_check_result empty = {0}; /* nothing to compare with: every row unmatched */
+    ck_assert_uint_eq(mw_layer_check_against(&again, &empty, 4.0, &unmatched), 0);
+    ck_assert_uint_eq(unmatched, again.n_rows);
     ck_assert_uint_eq(mw_layer_check_failures(&again, NULL), 0);
     /* doctor one row of the baseline: its error 100x smaller than measured */
     size_t doctored = r.n_rows;
@@ -679,7 +684,7 @@ START_TEST(layer_check_baseline)
     ck_assert(doctored < r.n_rows);
     mw_layer_check_result now = {0};
     ck_assert(mw_layer_check("affine", &now, NULL, NULL, msg, sizeof msg) == 0);
-    ck_assert_uint_eq(mw_layer_check_against(&now, &back, 4.0), 1);
+    ck_assert_uint_eq(mw_layer_check_against(&now, &back, 4.0, NULL), 1);
     ck_assert_uint_eq(mw_layer_check_failures(&now, NULL), 1);
     ck_assert(!now.rows[doctored].pass && strstr(now.rows[doctored].check, "regressed"));
     /* a file of another kind is refused by name */
