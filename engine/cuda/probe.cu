@@ -1,6 +1,7 @@
 // Device probe and Philox draws on the GPU (mw_cuda.h). Every CUDA call is checked.
 #include <cstdio>
 
+#include "launch.cuh"
 #include "mw_cuda.h"
 #include "philox.h"
 
@@ -56,7 +57,7 @@ extern "C" int mw_cuda_philox(double *out, size_t n, uint64_t seed, uint64_t str
     double *d = NULL;
     unsigned blocks = (unsigned)((n + 255) / 256);
     CUDA_TRY(cudaMalloc(&d, n * sizeof *d));
-    philox_kernel<<<blocks, 256>>>(d, n, seed, stream, index0, normal);
+    MW_LAUNCH(philox_kernel, blocks, 256, 0)(d, n, seed, stream, index0, normal);
     CUDA_TRY(cudaGetLastError());
     CUDA_TRY(cudaMemcpy(out, d, n * sizeof *d, cudaMemcpyDeviceToHost));
     CUDA_TRY(cudaFree(d));

@@ -1,0 +1,142 @@
+// The host emulator's stand-in for the CUDA runtime: the subset of cuda_runtime.h that
+// engine/cuda uses, implemented on the CPU (emu.cpp), so that the CUDA backend's own
+// source runs in the tests on machines without a GPU. Built only for the emulator
+// (MW_CUDA_EMULATED), from this directory, ahead of any real CUDA include directory.
+//
+// What it runs faithfully: every kernel, as written, for every thread of every block
+// (threadIdx, blockIdx, blockDim, gridDim), with __syncthreads as a real barrier between
+// the threads of a block (each thread is a fiber) and __shared__ memory per block; launch
+// configurations checked as the hardware does; device allocations that are separate heap
+// blocks (so AddressSanitizer sees a kernel step out of one) and copies that check their
+// device side lies inside one. What it cannot tell you: anything about the GPU's own
+// arithmetic (its libm, fused multiply-adds, cuBLAS's blocking), its memory model
+// (threads of a block run one at a time between barriers, so a missing barrier goes
+// unseen) or its speed. Those need a GPU.
+#ifndef MW_EMU_CUDA_RUNTIME_H
+#define MW_EMU_CUDA_RUNTIME_H
+
+#if !defined(MW_CUDA_EMULATED)
+#error "emu/cuda_runtime.h is the host emulator's; build it with MW_CUDA_EMULATED"
+#endif
+
+#include <math.h> // the float overloads of tanh, exp, ... in the global namespace, as in CUDA
+#include <stddef.h>
+#include <stdint.h>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+// One block runs at a time on a host thread: a static per host thread is the block's.
+#define __shared__ static thread_local
+
+struct uint3 {
+    unsigned x, y, z;
+};
+
+struct dim3 {
+    unsigned x, y, z;
+    dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+
+extern thread_local uint3 threadIdx, blockIdx;
+extern thread_local dim3 blockDim, gridDim;
+
+void __syncthreads();
+
+enum cudaError {
+    cudaSuccess = 0,
+    cudaErrorInvalidValue = 1,
+    cudaErrorMemoryAllocation = 2,
+    cudaErrorInvalidConfiguration = 9,
+    cudaErrorInvalidDevice = 101,
+    cudaErrorStubLibrary = 34,
+    cudaErrorInsufficientDriver = 35,
+    cudaErrorNoDevice = 100,
+    cudaErrorLaunchFailure = 719,
+};
+typedef enum cudaError cudaError_t;
+
+enum cudaMemcpyKind {
+    cudaMemcpyHostToHost = 0,
+    cudaMemcpyHostToDevice = 1,
+    cudaMemcpyDeviceToHost = 2,
+    cudaMemcpyDeviceToDevice = 3,
+    cudaMemcpyDefault = 4,
+};
+
+typedef struct CUstream_st *cudaStream_t;
+#define cudaStreamNonBlocking 0x01
+
+struct cudaDeviceProp {
+    char name[256];
+    int major, minor;
+};
+
+#define CUDART_VERSION 0 // no runtime: the emulator reports version 0
+
+cudaError_t cudaGetDeviceCount(int *count);
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device);
+cudaError_t cudaDriverGetVersion(int *version);
+cudaError_t cudaRuntimeGetVersion(int *version);
+cudaError_t cudaSetDevice(int device);
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned flags);
+cudaError_t cudaStreamDestroy(cudaStream_t stream);
+cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+cudaError_t cudaMalloc(void **p, size_t bytes);
+cudaError_t cudaFree(void *p);
+cudaError_t cudaMallocAsync(void **p, size_t bytes, cudaStream_t stream);
+cudaError_t cudaFreeAsync(void *p, cudaStream_t stream);
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind);
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind,
+                            cudaStream_t stream);
+cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes);
+cudaError_t cudaGetLastError(void);
+const char *cudaGetErrorString(cudaError_t e);
+const char *cudaGetErrorName(cudaError_t e);
+
+// The runtime's typed conveniences (cuda_runtime.h has these templates too).
+template <typename T> cudaError_t cudaMalloc(T **p, size_t bytes)
+{
+    return cudaMalloc(reinterpret_cast<void **>(p), bytes);
+}
+template <typename T> cudaError_t cudaMallocAsync(T **p, size_t bytes, cudaStream_t stream)
+{
+    return cudaMallocAsync(reinterpret_cast<void **>(p), bytes, stream);
+}
+
+namespace mw_emu {
+
+// Runs body(arg) once for every thread of a grid of blocks, or records a launch error
+// for cudaGetLastError. kernel identifies the kernel (its address); name is its source.
+void run(uintptr_t kernel, const char *name, dim3 grid, dim3 block, void (*body)(void *),
+         void *arg);
+
+// Is p .. p + bytes inside one live device allocation? (For the cuBLAS stand-in.)
+bool is_device_range(const void *p, size_t bytes);
+
+template <typename... P> struct launcher {
+    void (*kernel)(P...);
+    const char *name;
+    dim3 grid, block;
+
+    // The arguments convert to the kernel's parameters as in a <<<>>> launch: implicitly.
+    template <typename... A> void operator()(A... args) const
+    {
+        auto call = [&]() { kernel(args...); };
+        run(reinterpret_cast<uintptr_t>(kernel), name, grid, block,
+            [](void *c) { (*static_cast<decltype(call) *>(c))(); }, &call);
+    }
+};
+
+template <typename... P>
+launcher<P...> launch_of(void (*kernel)(P...), const char *name, dim3 grid, dim3 block,
+                         cudaStream_t stream)
+{
+    (void)stream; // one stream, in order: every launch completes before the next call
+    return launcher<P...>{kernel, name, grid, block};
+}
+
+} // namespace mw_emu
+
+#endif
