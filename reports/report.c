@@ -60,8 +60,15 @@ int mw_report_init(mw_report *r, const char *path, const mw_report_meta *meta, c
     if (!m->math_mode[0])
         snprintf(m->math_mode, sizeof m->math_mode,
                  "ieee754 binary32/binary64 as the dtype says; no TF32, no fast-math");
-    if (!m->host[0] || !m->device[0])
-        mw_report_host(m->host, sizeof m->host, m->device, sizeof m->device);
+    if (!m->host[0] || !m->device[0]) { /* each only where the caller left it empty: a GPU
+                                            run's device is the GPU, not this CPU */
+        char host[sizeof m->host], device[sizeof m->device];
+        mw_report_host(host, sizeof host, device, sizeof device);
+        if (!m->host[0])
+            memcpy(m->host, host, sizeof host);
+        if (!m->device[0])
+            memcpy(m->device, device, sizeof device);
+    }
     return 0;
 }
 

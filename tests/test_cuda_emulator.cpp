@@ -2,13 +2,17 @@
 // the CUDA backend's kernels as a GPU would: barriers hold every thread of a block,
 // __shared__ memory is the block's, and what is undefined on a GPU (threads at different
 // barriers, a thread leaving while others wait), a launch the hardware refuses, a copy
-// with a pointer on the wrong side and a cuBLAS call with a bad leading dimension all fail
-// with an error instead of passing unnoticed. The gemm stand-in is checked against the
+// with a pointer on the wrong side, the host reading device memory, a kernel given a host
+// pointer and a cuBLAS call with a bad leading dimension all fail instead of passing
+// unnoticed. The gemm stand-in is checked against the
 // column-major definition for every transpose, and TF32 against its rounding.
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -142,6 +146,38 @@ START_TEST(memory_sides_are_checked)
 }
 END_TEST
 
+// The host touching device memory faults, as with a GPU (a child process tries; under
+// AddressSanitizer the fault is reported and the child exits 1); a kernel is refused a
+// host pointer.
+START_TEST(device_memory_is_the_devices)
+{
+    int *d = device_copy<int>(NULL, 4);
+    fflush(NULL);
+    pid_t child = fork();
+    ck_assert(child >= 0);
+    if (child == 0) {
+        int null_fd = open("/dev/null", O_WRONLY);
+        if (null_fd >= 0)
+            dup2(null_fd, 2); // the fault's report is expected: keep it out of the log
+        volatile int v = d[1];
+        (void)v;
+        _exit(0); // read through a device pointer from the host: must not get here
+    }
+    int status = 0;
+    ck_assert(waitpid(child, &status, 0) == child);
+    ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 0),
+                  "the host read device memory");
+    int host[40];
+    MW_LAUNCH(fill_index, 1, 40, 0)(host);
+    cudaError_t e = cudaGetLastError();
+    ck_assert_int_eq(e, cudaErrorIllegalAddress);
+    ck_assert_msg(strstr(cudaGetErrorString(e), "host pointer"), "%s", cudaGetErrorString(e));
+    MW_LAUNCH(fill_index, 1, 4, 0)(d); // the device's own is fine
+    ck_assert_int_eq(cudaGetLastError(), cudaSuccess);
+    cudaFree(d);
+}
+END_TEST
+
 START_TEST(gemm_is_column_major_and_checked)
 {
     cublasHandle_t h;
@@ -209,6 +245,7 @@ int main(void)
     tcase_add_test(tc, barriers_and_shared_memory);
     tcase_add_test(tc, undefined_behaviour_fails_the_launch);
     tcase_add_test(tc, memory_sides_are_checked);
+    tcase_add_test(tc, device_memory_is_the_devices);
     tcase_add_test(tc, gemm_is_column_major_and_checked);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

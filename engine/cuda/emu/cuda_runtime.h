@@ -6,9 +6,10 @@
 // What it runs faithfully: every kernel, as written, for every thread of every block
 // (threadIdx, blockIdx, blockDim, gridDim), with __syncthreads as a real barrier between
 // the threads of a block (each thread is a fiber) and __shared__ memory per block; launch
-// configurations checked as the hardware does; device allocations that are separate heap
-// blocks (so AddressSanitizer sees a kernel step out of one) and copies that check their
-// device side lies inside one. What it cannot tell you: anything about the GPU's own
+// configurations checked as the hardware does; device memory the host cannot touch (host
+// code that reads through a device pointer faults there and then), kernels refused a host
+// pointer, copies that check each side, and, under AddressSanitizer, a kernel stepping
+// out of its allocation reported as on the heap. What it cannot tell you: anything about the GPU's own
 // arithmetic (its libm, fused multiply-adds, cuBLAS's blocking), its memory model
 // (threads of a block run one at a time between barriers, so a missing barrier goes
 // unseen) or its speed. Those need a GPU.
@@ -22,6 +23,8 @@
 #include <math.h> // the float overloads of tanh, exp, ... in the global namespace, as in CUDA
 #include <stddef.h>
 #include <stdint.h>
+
+#include <type_traits>
 
 #define __global__
 #define __device__
@@ -53,6 +56,7 @@ enum cudaError {
     cudaErrorStubLibrary = 34,
     cudaErrorInsufficientDriver = 35,
     cudaErrorNoDevice = 100,
+    cudaErrorIllegalAddress = 700,
     cudaErrorLaunchFailure = 719,
 };
 typedef enum cudaError cudaError_t;
@@ -114,6 +118,29 @@ void run(uintptr_t kernel, const char *name, dim3 grid, dim3 block, void (*body)
 
 // Is p .. p + bytes inside one live device allocation? (For the cuBLAS stand-in.)
 bool is_device_range(const void *p, size_t bytes);
+// Is p a pointer the host owns (not null, not device memory)?
+bool is_host_pointer(const void *p);
+// Fails the launch: the kernel's argument index (from 0) points to host memory.
+void host_pointer_argument(const char *name, int index);
+
+// The index of the first kernel argument that points to host memory, or -1.
+template <typename T> bool host_pointer_in(const T &a, std::true_type)
+{
+    return is_host_pointer((const void *)a);
+}
+template <typename T> bool host_pointer_in(const T &, std::false_type)
+{
+    return false;
+}
+inline int first_host_pointer(int)
+{
+    return -1;
+}
+template <typename T, typename... Rest>
+int first_host_pointer(int i, const T &a, const Rest &...rest)
+{
+    return host_pointer_in(a, std::is_pointer<T>()) ? i : first_host_pointer(i + 1, rest...);
+}
 
 template <typename... P> struct launcher {
     void (*kernel)(P...);
@@ -123,6 +150,11 @@ template <typename... P> struct launcher {
     // The arguments convert to the kernel's parameters as in a <<<>>> launch: implicitly.
     template <typename... A> void operator()(A... args) const
     {
+        int bad = first_host_pointer(0, args...);
+        if (bad >= 0) {
+            host_pointer_argument(name, bad);
+            return;
+        }
         auto call = [&]() { kernel(args...); };
         run(reinterpret_cast<uintptr_t>(kernel), name, grid, block,
             [](void *c) { (*static_cast<decltype(call) *>(c))(); }, &call);

@@ -25,6 +25,7 @@
 #endif
 #include <unistd.h>
 
+#include <deque>
 #include <map>
 #include <mutex>
 #include <new>
@@ -35,6 +36,7 @@
 #include "cuda_runtime.h"
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define MW_EMU_ASAN 1
 #else
@@ -62,12 +64,78 @@ void launch_failed(cudaError_t e, const char *fmt, ...)
     va_end(ap);
 }
 
-// ---- device memory: heap blocks, remembered so that copies can be checked ----
+// ---- device memory ----
+//
+// One range of address space, reserved at the first allocation, holds every device
+// allocation, each on pages of its own with a page between neighbours. The host cannot
+// touch it: the range is PROT_NONE except while the runtime itself works on device memory
+// (a kernel, a copy, the gemm), so host code that reads or writes through a device pointer
+// faults at that very instruction, as it would with a GPU. Under AddressSanitizer the
+// bytes past an allocation's end and freed allocations are poisoned, so a kernel stepping
+// out of its buffer is reported as on the heap. Freed pages go back to the system; their
+// addresses wait in a quarantine of the last kQuarantine frees before they are handed out
+// again (so a stale pointer finds poison, not somebody else's data, for a while), which
+// keeps the range, and the cost of each protection change, as small as the live memory.
 
 std::mutex mem_lock;
 std::map<uintptr_t, size_t> live; // start -> bytes
 size_t live_total;
 const size_t kEmulatedMemory = (size_t)16 << 30; // what cudaMemGetInfo reports as total
+const size_t kArena = (size_t)256 << 30;         // address space, never memory, reserved
+char *arena;
+size_t arena_used;    // bytes of the range handed out so far (whole pages)
+int arena_open_depth; // > 0 while the runtime works on device memory
+const size_t kQuarantine = 64;
+std::deque<std::pair<char *, size_t>> quarantine; // freed spans (with their gap page)
+std::multimap<size_t, char *> reusable;           // span -> start, out of quarantine
+
+size_t page_size()
+{
+    static const size_t p = (size_t)sysconf(_SC_PAGESIZE);
+    return p;
+}
+
+bool in_arena(const void *p)
+{
+    return arena && (const char *)p >= arena && (const char *)p < arena + kArena;
+}
+
+void poison(const void *p, size_t bytes)
+{
+#if MW_EMU_ASAN
+    __asan_poison_memory_region(p, bytes);
+#else
+    (void)p, (void)bytes;
+#endif
+}
+
+void unpoison(const void *p, size_t bytes)
+{
+#if MW_EMU_ASAN
+    __asan_unpoison_memory_region(p, bytes);
+#else
+    (void)p, (void)bytes;
+#endif
+}
+
+// While one lives, device memory is readable and writable (from this host thread's runtime
+// calls; the emulator is not meant for concurrent host threads).
+struct device_window {
+    device_window()
+    {
+        std::lock_guard<std::mutex> g(mem_lock);
+        if (arena_open_depth++ == 0 && arena_used)
+            mprotect(arena, arena_used, PROT_READ | PROT_WRITE);
+    }
+    ~device_window()
+    {
+        std::lock_guard<std::mutex> g(mem_lock);
+        if (--arena_open_depth == 0 && arena_used)
+            mprotect(arena, arena_used, PROT_NONE);
+    }
+    device_window(const device_window &) = delete;
+    device_window &operator=(const device_window &) = delete;
+};
 
 cudaError_t device_alloc(void **p, size_t bytes)
 {
@@ -79,9 +147,32 @@ cudaError_t device_alloc(void **p, size_t bytes)
     std::lock_guard<std::mutex> g(mem_lock);
     if (bytes > kEmulatedMemory - live_total)
         return cudaErrorMemoryAllocation;
-    void *q = malloc(bytes);
-    if (!q)
-        return cudaErrorMemoryAllocation;
+    if (!arena) {
+        void *m = mmap(NULL, kArena, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+                       0);
+        if (m == MAP_FAILED)
+            return cudaErrorMemoryAllocation;
+        arena = static_cast<char *>(m);
+    }
+    const size_t pages = (bytes + page_size() - 1) / page_size() * page_size();
+    const size_t span = pages + page_size(); // with the gap page after it
+    char *q;
+    auto fit = reusable.lower_bound(span);
+    if (fit != reusable.end()) {
+        q = fit->second;
+        if (fit->first > span) // the rest stays reusable
+            reusable.emplace(fit->first - span, q + span);
+        reusable.erase(fit);
+    } else {
+        if (span > kArena - arena_used)
+            return cudaErrorMemoryAllocation;
+        q = arena + arena_used;
+        arena_used += span;
+        if (arena_open_depth)
+            mprotect(q, span, PROT_READ | PROT_WRITE);
+    }
+    unpoison(q, bytes);
+    poison(q + bytes, span - bytes);
     live[(uintptr_t)q] = bytes;
     live_total += bytes;
     *p = q;
@@ -96,9 +187,17 @@ cudaError_t device_free(void *p)
     auto it = live.find((uintptr_t)p);
     if (it == live.end())
         return cudaErrorInvalidValue; // not a device allocation, or freed twice
-    live_total -= it->second;
+    const size_t bytes = it->second;
+    const size_t pages = (bytes + page_size() - 1) / page_size() * page_size();
+    poison(p, pages);
+    madvise(p, pages, MADV_DONTNEED); // the memory goes back to the system
+    quarantine.emplace_back(static_cast<char *>(p), pages + page_size());
+    if (quarantine.size() > kQuarantine) {
+        reusable.emplace(quarantine.front().second, quarantine.front().first);
+        quarantine.pop_front();
+    }
+    live_total -= bytes;
     live.erase(it);
-    free(p);
     return cudaSuccess;
 }
 
@@ -126,8 +225,9 @@ cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind)
     if (kind == cudaMemcpyDefault)
         dst_dev = in_device(dst, bytes), src_dev = in_device(src, bytes);
     if ((dst_dev && !in_device(dst, bytes)) || (src_dev && !in_device(src, bytes)) ||
-        (!dst_dev && in_device(dst, 1)) || (!src_dev && in_device(src, 1)))
+        (!dst_dev && in_arena(dst)) || (!src_dev && in_arena(src)))
         return cudaErrorInvalidValue; // a pointer on the wrong side for this kind of copy
+    device_window w;
     memmove(dst, src, bytes);
     return cudaSuccess;
 }
@@ -298,6 +398,8 @@ bool grow_fibers(unsigned n)
 
 uint3 thread_of(unsigned t, dim3 block)
 {
+    if (block.y == 1 && block.z == 1) // every launch of the backend: no divisions
+        return uint3{t, 0, 0};
     return uint3{t % block.x, t / block.x % block.y, t / (block.x * block.y)};
 }
 
@@ -410,6 +512,7 @@ void run(uintptr_t kernel, const char *name, dim3 grid, dim3 block, void (*body)
     }
     s.body = body, s.arg = arg, s.kernel = name, s.barriers = 0;
     gridDim = grid, blockDim = block;
+    device_window w;
     for (unsigned z = 0; z < grid.z; z++)
         for (unsigned y = 0; y < grid.y; y++)
             for (unsigned x = 0; x < grid.x; x++) {
@@ -433,6 +536,18 @@ void run(uintptr_t kernel, const char *name, dim3 grid, dim3 block, void (*body)
 bool is_device_range(const void *p, size_t bytes)
 {
     return in_device(p, bytes);
+}
+
+bool is_host_pointer(const void *p)
+{
+    return p && !in_arena(p);
+}
+
+void host_pointer_argument(const char *name, int index)
+{
+    // On a GPU the kernel would fault on the address: an illegal address.
+    launch_failed(cudaErrorIllegalAddress, "emulator: kernel %s: argument %d is a host pointer",
+                  name, index + 1);
 }
 
 } // namespace mw_emu
@@ -553,6 +668,7 @@ const char *cudaGetErrorName(cudaError_t e)
     case cudaErrorStubLibrary: return "cudaErrorStubLibrary";
     case cudaErrorInsufficientDriver: return "cudaErrorInsufficientDriver";
     case cudaErrorNoDevice: return "cudaErrorNoDevice";
+    case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
     }
     return "cudaErrorUnknown";
@@ -571,6 +687,7 @@ const char *cudaGetErrorString(cudaError_t e)
         return "CUDA driver version is insufficient for CUDA runtime version";
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
     case cudaErrorInvalidConfiguration:
+    case cudaErrorIllegalAddress:
     case cudaErrorLaunchFailure: return last_message[0] ? last_message : "launch failure";
     }
     return "unknown error";
@@ -679,6 +796,7 @@ cublasStatus_t gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb
     if (m == 0 || n == 0 || count == 0)
         return CUBLAS_STATUS_SUCCESS;
     const bool tf32 = h->math == CUBLAS_TF32_TENSOR_OP_MATH;
+    device_window w;
     const bool use_ab = k > 0 && *alpha != R(0);
     // Every operand of every batch inside one device allocation, before anything is
     // written (the extent of a column-major matrix ends at its last column's rows).
