@@ -18,56 +18,17 @@
 
 extern char **environ;
 
-typedef struct run_result {
-    int code;
-    char *out, *err;
-} run_result;
-
-static char *slurp(FILE *f)
-{
-    size_t cap = 4096, n = 0;
-    char *s = malloc(cap);
-    size_t got;
-    while ((got = fread(s + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 == cap)
-            s = realloc(s, cap *= 2);
-    }
-    s[n] = '\0';
-    return s;
-}
+typedef tu_run_result run_result;
 
 /* Run mwverify with the given arguments (NULL-terminated), capturing both streams. */
 static run_result run(const char *const *args)
 {
-    char *argv[64];
-    int argc = 0;
-    argv[argc++] = (char *)MW_BINARY;
-    for (; *args; args++) {
-        ck_assert_msg(argc < 63, "run: too many arguments for the test's buffer");
-        argv[argc++] = (char *)*args;
-    }
-    argv[argc] = NULL;
-    FILE *out = tmpfile(), *err = tmpfile();
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fileno(out), 1);
-    posix_spawn_file_actions_adddup2(&fa, fileno(err), 2);
-    pid_t pid;
-    ck_assert(posix_spawn(&pid, MW_BINARY, &fa, NULL, argv, environ) == 0);
-    int status;
-    waitpid(pid, &status, 0);
-    posix_spawn_file_actions_destroy(&fa);
-    rewind(out), rewind(err);
-    run_result r = {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(out),
-                    slurp(err)};
-    fclose(out), fclose(err);
-    return r;
+    return tu_run(MW_BINARY, args);
 }
 
 static void run_free(run_result *r)
 {
-    free(r->out), free(r->err);
+    tu_run_free(r);
 }
 
 static int count_lines(const char *s)

@@ -8,11 +8,9 @@
  * the command line with --engine cuda. Without a device the program prints why and exits
  * 77 (skipped). CUDA is initialised in this process, so Check runs unforked. */
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -472,53 +470,13 @@ END_TEST
 
 /* ---- the command line on the CUDA engine ---- */
 
-extern char **environ;
-
-typedef struct cli_result {
-    int code;
-    char *out, *err;
-} cli_result;
-
-static char *slurp(FILE *f)
-{
-    size_t cap = 4096, n = 0, got;
-    char *s = malloc(cap);
-    rewind(f);
-    while ((got = fread(s + n, 1, cap - n - 1, f)) > 0)
-        if ((n += got) + 1 == cap)
-            s = realloc(s, cap *= 2);
-    s[n] = '\0';
-    return s;
-}
-
 /* MW_CUDA_CLI (mwverify, or on the emulator the same main linked with it) with args. */
-static cli_result cli(const char *const *args)
+static tu_run_result cli(const char *const *args)
 {
-    char *argv[40];
-    int argc = 0;
-    argv[argc++] = (char *)MW_CUDA_CLI;
-    for (; *args; args++)
-        argv[argc++] = (char *)*args;
-    argv[argc] = NULL;
-    FILE *out = tmpfile(), *err = tmpfile();
-    ck_assert(out && err);
-    fflush(NULL);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fileno(out), 1);
-    posix_spawn_file_actions_adddup2(&fa, fileno(err), 2);
-    pid_t pid;
-    ck_assert(posix_spawn(&pid, MW_CUDA_CLI, &fa, NULL, argv, environ) == 0);
-    int status;
-    ck_assert(waitpid(pid, &status, 0) == pid);
-    posix_spawn_file_actions_destroy(&fa);
-    cli_result r = {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(out),
-                    slurp(err)};
-    fclose(out), fclose(err);
-    return r;
+    return tu_run(MW_CUDA_CLI, args);
 }
 
-/* The issue's run on a GPU in miniature, wherever the tests run: gradcheck and a small
+/* The run the GPU engine's users make, in miniature, wherever the tests run: gradcheck and a small
  * stability suite with --engine cuda pass every run, and the report names the device. */
 START_TEST(cli_on_cuda)
 {
@@ -528,10 +486,10 @@ START_TEST(cli_on_cuda)
     const char *gc[] = {"gradcheck", "--engine", "cuda", "--depths", "1", "--f-acts", "tanh",
                         "--out-acts", "tanh", "--dtypes", "f32", "--width", "4", "--hidden", "4",
                         "--batch", "2", "--proj-repeats", "0", "--json", "--quiet", NULL};
-    cli_result r = cli(gc);
+    tu_run_result r = cli(gc);
     ck_assert_msg(r.code == 0 && strstr(r.out, "\"failed_runs\": 0"), "gradcheck: exit %d: %s",
                   r.code, r.err);
-    free(r.out), free(r.err);
+    tu_run_free(&r);
     const char *base = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/mw-test-cuda-XXXXXX", base && *base ? base : "/tmp");
     ck_assert(mkdtemp(dir) != NULL);
@@ -544,12 +502,12 @@ START_TEST(cli_on_cuda)
     ck_assert_msg(r.code == 0 && strstr(r.out, "0 failed runs"), "suite stability: exit %d: %s%s",
                   r.code, r.out, r.err);
     printf("%s", r.out);
-    free(r.out), free(r.err);
+    tu_run_free(&r);
     const char *sum[] = {"report", "summary", path, NULL};
     r = cli(sum);
     ck_assert_msg(r.code == 0 && strstr(r.out, info.name), "report summary: exit %d: %s%s", r.code,
                   r.out, r.err);
-    free(r.out), free(r.err);
+    tu_run_free(&r);
     remove(path);
     rmdir(dir);
 }

@@ -4,11 +4,65 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "datasets.h"
 #include "jsonr.h"
+
+extern char **environ;
+
+static char *slurp(FILE *f)
+{
+    size_t cap = 4096, n = 0, got;
+    char *s = malloc(cap);
+    ck_assert(s != NULL);
+    rewind(f);
+    while ((got = fread(s + n, 1, cap - n - 1, f)) > 0)
+        if ((n += got) + 1 == cap) {
+            s = realloc(s, cap *= 2);
+            ck_assert(s != NULL);
+        }
+    s[n] = '\0';
+    return s;
+}
+
+tu_run_result tu_run(const char *program, const char *const *args)
+{
+    char *argv[64];
+    int argc = 0;
+    argv[argc++] = (char *)program;
+    for (; *args; args++) {
+        ck_assert_msg(argc < 63, "tu_run: too many arguments for the test's buffer");
+        argv[argc++] = (char *)*args;
+    }
+    argv[argc] = NULL;
+    FILE *out = tmpfile(), *err = tmpfile();
+    ck_assert(out && err);
+    fflush(NULL); /* nothing of ours written twice by the child */
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fileno(out), 1);
+    posix_spawn_file_actions_adddup2(&fa, fileno(err), 2);
+    pid_t pid;
+    ck_assert_msg(posix_spawn(&pid, program, &fa, NULL, argv, environ) == 0, "cannot run %s",
+                  program);
+    int status;
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    posix_spawn_file_actions_destroy(&fa);
+    tu_run_result r = {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+                       slurp(out), slurp(err)};
+    fclose(out), fclose(err);
+    return r;
+}
+
+void tu_run_free(tu_run_result *r)
+{
+    free(r->out), free(r->err);
+    r->out = r->err = NULL;
+}
 
 uint64_t tu_seed(void)
 {

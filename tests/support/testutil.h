@@ -9,6 +9,16 @@
 
 #include "mw_engine.h"
 
+/* A program run to its end: exit code (128 + signal when killed), both streams whole. */
+typedef struct tu_run_result {
+    int code;
+    char *out, *err;
+} tu_run_result;
+
+/* Run program with argv args (NULL-terminated, the program's name not included). */
+tu_run_result tu_run(const char *program, const char *const *args);
+void tu_run_free(tu_run_result *r);
+
 /* The seed of this run: MW_TEST_SEED if set, else a fixed default. */
 uint64_t tu_seed(void);
 

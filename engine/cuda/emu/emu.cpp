@@ -6,13 +6,14 @@
 // reaches __syncthreads yields, and the barrier opens when every thread of the block is
 // waiting at it. Threads that wait at different barriers, or a thread that finishes while
 // others wait, are errors (undefined behaviour on a GPU) and fail the launch. Fibers cost
-// a few microseconds per block, so a kernel's first launch finds out whether it uses
+// far more than plain calls, so a kernel's first launch finds out whether it uses
 // barriers at all; the kernels that do not are from then on run as plain calls, thread by
 // thread (and one that does reach a barrier after all fails its launch, never silently).
 //
 // A switch between fibers saves the callee-saved registers and swaps stacks (x86-64; other
-// machines use ucontext, whose swapcontext also saves the signal mask with a system call,
-// some forty times slower: a block of 256 threads switches thousands of times).
+// machines use ucontext, whose swapcontext also saves the signal mask with a system call:
+// with 256 threads per block the same part of the CUDA method test took 4 min 10 s on
+// swapcontext and 28 s on this switch).
 // AddressSanitizer is told of every stack switch (the fiber API of
 // sanitizer/common_interface_defs.h), so it checks kernels on fiber stacks as anywhere.
 #include <stdarg.h>
