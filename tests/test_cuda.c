@@ -476,8 +476,8 @@ static tu_run_result cli(const char *const *args)
     return tu_run(MW_CUDA_CLI, args);
 }
 
-/* The run the GPU engine's users make, in miniature, wherever the tests run: gradcheck and a small
- * stability suite with --engine cuda pass every run, and the report names the device. */
+/* What a user of the GPU engine runs, in miniature, wherever the tests run: gradcheck and
+ * a small stability suite with --engine cuda pass every run; the report names the device. */
 START_TEST(cli_on_cuda)
 {
     mw_cuda_info info;
