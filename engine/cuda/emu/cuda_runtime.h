@@ -116,8 +116,6 @@ namespace mw_emu {
 void run(uintptr_t kernel, const char *name, dim3 grid, dim3 block, void (*body)(void *),
          void *arg);
 
-// Is p .. p + bytes inside one live device allocation? (For the cuBLAS stand-in.)
-bool is_device_range(const void *p, size_t bytes);
 // Is p a pointer the host owns (not null, not device memory)?
 bool is_host_pointer(const void *p);
 // Fails the launch: the kernel's argument index (from 0) points to host memory.

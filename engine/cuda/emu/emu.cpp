@@ -96,6 +96,11 @@ size_t page_size()
     return p;
 }
 
+size_t whole_pages(size_t bytes)
+{
+    return (bytes + page_size() - 1) / page_size() * page_size();
+}
+
 bool in_arena(const void *p)
 {
     return arena && (const char *)p >= arena && (const char *)p < arena + kArena;
@@ -155,7 +160,7 @@ cudaError_t device_alloc(void **p, size_t bytes)
             return cudaErrorMemoryAllocation;
         arena = static_cast<char *>(m);
     }
-    const size_t pages = (bytes + page_size() - 1) / page_size() * page_size();
+    const size_t pages = whole_pages(bytes);
     const size_t span = pages + page_size(); // with the gap page after it
     char *q;
     auto fit = reusable.lower_bound(span);
@@ -189,7 +194,7 @@ cudaError_t device_free(void *p)
     if (it == live.end())
         return cudaErrorInvalidValue; // not a device allocation, or freed twice
     const size_t bytes = it->second;
-    const size_t pages = (bytes + page_size() - 1) / page_size() * page_size();
+    const size_t pages = whole_pages(bytes);
     poison(p, pages);
     madvise(p, pages, MADV_DONTNEED); // the memory goes back to the system
     quarantine.emplace_back(static_cast<char *>(p), pages + page_size());
@@ -343,7 +348,7 @@ struct scheduler {
     ~scheduler()
     {
         for (fiber &f : fibers)
-            munmap(f.stack - getpagesize(), kStack + (size_t)getpagesize());
+            munmap(f.stack - page_size(), kStack + page_size());
     }
 };
 
@@ -382,7 +387,7 @@ void fiber_main()
 bool grow_fibers(unsigned n)
 {
     scheduler &s = sched;
-    const size_t page = (size_t)getpagesize();
+    const size_t page = page_size();
     while (s.fibers.size() < n) {
         void *m = mmap(NULL, kStack + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                        -1, 0);
@@ -453,12 +458,8 @@ void run_block_fibers(unsigned n)
     }
 }
 
-struct kernel_record {
-    bool uses_barriers;
-};
-
 std::mutex kernels_lock;
-std::unordered_map<uintptr_t, kernel_record> kernels;
+std::unordered_map<uintptr_t, bool> uses_barriers; // by kernel, once it has run
 
 } // namespace
 
@@ -495,17 +496,16 @@ void run(uintptr_t kernel, const char *name, dim3 grid, dim3 block, void (*body)
                       grid.x, grid.y, grid.z, block.x, block.y, block.z);
         return;
     }
-    kernel_record rec = {true};
-    bool known;
+    bool known, barriers = true;
     {
         std::lock_guard<std::mutex> g(kernels_lock);
-        auto it = kernels.find(kernel);
-        known = it != kernels.end();
+        auto it = uses_barriers.find(kernel);
+        known = it != uses_barriers.end();
         if (known)
-            rec = it->second;
+            barriers = it->second;
     }
     scheduler &s = sched;
-    s.on_fibers = !known || rec.uses_barriers;
+    s.on_fibers = barriers; // an unknown kernel runs on fibers, to find out
     if (s.on_fibers && !grow_fibers((unsigned)threads)) {
         launch_failed(cudaErrorMemoryAllocation, "emulator: no memory for %llu fiber stacks",
                       threads);
@@ -529,14 +529,9 @@ void run(uintptr_t kernel, const char *name, dim3 grid, dim3 block, void (*body)
             }
     if (!known) {
         std::lock_guard<std::mutex> g(kernels_lock);
-        kernels[kernel] = kernel_record{s.barriers > 0};
+        uses_barriers[kernel] = s.barriers > 0;
     }
     s.on_fibers = false;
-}
-
-bool is_device_range(const void *p, size_t bytes)
-{
-    return in_device(p, bytes);
 }
 
 bool is_host_pointer(const void *p)
@@ -805,9 +800,9 @@ cublasStatus_t gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb
     const size_t b_bytes = ((size_t)(bcols - 1) * ldb + brows) * sizeof(R);
     const size_t c_bytes = ((size_t)(n - 1) * ldc + m) * sizeof(R);
     for (int i = 0; i < count; i++)
-        if ((use_ab && (!mw_emu::is_device_range(A + (ptrdiff_t)sA * i, a_bytes) ||
-                        !mw_emu::is_device_range(B + (ptrdiff_t)sB * i, b_bytes))) ||
-            !mw_emu::is_device_range(C + (ptrdiff_t)sC * i, c_bytes))
+        if ((use_ab && (!in_device(A + (ptrdiff_t)sA * i, a_bytes) ||
+                        !in_device(B + (ptrdiff_t)sB * i, b_bytes))) ||
+            !in_device(C + (ptrdiff_t)sC * i, c_bytes))
             return CUBLAS_STATUS_INVALID_VALUE;
     for (int i = 0; i < count; i++) {
         const R *a = A + (ptrdiff_t)sA * i, *b = B + (ptrdiff_t)sB * i;
