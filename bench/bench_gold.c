@@ -14,13 +14,6 @@
 #include "datasets.h"
 #include "oracles.h"
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Operations per second of fma (which = 0) or tanh (which = 1) at p bits. */
 static double raw_rate(long p, int which)
 {
@@ -30,14 +23,14 @@ static double raw_rate(long p, int which)
     mpfr_set_d(b, 0.9999999, MPFR_RNDN);
     mpfr_set_d(c, 0.1, MPFR_RNDN);
     long n = which ? 20000 : 2000000;
-    double t0 = now();
+    double t0 = mw_now();
     for (long i = 0; i < n; i++) {
         if (which)
             mpfr_tanh(c, a, MPFR_RNDN), mpfr_add(a, a, b, MPFR_RNDN), mpfr_sub(a, a, b, MPFR_RNDN);
         else
             mpfr_fma(c, a, b, c, MPFR_RNDN);
     }
-    double dt = now() - t0;
+    double dt = mw_now() - t0;
     mpfr_clears(a, b, c, (mpfr_ptr)0);
     return (double)n / dt;
 }
@@ -84,18 +77,18 @@ int main(int argc, char **argv)
             mw_gold_opts o = mw_gold_opts_default();
             o.bits = bits[b];
             mw_gold g;
-            char msg[320];
-            double t0 = now();
-            mw_status st = mw_gold_compute(&s, NULL, x, y, &o, &g, msg, sizeof msg);
-            double full = now() - t0;
+            mw_err err;
+            double t0 = mw_now();
+            mw_status st = mw_gold_compute(&s, NULL, x, y, &o, &g, &err);
+            double full = mw_now() - t0;
             mw_gold_free(&g);
             o.fd_coords = 0;
-            t0 = now();
-            st = st == MW_OK ? mw_gold_compute(&s, NULL, x, y, &o, &g, msg, sizeof msg) : st;
-            double bare = now() - t0;
+            t0 = mw_now();
+            st = st == MW_OK ? mw_gold_compute(&s, NULL, x, y, &o, &g, &err) : st;
+            double bare = mw_now() - t0;
             mw_gold_free(&g);
             if (st != MW_OK) {
-                fprintf(stderr, "bench_gold: %s\n", msg);
+                fprintf(stderr, "bench_gold: %s\n", err.msg);
                 return 3;
             }
             /* a gradient pass: forward plus about twice its operations backward, at p and

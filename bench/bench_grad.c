@@ -27,19 +27,6 @@
 #include "mw_cuda.h"
 #endif
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* One result, as a table row or (json) one JSON object per line. */
 static void print_row(const mw_spec *s, mw_dtype dt, mw_backend_kind eng, int json, int repeats,
                       size_t params, mw_method m, double seconds, size_t peak_bytes,
@@ -101,15 +88,15 @@ static int bench_depth(mw_spec s, mw_backend_kind eng, mw_dtype dt, int repeats,
         mw_grad_info info;
         mw_status st = mw_grad(ctx, net, batch, (mw_method)m, NULL, &g, &info); /* warm-up */
         for (int r = 0; r < repeats && st == MW_OK; r++) {
-            double t0 = now();
+            double t0 = mw_now();
             st = mw_grad(ctx, net, batch, (mw_method)m, NULL, &g, &info);
-            t[r] = now() - t0;
+            t[r] = mw_now() - t0;
         }
         if (st != MW_OK) {
             print_row(&s, dt, eng, json, repeats, g.n, (mw_method)m, 0.0, 0, mw_ctx_message(ctx));
             continue;
         }
-        qsort(t, (size_t)repeats, sizeof *t, cmp);
+        qsort(t, (size_t)repeats, sizeof *t, mw_cmp_double);
         print_row(&s, dt, eng, json, repeats, g.n, (mw_method)m, t[repeats / 2], info.peak_bytes,
                   NULL);
     }
@@ -158,9 +145,10 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--classes") == 0 && v)
             s.classes = r.classes = atoi(argv[++i]);
         else if (strcmp(a, "--out-act") == 0 && v) {
-            if (mw_out_act_parse(argv[++i], &s.out_act) != 0)
+            int act;
+            if (mw_name_parse(&mw_out_act_names, argv[++i], &act) != 0)
                 return usage();
-            r.out_act = s.out_act;
+            s.out_act = r.out_act = (mw_act)act;
         } else if (strcmp(a, "--json") == 0)
             json = 1;
         else if (strcmp(a, "--channels") == 0 && v)

@@ -272,7 +272,7 @@ int mw_cmd_grad(int argc, char **argv)
         fprintf(stderr, "mwverify grad: %s\n", msg);
         mw_grad_case_free(&c);
         return st == MW_ERR_ARG ? MW_EXIT_USAGE
-               : st == MW_ERR_UNCERTIFIED ? MW_EXIT_CHECKS
+               : st == 99 ? MW_EXIT_CHECKS
                                           : MW_EXIT_RUNTIME;
     }
     mw_method_runs runs;

@@ -7,6 +7,15 @@
 
 #include "mw_reference.h"
 
+/* transitional: the parsers of the names tables */
+#define SHIM_PARSE(fn, table, type) \
+    static int fn(const char *n, type *out) { int v; if (mw_name_parse(&table, n, &v)) return 1; *out = (type)v; return 0; }
+SHIM_PARSE(mw_arch_parse, mw_arch_names, mw_arch)
+SHIM_PARSE(mw_act_parse, mw_act_names, mw_act)
+SHIM_PARSE(mw_coupling_parse, mw_coupling_names, mw_coupling)
+static int mw_out_act_parse(const char *n, mw_act *out) { if (!strcmp(n, "relu")) return 1; int v; if (mw_name_parse(&mw_out_act_names, n, &v)) return 1; *out = (mw_act)v; return 0; }
+
+
 const mw_opt mw_act_opts[] = {
     {"arch", "NAME", "architecture: mlp (dense couplings on --width features) or revnet (conv\n"
                      "couplings on --channels x --image, --blocks blocks of\n"

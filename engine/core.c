@@ -1,4 +1,4 @@
-/* Engine core: status names, the context with its tracked allocator (DESIGN.md §4),
+/* Engine core: the context with its tracked allocator (DESIGN.md §4),
  * tensors, and the small elementwise wrappers layers use. */
 #include <math.h>
 #include <stdio.h>
@@ -7,36 +7,22 @@
 
 #include "internal.h"
 
-const char *mw_status_name(mw_status s)
-{
-    switch (s) {
-    case MW_OK: return "ok";
-    case MW_ERR_ARG: return "invalid argument";
-    case MW_ERR_NOMEM: return "out of memory";
-    case MW_ERR_NONFINITE: return "non-finite value";
-    case MW_ERR_NOT_INVERTIBLE: return "not invertible";
-    case MW_ERR_BACKEND: return "backend failure";
-    case MW_ERR_UNCERTIFIED: return "oracle not certified";
-    }
-    return "unknown status";
-}
+static const char *const dtype_names[] = {"f32", "f64"};
+static const mw_alias dtype_aliases[] = {{"float32", MW_F32}, {"float64", MW_F64}, {NULL, 0}};
+const mw_names mw_dtype_names = {"dtype", dtype_names, 2, dtype_aliases};
 
 const char *mw_dtype_name(mw_dtype d)
 {
-    return d == MW_F32 ? "f32" : "f64";
+    return mw_name_of(&mw_dtype_names, (int)d);
 }
 
 int mw_dtype_parse(const char *name, mw_dtype *out)
 {
-    if (strcmp(name, "f32") == 0 || strcmp(name, "float32") == 0) {
-        *out = MW_F32;
-        return 0;
-    }
-    if (strcmp(name, "f64") == 0 || strcmp(name, "float64") == 0) {
-        *out = MW_F64;
-        return 0;
-    }
-    return 1;
+    int v;
+    if (mw_name_parse(&mw_dtype_names, name, &v) != 0)
+        return 1;
+    *out = (mw_dtype)v;
+    return 0;
 }
 
 mw_status mw_fail(mw_ctx *ctx, mw_status s, const char *fmt, ...)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mw_common.h" /* mw_status */
 #include "mw_spec.h"
 
 #define MW_VERSION "0.1.0"
@@ -22,17 +23,7 @@ typedef enum { MW_BACKEND_CPU = 0, MW_BACKEND_CUDA = 1 } mw_backend_kind;
  * or TF32 tensor cores (10-bit mantissa inputs), opt-in. The CPU is always strict. */
 typedef enum { MW_MATH_STRICT = 0, MW_MATH_TF32 = 1 } mw_math_mode;
 
-typedef enum {
-    MW_OK = 0,
-    MW_ERR_ARG,            /* an argument is out of range: the caller's mistake */
-    MW_ERR_NOMEM,          /* the tracked allocator could not get memory */
-    MW_ERR_NONFINITE,      /* a computed value became inf or NaN */
-    MW_ERR_NOT_INVERTIBLE, /* the method needs an inverse the network does not have */
-    MW_ERR_BACKEND,        /* BLAS or device failure */
-    MW_ERR_UNCERTIFIED,    /* an oracle could not certify its own result */
-} mw_status;
-
-const char *mw_status_name(mw_status s);
+extern const mw_names mw_dtype_names;
 const char *mw_dtype_name(mw_dtype d);
 int mw_dtype_parse(const char *name, mw_dtype *out);
 
@@ -206,6 +197,7 @@ typedef enum {
     MW_N_METHODS
 } mw_method;
 
+extern const mw_names mw_method_names;
 const char *mw_method_name(mw_method m);
 int mw_method_parse(const char *name, mw_method *out);
 int mw_method_needs_inverse(mw_method m); /* revbackprop, moonwalk, mixed */

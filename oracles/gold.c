@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "mw_reference.h"
 #include "oracles.h"
@@ -22,13 +21,6 @@ void mw_gold_free(mw_gold *g)
     free(g->hi);
     free(g->lo);
     memset(g, 0, sizeof *g);
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* ---- cost ---- */
@@ -235,28 +227,26 @@ static int run_reference(const mw_spec *s, long bits, const double *theta, const
 }
 
 mw_status mw_gold_compute(const mw_spec *spec, const double *theta, const double *x,
-                          const int *labels, const mw_gold_opts *opts, mw_gold *out, char *msg,
-                          size_t msg_len)
+                          const int *labels, const mw_gold_opts *opts, mw_gold *out, mw_err *err)
 {
     mw_gold_opts o = opts ? *opts : mw_gold_opts_default();
+    mw_err scratch;
+    char *msg = err ? err->msg : scratch.msg;
+    const size_t msg_len = sizeof scratch.msg;
     memset(out, 0, sizeof *out);
-    if (o.bits < MW_REF_MIN_BITS || o.bits > MW_REF_MAX_BITS) {
-        snprintf(msg, msg_len, "oracle-bits %ld: allowed %d..%d", o.bits, MW_REF_MIN_BITS,
-                 MW_REF_MAX_BITS);
-        return MW_ERR_ARG;
-    }
-    double t0 = now();
+    if (o.bits < MW_REF_MIN_BITS || o.bits > MW_REF_MAX_BITS)
+        return mw_err_set(err, MW_ERR_ARG, "oracle-bits %ld: allowed %d..%d", o.bits,
+                          MW_REF_MIN_BITS, MW_REF_MAX_BITS);
+    double t0 = mw_now();
     mw_ref *r = NULL, *check = NULL;
     mw_layout lay = {0};
     mw_status st = MW_OK;
     double *th = NULL;
-    if (mw_layout_build(spec, &lay) != 0) {
-        snprintf(msg, msg_len, "out of memory");
-        return MW_ERR_NOMEM;
-    }
+    if (mw_layout_build(spec, &lay) != 0)
+        return mw_err_set(err, MW_ERR_NOMEM, "gold oracle: out of memory");
     if (!theta) { /* no parameters given: the spec's initial ones */
         if (!(th = malloc(lay.total * sizeof *th))) {
-            st = MW_ERR_NOMEM;
+            st = mw_err_set(err, MW_ERR_NOMEM, "gold oracle: out of memory");
             goto done;
         }
         mw_init_params(spec, &lay, th);
@@ -268,37 +258,38 @@ mw_status mw_gold_compute(const mw_spec *spec, const double *theta, const double
     out->hi = malloc(out->P * sizeof *out->hi);
     out->lo = malloc(out->P * sizeof *out->lo);
     if (!out->hi || !out->lo) {
-        snprintf(msg, msg_len, "out of memory");
-        st = MW_ERR_NOMEM;
+        st = mw_err_set(err, MW_ERR_NOMEM, "gold oracle: out of memory");
         goto done;
     }
     if (run_reference(spec, o.bits, theta, x, labels, &r, msg, msg_len) != 0 ||
         run_reference(spec, out->check_bits, theta, x, labels, &check, msg, msg_len) != 0) {
-        st = MW_ERR_ARG;
+        st = MW_ERR_ARG; /* the message is the reference's */
         goto done;
     }
 
     certify(r, check, out);
     if (witness(r, check, &lay, spec->depth, o.fd_coords, out, msg, msg_len) != 0) {
-        st = MW_ERR_ARG;
+        st = MW_ERR_ARG; /* the message is the reference's */
         goto done;
     }
-    out->seconds = now() - t0;
-    if (out->certified_bits < o.floor_bits) {
+    out->seconds = mw_now() - t0;
+    out->certified = out->certified_bits >= o.floor_bits;
+    if (!out->certified) {
         const mw_param_info *pi = &lay.params[tensor_of(&lay, out->weakest)];
-        snprintf(msg, msg_len,
+        snprintf(out->uncertified, sizeof out->uncertified,
                  "gold oracle not certified: its %ld- and %ld-bit gradients share only %.1f bits "
                  "at %s[%zu] (floor %.0f); raise --oracle-bits",
                  out->bits, out->check_bits, out->certified_bits, pi->name,
                  out->weakest - pi->offset, o.floor_bits);
-        st = MW_ERR_UNCERTIFIED;
     }
 done:
     mw_ref_free(r);
     mw_ref_free(check);
     mw_layout_free(&lay);
     free(th);
-    if (st != MW_OK && st != MW_ERR_UNCERTIFIED)
+    if (st != MW_OK)
         mw_gold_free(out);
+    if (err && st != MW_OK)
+        err->status = st;
     return st;
 }

@@ -38,8 +38,7 @@ double mw_ulp(double v, mw_dtype dtype);
  * initial ones), for batch x, labels. Writes loss and g (the layout's total entries). On
  * failure returns the status and writes a message. */
 mw_status mw_silver_gradient(const mw_spec *spec, const double *theta, const double *x,
-                             const int *labels, double *g, double *loss, char *msg,
-                             size_t msg_len);
+                             const int *labels, double *g, double *loss, mw_err *err);
 
 /* ---- gold ---- */
 
@@ -66,6 +65,9 @@ typedef struct mw_gold {
                                NaN without a witness */
     size_t fd_coords;
     double seconds;
+    int certified;          /* certified_bits reached the floor (else: never measure
+                               against it) */
+    char uncertified[320];  /* when not: where the two runs part and what to do */
 } mw_gold;
 
 /* Agreeing bits of a coordinate: -log2(|a - b| / max(|b|, 2^(-p/2) · max_j |b_j|)),
@@ -74,12 +76,11 @@ typedef struct mw_gold {
  * disagreement when both runs give it as rounding noise far below the gradient's scale;
  * every coordinate above 2^(-p/2) of that scale is judged relative to itself.
  *
- * Computes gold for the network and batch. Returns MW_OK; MW_ERR_UNCERTIFIED when the
- * certified bits fall below the floor (g is still filled, to be reported, never used);
- * MW_ERR_ARG for bad options or input, with a message. */
+ * Computes gold for the network and batch: MW_OK with out filled (whether certified or
+ * not: out->certified says, and out->uncertified why not); MW_ERR_ARG for bad options or
+ * input, MW_ERR_NOMEM, with a message in err. */
 mw_status mw_gold_compute(const mw_spec *spec, const double *theta, const double *x,
-                          const int *labels, const mw_gold_opts *opts, mw_gold *out, char *msg,
-                          size_t msg_len);
+                          const int *labels, const mw_gold_opts *opts, mw_gold *out, mw_err *err);
 void mw_gold_free(mw_gold *g);
 
 /* MPFR operations of one forward pass of the reference: multiply-adds (and the adds and

@@ -11,6 +11,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* transitional: the parsers of the names tables */
+#define SHIM_PARSE(fn, table, type) \
+    static int fn(const char *n, type *out) { int v; if (mw_name_parse(&table, n, &v)) return 1; *out = (type)v; return 0; }
+SHIM_PARSE(mw_arch_parse, mw_arch_names, mw_arch)
+SHIM_PARSE(mw_act_parse, mw_act_names, mw_act)
+SHIM_PARSE(mw_coupling_parse, mw_coupling_names, mw_coupling)
+static int mw_out_act_parse(const char *n, mw_act *out) { if (!strcmp(n, "relu")) return 1; int v; if (mw_name_parse(&mw_out_act_names, n, &v)) return 1; *out = (mw_act)v; return 0; }
+
+
 void h5u_quiet(void)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);

@@ -58,62 +58,35 @@ void mw_spec_complete(mw_spec *s)
     s->depth = sane && L <= MW_MAX_DEPTH ? (int)L : -1;
 }
 
+static const char *const arch_names[] = {"mlp", "revnet"};
+const mw_names mw_arch_names = {"architecture", arch_names, 2, NULL};
 static const char *const act_names[] = {"identity", "relu", "tanh", "leaky"};
+const mw_names mw_act_names = {"activation", act_names, 4, NULL};
+/* σ: relu has a name, so that asking for it gets mw_spec_validate's explanation */
 static const char *const out_act_names[] = {"none", "relu", "tanh", "leaky"};
+static const mw_alias out_act_aliases[] = {{"identity", MW_ACT_IDENTITY}, {NULL, 0}};
+const mw_names mw_out_act_names = {"output activation", out_act_names, 4, out_act_aliases};
+static const char *const coupling_names[] = {"additive", "affine"};
+const mw_names mw_coupling_names = {"coupling", coupling_names, 2, NULL};
 
 const char *mw_act_name(mw_act a)
 {
-    return (unsigned)a < 4 ? act_names[a] : "?";
+    return mw_name_of(&mw_act_names, (int)a);
 }
 
 const char *mw_out_act_name(mw_act a)
 {
-    return (unsigned)a < 4 ? out_act_names[a] : "?";
-}
-
-int mw_act_parse(const char *name, mw_act *out)
-{
-    for (int i = 0; i < 4; i++)
-        if (strcmp(name, act_names[i]) == 0) {
-            *out = (mw_act)i;
-            return 0;
-        }
-    return 1;
-}
-
-int mw_out_act_parse(const char *name, mw_act *out)
-{
-    if (strcmp(name, "none") == 0 || strcmp(name, "identity") == 0) {
-        *out = MW_ACT_IDENTITY;
-        return 0;
-    }
-    if (strcmp(name, "tanh") == 0) {
-        *out = MW_ACT_TANH;
-        return 0;
-    }
-    if (strcmp(name, "leaky") == 0) {
-        *out = MW_ACT_LEAKY;
-        return 0;
-    }
-    return 1;
+    return mw_name_of(&mw_out_act_names, (int)a);
 }
 
 const char *mw_arch_name(mw_arch a)
 {
-    return a == MW_ARCH_MLP ? "mlp" : a == MW_ARCH_REVNET ? "revnet" : "?";
+    return mw_name_of(&mw_arch_names, (int)a);
 }
 
-int mw_arch_parse(const char *name, mw_arch *out)
+const char *mw_coupling_name(mw_coupling c)
 {
-    if (strcmp(name, "mlp") == 0) {
-        *out = MW_ARCH_MLP;
-        return 0;
-    }
-    if (strcmp(name, "revnet") == 0) {
-        *out = MW_ARCH_REVNET;
-        return 0;
-    }
-    return 1;
+    return mw_name_of(&mw_coupling_names, (int)c);
 }
 
 void mw_spec_describe(const mw_spec *s, char *buf, size_t n)
@@ -135,20 +108,6 @@ void mw_spec_describe(const mw_spec *s, char *buf, size_t n)
              "%g, seed %llu", shape, s->coupling == MW_COUPLING_AFFINE ? " affine" : "", s->units,
              mw_act_name(s->f_act), mw_out_act_name(s->out_act), s->bn ? ", bn" : "", s->batch,
              s->classes, s->init_scale, (unsigned long long)s->seed);
-}
-
-const char *mw_coupling_name(mw_coupling c)
-{
-    return c == MW_COUPLING_ADDITIVE ? "additive" : c == MW_COUPLING_AFFINE ? "affine" : "?";
-}
-
-int mw_coupling_parse(const char *name, mw_coupling *out)
-{
-    if (strcmp(name, "additive") == 0)
-        return *out = MW_COUPLING_ADDITIVE, 0;
-    if (strcmp(name, "affine") == 0)
-        return *out = MW_COUPLING_AFFINE, 0;
-    return 1;
 }
 
 int mw_spec_invertible(const mw_spec *s)

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mw_common.h"
+
 typedef enum { MW_ARCH_MLP = 0, MW_ARCH_REVNET } mw_arch;
 
 /* Sizes beyond these are refused as absurd: each is far past anything one machine
@@ -76,14 +78,15 @@ void mw_spec_complete(mw_spec *s);
  * line tool can prefix it with "--". */
 int mw_spec_validate(const mw_spec *s, char *msg, size_t msg_len);
 
-const char *mw_act_name(mw_act a);         /* relu, tanh, leaky, identity */
-const char *mw_out_act_name(mw_act a);     /* none, tanh, leaky */
-int mw_act_parse(const char *name, mw_act *out);     /* F activation; 0 on success */
-int mw_out_act_parse(const char *name, mw_act *out); /* σ; 0 on success, relu refused */
+/* The names of the enums, at the file and command-line boundaries. */
+extern const mw_names mw_arch_names;     /* mlp, revnet */
+extern const mw_names mw_act_names;      /* F activation: identity, relu, tanh, leaky */
+extern const mw_names mw_out_act_names;  /* σ: none, relu (refused by validation), tanh, leaky */
+extern const mw_names mw_coupling_names; /* additive, affine */
+const char *mw_act_name(mw_act a);
+const char *mw_out_act_name(mw_act a);
 const char *mw_arch_name(mw_arch a);
-int mw_arch_parse(const char *name, mw_arch *out);
-const char *mw_coupling_name(mw_coupling c);          /* additive, affine */
-int mw_coupling_parse(const char *name, mw_coupling *out);
+const char *mw_coupling_name(mw_coupling c);
 
 /* One line for people: "mlp width 16 hidden 32 units 2 depth 4, f-act relu, out-act none,
  * batch 8, classes 4, init-scale 1, seed 1" or "revnet 4x8x8, 3 blocks of 1 layer, ...". */

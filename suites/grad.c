@@ -206,15 +206,20 @@ mw_status mw_grad_case_prepare(const mw_grad_request *req, mw_grad_case *c, char
     mw_init_params(s, &c->lay, c->theta);
     mw_synth data = mw_synth_default(s->width, s->classes, s->seed);
     mw_synth_batch(&data, 0, s->batch, c->x, c->labels);
-    if ((st = mw_silver_gradient(s, c->theta, c->x, c->labels, c->silver, &c->silver_loss, msg,
-                                 msg_len)) != MW_OK)
-        return st;
+    mw_err err;
+    if ((st = mw_silver_gradient(s, c->theta, c->x, c->labels, c->silver, &c->silver_loss,
+                                 &err)) != MW_OK)
+        return snprintf(msg, msg_len, "%s", err.msg), st;
     c->ref_hi = c->silver;
     c->ref_loss = c->silver_loss;
     if (c->oracle == MW_ORACLE_GOLD) {
-        st = mw_gold_compute(s, c->theta, c->x, c->labels, &req->gold, &c->gold, msg, msg_len);
-        if (st != MW_OK && st != MW_ERR_UNCERTIFIED)
-            return st;
+        st = mw_gold_compute(s, c->theta, c->x, c->labels, &req->gold, &c->gold, &err);
+        if (st != MW_OK)
+            return snprintf(msg, msg_len, "%s", err.msg), st;
+        if (!c->gold.certified) {
+            snprintf(msg, msg_len, "%s", c->gold.uncertified);
+            st = 99;
+        }
         c->ref_hi = c->gold.hi;
         c->ref_lo = c->gold.lo;
         c->ref_loss = c->gold.loss;

@@ -528,8 +528,9 @@ static int check_methods(const char *layer, const lc_config *c,
     mw_init_params(&s, &lay, theta);
     mw_gold_opts go = mw_gold_opts_default();
     go.fd_coords = 0;
-    if (mw_gold_compute(&s, theta, x, labels, &go, &gold, msg, msg_len) != MW_OK) {
-        rc = 1;
+    mw_err gerr;
+    if (mw_gold_compute(&s, theta, x, labels, &go, &gold, &gerr) != MW_OK || !gold.certified) {
+        rc = snprintf(msg, msg_len, "%s", gold.hi ? gold.uncertified : gerr.msg) > 0;
         goto done;
     }
     for (int dt = 0; dt < 2 && rc == 0; dt++) {

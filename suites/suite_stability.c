@@ -611,9 +611,8 @@ static int method_step(unit_state *u, trainee *t, long step, int epoch, double l
     double gold_err = NAN, silver_gold = NAN;
     if (gold_now) {
         mw_gold gd;
-        char why[320];
-        if (mw_gold_compute(s, u->theta, u->xb, u->yb, &u->c->base.gold, &gd, why, sizeof why) ==
-            MW_OK) {
+        if (mw_gold_compute(s, u->theta, u->xb, u->yb, &u->c->base.gold, &gd, NULL) == MW_OK &&
+            gd.certified) {
             mw_metrics mg;
             mw_metrics_compute(u->g, gd.hi, gd.lo, P, t->dtype, &mg);
             gold_err = mg.rel_l2;

@@ -420,9 +420,9 @@ START_TEST(methods_gpu_cpu_gold)
         const size_t P = cpu64.P;
         double *gc = malloc(P * sizeof *gc), *gg = malloc(P * sizeof *gg), *g2 = malloc(P * sizeof *g2);
         mw_gold gold;
-        char msg[256];
-        ck_assert_msg(mw_gold_compute(&s, NULL, cpu64.x, cpu64.labels, NULL, &gold, msg, sizeof msg) ==
-                          MW_OK, "%s", msg);
+        mw_err err;
+        ck_assert_msg(mw_gold_compute(&s, NULL, cpu64.x, cpu64.labels, NULL, &gold, &err) ==
+                          MW_OK, "%s", err.msg);
         double err_gpu[MW_N_METHODS] = {0}, err_cpu[MW_N_METHODS] = {0};
         for (int m = 0; m < MW_N_METHODS; m++) {
             if (mw_method_is_stochastic((mw_method)m))

@@ -106,18 +106,18 @@ START_TEST(silver_is_f64_backprop)
     tu_net_make(&t, &s, MW_F64);
     double *g = malloc(t.P * sizeof *g), *sg = malloc(t.P * sizeof *sg);
     double *theta = malloc(t.P * sizeof *theta), loss;
-    char msg[256];
+    mw_err err;
     tu_grad(&t, MW_BACKPROP, NULL, g, NULL, MW_OK);
-    ck_assert(mw_silver_gradient(&s, NULL, t.x, t.labels, sg, &loss, msg, sizeof msg) == MW_OK);
+    ck_assert(mw_silver_gradient(&s, NULL, t.x, t.labels, sg, &loss, &err) == MW_OK);
     ck_assert(memcmp(g, sg, t.P * sizeof *g) == 0);
     ck_assert(mw_net_get_params(t.ctx, t.net, theta) == MW_OK);
     for (size_t j = 0; j < t.P; j++)
         theta[j] *= 0.5;
-    ck_assert(mw_silver_gradient(&s, theta, t.x, t.labels, sg, &loss, msg, sizeof msg) == MW_OK);
+    ck_assert(mw_silver_gradient(&s, theta, t.x, t.labels, sg, &loss, &err) == MW_OK);
     ck_assert(tu_rel_l2(sg, g, t.P) > 1e-3);
     s.width = 7;
-    ck_assert(mw_silver_gradient(&s, NULL, t.x, t.labels, sg, &loss, msg, sizeof msg) == MW_ERR_ARG);
-    ck_assert_msg(strstr(msg, "width 7") != NULL, "message: %s", msg);
+    ck_assert(mw_silver_gradient(&s, NULL, t.x, t.labels, sg, &loss, &err) == MW_ERR_ARG);
+    ck_assert_msg(strstr(err.msg, "width 7") != NULL, "message: %s", err.msg);
     free(g), free(sg), free(theta);
     tu_net_free(&t);
 }
@@ -142,11 +142,11 @@ START_TEST(gold_certifies_itself)
         tu_net t;
         tu_net_make(&t, &s, MW_F64);
         double *silver = malloc(t.P * sizeof *silver), loss;
-        char msg[256];
-        ck_assert(mw_silver_gradient(&s, NULL, t.x, t.labels, silver, &loss, msg, sizeof msg) == MW_OK);
+        mw_err err;
+        ck_assert(mw_silver_gradient(&s, NULL, t.x, t.labels, silver, &loss, &err) == MW_OK);
         mw_gold g;
-        mw_status st = mw_gold_compute(&s, NULL, t.x, t.labels, NULL, &g, msg, sizeof msg);
-        ck_assert_msg(st == MW_OK, "config %d: %s", k, msg);
+        mw_status st = mw_gold_compute(&s, NULL, t.x, t.labels, NULL, &g, &err);
+        ck_assert_msg(st == MW_OK && g.certified, "config %d: %s", k, err.msg);
         ck_assert_msg(g.certified_bits >= 200, "config %d: certified %.1f bits", k, g.certified_bits);
         ck_assert_msg(g.fd_coords == t.P || g.fd_coords >= 48, "config %d: %zu coordinates", k,
                       g.fd_coords);
@@ -175,18 +175,19 @@ START_TEST(truncated_gold_is_uncertified)
     o.bits = 30;
     o.fd_coords = 0;
     mw_gold g;
-    char msg[320];
-    ck_assert(mw_gold_compute(&s, NULL, t.x, t.labels, &o, &g, msg, sizeof msg) == MW_ERR_UNCERTIFIED);
+    mw_err err;
+    ck_assert(mw_gold_compute(&s, NULL, t.x, t.labels, &o, &g, &err) == MW_OK && !g.certified);
     ck_assert_msg(g.certified_bits < 30, "certified %.1f", g.certified_bits);
-    ck_assert_msg(strstr(msg, "not certified") && strstr(msg, "]"), "message: %s", msg);
+    ck_assert_msg(strstr(g.uncertified, "not certified") && strstr(g.uncertified, "]"),
+                  "message: %s", g.uncertified);
     mw_gold_free(&g);
     o.floor_bits = 0;
-    ck_assert(mw_gold_compute(&s, NULL, t.x, t.labels, &o, &g, msg, sizeof msg) == MW_OK);
+    ck_assert(mw_gold_compute(&s, NULL, t.x, t.labels, &o, &g, &err) == MW_OK && g.certified);
     ck_assert(g.certified_bits < 30 && isnan(g.fd_agree_bits) && g.fd_coords == 0);
     mw_gold_free(&g);
     o.bits = 10;
-    ck_assert(mw_gold_compute(&s, NULL, t.x, t.labels, &o, &g, msg, sizeof msg) == MW_ERR_ARG);
-    ck_assert(strstr(msg, "oracle-bits 10") != NULL);
+    ck_assert(mw_gold_compute(&s, NULL, t.x, t.labels, &o, &g, &err) == MW_ERR_ARG);
+    ck_assert(strstr(err.msg, "oracle-bits 10") != NULL && err.status == MW_ERR_ARG);
     tu_net_free(&t);
 }
 END_TEST
@@ -201,9 +202,9 @@ START_TEST(gold_certifies_cancellation_zeros)
     tu_net t;
     tu_net_make(&t, &s, MW_F64);
     mw_gold g;
-    char msg[320];
-    ck_assert_msg(mw_gold_compute(&s, NULL, t.x, t.labels, NULL, &g, msg, sizeof msg) == MW_OK, "%s",
-                  msg);
+    mw_err err;
+    ck_assert_msg(mw_gold_compute(&s, NULL, t.x, t.labels, NULL, &g, &err) == MW_OK, "%s",
+                  err.msg);
     /* layer1.unit1.c is such a bias: gold gives it as noise far below its tensor */
     mw_layout lay;
     ck_assert(mw_layout_build(&s, &lay) == 0);

@@ -108,13 +108,19 @@ END_TEST
 START_TEST(names_parse_and_print)
 {
     for (int a = 0; a < 4; a++) {
-        mw_act back;
-        ck_assert(mw_act_parse(mw_act_name((mw_act)a), &back) == 0 && back == (mw_act)a);
+        int back;
+        ck_assert(mw_name_parse(&mw_act_names, mw_act_name((mw_act)a), &back) == 0 && back == a);
     }
-    mw_act o;
-    ck_assert(mw_out_act_parse("none", &o) == 0 && o == MW_ACT_IDENTITY);
-    ck_assert(mw_out_act_parse("relu", &o) != 0);
-    ck_assert(mw_act_parse("sigmoid", &o) != 0);
+    int o;
+    ck_assert(mw_name_parse(&mw_out_act_names, "none", &o) == 0 && o == MW_ACT_IDENTITY);
+    ck_assert(mw_name_parse(&mw_out_act_names, "identity", &o) == 0 && o == MW_ACT_IDENTITY);
+    ck_assert(mw_name_parse(&mw_act_names, "sigmoid", &o) != 0);
+    /* relu parses as σ, so that validation can say why it is refused */
+    ck_assert(mw_name_parse(&mw_out_act_names, "relu", &o) == 0 && o == MW_ACT_RELU);
+    mw_spec r = mw_spec_default();
+    r.out_act = MW_ACT_RELU;
+    char why[256];
+    ck_assert(mw_spec_validate(&r, why, sizeof why) != 0 && strstr(why, "not invertible"));
     ck_assert_str_eq(mw_out_act_name(MW_ACT_IDENTITY), "none");
     mw_spec s = mw_spec_default();
     ck_assert(mw_spec_invertible(&s));

@@ -7,33 +7,37 @@
 
 #include "method.h"
 
+static const char *const names[MW_N_METHODS] = {
+    [MW_BACKPROP] = "backprop", [MW_FORWARD] = "forward",   [MW_PROJFORWARD] = "projforward",
+    [MW_REVBACKPROP] = "revbackprop", [MW_MOONWALK] = "moonwalk", [MW_MIXED] = "mixed",
+};
+const mw_names mw_method_names = {"method", names, MW_N_METHODS, NULL};
+
 static const struct {
-    const char *name;
     mw_method_fn fn;
     int needs_inverse;
     int stochastic;
 } methods[MW_N_METHODS] = {
-    [MW_BACKPROP] = {"backprop", mw_method_backprop, 0, 0},
-    [MW_FORWARD] = {"forward", mw_method_forward, 0, 0},
-    [MW_PROJFORWARD] = {"projforward", mw_method_projforward, 0, 1},
-    [MW_REVBACKPROP] = {"revbackprop", mw_method_revbackprop, 1, 0},
-    [MW_MOONWALK] = {"moonwalk", mw_method_moonwalk, 1, 0},
-    [MW_MIXED] = {"mixed", mw_method_mixed, 1, 0},
+    [MW_BACKPROP] = {mw_method_backprop, 0, 0},
+    [MW_FORWARD] = {mw_method_forward, 0, 0},
+    [MW_PROJFORWARD] = {mw_method_projforward, 0, 1},
+    [MW_REVBACKPROP] = {mw_method_revbackprop, 1, 0},
+    [MW_MOONWALK] = {mw_method_moonwalk, 1, 0},
+    [MW_MIXED] = {mw_method_mixed, 1, 0},
 };
 
 const char *mw_method_name(mw_method m)
 {
-    return (unsigned)m < MW_N_METHODS ? methods[m].name : "?";
+    return mw_name_of(&mw_method_names, (int)m);
 }
 
 int mw_method_parse(const char *name, mw_method *out)
 {
-    for (int m = 0; m < MW_N_METHODS; m++)
-        if (strcmp(name, methods[m].name) == 0) {
-            *out = (mw_method)m;
-            return 0;
-        }
-    return 1;
+    int v;
+    if (mw_name_parse(&mw_method_names, name, &v) != 0)
+        return 1;
+    *out = (mw_method)v;
+    return 0;
 }
 
 int mw_method_needs_inverse(mw_method m)
@@ -96,7 +100,7 @@ mw_status mw_grad(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, mw_meth
     if (methods[m].needs_inverse && !mw_spec_invertible(&net->spec))
         return mw_fail(ctx, MW_ERR_NOT_INVERTIBLE,
                        "%s needs the inverse of every layer, but σ = leaky with slope 0 is not "
-                       "invertible", methods[m].name);
+                       "invertible", names[m]);
     size_t live = ctx->live_bytes;
     mw_ctx_reset_peak(ctx);
     ctx->bn_mode = MW_BN_BATCH;
@@ -108,18 +112,18 @@ mw_status mw_grad(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, mw_meth
         info->dev_free_after = ctx->impl->mem_free(ctx);
     info->peak_bytes = ctx->peak_bytes - live;
     if (st != MW_OK)
-        return mw_annotate(ctx, st, "%s", methods[m].name);
+        return mw_annotate(ctx, st, "%s", names[m]);
     if (o.memory_probe) /* g is not the gradient: nothing more to check of it */
         return ctx->live_bytes == live ? MW_OK
                                        : mw_fail(ctx, MW_ERR_BACKEND, "%s: %zu working bytes "
-                                                 "not released", methods[m].name,
+                                                 "not released", names[m],
                                                  ctx->live_bytes - live);
     info->complete = 1;
     if (ctx->live_bytes != live)
         return mw_fail(ctx, MW_ERR_BACKEND, "%s: %zu working bytes not released",
-                       methods[m].name, ctx->live_bytes - live);
+                       names[m], ctx->live_bytes - live);
     st = check_gradient(ctx, net, g->data);
-    return st == MW_OK ? st : mw_annotate(ctx, st, "%s", methods[m].name);
+    return st == MW_OK ? st : mw_annotate(ctx, st, "%s", names[m]);
 }
 
 mw_status mw_input_gradient(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, double *h0)

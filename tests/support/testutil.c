@@ -185,10 +185,10 @@ static void read_values(const jr_value *arr, double *out, char **text, size_t n,
 
 static mw_act act_of(const jr_value *v, int out)
 {
-    mw_act a;
-    int bad = out ? mw_out_act_parse(v->text, &a) : mw_act_parse(v->text, &a);
+    int a;
+    int bad = mw_name_parse(out ? &mw_out_act_names : &mw_act_names, v->text, &a);
     ck_assert_msg(!bad, "unknown activation %s", v->text);
-    return a;
+    return (mw_act)a;
 }
 
 void tu_golden_load(tu_golden *g, const char *name)

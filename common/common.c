@@ -1,0 +1,142 @@
+/* The shared status, errors, clock, median and enum names (mw_common.h). */
+#include "mw_common.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *mw_status_name(mw_status s)
+{
+    switch (s) {
+    case MW_OK: return "ok";
+    case MW_ERR_ARG: return "invalid argument";
+    case MW_ERR_NOMEM: return "out of memory";
+    case MW_ERR_NONFINITE: return "non-finite value";
+    case MW_ERR_NOT_INVERTIBLE: return "not invertible";
+    case MW_ERR_BACKEND: return "backend failure";
+    case MW_ERR_IO: return "input/output failure";
+    case MW_ERR_FORMAT: return "bad file format";
+    }
+    return "unknown status";
+}
+
+mw_status mw_err_set(mw_err *err, mw_status s, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->status = s;
+    }
+    return s;
+}
+
+mw_status mw_err_prefix(mw_err *err, const char *fmt, ...)
+{
+    if (!err)
+        return MW_OK;
+    char old[sizeof err->msg];
+    memcpy(old, err->msg, sizeof old);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n + 2 < sizeof err->msg)
+        snprintf(err->msg + n, sizeof err->msg - (size_t)n, ": %.*s",
+                 (int)(sizeof err->msg - (size_t)n - 3), old);
+    return err->status;
+}
+
+double mw_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int mw_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double mw_median(double *v, size_t n)
+{
+    if (!n)
+        return NAN;
+    qsort(v, n, sizeof *v, mw_cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+const char *mw_name_of(const mw_names *t, int v)
+{
+    return v >= 0 && v < t->n && t->names[v] ? t->names[v] : "?";
+}
+
+int mw_name_parse(const mw_names *t, const char *s, int *v)
+{
+    for (int i = 0; i < t->n; i++)
+        if (t->names[i] && strcmp(t->names[i], s) == 0)
+            return *v = i, 0;
+    for (const mw_alias *a = t->aliases; a && a->name; a++)
+        if (strcmp(a->name, s) == 0)
+            return *v = a->value, 0;
+    return 1;
+}
+
+const char *mw_names_list(const mw_names *t, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < t->n && used < n; i++)
+        if (t->names[i])
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? ", " : "", t->names[i]);
+    return buf;
+}
+
+/* Levenshtein distance, capped: words longer than 63 characters are far from anything. */
+static int distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 63 || m > 63)
+        return 99;
+    int row[64];
+    for (size_t j = 0; j <= m; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= n; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= m; j++) {
+            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[m];
+}
+
+const char *mw_nearest(const char *word, const char *const *candidates, size_t n)
+{
+    const char *best = NULL;
+    int best_d = 99, limit = (int)strlen(word) / 3;
+    if (limit > 3)
+        limit = 3;
+    if (limit < 1)
+        limit = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!candidates[i])
+            continue;
+        int d = distance(word, candidates[i]);
+        if (d < best_d)
+            best_d = d, best = candidates[i];
+    }
+    return best_d <= limit ? best : NULL;
+}

@@ -1,0 +1,81 @@
+/* What every module of mwverify shares, and nothing else: the one status enum and the
+ * error convention (a status returned, a one-line message in an mw_err), the clock, a
+ * median, and tables of enum names. Plain C, no dependency beyond the C library, usable
+ * from CUDA sources too (docs/architecture.md). */
+#ifndef MW_COMMON_H
+#define MW_COMMON_H
+
+#include <stddef.h>
+
+typedef enum {
+    MW_OK = 0,
+    MW_ERR_ARG,            /* bad usage or input, the caller's mistake (exit 2) */
+    MW_ERR_NOMEM,          /* memory could not be had */
+    MW_ERR_NONFINITE,      /* a computed value became inf or NaN */
+    MW_ERR_NOT_INVERTIBLE, /* a method needs an inverse the network does not have */
+    MW_ERR_BACKEND,        /* BLAS, MPFR or device failure */
+    MW_ERR_IO,             /* a file could not be read, written or replaced */
+    MW_ERR_FORMAT,         /* a file's contents are not what its format says (bad input) */
+} mw_status;
+
+const char *mw_status_name(mw_status s);
+
+/* ---- errors above the engine ----
+ * A function that can fail returns an mw_status and, on failure, leaves one line in the
+ * mw_err its caller passed: what failed, where, and why. (The engine keeps its message on
+ * its context instead; the two meet where a caller copies mw_ctx_message into an mw_err.)
+ * err may be NULL when the caller does not want the message. */
+typedef struct mw_err {
+    mw_status status;
+    char msg[1024];
+} mw_err;
+
+/* Set the message and the status; returns s. */
+mw_status mw_err_set(mw_err *err, mw_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Put "<context>: " before the message already there; returns err's status. */
+mw_status mw_err_prefix(mw_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* With a local `mw_status st` and a label `done` that frees what was acquired. */
+#define MW_TRY(expr)                                                                          \
+    do {                                                                                      \
+        if ((st = (expr)) != MW_OK)                                                           \
+            goto done;                                                                        \
+    } while (0)
+
+/* ---- small shared tools ---- */
+
+/* Seconds on a monotonic clock. */
+double mw_now(void);
+/* The median of v[0..n) (NaN when n = 0); sorts v. */
+double mw_median(double *v, size_t n);
+/* qsort comparison of doubles, ascending. */
+int mw_cmp_double(const void *a, const void *b);
+
+/* ---- enum names ----
+ * The names of an enum's values, for the file and command-line boundaries (in memory a
+ * value is its enum). names[v] is value v's name; aliases are extra spellings that parse
+ * to a value ("identity" for out-act none). */
+typedef struct mw_alias {
+    const char *name;
+    int value;
+} mw_alias;
+
+typedef struct mw_names {
+    const char *what;           /* "method", "activation": for messages */
+    const char *const *names;
+    int n;
+    const mw_alias *aliases;    /* NULL-name-terminated, or NULL */
+} mw_names;
+
+const char *mw_name_of(const mw_names *t, int v); /* "?" out of range */
+/* 0 and *v set, or 1 when s names no value. */
+int mw_name_parse(const mw_names *t, const char *s, int *v);
+/* "a, b, c": the names, for "allowed: ..." in messages. */
+const char *mw_names_list(const mw_names *t, char *buf, size_t n);
+
+/* The candidate closest to word by edit distance when it is close enough to be what was
+ * meant (at most a third of its length, and at most 3 edits), else NULL. */
+const char *mw_nearest(const char *word, const char *const *candidates, size_t n);
+
+#endif
