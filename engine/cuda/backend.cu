@@ -83,53 +83,16 @@ unsigned blocks_for(size_t n)
     return (unsigned)(b < 65535u * 32u ? (b ? b : 1) : 65535u * 32u);
 }
 
-// ---- activations: the CPU's formulas (cpu/kernels.inc), in R ----
+// ---- activations: the CPU's formulas, from the same source (one overload per type) ----
 
-template <typename R> __device__ R act(mw_act a, R slope, R z)
-{
-    switch (a) {
-    case MW_ACT_RELU: return z > R(0) ? z : R(0);
-    case MW_ACT_TANH: return tanh(z);
-    case MW_ACT_LEAKY: return z > R(0) ? z : slope * z;
-    default: return z;
-    }
-}
-
-// act'(z); tanh' = 4e/(1+e)^2 with e = exp(-2|z|), as on the CPU.
-template <typename R> __device__ R dact(mw_act a, R slope, R z)
-{
-    switch (a) {
-    case MW_ACT_RELU: return z > R(0) ? R(1) : R(0);
-    case MW_ACT_TANH: {
-        R e = exp(R(-2) * fabs(z));
-        R d = R(1) + e;
-        return R(4) * e / (d * d);
-    }
-    case MW_ACT_LEAKY: return z > R(0) ? R(1) : slope;
-    default: return R(1);
-    }
-}
-
-template <typename R> __device__ R dinv_mul(mw_act a, R slope, R z, R b)
-{
-    switch (a) {
-    case MW_ACT_TANH: {
-        R c = cosh(z);
-        return b * c * c;
-    }
-    case MW_ACT_LEAKY: return z > R(0) ? b : b / slope;
-    default: return b;
-    }
-}
-
-template <typename R> __device__ R act_inv(mw_act a, R slope, R y)
-{
-    switch (a) {
-    case MW_ACT_TANH: return atanh(y);
-    case MW_ACT_LEAKY: return y > R(0) ? y : y / slope;
-    default: return y;
-    }
-}
+#define MW_ACT_FN(name) name
+#define R float
+#include "../activations.inc"
+#undef R
+#define R double
+#include "../activations.inc"
+#undef R
+#undef MW_ACT_FN
 
 // A block-wide sum in a fixed order: thread i holds v; the result is in thread 0.
 template <typename T> __device__ T block_sum(T v)
@@ -303,10 +266,10 @@ __global__ void ew_kernel(mw_ew_op op, mw_act a_kind, R slope, R alpha, R beta, 
         case MW_EW_SCALE: *o = alpha * va; break;
         case MW_EW_AXPBY: *o = alpha * va + beta * vb; break;
         case MW_EW_MUL: *o = va * vb; break;
-        case MW_EW_ACT: *o = act<R>(a_kind, slope, va); break;
-        case MW_EW_ACT_INV: *o = act_inv<R>(a_kind, slope, va); break;
-        case MW_EW_ACT_DMUL: *o = dact<R>(a_kind, slope, va) * vb; break;
-        case MW_EW_ACT_DINV_MUL: *o = dinv_mul<R>(a_kind, slope, va, vb); break;
+        case MW_EW_ACT: *o = act(a_kind, slope, va); break;
+        case MW_EW_ACT_INV: *o = act_inv(a_kind, slope, va); break;
+        case MW_EW_ACT_DMUL: *o = dact(a_kind, slope, va) * vb; break;
+        case MW_EW_ACT_DINV_MUL: *o = dinv_mul(a_kind, slope, va, vb); break;
         case MW_EW_EXP: *o = exp(alpha * va); break;
         case MW_EW_DIV: *o = vb / va; break;
         }
