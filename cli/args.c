@@ -1,130 +1,320 @@
-/* Command-line parsing (args.h). */
+/* The command line, driven by the records' field tables (args.h). */
 #include "args.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const mw_opt *find(const mw_opt *const *tables, const char *name, size_t len)
+/* Spellings of earlier versions, and what each is now. */
+static const struct {
+    const char *old, *now;
+} renamed[] = {
+    {"depths", "depth"},  {"archs", "arch"},          {"f-acts", "f-act"},
+    {"out-acts", "out-act"}, {"dtypes", "dtype"},     {"seeds", "seed"},
+    {"channels-list", "channels"}, {"dump", "out"},  {"report", "out"},
+};
+
+void mw_cli_error(const char *cmd, const char *msg)
 {
-    for (; *tables; tables++)
-        for (const mw_opt *o = *tables; o->name; o++)
-            if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
-                return o;
-    return NULL;
+    fprintf(stderr, "mwverify %s: %s\n", cmd, msg);
 }
 
-void mw_args_command_line(const char *cmd, int argc, char **argv, char *buf, size_t len)
+int mw_exit_of(mw_status st)
+{
+    return st == MW_OK ? MW_EXIT_OK
+           : st == MW_ERR_ARG || st == MW_ERR_FORMAT ? MW_EXIT_USAGE
+                                                     : MW_EXIT_RUNTIME;
+}
+
+void mw_command_line(const char *cmd, int argc, char **argv, char *buf, size_t len)
 {
     size_t used = (size_t)snprintf(buf, len, "mwverify %s", cmd);
     for (int i = 0; i < argc && used < len; i++)
         used += (size_t)snprintf(buf + used, len - used, " %s", argv[i]);
 }
 
-int mw_args_parse(const char *cmd, const mw_opt *const *tables, int argc, char **argv,
-                  mw_opt_apply apply, void *state, int *help)
+void mw_cli_add(mw_cli *cli, const mw_optgroup *g, void *state)
 {
-    char err[512];
-    *help = 0;
+    if (cli->n_sets < MW_CLI_MAX_SETS)
+        cli->sets[cli->n_sets++] = (mw_optset){g, state};
+}
+
+/* Is f an option of its group? */
+static int is_option(const mw_optgroup *g, const mw_field *f)
+{
+    return f->opt && !(f->flags & g->skip);
+}
+
+/* The records of a set that a field applies to: the first, the second, or both. */
+static int targets(const mw_optset *s, const mw_field *f, void *out[2])
+{
+    const mw_optgroup *g = s->group;
+    int n = 0;
+    if (!g->offset2 || !(f->flags & MW_F_REVNET))
+        out[n++] = (char *)s->state + g->offset;
+    if (g->offset2 && !(f->flags & MW_F_MLP))
+        out[n++] = (char *)s->state + g->offset2;
+    return n;
+}
+
+/* Does a boolean's default (any of its records) say yes? Then --no-<name> is shown. */
+static int default_on(const mw_optset *s, const mw_field *f)
+{
+    void *recs[2];
+    int n = targets(s, f, recs);
+    for (int i = 0; i < n; i++)
+        if (*(const int *)mw_field_at_c(f, recs[i]))
+            return 1;
+    return 0;
+}
+
+/* Every option name of the command, for suggestions. */
+static size_t option_names(const mw_cli *cli, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (int s = 0; s < cli->n_sets; s++)
+        for (const mw_field *f = cli->sets[s].group->record->fields; f->name && n < max; f++)
+            if (is_option(cli->sets[s].group, f))
+                out[n++] = f->opt;
+    return n;
+}
+
+static int unknown_option(const mw_cli *cli, const char *name, size_t len)
+{
+    char word[128];
+    snprintf(word, sizeof word, "%.*s", (int)len, name);
+    for (size_t i = 0; i < sizeof renamed / sizeof renamed[0]; i++)
+        if (strcmp(word, renamed[i].old) == 0) {
+            fprintf(stderr, "mwverify %s: --%s is now --%s (one spelling on every command; a "
+                            "grid takes a comma list)\n", cli->cmd, word, renamed[i].now);
+            return MW_EXIT_USAGE;
+        }
+    const char *names[256];
+    size_t n = option_names(cli, names, 256);
+    const char *near = mw_nearest(word, names, n);
+    if (!near && strncmp(word, "no-", 3) == 0)
+        near = mw_nearest(word + 3, names, n);
+    fprintf(stderr, "mwverify %s: unknown option --%s%s%s%s (see mwverify %s --help)\n", cli->cmd,
+            word, near ? "; did you mean --" : "", near ? near : "", near ? "?" : "", cli->cmd);
+    return MW_EXIT_USAGE;
+}
+
+/* Record that a field of a record was set; refuse it set twice. */
+static int note_given(mw_cli *cli, const mw_field *f, void *rec, const char *opt)
+{
+    for (int i = 0; i < cli->n_given; i++)
+        if (cli->given[i].f == f && cli->given[i].rec == rec) {
+            if (strcmp(cli->given[i].opt, opt) == 0)
+                fprintf(stderr, "mwverify %s: --%s given twice\n", cli->cmd, opt);
+            else
+                fprintf(stderr, "mwverify %s: --%s and --%s: give one\n", cli->cmd,
+                        cli->given[i].opt, opt);
+            return 1;
+        }
+    if (cli->n_given < MW_CLI_MAX_GIVEN)
+        cli->given[cli->n_given++] = (mw_given){f, rec, opt};
+    return 0;
+}
+
+/* Apply one option to every field that has it. Returns the number of fields it set, or
+ * -1 after an error line. */
+static int apply(mw_cli *cli, const char *name, size_t len, const char *value, int *i, int argc,
+                 char **argv)
+{
+    int hits = 0;
+    for (int s = 0; s < cli->n_sets; s++) {
+        const mw_optgroup *g = cli->sets[s].group;
+        for (const mw_field *f = g->record->fields; f->name; f++) {
+            if (!is_option(g, f))
+                continue;
+            const int negated = f->kind == MW_FK_BOOL && len == strlen(f->opt) + 3 &&
+                                strncmp(name, "no-", 3) == 0 &&
+                                strncmp(name + 3, f->opt, len - 3) == 0;
+            if (!negated && (strlen(f->opt) != len || strncmp(f->opt, name, len) != 0))
+                continue;
+            const char *opt = negated ? name : f->opt;
+            if (f->kind == MW_FK_BOOL) {
+                if (value) {
+                    fprintf(stderr, "mwverify %s: --%.*s takes no value\n", cli->cmd, (int)len, name);
+                    return -1;
+                }
+            } else if (!value) {
+                if (*i + 1 >= argc) {
+                    fprintf(stderr, "mwverify %s: --%s needs a value (%s)\n", cli->cmd, f->opt,
+                            f->meta ? f->meta : "a value");
+                    return -1;
+                }
+                value = argv[++*i];
+            }
+            void *recs[2];
+            int n = targets(&cli->sets[s], f, recs);
+            for (int k = 0; k < n; k++) {
+                mw_err err;
+                if (note_given(cli, f, recs[k], negated ? name : f->opt))
+                    return -1;
+                if (mw_field_parse(f, recs[k], f->kind == MW_FK_BOOL ? (negated ? "0" : "1") : value,
+                                   &err) != MW_OK) {
+                    mw_cli_error(cli->cmd, err.msg);
+                    return -1;
+                }
+            }
+            (void)opt;
+            hits++;
+        }
+    }
+    return hits;
+}
+
+int mw_cli_parse(mw_cli *cli, int argc, char **argv)
+{
+    cli->help = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            *help = 1;
+            cli->help = 1;
             return MW_EXIT_OK;
         }
-        if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "mwverify %s: unexpected argument '%s' (options start with --; "
-                            "see mwverify %s --help)\n", cmd, a, cmd);
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            if (cli->words_meta && cli->n_words < MW_CLI_MAX_WORDS && a[0] != '-') {
+                cli->words[cli->n_words++] = a;
+                continue;
+            }
+            fprintf(stderr, "mwverify %s: unexpected argument '%s' (options start with --; see "
+                            "mwverify %s --help)\n", cli->cmd, a, cli->cmd);
             return MW_EXIT_USAGE;
         }
         const char *name = a + 2, *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        const mw_opt *o = find(tables, name, len);
-        if (!o) {
-            fprintf(stderr, "mwverify %s: unknown option --%.*s (see mwverify %s --help)\n",
-                    cmd, (int)len, name, cmd);
+        int hits = apply(cli, name, len, eq ? eq + 1 : NULL, &i, argc, argv);
+        if (hits < 0)
             return MW_EXIT_USAGE;
-        }
-        const char *value = NULL;
-        if (o->meta) {
-            if (eq)
-                value = eq + 1;
-            else if (i + 1 < argc)
-                value = argv[++i];
-            else {
-                fprintf(stderr, "mwverify %s: --%s needs a value (%s)\n", cmd, o->name, o->meta);
-                return MW_EXIT_USAGE;
-            }
-        } else if (eq) {
-            fprintf(stderr, "mwverify %s: --%s takes no value\n", cmd, o->name);
-            return MW_EXIT_USAGE;
-        }
-        if (apply(state, o->name, value, err, sizeof err) != 0) {
-            fprintf(stderr, "mwverify %s: %s\n", cmd, err);
-            return MW_EXIT_USAGE;
-        }
+        if (hits == 0)
+            return unknown_option(cli, name, len);
     }
     return MW_EXIT_OK;
 }
 
-void mw_args_print_options(FILE *f, const mw_opt *opts)
+int mw_cli_given(const mw_cli *cli, const char *opt)
 {
-    for (const mw_opt *o = opts; o->name; o++) {
-        char head[64];
-        snprintf(head, sizeof head, "--%s%s%s", o->name, o->meta ? " " : "",
-                 o->meta ? o->meta : "");
-        fprintf(f, "  %-24s ", head);
-        const char *h = o->help;
-        /* continuation lines of the help text are indented under the first */
-        while (*h) {
-            const char *nl = strchr(h, '\n');
-            size_t n = nl ? (size_t)(nl - h) : strlen(h);
-            fprintf(f, "%.*s\n", (int)n, h);
-            h += n + (nl ? 1 : 0);
-            if (*h)
-                fprintf(f, "  %-24s ", "");
+    for (int i = 0; i < cli->n_given; i++)
+        if (strcmp(cli->given[i].f->opt, opt) == 0)
+            return 1;
+    return 0;
+}
+
+static int in_scope(const mw_field *f, unsigned archs)
+{
+    return !((f->flags & MW_F_MLP) && !(archs & (1u << MW_ARCH_MLP))) &&
+           !((f->flags & MW_F_REVNET) && !(archs & (1u << MW_ARCH_REVNET)));
+}
+
+const char *mw_cli_off_scope(const mw_cli *cli, unsigned archs)
+{
+    for (int i = 0; i < cli->n_given; i++) {
+        if (in_scope(cli->given[i].f, archs))
+            continue;
+        int used = 0; /* the same option may set another field that applies (--image) */
+        for (int k = 0; k < cli->n_given && !used; k++)
+            used = strcmp(cli->given[k].f->opt, cli->given[i].f->opt) == 0 &&
+                   in_scope(cli->given[k].f, archs);
+        if (!used)
+            return cli->given[i].f->opt;
+    }
+    return NULL;
+}
+
+/* ---- help ---- */
+
+/* A field's value for --help: numbers as %g, the rest as text. */
+static const char *value_text(const mw_field *f, const void *rec, char *buf, size_t n)
+{
+    if (f->kind == MW_FK_F64 && f->unit == MW_UNIT_NONE) {
+        snprintf(buf, n, "%g", *(const double *)mw_field_at_c(f, rec));
+        return buf;
+    }
+    return mw_field_text(f, rec, buf, n);
+}
+
+/* "(default X)", or "(default mlp X, revnet Y)" when the two records differ. */
+static void default_text(const mw_optset *s, const mw_field *f, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    if ((f->flags & MW_F_NO_DEFAULT) || f->kind == MW_FK_BOOL)
+        return;
+    void *recs[2];
+    int k = targets(s, f, recs);
+    char a[256], b[256];
+    value_text(f, recs[0], a, sizeof a);
+    if (k == 2 && strcmp(a, value_text(f, recs[1], b, sizeof b)) != 0)
+        snprintf(buf, n, "(default mlp %s, revnet %s)", a, b);
+    else if (a[0])
+        snprintf(buf, n, "(default %s)", a);
+}
+
+static void print_option(FILE *out, const mw_optset *s, const mw_field *f)
+{
+    char head[80], def[600];
+    if (f->kind == MW_FK_BOOL)
+        snprintf(head, sizeof head, "--%s%s", default_on(s, f) ? "[no-]" : "", f->opt);
+    else
+        snprintf(head, sizeof head, "--%s %s", f->opt, f->meta ? f->meta : "VALUE");
+    default_text(s, f, def, sizeof def);
+    fprintf(out, "  %-24s ", head);
+    const char *h = f->help ? f->help : "";
+    size_t col = 0;
+    while (*h) { /* continuation lines of the help text are indented under the first */
+        const char *nl = strchr(h, '\n');
+        size_t len = nl ? (size_t)(nl - h) : strlen(h);
+        fprintf(out, "%.*s", (int)len, h);
+        col = len;
+        h += len + (nl ? 1 : 0);
+        if (*h)
+            fprintf(out, "\n  %-24s ", "");
+    }
+    if (def[0])
+        fprintf(out, col + strlen(def) + 1 > 62 ? "\n  %-24s %s" : "%.0s %s", "", def);
+    fputc('\n', out);
+}
+
+void mw_cli_help(FILE *f, const mw_cli *cli)
+{
+    for (int s = 0; s < cli->n_sets; s++) {
+        const mw_optgroup *g = cli->sets[s].group;
+        int any = 0;
+        for (const mw_field *fd = g->record->fields; fd->name; fd++)
+            any |= is_option(g, fd);
+        if (!any)
+            continue;
+        fprintf(f, "\n%s:\n", g->heading);
+        for (const mw_field *fd = g->record->fields; fd->name; fd++)
+            if (is_option(g, fd))
+                print_option(f, &cli->sets[s], fd);
+    }
+}
+
+void mw_cli_diff(const mw_cli *cli, const void *base, const void *other, size_t state_size,
+                 char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int s = 0; s < cli->n_sets; s++) {
+        const mw_optset *set = &cli->sets[s];
+        const size_t rel = (size_t)((const char *)set->state - (const char *)base);
+        if ((const char *)set->state < (const char *)base || rel >= state_size)
+            continue; /* a group of another state (the command's own) */
+        const mw_optset twin = {set->group, (char *)other + rel};
+        for (const mw_field *f = set->group->record->fields; f->name && used < n; f++) {
+            if (!is_option(set->group, f) || f->kind == MW_FK_BOOL)
+                continue;
+            char a[300], b[300];
+            default_text(set, f, a, sizeof a);
+            default_text(&twin, f, b, sizeof b);
+            if (strcmp(a, b) == 0 || !b[0])
+                continue;
+            /* "(default X)" -> "X" */
+            b[strlen(b) - 1] = '\0';
+            used += (size_t)snprintf(buf + used, n - used, "%s%s %s", used ? "; " : "", f->opt,
+                                     b + strlen("(default "));
         }
     }
-}
-
-int mw_parse_int(const char *name, const char *v, long long lo, long long hi, int *out,
-                 char *err, size_t err_len)
-{
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (*v == '\0' || *end != '\0' || errno == ERANGE || x < lo || x > hi) {
-        snprintf(err, err_len, "--%s %s: allowed an integer %lld..%lld", name, v, lo, hi);
-        return 1;
-    }
-    *out = (int)x;
-    return 0;
-}
-
-int mw_parse_u64(const char *name, const char *v, uint64_t *out, char *err, size_t err_len)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 10);
-    if (*v == '\0' || *v == '-' || *v == '+' || *end != '\0' || errno == ERANGE) {
-        snprintf(err, err_len, "--%s %s: allowed an integer 0..18446744073709551615", name, v);
-        return 1;
-    }
-    *out = (uint64_t)x;
-    return 0;
-}
-
-int mw_parse_double(const char *name, const char *v, double lo, double hi, double *out,
-                    char *err, size_t err_len)
-{
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (*v == '\0' || *end != '\0' || !isfinite(x) || x < lo || x > hi) {
-        snprintf(err, err_len, "--%s %s: allowed a number in [%g, %g]", name, v, lo, hi);
-        return 1;
-    }
-    *out = x;
-    return 0;
 }

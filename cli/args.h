@@ -1,45 +1,76 @@
-/* Command-line parsing shared by the subcommands: a table of options per command, each
- * --name VALUE or --name=VALUE, with values checked at once and one-line errors that
- * name the option, the value and what is allowed. */
+/* The command line: options are the fields of records (mw_record.h) gathered in groups
+ * (mw_optgroup), so a command's parser, its --help and its defaults come from the same
+ * tables that write its reports. Each option is --name VALUE or --name=VALUE (a flag:
+ * --name, and --no-name where the default is on), given at most once; a bad value, an
+ * unknown option (with the nearest known one suggested) or a stray word is one line on
+ * standard error and exit 2. */
 #ifndef MW_ARGS_H
 #define MW_ARGS_H
 
-#include <stdint.h>
 #include <stdio.h>
+
+#include "mw_record.h"
+#include "mw_spec.h"
 
 #define MW_EXIT_OK 0
 #define MW_EXIT_CHECKS 1
 #define MW_EXIT_USAGE 2
 #define MW_EXIT_RUNTIME 3
 
-typedef struct mw_opt {
-    const char *name; /* without the leading -- */
-    const char *meta; /* value placeholder in --help; NULL for a flag */
-    const char *help; /* one or more lines, already wrapped */
-} mw_opt;
+/* A group of options and the state it sets. */
+typedef struct mw_optset {
+    const mw_optgroup *group;
+    void *state;
+} mw_optset;
 
-/* Called for every option met, value NULL for flags. Returns 0, or nonzero after
- * writing a message to err (which the parser prints as one line and exits 2 on). */
-typedef int (*mw_opt_apply)(void *state, const char *name, const char *value, char *err,
-                            size_t err_len);
+enum { MW_CLI_MAX_SETS = 16, MW_CLI_MAX_GIVEN = 128, MW_CLI_MAX_WORDS = 64 };
 
-/* Parse argv[0..argc) (the words after the subcommand) against a NULL-terminated list
- * of option tables. Returns MW_EXIT_OK, or MW_EXIT_USAGE after printing
- * "mwverify <cmd>: <what>" to stderr. Sets *help when --help or -h was given (parsing
- * stops there). */
-int mw_args_parse(const char *cmd, const mw_opt *const *tables, int argc, char **argv,
-                  mw_opt_apply apply, void *state, int *help);
+/* A field the command line set, in which record, by which option. */
+typedef struct mw_given {
+    const mw_field *f;
+    void *rec;
+    const char *opt;
+} mw_given;
 
-void mw_args_print_options(FILE *f, const mw_opt *opts);
+typedef struct mw_cli {
+    const char *cmd;          /* "suite stability": in messages and usage */
+    mw_optset sets[MW_CLI_MAX_SETS];
+    int n_sets;
+    const char *words_meta;   /* positional words accepted ("NAME..."), NULL: none */
+    /* what the parse found */
+    int help;
+    const char *words[MW_CLI_MAX_WORDS];
+    int n_words;
+    mw_given given[MW_CLI_MAX_GIVEN];
+    int n_given;
+} mw_cli;
+
+/* Add a group and its state (relative offsets resolved against state). */
+void mw_cli_add(mw_cli *cli, const mw_optgroup *g, void *state);
+
+/* Parse the words after the command. MW_EXIT_OK (cli->help set for --help or -h, parsing
+ * stopped there), or MW_EXIT_USAGE after one line on stderr. */
+int mw_cli_parse(mw_cli *cli, int argc, char **argv);
+/* Was the option given? */
+int mw_cli_given(const mw_cli *cli, const char *opt);
+/* The option of a given field that applies to only one architecture, when that
+ * architecture is not among archs (a bit mask of mw_arch): NULL when there is none. */
+const char *mw_cli_off_scope(const mw_cli *cli, unsigned archs);
+
+/* The options of every group, under their headings, with their defaults (the state's
+ * values now). */
+void mw_cli_help(FILE *f, const mw_cli *cli);
+/* The options whose values differ between two states of the same sets (a preset against
+ * the default), as "opt value, opt value" (lists comma-separated). */
+void mw_cli_diff(const mw_cli *cli, const void *base, const void *other, size_t state_size,
+                 char *buf, size_t n);
+/* Print an error the way every command does: "mwverify <cmd>: <msg>". */
+void mw_cli_error(const char *cmd, const char *msg);
 
 /* "mwverify <cmd> <args...>" in buf, for reports. */
-void mw_args_command_line(const char *cmd, int argc, char **argv, char *buf, size_t len);
+void mw_command_line(const char *cmd, int argc, char **argv, char *buf, size_t len);
 
-/* Value parsers: 0 on success, else a message "--name VALUE: ..." in err. */
-int mw_parse_int(const char *name, const char *v, long long lo, long long hi, int *out,
-                 char *err, size_t err_len);
-int mw_parse_u64(const char *name, const char *v, uint64_t *out, char *err, size_t err_len);
-int mw_parse_double(const char *name, const char *v, double lo, double hi, double *out,
-                    char *err, size_t err_len);
+/* The exit status of a failure. */
+int mw_exit_of(mw_status st);
 
 #endif

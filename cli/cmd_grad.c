@@ -3,89 +3,77 @@
  * (the float64 engine's backprop). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
 #include "dump.h"
-#include "emit.h"
-#include "netopts.h"
+#include "summary.h"
+
+typedef struct grad_out {
+    char out[4096];
+    int force, json, per_layer;
+} grad_out;
+
+typedef struct grad_what {
+    mw_arch arch;
+    mw_dtype dtype;
+} grad_what;
 
 typedef struct grad_state {
-    mw_grad_request req;
-    mw_engine_info engine;  /* what the methods ran on */
-    mw_spec revnet; /* the network when --arch revnet */
-    const char *mlp_only, *revnet_only; /* an option given that only that arch has */
-    int json, per_layer, force;
-    const char *dump;
+    grad_out out;
+    grad_what what;
+    mw_spec mlp, revnet;      /* the network --arch chooses */
+    mw_method_config methods;
+    mw_oracle_config oracle;
+    mw_engine_config engine;
 } grad_state;
 
-static const mw_opt grad_opts[] = {
-    {"depth", "L", "mlp: coupling layers (default 4)"},
-    {"layers-per-block", "L", "revnet: coupling layers per block (default 1)"},
-    {"dtype", "T", "f32 or f64: the engine's precision under test (default f32)"},
-    {"oracle", "KIND", "gold, silver or auto (default auto: gold when its estimated time is\n"
-                       "at most 5 s, which holds for the default network, else silver)"},
-    {"dump", "FILE.h5", "write the network, batch, every gradient and the oracle's to an\n"
-                        "HDF5 file (layout in reports/SCHEMA.md); never over an existing\n"
-                        "file unless --force"},
-    {"force", NULL, "let --dump replace an existing file"},
-    {"per-layer", NULL, "print each method's rel_l2 per layer (always in --json)"},
-    {"json", NULL, "print one JSON object instead of the table"},
-    {"help", NULL, "this text"},
-    {NULL, NULL, NULL},
+#define O(m) offsetof(grad_out, m)
+static const mw_field out_fields[] = {
+    {"out", MW_FK_STR, O(out),
+     "write the network, batch, every gradient and the oracle's to an HDF5 file (layout\n"
+     "in reports/SCHEMA.md); never over an existing file unless --force",
+     .size = sizeof(((grad_out *)0)->out), .opt = "out", .meta = "FILE.h5"},
+    {"force", MW_FK_BOOL, O(force), "let --out replace an existing file", .opt = "force"},
+    {"per_layer", MW_FK_BOOL, O(per_layer), "print each method's rel_l2 per layer (always in\n"
+                                            "--json)", .opt = "per-layer"},
+    {"json", MW_FK_BOOL, O(json), "print one JSON object instead of the table", .opt = "json"},
+    MW_FIELDS_END,
 };
+#undef O
+static const mw_record out_record = {"output", sizeof(grad_out), out_fields, NULL, NULL};
 
-static const mw_opt *const grad_tables[] = {grad_opts,      mw_act_opts,    mw_size_opts,
-                                            mw_seed_opts,   mw_method_opts, mw_oracle_opts,
-                                            mw_engine_opts, NULL};
+#define W(m) offsetof(grad_what, m)
+static const mw_field what_fields[] = {
+    {"arch", MW_FK_ENUM, W(arch),
+     "mlp (dense couplings on --width features) or revnet (conv couplings on --channels\n"
+     "x --image, --blocks blocks of --layers-per-block, squeeze between blocks; k = 1\n"
+     "with BN by default)",
+     .names = &mw_arch_names, .opt = "arch", .meta = "NAME"},
+    {"dtype", MW_FK_ENUM, W(dtype), "the engine's precision under test", .names = &mw_dtype_names,
+     .opt = "dtype", .meta = "T"},
+    MW_FIELDS_END,
+};
+#undef W
+static const mw_record what_record = {"what", sizeof(grad_what), what_fields, NULL, NULL};
 
-static int apply(void *state, const char *name, const char *v, char *err, size_t n)
-{
-    grad_state *g = state;
-    if (strcmp(name, "width") == 0 || strcmp(name, "depth") == 0)
-        g->mlp_only = name;
-    if (strcmp(name, "channels") == 0 || strcmp(name, "image") == 0 ||
-        strcmp(name, "blocks") == 0 || strcmp(name, "layers-per-block") == 0)
-        g->revnet_only = name;
-    int rc = mw_net_opt_apply(&g->req, &g->revnet, name, v, err, n);
-    if (rc < 0)
-        rc = mw_oracle_opt_apply(&g->req, name, v, err, n);
-    if (rc < 0)
-        rc = mw_engine_opt_apply(&g->req, name, v, err, n);
-    if (rc >= 0)
-        return rc;
-    if (strcmp(name, "depth") == 0)
-        return mw_parse_int(name, v, 1, MW_MAX_DEPTH, &g->req.spec.depth, err, n);
-    if (strcmp(name, "dtype") == 0) {
-        if (mw_dtype_parse(v, &g->req.dtype) == 0)
-            return 0;
-        snprintf(err, n, "--dtype %s: unknown dtype (allowed: f32, f64)", v);
-        return 1;
-    }
-    if (strcmp(name, "oracle") == 0) {
-        if (strcmp(v, "gold") == 0 || strcmp(v, "silver") == 0 || strcmp(v, "auto") == 0) {
-            g->req.oracle = v[0] == 'g' ? MW_ORACLE_GOLD : v[0] == 's' ? MW_ORACLE_SILVER
-                                                                       : MW_ORACLE_AUTO;
-            return 0;
-        }
-        snprintf(err, n, "--oracle %s: unknown oracle (allowed: gold, silver, auto)", v);
-        return 1;
-    }
-    if (strcmp(name, "dump") == 0) {
-        g->dump = v;
-        return 0;
-    }
-    if (strcmp(name, "force") == 0)
-        return g->force = 1, 0;
-    if (strcmp(name, "per-layer") == 0)
-        return g->per_layer = 1, 0;
-    if (strcmp(name, "json") == 0)
-        return g->json = 1, 0;
-    snprintf(err, n, "--%s: not handled", name);
-    return 1;
-}
+#define G(m) offsetof(grad_state, m)
+static const mw_optgroup groups[] = {
+    {NULL, "options", &out_record, G(out)},
+    {NULL, "the network and the precision", &what_record, G(what)},
+    {"network", "network (mlp: grad's default; revnet: 4 channels of 8x8, 3 blocks of 1, units 1\n"
+                "with BN, hidden half the channels)",
+     &mw_spec_record, G(mlp), 0, "revnet", G(revnet)},
+    {"methods", "methods", &mw_method_config_record, G(methods)},
+    {"oracle", "oracle", &mw_oracle_config_record, G(oracle)},
+    {"engine", "engine", &mw_engine_config_record, G(engine)},
+};
+#undef G
+enum { N_GROUPS = sizeof groups / sizeof groups[0] };
 
-static void print_help(void)
+static void print_help(const mw_cli *cli)
 {
     printf("usage: mwverify grad [options]\n\n"
            "Compute the gradient dJ/dθ of one seeded network on one synthetic batch by each\n"
@@ -96,215 +84,196 @@ static void print_help(void)
            "The oracle is gold — the exact gradient from an independent MPFR implementation,\n"
            "certified by recomputing it with 64 more bits and witnessed by central\n"
            "differences in MPFR — or silver, the float64 engine's own backprop.\n\n"
-           "The network: `depth` additive coupling layers on `width` features,\n"
-           "z = b + F(a), y = (a, σ(z)), halves alternating with the layer's parity;\n"
-           "F = `units` x [dense -> f-act (-> BatchNorm)]; a dense head and mean softmax\n"
-           "cross-entropy over the batch. With --arch revnet: `blocks` blocks of\n"
-           "`layers-per-block` couplings over channel halves of a C x H x W image, F =\n"
-           "`units` x [3x3 conv -> f-act -> BatchNorm], the 2x2 squeeze between blocks,\n"
-           "and a global average pool before the head.\n\n"
-           "options:\n");
-    mw_args_print_options(stdout, grad_opts);
-    printf("\nnetwork (default: mlp width 16, hidden 32, units 2, depth 4, relu, none, batch\n"
-           "8, 4 classes, init-scale 1, seed 1; revnet: 4 channels of 8x8, 3 blocks of 1,\n"
-           "units 1 with BN, hidden half the channels, batch 4):\n");
-    mw_args_print_options(stdout, mw_act_opts);
-    mw_args_print_options(stdout, mw_size_opts);
-    mw_args_print_options(stdout, mw_seed_opts);
-    printf("\nmethods:\n");
-    mw_args_print_options(stdout, mw_method_opts);
-    printf("\ngold oracle:\n");
-    mw_args_print_options(stdout, mw_oracle_opts);
-    printf("\nengine:\n");
-    mw_args_print_options(stdout, mw_engine_opts);
+           "The network: `depth` coupling layers on `width` features, z = b + F(a) (additive)\n"
+           "or z = b ⊙ exp(tanh(F_r(a))) + F_t(a) (affine), y = (a, σ(z)), halves alternating\n"
+           "with the layer's parity; F = `units` x [dense -> f-act (-> BatchNorm)]; a dense\n"
+           "head and mean softmax cross-entropy over the batch. With --arch revnet: `blocks`\n"
+           "blocks of `layers-per-block` couplings over channel halves of a C x H x W image, F =\n"
+           "`units` x [3x3 conv -> f-act -> BatchNorm], the 2x2 squeeze between blocks, and a\n"
+           "global average pool before the head.\n");
+    mw_cli_help(stdout, cli);
     printf("\nexamples:\n"
            "  mwverify grad\n"
            "  mwverify grad --dtype f64 --methods all --json\n"
            "  mwverify grad --depth 10 --out-act tanh --init-scale 3 --methods backprop,mixed\n"
-           "  mwverify grad --oracle gold --oracle-bits 512 --dump grad.h5\n"
+           "  mwverify grad --oracle gold --oracle-bits 512 --out grad.h5\n"
            "  mwverify grad --arch revnet --image 16x16 --layers-per-block 2 --dtype f64\n\n"
            "exit status: 0 results printed (non-finite gradients are results and are said\n"
            "so), 1 the gold oracle could not certify itself, 2 bad usage, 3 a method could\n"
-           "not run (out of memory, backend failure) or the dump could not be written.\n");
+           "not run (out of memory, backend failure) or the file could not be written.\n");
 }
 
-static int print_json(const grad_state *g, const mw_grad_case *c, const mw_method_runs *runs)
+static int print_json(const grad_state *g, const mw_engine_info *engine, const mw_grad_case *c,
+                      const mw_method_results *res)
 {
     mw_json j;
     mw_json_init(&j, stdout);
     mw_json_object_begin(&j, NULL);
-    mw_emit_spec_json(&j, "spec", &c->spec);
-    mw_json_string(&j, "dtype", mw_dtype_name(g->req.dtype));
-    mw_json_object_begin(&j, "engine");
-    mw_json_string(&j, "backend", g->engine.backend);
-    mw_json_string(&j, "device", g->engine.device);
-    mw_json_string(&j, "math", g->engine.math);
-    if (g->req.engine != MW_BACKEND_CPU) {
-        mw_json_integer(&j, "compute_major", g->engine.cc_major);
-        mw_json_integer(&j, "compute_minor", g->engine.cc_minor);
-        mw_json_integer(&j, "driver_version", g->engine.driver_version);
-        mw_json_integer(&j, "runtime_version", g->engine.runtime_version);
-        mw_json_unsigned(&j, "memory_free_bytes", (unsigned long long)g->engine.mem_free);
-    }
-    mw_json_object_end(&j);
+    mw_json_record(&j, "spec", &mw_spec_record, &c->spec);
+    mw_json_string(&j, "dtype", mw_dtype_name(g->what.dtype));
+    mw_json_record(&j, "engine", &mw_engine_info_record, engine);
     mw_json_integer(&j, "n_params", (long long)c->lay.total);
-    mw_emit_oracle_json(&j, c);
-    mw_emit_methods_json(&j, c, runs);
+    mw_json_object_begin(&j, "oracle");
+    mw_json_members(&j, &mw_oracle_record, &c->oracle);
+    mw_json_array_begin(&j, "silver_vs_gold_per_layer_rel_l2");
+    for (int l = 0; c->oracle.kind == MW_ORACLE_GOLD && l <= c->spec.depth; l++)
+        mw_json_number(&j, NULL, c->silver_vs_gold_layers[l]);
+    mw_json_array_end(&j);
+    mw_json_object_end(&j);
+    mw_json_object_begin(&j, "methods");
+    for (int m = 0; m < MW_N_METHODS; m++)
+        if (g->methods.want[m])
+            mw_json_run(&j, mw_method_name((mw_method)m), &res->m[m].run, NULL);
+    mw_json_object_end(&j);
     mw_json_object_end(&j);
     return mw_json_finish(&j);
 }
 
-static void print_table(const grad_state *g, const mw_grad_case *c, const mw_method_runs *runs)
+static int print_table(const grad_state *g, const mw_engine_info *e, const mw_grad_case *c,
+                       const mw_method_results *res)
 {
     char net[256];
     mw_spec_describe(&c->spec, net, sizeof net);
     printf("network: %s: %zu parameters\n", net, c->lay.total);
-    if (g->req.engine != MW_BACKEND_CPU)
+    if (g->engine.backend != MW_BACKEND_CPU)
         printf("engine: %s, %s (compute %d.%d, driver %d, runtime %d), %s matrix products\n",
-               g->engine.backend, g->engine.device, g->engine.cc_major, g->engine.cc_minor,
-               g->engine.driver_version, g->engine.runtime_version, g->engine.math);
-    mw_print_oracle(stdout, c);
+               e->backend, e->device, e->cc_major, e->cc_minor, e->driver_version,
+               e->runtime_version, e->math);
+    mw_report_network n;
+    mw_grad_case_network(c, 0, &n);
+    mw_print_network(stdout, &n);
+    printf("  oracle loss %.17g, |g*| %.6e\n", c->oracle.loss, c->oracle.grad_norm);
     printf("methods in %s, against the oracle; max_ulp in %s ulps; closure = "
            "|h_L - dJ/dx_L|/|dJ/dx_L|\n\n",
-           mw_dtype_name(g->req.dtype), mw_dtype_name(g->req.dtype));
-    mw_print_runs_header(stdout, "");
-    mw_print_runs(stdout, "", c, runs, g->per_layer);
-}
-
-static int write_dump(const grad_state *g, const mw_grad_case *c, const mw_method_runs *runs,
-                      const char *cmdline)
-{
-    mw_dump_method dm[MW_N_METHODS];
-    int n = 0;
+           mw_dtype_name(g->what.dtype), mw_dtype_name(g->what.dtype));
+    mw_print_runs_head(stdout, "");
+    int closure_overflow = 0;
     for (int m = 0; m < MW_N_METHODS; m++) {
-        const mw_method_run *r = &runs->run[m];
-        if (r->state == MW_RUN_NOT_ASKED)
+        const mw_method_result *r = &res->m[m];
+        if (!g->methods.want[m])
             continue;
-        int ran = r->state == MW_RUN_OK || r->state == MW_RUN_NONFINITE;
-        dm[n++] = (mw_dump_method){
-            .name = mw_method_name((mw_method)m),
-            .status = mw_run_state_name(r->state),
-            .message = r->message[0] ? r->message : NULL,
-            .grad = r->grad,
-            .rel_l2 = r->vs_oracle.rel_l2,
-            .max_abs = r->vs_oracle.max_abs,
-            .max_ulp = r->vs_oracle.max_ulp,
-            .cosine = r->vs_oracle.cosine,
-            .seconds = ran ? r->seconds : NAN,
-            .closure_err = r->info.closure_err,
-            .peak_bytes = ran ? (long long)r->info.peak_bytes : -1,
-        };
+        mw_print_run(stdout, "", &r->run, NULL, g->out.per_layer);
+        closure_overflow |= r->run.n_steps && mw_method_has_closure((mw_method)m) &&
+                            !isfinite(r->step.closure_err);
     }
-    int gold = c->oracle == MW_ORACLE_GOLD;
-    mw_dump d = {
-        .spec = &c->spec,
-        .lay = &c->lay,
-        .version = MW_VERSION,
-        .command_line = cmdline,
-        .dtype = mw_dtype_name(g->req.dtype),
-        .theta = c->theta,
-        .x = c->x,
-        .labels = c->labels,
-        .oracle = mw_oracle_name(c->oracle),
-        .oracle_hi = c->ref_hi,
-        .oracle_lo = c->ref_lo,
-        .oracle_loss = c->ref_loss,
-        .oracle_bits = gold ? c->gold.bits : 0,
-        .oracle_check_bits = gold ? c->gold.check_bits : 0,
-        .certified_bits = gold ? c->gold.certified_bits : NAN,
-        .fd_agree_bits = gold ? c->gold.fd_agree_bits : NAN,
-        .n_methods = n,
-        .methods = dm,
-    };
-    char msg[512];
-    if (mw_dump_write(g->dump, &d, msg, sizeof msg) != 0) {
-        fprintf(stderr, "mwverify grad: %s\n", msg);
-        return MW_EXIT_RUNTIME;
-    }
-    return MW_EXIT_OK;
+    if (closure_overflow)
+        printf("note: a closure error is not finite: h_L of the vijp sweep overflowed (D⁻¹ = "
+               "cosh²(z) of a saturated tanh, or 1/α), after the last parameter gradient was "
+               "formed.\n");
+    return fflush(stdout) != 0 || ferror(stdout);
 }
 
-int mw_cmd_grad(int argc, char **argv)
+static mw_status write_dump(const grad_state *g, const mw_grad_case *c,
+                            const mw_method_results *res, const char *cmdline, mw_err *err)
 {
-    grad_state g = {.req = mw_grad_request_default(), .revnet = mw_spec_revnet_default()};
-    int help = 0;
-    int rc = mw_args_parse("grad", grad_tables, argc, argv, apply, &g, &help);
-    mw_net_choose(&g.req, &g.revnet);
-    if (rc != MW_EXIT_OK)
-        return rc;
-    if (help) {
-        print_help();
-        return MW_EXIT_OK;
-    }
-    const int revnet = g.req.spec.arch == MW_ARCH_REVNET;
-    if (revnet ? g.mlp_only != NULL : g.revnet_only != NULL) {
-        fprintf(stderr, "mwverify grad: --%s: %s\n", revnet ? g.mlp_only : g.revnet_only,
+    mw_report_run runs[MW_N_METHODS];
+    const double *grads[MW_N_METHODS];
+    size_t n = 0;
+    for (int m = 0; m < MW_N_METHODS; m++)
+        if (g->methods.want[m]) {
+            runs[n] = res->m[m].run;
+            grads[n++] = res->m[m].grad;
+        }
+    mw_dump d = {
+        .spec = &c->spec, .lay = &c->lay, .command_line = cmdline, .dtype = g->what.dtype,
+        .theta = c->theta, .x = c->x, .labels = c->labels, .oracle = &c->oracle,
+        .oracle_hi = c->ref_hi, .oracle_lo = c->ref_lo, .n_runs = n, .runs = runs, .grads = grads,
+    };
+    return mw_dump_write(g->out.out, &d, err);
+}
+
+/* The network --arch chose, and no option of the other architecture. */
+static int choose_network(const mw_cli *cli, grad_state *g, mw_grad_request *req)
+{
+    const int revnet = g->what.arch == MW_ARCH_REVNET;
+    const char *off = mw_cli_off_scope(cli, 1u << g->what.arch);
+    if (off) {
+        fprintf(stderr, "mwverify grad: --%s: %s\n", off,
                 revnet ? "an mlp option; a revnet has --channels x --image features and "
                          "--blocks x --layers-per-block layers"
                        : "a revnet option; add --arch revnet, or give the mlp's --width and "
                          "--depth");
         return MW_EXIT_USAGE;
     }
-    char msg[512];
-    if (mw_spec_validate(&g.req.spec, msg, sizeof msg) != 0) {
-        fprintf(stderr, "mwverify grad: --%s\n", msg);
+    *req = mw_grad_request_default();
+    req->spec = revnet ? g->revnet : g->mlp;
+    req->spec.arch = g->what.arch;
+    mw_spec_complete(&req->spec);
+    req->dtype = g->what.dtype;
+    req->methods = g->methods;
+    req->oracle = g->oracle;
+    req->engine = g->engine;
+    char why[256];
+    if (mw_spec_validate(&req->spec, why, sizeof why) != 0) {
+        fprintf(stderr, "mwverify grad: --%s\n", why);
         return MW_EXIT_USAGE;
     }
-    if (mw_engine_probe(g.req.engine, g.req.math, g.req.dtype, &g.engine, msg, sizeof msg) != 0) {
-        fprintf(stderr, "mwverify grad: %s\n", msg);
-        return MW_EXIT_RUNTIME;
-    }
     for (int m = 0; m < MW_N_METHODS; m++)
-        if (g.req.named && g.req.want[m] && mw_method_needs_inverse((mw_method)m) &&
-            !mw_spec_invertible(&g.req.spec)) {
+        if (req->methods.named && req->methods.want[m] && mw_method_needs_inverse((mw_method)m) &&
+            !mw_spec_invertible(&req->spec)) {
             fprintf(stderr, "mwverify grad: --methods %s: needs the inverse of every layer, but "
                             "--out-act leaky with --leaky-slope 0 is not invertible\n",
                     mw_method_name((mw_method)m));
             return MW_EXIT_USAGE;
         }
-    if (g.dump && mw_dump_check_path(g.dump, g.force, msg, sizeof msg) != 0) {
-        fprintf(stderr, "mwverify grad: %s\n", msg);
-        return MW_EXIT_USAGE;
+    return MW_EXIT_OK;
+}
+
+int mw_cmd_grad(int argc, char **argv)
+{
+    grad_state g = {.what = {MW_ARCH_MLP, MW_F32}, .mlp = mw_spec_default(),
+                    .revnet = mw_spec_revnet_default(), .methods = mw_method_config_default(),
+                    .oracle = mw_oracle_config_default(),
+                    .engine = {MW_BACKEND_CPU, MW_MATH_STRICT}};
+    mw_cli cli = {.cmd = "grad"};
+    for (int i = 0; i < N_GROUPS; i++)
+        mw_cli_add(&cli, &groups[i], &g);
+    int rc = mw_cli_parse(&cli, argc, argv);
+    if (rc != MW_EXIT_OK || cli.help) {
+        if (cli.help)
+            print_help(&cli);
+        return rc;
     }
+    mw_grad_request req;
+    if ((rc = choose_network(&cli, &g, &req)) != MW_EXIT_OK)
+        return rc;
+    mw_err err;
+    mw_engine_info engine;
     mw_grad_case c;
-    mw_status st = mw_grad_case_prepare(&g.req, &c, msg, sizeof msg);
-    if (st != MW_OK) {
-        fprintf(stderr, "mwverify grad: %s\n", msg);
+    mw_method_results res;
+    memset(&c, 0, sizeof c), memset(&res, 0, sizeof res);
+    mw_status st = mw_engine_probe(&req.engine, req.dtype, &engine, &err);
+    if (st == MW_OK && g.out.out[0])
+        st = mw_dump_check_path(g.out.out, g.out.force, &err);
+    if (st == MW_OK)
+        st = mw_grad_case_prepare(&req, &c, &err);
+    if (st == MW_OK && c.oracle.kind == MW_ORACLE_GOLD && !c.gold.certified) {
+        mw_cli_error("grad", c.gold.uncertified); /* nothing is measured against it */
         mw_grad_case_free(&c);
-        return st == MW_ERR_ARG ? MW_EXIT_USAGE
-               : st == 99 ? MW_EXIT_CHECKS
-                                          : MW_EXIT_RUNTIME;
+        return MW_EXIT_CHECKS;
     }
-    mw_method_runs runs;
-    st = mw_grad_case_run(&g.req, &c, g.req.dtype, &runs, msg, sizeof msg);
-    if (st != MW_OK) {
-        fprintf(stderr, "mwverify grad: %s\n", msg);
-        rc = MW_EXIT_RUNTIME;
-        goto done;
+    if (st == MW_OK)
+        st = mw_grad_case_run(&req, &c, req.dtype, &res, &err);
+    if (st == MW_OK) {
+        if ((g.out.json ? print_json(&g, &engine, &c, &res) : print_table(&g, &engine, &c, &res)) != 0)
+            st = mw_err_set(&err, MW_ERR_IO, "writing to standard output failed");
     }
-    if (g.json) {
-        if (print_json(&g, &c, &runs) != 0) {
-            fprintf(stderr, "mwverify grad: writing the JSON to standard output failed\n");
-            rc = MW_EXIT_RUNTIME;
-        }
-    } else {
-        print_table(&g, &c, &runs);
-    }
-    for (int m = 0; m < MW_N_METHODS; m++)
-        if (runs.run[m].state == MW_RUN_FAILED) {
-            fprintf(stderr, "mwverify grad: %s could not run: %s\n", mw_method_name((mw_method)m),
-                    runs.run[m].message);
-            rc = MW_EXIT_RUNTIME;
-        }
-    if (g.dump) {
+    if (st == MW_OK && g.out.out[0]) {
         char cmdline[2048];
-        mw_args_command_line("grad", argc, argv, cmdline, sizeof cmdline);
-        int drc = write_dump(&g, &c, &runs, cmdline);
-        if (drc != MW_EXIT_OK)
-            rc = drc;
+        mw_command_line("grad", argc, argv, cmdline, sizeof cmdline);
+        st = write_dump(&g, &c, &res, cmdline, &err);
     }
-done:
-    mw_method_runs_free(&runs);
+    if (st != MW_OK)
+        mw_cli_error("grad", err.msg);
+    else
+        rc = MW_EXIT_OK;
+    for (int m = 0; st == MW_OK && m < MW_N_METHODS; m++)
+        if (g.methods.want[m] && res.m[m].run.status == MW_RUN_FAILED) {
+            fprintf(stderr, "mwverify grad: %s could not run: %s\n", mw_method_name((mw_method)m),
+                    res.m[m].run.message);
+            rc = MW_EXIT_RUNTIME;
+        }
+    mw_method_results_free(&res);
     mw_grad_case_free(&c);
-    return rc;
+    return st != MW_OK ? mw_exit_of(st) : rc;
 }

@@ -1,182 +1,196 @@
-/* `mwverify report summary|plot FILE`: read a suite's report back. */
+/* `mwverify report summary|plot|schema`: read any file mwverify writes — a suite's report
+ * or a gradient dump — and print it, draw it, or list the records of the files. The
+ * suite's own part of the summary and its figure come from the registry. */
 #include <stdio.h>
 #include <string.h>
 
 #include "args.h"
 #include "cli.h"
-#include "emit.h"
 #include "plot.h"
+#include "summary.h"
 
-typedef struct report_state {
+typedef struct report_opts {
     int json, per_layer;
-    const char *out;
-} report_state;
+    char out[4096];
+} report_opts;
 
-static const mw_opt summary_opts[] = {
-    {"per-layer", NULL, "print each run's rel_l2 per layer"},
-    {"json", NULL, "print one JSON object instead of the table"},
-    {"help", NULL, "this text"},
-    {NULL, NULL, NULL},
+#define R(m) offsetof(report_opts, m)
+static const mw_field summary_fields[] = {
+    {"per_layer", MW_FK_BOOL, R(per_layer), "print each run's rel_l2 per layer", .opt = "per-layer"},
+    {"json", MW_FK_BOOL, R(json), "print one JSON object instead of the tables", .opt = "json"},
+    MW_FIELDS_END,
 };
-
-static const mw_opt plot_opts[] = {
-    {"out", "FILE", "the figure: .png or .svg (required)"},
-    {"help", NULL, "this text"},
-    {NULL, NULL, NULL},
+static const mw_field plot_fields[] = {
+    {"out", MW_FK_STR, R(out), "the figure: .png or .svg (required)",
+     .size = sizeof(((report_opts *)0)->out), .opt = "out", .meta = "FILE"},
+    MW_FIELDS_END,
 };
+#undef R
+static const mw_record summary_record = {"summary", sizeof(report_opts), summary_fields, NULL, NULL};
+static const mw_record plot_record = {"plot", sizeof(report_opts), plot_fields, NULL, NULL};
+static const mw_optgroup summary_group = {NULL, "options", &summary_record, 0};
+static const mw_optgroup plot_group = {NULL, "options", &plot_record, 0};
 
-static int apply(void *state, const char *name, const char *v, char *err, size_t n)
+/* Parse; the one report file is the one word. */
+static int parse(mw_cli *cli, const char *usage, int argc, char **argv)
 {
-    report_state *r = state;
-    if (strcmp(name, "json") == 0)
-        return r->json = 1, 0;
-    if (strcmp(name, "per-layer") == 0)
-        return r->per_layer = 1, 0;
-    if (strcmp(name, "out") == 0)
-        return r->out = v, 0;
-    snprintf(err, n, "--%s: not handled", name);
-    return 1;
-}
-
-/* The report file: the first word that is not an option. */
-static int split_file(const char *cmd, int *argc, char **argv, const char **file)
-{
-    for (int i = 0; i < *argc; i++) {
-        if (strncmp(argv[i], "--", 2) == 0) {
-            if ((strcmp(argv[i], "--out") == 0) && i + 1 < *argc)
-                i++; /* its value */
-            continue;
-        }
-        *file = argv[i];
-        for (int k = i; k + 1 < *argc; k++)
-            argv[k] = argv[k + 1];
-        (*argc)--;
-        return 0;
+    int rc = mw_cli_parse(cli, argc, argv);
+    if (rc != MW_EXIT_OK)
+        return rc;
+    if (cli->help) {
+        printf("%s", usage);
+        mw_cli_help(stdout, cli);
+        return MW_EXIT_OK;
     }
-    fprintf(stderr, "mwverify report %s: give the report file (mwverify report %s FILE.h5)\n",
-            cmd, cmd);
-    return 1;
+    if (cli->n_words != 1) {
+        fprintf(stderr, "mwverify %s: give %s report file (mwverify %s FILE.h5)\n", cli->cmd,
+                cli->n_words ? "one" : "the", cli->cmd);
+        return MW_EXIT_USAGE;
+    }
+    return MW_EXIT_OK;
 }
 
 static int summary(int argc, char **argv)
 {
-    report_state st = {0};
-    const char *file = NULL;
-    const mw_opt *const tables[] = {summary_opts, NULL};
-    int help = 0, rc;
-    for (int i = 0; i < argc; i++)
-        help |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
-    if (help) {
-        printf("usage: mwverify report summary FILE.h5 [--json] [--per-layer]\n\n"
-               "Read a suite's report and print, per network, its oracle and, per run, the\n"
-               "method, dtype, rel_l2, max_abs, max_ulp, 1-cosine, closure error, peak bytes,\n"
-               "seconds and status (of the last step, for training suites), then for a\n"
-               "stability report its verdict, for a memory or timing report the growth exponents\n"
-               "and ratios; with --json one object with every run.\n\n"
-               "options:\n");
-        mw_args_print_options(stdout, summary_opts);
-        return MW_EXIT_OK;
-    }
-    if (split_file("summary", &argc, argv, &file) != 0)
-        return MW_EXIT_USAGE;
-    if ((rc = mw_args_parse("report summary", tables, argc, argv, apply, &st, &help)) != 0)
+    report_opts o = {0};
+    mw_cli cli = {.cmd = "report summary", .words_meta = "FILE.h5"};
+    mw_cli_add(&cli, &summary_group, &o);
+    int rc = parse(&cli, "usage: mwverify report summary FILE.h5 [--json] [--per-layer]\n\n"
+                         "Read a report — of any suite, or a gradient dump of mwverify grad --out —\n"
+                         "and print, per network, its oracle and, per run, the method, dtype,\n"
+                         "rel_l2, max_abs, max_ulp, 1-cosine, gradient norm, closure error, peak\n"
+                         "bytes, seconds and status (of the last step, for training suites); then\n"
+                         "the suite's own summary: a stability report's verdict, a memory or timing\n"
+                         "report's growth exponents and ratios, a layers report's checks. With\n"
+                         "--json one object with every run.\n",
+                   argc, argv);
+    if (rc != MW_EXIT_OK || cli.help)
         return rc;
     mw_report r;
-    char msg[1024];
-    if (mw_report_load(&r, file, msg, sizeof msg) != 0) {
-        fprintf(stderr, "mwverify report summary: %s\n", msg);
-        return MW_EXIT_USAGE;
+    mw_err err;
+    mw_status st = mw_report_load(&r, cli.words[0], &err);
+    if (st != MW_OK) {
+        mw_cli_error(cli.cmd, err.msg);
+        return mw_exit_of(st);
     }
-    if (st.json) {
+    const mw_suite_def *def = mw_suite_find(r.meta.suite);
+    if (o.json) {
         mw_json j;
         mw_json_init(&j, stdout);
         mw_json_object_begin(&j, NULL);
-        mw_json_string(&j, "file", file);
+        mw_json_string(&j, "file", cli.words[0]);
         mw_json_string(&j, "suite", r.meta.suite);
         mw_json_string(&j, "command_line", r.meta.command_line);
         mw_json_string(&j, "created_utc", r.meta.created_utc);
         mw_json_string(&j, "updated_utc", r.meta.updated_utc);
         mw_json_integer(&j, "networks", (long long)r.n_networks);
-        if (strcmp(r.meta.suite, "stability") == 0)
-            mw_emit_verdict_json(&j, &r);
-        if (r.n_fits || r.n_ratios)
-            mw_emit_scaling_json(&j, &r);
-        mw_emit_report_runs_json(&j, &r);
+        if (def)
+            def->json(&j, NULL, &r, 0);
+        mw_json_runs(&j, &r);
         mw_json_object_end(&j);
-        rc = mw_json_finish(&j) != 0 ? MW_EXIT_RUNTIME : MW_EXIT_OK;
+        rc = mw_json_finish(&j);
     } else {
-        printf("report %s: suite %s, %zu networks, %zu runs; written by mwverify %s on %s (%s), "
-               "last updated %s\ncommand: %s\n", file, r.meta.suite, r.n_networks, r.n_runs,
-               r.meta.mwverify_version, r.meta.host, r.meta.device, r.meta.updated_utc,
-               r.meta.command_line);
-        mw_print_report(stdout, &r, st.per_layer);
-        if (strcmp(r.meta.suite, "stability") == 0)
-            mw_print_verdict(stdout, &r);
-        if (r.n_fits || r.n_ratios)
-            mw_print_scaling(stdout, &r);
+        mw_print_report_head(stdout, &r);
+        if (r.n_runs)
+            mw_print_report(stdout, &r, o.per_layer);
+        if (def)
+            def->print(stdout, NULL, &r, 0);
+        rc = fflush(stdout) != 0 || ferror(stdout);
     }
     mw_report_free(&r);
-    return rc;
+    if (rc) {
+        mw_cli_error(cli.cmd, "writing to standard output failed");
+        return MW_EXIT_RUNTIME;
+    }
+    return MW_EXIT_OK;
 }
 
 static int plot(int argc, char **argv)
 {
-    report_state st = {0};
-    const char *file = NULL;
-    const mw_opt *const tables[] = {plot_opts, NULL};
-    int help = 0, rc;
-    for (int i = 0; i < argc; i++)
-        help |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
-    if (help) {
-        printf("usage: mwverify report plot FILE.h5 --out F.png|F.svg\n\n"
-               "Draw a gradcheck report: the error against gold (rel_l2, log scale) against\n"
-               "depth, one line per method, the median over the report's F activations,\n"
-               "output activations and seeds, one panel per dtype. PNG or SVG by the\n"
-               "extension of --out.\n\noptions:\n");
-        mw_args_print_options(stdout, plot_opts);
+    report_opts o = {0};
+    mw_cli cli = {.cmd = "report plot", .words_meta = "FILE.h5"};
+    mw_cli_add(&cli, &plot_group, &o);
+    char usage[1024];
+    size_t used = (size_t)snprintf(usage, sizeof usage,
+                                   "usage: mwverify report plot FILE.h5 --out F.png|F.svg\n\n"
+                                   "Draw a suite's report, PNG or SVG by the extension of --out:\n");
+    for (int i = 0; mw_suites[i]; i++)
+        if (mw_suites[i]->plot && used < sizeof usage)
+            used += (size_t)snprintf(usage + used, sizeof usage - used, "  %-10s %s\n",
+                                     mw_suites[i]->name,
+                                     !strcmp(mw_suites[i]->name, "gradcheck")
+                                         ? "rel_l2 against gold against depth, a line per method"
+                                     : !strcmp(mw_suites[i]->name, "stability")
+                                         ? "error and held-out accuracy against epoch"
+                                         : "its measure against depth, log-log, a panel a setting");
+    int rc = parse(&cli, usage, argc, argv);
+    if (rc != MW_EXIT_OK || cli.help)
+        return rc;
+    mw_err err;
+    mw_report r;
+    mw_status st = MW_OK;
+    if (!o.out[0])
+        st = mw_err_set(&err, MW_ERR_ARG, "--out F.png or F.svg is required");
+    if (st == MW_OK)
+        st = mw_plot_check_out(o.out, &err);
+    if (st == MW_OK && (st = mw_report_load(&r, cli.words[0], &err)) == MW_OK) {
+        const mw_suite_def *def = mw_suite_find(r.meta.suite);
+        if (def && def->plot)
+            st = def->plot(&r, o.out, &err);
+        else
+            st = mw_err_set(&err, MW_ERR_ARG, "%s is a gradient dump (mwverify grad --out): one "
+                            "gradient has no figure; `mwverify report summary %s` prints it",
+                            cli.words[0], cli.words[0]);
+        mw_report_free(&r);
+    }
+    if (st != MW_OK) {
+        mw_cli_error(cli.cmd, err.msg);
+        return mw_exit_of(st);
+    }
+    printf("wrote %s\n", o.out);
+    return fflush(stdout) != 0 ? MW_EXIT_RUNTIME : MW_EXIT_OK;
+}
+
+static int schema(int argc, char **argv)
+{
+    mw_cli cli = {.cmd = "report schema"};
+    int rc = mw_cli_parse(&cli, argc, argv);
+    if (rc != MW_EXIT_OK)
+        return rc;
+    if (cli.help) {
+        printf("usage: mwverify report schema\n\nThe records of mwverify's files, field by field, "
+               "as markdown tables: what\nreports/SCHEMA.md lists, printed from the tables that "
+               "write and read them.\n");
         return MW_EXIT_OK;
     }
-    if (split_file("plot", &argc, argv, &file) != 0)
-        return MW_EXIT_USAGE;
-    if ((rc = mw_args_parse("report plot", tables, argc, argv, apply, &st, &help)) != 0)
-        return rc;
-    char msg[1024];
-    if (!st.out) {
-        fprintf(stderr, "mwverify report plot: --out F.png or F.svg is required\n");
-        return MW_EXIT_USAGE;
-    }
-    if (mw_plot_check_out(st.out, msg, sizeof msg) != 0) {
-        fprintf(stderr, "mwverify report plot: %s\n", msg);
-        return MW_EXIT_USAGE;
-    }
-    mw_report r;
-    if (mw_report_load(&r, file, msg, sizeof msg) != 0) {
-        fprintf(stderr, "mwverify report plot: %s\n", msg);
-        return MW_EXIT_USAGE;
-    }
-    rc = mw_report_plot(&r, st.out, msg, sizeof msg);
-    mw_report_free(&r);
-    if (rc != 0) {
-        fprintf(stderr, "mwverify report plot: %s\n", msg);
-        return rc == 2 ? MW_EXIT_USAGE : MW_EXIT_RUNTIME;
-    }
-    printf("wrote %s\n", st.out);
-    return MW_EXIT_OK;
+    mw_print_schema(stdout);
+    return fflush(stdout) != 0 ? MW_EXIT_RUNTIME : MW_EXIT_OK;
 }
 
 int mw_cmd_report(int argc, char **argv)
 {
+    static const struct {
+        const char *name, *summary;
+        int (*run)(int, char **);
+    } subs[] = {
+        {"summary", "the report's tables (or --json)", summary},
+        {"plot", "its figure, as PNG or SVG (--out)", plot},
+        {"schema", "the records of the files, field by field", schema},
+    };
+    const int n = sizeof subs / sizeof subs[0];
     if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
         FILE *f = argc < 1 ? stderr : stdout;
-        fprintf(f, "usage: mwverify report <summary|plot> FILE.h5 [options]\n\n"
-                   "  summary   a table of every run (or --json)\n"
-                   "  plot      error against depth per method, as PNG or SVG (--out)\n");
+        fprintf(f, "usage: mwverify report <summary|plot|schema> [FILE.h5] [options]\n\n");
+        for (int i = 0; i < n; i++)
+            fprintf(f, "  %-9s %s\n", subs[i].name, subs[i].summary);
+        fprintf(f, "\nA report is any file a suite, gradcheck --out, layer check --out or grad "
+                   "--out wrote.\n");
         return argc < 1 ? MW_EXIT_USAGE : MW_EXIT_OK;
     }
-    if (strcmp(argv[0], "summary") == 0)
-        return summary(argc - 1, argv + 1);
-    if (strcmp(argv[0], "plot") == 0)
-        return plot(argc - 1, argv + 1);
-    fprintf(stderr, "mwverify report: unknown command '%s' (allowed: summary, plot)\n", argv[0]);
+    for (int i = 0; i < n; i++)
+        if (strcmp(argv[0], subs[i].name) == 0)
+            return subs[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "mwverify report: unknown command '%s' (allowed: summary, plot, schema)\n",
+            argv[0]);
     return MW_EXIT_USAGE;
 }

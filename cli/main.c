@@ -1,5 +1,5 @@
-/* mwverify: the command-line entry point. Dispatches to subcommands; the only place,
- * with the subcommands it calls, that prints and chooses exit codes (DESIGN.md §8). */
+/* mwverify: the command-line entry point. A table of commands; the only place, with the
+ * commands it calls, that prints and chooses exit codes (DESIGN.md §8). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,28 +14,81 @@
 /* OpenBLAS's own (cblas.h): its thread count for every later call. */
 void openblas_set_num_threads(int num_threads);
 
+static const struct command {
+    const char *name, *summary;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    {"grad", "one gradient of one network by the chosen methods, with each method's\n"
+             "error against an oracle, memory and time",
+     mw_cmd_grad},
+    {"gradcheck", "every method against the certified gold oracle on a small grid of\n"
+                  "networks, in float32 and float64 (suite gradcheck, printed)",
+     mw_cmd_gradcheck},
+    {"suite", "sweeps that write HDF5 reports: stability (the main job), gradcheck,\n"
+              "memory, timing, layers",
+     mw_cmd_suite},
+    {"layer", "the layer registry: layer list; layer check NAME... (suite layers, printed)",
+     mw_cmd_layer},
+    {"report", "read a report back: summary, plot; the schema of the files", mw_cmd_report},
+};
+enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
+
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: mwverify <command> [options]\n\n"
-            "mwverify checks gradient methods for invertible networks: six ways to compute\n"
-            "the same gradient (backprop, forward, projforward, revbackprop, moonwalk,\n"
-            "mixed), measured against a trusted reference.\n\n"
-            "commands:\n"
-            "  grad        one gradient of one network by the chosen methods, with each\n"
-            "              method's error against an oracle, memory and time\n"
-            "  gradcheck   every method against the certified gold oracle on a small grid\n"
-            "              of networks, in float32 and float64\n"
-            "  suite       sweeps that write HDF5 reports: suite stability (the main job),\n"
-            "              suite gradcheck, suite memory, suite timing, suite layers\n"
-            "  layer       the layer registry: layer list; layer check NAME|--all checks a\n"
-            "              layer's operations against the MPFR reference\n"
-            "  report      read a report back: report summary, report plot\n\n"
-            "Each command explains itself: mwverify <command> --help.\n\n"
-            "options:\n"
-            "  --help      this text\n"
-            "  --version   the version\n\n"
-            "exit status: 0 ok, 1 checks failed, 2 bad usage or input, 3 runtime failure.\n");
+    fprintf(f, "usage: mwverify <command> [options]\n\n"
+               "mwverify checks gradient methods for invertible networks: six ways to compute\n"
+               "the same gradient (backprop, forward, projforward, revbackprop, moonwalk,\n"
+               "mixed), measured against a trusted reference.\n\ncommands:\n");
+    for (int i = 0; i < N_COMMANDS; i++) {
+        fprintf(f, "  %-11s ", commands[i].name);
+        for (const char *s = commands[i].summary; *s; s++)
+            if (*s == '\n')
+                fputs("\n              ", f);
+            else
+                fputc(*s, f);
+        fputc('\n', f);
+    }
+    fprintf(f, "\nEach command explains itself: mwverify <command> --help (or mwverify help\n"
+               "<command>).\n\noptions:\n  --help      this text\n  --version   the version\n\n"
+               "exit status: 0 ok, 1 checks failed, 2 bad usage or input, 3 runtime failure.\n");
+}
+
+static const struct command *find(const char *name)
+{
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static int unknown(const char *name)
+{
+    const char *names[N_COMMANDS];
+    for (int i = 0; i < N_COMMANDS; i++)
+        names[i] = commands[i].name;
+    const char *near = mw_nearest(name, names, N_COMMANDS);
+    fprintf(stderr, "mwverify: unknown command '%s'%s%s%s (commands: grad, gradcheck, suite, "
+                    "layer, report; see mwverify --help)\n", name, near ? "; did you mean " : "",
+            near ? near : "", near ? "?" : "");
+    return MW_EXIT_USAGE;
+}
+
+/* mwverify help [COMMAND [SUBCOMMAND]]: that command's --help. */
+static int help(int argc, char **argv)
+{
+    if (argc < 1) {
+        usage(stdout);
+        return MW_EXIT_OK;
+    }
+    const struct command *c = find(argv[0]);
+    if (!c)
+        return unknown(argv[0]);
+    char *words[4] = {NULL, NULL, NULL, NULL};
+    int n = 0;
+    if (argc > 1)
+        words[n++] = argv[1];
+    words[n++] = "--help";
+    return c->run(n, words);
 }
 
 int main(int argc, char **argv)
@@ -54,25 +107,16 @@ int main(int argc, char **argv)
         return MW_EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return MW_EXIT_OK;
     }
+    if (strcmp(cmd, "help") == 0)
+        return help(argc - 2, argv + 2);
     if (strcmp(cmd, "--version") == 0) {
         printf("mwverify %s\n", MW_VERSION);
-        return MW_EXIT_OK;
+        return fflush(stdout) != 0 ? MW_EXIT_RUNTIME : MW_EXIT_OK;
     }
-    if (strcmp(cmd, "grad") == 0)
-        return mw_cmd_grad(argc - 2, argv + 2);
-    if (strcmp(cmd, "gradcheck") == 0)
-        return mw_cmd_gradcheck(argc - 2, argv + 2);
-    if (strcmp(cmd, "suite") == 0)
-        return mw_cmd_suite(argc - 2, argv + 2);
-    if (strcmp(cmd, "report") == 0)
-        return mw_cmd_report(argc - 2, argv + 2);
-    if (strcmp(cmd, "layer") == 0)
-        return mw_cmd_layer(argc - 2, argv + 2);
-    fprintf(stderr, "mwverify: unknown command '%s' (commands: grad, gradcheck, suite, report, layer; see mwverify "
-                    "--help)\n", cmd);
-    return MW_EXIT_USAGE;
+    const struct command *c = find(cmd);
+    return c ? c->run(argc - 2, argv + 2) : unknown(cmd);
 }

@@ -51,6 +51,25 @@ mw_status mw_err_prefix(mw_err *err, const char *fmt, ...)
     return err->status;
 }
 
+mw_status mw_err_append(mw_err *err, const char *fmt, ...)
+{
+    if (!err)
+        return MW_OK;
+    size_t used = strlen(err->msg);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg + used, sizeof err->msg - used, fmt, ap);
+    va_end(ap);
+    return err->status;
+}
+
+mw_status mw_err_set_status(mw_err *err, mw_status s)
+{
+    if (err)
+        err->status = s;
+    return s;
+}
+
 double mw_now(void)
 {
     struct timespec t;

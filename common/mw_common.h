@@ -35,6 +35,10 @@ mw_status mw_err_set(mw_err *err, mw_status s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Put "<context>: " before the message already there; returns err's status. */
 mw_status mw_err_prefix(mw_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Add to the end of the message; returns err's status. */
+mw_status mw_err_append(mw_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Keep the message, change the status (a failure below seen as bad input here); returns s. */
+mw_status mw_err_set_status(mw_err *err, mw_status s);
 
 /* With a local `mw_status st` and a label `done` that frees what was acquired. */
 #define MW_TRY(expr)                                                                          \

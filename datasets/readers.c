@@ -27,102 +27,97 @@ enum {
 
 /* ---- CIFAR-10 ---------------------------------------------------------------------- */
 
-static int cifar_path(const char *dir, int train, int k, char *path, char *err, size_t errlen)
+static mw_status cifar_path(const char *dir, int train, int k, char *path, mw_err *err)
 {
     int len = train ? snprintf(path, PATH_BYTES, "%s/data_batch_%d.bin", dir, k + 1)
                     : snprintf(path, PATH_BYTES, "%s/test_batch.bin", dir);
     if (len < 0 || len >= PATH_BYTES)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_ARG, "cifar10: %.200s...: path too long",
-                            dir);
-    return MW_DATA_OK;
+        return mw_err_set(err, MW_ERR_ARG, "cifar10: %.200s...: path too long", dir);
+    return MW_OK;
 }
 
 /* The number of records of path, from its size: a whole, positive number. */
-static int cifar_count(const char *path, size_t *count, char *err, size_t errlen)
+static mw_status cifar_count(const char *path, size_t *count, mw_err *err)
 {
     struct stat sb;
     if (stat(path, &sb) != 0)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_IO, "cifar10: %s: %s", path,
-                            strerror(errno));
+        return mw_err_set(err, MW_ERR_IO, "cifar10: %s: %s", path, strerror(errno));
     if (!S_ISREG(sb.st_mode))
-        return mw_data_fail(err, errlen, MW_DATA_ERR_IO, "cifar10: %s: not a regular file",
-                            path);
+        return mw_err_set(err, MW_ERR_IO, "cifar10: %s: not a regular file", path);
     const size_t size = (size_t)sb.st_size, whole = size / CIFAR_RECORD_BYTES;
     if (size == 0)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_FORMAT, "cifar10: %s: empty, no records",
-                            path);
+        return mw_err_set(err, MW_ERR_FORMAT, "cifar10: %s: empty, no records", path);
     if (size % CIFAR_RECORD_BYTES != 0)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_FORMAT,
-                            "cifar10: %s: truncated: record %zu (byte %zu) has %zu of %d bytes",
-                            path, whole, whole * CIFAR_RECORD_BYTES, size % CIFAR_RECORD_BYTES,
-                            CIFAR_RECORD_BYTES);
+        return mw_err_set(err, MW_ERR_FORMAT,
+                          "cifar10: %s: truncated: record %zu (byte %zu) has %zu of %d bytes",
+                          path, whole, whole * CIFAR_RECORD_BYTES, size % CIFAR_RECORD_BYTES,
+                          CIFAR_RECORD_BYTES);
     *count = whole;
-    return MW_DATA_OK;
+    return MW_OK;
 }
 
 /* Record r of path, got bytes in rec, into x (3072 values) and *label. */
-static int cifar_record(const char *path, size_t r, const unsigned char *rec, size_t got,
-                        float *x, int *label, char *err, size_t errlen)
+static mw_status cifar_record(const char *path, size_t r, const unsigned char *rec, size_t got,
+                              float *x, int *label, mw_err *err)
 {
     const size_t at = r * CIFAR_RECORD_BYTES;
     if (got != CIFAR_RECORD_BYTES)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_IO,
-                            "cifar10: %s: record %zu (byte %zu): read %zu of %d bytes (read "
-                            "error, or the file changed while read)", path, r, at, got,
-                            CIFAR_RECORD_BYTES);
+        return mw_err_set(err, MW_ERR_IO,
+                          "cifar10: %s: record %zu (byte %zu): read %zu of %d bytes (read "
+                          "error, or the file changed while read)", path, r, at, got,
+                          CIFAR_RECORD_BYTES);
     if (rec[0] >= IMAGE_CLASSES)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_FORMAT,
-                            "cifar10: %s: record %zu (byte %zu): label %d outside 0..%d", path,
-                            r, at, rec[0], IMAGE_CLASSES - 1);
+        return mw_err_set(err, MW_ERR_FORMAT,
+                          "cifar10: %s: record %zu (byte %zu): label %d outside 0..%d", path,
+                          r, at, rec[0], IMAGE_CLASSES - 1);
     *label = rec[0];
     for (int j = 0; j < CIFAR_PIXELS; j++)
         x[j] = rec[1 + j] / 255.0f;
-    return MW_DATA_OK;
+    return MW_OK;
 }
 
-static int cifar_read_file(const char *path, size_t count, float *x, int *labels, char *err,
-                           size_t errlen)
+static mw_status cifar_read_file(const char *path, size_t count, float *x, int *labels,
+                                 mw_err *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_IO, "cifar10: %s: %s", path,
-                            strerror(errno));
+        return mw_err_set(err, MW_ERR_IO, "cifar10: %s: %s", path, strerror(errno));
     unsigned char rec[CIFAR_RECORD_BYTES];
-    int st = MW_DATA_OK;
-    for (size_t r = 0; r < count && st == MW_DATA_OK; r++) {
+    mw_status st = MW_OK;
+    for (size_t r = 0; r < count && st == MW_OK; r++) {
         size_t got = fread(rec, 1, sizeof rec, f);
-        st = cifar_record(path, r, rec, got, x + r * CIFAR_PIXELS, &labels[r], err, errlen);
+        st = cifar_record(path, r, rec, got, x + r * CIFAR_PIXELS, &labels[r], err);
     }
     fclose(f);
     return st;
 }
 
-int mw_cifar10_read(const char *dir, int train, mw_dataset *out, char *err, size_t errlen)
+mw_status mw_cifar10_read(const char *dir, int train, mw_dataset *out, mw_err *err)
 {
     memset(out, 0, sizeof *out);
     if (!dir || !*dir)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_ARG, "cifar10: no directory given");
+        return mw_err_set(err, MW_ERR_ARG, "cifar10: no directory given");
     const int files = train ? CIFAR_TRAIN_FILES : 1;
     char path[CIFAR_TRAIN_FILES][PATH_BYTES];
     size_t count[CIFAR_TRAIN_FILES], total = 0;
     /* Sizes first, so that a short file fails before anything is read. */
     for (int k = 0; k < files; k++) {
-        int st = cifar_path(dir, train, k, path[k], err, errlen);
-        if (st == MW_DATA_OK)
-            st = cifar_count(path[k], &count[k], err, errlen);
-        if (st != MW_DATA_OK)
+        mw_status st = cifar_path(dir, train, k, path[k], err);
+        if (st == MW_OK)
+            st = cifar_count(path[k], &count[k], err);
+        if (st != MW_OK)
             return st;
         total += count[k];
     }
-    int st = mw_data_alloc(out, train ? "cifar10 train" : "cifar10 test", total, 3, 32, 32,
-                           IMAGE_CLASSES, err, errlen);
+    mw_status st = mw_data_alloc(out, train ? "cifar10 train" : "cifar10 test", total, 3, 32,
+                                 32, IMAGE_CLASSES, err);
     size_t first = 0;
-    for (int k = 0; k < files && st == MW_DATA_OK; k++) {
+    for (int k = 0; k < files && st == MW_OK; k++) {
         st = cifar_read_file(path[k], count[k], out->x + first * CIFAR_PIXELS,
-                             out->labels + first, err, errlen);
+                             out->labels + first, err);
         first += count[k];
     }
-    if (st != MW_DATA_OK)
+    if (st != MW_OK)
         mw_dataset_free(out);
     return st;
 }
@@ -160,77 +155,74 @@ static const char *gz_message(const idx_file *f, int *truncated)
 }
 
 /* Open dir/base.gz, or dir/base where only that exists. */
-static int idx_open(idx_file *f, const char *set, const char *dir, const char *base, char *err,
-                    size_t errlen)
+static mw_status idx_open(idx_file *f, const char *set, const char *dir, const char *base,
+                          mw_err *err)
 {
     int len = snprintf(f->path, sizeof f->path, "%s/%s.gz", dir, base);
     if (len < 0 || len >= (int)sizeof f->path)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_ARG, "%s: %.200s...: path too long", set,
-                            dir);
+        return mw_err_set(err, MW_ERR_ARG, "%s: %.200s...: path too long", set, dir);
     struct stat sb;
     char plain[PATH_BYTES];
     snprintf(plain, sizeof plain, "%s/%s", dir, base);
     if (stat(f->path, &sb) != 0 && errno == ENOENT && stat(plain, &sb) == 0)
         memcpy(f->path, plain, sizeof plain);
     if (stat(f->path, &sb) == 0 && !S_ISREG(sb.st_mode))
-        return mw_data_fail(err, errlen, MW_DATA_ERR_IO, "%s: %s: not a regular file", set,
-                            f->path);
+        return mw_err_set(err, MW_ERR_IO, "%s: %s: not a regular file", set, f->path);
     errno = 0;
     f->g = gzopen(f->path, "rb");
     if (!f->g)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_IO, "%s: %s: %s", set, f->path,
-                            errno ? strerror(errno) : "cannot open");
+        return mw_err_set(err, MW_ERR_IO, "%s: %s: %s", set, f->path,
+                          errno ? strerror(errno) : "cannot open");
     (void)gzbuffer(f->g, 1u << 18); /* fewer reads than the 8 KiB default; failing is harmless */
-    return MW_DATA_OK;
+    return MW_OK;
 }
 
 /* Read and check the header: magic, then n (and rows, cols for idx3). */
-static int idx_header(idx_file *f, const char *set, uint32_t magic, const char *what,
-                      char *err, size_t errlen)
+static mw_status idx_header(idx_file *f, const char *set, uint32_t magic, const char *what,
+                            mw_err *err)
 {
     const int dims = magic == 0x00000803 ? 3 : 1, want = 4 + 4 * dims;
     unsigned char h[16];
     int got = gzread(f->g, h, (unsigned)want), truncated;
     const char *gz = gz_message(f, &truncated);
     if (got < want && gz && !truncated)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_FORMAT, "%s: %s: header: gzip: %s", set,
-                            f->path, gz);
+        return mw_err_set(err, MW_ERR_FORMAT, "%s: %s: header: gzip: %s", set, f->path,
+                          gz);
     if (got < want)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_FORMAT,
-                            "%s: %s: truncated header: %d of %d bytes", set, f->path,
-                            got < 0 ? 0 : got, want);
+        return mw_err_set(err, MW_ERR_FORMAT,
+                          "%s: %s: truncated header: %d of %d bytes", set, f->path,
+                          got < 0 ? 0 : got, want);
     if (be32(h) != magic)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_FORMAT,
-                            "%s: %s: bad magic 0x%08x (expected 0x%08x for %s)", set, f->path,
-                            (unsigned)be32(h), (unsigned)magic, what);
+        return mw_err_set(err, MW_ERR_FORMAT,
+                          "%s: %s: bad magic 0x%08x (expected 0x%08x for %s)", set, f->path,
+                          (unsigned)be32(h), (unsigned)magic, what);
     f->header_bytes = (size_t)want;
     f->n = be32(h + 4);
     f->rows = f->cols = 1;
     if (f->n < 1)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_FORMAT,
-                            "%s: %s: header says 0 records", set, f->path);
+        return mw_err_set(err, MW_ERR_FORMAT, "%s: %s: header says 0 records", set,
+                          f->path);
     if (dims == 3 && (be32(h + 8) < 1 || be32(h + 8) > IDX_MAX_SIDE || be32(h + 12) < 1 ||
                       be32(h + 12) > IDX_MAX_SIDE))
-        return mw_data_fail(err, errlen, MW_DATA_ERR_FORMAT,
-                            "%s: %s: images of %ux%u: rows and cols must be 1..%d", set,
-                            f->path, (unsigned)be32(h + 8), (unsigned)be32(h + 12),
-                            IDX_MAX_SIDE);
+        return mw_err_set(err, MW_ERR_FORMAT,
+                          "%s: %s: images of %ux%u: rows and cols must be 1..%d", set,
+                          f->path, (unsigned)be32(h + 8), (unsigned)be32(h + 12),
+                          IDX_MAX_SIDE);
     if (dims == 3) {
         f->rows = (int)be32(h + 8);
         f->cols = (int)be32(h + 12);
     }
     f->record_bytes = (size_t)f->rows * (size_t)f->cols;
-    return MW_DATA_OK;
+    return MW_OK;
 }
 
 /* Read the n records after the header into f->data, growing it only as data arrives (a
  * header claiming billions of records costs nothing), then make sure nothing follows. */
-static int idx_records(idx_file *f, const char *set, const char *what, char *err,
-                       size_t errlen)
+static mw_status idx_records(idx_file *f, const char *set, const char *what, mw_err *err)
 {
     if (f->n > SIZE_MAX / f->record_bytes)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_FORMAT,
-                            "%s: %s: %zu %s exceed the address space", set, f->path, f->n, what);
+        return mw_err_set(err, MW_ERR_FORMAT,
+                          "%s: %s: %zu %s exceed the address space", set, f->path, f->n, what);
     const size_t total = f->n * f->record_bytes;
     size_t have = 0, cap = 0;
     int got = 0, truncated;
@@ -242,9 +234,9 @@ static int idx_records(idx_file *f, const char *set, const char *what, char *err
             grow = grow < have + want ? have + want : grow;
             unsigned char *p = realloc(f->data, grow);
             if (!p)
-                return mw_data_fail(err, errlen, MW_DATA_ERR_NOMEM,
-                                    "%s: %s: out of memory after %zu of %zu %s", set, f->path,
-                                    have / f->record_bytes, f->n, what);
+                return mw_err_set(err, MW_ERR_NOMEM,
+                                  "%s: %s: out of memory after %zu of %zu %s", set, f->path,
+                                  have / f->record_bytes, f->n, what);
             f->data = p;
             cap = grow;
         }
@@ -255,38 +247,38 @@ static int idx_records(idx_file *f, const char *set, const char *what, char *err
     }
     const char *gz = gz_message(f, &truncated);
     if (have < total && (truncated || !gz))
-        return mw_data_fail(err, errlen, MW_DATA_ERR_FORMAT, "%s: %s: truncated: %zu of %zu %s",
-                            set, f->path, have / f->record_bytes, f->n, what);
+        return mw_err_set(err, MW_ERR_FORMAT, "%s: %s: truncated: %zu of %zu %s", set,
+                          f->path, have / f->record_bytes, f->n, what);
     if (have < total)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_FORMAT,
-                            "%s: %s: byte %zu, after %zu of %zu %s: gzip: %s", set, f->path,
-                            f->header_bytes + have, have / f->record_bytes, f->n, what, gz);
+        return mw_err_set(err, MW_ERR_FORMAT,
+                          "%s: %s: byte %zu, after %zu of %zu %s: gzip: %s", set, f->path,
+                          f->header_bytes + have, have / f->record_bytes, f->n, what, gz);
     unsigned char extra;
     got = gzread(f->g, &extra, 1); /* also where zlib checks the gzip trailer's CRC */
     gz = gz_message(f, &truncated);
     if (got > 0)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_FORMAT,
-                            "%s: %s: trailing data at byte %zu, after the %zu %s the header "
-                            "announces", set, f->path, f->header_bytes + total, f->n, what);
+        return mw_err_set(err, MW_ERR_FORMAT,
+                          "%s: %s: trailing data at byte %zu, after the %zu %s the header "
+                          "announces", set, f->path, f->header_bytes + total, f->n, what);
     if (gz && truncated)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_FORMAT,
-                            "%s: %s: truncated: the gzip stream ends after the %zu %s, before "
-                            "its trailer", set, f->path, f->n, what);
+        return mw_err_set(err, MW_ERR_FORMAT,
+                          "%s: %s: truncated: the gzip stream ends after the %zu %s, before "
+                          "its trailer", set, f->path, f->n, what);
     if (gz)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_FORMAT, "%s: %s: after the %zu %s: gzip: %s",
-                            set, f->path, f->n, what, gz);
-    return MW_DATA_OK;
+        return mw_err_set(err, MW_ERR_FORMAT, "%s: %s: after the %zu %s: gzip: %s", set,
+                          f->path, f->n, what, gz);
+    return MW_OK;
 }
 
-static int idx_check_labels(const idx_file *f, const char *set, char *err, size_t errlen)
+static mw_status idx_check_labels(const idx_file *f, const char *set, mw_err *err)
 {
     for (size_t i = 0; i < f->n; i++)
         if (f->data[i] >= IMAGE_CLASSES)
-            return mw_data_fail(err, errlen, MW_DATA_ERR_FORMAT,
-                                "%s: %s: record %zu (byte %zu): label %d outside 0..%d", set,
-                                f->path, i, f->header_bytes + i, f->data[i],
-                                IMAGE_CLASSES - 1);
-    return MW_DATA_OK;
+            return mw_err_set(err, MW_ERR_FORMAT,
+                              "%s: %s: record %zu (byte %zu): label %d outside 0..%d", set,
+                              f->path, i, f->header_bytes + i, f->data[i],
+                              IMAGE_CLASSES - 1);
+    return MW_OK;
 }
 
 static void idx_close(idx_file *f)
@@ -298,57 +290,55 @@ static void idx_close(idx_file *f)
 }
 
 /* Both files of one part, headers before bulk so that a mismatch fails early. */
-static int idx_load(const char *set, const char *dir, int train, idx_file *img, idx_file *lab,
-                    mw_dataset *out, char *err, size_t errlen)
+static mw_status idx_load(const char *set, const char *dir, int train, idx_file *img,
+                          idx_file *lab, mw_dataset *out, mw_err *err)
 {
     const char *part = train ? "train" : "t10k";
     char base[64], name[64];
     snprintf(base, sizeof base, "%s-images-idx3-ubyte", part);
-    int st = idx_open(img, set, dir, base, err, errlen);
-    if (st == MW_DATA_OK)
-        st = idx_header(img, set, 0x00000803, "idx3 unsigned-byte images", err, errlen);
+    mw_status st = idx_open(img, set, dir, base, err);
+    if (st == MW_OK)
+        st = idx_header(img, set, 0x00000803, "idx3 unsigned-byte images", err);
     snprintf(base, sizeof base, "%s-labels-idx1-ubyte", part);
-    if (st == MW_DATA_OK)
-        st = idx_open(lab, set, dir, base, err, errlen);
-    if (st == MW_DATA_OK)
-        st = idx_header(lab, set, 0x00000801, "idx1 unsigned-byte labels", err, errlen);
-    if (st == MW_DATA_OK && img->n != lab->n)
-        st = mw_data_fail(err, errlen, MW_DATA_ERR_FORMAT,
-                          "%s: %s holds %zu images but %s holds %zu labels", set, img->path,
-                          img->n, lab->path, lab->n);
-    if (st == MW_DATA_OK)
-        st = idx_records(lab, set, "labels", err, errlen);
-    if (st == MW_DATA_OK)
-        st = idx_check_labels(lab, set, err, errlen);
-    if (st == MW_DATA_OK)
-        st = idx_records(img, set, "images", err, errlen);
+    if (st == MW_OK)
+        st = idx_open(lab, set, dir, base, err);
+    if (st == MW_OK)
+        st = idx_header(lab, set, 0x00000801, "idx1 unsigned-byte labels", err);
+    if (st == MW_OK && img->n != lab->n)
+        st = mw_err_set(err, MW_ERR_FORMAT,
+                        "%s: %s holds %zu images but %s holds %zu labels", set, img->path,
+                        img->n, lab->path, lab->n);
+    if (st == MW_OK)
+        st = idx_records(lab, set, "labels", err);
+    if (st == MW_OK)
+        st = idx_check_labels(lab, set, err);
+    if (st == MW_OK)
+        st = idx_records(img, set, "images", err);
     snprintf(name, sizeof name, "%s %s", set, train ? "train" : "test");
-    if (st == MW_DATA_OK)
-        st = mw_data_alloc(out, name, img->n, 1, img->rows, img->cols, IMAGE_CLASSES, err,
-                           errlen);
-    if (st != MW_DATA_OK)
+    if (st == MW_OK)
+        st = mw_data_alloc(out, name, img->n, 1, img->rows, img->cols, IMAGE_CLASSES, err);
+    if (st != MW_OK)
         return st;
     for (size_t i = 0; i < img->n * img->record_bytes; i++)
         out->x[i] = img->data[i] / 255.0f;
     for (size_t i = 0; i < lab->n; i++)
         out->labels[i] = lab->data[i];
-    return MW_DATA_OK;
+    return MW_OK;
 }
 
-int mw_fashion_mnist_read(const char *dir, int train, mw_dataset *out, char *err,
-                          size_t errlen)
+mw_status mw_fashion_mnist_read(const char *dir, int train, mw_dataset *out, mw_err *err)
 {
     memset(out, 0, sizeof *out);
     if (!dir || !*dir)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_ARG, "fashion-mnist: no directory given");
+        return mw_err_set(err, MW_ERR_ARG, "fashion-mnist: no directory given");
     idx_file *f = calloc(2, sizeof *f); /* images, labels: too large for the stack */
     if (!f)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_NOMEM, "fashion-mnist: out of memory");
-    int st = idx_load("fashion-mnist", dir, train, &f[0], &f[1], out, err, errlen);
+        return mw_err_set(err, MW_ERR_NOMEM, "fashion-mnist: out of memory");
+    mw_status st = idx_load("fashion-mnist", dir, train, &f[0], &f[1], out, err);
     idx_close(&f[0]);
     idx_close(&f[1]);
     free(f);
-    if (st != MW_DATA_OK)
+    if (st != MW_OK)
         mw_dataset_free(out);
     return st;
 }
@@ -362,18 +352,18 @@ const char *mw_fashion_mnist_default_dir(void)
 
 static const struct {
     const char *name;
-    int (*read)(const char *dir, int train, mw_dataset *out, char *err, size_t errlen);
+    mw_status (*read)(const char *dir, int train, mw_dataset *out, mw_err *err);
     const char *default_dir; /* NULL: the name needs :DIR */
 } readers[] = {
     {"fashion-mnist", mw_fashion_mnist_read, FASHION_MNIST_DIR},
     {"cifar10", mw_cifar10_read, NULL},
 };
 
-int mw_dataset_load(const char *arg, int train, mw_dataset *out, char *err, size_t errlen)
+mw_status mw_dataset_load(const char *arg, int train, mw_dataset *out, mw_err *err)
 {
     memset(out, 0, sizeof *out);
     if (!arg)
-        return mw_data_fail(err, errlen, MW_DATA_ERR_ARG, "no dataset named");
+        return mw_err_set(err, MW_ERR_ARG, "no dataset named");
     const char *colon = strchr(arg, ':');
     const size_t len = colon ? (size_t)(colon - arg) : strlen(arg);
     for (size_t k = 0; k < sizeof readers / sizeof readers[0]; k++) {
@@ -381,10 +371,10 @@ int mw_dataset_load(const char *arg, int train, mw_dataset *out, char *err, size
             continue;
         const char *dir = colon ? colon + 1 : readers[k].default_dir;
         if (!dir || !*dir)
-            return mw_data_fail(err, errlen, MW_DATA_ERR_ARG, "%s: needs a directory: %s:DIR",
-                                readers[k].name, readers[k].name);
-        return readers[k].read(dir, train, out, err, errlen);
+            return mw_err_set(err, MW_ERR_ARG, "%s: needs a directory: %s:DIR", readers[k].name,
+                              readers[k].name);
+        return readers[k].read(dir, train, out, err);
     }
-    return mw_data_fail(err, errlen, MW_DATA_ERR_ARG,
-                        "unknown dataset \"%s\" (fashion-mnist[:DIR], cifar10:DIR)", arg);
+    return mw_err_set(err, MW_ERR_ARG,
+                      "unknown dataset \"%s\" (fashion-mnist[:DIR], cifar10:DIR)", arg);
 }

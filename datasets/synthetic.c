@@ -82,14 +82,14 @@ static void image_sample(int C, int H, int W, int classes, uint64_t seed, uint64
             }
 }
 
-int mw_dataset_synthetic_images(int C, int H, int W, int classes, size_t n, uint64_t seed,
-                                mw_dataset *out, char *err, size_t errlen)
+mw_status mw_dataset_synthetic_images(int C, int H, int W, int classes, size_t n,
+                                      uint64_t seed, mw_dataset *out, mw_err *err)
 {
-    int st = mw_data_alloc(out, "synthetic", n, C, H, W, classes, err, errlen);
-    if (st != MW_DATA_OK)
+    mw_status st = mw_data_alloc(out, "synthetic", n, C, H, W, classes, err);
+    if (st != MW_OK)
         return st;
     const size_t per = (size_t)C * (size_t)H * (size_t)W;
     for (size_t i = 0; i < n; i++)
         image_sample(C, H, W, classes, seed, i, out->x + i * per, &out->labels[i]);
-    return MW_DATA_OK;
+    return MW_OK;
 }

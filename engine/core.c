@@ -57,18 +57,24 @@ void mw_backend_register(mw_backend_kind kind, const mw_backend_impl *impl)
         registered[kind] = impl;
 }
 
+static const char *const backend_names[] = {"cpu", "cuda"};
+const mw_names mw_backend_names = {"engine", backend_names, 2, NULL};
+static const char *const math_names[] = {"strict", "tf32"};
+static const mw_alias math_aliases[] = {{"fp32", MW_MATH_STRICT}, {NULL, 0}};
+const mw_names mw_math_names = {"math mode", math_names, 2, math_aliases};
+
 const char *mw_backend_name(mw_backend_kind b)
 {
-    return b == MW_BACKEND_CPU ? "cpu" : b == MW_BACKEND_CUDA ? "cuda" : "?";
+    return mw_name_of(&mw_backend_names, (int)b);
 }
 
 int mw_backend_parse(const char *name, mw_backend_kind *out)
 {
-    if (strcmp(name, "cpu") == 0)
-        return *out = MW_BACKEND_CPU, 0;
-    if (strcmp(name, "cuda") == 0)
-        return *out = MW_BACKEND_CUDA, 0;
-    return 1;
+    int v;
+    if (mw_name_parse(&mw_backend_names, name, &v) != 0)
+        return 1;
+    *out = (mw_backend_kind)v;
+    return 0;
 }
 
 mw_status mw_ctx_open(mw_backend_kind backend, mw_dtype dtype, const mw_ctx_opts *opts,

@@ -44,6 +44,8 @@ typedef struct mw_ctx_opts {
  * backend in this build, no device, no driver. opts may be NULL (strict math, device 0). */
 mw_status mw_ctx_open(mw_backend_kind backend, mw_dtype dtype, const mw_ctx_opts *opts,
                       mw_ctx **out, char *msg, size_t msg_len);
+extern const mw_names mw_backend_names; /* cpu, cuda */
+extern const mw_names mw_math_names;    /* strict (alias fp32), tf32 */
 const char *mw_backend_name(mw_backend_kind b); /* cpu, cuda */
 int mw_backend_parse(const char *name, mw_backend_kind *out);
 

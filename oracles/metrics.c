@@ -78,3 +78,29 @@ void mw_metrics_per_layer(const double *g, const double *hi, const double *lo,
         out[l - 1] = r2 > 0.0 ? sqrt(d2 / r2) : sqrt(d2);
     }
 }
+
+double mw_max_abs(const double *v, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs(v[i]));
+    return m;
+}
+
+double mw_max_rel_err(const double *a, const double *b, size_t n)
+{
+    double d = 0;
+    for (size_t i = 0; i < n; i++)
+        d = fmax(d, fabs(a[i] - b[i]));
+    double s = mw_max_abs(b, n);
+    return s > 0 ? d / s : d;
+}
+
+double mw_max_ulp_floored(const double *a, const double *b, size_t n, mw_dtype dtype)
+{
+    const double floor = 0x1p-10 * mw_max_abs(b, n);
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs(a[i] - b[i]) / mw_ulp(fmax(fabs(b[i]), floor), dtype));
+    return m;
+}

@@ -32,6 +32,16 @@ void mw_metrics_per_layer(const double *g, const double *hi, const double *lo,
 /* Spacing of the dtype's numbers at |v| (its smallest subnormal for 0 and below). */
 double mw_ulp(double v, mw_dtype dtype);
 
+/* Elementwise comparisons of an output with the exact one (layer checks):
+ * max |a - b| / max |b|, the tensor-scaled error of the golden cases (absolute when b = 0);
+ * and max |a - b| / ulp(b) in the dtype, an element below 2^-10 of the tensor's largest
+ * counted in the ulps of that floor (an exact zero, such as the bias gradient of a unit
+ * before BatchNorm, would otherwise be measured in subnormals): a different measure from
+ * mw_metrics.max_ulp, hence its name. */
+double mw_max_rel_err(const double *a, const double *b, size_t n);
+double mw_max_ulp_floored(const double *a, const double *b, size_t n, mw_dtype dtype);
+double mw_max_abs(const double *v, size_t n);
+
 /* ---- silver ---- */
 
 /* g* = dJ/dθ by backprop in the float64 CPU engine at parameters theta (NULL: the spec's
@@ -90,5 +100,25 @@ void mw_gold_forward_ops(const mw_spec *spec, double *fma, double *trans);
 /* Estimated wall time of mw_gold_compute in seconds on one core of a 2026 x86 CPU, from
  * those counts and the per-operation costs bench_gold measures. */
 double mw_gold_cost_seconds(const mw_spec *spec, const mw_gold_opts *opts);
+
+/* ---- the layer oracle: one coupling layer in MPFR (layer checks) ---- */
+
+/* The MPFR reference of a one-layer network at `bits`, at parameters theta and batch x
+ * (spec depth 1); its layer's output, its jvp by central differences (step 2^-80 at 256
+ * bits: truncation ~2^-160, cancellation 80 bits of 256, far below any dtype) and its
+ * exact vjp. MW_ERR_BACKEND with the reference's message when MPFR work fails. */
+typedef struct mw_layer_oracle mw_layer_oracle;
+mw_status mw_layer_oracle_open(const mw_spec *spec, const double *theta, const double *x,
+                               const int *labels, long bits, mw_layer_oracle **out, mw_err *err);
+void mw_layer_oracle_free(mw_layer_oracle *o);
+/* The layer's output y (B x width), rounded to double. */
+void mw_layer_oracle_output(const mw_layer_oracle *o, double *y);
+/* dy = J·(u, w): an input tangent u (or NULL) and a tangent w of the parameters
+ * [off, off + P) (or NULL); the network is put back as it was. */
+mw_status mw_layer_oracle_jvp(mw_layer_oracle *o, const double *u, const double *w, size_t off,
+                              size_t P, double *dy, mw_err *err);
+/* h·J: the input cotangent hx and the gradient g of the parameters [off, off + P). */
+mw_status mw_layer_oracle_vjp(mw_layer_oracle *o, const double *h, size_t off, size_t P,
+                              double *hx, double *g, mw_err *err);
 
 #endif

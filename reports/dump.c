@@ -1,22 +1,16 @@
-/* Gradient dumps in HDF5 (dump.h, reports/SCHEMA.md). Every HDF5 call is checked; the
- * library's own error printing is turned off, the failing call is named in the message. */
+/* Gradient dumps in HDF5 (dump.h, reports/SCHEMA.md): the network and the oracle as
+ * their records' attributes, each method as its run's and its step's, and the tensors. */
 #include "dump.h"
-#include "h5util.h"
 
-#include <errno.h>
-#include <libgen.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-int mw_dump_check_path(const char *path, int force, char *msg, size_t msg_len)
+mw_status mw_dump_check_path(const char *path, int force, mw_err *err)
 {
-    return h5u_check_path("--dump", path, force, 0, "file exists (add --force to replace it)",
-                          msg, msg_len);
+    return h5u_check_path("--out", path, force, 0, "file exists (add --force to replace it)",
+                          err);
 }
 
 /* One dataset per parameter tensor, in the tensor's shape, from a flat vector in
@@ -36,20 +30,30 @@ static void tensors(h5u *w, hid_t loc, const mw_layout *lay, const double *flat)
     }
 }
 
-static void write_file(h5u *w, hid_t f, const mw_dump *d)
+static void tensors_group(h5u *w, hid_t parent, const char *name, const mw_layout *lay,
+                          const double *flat)
 {
+    hid_t g = h5u_group(w, parent, name);
+    tensors(w, g, lay, flat);
+    h5u_close_g(g);
+}
+
+static void fill(h5u *w, hid_t f, void *arg)
+{
+    const mw_dump *d = arg;
     const mw_spec *s = d->spec;
     char when[32];
     time_t now = time(NULL);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
     h5u_attr_str(w, f, "format", MW_DUMP_FORMAT);
     h5u_attr_i64(w, f, "format_version", MW_DUMP_VERSION);
-    h5u_attr_str(w, f, "mwverify_version", d->version);
+    h5u_attr_str(w, f, "mwverify_version", MW_VERSION);
     h5u_attr_str(w, f, "created_utc", when);
     h5u_attr_str(w, f, "command_line", d->command_line);
-    h5u_attr_str(w, f, "dtype", d->dtype);
+    h5u_attr_str(w, f, "dtype", mw_dtype_name(d->dtype));
     h5u_attr_i64(w, f, "n_params", (long long)d->lay->total);
-    h5u_spec_attrs(w, f, s);
+    h5u_write_record(w, f, &mw_spec_record, s);
 
     /* the batch in its shape: (B, n), or (B, C, H, W) for images */
     const int img = s->arch == MW_ARCH_REVNET;
@@ -74,57 +78,95 @@ static void write_file(h5u *w, hid_t f, const mw_dump *d)
     if (st >= 0)
         H5Tclose(st);
     free(names);
+    tensors_group(w, f, "params", d->lay, d->theta);
 
-    hid_t g = h5u_group(w, f, "params");
-    tensors(w, g, d->lay, d->theta);
-    h5u_close_g(g);
-
-    g = h5u_group(w, f, "oracle");
-    h5u_attr_str(w, g, "kind", d->oracle);
-    h5u_attr_f64(w, g, "loss", d->oracle_loss);
-    h5u_attr_i64(w, g, "bits", d->oracle_bits);
-    h5u_attr_i64(w, g, "check_bits", d->oracle_check_bits);
-    h5u_attr_f64(w, g, "certified_bits", d->certified_bits);
-    h5u_attr_f64(w, g, "fd_agree_bits", d->fd_agree_bits);
-    hid_t gg = h5u_group(w, g, "grad");
-    tensors(w, gg, d->lay, d->oracle_hi);
-    h5u_close_g(gg);
-    if (d->oracle_lo) {
-        gg = h5u_group(w, g, "grad_lo");
-        tensors(w, gg, d->lay, d->oracle_lo);
-        h5u_close_g(gg);
-    }
+    hid_t g = h5u_group(w, f, "oracle");
+    h5u_write_record(w, g, &mw_oracle_record, d->oracle);
+    tensors_group(w, g, "grad", d->lay, d->oracle_hi);
+    if (d->oracle_lo)
+        tensors_group(w, g, "grad_lo", d->lay, d->oracle_lo);
     h5u_close_g(g);
 
     g = h5u_group(w, f, "methods");
-    for (int m = 0; m < d->n_methods && !w->failed; m++) {
-        const mw_dump_method *dm = &d->methods[m];
-        hid_t mg = h5u_group(w, g, dm->name);
-        h5u_attr_str(w, mg, "status", dm->status);
-        h5u_attr_str(w, mg, "message", dm->message);
-        h5u_attr_f64(w, mg, "rel_l2", dm->rel_l2);
-        h5u_attr_f64(w, mg, "max_abs", dm->max_abs);
-        h5u_attr_f64(w, mg, "max_ulp", dm->max_ulp);
-        h5u_attr_f64(w, mg, "cosine", dm->cosine);
-        h5u_attr_f64(w, mg, "seconds", dm->seconds);
-        h5u_attr_f64(w, mg, "closure_err", dm->closure_err);
-        h5u_attr_i64(w, mg, "peak_bytes", dm->peak_bytes);
-        if (dm->grad) {
-            gg = h5u_group(w, mg, "grad");
-            tensors(w, gg, d->lay, dm->grad);
-            h5u_close_g(gg);
-        }
+    for (size_t m = 0; m < d->n_runs && !w->failed; m++) {
+        const mw_report_run *run = &d->runs[m];
+        hid_t mg = h5u_group(w, g, mw_method_name(run->method));
+        h5u_write_record(w, mg, &mw_run_record, run);
+        if (run->n_steps)
+            h5u_write_record(w, mg, &mw_step_record, &run->steps[0]);
+        if (d->grads[m])
+            tensors_group(w, mg, "grad", d->lay, d->grads[m]);
         h5u_close_g(mg);
     }
     h5u_close_g(g);
 }
 
-static void fill(h5u *w, hid_t f, void *arg)
+mw_status mw_dump_write(const char *path, const mw_dump *d, mw_err *err)
 {
-    write_file(w, f, arg);
+    return h5u_write_atomic(path, fill, (void *)d, err);
 }
 
-int mw_dump_write(const char *path, const mw_dump *d, char *msg, size_t msg_len)
+/* ---- reading, as a report ---- */
+
+typedef struct method_loader {
+    h5u *w;
+    mw_report *r;
+} method_loader;
+
+static herr_t load_method(hid_t parent, const char *name, const H5L_info_t *info, void *arg)
 {
-    return h5u_write_atomic(path, fill, (void *)d, msg, msg_len);
+    (void)info;
+    method_loader *ml = arg;
+    h5u *w = ml->w;
+    mw_report_run run;
+    mw_report_step step = mw_step_none();
+    memset(&run, 0, sizeof run);
+    hid_t g = H5Gopen2(parent, name, H5P_DEFAULT);
+    if (h5u_bad(w, g, name))
+        return -1;
+    h5u_read_record(w, g, &mw_run_record, &run);
+    if (!w->failed && H5Aexists(g, "step") > 0) {
+        h5u_read_record(w, g, &mw_step_record, &step);
+        run.steps = &step;
+        run.n_steps = 1;
+    }
+    H5Gclose(g);
+    if (!w->failed && mw_report_run_at(ml->r, run.index))
+        h5u_fail(w, "methods/%s: run %ld twice", name, run.index);
+    if (!w->failed && mw_report_set_run(ml->r, &run) != MW_OK)
+        h5u_fail(w, "out of memory");
+    return w->failed ? -1 : 0;
+}
+
+void mw_dump_read(h5u *w, hid_t f, mw_report *r)
+{
+    mw_report_network net;
+    memset(&net, 0, sizeof net);
+    net.spec = mw_spec_default();
+    snprintf(r->meta.suite, sizeof r->meta.suite, "grad");
+    h5u_read_str(w, f, "mwverify_version", r->meta.mwverify_version,
+                 sizeof r->meta.mwverify_version);
+    h5u_read_str(w, f, "created_utc", r->meta.created_utc, sizeof r->meta.created_utc);
+    snprintf(r->meta.updated_utc, sizeof r->meta.updated_utc, "%s", r->meta.created_utc);
+    h5u_read_str(w, f, "command_line", r->meta.command_line, sizeof r->meta.command_line);
+    h5u_read_record(w, f, &mw_spec_record, &net.spec);
+    hid_t g = w->failed ? -1 : H5Gopen2(f, "oracle", H5P_DEFAULT);
+    if (!w->failed && g < 0)
+        h5u_fail(w, "group 'oracle' missing");
+    if (g >= 0) {
+        h5u_read_record(w, g, &mw_oracle_record, &net.oracle);
+        H5Gclose(g);
+    }
+    if (!w->failed && mw_report_set_network(r, &net) != MW_OK)
+        h5u_fail(w, "out of memory");
+    g = w->failed ? -1 : H5Gopen2(f, "methods", H5P_DEFAULT);
+    if (!w->failed && g < 0)
+        h5u_fail(w, "group 'methods' missing");
+    if (g >= 0) {
+        method_loader ml = {w, r};
+        hsize_t idx = 0;
+        if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, load_method, &ml) < 0 && !w->failed)
+            h5u_fail(w, "group 'methods' could not be read");
+        H5Gclose(g);
+    }
 }

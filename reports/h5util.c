@@ -11,14 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* transitional: the parsers of the names tables */
-#define SHIM_PARSE(fn, table, type) \
-    static int fn(const char *n, type *out) { int v; if (mw_name_parse(&table, n, &v)) return 1; *out = (type)v; return 0; }
-SHIM_PARSE(mw_arch_parse, mw_arch_names, mw_arch)
-SHIM_PARSE(mw_act_parse, mw_act_names, mw_act)
-SHIM_PARSE(mw_coupling_parse, mw_coupling_names, mw_coupling)
-static int mw_out_act_parse(const char *n, mw_act *out) { if (!strcmp(n, "relu")) return 1; int v; if (mw_name_parse(&mw_out_act_names, n, &v)) return 1; *out = (mw_act)v; return 0; }
-
 
 void h5u_quiet(void)
 {
@@ -29,10 +21,13 @@ void h5u_fail(h5u *w, const char *fmt, ...)
 {
     if (w->failed)
         return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(w->msg, w->msg_len, fmt, ap);
-    va_end(ap);
+    if (w->err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(w->err->msg, sizeof w->err->msg, fmt, ap);
+        va_end(ap);
+        w->err->status = w->on_fail;
+    }
     w->failed = 1;
 }
 
@@ -106,10 +101,25 @@ static hid_t open_attr(h5u *w, hid_t loc, const char *name)
     return a;
 }
 
+/* An attribute that must hold one value (a scalar, or an array of one): reading more into
+ * one variable would run past it. */
+static hid_t open_scalar_attr(h5u *w, hid_t loc, const char *name)
+{
+    hid_t a = open_attr(w, loc, name), s = a >= 0 ? H5Aget_space(a) : -1;
+    if (a >= 0 && (s < 0 || H5Sget_simple_extent_npoints(s) != 1)) {
+        h5u_fail(w, "attribute '%s' is not a single value", name);
+        H5Aclose(a);
+        a = -1;
+    }
+    if (s >= 0)
+        H5Sclose(s);
+    return a;
+}
+
 void h5u_read_str(h5u *w, hid_t loc, const char *name, char *out, size_t n)
 {
     out[0] = '\0';
-    hid_t a = open_attr(w, loc, name), t = -1;
+    hid_t a = open_scalar_attr(w, loc, name), t = -1;
     if (a < 0)
         return;
     if (!h5u_bad(w, t = H5Aget_type(a), name)) {
@@ -129,7 +139,7 @@ void h5u_read_str(h5u *w, hid_t loc, const char *name, char *out, size_t n)
 double h5u_read_f64(h5u *w, hid_t loc, const char *name)
 {
     double v = 0.0;
-    hid_t a = open_attr(w, loc, name);
+    hid_t a = open_scalar_attr(w, loc, name);
     if (a >= 0) {
         h5u_bad(w, H5Aread(a, H5T_NATIVE_DOUBLE, &v), name);
         H5Aclose(a);
@@ -140,7 +150,7 @@ double h5u_read_f64(h5u *w, hid_t loc, const char *name)
 long long h5u_read_i64(h5u *w, hid_t loc, const char *name)
 {
     long long v = 0;
-    hid_t a = open_attr(w, loc, name);
+    hid_t a = open_scalar_attr(w, loc, name);
     if (a >= 0) {
         h5u_bad(w, H5Aread(a, H5T_NATIVE_LLONG, &v), name);
         H5Aclose(a);
@@ -151,7 +161,7 @@ long long h5u_read_i64(h5u *w, hid_t loc, const char *name)
 unsigned long long h5u_read_u64(h5u *w, hid_t loc, const char *name)
 {
     unsigned long long v = 0;
-    hid_t a = open_attr(w, loc, name);
+    hid_t a = open_scalar_attr(w, loc, name);
     if (a >= 0) {
         h5u_bad(w, H5Aread(a, H5T_NATIVE_ULLONG, &v), name);
         H5Aclose(a);
@@ -233,33 +243,32 @@ void h5u_close_g(hid_t g)
         H5Gclose(g);
 }
 
-int h5u_check_path(const char *option, const char *path, int force, int resume,
-                   const char *exists_hint, char *msg, size_t msg_len)
+mw_status h5u_check_path(const char *option, const char *path, int force, int resume,
+                         const char *exists_hint, mw_err *err)
 {
     struct stat sb;
     char *copy = strdup(path);
-    if (!copy) {
-        snprintf(msg, msg_len, "out of memory");
-        return 1;
-    }
+    if (!copy)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     const char *dir = dirname(copy);
-    int exists = stat(path, &sb) == 0, is_dir = exists && S_ISDIR(sb.st_mode), rc = 1;
+    int exists = stat(path, &sb) == 0, is_dir = exists && S_ISDIR(sb.st_mode);
+    mw_status st = MW_ERR_ARG;
     if (*path == '\0')
-        snprintf(msg, msg_len, "%s: empty file name", option);
+        mw_err_set(err, st, "%s: empty file name", option);
     else if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        snprintf(msg, msg_len, "%s %s: directory %s does not exist", option, path, dir);
+        mw_err_set(err, st, "%s %s: directory %s does not exist", option, path, dir);
     else if (access(dir, W_OK) != 0)
-        snprintf(msg, msg_len, "%s %s: directory %s is not writable", option, path, dir);
+        mw_err_set(err, st, "%s %s: directory %s is not writable", option, path, dir);
     else if (is_dir)
-        snprintf(msg, msg_len, "%s %s: is a directory", option, path);
+        mw_err_set(err, st, "%s %s: is a directory", option, path);
     else if (resume && !exists)
-        snprintf(msg, msg_len, "--resume: %s does not exist", path);
+        mw_err_set(err, st, "--resume: %s does not exist", path);
     else if (exists && !force && !resume)
-        snprintf(msg, msg_len, "%s %s: %s", option, path, exists_hint);
+        mw_err_set(err, st, "%s %s: %s", option, path, exists_hint);
     else
-        rc = 0;
+        st = MW_OK;
     free(copy);
-    return rc;
+    return st;
 }
 
 /* fsync a path (a file, or the directory holding a rename). */
@@ -273,22 +282,18 @@ static int sync_path(const char *path)
     return rc;
 }
 
-int h5u_write_atomic(const char *path, h5u_fill_fn fill, void *arg, char *msg, size_t msg_len)
+mw_status h5u_write_atomic(const char *path, h5u_fill_fn fill, void *arg, mw_err *err)
 {
-    h5u w = {msg, msg_len, 0};
+    h5u w = {err, MW_ERR_IO, 0};
     char tmp[4096];
     /* One fixed name: a temporary file left by a writer that was killed is simply
      * truncated and reused by the next commit. (One writer per file at a time.) */
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-        snprintf(msg, msg_len, "%s: path too long", path);
-        return 1;
-    }
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return mw_err_set(err, MW_ERR_ARG, "%s: path too long", path);
     h5u_quiet();
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) {
-        snprintf(msg, msg_len, "%s: cannot create %s", path, tmp);
-        return 1;
-    }
+    if (f < 0)
+        return mw_err_set(err, MW_ERR_IO, "%s: cannot create %s", path, tmp);
     fill(&w, f, arg);
     if (H5Fclose(f) < 0)
         h5u_fail(&w, "HDF5: closing %s failed", tmp);
@@ -298,80 +303,100 @@ int h5u_write_atomic(const char *path, h5u_fill_fn fill, void *arg, char *msg, s
         h5u_fail(&w, "%s: cannot move the new file into place: %s", path, strerror(errno));
     if (w.failed) {
         unlink(tmp);
-        return 1;
+        return MW_ERR_IO;
     }
     char *copy = strdup(path);
     if (copy) { /* the rename itself reaches the disk with its directory */
         sync_path(dirname(copy));
         free(copy);
     }
-    return 0;
+    return MW_OK;
 }
 
-void h5u_spec_attrs(h5u *w, hid_t g, const mw_spec *s)
+hid_t h5u_open_format(const char *path, const char *const *formats, const long *max_version,
+                      int *which, long *version, mw_err *err)
 {
-    h5u_attr_str(w, g, "arch", mw_arch_name(s->arch));
-    h5u_attr_i64(w, g, "width", s->width);
-    h5u_attr_i64(w, g, "hidden", s->hidden);
-    h5u_attr_i64(w, g, "units", s->units);
-    h5u_attr_i64(w, g, "depth", s->depth);
-    h5u_attr_str(w, g, "f_act", mw_act_name(s->f_act));
-    h5u_attr_str(w, g, "out_act", mw_out_act_name(s->out_act));
-    h5u_attr_f64(w, g, "leaky_slope", s->leaky_slope);
-    h5u_attr_i64(w, g, "bn", s->bn);
-    h5u_attr_f64(w, g, "bn_eps", s->bn_eps);
-    h5u_attr_i64(w, g, "batch", s->batch);
-    h5u_attr_i64(w, g, "classes", s->classes);
-    h5u_attr_f64(w, g, "init_scale", s->init_scale);
-    h5u_attr_u64(w, g, "seed", (unsigned long long)s->seed);
-    h5u_attr_str(w, g, "coupling", mw_coupling_name(s->coupling));
-    if (s->arch == MW_ARCH_REVNET) {
-        h5u_attr_i64(w, g, "channels", s->channels);
-        h5u_attr_i64(w, g, "image_h", s->image_h);
-        h5u_attr_i64(w, g, "image_w", s->image_w);
-        h5u_attr_i64(w, g, "blocks", s->blocks);
-        h5u_attr_i64(w, g, "layers_per_block", s->layers_per_block);
+    struct stat sb;
+    h5u_quiet();
+    if (stat(path, &sb) != 0) {
+        mw_err_set(err, MW_ERR_ARG, "%s: no such file", path);
+        return -1;
     }
+    if (S_ISDIR(sb.st_mode)) {
+        mw_err_set(err, MW_ERR_ARG, "%s: is a directory", path);
+        return -1;
+    }
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        mw_err_set(err, MW_ERR_FORMAT, "%s: cannot be opened as HDF5 (not an HDF5 file, or "
+                   "truncated or damaged)", path);
+        return -1;
+    }
+    char format[64] = "";
+    mw_err why;
+    h5u w = {&why, MW_ERR_FORMAT, 0};
+    if (H5Aexists(f, "format") <= 0) {
+        mw_err_set(err, MW_ERR_FORMAT, "%s: not a file of mwverify's (no 'format' attribute)",
+                   path);
+        H5Fclose(f);
+        return -1;
+    }
+    h5u_read_str(&w, f, "format", format, sizeof format);
+    long long v = h5u_read_i64(&w, f, "format_version");
+    int k = 0;
+    while (formats[k] && strcmp(formats[k], format) != 0)
+        k++;
+    if (w.failed)
+        mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: %s", path, why.msg);
+    else if (!formats[k])
+        mw_err_set(err, MW_ERR_FORMAT, "%s: format '%s' is not one mwverify reads", path, format);
+    else if (v < 1 || v > max_version[k])
+        mw_err_set(err, MW_ERR_FORMAT, "%s: %s format version %lld; this mwverify reads version "
+                   "%ld (%s)", path, format, v, max_version[k],
+                   v > max_version[k] ? "upgrade mwverify to read it"
+                                      : "written by an older mwverify: run it again");
+    else {
+        *which = k;
+        *version = (long)v;
+        return f;
+    }
+    H5Fclose(f);
+    return -1;
 }
 
-void h5u_read_spec(h5u *w, hid_t g, mw_spec *s)
+void h5u_attr_f64_array(h5u *w, hid_t loc, const char *name, const double *v, size_t n)
 {
-    char str[32];
-    *s = mw_spec_default();
-    h5u_read_str(w, g, "arch", str, sizeof str);
-    if (!w->failed && mw_arch_parse(str, &s->arch) != 0)
-        h5u_fail(w, "unknown arch '%s'", str);
-    s->width = (int)h5u_read_i64(w, g, "width");
-    s->hidden = (int)h5u_read_i64(w, g, "hidden");
-    s->units = (int)h5u_read_i64(w, g, "units");
-    s->depth = (int)h5u_read_i64(w, g, "depth");
-    h5u_read_str(w, g, "f_act", str, sizeof str);
-    if (!w->failed && mw_act_parse(str, &s->f_act) != 0)
-        h5u_fail(w, "unknown f_act '%s'", str);
-    h5u_read_str(w, g, "out_act", str, sizeof str);
-    if (!w->failed && mw_out_act_parse(str, &s->out_act) != 0)
-        h5u_fail(w, "unknown out_act '%s'", str);
-    s->leaky_slope = h5u_read_f64(w, g, "leaky_slope");
-    s->bn = (int)h5u_read_i64(w, g, "bn");
-    s->bn_eps = h5u_read_f64(w, g, "bn_eps");
-    s->batch = (int)h5u_read_i64(w, g, "batch");
-    s->classes = (int)h5u_read_i64(w, g, "classes");
-    s->init_scale = h5u_read_f64(w, g, "init_scale");
-    s->seed = (uint64_t)h5u_read_u64(w, g, "seed");
-    if (!w->failed && H5Aexists(g, "coupling") > 0) { /* reports before it are additive */
-        h5u_read_str(w, g, "coupling", str, sizeof str);
-        if (!w->failed && mw_coupling_parse(str, &s->coupling) != 0)
-            h5u_fail(w, "unknown coupling '%s'", str);
-    }
-    if (s->arch == MW_ARCH_REVNET) {
-        s->channels = (int)h5u_read_i64(w, g, "channels");
-        s->image_h = (int)h5u_read_i64(w, g, "image_h");
-        s->image_w = (int)h5u_read_i64(w, g, "image_w");
-        s->blocks = (int)h5u_read_i64(w, g, "blocks");
-        s->layers_per_block = (int)h5u_read_i64(w, g, "layers_per_block");
-    }
-    char why[256];
-    if (!w->failed && mw_spec_validate(s, why, sizeof why) != 0)
-        h5u_fail(w, "invalid network: %s", why);
+    if (w->failed)
+        return;
+    hsize_t dims[1] = {n};
+    hid_t s = -1, a = -1;
+    if (!h5u_bad(w, s = H5Screate_simple(1, dims, NULL), "H5Screate_simple") &&
+        !h5u_bad(w, a = H5Acreate2(loc, name, H5T_NATIVE_DOUBLE, s, H5P_DEFAULT, H5P_DEFAULT),
+                 name) &&
+        n > 0)
+        h5u_bad(w, H5Awrite(a, H5T_NATIVE_DOUBLE, v), name);
+    if (a >= 0)
+        H5Aclose(a);
+    if (s >= 0)
+        H5Sclose(s);
 }
 
+void h5u_read_f64_array(h5u *w, hid_t loc, const char *name, double *v, size_t cap, size_t *n)
+{
+    *n = 0;
+    hid_t a = open_attr(w, loc, name), s = -1;
+    if (a < 0)
+        return;
+    hsize_t dims[1] = {0};
+    if (h5u_bad(w, s = H5Aget_space(a), name) || H5Sget_simple_extent_ndims(s) != 1 ||
+        H5Sget_simple_extent_dims(s, dims, NULL) != 1)
+        h5u_fail(w, "attribute '%s' is not a list", name);
+    else if (dims[0] > cap)
+        h5u_fail(w, "attribute '%s' holds %llu values (at most %zu)", name,
+                 (unsigned long long)dims[0], cap);
+    else if (dims[0] > 0 && !h5u_bad(w, H5Aread(a, H5T_NATIVE_DOUBLE, v), name))
+        *n = (size_t)dims[0];
+    if (s >= 0)
+        H5Sclose(s);
+    H5Aclose(a);
+}

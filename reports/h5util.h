@@ -8,11 +8,11 @@
 #include <hdf5.h>
 #include <stddef.h>
 
-#include "mw_spec.h"
+#include "mw_record.h"
 
 typedef struct h5u {
-    char *msg;
-    size_t msg_len;
+    mw_err *err;          /* where the message goes (may be NULL) */
+    mw_status on_fail;    /* the status of a failure: MW_ERR_IO writing, MW_ERR_FORMAT reading */
     int failed;
 } h5u;
 
@@ -32,9 +32,22 @@ double h5u_read_f64(h5u *w, hid_t loc, const char *name);
 long long h5u_read_i64(h5u *w, hid_t loc, const char *name);
 unsigned long long h5u_read_u64(h5u *w, hid_t loc, const char *name);
 
-/* A network as attributes of loc (arch, width, ... seed), and back; reading validates it. */
-void h5u_spec_attrs(h5u *w, hid_t loc, const mw_spec *s);
-void h5u_read_spec(h5u *w, hid_t loc, mw_spec *s);
+/* 1-D arrays of doubles as attributes; reading refuses more than cap values. */
+void h5u_attr_f64_array(h5u *w, hid_t loc, const char *name, const double *v, size_t n);
+void h5u_read_f64_array(h5u *w, hid_t loc, const char *name, double *v, size_t cap, size_t *n);
+
+/* A record (mw_record.h) as attributes of loc, and back with every field checked (a field
+ * with a `when` may be absent; the record's own check runs last). */
+void h5u_write_record(h5u *w, hid_t loc, const mw_record *r, const void *rec);
+void h5u_read_record(h5u *w, hid_t loc, const mw_record *r, void *rec);
+
+/* n rows of a record as a compound dataset (chunked and extendible along its rows when
+ * chunk > 0; enums as fixed strings of their names), returned to be closed by the caller;
+ * and back: every field must be a member, the rows it declares must be stored, every
+ * value is checked. The rows are allocated (n records); NULL when n = 0 or on failure. */
+hid_t h5u_write_table(h5u *w, hid_t loc, const char *name, const mw_record *r, const void *rows,
+                      size_t n, hsize_t chunk);
+void *h5u_read_table(h5u *w, hid_t loc, const char *name, const mw_record *r, size_t *n);
 
 /* A fixed-length, NUL-terminated string type of n bytes (for compound members). */
 hid_t h5u_fixed_str(h5u *w, size_t n);
@@ -53,16 +66,23 @@ void h5u_close_g(hid_t g);
 
 /* Before writing a new file at path (named by option in messages, e.g. "--out"): its
  * directory exists and is writable, path is no directory, and an existing file is
- * refused unless force or resume (resume also needs it to exist). 0, or nonzero with a
+ * refused unless force or resume (resume also needs it to exist). MW_ERR_ARG with a
  * message; exists_hint ends the message for an existing file. */
-int h5u_check_path(const char *option, const char *path, int force, int resume,
-                   const char *exists_hint, char *msg, size_t msg_len);
+mw_status h5u_check_path(const char *option, const char *path, int force, int resume,
+                         const char *exists_hint, mw_err *err);
 
 /* Write a whole HDF5 file at path without ever exposing a partial one: fill(w, file,
  * arg) writes into the temporary file path.tmp, which is closed, flushed to disk and
  * renamed over path. A file that existed at path is replaced whole or left as it was.
- * 0, or nonzero with a message. */
+ * MW_OK, or MW_ERR_IO with a message. */
 typedef void (*h5u_fill_fn)(h5u *w, hid_t file, void *arg);
-int h5u_write_atomic(const char *path, h5u_fill_fn fill, void *arg, char *msg, size_t msg_len);
+mw_status h5u_write_atomic(const char *path, h5u_fill_fn fill, void *arg, mw_err *err);
+
+/* Open an HDF5 file for reading and check its root attributes format (one of formats,
+ * NULL-terminated) and format_version (1..max_version[i]): the file id, with *which the
+ * format found; or -1 with a one-line message naming the file (MW_ERR_ARG: no such file;
+ * MW_ERR_FORMAT: not HDF5, damaged, another format or a newer version). */
+hid_t h5u_open_format(const char *path, const char *const *formats, const long *max_version,
+                      int *which, long *version, mw_err *err);
 
 #endif

@@ -17,46 +17,33 @@
 
 #include "mw_engine.h"
 
-int mw_plot_check_out(const char *out, char *msg, size_t msg_len)
+mw_status mw_plot_check_out(const char *out, mw_err *err)
 {
     const char *dot = strrchr(out, '.');
-    if (!dot || (strcmp(dot, ".png") != 0 && strcmp(dot, ".svg") != 0)) {
-        snprintf(msg, msg_len, "--out %s: the name must end in .png or .svg", out);
-        return 1;
-    }
+    if (!dot || (strcmp(dot, ".png") != 0 && strcmp(dot, ".svg") != 0))
+        return mw_err_set(err, MW_ERR_ARG, "--out %s: the name must end in .png or .svg", out);
     char *copy = strdup(out);
-    if (!copy) {
-        snprintf(msg, msg_len, "out of memory");
-        return 1;
-    }
+    if (!copy)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     const char *dir = dirname(copy);
     struct stat sb;
-    int rc = 0;
+    mw_status st = MW_OK;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        rc = snprintf(msg, msg_len, "--out %s: directory %s does not exist", out, dir) > 0;
+        st = mw_err_set(err, MW_ERR_ARG, "--out %s: directory %s does not exist", out, dir);
     else if (access(dir, W_OK) != 0)
-        rc = snprintf(msg, msg_len, "--out %s: directory %s is not writable", out, dir) > 0;
+        st = mw_err_set(err, MW_ERR_ARG, "--out %s: directory %s is not writable", out, dir);
     free(copy);
-    return rc;
+    return st;
 }
 
 /* ---- the data: median rel_l2 per (dtype, method, depth) ---- */
 
-enum { MAX_DEPTHS = 64, N_METHODS = 6 };
-
-static const char *const methods[N_METHODS] = {"backprop",    "forward",  "projforward",
-                                               "revbackprop", "moonwalk", "mixed"};
+enum { MAX_DEPTHS = 64, N_METHODS = MW_N_METHODS };
 
 typedef struct series {
     int n;
     double x[MAX_DEPTHS], y[MAX_DEPTHS]; /* log10 depth, log10 median rel_l2 */
 } series;
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static int cmp_int(const void *a, const void *b)
 {
@@ -66,7 +53,7 @@ static int cmp_int(const void *a, const void *b)
 
 /* The median over the report's complete runs of (dtype, method) at each of its depths,
  * on log scales. */
-static void collect(const mw_report *r, const char *dtype, const char *method, series *s,
+static void collect(const mw_report *r, mw_dtype dtype, mw_method method, series *s,
                     double *scratch)
 {
     int depths[MAX_DEPTHS], nd = 0;
@@ -85,14 +72,14 @@ static void collect(const mw_report *r, const char *dtype, const char *method, s
             const mw_report_run *run = &r->runs[i];
             const mw_report_network *net = mw_report_network_at(r, run->network);
             const mw_report_step *st = mw_report_last_step(run);
-            if (net && st && net->spec.depth == depths[k] && strcmp(run->dtype, dtype) == 0 &&
-                strcmp(run->method, method) == 0 && strcmp(run->status, "complete") == 0 &&
-                isfinite(st->rel_l2) && st->rel_l2 > 0)
-                scratch[m++] = st->rel_l2;
+            if (net && st && net->spec.depth == depths[k] && run->dtype == dtype &&
+                run->method == method && run->status == MW_RUN_COMPLETE &&
+                isfinite(st->vs.rel_l2) && st->vs.rel_l2 > 0)
+                scratch[m++] = st->vs.rel_l2;
         }
         if (!m)
             continue;
-        qsort(scratch, m, sizeof *scratch, cmp_double);
+        qsort(scratch, m, sizeof *scratch, mw_cmp_double);
         double med = m % 2 ? scratch[m / 2] : sqrt(scratch[m / 2 - 1] * scratch[m / 2]);
         s->x[s->n] = log10((double)depths[k]);
         s->y[s->n++] = log10(med);
@@ -179,7 +166,7 @@ static void method_legend(int with_reference)
     for (int m = 0; m < N_METHODS; m++, n++) {
         opt[n] = PL_LEGEND_LINE | PL_LEGEND_SYMBOL;
         colors[n] = 2 + m, styles[n] = 1, widths[n] = 2.0, scales[n] = 1.0, numbers[n] = 1;
-        symbols[n] = glyph[m], text[n] = methods[m];
+        symbols[n] = glyph[m], text[n] = mw_method_name((mw_method)m);
     }
     if (with_reference) {
         opt[n] = PL_LEGEND_LINE;
@@ -234,26 +221,21 @@ static void draw_gradcheck(const char *device, const char *path, void *argp)
 
 /* Draw into a temporary file in a child process, then rename it into place. */
 static int draw_in_child(const char *out, void (*draw)(const char *, const char *, void *),
-                         void *arg, char *msg, size_t msg_len)
+                         void *arg, mw_err *err)
 {
     const char *dot = strrchr(out, '.');
     const char *device = dot && strcmp(dot, ".svg") == 0 ? "svgcairo" : "pngcairo";
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out, (long)getpid()) >= (int)sizeof tmp) {
-        snprintf(msg, msg_len, "--out %s: path too long", out);
-        return 1;
-    }
+    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out, (long)getpid()) >= (int)sizeof tmp)
+        return mw_err_set(err, MW_ERR_ARG, "--out %s: path too long", out);
     int p[2];
-    if (pipe(p) != 0) {
-        snprintf(msg, msg_len, "cannot create a pipe: %s", strerror(errno));
-        return 1;
-    }
+    if (pipe(p) != 0)
+        return mw_err_set(err, MW_ERR_IO, "cannot create a pipe: %s", strerror(errno));
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
         close(p[0]), close(p[1]);
-        snprintf(msg, msg_len, "cannot fork the plotting process: %s", strerror(errno));
-        return 1;
+        return mw_err_set(err, MW_ERR_IO, "cannot fork the plotting process: %s", strerror(errno));
     }
     if (pid == 0) {
         close(p[0]);
@@ -278,26 +260,23 @@ static int draw_in_child(const char *out, void (*draw)(const char *, const char 
     if (!drawn || rename(tmp, out) != 0) {
         unlink(tmp);
         said[strcspn(said, "\n")] = '\0';
-        snprintf(msg, msg_len, "PLplot could not draw %s%s%s", out, said[0] ? ": " : "", said);
-        return 1;
+        return mw_err_set(err, MW_ERR_IO, "PLplot could not draw %s%s%s", out,
+                          said[0] ? ": " : "", said);
     }
-    return 0;
+    return MW_OK;
 }
 
-static int plot_gradcheck(const mw_report *r, const char *out, char *msg, size_t msg_len)
+mw_status mw_plot_gradcheck(const mw_report *r, const char *out, mw_err *err)
 {
-    static const char *const dtypes[2] = {"f32", "f64"};
     series all[2][N_METHODS];
     double *scratch = malloc((r->n_runs ? r->n_runs : 1) * sizeof *scratch);
-    if (!scratch) {
-        snprintf(msg, msg_len, "out of memory");
-        return 1;
-    }
+    if (!scratch)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     double ymin = INFINITY, ymax = -INFINITY, xmin = INFINITY, xmax = -INFINITY;
     int points = 0;
     for (int t = 0; t < 2; t++)
         for (int m = 0; m < N_METHODS; m++) {
-            collect(r, dtypes[t], methods[m], &all[t][m], scratch);
+            collect(r, (mw_dtype)t, (mw_method)m, &all[t][m], scratch);
             for (int k = 0; k < all[t][m].n; k++) {
                 ymin = fmin(ymin, all[t][m].y[k]), ymax = fmax(ymax, all[t][m].y[k]);
                 xmin = fmin(xmin, all[t][m].x[k]), xmax = fmax(xmax, all[t][m].x[k]);
@@ -305,17 +284,16 @@ static int plot_gradcheck(const mw_report *r, const char *out, char *msg, size_t
             }
         }
     free(scratch);
-    if (points == 0) {
-        snprintf(msg, msg_len, "%s has no complete run with an error to plot", r->path);
-        return 2;
-    }
+    if (points == 0)
+        return mw_err_set(err, MW_ERR_ARG, "%s has no complete run with an error to plot",
+                          r->path);
     /* whole decades on y, a margin on x */
     ymin = floor(ymin) - 0.0, ymax = ceil(ymax) + (ceil(ymax) == ymax ? 1.0 : 0.0);
     double pad = xmax > xmin ? 0.05 * (xmax - xmin) : 0.3;
     xmin -= pad, xmax += pad;
 
     gradcheck_args args = {all, ymin, ymax, xmin, xmax};
-    return draw_in_child(out, draw_gradcheck, &args, msg, msg_len);
+    return draw_in_child(out, draw_gradcheck, &args, err);
 }
 
 /* ---- stability: error and accuracy against epoch ---- */
@@ -412,19 +390,18 @@ static void draw_stability(const char *device, const char *path, void *argp)
 /* Panels by architecture, output activation and depth; per method the epoch means over
  * seeds and F activations of the first dtype present (float32 in the presets), with their
  * range. */
-static int plot_stability(const mw_report *r, const char *out, char *msg, size_t msg_len)
+mw_status mw_plot_stability(const mw_report *r, const char *out, mw_err *err)
 {
     stability_args *a = calloc(1, sizeof *a);
     double *v = malloc((r->n_runs + r->n_networks + 1) * sizeof *v);
     if (!a || !v) {
         free(a), free(v);
-        snprintf(msg, msg_len, "out of memory");
-        return 1;
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     }
-    const char *dtype = NULL;
-    for (size_t k = 0; k < r->n_runs && !dtype; k++)
+    int dtype = -1;
+    for (size_t k = 0; k < r->n_runs && dtype < 0; k++)
         if (r->runs[k].n_epochs)
-            dtype = r->runs[k].dtype;
+            dtype = (int)r->runs[k].dtype;
     int keys[MAX_PANELS][3]; /* out act, depth, arch */
     int archs = 0;
     for (size_t i = 0; i < r->n_networks; i++)
@@ -440,7 +417,8 @@ static int plot_stability(const mw_report *r, const char *out, char *msg, size_t
             keys[a->panels][2] = (int)s->arch;
             snprintf(a->title[a->panels], sizeof a->title[0], "%s%sout-act %s, depth %d (%s)",
                      archs != 1 ? mw_arch_name(s->arch) : "", archs != 1 ? ", " : "",
-                     mw_out_act_name(s->out_act), s->depth, dtype ? dtype : "-");
+                     mw_out_act_name(s->out_act), s->depth,
+                     dtype >= 0 ? mw_dtype_name((mw_dtype)dtype) : "-");
             a->panels++;
         }
     }
@@ -461,8 +439,8 @@ static int plot_stability(const mw_report *r, const char *out, char *msg, size_t
                         const mw_report_network *net = mw_report_network_at(r, run->network);
                         if (!net || (int)net->spec.out_act != keys[p][0] ||
                             net->spec.depth != keys[p][1] || (int)net->spec.arch != keys[p][2] ||
-                            strcmp(run->method, methods[m]) ||
-                            !dtype || strcmp(run->dtype, dtype) || (size_t)e >= run->n_epochs)
+                            (int)run->method != m || (int)run->dtype != dtype ||
+                            (size_t)e >= run->n_epochs)
                             continue;
                         double y = row == 0 ? run->epochs[e].rel_l2_mean : run->epochs[e].test_accuracy;
                         if (isfinite(y) && (row == 1 || y > 0))
@@ -489,13 +467,12 @@ static int plot_stability(const mw_report *r, const char *out, char *msg, size_t
     free(v);
     if (points == 0) {
         free(a);
-        snprintf(msg, msg_len, "%s has no epoch to plot", r->path);
-        return 2;
+        return mw_err_set(err, MW_ERR_ARG, "%s has no epoch to plot", r->path);
     }
     a->ymin = floor(a->ymin), a->ymax = ceil(a->ymax) + (ceil(a->ymax) == a->ymax ? 1.0 : 0.0);
-    int rc = draw_in_child(out, draw_stability, a, msg, msg_len);
+    mw_status st = draw_in_child(out, draw_stability, a, err);
     free(a);
-    return rc;
+    return st;
 }
 
 /* ---- memory and timing: a quantity against depth, log-log, a panel per setting ---- */
@@ -555,18 +532,16 @@ static void draw_scaling(const char *device, const char *path, void *argp)
     plend();
 }
 
-static int plot_scaling(const mw_report *r, const char *out, char *msg, size_t msg_len)
+static mw_status plot_scaling(const mw_report *r, const char *out, int timing, mw_err *err)
 {
     scaling_args *a = calloc(1, sizeof *a);
-    if (!a) {
-        snprintf(msg, msg_len, "out of memory");
-        return 1;
-    }
-    a->timing = strcmp(r->meta.suite, "timing") == 0;
-    const char *dtype = NULL;
-    for (size_t k = 0; k < r->n_runs && !dtype; k++)
+    if (!a)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    a->timing = timing;
+    int dtype = -1;
+    for (size_t k = 0; k < r->n_runs && dtype < 0; k++)
         if (r->runs[k].n_steps)
-            dtype = r->runs[k].dtype;
+            dtype = (int)r->runs[k].dtype;
     char keys[MAX_PANELS][96];
     for (size_t i = 0; i < r->n_networks; i++) {
         char key[96];
@@ -577,7 +552,7 @@ static int plot_scaling(const mw_report *r, const char *out, char *msg, size_t m
         if (!found && a->panels < MAX_PANELS) {
             snprintf(keys[a->panels], sizeof keys[0], "%s", key);
             snprintf(a->title[a->panels], sizeof a->title[0], "%.80s (%s)", key,
-                     dtype ? dtype : "-");
+                     dtype >= 0 ? mw_dtype_name((mw_dtype)dtype) : "-");
             a->panels++;
         }
     }
@@ -594,9 +569,8 @@ static int plot_scaling(const mw_report *r, const char *out, char *msg, size_t m
                 for (size_t k = 0; k < r->n_runs; k++) {
                     const mw_report_run *run = &r->runs[k];
                     const mw_report_step *st = mw_report_last_step(run);
-                    if (run->network != r->networks[i].index || !st || !dtype ||
-                        strcmp(run->method, methods[m]) || strcmp(run->dtype, dtype) ||
-                        strcmp(run->status, "complete"))
+                    if (run->network != r->networks[i].index || !st || (int)run->method != m ||
+                        (int)run->dtype != dtype || run->status != MW_RUN_COMPLETE)
                         continue;
                     double y = a->timing ? st->seconds : (double)st->peak_bytes;
                     if (!(y > 0) || !isfinite(y))
@@ -619,22 +593,22 @@ static int plot_scaling(const mw_report *r, const char *out, char *msg, size_t m
         }
     if (points == 0) {
         free(a);
-        snprintf(msg, msg_len, "%s has no complete run to plot", r->path);
-        return 2;
+        return mw_err_set(err, MW_ERR_ARG, "%s has no complete run to plot", r->path);
     }
     a->ymin = floor(a->ymin), a->ymax = ceil(a->ymax) + (ceil(a->ymax) == a->ymax ? 1.0 : 0.0);
     double pad = a->xmax > a->xmin ? 0.05 * (a->xmax - a->xmin) : 0.3;
     a->xmin -= pad, a->xmax += pad;
-    int rc = draw_in_child(out, draw_scaling, a, msg, msg_len);
+    mw_status st = draw_in_child(out, draw_scaling, a, err);
     free(a);
-    return rc;
+    return st;
 }
 
-int mw_report_plot(const mw_report *r, const char *out, char *msg, size_t msg_len)
+mw_status mw_plot_memory(const mw_report *r, const char *out, mw_err *err)
 {
-    if (strcmp(r->meta.suite, "memory") == 0 || strcmp(r->meta.suite, "timing") == 0)
-        return plot_scaling(r, out, msg, msg_len);
-    if (strcmp(r->meta.suite, "stability") == 0)
-        return plot_stability(r, out, msg, msg_len);
-    return plot_gradcheck(r, out, msg, msg_len);
+    return plot_scaling(r, out, 0, err);
+}
+
+mw_status mw_plot_timing(const mw_report *r, const char *out, mw_err *err)
+{
+    return plot_scaling(r, out, 1, err);
 }

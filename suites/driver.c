@@ -1,180 +1,209 @@
 /* The suite driver (suite.h): a report, new or resumed, the units still to do handed to
- * the runner, every result recorded and committed. */
+ * the runner, every result recorded and committed, then the suite's finish and checks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "suite.h"
 
 typedef struct driver {
     const mw_suite_job *job;
-    const mw_suite_def *def;
     mw_report rep;
     mw_suite_progress prog;
     double t0, last_commit, commit_cost;
 } driver;
 
-static double now(void)
+static long n_units(const mw_suite_job *job)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+    return mw_suite_n_units(job->def, job->cfg);
+}
+
+static long runs_per_unit(const mw_suite_job *job)
+{
+    return mw_suite_runs_per_unit(job->def, job->cfg);
 }
 
 /* Commit after every finished unit (gap 0), and the rows of units in progress at most
  * once a second (gap 1); in both cases no more often than ten times a commit's own cost,
  * so that writing stays under a tenth of the time. The last commit always happens. */
-static int maybe_commit(driver *d, int last, double gap, char *msg, size_t msg_len)
+static mw_status maybe_commit(driver *d, int last, double gap, mw_err *err)
 {
-    double t = now(), wait = 10.0 * d->commit_cost > gap ? 10.0 * d->commit_cost : gap;
+    double t = mw_now(), wait = 10.0 * d->commit_cost > gap ? 10.0 * d->commit_cost : gap;
     if (!d->job->path || (!last && t - d->last_commit < wait))
-        return 0;
-    if (mw_report_commit(&d->rep, msg, msg_len) != 0)
-        return 1;
-    d->last_commit = now();
+        return MW_OK;
+    mw_status st = mw_report_commit(&d->rep, err);
+    if (st != MW_OK)
+        return st;
+    d->last_commit = mw_now();
     d->commit_cost = d->last_commit - t;
-    return 0;
+    return MW_OK;
 }
 
-static int on_unit(void *arg, const mw_unit_result *u, char *msg, size_t msg_len)
+/* Record a unit's network, runs and rows. */
+static mw_status record(driver *d, const mw_unit_result *u, mw_err *err)
+{
+    mw_report_network net = u->net;
+    if (net.status == MW_NET_FAILED && net.spec.width == 0) { /* a unit that failed before it
+                                                                 could say what it was */
+        if (d->job->def->n_units)
+            net.spec = mw_spec_default();
+        else
+            mw_grid_network(d->job->cfg, u->unit, &net.spec);
+    }
+    net.index = u->unit;
+    if (mw_report_set_network(&d->rep, &net) != MW_OK)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < u->n_runs; i++)
+        if (mw_report_set_run(&d->rep, &u->runs[i]) != MW_OK)
+            return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    if (u->n_rows && mw_report_add_rows(&d->rep, u->table, u->rows, u->n_rows) != MW_OK)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    return MW_OK;
+}
+
+static mw_status on_unit(void *arg, const mw_unit_result *u, mw_err *err)
 {
     driver *d = arg;
-    if (u->partial) { /* rows of runs in progress: recorded as running, committed lazily */
-        if (mw_report_set_network(&d->rep, &u->net) != 0) {
-            snprintf(msg, msg_len, "out of memory");
-            return 1;
-        }
-        for (size_t i = 0; i < u->n_runs; i++)
-            if (mw_report_set_run(&d->rep, &u->runs[i]) != 0) {
-                snprintf(msg, msg_len, "out of memory");
-                return 1;
-            }
-        return maybe_commit(d, 0, 1.0, msg, msg_len);
-    }
-    if (mw_report_set_network(&d->rep, &u->net) != 0) {
-        snprintf(msg, msg_len, "out of memory");
-        return 1;
-    }
-    for (size_t i = 0; i < u->n_runs; i++) {
-        if (mw_report_set_run(&d->rep, &u->runs[i]) != 0) {
-            snprintf(msg, msg_len, "out of memory");
-            return 1;
-        }
-    }
+    mw_status st = record(d, u, err);
+    if (st != MW_OK)
+        return st;
+    if (u->partial) /* rows of runs in progress: recorded as running, committed lazily */
+        return maybe_commit(d, 0, 1.0, err);
     d->prog.networks_done++;
     d->prog.runs_done += u->n_runs;
-    d->prog.elapsed_s = now() - d->t0;
+    d->prog.elapsed_s = mw_now() - d->t0;
     d->prog.last = &u->net.spec;
     int last = d->prog.networks_done == d->prog.networks_total;
-    if (maybe_commit(d, last, 0.0, msg, msg_len) != 0)
-        return 1;
+    if ((st = maybe_commit(d, last, 0.0, err)) != MW_OK)
+        return st;
     if (d->job->progress)
         d->job->progress(&d->prog, d->job->progress_arg);
-    return 0;
+    return MW_OK;
 }
 
 /* A unit is done when its network and every one of its runs are in the report, none of
  * them still running. */
-static int unit_done(const mw_suite_config *c, const mw_report *r, long u)
+static int unit_done(const mw_suite_job *job, const mw_report *r, long u)
 {
-    const mw_report_network *n = mw_report_network_at(r, u);
-    if (!n)
+    const mw_suite_config *c = job->cfg;
+    if (!mw_report_network_at(r, u))
         return 0;
+    if (runs_per_unit(job) == 0)
+        return 1;
     for (int t = 0; t < c->grid.n_dtypes; t++)
         for (int m = 0; m < MW_N_METHODS; m++) {
-            if (!c->grid.want[m])
+            if (!c->methods.want[m])
                 continue;
-            const mw_report_run *run = mw_report_run_at(r, mw_suite_run_index(c, u, t, (mw_method)m));
-            if (!run || strcmp(run->status, "running") == 0)
+            const mw_report_run *run = mw_report_run_at(r, mw_grid_run_index(c, u, t, (mw_method)m));
+            if (!run || run->status == MW_RUN_RUNNING)
                 return 0;
         }
     return 1;
 }
 
-mw_status mw_suite_execute(const mw_suite_job *job, const mw_suite_def *def, mw_report *out,
-                           size_t *failed_runs, char *msg, size_t msg_len)
+/* Units that failed before they had any run (a worker's unit that could not be computed):
+ * failures whatever the suite checks. */
+static size_t lost_units(const mw_report *r)
+{
+    size_t lost = 0, k = 0;
+    for (size_t i = 0; i < r->n_networks; i++) {
+        const mw_report_network *n = &r->networks[i];
+        int runs = 0;
+        for (; k < r->n_runs && r->runs[k].network <= n->index; k++)
+            runs += r->runs[k].network == n->index;
+        lost += n->status == MW_NET_FAILED && runs == 0;
+    }
+    return lost;
+}
+
+/* The report's metadata: the suite, its configuration and where it ran. */
+static mw_status metadata(const mw_suite_job *job, mw_report_meta *meta, mw_err *err)
 {
     const mw_suite_config *c = job->cfg;
+    memset(meta, 0, sizeof *meta);
+    snprintf(meta->suite, sizeof meta->suite, "%s", job->def->name);
+    snprintf(meta->mwverify_version, sizeof meta->mwverify_version, "%s", MW_VERSION);
+    snprintf(meta->command_line, sizeof meta->command_line, "%s", job->command_line);
+    mw_status st = mw_suite_config_json(job->def, c, meta->config_json,
+                                        sizeof meta->config_json, err);
+    if (st != MW_OK || c->engine.backend == MW_BACKEND_CPU)
+        return st;
+    mw_engine_info info; /* the device, from a child: workers fork */
+    if ((st = mw_engine_probe(&c->engine, MW_F32, &info, err)) != MW_OK)
+        return st;
+    snprintf(meta->engine, sizeof meta->engine, "%s", info.backend);
+    snprintf(meta->device, sizeof meta->device, "%.60s (compute %d.%d, driver %d, runtime %d, "
+             "%.0f GiB)", info.device, info.cc_major, info.cc_minor, info.driver_version,
+             info.runtime_version, (double)info.mem_total / (1u << 30));
+    snprintf(meta->math_mode, sizeof meta->math_mode, "%s",
+             c->engine.math == MW_MATH_TF32
+                 ? "float32 matrix products on TF32 tensor cores (10-bit mantissas)"
+                 : "ieee754 binary32/binary64 as the dtype says; cuBLAS pedantic, no TF32");
+    return MW_OK;
+}
+
+/* A new report, or the one to resume (written with the same configuration). */
+static mw_status open_report(const mw_suite_job *job, const mw_report_meta *meta, mw_report *r,
+                             mw_err *err)
+{
+    if (!job->resume)
+        return mw_report_init(r, job->path ? job->path : "", meta, err);
+    mw_status st = mw_report_load(r, job->path, err);
+    if (st != MW_OK)
+        return MW_ERR_ARG;
+    if (strcmp(r->meta.suite, meta->suite) != 0 ||
+        strcmp(r->meta.config_json, meta->config_json) != 0) {
+        mw_err_set(err, MW_ERR_ARG, "--resume %s: the report was written with another "
+                   "configuration; resume it with the same options as `%s`", job->path,
+                   r->meta.command_line);
+        mw_report_free(r);
+        return MW_ERR_ARG;
+    }
+    return MW_OK;
+}
+
+mw_status mw_suite_run(const mw_suite_job *job, mw_report *out, size_t *failures, mw_err *err)
+{
     driver d;
     memset(&d, 0, sizeof d);
     d.job = job;
-    d.def = def;
-    *failed_runs = 0;
-    if (mw_suite_validate(c, msg, msg_len) != 0)
-        return MW_ERR_ARG;
-    if (job->path && mw_report_check_path(job->path, job->force, job->resume, msg, msg_len) != 0)
-        return MW_ERR_ARG;
+    *failures = 0;
     mw_report_meta meta;
-    memset(&meta, 0, sizeof meta);
-    snprintf(meta.suite, sizeof meta.suite, "%s", def->name);
-    snprintf(meta.mwverify_version, sizeof meta.mwverify_version, "%s", MW_VERSION);
-    snprintf(meta.command_line, sizeof meta.command_line, "%s", job->command_line);
-    if (mw_suite_config_json(c, meta.config_json, sizeof meta.config_json) != 0) {
-        snprintf(msg, msg_len, "the configuration is too large to record");
-        return MW_ERR_ARG;
-    }
-    if (c->base.engine != MW_BACKEND_CPU) { /* the device, from a child: workers fork */
-        mw_engine_info info;
-        if (mw_engine_probe(c->base.engine, c->base.math, MW_F32, &info, msg, msg_len) != 0)
-            return MW_ERR_BACKEND;
-        snprintf(meta.engine, sizeof meta.engine, "%s", info.backend);
-        snprintf(meta.device, sizeof meta.device, "%.60s (compute %d.%d, driver %d, runtime %d, "
-                 "%.0f GiB)", info.device, info.cc_major, info.cc_minor, info.driver_version,
-                 info.runtime_version, (double)info.mem_total / (1u << 30));
-        snprintf(meta.math_mode, sizeof meta.math_mode, "%s",
-                 c->base.math == MW_MATH_TF32
-                     ? "float32 matrix products on TF32 tensor cores (10-bit mantissas)"
-                     : "ieee754 binary32/binary64 as the dtype says; cuBLAS pedantic, no TF32");
-    }
-    if (job->resume) {
-        if (mw_report_load(&d.rep, job->path, msg, msg_len) != 0)
-            return MW_ERR_ARG;
-        if (strcmp(d.rep.meta.suite, def->name) != 0 ||
-            strcmp(d.rep.meta.config_json, meta.config_json) != 0) {
-            snprintf(msg, msg_len, "--resume %s: the report was written with another "
-                                   "configuration; resume it with the same options as `%s`",
-                     job->path, d.rep.meta.command_line);
-            mw_report_free(&d.rep);
-            return MW_ERR_ARG;
-        }
-    } else if (mw_report_init(&d.rep, job->path ? job->path : "", &meta, msg, msg_len) != 0) {
-        return MW_ERR_ARG;
-    }
+    mw_status st;
+    if (job->path && (st = mw_report_check_path(job->path, job->force, job->resume, err)) != MW_OK)
+        return st;
+    if ((st = metadata(job, &meta, err)) != MW_OK || (st = open_report(job, &meta, &d.rep, err)))
+        return st;
 
-    long n = mw_suite_n_networks(c);
-    long *todo = malloc((size_t)n * sizeof *todo);
+    const long n = n_units(job);
+    long *todo = malloc((size_t)(n ? n : 1) * sizeof *todo);
     if (!todo) {
         mw_report_free(&d.rep);
-        snprintf(msg, msg_len, "out of memory");
-        return MW_ERR_NOMEM;
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     }
     size_t n_todo = 0;
     for (long u = 0; u < n; u++)
-        if (!job->resume || !unit_done(c, &d.rep, u))
+        if (!job->resume || !unit_done(job, &d.rep, u))
             todo[n_todo++] = u;
     d.prog.networks_total = (size_t)n;
     d.prog.networks_done = (size_t)n - n_todo;
-    d.prog.runs_total = (size_t)(n * mw_suite_runs_per_network(c));
-    d.prog.runs_done = d.prog.networks_done * (size_t)mw_suite_runs_per_network(c);
-    d.t0 = d.last_commit = now();
+    d.prog.runs_total = (size_t)(n * runs_per_unit(job));
+    d.prog.runs_done = d.prog.networks_done * (size_t)runs_per_unit(job);
+    d.t0 = d.last_commit = mw_now();
 
-    mw_status st = MW_OK;
     /* the report exists from the start: a new one now, empty but for its metadata */
-    if (maybe_commit(&d, 1, 0.0, msg, msg_len) != 0) {
-        st = MW_ERR_BACKEND;
-    } else if (n_todo > 0) {
-        mw_runner r = {c, def->unit, on_unit, &d, todo, n_todo, job->jobs};
-        if (mw_runner_run(&r, msg, msg_len) != 0)
-            st = MW_ERR_BACKEND;
+    st = maybe_commit(&d, 1, 0.0, err);
+    if (st == MW_OK && n_todo > 0) {
+        mw_runner r = {job->cfg, job->def->unit, on_unit, &d, todo, n_todo, job->jobs};
+        st = mw_runner_run(&r, err);
     }
-    if (st == MW_OK && def->finish) { /* what the suite draws from all its units */
-        if (def->finish(c, &d.rep, msg, msg_len) != 0 ||
-            (job->path && mw_report_commit(&d.rep, msg, msg_len) != 0))
-            st = MW_ERR_BACKEND;
+    if (st == MW_OK && job->def->finish) { /* what the suite draws from all its units */
+        st = job->def->finish(job->cfg, &d.rep, err);
+        if (st == MW_OK && job->path)
+            st = mw_report_commit(&d.rep, err);
     }
-    for (size_t i = 0; st == MW_OK && i < d.rep.n_runs; i++)
-        *failed_runs += (size_t)def->run_failed(c, &d.rep.runs[i]);
+    if (st == MW_OK)
+        *failures = job->def->failures(job->cfg, &d.rep) + lost_units(&d.rep);
     free(todo);
     if (out && st == MW_OK)
         *out = d.rep;

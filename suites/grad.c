@@ -6,15 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "datasets.h"
 #include "suites.h"
 
-const char *mw_oracle_name(mw_oracle_kind k)
+mw_method_config mw_method_config_default(void)
 {
-    return k == MW_ORACLE_GOLD ? "gold" : k == MW_ORACLE_SILVER ? "silver" : "auto";
+    mw_method_config m;
+    memset(&m, 0, sizeof m);
+    for (int i = 0; i < MW_N_METHODS; i++)
+        m.want[i] = 1;
+    m.budget_gflop = 50.0;
+    m.opts = mw_grad_opts_default();
+    return m;
+}
+
+mw_oracle_config mw_oracle_config_default(void)
+{
+    mw_oracle_config o = {MW_ORACLE_AUTO, mw_gold_opts_default(), 5.0, 600.0};
+    return o;
 }
 
 mw_grad_request mw_grad_request_default(void)
@@ -23,21 +34,14 @@ mw_grad_request mw_grad_request_default(void)
     memset(&r, 0, sizeof r);
     r.spec = mw_spec_default();
     r.dtype = MW_F32;
-    for (int m = 0; m < MW_N_METHODS; m++)
-        r.want[m] = 1;
-    r.opts = mw_grad_opts_default();
-    r.budget_gflop = 50.0;
-    r.oracle = MW_ORACLE_AUTO;
-    r.gold = mw_gold_opts_default();
-    r.gold_auto_s = 5.0;
-    r.gold_budget_s = 600.0;
-    r.engine = MW_BACKEND_CPU;
-    r.math = MW_MATH_STRICT;
+    r.methods = mw_method_config_default();
+    r.oracle = mw_oracle_config_default();
+    r.engine = (mw_engine_config){MW_BACKEND_CPU, MW_MATH_STRICT};
     return r;
 }
 
-int mw_engine_probe(mw_backend_kind engine, mw_math_mode math, mw_dtype dtype,
-                    mw_engine_info *info, char *msg, size_t msg_len)
+mw_status mw_engine_probe(const mw_engine_config *e, mw_dtype dtype, mw_engine_info *info,
+                          mw_err *err)
 {
     struct {
         int rc;
@@ -47,17 +51,18 @@ int mw_engine_probe(mw_backend_kind engine, mw_math_mode math, mw_dtype dtype,
     int fd[2];
     memset(info, 0, sizeof *info);
     if (pipe(fd) != 0)
-        return snprintf(msg, msg_len, "cannot probe the engine: pipe failed") > 0;
+        return mw_err_set(err, MW_ERR_BACKEND, "cannot probe the engine: pipe failed");
+    fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
         close(fd[0]), close(fd[1]);
-        return snprintf(msg, msg_len, "cannot probe the engine: fork failed") > 0;
+        return mw_err_set(err, MW_ERR_BACKEND, "cannot probe the engine: fork failed");
     }
     if (pid == 0) { /* the child opens the engine, reports, and goes */
         memset(&out, 0, sizeof out);
         mw_ctx *ctx = NULL;
-        mw_ctx_opts o = {math, 0};
-        out.rc = mw_ctx_open(engine, dtype, &o, &ctx, out.msg, sizeof out.msg) != MW_OK;
+        mw_ctx_opts o = {e->math, 0};
+        out.rc = mw_ctx_open(e->backend, dtype, &o, &ctx, out.msg, sizeof out.msg) != MW_OK;
         if (!out.rc && mw_ctx_info(ctx, &out.info) != MW_OK) {
             out.rc = 1;
             snprintf(out.msg, sizeof out.msg, "%s", mw_ctx_message(ctx));
@@ -78,12 +83,13 @@ int mw_engine_probe(mw_backend_kind engine, mw_math_mode math, mw_dtype dtype,
     int status = 0;
     waitpid(pid, &status, 0);
     if (got != sizeof out)
-        return snprintf(msg, msg_len, "--engine %s: the probe died (%s)", mw_backend_name(engine),
-                        WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "no answer") > 0;
+        return mw_err_set(err, MW_ERR_BACKEND, "--engine %s: the probe died (%s)",
+                          mw_backend_name(e->backend),
+                          WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "no answer");
     if (out.rc)
-        return snprintf(msg, msg_len, "%s", out.msg) > 0;
+        return mw_err_set(err, MW_ERR_BACKEND, "%s", out.msg);
     *info = out.info;
-    return 0;
+    return MW_OK;
 }
 
 /* Multiply-adds of the whole body's jvp for one tangent: every map of every layer for the
@@ -125,13 +131,6 @@ double mw_method_cost_gflop(const mw_spec *s, mw_method m, const mw_grad_opts *o
     return flop * 1e-9;
 }
 
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* ---- the case ---- */
 
 void mw_grad_case_free(mw_grad_case *c)
@@ -148,50 +147,57 @@ void mw_grad_case_free(mw_grad_case *c)
 
 /* Which oracle: silver when asked; gold when asked (refused over its budget); auto takes
  * gold when its estimate is small, silver otherwise, and says which and why. */
-static mw_status choose_oracle(const mw_grad_request *req, mw_grad_case *c, char *msg,
-                               size_t msg_len)
+static mw_status choose_oracle(const mw_grad_request *req, mw_oracle_info *o, mw_err *err)
 {
-    c->gold_estimate_s = mw_gold_cost_seconds(&req->spec, &req->gold);
-    switch (req->oracle) {
+    const mw_oracle_config *oc = &req->oracle;
+    o->gold_estimate_seconds = mw_gold_cost_seconds(&req->spec, &oc->gold);
+    switch (oc->kind) {
     case MW_ORACLE_SILVER:
-        c->oracle = MW_ORACLE_SILVER;
-        snprintf(c->oracle_reason, sizeof c->oracle_reason, "asked for");
+    case MW_ORACLE_NONE:
+        o->kind = MW_ORACLE_SILVER;
+        snprintf(o->reason, sizeof o->reason, "asked for");
         return MW_OK;
     case MW_ORACLE_GOLD:
-        if (c->gold_estimate_s > req->gold_budget_s) {
-            snprintf(msg, msg_len,
-                     "oracle gold: estimated %.0f s for this network, over the %.0f s of "
-                     "--gold-budget; use --oracle silver or raise --gold-budget",
-                     c->gold_estimate_s, req->gold_budget_s);
-            return MW_ERR_ARG;
-        }
-        c->oracle = MW_ORACLE_GOLD;
-        snprintf(c->oracle_reason, sizeof c->oracle_reason, "asked for");
+        if (o->gold_estimate_seconds > oc->gold_budget_s)
+            return mw_err_set(err, MW_ERR_ARG,
+                              "oracle gold: estimated %.0f s for this network, over the %.0f s "
+                              "of --gold-budget; use --oracle silver or raise --gold-budget",
+                              o->gold_estimate_seconds, oc->gold_budget_s);
+        o->kind = MW_ORACLE_GOLD;
+        snprintf(o->reason, sizeof o->reason, "asked for");
         return MW_OK;
     default:
-        c->oracle = c->gold_estimate_s <= req->gold_auto_s ? MW_ORACLE_GOLD : MW_ORACLE_SILVER;
-        snprintf(c->oracle_reason, sizeof c->oracle_reason,
-                 "auto: gold estimated %.2g s, %s the %.0f s limit for auto", c->gold_estimate_s,
-                 c->oracle == MW_ORACLE_GOLD ? "within" : "over", req->gold_auto_s);
+        o->kind = o->gold_estimate_seconds <= oc->gold_auto_s ? MW_ORACLE_GOLD : MW_ORACLE_SILVER;
+        snprintf(o->reason, sizeof o->reason,
+                 "auto: gold estimated %.2g s, %s the %.0f s limit for auto",
+                 o->gold_estimate_seconds, o->kind == MW_ORACLE_GOLD ? "within" : "over",
+                 oc->gold_auto_s);
         return MW_OK;
     }
 }
 
-mw_status mw_grad_case_prepare(const mw_grad_request *req, mw_grad_case *c, char *msg,
-                               size_t msg_len)
+/* Nothing measured: every number NaN. */
+static void metrics_none(mw_metrics *m)
+{
+    m->rel_l2 = m->max_abs = m->max_ulp = m->cosine = m->norm = NAN;
+    m->nonfinite = 0;
+}
+
+mw_status mw_grad_case_prepare(const mw_grad_request *req, mw_grad_case *c, mw_err *err)
 {
     const mw_spec *s = &req->spec;
     memset(c, 0, sizeof *c);
     c->spec = *s;
-    if (mw_spec_validate(s, msg, msg_len) != 0)
-        return MW_ERR_ARG;
-    mw_status st = choose_oracle(req, c, msg, msg_len);
+    c->oracle.certified_bits = c->oracle.fd_agree_bits = c->oracle.seconds = NAN;
+    metrics_none(&c->oracle.silver_vs_gold);
+    char why[256];
+    if (mw_spec_validate(s, why, sizeof why) != 0)
+        return mw_err_set(err, MW_ERR_ARG, "--%s", why);
+    mw_status st = choose_oracle(req, &c->oracle, err);
     if (st != MW_OK)
         return st;
-    if (mw_layout_build(s, &c->lay) != 0) {
-        snprintf(msg, msg_len, "out of memory");
-        return MW_ERR_NOMEM;
-    }
+    if (mw_layout_build(s, &c->lay) != 0)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     const size_t P = c->lay.total, BN = (size_t)s->batch * (size_t)s->width;
     c->theta = malloc(P * sizeof *c->theta);
     c->silver = malloc(P * sizeof *c->silver);
@@ -199,144 +205,179 @@ mw_status mw_grad_case_prepare(const mw_grad_request *req, mw_grad_case *c, char
     c->x = malloc(BN * sizeof *c->x);
     c->labels = malloc((size_t)s->batch * sizeof *c->labels);
     if (!c->theta || !c->silver || !c->silver_vs_gold_layers || !c->x || !c->labels) {
-        snprintf(msg, msg_len, "out of memory for %zu parameters", P);
         mw_grad_case_free(c);
-        return MW_ERR_NOMEM;
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory for %zu parameters", P);
     }
     mw_init_params(s, &c->lay, c->theta);
     mw_synth data = mw_synth_default(s->width, s->classes, s->seed);
     mw_synth_batch(&data, 0, s->batch, c->x, c->labels);
-    mw_err err;
     if ((st = mw_silver_gradient(s, c->theta, c->x, c->labels, c->silver, &c->silver_loss,
-                                 &err)) != MW_OK)
-        return snprintf(msg, msg_len, "%s", err.msg), st;
+                                 err)) != MW_OK)
+        return st;
     c->ref_hi = c->silver;
-    c->ref_loss = c->silver_loss;
-    if (c->oracle == MW_ORACLE_GOLD) {
-        st = mw_gold_compute(s, c->theta, c->x, c->labels, &req->gold, &c->gold, &err);
-        if (st != MW_OK)
-            return snprintf(msg, msg_len, "%s", err.msg), st;
-        if (!c->gold.certified) {
-            snprintf(msg, msg_len, "%s", c->gold.uncertified);
-            st = 99;
-        }
+    c->oracle.loss = c->silver_loss;
+    for (int l = 0; l <= s->depth; l++)
+        c->silver_vs_gold_layers[l] = NAN;
+    if (c->oracle.kind == MW_ORACLE_GOLD) {
+        if ((st = mw_gold_compute(s, c->theta, c->x, c->labels, &req->oracle.gold, &c->gold,
+                                  err)) != MW_OK)
+            return st;
+        mw_oracle_info *o = &c->oracle;
         c->ref_hi = c->gold.hi;
         c->ref_lo = c->gold.lo;
-        c->ref_loss = c->gold.loss;
-        mw_metrics_compute(c->silver, c->gold.hi, c->gold.lo, P, MW_F64, &c->silver_vs_gold);
+        o->loss = c->gold.loss;
+        o->bits = c->gold.bits;
+        o->check_bits = c->gold.check_bits;
+        o->certified_bits = c->gold.certified_bits;
+        o->fd_agree_bits = c->gold.fd_agree_bits;
+        o->fd_coords = (long)c->gold.fd_coords;
+        o->seconds = c->gold.seconds;
+        mw_metrics_compute(c->silver, c->gold.hi, c->gold.lo, P, MW_F64, &o->silver_vs_gold);
         mw_metrics_per_layer(c->silver, c->gold.hi, c->gold.lo, &c->lay, s->depth,
                              c->silver_vs_gold_layers);
     }
     double n2 = 0.0;
     for (size_t j = 0; j < P; j++)
         n2 += c->ref_hi[j] * c->ref_hi[j];
-    c->ref_norm = sqrt(n2);
-    return st;
+    c->oracle.grad_norm = sqrt(n2);
+    return MW_OK;
+}
+
+void mw_grad_case_network(const mw_grad_case *c, long index, mw_report_network *out)
+{
+    memset(out, 0, sizeof *out);
+    out->index = index;
+    out->spec = c->spec;
+    out->oracle = c->oracle;
+    out->proj.slope = out->proj.slope_r2 = NAN;
+    if (c->oracle.kind == MW_ORACLE_GOLD && !c->gold.certified) {
+        out->status = MW_NET_FAILED;
+        snprintf(out->message, sizeof out->message, "%s", c->gold.uncertified);
+    }
 }
 
 /* ---- the methods ---- */
 
-void mw_method_runs_free(mw_method_runs *runs)
+void mw_method_results_free(mw_method_results *r)
 {
     for (int m = 0; m < MW_N_METHODS; m++) {
-        free(runs->run[m].grad);
-        free(runs->run[m].per_layer);
+        free(r->m[m].grad);
+        free(r->m[m].per_layer);
     }
-    memset(runs, 0, sizeof *runs);
+    memset(r, 0, sizeof *r);
 }
 
-static void set_message(mw_method_run *run, mw_run_state state, const char *m)
+static void set_status(mw_method_result *res, mw_run_status s, const char *why)
 {
-    run->state = state;
-    snprintf(run->message, sizeof run->message, "%s", m);
+    res->run.status = s;
+    snprintf(res->run.message, sizeof res->run.message, "%s", why);
 }
 
 /* Run one method and measure it against the case's oracle. */
 static void run_method(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, mw_method m,
                        const mw_grad_opts *o, const mw_grad_case *c, mw_dtype dtype,
-                       mw_method_run *run)
+                       mw_method_result *res)
 {
     const size_t P = c->lay.total;
     mw_tensor g = {0};
-    run->grad = malloc(P * sizeof *run->grad);
-    run->per_layer = malloc(((size_t)c->spec.depth + 1) * sizeof *run->per_layer);
-    if (!run->grad || !run->per_layer) {
-        set_message(run, MW_RUN_FAILED, "out of memory");
+    res->grad = malloc(P * sizeof *res->grad);
+    res->per_layer = malloc(((size_t)c->spec.depth + 1) * sizeof *res->per_layer);
+    if (!res->grad || !res->per_layer) {
+        set_status(res, MW_RUN_FAILED, "out of memory");
         return;
     }
     mw_status st = mw_tensor_alloc(ctx, P, &g);
     if (st != MW_OK) {
-        set_message(run, MW_RUN_FAILED, mw_ctx_message(ctx));
+        set_status(res, MW_RUN_FAILED, mw_ctx_message(ctx));
         return;
     }
-    double t0 = now_seconds();
-    st = mw_grad(ctx, net, batch, m, o, &g, &run->info);
-    run->seconds = now_seconds() - t0;
-    if (run->info.complete) {
-        mw_status dl = mw_tensor_download(ctx, &g, 0, run->grad, P);
+    mw_report_step *step = &res->step;
+    double t0 = mw_now();
+    st = mw_grad(ctx, net, batch, m, o, &g, &res->info);
+    step->seconds = mw_now() - t0;
+    step->loss = res->info.loss;
+    step->closure_err = res->info.closure_err;
+    step->recon_err = res->info.recon_err;
+    step->peak_bytes = (long long)res->info.peak_bytes;
+    if (res->info.complete) {
+        mw_status dl = mw_tensor_download(ctx, &g, 0, res->grad, P);
         if (dl == MW_OK) {
-            mw_metrics_compute(run->grad, c->ref_hi, c->ref_lo, P, dtype, &run->vs_oracle);
-            mw_metrics_per_layer(run->grad, c->ref_hi, c->ref_lo, &c->lay, c->spec.depth,
-                                 run->per_layer);
+            mw_metrics_compute(res->grad, c->ref_hi, c->ref_lo, P, dtype, &step->vs);
+            mw_metrics_per_layer(res->grad, c->ref_hi, c->ref_lo, &c->lay, c->spec.depth,
+                                 res->per_layer);
         } else {
             st = dl;
         }
     }
-    if (!run->info.complete || (st != MW_OK && st != MW_ERR_NONFINITE)) {
+    if (!res->info.complete || (st != MW_OK && st != MW_ERR_NONFINITE)) {
         /* stopped part way, or no gradient to show: nothing to measure */
-        free(run->grad);
-        free(run->per_layer);
-        run->grad = run->per_layer = NULL;
-        run->vs_oracle.rel_l2 = run->vs_oracle.max_abs = run->vs_oracle.max_ulp = NAN;
-        run->vs_oracle.cosine = run->vs_oracle.norm = NAN;
+        free(res->grad);
+        free(res->per_layer);
+        res->grad = res->per_layer = NULL;
+        metrics_none(&step->vs);
+    }
+    if (c->oracle.kind == MW_ORACLE_GOLD) {
+        step->gold_rel_l2 = step->vs.rel_l2;
+        step->silver_vs_gold = c->oracle.silver_vs_gold.rel_l2;
     }
     if (st == MW_OK)
-        run->state = MW_RUN_OK;
+        res->run.status = MW_RUN_COMPLETE;
     else
-        set_message(run, st == MW_ERR_NONFINITE ? MW_RUN_NONFINITE : MW_RUN_FAILED,
-                    mw_ctx_message(ctx));
+        set_status(res, st == MW_ERR_NONFINITE ? MW_RUN_NONFINITE : MW_RUN_FAILED,
+                   mw_ctx_message(ctx));
+    if (res->run.status != MW_RUN_FAILED) { /* a step to show */
+        res->run.steps = step;
+        res->run.n_steps = 1;
+        res->run.layer_rel_l2 = res->per_layer;
+    }
     mw_tensor_free(ctx, &g);
 }
 
 mw_status mw_grad_case_run(const mw_grad_request *req, const mw_grad_case *c, mw_dtype dtype,
-                           mw_method_runs *runs, char *msg, size_t msg_len)
+                           mw_method_results *out, mw_err *err)
 {
     const mw_spec *s = &c->spec;
-    memset(runs, 0, sizeof *runs);
-    runs->dtype = dtype;
-    mw_status st = MW_OK;
+    memset(out, 0, sizeof *out);
+    out->dtype = dtype;
     mw_ctx *ctx = NULL;
     mw_net *net = NULL;
     mw_batch *batch = NULL;
-    mw_ctx_opts copts = {req->math, 0};
-    if ((st = mw_ctx_open(req->engine, dtype, &copts, &ctx, msg, msg_len)) != MW_OK)
-        return st;
+    mw_ctx_opts copts = {req->engine.math, 0};
+    char msg[512];
+    mw_status st = mw_ctx_open(req->engine.backend, dtype, &copts, &ctx, msg, sizeof msg);
+    if (st != MW_OK)
+        return mw_err_set(err, st, "%s", msg);
     if ((st = mw_net_new(ctx, s, &net)) != MW_OK ||
         (st = mw_net_set_params(ctx, net, c->theta)) != MW_OK ||
         (st = mw_batch_new(ctx, net, c->x, c->labels, &batch)) != MW_OK) {
-        snprintf(msg, msg_len, "%s", mw_ctx_message(ctx));
+        mw_err_set(err, st, "%s", mw_ctx_message(ctx));
         goto done;
     }
-    mw_grad_opts opts = req->opts;
+    mw_grad_opts opts = req->methods.opts;
     opts.rng_seed = s->seed; /* projforward's tangents follow the one seed too */
     for (int m = 0; m < MW_N_METHODS; m++) {
-        mw_method_run *run = &runs->run[m];
-        if (!req->want[m])
+        mw_method_result *res = &out->m[m];
+        res->step = mw_step_none();
+        res->run.index = m;
+        res->run.method = (mw_method)m;
+        res->run.dtype = dtype;
+        res->run.n_layers = s->depth + 1;
+        if (!req->methods.want[m])
             continue;
-        run->est_gflop = mw_method_cost_gflop(s, (mw_method)m, &opts);
+        res->run.est_gflop = mw_method_cost_gflop(s, (mw_method)m, &opts);
         if (mw_method_needs_inverse((mw_method)m) && !mw_spec_invertible(s)) {
-            set_message(run, MW_RUN_SKIPPED, "needs an inverse; out-act leaky with slope 0 has none");
+            set_status(res, MW_RUN_SKIPPED, "needs an inverse; out-act leaky with slope 0 has none");
             continue;
         }
-        if (!req->named && run->est_gflop > req->budget_gflop) {
+        if (!req->methods.named && res->run.est_gflop > req->methods.budget_gflop) {
             char why[200];
             snprintf(why, sizeof why,
                      "estimated %.3g GFLOP, over the %.3g budget of \"all\"; name it in "
-                     "--methods to run it anyway", run->est_gflop, req->budget_gflop);
-            set_message(run, MW_RUN_SKIPPED, why);
+                     "--methods to run it anyway", res->run.est_gflop, req->methods.budget_gflop);
+            set_status(res, MW_RUN_SKIPPED, why);
             continue;
         }
-        run_method(ctx, net, batch, (mw_method)m, &opts, c, dtype, run);
+        run_method(ctx, net, batch, (mw_method)m, &opts, c, dtype, res);
     }
 done:
     mw_batch_free(ctx, batch);

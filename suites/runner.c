@@ -15,15 +15,17 @@
 
 void mw_unit_result_free(mw_unit_result *u)
 {
-    free(u->net.ref_steps);
-    free(u->net.ref_epochs);
-    for (size_t i = 0; i < u->n_runs; i++) {
-        free(u->runs[i].steps);
-        free(u->runs[i].layer_rel_l2);
-        free(u->runs[i].epochs);
-    }
+    mw_network_free(&u->net);
+    for (size_t i = 0; i < u->n_runs; i++)
+        mw_run_free(&u->runs[i]);
     free(u->runs);
+    free(u->rows);
     memset(u, 0, sizeof *u);
+}
+
+static size_t row_bytes(const mw_unit_result *u)
+{
+    return u->n_rows ? u->n_rows * mw_report_table_record(u->table)->size : 0;
 }
 
 /* ---- records on a pipe: the unit's plain fields, then each run's arrays ---- */
@@ -64,7 +66,8 @@ static int send_result(int fd, const mw_unit_result *u)
 {
     if (write_all(fd, u, sizeof *u) ||
         write_all(fd, u->net.ref_steps, u->net.n_ref_steps * sizeof *u->net.ref_steps) ||
-        write_all(fd, u->net.ref_epochs, u->net.n_ref_epochs * sizeof *u->net.ref_epochs))
+        write_all(fd, u->net.ref_epochs, u->net.n_ref_epochs * sizeof *u->net.ref_epochs) ||
+        write_all(fd, u->rows, row_bytes(u)))
         return 1;
     for (size_t i = 0; i < u->n_runs; i++) {
         const mw_report_run *r = &u->runs[i];
@@ -84,12 +87,16 @@ static int recv_result(int fd, mw_unit_result *u)
     if (rc != 0)
         return rc;
     size_t ns = u->net.n_ref_steps, ne = u->net.n_ref_epochs;
+    if ((unsigned)u->table >= MW_N_TABLES)
+        u->n_rows = 0;
     u->net.ref_steps = malloc((ns ? ns : 1) * sizeof *u->net.ref_steps);
     u->net.ref_epochs = malloc((ne ? ne : 1) * sizeof *u->net.ref_epochs);
+    u->rows = malloc(row_bytes(u) ? row_bytes(u) : 1);
     u->runs = NULL;
-    if (!u->net.ref_steps || !u->net.ref_epochs ||
+    if (!u->net.ref_steps || !u->net.ref_epochs || !u->rows ||
         read_all(fd, u->net.ref_steps, ns * sizeof *u->net.ref_steps, 0) ||
-        read_all(fd, u->net.ref_epochs, ne * sizeof *u->net.ref_epochs, 0)) {
+        read_all(fd, u->net.ref_epochs, ne * sizeof *u->net.ref_epochs, 0) ||
+        read_all(fd, u->rows, row_bytes(u), 0)) {
         u->n_runs = 0;
         return -1;
     }
@@ -125,14 +132,13 @@ static int recv_result(int fd, mw_unit_result *u)
 
 typedef struct here_emit {
     const mw_runner *r;
-    char *msg;
-    size_t msg_len;
+    mw_err *err;
 } here_emit;
 
 static int emit_here(void *arg, const mw_unit_result *partial)
 {
     here_emit *h = arg;
-    return h->r->done(h->r->done_arg, partial, h->msg, h->msg_len);
+    return h->r->done(h->r->done_arg, partial, h->err) != MW_OK;
 }
 
 static int emit_pipe(void *arg, const mw_unit_result *partial)
@@ -140,35 +146,36 @@ static int emit_pipe(void *arg, const mw_unit_result *partial)
     return send_result(*(int *)arg, partial);
 }
 
-static int run_here(const mw_runner *r, char *msg, size_t msg_len)
+static mw_status run_here(const mw_runner *r, mw_err *err)
 {
-    here_emit h = {r, msg, msg_len};
+    here_emit h = {r, err};
     for (size_t i = 0; i < r->n_todo; i++) {
         mw_unit_result u;
         memset(&u, 0, sizeof u);
-        int rc = r->compute(r->cfg, r->todo[i], emit_here, &h, &u, msg, msg_len);
-        if (rc == 0)
-            rc = r->done(r->done_arg, &u, msg, msg_len);
+        mw_status st = r->compute(r->cfg, r->todo[i], emit_here, &h, &u, err);
+        if (st == MW_OK)
+            st = r->done(r->done_arg, &u, err);
         mw_unit_result_free(&u);
-        if (rc != 0)
-            return rc;
+        if (st != MW_OK)
+            return st;
     }
-    return 0;
+    return MW_OK;
 }
 
 static void worker(const mw_runner *r, int w, int fd)
 {
-    char msg[512];
+    mw_err err;
     signal(SIGPIPE, SIG_DFL); /* the parent gone: die with it */
     for (size_t i = (size_t)w; i < r->n_todo; i += (size_t)r->jobs) {
         mw_unit_result u;
         memset(&u, 0, sizeof u);
-        if (r->compute(r->cfg, r->todo[i], emit_pipe, &fd, &u, msg, sizeof msg) != 0) {
+        if (r->compute(r->cfg, r->todo[i], emit_pipe, &fd, &u, &err) != MW_OK) {
             /* say so through the record: a unit whose network failed, with the reason */
+            mw_unit_result_free(&u);
             u.unit = r->todo[i];
-            u.partial = 0;
-            snprintf(u.net.status, sizeof u.net.status, "failed");
-            snprintf(u.net.message, sizeof u.net.message, "%.300s", msg);
+            u.net.index = r->todo[i];
+            u.net.status = MW_NET_FAILED;
+            snprintf(u.net.message, sizeof u.net.message, "%.300s", err.msg);
         }
         int bad = send_result(fd, &u);
         mw_unit_result_free(&u);
@@ -179,13 +186,13 @@ static void worker(const mw_runner *r, int w, int fd)
     _exit(0);
 }
 
-int mw_runner_run(const mw_runner *r, char *msg, size_t msg_len)
+mw_status mw_runner_run(const mw_runner *r, mw_err *err)
 {
     int jobs = r->jobs < 1 ? 1 : r->jobs;
     if ((size_t)jobs > r->n_todo)
         jobs = r->n_todo ? (int)r->n_todo : 1;
     if (jobs == 1)
-        return run_here(r, msg, msg_len);
+        return run_here(r, err);
 
     mw_runner rr = *r;
     rr.jobs = jobs;
@@ -193,23 +200,22 @@ int mw_runner_run(const mw_runner *r, char *msg, size_t msg_len)
     struct pollfd *fds = calloc((size_t)jobs, sizeof *fds);
     if (!pids || !fds) {
         free(pids), free(fds);
-        snprintf(msg, msg_len, "out of memory");
-        return 1;
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     }
-    int rc = 0, started = 0;
+    mw_status rc = MW_OK;
+    int started = 0;
     fflush(NULL); /* nothing buffered is written twice by the children */
     for (int w = 0; w < jobs; w++) {
         int p[2];
         if (pipe(p) != 0) {
-            snprintf(msg, msg_len, "cannot create a pipe for worker %d: %s", w, strerror(errno));
-            rc = 1;
+            rc = mw_err_set(err, MW_ERR_BACKEND, "cannot create a pipe for worker %d: %s", w,
+                            strerror(errno));
             break;
         }
         pid_t pid = fork();
         if (pid < 0) {
-            snprintf(msg, msg_len, "cannot start worker %d: %s", w, strerror(errno));
+            rc = mw_err_set(err, MW_ERR_BACKEND, "cannot start worker %d: %s", w, strerror(errno));
             close(p[0]), close(p[1]);
-            rc = 1;
             break;
         }
         if (pid == 0) {
@@ -224,27 +230,24 @@ int mw_runner_run(const mw_runner *r, char *msg, size_t msg_len)
         started++;
     }
     int open_pipes = started;
-    while (rc == 0 && open_pipes > 0) {
+    while (rc == MW_OK && open_pipes > 0) {
         if (poll(fds, (nfds_t)started, -1) < 0) {
             if (errno == EINTR)
                 continue;
-            snprintf(msg, msg_len, "poll: %s", strerror(errno));
-            rc = 1;
+            rc = mw_err_set(err, MW_ERR_BACKEND, "poll: %s", strerror(errno));
             break;
         }
-        for (int w = 0; w < started && rc == 0; w++) {
+        for (int w = 0; w < started && rc == MW_OK; w++) {
             if (fds[w].fd < 0 || !(fds[w].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
             mw_unit_result u;
             memset(&u, 0, sizeof u);
             int got = recv_result(fds[w].fd, &u);
             if (got == 0) {
-                rc = r->done(r->done_arg, &u, msg, msg_len);
+                rc = r->done(r->done_arg, &u, err);
             } else {
-                if (got < 0) {
-                    snprintf(msg, msg_len, "worker %d sent a broken record", w);
-                    rc = 1;
-                }
+                if (got < 0)
+                    rc = mw_err_set(err, MW_ERR_BACKEND, "worker %d sent a broken record", w);
                 close(fds[w].fd);
                 fds[w].fd = -1;
                 open_pipes--;
@@ -258,13 +261,11 @@ int mw_runner_run(const mw_runner *r, char *msg, size_t msg_len)
             kill(pids[w], SIGTERM);
         }
         int status;
-        if (waitpid(pids[w], &status, 0) == pids[w] && rc == 0 &&
-            !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-            snprintf(msg, msg_len, "worker %d died (%s %d) before finishing its units", w,
-                     WIFSIGNALED(status) ? "signal" : "exit status",
-                     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-            rc = 1;
-        }
+        if (waitpid(pids[w], &status, 0) == pids[w] && rc == MW_OK &&
+            !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+            rc = mw_err_set(err, MW_ERR_BACKEND, "worker %d died (%s %d) before finishing its "
+                            "units", w, WIFSIGNALED(status) ? "signal" : "exit status",
+                            WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
     }
     free(pids), free(fds);
     return rc;

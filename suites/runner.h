@@ -10,14 +10,18 @@
 
 #include "report.h"
 
-/* What a unit produces: its network record and its runs (owned). A partial result
- * (partial = 1) is the unit so far, its runs still running; the final one replaces it. */
+/* What a unit produces: its network record, its runs and rows of one of the report's
+ * tables (all owned). A partial result (partial = 1) is the unit so far, its runs still
+ * running; the final one replaces it. */
 typedef struct mw_unit_result {
     long unit;
     int partial;
     mw_report_network net;
     size_t n_runs;
     mw_report_run *runs;
+    mw_table_id table;         /* the rows' table (with n_rows > 0) */
+    size_t n_rows;
+    void *rows;
 } mw_unit_result;
 
 void mw_unit_result_free(mw_unit_result *u);
@@ -26,14 +30,14 @@ void mw_unit_result_free(mw_unit_result *u);
  * when the receiving end is gone. */
 typedef int (*mw_unit_emit_fn)(void *emit_arg, const mw_unit_result *partial);
 
-/* Compute unit `unit`, emitting partial results as it likes; 0, or nonzero with a message
- * (a failure of the unit is better recorded in the result as a failed network; nonzero
- * means it could not even do that). */
-typedef int (*mw_unit_fn)(const void *cfg, long unit, mw_unit_emit_fn emit, void *emit_arg,
-                          mw_unit_result *out, char *msg, size_t msg_len);
-/* Called in the parent for every result, partial or final, in arrival order; nonzero
+/* Compute unit `unit`, emitting partial results as it likes; MW_OK, or a failure with a
+ * message (a failure of the unit is better recorded in the result as a failed network;
+ * a status means it could not even do that). */
+typedef mw_status (*mw_unit_fn)(const void *cfg, long unit, mw_unit_emit_fn emit,
+                                void *emit_arg, mw_unit_result *out, mw_err *err);
+/* Called in the parent for every result, partial or final, in arrival order; a failure
  * stops. */
-typedef int (*mw_unit_done_fn)(void *arg, const mw_unit_result *u, char *msg, size_t msg_len);
+typedef mw_status (*mw_unit_done_fn)(void *arg, const mw_unit_result *u, mw_err *err);
 
 typedef struct mw_runner {
     const void *cfg;
@@ -45,8 +49,8 @@ typedef struct mw_runner {
     int jobs;          /* worker processes; 1 computes in this process */
 } mw_runner;
 
-/* Run every unit of todo. 0 when every unit was handed to done; nonzero with a message
- * when a unit could not be computed, a worker died, or done refused. */
-int mw_runner_run(const mw_runner *r, char *msg, size_t msg_len);
+/* Run every unit of todo. MW_OK when every unit was handed to done; a failure with a
+ * message when a unit could not be computed, a worker died, or done refused. */
+mw_status mw_runner_run(const mw_runner *r, mw_err *err);
 
 #endif

@@ -1,8 +1,14 @@
-/* Suites that write reports (DESIGN.md §6): a grid of networks — arch × F activation ×
- * output activation × depth × seed — each with its runs, method × dtype, expanded from a
- * preset and command-line overrides, and driven by the runner into one HDF5 report. */
+/* Suites that write reports (DESIGN.md §6): a grid of units — networks (arch × F
+ * activation × output activation × depth × seed), or layer types — each with its runs,
+ * expanded from a preset and command-line overrides, driven by the runner into one HDF5
+ * report. Every suite is one entry of the registry (mw_suite_def): its presets, its
+ * options and help, its validation, its unit, its check of a result, what it adds once
+ * every unit is in, and how it prints and draws. Adding a suite is one entry there
+ * (docs/architecture.md). */
 #ifndef MW_SUITE_H
 #define MW_SUITE_H
+
+#include <stdio.h>
 
 #include "report.h"
 #include "runner.h"
@@ -10,31 +16,29 @@
 
 #define MW_SUITE_MAX_DEPTHS 32
 #define MW_SUITE_MAX_SEEDS 32
-#define MW_SUITE_MAX_PROJ_K 5
+#define MW_SUITE_MAX_LAYERS 32
+
+/* ---- the configuration ---- */
 
 typedef struct mw_suite_grid {
     mw_arch archs[2];
     int n_archs;
     mw_act f_acts[4];
     int n_f_acts;
-    mw_act out_acts[3];
+    mw_act out_acts[4];
     int n_out_acts;
     int depths[MW_SUITE_MAX_DEPTHS];  /* mlp: coupling layers */
     int n_depths;
     int lpbs[MW_SUITE_MAX_DEPTHS];    /* revnet: layers per block */
     int n_lpbs;
-    int channels[4];                  /* revnet: input channels (padding); 0 values: the
-                                         revnet's own --channels */
+    int channels[4];                  /* revnet: input channels (padding) */
     int n_channels;
     mw_dtype dtypes[2];
     int n_dtypes;
     uint64_t seeds[MW_SUITE_MAX_SEEDS];
     int n_seeds;
-    int want[MW_N_METHODS];
-    int named;                /* methods named one by one (no budget skips) */
+    uint64_t suite_seed;
 } mw_suite_grid;
-
-struct mw_stability_data;
 
 /* Training (suite stability): Adam from the same θ_0 for every method, on the same
  * shuffled batches of a synthetic Gaussian mixture or of a real dataset, with a held-out
@@ -53,62 +57,90 @@ typedef struct mw_train_config {
                                  (0: only non-finite values are) */
     double run_budget_gflop;  /* a method estimated to cost more over the training is
                                  skipped, with the estimate as its reason */
-    double time_budget_h;     /* refuse to start a suite estimated to take longer */
-    /* the real data, loaded once before the workers start (mw_stability_load_data);
-     * NULL for synthetic data. Not part of the configuration's JSON: `dataset` is. */
-    const struct mw_stability_data *data;
+    double time_budget_s;     /* refuse to start a suite estimated to take longer */
 } mw_train_config;
+
+/* suite gradcheck's check, and projforward's unbiasedness. */
+typedef struct mw_check_config {
+    double tol;               /* f64 deterministic methods: rel_l2 against gold at most */
+    int proj_repeats;         /* draws per K (0: not measured) */
+} mw_check_config;
+
+/* suite timing. */
+typedef struct mw_timing_config {
+    int repeats;              /* timed calls per method, after a warm-up */
+} mw_timing_config;
+
+/* suite layers. */
+typedef struct mw_layers_config {
+    char names[MW_SUITE_MAX_LAYERS][32]; /* the layer types to check; none: every real one */
+    int n_names;
+    int include_faulty;       /* the negative controls too (each must be caught) */
+    char baseline[4096];      /* an earlier report to compare with ("": none) */
+    double factor;            /* the growth over the baseline that is a regression */
+} mw_layers_config;
 
 typedef struct mw_suite_config {
     char preset[32];
-    uint64_t suite_seed;
     mw_suite_grid grid;
-    mw_grad_request base;     /* the mlp network's other sizes, the oracle, method options */
-    mw_spec revnet;           /* the revnet network's other sizes (channels, image, blocks,
-                                 units, BN; batch and classes as base's) */
-    double tol;               /* f64 deterministic methods: rel_l2 against gold at most */
-    int proj_repeats;         /* projforward unbiasedness: repeats per K (0: not measured) */
-    int repeats;              /* suite timing: timed calls per method, after a warm-up */
-    int no_gold;              /* the suite uses no oracle (memory, timing) */
-    mw_train_config train;    /* stability only */
+    mw_spec mlp, revnet;      /* the networks' other sizes */
+    mw_method_config methods;
+    mw_oracle_config oracle;
+    mw_engine_config engine;
+    mw_check_config check;
+    mw_timing_config timing;
+    mw_train_config train;
+    mw_layers_config layers;
+    /* real data for training, loaded by the suite's prepare (not configuration: the
+     * dataset's name is) */
+    const struct mw_stability_data *data;
 } mw_suite_config;
 
-/* The presets of `suite gradcheck`: quick (the gradcheck grid: depths 1, 2, 4, 8; relu,
- * tanh; none, tanh, leaky; f32, f64; one seed; width 8, hidden 8, batch 4, 3 classes) and
- * standard (grad's default network, depths 1..16, every F activation, three seeds).
- * 0, or 1 for an unknown name. */
-int mw_suite_preset(const char *name, mw_suite_config *c);
+extern const mw_record mw_grid_record, mw_train_record, mw_check_record, mw_timing_record,
+    mw_layers_record;
 
-long mw_suite_n_networks(const mw_suite_config *c);
-long mw_suite_runs_per_network(const mw_suite_config *c); /* asked methods × dtypes */
+/* The option groups every network suite offers (relative to mw_suite_config). */
+extern const mw_optgroup mw_grid_group, mw_network_group, mw_methods_group, mw_oracle_group,
+    mw_engine_group;
 
-/* Networks of one architecture in the grid (mlp: its depths; revnet: its layers per
- * block). */
-long mw_suite_n_networks_of(const mw_suite_config *c, mw_arch a);
+/* The defaults before any preset: the gradcheck grid's. */
+void mw_suite_defaults(mw_suite_config *c);
 
-/* The network of unit u (grid order: arch, F act, out act, depth or layers per block, seed;
- * the seed varies fastest). Its seed is mixed from the suite seed and the grid's seed value alone, so
- * every method, dtype, activation and depth of one replicate starts from the same stream
- * of parameters and data, and no unit's numbers depend on any other's. */
-void mw_suite_network(const mw_suite_config *c, long u, mw_spec *out);
+long mw_grid_n_networks(const mw_suite_config *c);
+long mw_grid_runs_per_network(const mw_suite_config *c); /* asked methods × dtypes */
+/* Networks of one architecture in the grid (mlp: its depths; revnet: its layers per block
+ * and paddings). */
+long mw_grid_n_networks_of(const mw_suite_config *c, mw_arch a);
+/* The network of unit u (grid order: arch, F act, out act, depth or layers per block,
+ * seed; the seed varies fastest). Its seed is mixed from the suite seed and the grid's
+ * seed value alone, so every method, dtype, activation and depth of one replicate starts
+ * from the same stream of parameters and data, and no unit's numbers depend on any
+ * other's. */
+void mw_grid_network(const mw_suite_config *c, long u, mw_spec *out);
 /* Run index of (unit, dtype position, method): stable whatever methods are asked. */
-long mw_suite_run_index(const mw_suite_config *c, long u, int dtype_pos, mw_method m);
+long mw_grid_run_index(const mw_suite_config *c, long u, int dtype_pos, mw_method m);
+/* Every network of the grid valid, the grid not empty; with gold, its estimated time
+ * within its budget. MW_ERR_ARG with a message naming the option. */
+mw_status mw_grid_validate(const mw_suite_config *c, int gold, mw_err *err);
+/* The request of one network of the grid in one dtype position. */
+mw_grad_request mw_grid_request(const mw_suite_config *c, long u);
 
-/* Every network valid, the grid not empty, gold's estimated time within its budget.
- * 0, or 1 with a message. */
-int mw_suite_validate(const mw_suite_config *c, char *msg, size_t msg_len);
-/* The configuration as JSON text (what --resume compares). */
-int mw_suite_config_json(const mw_suite_config *c, char *buf, size_t n);
+/* ---- the registry ---- */
 
-/* ---- suite gradcheck ---- */
+typedef struct mw_preset {
+    const char *name;
+    const char *summary;      /* what it is for (its settings are printed from the config) */
+    void (*apply)(mw_suite_config *c); /* on mw_suite_defaults */
+} mw_preset;
 
-/* The runner's unit: one network against gold, every asked method in every dtype, and
- * projforward's unbiasedness in float64. cfg is a const mw_suite_config *. */
-int mw_gradcheck_unit(const void *cfg, long unit, mw_unit_emit_fn emit, void *emit_arg,
-                      mw_unit_result *out, char *msg, size_t msg_len);
-/* A run that fails the suite's checks: a float64 deterministic method beyond tol, or any
- * method failed or its network's oracle failed. */
-int mw_gradcheck_run_failed(const mw_suite_config *c, const mw_report_run *run);
+/* Before the units: what the suite will cost, when it can say. */
+typedef struct mw_estimate {
+    long units;
+    double gflop;             /* 0: unknown */
+    double seconds;           /* on this machine, with the given processes; 0: unknown */
+} mw_estimate;
+
+typedef struct mw_suite_def mw_suite_def;
 
 typedef struct mw_suite_progress {
     size_t runs_done, runs_total;
@@ -119,7 +151,57 @@ typedef struct mw_suite_progress {
 
 typedef void (*mw_suite_progress_fn)(const mw_suite_progress *p, void *arg);
 
+struct mw_suite_def {
+    const char *name;         /* the report's suite */
+    const char *summary;      /* one line, for `mwverify suite --help` */
+    const char *help;         /* what it does and what it writes */
+    const char *exit_help;    /* what its exit status says */
+    const mw_preset *presets; /* the first is the default; ends with a NULL name */
+    const mw_optgroup *const *groups; /* its options (relative to mw_suite_config), NULL-ended */
+    int one_job;              /* one process unless --jobs says otherwise (timing) */
+    int gold;                 /* its networks are measured against gold (budgeted) */
+    /* After the options, before any work: check everything, load what the units share,
+     * say what it will cost (est), refuse what is over budget. NULL: the grid's checks. */
+    mw_status (*prepare)(mw_suite_config *c, int jobs, mw_estimate *est, mw_err *err);
+    void (*release)(mw_suite_config *c); /* what prepare loaded */
+    long (*n_units)(const mw_suite_config *c);     /* NULL: the grid's networks */
+    long (*runs_per_unit)(const mw_suite_config *c); /* NULL: the grid's */
+    mw_unit_fn unit;
+    /* The checks a report fails (exit 1): runs, or rows, that fail them. */
+    size_t (*failures)(const mw_suite_config *c, const mw_report *r);
+    /* What the suite draws from all its units, into the report (NULL: nothing). */
+    mw_status (*finish)(const mw_suite_config *c, mw_report *r, mw_err *err);
+    /* The suite's own view of a report, after its runs (c NULL when read from a file);
+     * verbose: everything (the gradcheck command), else the summary. */
+    void (*print)(FILE *f, const mw_suite_config *c, const mw_report *r, int verbose);
+    void (*json)(mw_json *j, const mw_suite_config *c, const mw_report *r, int verbose);
+    mw_status (*plot)(const mw_report *r, const char *out, mw_err *err);
+};
+
+/* The suites, and one by name (NULL when there is none). */
+extern const mw_suite_def *const mw_suites[];
+const mw_suite_def *mw_suite_find(const char *name);
+const mw_preset *mw_suite_preset(const mw_suite_def *def, const char *name);
+/* The defaults, then the preset. */
+void mw_suite_configure(const mw_suite_def *def, const mw_preset *p, mw_suite_config *c);
+
+/* After the options, before any work: the suite's prepare (or the grid's checks); est
+ * gets the units and what is known of the cost. */
+mw_status mw_suite_prepare(const mw_suite_def *def, mw_suite_config *c, int jobs,
+                           mw_estimate *est, mw_err *err);
+/* Units of the suite, and runs per unit. */
+long mw_suite_n_units(const mw_suite_def *def, const mw_suite_config *c);
+long mw_suite_runs_per_unit(const mw_suite_def *def, const mw_suite_config *c);
+
+/* The configuration as JSON text: the suite, the preset and every group of the suite
+ * (what --resume compares, and the report keeps). */
+mw_status mw_suite_config_json(const mw_suite_def *def, const mw_suite_config *c, char *buf,
+                               size_t n, mw_err *err);
+
+/* ---- running ---- */
+
 typedef struct mw_suite_job {
+    const mw_suite_def *def;
     const mw_suite_config *cfg;
     const char *path;         /* the report; NULL: keep it in memory only */
     int force, resume, jobs;
@@ -128,106 +210,19 @@ typedef struct mw_suite_job {
     void *progress_arg;
 } mw_suite_job;
 
-/* A suite: its name (the report's `suite`), its unit, its check of a run, and what it
- * adds to the report once every unit is in (NULL: nothing; 0 or nonzero with msg). */
-typedef struct mw_suite_def {
-    const char *name;
-    mw_unit_fn unit;
-    int (*run_failed)(const mw_suite_config *c, const mw_report_run *run);
-    int (*finish)(const mw_suite_config *c, mw_report *r, char *msg, size_t msg_len);
-} mw_suite_def;
+/* Run a suite into its report. MW_OK when the report is complete (checks may still have
+ * failed: *failures counts them); MW_ERR_ARG for bad usage (a resume of a report written
+ * with another configuration, a path that exists without --force); MW_ERR_IO when
+ * writing failed; MW_ERR_BACKEND when a worker died. With out, the report is handed over
+ * (free it with mw_report_free). */
+mw_status mw_suite_run(const mw_suite_job *job, mw_report *out, size_t *failures, mw_err *err);
 
-/* Run a suite into its report (see mw_suite_gradcheck). */
-mw_status mw_suite_execute(const mw_suite_job *job, const mw_suite_def *def, mw_report *out,
-                           size_t *failed_runs, char *msg, size_t msg_len);
+/* ---- what the suites share ---- */
 
-/* Run suite gradcheck into its report. MW_OK when the report is complete (checks may
- * still have failed: *failed_runs counts them); MW_ERR_ARG for bad usage (a resume of a
- * report written with another configuration, a path that exists without --force);
- * MW_ERR_BACKEND when writing failed or a worker died. With out, the report is handed
- * over (free it with mw_report_free). */
-mw_status mw_suite_gradcheck(const mw_suite_job *job, mw_report *out, size_t *failed_runs,
-                             char *msg, size_t msg_len);
-
-/* ---- suite stability ---- */
-
-/* The presets of `suite stability`: quick (the default: mlp width 16, hidden 32, batch 32,
- * F act relu and tanh, out act none and tanh, depths 2 and 8, 2 seeds, 8 epochs of 32
- * steps, every affordable method in float32, gold every 128 steps; about a minute on two
- * cores) and standard
- * (more depths, seeds and epochs; tens of minutes). 0, or 1 for an unknown name. */
-int mw_stability_preset(const char *name, mw_suite_config *c);
-/* Also the training options' ranges; 0, or 1 with a message. */
-int mw_stability_validate(const mw_suite_config *c, char *msg, size_t msg_len);
-/* The same without gold's time budget (what mw_stability_estimate needs first). */
-int mw_stability_check_options(const mw_suite_config *c, char *msg, size_t msg_len);
-
-/* Real data for suite stability: the dataset c->train.dataset names, read and checked,
- * average-pooled to train.image (when set), normalised per channel with the statistics of
- * its training part; n_train training samples drawn (seeded by the suite seed) from the
- * training files, the held-out accuracy measured on the first n_test of the test files.
- * The networks are fitted to it: classes from the data; mlp width C·H·W (channels padded
- * to 2 when C·H·W is odd); revnet image H x W and channels padded with zeros to the
- * revnet's --channels (at least C, rounded up to even). Nothing to do for "synthetic".
- * 0, or 1 with a one-line message naming the file and record (bad input). */
-int mw_stability_load_data(mw_suite_config *c, char *msg, size_t msg_len);
-void mw_stability_free_data(mw_suite_config *c);
-
-/* The estimated cost of the suite (after mw_stability_check_options, which it calls):
- * GFLOP of every method, the reference and silver, and the forward passes of the
- * accuracies, over every step; and seconds on this machine's CPU engine, from timed
- * float32 and float64 backprop steps of the first network of each architecture, plus
- * gold's estimate at every method's scheduled checks (0 when nothing could be timed). */
-int mw_stability_estimate(const mw_suite_config *c, double *gflop, double *seconds, char *msg,
-                          size_t msg_len);
-
-/* The unit: one network trained by every asked method in every dtype in lockstep, and by
- * the reference (float64 backprop), emitting its rows after every epoch. */
-int mw_stability_unit(const void *cfg, long unit, mw_unit_emit_fn emit, void *emit_arg,
-                      mw_unit_result *out, char *msg, size_t msg_len);
-/* A run that could not be computed (failed); divergence is a result, not a failure. */
-int mw_stability_run_failed(const mw_suite_config *c, const mw_report_run *run);
-
-mw_status mw_suite_stability(const mw_suite_job *job, mw_report *out, size_t *failed_runs,
-                             char *msg, size_t msg_len);
-
-/* ---- suite memory and suite timing (the paper's Table 1, Figures 2–4) ---- */
-
-/* The presets: quick (the default: an mlp of width 16 at 3, 6, 9, 15, 30 layers and revnets
- * of 8x8 images padded to 8 and 18 channels at 1, 2, 3, 5, 10 layers per block; timing: the
- * mlp at 6, 12, 30, 60 layers and a small revnet) and paper (the paper's shapes: revnets of
- * 32x32 padded to 8 and 18 channels, batch 512, for a GPU). 0, or 1 for an unknown name. */
-int mw_scaling_preset(const char *suite, const char *name, mw_suite_config *c);
-int mw_memory_unit(const void *cfg, long unit, mw_unit_emit_fn emit, void *emit_arg,
-                   mw_unit_result *out, char *msg, size_t msg_len);
-int mw_timing_unit(const void *cfg, long unit, mw_unit_emit_fn emit, void *emit_arg,
-                   mw_unit_result *out, char *msg, size_t msg_len);
-/* The growth exponents (per setting, method, dtype: log-log slope against the coupling
- * layers, with R²) beside Table 1, and the paper's ratios, into r->fits and r->ratios. */
-int mw_scaling_analyse(const mw_suite_config *c, mw_report *r, char *msg, size_t msg_len);
 /* y ∝ x^p by least squares in log-log: the slope p and R² (NaN when undefined). 0, or 1
  * when fewer than two points are positive. */
 int mw_fit_power(const double *x, const double *y, size_t n, double *exponent, double *r2);
 /* Working bytes plus what the paper does not count: parameters, gradient and batch. */
-long long mw_scaling_total_bytes(const mw_spec *s, const char *dtype, long long peak);
-mw_status mw_suite_memory(const mw_suite_job *job, mw_report *out, size_t *failed_runs,
-                          char *msg, size_t msg_len);
-mw_status mw_suite_timing(const mw_suite_job *job, mw_report *out, size_t *failed_runs,
-                          char *msg, size_t msg_len);
-
-/* The verdict of a stability report: per architecture, output activation, method and
- * dtype. */
-typedef struct mw_verdict_row {
-    char arch[8], out_act[8], method[16], dtype[8];
-    int runs, diverged, skipped, failed;
-    double test_accuracy;     /* mean over the runs that completed, at the last epoch */
-    double err_median_last, err_max_last; /* rel_l2 over every step of the last epoch */
-    double err_median_first;  /* the same over the first epoch */
-    double growth;            /* err_median_last / err_median_first */
-    double dist_ref;          /* median distance to the reference at the end */
-} mw_verdict_row;
-
-/* Fill rows (at most max); returns how many. */
-size_t mw_stability_verdict(const mw_report *r, mw_verdict_row *rows, size_t max);
+long long mw_scaling_total_bytes(const mw_spec *s, mw_dtype dtype, long long peak);
 
 #endif

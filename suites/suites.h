@@ -10,33 +10,50 @@
 
 #include "mw_engine.h"
 #include "oracles.h"
+#include "records.h"
 
-typedef enum { MW_ORACLE_AUTO = 0, MW_ORACLE_GOLD, MW_ORACLE_SILVER } mw_oracle_kind;
+/* Which methods, and how they run. */
+typedef struct mw_method_config {
+    int want[MW_N_METHODS];  /* 1: compute this method */
+    int named;               /* 1: the methods were named one by one, not "all" */
+    double budget_gflop;     /* "all" skips a method estimated to cost more than this */
+    mw_grad_opts opts;
+} mw_method_config;
+extern const mw_record mw_method_config_record;
 
-const char *mw_oracle_name(mw_oracle_kind k);
+/* What the gradients are measured against. */
+typedef struct mw_oracle_config {
+    mw_oracle_kind kind;     /* auto, gold or silver (grad; the suites set their own) */
+    mw_gold_opts gold;
+    double gold_auto_s;      /* auto takes gold when its estimate is at most this */
+    double gold_budget_s;    /* an explicit gold estimated above this is refused up front */
+} mw_oracle_config;
+extern const mw_record mw_oracle_config_record;
+
+/* Where the methods run (oracles are always on the CPU). */
+typedef struct mw_engine_config {
+    mw_backend_kind backend;
+    mw_math_mode math;       /* a GPU's float32 matrix products: strict or TF32 */
+} mw_engine_config;
+extern const mw_record mw_engine_config_record;
 
 typedef struct mw_grad_request {
     mw_spec spec;
     mw_dtype dtype;
-    mw_backend_kind engine; /* where the methods run (oracles are always on the CPU) */
-    mw_math_mode math;      /* a GPU's float32 matrix products: strict or TF32 */
-    int want[MW_N_METHODS]; /* 1: compute this method */
-    int named;              /* 1: the methods were named one by one, not "all" */
-    mw_grad_opts opts;
-    double budget_gflop;    /* "all" skips a method estimated to cost more than this */
-    mw_oracle_kind oracle;
-    mw_gold_opts gold;
-    double gold_auto_s;     /* auto takes gold when its estimate is at most this */
-    double gold_budget_s;   /* an explicit gold estimated above this is refused up front */
+    mw_method_config methods;
+    mw_oracle_config oracle;
+    mw_engine_config engine;
 } mw_grad_request;
 
 mw_grad_request mw_grad_request_default(void);
+mw_method_config mw_method_config_default(void);
+mw_oracle_config mw_oracle_config_default(void);
 
 /* What the request's engine is, found in a child process (a CUDA context must never be
- * made in a process that forks workers afterwards): 0 with info filled, or nonzero with
- * one line in msg (no such engine in this build, no device, no driver). */
-int mw_engine_probe(mw_backend_kind engine, mw_math_mode math, mw_dtype dtype,
-                    mw_engine_info *info, char *msg, size_t msg_len);
+ * made in a process that forks workers afterwards): MW_OK with info filled, or
+ * MW_ERR_BACKEND with one line (no such engine in this build, no device, no driver). */
+mw_status mw_engine_probe(const mw_engine_config *e, mw_dtype dtype, mw_engine_info *info,
+                          mw_err *err);
 
 /* One network and batch, and its oracle. */
 typedef struct mw_grad_case {
@@ -46,57 +63,46 @@ typedef struct mw_grad_case {
     int *labels;
     double *silver;
     double silver_loss;
-    mw_oracle_kind oracle;    /* resolved: gold or silver */
-    char oracle_reason[200];  /* why this oracle */
-    double gold_estimate_s;
-    mw_gold gold;             /* when the oracle is gold */
-    mw_metrics silver_vs_gold;
+    mw_oracle_info oracle;     /* resolved: gold or silver, and why */
+    mw_gold gold;              /* when the oracle is gold */
     double *silver_vs_gold_layers; /* L + 1 */
     const double *ref_hi, *ref_lo; /* the oracle gradient (lo NULL for silver) */
-    double ref_loss, ref_norm;
 } mw_grad_case;
 
-typedef enum {
-    MW_RUN_NOT_ASKED = 0,
-    MW_RUN_OK,
-    MW_RUN_SKIPPED,   /* not run: message says why */
-    MW_RUN_NONFINITE, /* a value became inf or NaN: in the gradient, or part way (then
-                         info.complete is 0 and there are no metrics); message says where */
-    MW_RUN_FAILED,    /* could not run to the end: message says why */
-} mw_run_state;
-
-typedef struct mw_method_run {
-    mw_run_state state;
-    char message[320];
-    mw_metrics vs_oracle;
-    double *per_layer; /* rel_l2 per layer and the head: L + 1 values, when measured */
-    double *grad;      /* the gradient (P), when the method ran to its end */
+/* One method's result in one dtype: a report run with its one step (when it ran), and
+ * what the step does not hold. */
+typedef struct mw_method_result {
+    mw_report_run run;         /* status, message, est_gflop; steps -> &step when it ran */
+    mw_report_step step;
+    double *grad;              /* the gradient (P), when the method ran to its end */
+    double *per_layer;         /* rel_l2 per layer and the head (L + 1), when measured */
     mw_grad_info info;
-    double seconds;
-    double est_gflop;
-} mw_method_run;
+} mw_method_result;
 
-typedef struct mw_method_runs {
+typedef struct mw_method_results {
     mw_dtype dtype;
-    mw_method_run run[MW_N_METHODS];
-} mw_method_runs;
+    mw_method_result m[MW_N_METHODS];
+} mw_method_results;
 
 /* Estimated cost of one gradient by method m, in GFLOP (multiply-adds counted twice). */
 double mw_method_cost_gflop(const mw_spec *s, mw_method m, const mw_grad_opts *o);
 
 /* Build the case: seeded parameters and synthetic batch, silver, and gold as the request
- * says. MW_ERR_ARG (with msg) for an invalid request, including an explicit gold over
- * its budget, before any work; MW_ERR_UNCERTIFIED when gold could not certify itself (the
- * case is then filled with what gold found, and is not to be measured against). */
-mw_status mw_grad_case_prepare(const mw_grad_request *req, mw_grad_case *c, char *msg,
-                               size_t msg_len);
+ * says. MW_ERR_ARG for an invalid request, including an explicit gold over its budget,
+ * before any work. A gold that could not certify itself is in the case (gold.certified
+ * 0, gold.uncertified why): never to be measured against. */
+mw_status mw_grad_case_prepare(const mw_grad_request *req, mw_grad_case *c, mw_err *err);
 void mw_grad_case_free(mw_grad_case *c);
 
-/* Run the asked methods in dtype on the case. MW_OK when every method was computed,
- * skipped or found non-finite (these are results); another status when the run itself
- * could not be made. */
+/* Run the asked methods in dtype on the case: out->m[method].run holds each one's method,
+ * dtype, status, message and estimated cost (its index and network are the caller's to
+ * set). MW_OK when every method was computed, skipped or found non-finite (these are
+ * results); another status when the run itself could not be made. */
 mw_status mw_grad_case_run(const mw_grad_request *req, const mw_grad_case *c, mw_dtype dtype,
-                           mw_method_runs *runs, char *msg, size_t msg_len);
-void mw_method_runs_free(mw_method_runs *runs);
+                           mw_method_results *out, mw_err *err);
+void mw_method_results_free(mw_method_results *r);
+
+/* The case's network record: its spec and oracle (status ok unless the oracle failed). */
+void mw_grad_case_network(const mw_grad_case *c, long index, mw_report_network *out);
 
 #endif

@@ -118,16 +118,19 @@ static void subdir(const char *name, char *dir)
     ck_assert_msg(mkdir(dir, 0700) == 0, "mkdir %s", dir);
 }
 
-/* The message is one line that contains every needle; the dataset is left empty. */
-static void assert_failed(int st, const char *err, const mw_dataset *d, const char *needle1,
-                          const char *needle2, const char *needle3)
+/* The message is one line that contains every needle, and err holds the status returned;
+ * the dataset is left empty. */
+static void assert_failed(mw_status st, const mw_err *e, const mw_dataset *d,
+                          const char *needle1, const char *needle2, const char *needle3)
 {
     const char *needles[3] = {needle1, needle2, needle3};
-    ck_assert_msg(st != MW_DATA_OK, "succeeded, expected an error containing \"%s\"", needle1);
-    ck_assert_msg(!strchr(err, '\n'), "message has several lines: %s", err);
+    ck_assert_msg(st != MW_OK, "succeeded, expected an error containing \"%s\"", needle1);
+    ck_assert_msg(e->status == st, "returned %s but err says %s", mw_status_name(st),
+                  mw_status_name(e->status));
+    ck_assert_msg(!strchr(e->msg, '\n'), "message has several lines: %s", e->msg);
     for (int k = 0; k < 3; k++)
-        ck_assert_msg(!needles[k] || strstr(err, needles[k]), "\"%s\" not in the message: %s",
-                      needles[k], err);
+        ck_assert_msg(!needles[k] || strstr(e->msg, needles[k]), "\"%s\" not in the message: %s",
+                      needles[k], e->msg);
     ck_assert(d->n == 0 && d->x == NULL && d->labels == NULL);
 }
 
@@ -176,13 +179,14 @@ static void cifar_write_all(const char *dir)
  * R, G, B planes of each record in that order, row-major. */
 START_TEST(cifar_reader_values)
 {
-    char dir[256], err[512] = "";
+    char dir[256];
+    mw_err e = {0};
     subdir("cifar", dir);
     cifar_write_all(dir);
     for (int train = 1; train >= 0; train--) {
         mw_dataset d;
-        int st = mw_cifar10_read(dir, train, &d, err, sizeof err);
-        ck_assert_msg(st == MW_DATA_OK, "%s", err);
+        mw_status st = mw_cifar10_read(dir, train, &d, &e);
+        ck_assert_msg(st == MW_OK, "%s", e.msg);
         ck_assert_uint_eq(d.n, train ? 5 * CIFAR_N : CIFAR_N);
         ck_assert(d.channels == 3 && d.height == 32 && d.width == 32 && d.classes == 10);
         ck_assert_str_eq(d.name, train ? "cifar10 train" : "cifar10 test");
@@ -207,13 +211,14 @@ END_TEST
  * line naming the file and (but for the missing file) the record. */
 START_TEST(cifar_reader_errors)
 {
-    char dir[256], err[512] = "";
+    char dir[256];
+    mw_err e = {0};
     mw_dataset d;
     subdir("cifar-truncated", dir);
     cifar_write_all(dir);
     cifar_write(dir, 2, 100);
-    int st = mw_cifar10_read(dir, 1, &d, err, sizeof err);
-    assert_failed(st, err, &d, "data_batch_3.bin", "truncated: record 3 (byte 9219)",
+    mw_status st = mw_cifar10_read(dir, 1, &d, &e);
+    assert_failed(st, &e, &d, "data_batch_3.bin", "truncated: record 3 (byte 9219)",
                   "100 of 3073");
 
     subdir("cifar-label", dir);
@@ -222,23 +227,23 @@ START_TEST(cifar_reader_errors)
     snprintf(path, sizeof path, "%s/data_batch_2.bin", dir);
     FILE *f = fopen(path, "r+b");
     ck_assert(f && fseek(f, CIFAR_REC, SEEK_SET) == 0 && fputc(10, f) == 10 && fclose(f) == 0);
-    st = mw_cifar10_read(dir, 1, &d, err, sizeof err);
-    assert_failed(st, err, &d, "data_batch_2.bin", "record 1 (byte 3073)", "label 10 outside 0..9");
+    st = mw_cifar10_read(dir, 1, &d, &e);
+    assert_failed(st, &e, &d, "data_batch_2.bin", "record 1 (byte 3073)", "label 10 outside 0..9");
     snprintf(path, sizeof path, "%s/test_batch.bin", dir);
     f = fopen(path, "r+b");
     ck_assert(f && fseek(f, 2 * CIFAR_REC, SEEK_SET) == 0 && fputc(255, f) == 255);
     ck_assert(fclose(f) == 0);
-    st = mw_cifar10_read(dir, 0, &d, err, sizeof err);
-    assert_failed(st, err, &d, "test_batch.bin", "record 2", "label 255");
+    st = mw_cifar10_read(dir, 0, &d, &e);
+    assert_failed(st, &e, &d, "test_batch.bin", "record 2", "label 255");
 
     subdir("cifar-missing", dir);
     cifar_write_all(dir);
     snprintf(path, sizeof path, "%s/data_batch_4.bin", dir);
     ck_assert(unlink(path) == 0);
-    st = mw_cifar10_read(dir, 1, &d, err, sizeof err);
-    assert_failed(st, err, &d, path, "No such file", NULL);
-    st = mw_cifar10_read(dir, 0, &d, err, sizeof err); /* the test part needs only its file */
-    ck_assert_msg(st == MW_DATA_OK, "%s", err);
+    st = mw_cifar10_read(dir, 1, &d, &e);
+    assert_failed(st, &e, &d, path, "No such file", NULL);
+    st = mw_cifar10_read(dir, 0, &d, &e); /* the test part needs only its file */
+    ck_assert_msg(st == MW_OK, "%s", e.msg);
     mw_dataset_free(&d);
 }
 END_TEST
@@ -319,15 +324,16 @@ static void idx_write_good(const char *dir)
  * (not gzipped) files where no .gz exists. */
 START_TEST(idx_reader_values)
 {
-    char dir[256], err[512] = "";
+    char dir[256];
+    mw_err e = {0};
     subdir("idx", dir);
     idx_write_good(dir);
     idx_write_images(dir, "t10k", "", 0x00000803, 5, 2, 6, 5, 0);
     idx_write_labels(dir, "t10k", "", 5, 5, (size_t)-1, 0);
     for (int train = 1; train >= 0; train--) {
         mw_dataset d;
-        int st = mw_fashion_mnist_read(dir, train, &d, err, sizeof err);
-        ck_assert_msg(st == MW_DATA_OK, "%s", err);
+        mw_status st = mw_fashion_mnist_read(dir, train, &d, &e);
+        ck_assert_msg(st == MW_OK, "%s", e.msg);
         const int H = train ? IDX_ROWS : 2, W = train ? IDX_COLS : 6;
         ck_assert_uint_eq(d.n, train ? IDX_N : 5);
         ck_assert(d.channels == 1 && d.height == H && d.width == W && d.classes == 10);
@@ -347,26 +353,27 @@ END_TEST
  * disagree, a label of 10, trailing data and bad dims: one line each, naming the file. */
 START_TEST(idx_reader_errors)
 {
-    char dir[256], path[320], err[512] = "";
+    char dir[256], path[320];
+    mw_err e = {0};
     mw_dataset d;
-    int st;
+    mw_status st;
     subdir("idx-short", dir);
     idx_write_good(dir);
     idx_write_images(dir, "train", ".gz", 0x00000803, IDX_N, IDX_ROWS, IDX_COLS, 7, 5);
-    st = mw_fashion_mnist_read(dir, 1, &d, err, sizeof err);
-    assert_failed(st, err, &d, "train-images-idx3-ubyte.gz", "truncated: 7 of 13 images", NULL);
+    st = mw_fashion_mnist_read(dir, 1, &d, &e);
+    assert_failed(st, &e, &d, "train-images-idx3-ubyte.gz", "truncated: 7 of 13 images", NULL);
 
     subdir("idx-cut", dir);
     idx_write_good(dir);
     snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", dir);
     struct stat sb;
     ck_assert(stat(path, &sb) == 0 && truncate(path, sb.st_size - 12) == 0);
-    st = mw_fashion_mnist_read(dir, 1, &d, err, sizeof err);
-    assert_failed(st, err, &d, path, "truncated", NULL);
+    st = mw_fashion_mnist_read(dir, 1, &d, &e);
+    assert_failed(st, &e, &d, path, "truncated", NULL);
     idx_write_good(dir); /* cut in the 8-byte trailer: every image there, the CRC not */
     ck_assert(stat(path, &sb) == 0 && truncate(path, sb.st_size - 4) == 0);
-    st = mw_fashion_mnist_read(dir, 1, &d, err, sizeof err);
-    assert_failed(st, err, &d, path, "truncated", NULL);
+    st = mw_fashion_mnist_read(dir, 1, &d, &e);
+    assert_failed(st, &e, &d, path, "truncated", NULL);
 
     subdir("idx-corrupt", dir);
     idx_write_good(dir);
@@ -376,46 +383,46 @@ START_TEST(idx_reader_errors)
     int byte = fgetc(f);
     ck_assert(byte != EOF && fseek(f, -6, SEEK_END) == 0 && fputc(byte ^ 0x5a, f) != EOF);
     ck_assert(fclose(f) == 0);
-    st = mw_fashion_mnist_read(dir, 1, &d, err, sizeof err);
-    assert_failed(st, err, &d, path, "gzip: ", NULL);
+    st = mw_fashion_mnist_read(dir, 1, &d, &e);
+    assert_failed(st, &e, &d, path, "gzip: ", NULL);
 
     subdir("idx-magic", dir);
     idx_write_good(dir);
     idx_write_images(dir, "train", ".gz", 0x00000801, IDX_N, IDX_ROWS, IDX_COLS, IDX_N, 0);
-    st = mw_fashion_mnist_read(dir, 1, &d, err, sizeof err);
-    assert_failed(st, err, &d, "train-images-idx3-ubyte.gz",
+    st = mw_fashion_mnist_read(dir, 1, &d, &e);
+    assert_failed(st, &e, &d, "train-images-idx3-ubyte.gz",
                   "bad magic 0x00000801 (expected 0x00000803 for idx3 unsigned-byte images)",
                   NULL);
 
     subdir("idx-counts", dir);
     idx_write_good(dir);
     idx_write_labels(dir, "train", ".gz", IDX_N - 1, IDX_N - 1, (size_t)-1, 0);
-    st = mw_fashion_mnist_read(dir, 1, &d, err, sizeof err);
-    assert_failed(st, err, &d, "holds 13 images but", "train-labels-idx1-ubyte.gz holds 12 labels",
+    st = mw_fashion_mnist_read(dir, 1, &d, &e);
+    assert_failed(st, &e, &d, "holds 13 images but", "train-labels-idx1-ubyte.gz holds 12 labels",
                   NULL);
 
     subdir("idx-label", dir);
     idx_write_good(dir);
     idx_write_labels(dir, "train", ".gz", IDX_N, IDX_N, 2, 10);
-    st = mw_fashion_mnist_read(dir, 1, &d, err, sizeof err);
-    assert_failed(st, err, &d, "train-labels-idx1-ubyte.gz", "record 2 (byte 10)",
+    st = mw_fashion_mnist_read(dir, 1, &d, &e);
+    assert_failed(st, &e, &d, "train-labels-idx1-ubyte.gz", "record 2 (byte 10)",
                   "label 10 outside 0..9");
 
     subdir("idx-trailing", dir);
     idx_write_good(dir);
     idx_write_images(dir, "train", ".gz", 0x00000803, IDX_N, IDX_ROWS, IDX_COLS, IDX_N, 1);
-    st = mw_fashion_mnist_read(dir, 1, &d, err, sizeof err);
-    assert_failed(st, err, &d, "train-images-idx3-ubyte.gz", "trailing data at byte 172", NULL);
+    st = mw_fashion_mnist_read(dir, 1, &d, &e);
+    assert_failed(st, &e, &d, "train-images-idx3-ubyte.gz", "trailing data at byte 172", NULL);
 
     subdir("idx-dims", dir);
     idx_write_good(dir);
     idx_write_images(dir, "train", ".gz", 0x00000803, IDX_N, 0, IDX_COLS, 0, 0);
-    st = mw_fashion_mnist_read(dir, 1, &d, err, sizeof err);
-    assert_failed(st, err, &d, "train-images-idx3-ubyte.gz", "images of 0x3", "1..4096");
+    st = mw_fashion_mnist_read(dir, 1, &d, &e);
+    assert_failed(st, &e, &d, "train-images-idx3-ubyte.gz", "images of 0x3", "1..4096");
 
     subdir("idx-missing", dir);
-    st = mw_fashion_mnist_read(dir, 0, &d, err, sizeof err);
-    assert_failed(st, err, &d, "t10k-images-idx3-ubyte.gz", "No such file", NULL);
+    st = mw_fashion_mnist_read(dir, 0, &d, &e);
+    assert_failed(st, &e, &d, "t10k-images-idx3-ubyte.gz", "No such file", NULL);
 }
 END_TEST
 
@@ -423,21 +430,22 @@ END_TEST
  * an unknown name fails. */
 START_TEST(load_by_name)
 {
-    char dir[256], arg[300], err[512] = "";
+    char dir[256], arg[300];
+    mw_err e = {0};
     mw_dataset d;
     subdir("load", dir);
     cifar_write_all(dir);
     snprintf(arg, sizeof arg, "cifar10:%s", dir);
-    int st = mw_dataset_load(arg, 0, &d, err, sizeof err);
-    ck_assert_msg(st == MW_DATA_OK && d.n == CIFAR_N, "%s", err);
+    mw_status st = mw_dataset_load(arg, 0, &d, &e);
+    ck_assert_msg(st == MW_OK && d.n == CIFAR_N, "%s", e.msg);
     mw_dataset_free(&d);
-    st = mw_dataset_load("cifar10", 0, &d, err, sizeof err);
-    assert_failed(st, err, &d, "cifar10: needs a directory", NULL, NULL);
-    st = mw_dataset_load("imagenet:/x", 0, &d, err, sizeof err);
-    assert_failed(st, err, &d, "unknown dataset \"imagenet:/x\"", NULL, NULL);
+    st = mw_dataset_load("cifar10", 0, &d, &e);
+    assert_failed(st, &e, &d, "cifar10: needs a directory", NULL, NULL);
+    st = mw_dataset_load("imagenet:/x", 0, &d, &e);
+    assert_failed(st, &e, &d, "unknown dataset \"imagenet:/x\"", NULL, NULL);
     snprintf(arg, sizeof arg, "fashion-mnist:%s", dir);
-    st = mw_dataset_load(arg, 1, &d, err, sizeof err);
-    assert_failed(st, err, &d, "fashion-mnist: ", "train-images-idx3-ubyte.gz", NULL);
+    st = mw_dataset_load(arg, 1, &d, &e);
+    assert_failed(st, &e, &d, "fashion-mnist: ", "train-images-idx3-ubyte.gz", NULL);
 }
 END_TEST
 
@@ -445,7 +453,8 @@ END_TEST
  * [0, 1], every class 6000 times in train and 1000 times in test. */
 START_TEST(fashion_mnist_installed)
 {
-    char path[512], err[512] = "";
+    char path[512];
+    mw_err e = {0};
     snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", mw_fashion_mnist_default_dir());
     if (access(path, R_OK) != 0) {
         printf("note: %s not installed (Debian package dataset-fashion-mnist): not checked\n",
@@ -454,8 +463,8 @@ START_TEST(fashion_mnist_installed)
     }
     for (int train = 1; train >= 0; train--) {
         mw_dataset d;
-        int st = mw_dataset_load("fashion-mnist", train, &d, err, sizeof err);
-        ck_assert_msg(st == MW_DATA_OK, "%s", err);
+        mw_status st = mw_dataset_load("fashion-mnist", train, &d, &e);
+        ck_assert_msg(st == MW_OK, "%s", e.msg);
         const size_t n = train ? 60000 : 10000;
         ck_assert_uint_eq(d.n, n);
         ck_assert(d.channels == 1 && d.height == 28 && d.width == 28 && d.classes == 10);
@@ -483,9 +492,9 @@ END_TEST
  * float32) and label i % classes. */
 static void ramp(mw_dataset *d, size_t n, int C, int H, int W, int classes)
 {
-    char err[256];
-    int st = mw_dataset_synthetic_images(C, H, W, classes, n, 1, d, err, sizeof err);
-    ck_assert_msg(st == MW_DATA_OK, "%s", err);
+    mw_err e = {0};
+    mw_status st = mw_dataset_synthetic_images(C, H, W, classes, n, 1, d, &e);
+    ck_assert_msg(st == MW_OK, "%s", e.msg);
     for (size_t i = 0; i < n; i++) {
         d->labels[i] = (int)(i % (size_t)classes);
         for (int c = 0; c < C; c++)
@@ -500,11 +509,11 @@ static void ramp(mw_dataset *d, size_t n, int C, int H, int W, int classes)
 START_TEST(take_first)
 {
     mw_dataset d;
-    char err[256] = "";
+    mw_err e = {0};
     ramp(&d, 10, 2, 3, 3, 4);
-    ck_assert(mw_dataset_take(&d, 11, err, sizeof err) != MW_DATA_OK && strstr(err, "1..10"));
-    ck_assert(mw_dataset_take(&d, 0, err, sizeof err) != MW_DATA_OK && d.n == 10);
-    ck_assert(mw_dataset_take(&d, 4, err, sizeof err) == MW_DATA_OK && d.n == 4);
+    ck_assert(mw_dataset_take(&d, 11, &e) != MW_OK && strstr(e.msg, "1..10"));
+    ck_assert(mw_dataset_take(&d, 0, &e) != MW_OK && d.n == 10);
+    ck_assert(mw_dataset_take(&d, 4, &e) == MW_OK && d.n == 4);
     for (size_t k = 0; k < 4 * 18; k++)
         ck_assert(d.x[k] == (float)((k / 18) * 1000 + (k % 18) / 9 * 100 + k % 9));
     ck_assert(d.labels[3] == 3);
@@ -521,10 +530,10 @@ START_TEST(downsample_averages)
     const int targets[][2] = {{3, 4}, {2, 2}, {1, 1}, {6, 8}};
     for (int t = 0; t < 4; t++) {
         mw_dataset d;
-        char err[256] = "";
+        mw_err e = {0};
         ramp(&d, N, C, H, W, 3);
         const int H2 = targets[t][0], W2 = targets[t][1], fh = H / H2, fw = W / W2;
-        ck_assert_msg(mw_dataset_downsample(&d, H2, W2, err, sizeof err) == MW_DATA_OK, "%s", err);
+        ck_assert_msg(mw_dataset_downsample(&d, H2, W2, &e) == MW_OK, "%s", e.msg);
         ck_assert(d.height == H2 && d.width == W2 && d.channels == C && d.n == N);
         for (int i = 0; i < N; i++)
             for (int c = 0; c < C; c++)
@@ -540,13 +549,13 @@ START_TEST(downsample_averages)
         mw_dataset_free(&d);
     }
     mw_dataset d;
-    char err[256] = "";
+    mw_err e = {0};
     ramp(&d, N, C, H, W, 3);
     const int bad[][2] = {{4, 4}, {3, 3}, {12, 8}, {0, 4}};
     for (int t = 0; t < 4; t++) {
-        int st = mw_dataset_downsample(&d, bad[t][0], bad[t][1], err, sizeof err);
-        ck_assert_msg(st == MW_DATA_ERR_ARG && strstr(err, "must divide"), "%dx%d: %s", bad[t][0],
-                      bad[t][1], err);
+        mw_status st = mw_dataset_downsample(&d, bad[t][0], bad[t][1], &e);
+        ck_assert_msg(st == MW_ERR_ARG && strstr(e.msg, "must divide"), "%dx%d: %s", bad[t][0],
+                      bad[t][1], e.msg);
         ck_assert(d.height == H && d.width == W && d.x[N * C * H * W - 1] == 2000 + 100 + 47);
     }
     mw_dataset_free(&d);
@@ -561,20 +570,20 @@ START_TEST(normalise_channels)
 {
     enum { C = 3, H = 5, W = 4, N = 300 };
     mw_dataset train, test;
-    char err[256] = "";
-    int st = mw_dataset_synthetic_images(C, H, W, 4, N, tu_seed(), &train, err, sizeof err);
-    ck_assert(st == 0 && mw_dataset_synthetic_images(C, H, W, 4, N, tu_seed() + 1, &test, err,
-                                                     sizeof err) == 0);
+    mw_err e = {0};
+    mw_status st = mw_dataset_synthetic_images(C, H, W, 4, N, tu_seed(), &train, &e);
+    ck_assert(st == MW_OK && mw_dataset_synthetic_images(C, H, W, 4, N, tu_seed() + 1, &test,
+                                                         &e) == MW_OK);
     for (size_t i = 0; i < N; i++) /* channel 1: constant, as a padded or blank channel */
         for (int p = 0; p < H * W; p++)
             train.x[(i * C + 1) * H * W + (size_t)p] = 0.25f,
             test.x[(i * C + 1) * H * W + (size_t)p] = 0.25f;
     double mean[C], std[C], m2[C], s2[C];
-    ck_assert_msg(mw_dataset_channel_stats(&train, mean, std, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(mw_dataset_channel_stats(&train, mean, std, &e) == MW_OK, "%s", e.msg);
     ck_assert(mean[1] == 0.25 && std[1] == 0 && std[0] > 0.1 && std[2] > 0.1);
-    ck_assert_msg(mw_dataset_normalise(&train, mean, std, err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(mw_dataset_normalise(&test, mean, std, err, sizeof err) == 0, "%s", err);
-    ck_assert(mw_dataset_channel_stats(&train, m2, s2, err, sizeof err) == 0);
+    ck_assert_msg(mw_dataset_normalise(&train, mean, std, &e) == MW_OK, "%s", e.msg);
+    ck_assert_msg(mw_dataset_normalise(&test, mean, std, &e) == MW_OK, "%s", e.msg);
+    ck_assert(mw_dataset_channel_stats(&train, m2, s2, &e) == MW_OK);
     /* each value carries one float32 rounding of at most |x|·eps/2, |x| < 8 */
     const double tol = 8 * FLT_EPSILON;
     for (int c = 0; c < C; c++) {
@@ -585,18 +594,18 @@ START_TEST(normalise_channels)
     }
     for (size_t k = 0; k < (size_t)N * C * H * W; k++)
         ck_assert(isfinite(test.x[k]));
-    ck_assert(mw_dataset_channel_stats(&test, m2, s2, err, sizeof err) == 0);
+    ck_assert(mw_dataset_channel_stats(&test, m2, s2, &e) == MW_OK);
     ck_assert(fabs(m2[0]) < 0.2 && fabs(s2[0] - 1) < 0.2 && m2[1] == 0 && s2[1] == 0);
     const size_t at = 2 * H * W + 7; /* sample 0, channel 2 */
     const float before = train.x[at];
     double m3[C] = {0, 0, 0.5}, s3[C] = {1, 1, NAN};
-    ck_assert(mw_dataset_normalise(&train, m3, s3, err, sizeof err) == MW_DATA_ERR_ARG);
-    ck_assert_msg(strstr(err, "channel 2"), "%s", err);
+    ck_assert(mw_dataset_normalise(&train, m3, s3, &e) == MW_ERR_ARG);
+    ck_assert_msg(strstr(e.msg, "channel 2"), "%s", e.msg);
     s3[2] = -1;
-    ck_assert(mw_dataset_normalise(&train, m3, s3, err, sizeof err) == MW_DATA_ERR_ARG);
+    ck_assert(mw_dataset_normalise(&train, m3, s3, &e) == MW_ERR_ARG);
     ck_assert(train.x[at] == before);
     s3[2] = MW_DATA_STD_MIN / 2; /* as good as constant: centred, not divided */
-    ck_assert(mw_dataset_normalise(&train, m3, s3, err, sizeof err) == MW_DATA_OK);
+    ck_assert(mw_dataset_normalise(&train, m3, s3, &e) == MW_OK);
     ck_assert(train.x[at] == (float)(before - 0.5));
     mw_dataset_free(&train);
     mw_dataset_free(&test);
@@ -609,11 +618,11 @@ START_TEST(split_seeded)
 {
     enum { N = 100, HELD = 30, PER = 2 };
     mw_dataset d, tr[2], ho[2];
-    char err[256] = "";
+    mw_err e = {0};
     ramp(&d, N, 1, 1, PER, 7);
     for (int k = 0; k < 2; k++) {
-        int st = mw_dataset_split(&d, HELD, tu_seed(), &tr[k], &ho[k], err, sizeof err);
-        ck_assert_msg(st == MW_DATA_OK, "%s", err);
+        mw_status st = mw_dataset_split(&d, HELD, tu_seed(), &tr[k], &ho[k], &e);
+        ck_assert_msg(st == MW_OK, "%s", e.msg);
     }
     ck_assert(tr[0].n == N - HELD && ho[0].n == HELD);
     ck_assert(tr[0].height == 1 && tr[0].width == PER && ho[0].classes == 7);
@@ -631,8 +640,8 @@ START_TEST(split_seeded)
             ck_assert(parts[p]->x[k * PER] == (p ? ho[1] : tr[1]).x[k * PER]);
         }
     mw_dataset other_tr, other_ho;
-    int st = mw_dataset_split(&d, HELD, tu_seed() + 1, &other_tr, &other_ho, err, sizeof err);
-    ck_assert_msg(st == MW_DATA_OK, "%s", err);
+    mw_status st = mw_dataset_split(&d, HELD, tu_seed() + 1, &other_tr, &other_ho, &e);
+    ck_assert_msg(st == MW_OK, "%s", e.msg);
     int same = 0;
     for (size_t k = 0; k < HELD; k++)
         same += other_ho.x[k * PER] == ho[0].x[k * PER];
@@ -642,8 +651,8 @@ START_TEST(split_seeded)
         mw_dataset_free(&tr[k]), mw_dataset_free(&ho[k]);
     mw_dataset_free(&other_tr);
     mw_dataset_free(&other_ho);
-    ck_assert(mw_dataset_split(&d, 0, 1, &tr[0], &ho[0], err, sizeof err) == MW_DATA_ERR_ARG);
-    ck_assert(mw_dataset_split(&d, N, 1, &tr[0], &ho[0], err, sizeof err) == MW_DATA_ERR_ARG);
+    ck_assert(mw_dataset_split(&d, 0, 1, &tr[0], &ho[0], &e) == MW_ERR_ARG);
+    ck_assert(mw_dataset_split(&d, N, 1, &tr[0], &ho[0], &e) == MW_ERR_ARG);
     ck_assert(tr[0].x == NULL && ho[0].x == NULL);
     mw_dataset_free(&d);
 }
@@ -655,12 +664,12 @@ START_TEST(gather_pads_channels)
 {
     enum { N = 5, C = 3, H = 2, W = 3, CO = 8, B = 3 };
     mw_dataset d;
-    char err[256] = "";
+    mw_err e = {0};
     ramp(&d, N, C, H, W, 4);
     const size_t idx[B] = {4, 0, 4};
     double x[B * CO * H * W];
     int labels[B];
-    ck_assert(mw_dataset_gather(&d, idx, B, CO, x, labels, err, sizeof err) == MW_DATA_OK);
+    ck_assert(mw_dataset_gather(&d, idx, B, CO, x, labels, &e) == MW_OK);
     for (int b = 0; b < B; b++) {
         ck_assert_int_eq(labels[b], (int)idx[b] % 4);
         for (int c = 0; c < CO; c++)
@@ -670,12 +679,12 @@ START_TEST(gather_pads_channels)
                               b, c, p, x[(b * CO + c) * H * W + p], want);
             }
     }
-    ck_assert(mw_dataset_gather(&d, idx, B, C, x, labels, err, sizeof err) == MW_DATA_OK);
+    ck_assert(mw_dataset_gather(&d, idx, B, C, x, labels, &e) == MW_OK);
     ck_assert(x[H * W * C - 1] == 4000 + 200 + 5 && x[H * W * C] == 0);
-    ck_assert(mw_dataset_gather(&d, idx, B, C - 1, x, labels, err, sizeof err) == MW_DATA_ERR_ARG);
+    ck_assert(mw_dataset_gather(&d, idx, B, C - 1, x, labels, &e) == MW_ERR_ARG);
     const size_t past[2] = {1, N};
-    ck_assert(mw_dataset_gather(&d, past, 2, C, x, labels, err, sizeof err) == MW_DATA_ERR_ARG);
-    ck_assert_msg(strstr(err, "index 1 is sample 5 of 5"), "%s", err);
+    ck_assert(mw_dataset_gather(&d, past, 2, C, x, labels, &e) == MW_ERR_ARG);
+    ck_assert_msg(strstr(e.msg, "index 1 is sample 5 of 5"), "%s", e.msg);
     mw_dataset_free(&d);
 }
 END_TEST
@@ -686,10 +695,10 @@ END_TEST
 START_TEST(images_addressable)
 {
     mw_dataset a, b, c;
-    char err[256] = "";
-    ck_assert(mw_dataset_synthetic_images(2, 3, 4, 5, 5, tu_seed(), &a, err, sizeof err) == 0);
-    ck_assert(mw_dataset_synthetic_images(2, 3, 4, 5, 12, tu_seed(), &b, err, sizeof err) == 0);
-    ck_assert(mw_dataset_synthetic_images(2, 3, 4, 5, 5, tu_seed() + 1, &c, err, sizeof err) == 0);
+    mw_err e = {0};
+    ck_assert(mw_dataset_synthetic_images(2, 3, 4, 5, 5, tu_seed(), &a, &e) == MW_OK);
+    ck_assert(mw_dataset_synthetic_images(2, 3, 4, 5, 12, tu_seed(), &b, &e) == MW_OK);
+    ck_assert(mw_dataset_synthetic_images(2, 3, 4, 5, 5, tu_seed() + 1, &c, &e) == MW_OK);
     ck_assert(a.n == 5 && b.n == 12 && a.channels == 2 && a.height == 3 && a.width == 4);
     ck_assert_str_eq(a.name, "synthetic");
     int differ = 0;
@@ -704,8 +713,8 @@ START_TEST(images_addressable)
     mw_dataset_free(&a);
     mw_dataset_free(&b);
     mw_dataset_free(&c);
-    int st = mw_dataset_synthetic_images(0, 3, 4, 5, 5, 1, &c, err, sizeof err);
-    ck_assert(st == MW_DATA_ERR_ARG);
+    mw_status st = mw_dataset_synthetic_images(0, 3, 4, 5, 5, 1, &c, &e);
+    ck_assert(st == MW_ERR_ARG);
     ck_assert(c.x == NULL);
 }
 END_TEST
@@ -717,8 +726,8 @@ START_TEST(images_class_dependent)
 {
     enum { C = 2, H = 8, W = 8, K = 4, N = 800, P = C * H * W };
     mw_dataset d;
-    char err[256] = "";
-    ck_assert(mw_dataset_synthetic_images(C, H, W, K, N, tu_seed(), &d, err, sizeof err) == 0);
+    mw_err e = {0};
+    ck_assert(mw_dataset_synthetic_images(C, H, W, K, N, tu_seed(), &d, &e) == MW_OK);
     static double mean[K][P];
     int count[K] = {0}, right = 0;
     memset(mean, 0, sizeof mean);
@@ -749,7 +758,7 @@ START_TEST(images_class_dependent)
                   N / 2, (unsigned long long)tu_seed());
     mw_dataset_free(&d);
 
-    ck_assert(mw_dataset_synthetic_images(1, 1, 1, 3, 3000, tu_seed(), &d, err, sizeof err) == 0);
+    ck_assert(mw_dataset_synthetic_images(1, 1, 1, 3, 3000, tu_seed(), &d, &e) == MW_OK);
     double m[3] = {0};
     int n[3] = {0};
     for (size_t i = 0; i < d.n; i++)

@@ -1,5 +1,5 @@
 /* Streaming JSON writer (json.h). */
-#include "json.h"
+#include "mw_json.h"
 
 #include <math.h>
 

@@ -1,0 +1,405 @@
+/* The tables of the records (records.h): one line a field. */
+#include "records.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const run_status_names[] = {"not asked", "running",  "complete", "nonfinite",
+                                               "diverged",  "skipped",  "failed"};
+const mw_names mw_run_status_names = {"run status", run_status_names, 7, NULL};
+static const char *const net_status_names[] = {"ok", "failed"};
+const mw_names mw_net_status_names = {"network status", net_status_names, 2, NULL};
+static const char *const oracle_names[] = {"auto", "gold", "silver", "none"};
+const mw_names mw_oracle_names = {"oracle", oracle_names, 4, NULL};
+
+/* ---- the network ---- */
+
+static int is_revnet(const void *rec)
+{
+    return ((const mw_spec *)rec)->arch == MW_ARCH_REVNET;
+}
+
+static mw_status spec_check(const void *rec, mw_err *err)
+{
+    char why[256];
+    if (mw_spec_validate(rec, why, sizeof why) != 0)
+        return mw_err_set(err, MW_ERR_FORMAT, "invalid network: %s", why);
+    return MW_OK;
+}
+
+#define S(m) offsetof(mw_spec, m)
+static const mw_field spec_fields[] = {
+    {"arch", MW_FK_ENUM, S(arch), "the architecture", .names = &mw_arch_names},
+    {"coupling", MW_FK_ENUM, S(coupling),
+     "the coupling layers: additive (z = b + F(a), the paper's; the default) or affine\n"
+     "(z = b ⊙ exp(tanh(F_r(a))) + F_t(a), RealNVP/Glow; F's last unit gives both\n"
+     "halves); mwverify layer list",
+     .names = &mw_coupling_names, .opt = "coupling", .meta = "TYPE"},
+    {"width", MW_FK_INT, S(width), "mlp: features n of the input, even (revnet: C·H·W)",
+     .opt = "width", .meta = "N", .lo = 2, .hi = MW_MAX_WIDTH, .flags = MW_F_MLP},
+    {"hidden", MW_FK_INT, S(hidden),
+     "width of F's inner units (k >= 2); revnet: channels, 0 for half of each block's",
+     .opt = "hidden", .meta = "N", .lo = 0, .hi = MW_MAX_HIDDEN},
+    {"units", MW_FK_INT, S(units), "units k of F, each map -> act -> [BN]", .opt = "units",
+     .meta = "K", .lo = 1, .hi = MW_MAX_UNITS},
+    {"depth", MW_FK_INT, S(depth), "mlp: coupling layers (revnet: blocks · layers per block)",
+     .opt = "depth", .meta = "L", .lo = 1, .hi = MW_MAX_DEPTH, .flags = MW_F_MLP | MW_F_SWEPT},
+    {"f_act", MW_FK_ENUM, S(f_act), "activation inside F", .names = &mw_act_names,
+     .opt = "f-act", .meta = "ACT", .flags = MW_F_SWEPT},
+    {"out_act", MW_FK_ENUM, S(out_act),
+     "the coupling's output activation σ (relu is refused: it is not invertible)",
+     .names = &mw_out_act_names, .opt = "out-act", .meta = "ACT", .flags = MW_F_SWEPT},
+    {"leaky_slope", MW_FK_F64, S(leaky_slope),
+     "slope α of leaky in F and σ; σ = leaky with α = 0 has no inverse, so revbackprop,\n"
+     "moonwalk and mixed skip",
+     .opt = "leaky-slope", .meta = "A", .lo = 0, .hi = 1},
+    {"bn", MW_FK_BOOL, S(bn),
+     "BatchNorm after every unit of F (batch statistics; couples samples, which turns\n"
+     "off moonwalk's one-tangent-per-sample shortcut)",
+     .opt = "bn"},
+    {"bn_eps", MW_FK_F64, S(bn_eps), "BatchNorm's epsilon"},
+    {"batch", MW_FK_INT, S(batch), "samples in the batch", .opt = "batch", .meta = "B", .lo = 1,
+     .hi = MW_MAX_BATCH},
+    {"classes", MW_FK_INT, S(classes), "classes of the synthetic data and the head",
+     .opt = "classes", .meta = "C", .lo = 2, .hi = MW_MAX_CLASSES},
+    {"init_scale", MW_FK_F64, S(init_scale), "W, c uniform in ±X/sqrt(fan_in); large X saturates",
+     .opt = "init-scale", .meta = "X", .lo = 0, .hi = 1e6},
+    {"seed", MW_FK_U64, S(seed), "seed of parameters, data and projforward's tangents",
+     .opt = "seed", .meta = "S", .flags = MW_F_SWEPT},
+    {"channels", MW_FK_INT, S(channels),
+     "revnet: channels of the input, even (the paper pads CIFAR-10 to 8 or 18)",
+     .opt = "channels", .meta = "C", .lo = 2, .hi = MW_MAX_CHANNELS,
+     .flags = MW_F_REVNET | MW_F_SWEPT, .when = is_revnet},
+    {"image_h", MW_FK_INT, S(image_h),
+     "revnet: the input's height and width; each block after the first halves them",
+     .opt = "image", .meta = "HxW", .lo = 1, .hi = MW_MAX_IMAGE, .flags = MW_F_REVNET,
+     .when = is_revnet, .parse = mw_parse_hxw},
+    {"image_w", MW_FK_INT, S(image_w), "revnet: the input's width", .when = is_revnet},
+    {"blocks", MW_FK_INT, S(blocks), "revnet: blocks of couplings, a squeeze between each two",
+     .opt = "blocks", .meta = "N", .lo = 1, .hi = MW_MAX_BLOCKS, .flags = MW_F_REVNET,
+     .when = is_revnet},
+    {"layers_per_block", MW_FK_INT, S(layers_per_block), "revnet: coupling layers per block",
+     .opt = "layers-per-block", .meta = "L", .lo = 1, .hi = MW_MAX_DEPTH,
+     .flags = MW_F_REVNET | MW_F_SWEPT, .when = is_revnet},
+    MW_FIELDS_END,
+};
+#undef S
+const mw_record mw_spec_record = {"network", sizeof(mw_spec), spec_fields,
+                                  "a network: architecture, sizes, activations, seed", spec_check};
+
+/* ---- the engine a run was on ---- */
+
+static int on_gpu(const void *rec)
+{
+    return strcmp(((const mw_engine_info *)rec)->backend, "cpu") != 0;
+}
+
+#define I(m) offsetof(mw_engine_info, m)
+#define ISTR(m) I(m), .size = sizeof(((mw_engine_info *)0)->m)
+static const mw_field engine_info_fields[] = {
+    {"backend", MW_FK_STR, ISTR(backend), .help = "cpu or cuda"},
+    {"device", MW_FK_STR, ISTR(device), .help = "the CPU's model, or the GPU's name"},
+    {"math", MW_FK_STR, ISTR(math), .help = "how matrix products round: fp64, fp32 or tf32"},
+    {"compute_major", MW_FK_INT, I(cc_major), "the GPU's compute capability", .when = on_gpu},
+    {"compute_minor", MW_FK_INT, I(cc_minor), "its minor number", .when = on_gpu},
+    {"driver_version", MW_FK_INT, I(driver_version), "CUDA driver, 1000 major + 10 minor",
+     .when = on_gpu},
+    {"runtime_version", MW_FK_INT, I(runtime_version), "CUDA runtime, likewise", .when = on_gpu},
+    {"memory_free_bytes", MW_FK_SIZE, I(mem_free), "the device's free memory", .when = on_gpu},
+    {"memory_total_bytes", MW_FK_SIZE, I(mem_total), "its memory", .when = on_gpu},
+    MW_FIELDS_END,
+};
+#undef ISTR
+#undef I
+const mw_record mw_engine_info_record = {"engine", sizeof(mw_engine_info), engine_info_fields,
+                                         "what the methods ran on", NULL};
+
+/* ---- metrics and oracles ---- */
+
+#define M(m) offsetof(mw_metrics, m)
+static const mw_field metrics_fields[] = {
+    {"rel_l2", MW_FK_F64, M(rel_l2), "|g - g*| / |g*|"},
+    {"max_abs", MW_FK_F64, M(max_abs), "max |g_i - g*_i|"},
+    {"max_ulp", MW_FK_F64, M(max_ulp), "max |g_i - g*_i| / ulp(g*_i) in the method's dtype"},
+    {"cosine", MW_FK_F64, M(cosine), "g·g* / (|g| |g*|)"},
+    {"grad_norm", MW_FK_F64, M(norm), "|g|"},
+    {"nonfinite", MW_FK_SIZE, M(nonfinite), "entries of g that are inf or NaN"},
+    MW_FIELDS_END,
+};
+#undef M
+const mw_record mw_metrics_record = {"metrics", sizeof(mw_metrics), metrics_fields,
+                                     "a gradient against an oracle", NULL};
+
+#define O(m) offsetof(mw_oracle_info, m)
+static const mw_field oracle_fields[] = {
+    {"kind", MW_FK_ENUM, O(kind), "gold (MPFR, certified), silver (float64 backprop) or none",
+     .names = &mw_oracle_names},
+    {"reason", MW_FK_STR, O(reason), "why this oracle", .size = sizeof(((mw_oracle_info *)0)->reason)},
+    {"bits", MW_FK_LONG, O(bits), "gold's working precision p (0 without gold)"},
+    {"check_bits", MW_FK_LONG, O(check_bits), "the precision of its certifying rerun, p + 64"},
+    {"certified_bits", MW_FK_F64, O(certified_bits),
+     "bits the p- and (p + 64)-bit gradients share, the least over the coordinates"},
+    {"fd_agree_bits", MW_FK_F64, O(fd_agree_bits),
+     "bits central differences in MPFR share with gold"},
+    {"fd_coords", MW_FK_LONG, O(fd_coords), "coordinates the finite differences checked"},
+    {"seconds", MW_FK_F64, O(seconds), "gold's wall time, s"},
+    {"gold_estimate_seconds", MW_FK_F64, O(gold_estimate_seconds),
+     "gold's estimated time, s"},
+    {"loss", MW_FK_F64, O(loss), "the oracle's loss J"},
+    {"grad_norm", MW_FK_F64, O(grad_norm), "|g*|"},
+    {"silver_vs_gold", MW_FK_RECORD, O(silver_vs_gold), "silver against gold",
+     .sub = &mw_metrics_record, .flags = MW_F_NEST | MW_F_PREFIX},
+    MW_FIELDS_END,
+};
+#undef O
+const mw_record mw_oracle_record = {"oracle", sizeof(mw_oracle_info), oracle_fields,
+                                    "what the gradients were measured against", NULL};
+
+/* ---- steps, epochs, projforward ---- */
+
+#define T(m) offsetof(mw_report_step, m)
+static const mw_field step_fields[] = {
+    {"step", MW_FK_I64, T(step), "training step (0 outside training)"},
+    {"epoch", MW_FK_I64, T(epoch), "its epoch"},
+    {"loss", MW_FK_F64, T(loss), "the loss J at the batch, before the update"},
+    {"accuracy", MW_FK_F64, T(accuracy), "the batch's accuracy, before the update"},
+    {"vs", MW_FK_RECORD, T(vs), "the gradient against the oracle (silver in training)",
+     .sub = &mw_metrics_record},
+    {"closure_err", MW_FK_F64, T(closure_err), "moonwalk, mixed: |h_L - dJ/dx_L| / |dJ/dx_L|"},
+    {"recon_err", MW_FK_F64, T(recon_err), "revbackprop: |x̂_0 - x_0| / |x_0|"},
+    {"dist_ref", MW_FK_F64, T(dist_ref), "|θ - θ_ref| / |θ_ref| to the reference trajectory"},
+    {"gold_rel_l2", MW_FK_F64, T(gold_rel_l2), "rel_l2 against gold, on gold's schedule"},
+    {"silver_vs_gold", MW_FK_F64, T(silver_vs_gold), "the silver oracle's own rel_l2 then"},
+    {"seconds", MW_FK_F64, T(seconds), "wall time of the gradient, s"},
+    {"peak_bytes", MW_FK_I64, T(peak_bytes),
+     "peak working bytes (parameters, gradient and batch not counted)", .flags = MW_F_NULL_NEG},
+    MW_FIELDS_END,
+};
+#undef T
+const mw_record mw_step_record = {"step", sizeof(mw_report_step), step_fields,
+                                  "one gradient of a run", NULL};
+
+#define E(m) offsetof(mw_report_epoch, m)
+static const mw_field epoch_fields[] = {
+    {"epoch", MW_FK_I64, E(epoch), "the epoch, from 0"},
+    {"steps", MW_FK_I64, E(steps), "steps the run took in it"},
+    {"loss_mean", MW_FK_F64, E(loss_mean), "mean batch loss"},
+    {"accuracy", MW_FK_F64, E(accuracy), "mean batch accuracy"},
+    {"test_accuracy", MW_FK_F64, E(test_accuracy), "held-out accuracy at its end"},
+    {"rel_l2_mean", MW_FK_F64, E(rel_l2_mean), "mean gradient rel_l2 against silver"},
+    {"rel_l2_max", MW_FK_F64, E(rel_l2_max), "largest gradient rel_l2 against silver"},
+    {"max_ulp_max", MW_FK_F64, E(max_ulp_max), "largest max_ulp"},
+    {"dist_ref", MW_FK_F64, E(dist_ref), "distance to the reference at its end"},
+    {"lr", MW_FK_F64, E(lr), "the learning rate"},
+    {"seconds", MW_FK_F64, E(seconds), "time of the run's gradients in it, s"},
+    MW_FIELDS_END,
+};
+#undef E
+const mw_record mw_epoch_record = {"epoch", sizeof(mw_report_epoch), epoch_fields,
+                                   "one epoch of a training run", NULL};
+
+static mw_status proj_check(const void *rec, mw_err *err)
+{
+    const mw_proj_rate *p = rec;
+    if (p->n < 0 || p->n > MW_PROJ_MAX)
+        return mw_err_set(err, MW_ERR_FORMAT, "projforward: %d values of K", p->n);
+    return MW_OK;
+}
+
+#define P(m) offsetof(mw_proj_rate, m)
+static const mw_field proj_fields[] = {
+    {"K", MW_FK_LIST, P(k), "the numbers of samples K averaged", .elem = MW_FK_F64,
+     .size = MW_PROJ_MAX, .count = P(n)},
+    {"rel_err", MW_FK_LIST, P(rel_err), "RMS rel_l2 of the K-sample mean against gold",
+     .elem = MW_FK_F64, .size = MW_PROJ_MAX, .count = P(n)},
+    {"rel_err_sd", MW_FK_LIST, P(rel_err_sd), "its standard deviation over the draws",
+     .elem = MW_FK_F64, .size = MW_PROJ_MAX, .count = P(n)},
+    {"slope", MW_FK_F64, P(slope), "log-log slope of rel_err against K (expected -1/2)"},
+    {"slope_r2", MW_FK_F64, P(slope_r2), "R² of that fit"},
+    {"repeats", MW_FK_LONG, P(repeats), "independent draws per K"},
+    MW_FIELDS_END,
+};
+#undef P
+const mw_record mw_proj_record = {"projforward rate", sizeof(mw_proj_rate), proj_fields,
+                                  "projforward's error against K", proj_check};
+
+/* ---- networks and runs ---- */
+
+static int proj_measured(const void *rec)
+{
+    return ((const mw_report_network *)rec)->proj.n > 0;
+}
+
+#define N(m) offsetof(mw_report_network, m)
+static const mw_field network_fields[] = {
+    {"index", MW_FK_LONG, N(index), "the unit's index in the suite's grid"},
+    {"label", MW_FK_STR, N(label), "what the unit is, when it is not one network (a layer)",
+     .size = sizeof(((mw_report_network *)0)->label)},
+    {"spec", MW_FK_RECORD, N(spec), "the network", .sub = &mw_spec_record, .flags = MW_F_NEST},
+    {"status", MW_FK_ENUM, N(status), "ok, or failed (the message says why)",
+     .names = &mw_net_status_names},
+    {"message", MW_FK_STR, N(message), "why it failed",
+     .size = sizeof(((mw_report_network *)0)->message)},
+    {"oracle", MW_FK_RECORD, N(oracle), "its oracle", .sub = &mw_oracle_record,
+     .flags = MW_F_NEST | MW_F_PREFIX},
+    {"projforward_rate", MW_FK_RECORD, N(proj), "projforward's unbiasedness (gradcheck)",
+     .sub = &mw_proj_record, .flags = MW_F_NEST | MW_F_PREFIX, .when = proj_measured},
+    MW_FIELDS_END,
+};
+#undef N
+const mw_record mw_network_record = {"network record", sizeof(mw_report_network),
+                                     network_fields, "a unit of a suite: a network and its oracle",
+                                     NULL};
+
+#define R(m) offsetof(mw_report_run, m)
+static const mw_field run_fields[] = {
+    {"index", MW_FK_LONG, R(index), "the run's index: (network, dtype, method)"},
+    {"network", MW_FK_LONG, R(network), "its network's index"},
+    {"method", MW_FK_ENUM, R(method), "the gradient method", .names = &mw_method_names},
+    {"dtype", MW_FK_ENUM, R(dtype), "the engine's precision", .names = &mw_dtype_names},
+    {"status", MW_FK_ENUM, R(status), "what became of it", .names = &mw_run_status_names},
+    {"message", MW_FK_STR, R(message), "why skipped, non-finite, diverged or failed",
+     .size = sizeof(((mw_report_run *)0)->message)},
+    {"est_gflop", MW_FK_F64, R(est_gflop), "estimated cost of one gradient, GFLOP"},
+    MW_FIELDS_END,
+};
+#undef R
+const mw_record mw_run_record = {"run", sizeof(mw_report_run), run_fields,
+                                 "a method in a dtype on a network", NULL};
+
+#define U(m) offsetof(mw_run_summary, m)
+static const mw_field summary_fields[] = {
+    {"run", MW_FK_I64, U(run), "the run's index"},
+    {"network", MW_FK_I64, U(network), "its network's index"},
+    {"arch", MW_FK_ENUM, U(arch), "the network's architecture", .names = &mw_arch_names},
+    {"f_act", MW_FK_ENUM, U(f_act), "its F activation", .names = &mw_act_names},
+    {"out_act", MW_FK_ENUM, U(out_act), "its output activation", .names = &mw_out_act_names},
+    {"depth", MW_FK_INT, U(depth), "its coupling layers"},
+    {"seed", MW_FK_U64, U(seed), "its seed"},
+    {"method", MW_FK_ENUM, U(method), "the method", .names = &mw_method_names},
+    {"dtype", MW_FK_ENUM, U(dtype), "the precision", .names = &mw_dtype_names},
+    {"status", MW_FK_ENUM, U(status), "what became of the run", .names = &mw_run_status_names},
+    {"message", MW_FK_STR, U(message), "why", .size = sizeof(((mw_run_summary *)0)->message),
+     .flags = MW_F_NO_H5},
+    {"est_gflop", MW_FK_F64, U(est_gflop), "estimated GFLOP of one gradient"},
+    {"last", MW_FK_RECORD, U(last), "its last step", .sub = &mw_step_record},
+    {"steps", MW_FK_I64, U(steps), "steps recorded"},
+    {"epochs", MW_FK_I64, U(epochs), "epochs recorded"},
+    {"test_accuracy", MW_FK_F64, U(test_accuracy), "held-out accuracy at the last epoch"},
+    MW_FIELDS_END,
+};
+#undef U
+const mw_record mw_summary_record = {"summary", sizeof(mw_run_summary), summary_fields,
+                                     "a run's cell, status and last step", NULL};
+
+/* ---- the tables of scaling and layer suites ---- */
+
+#define F(m) offsetof(mw_report_fit, m)
+static const mw_field fit_fields[] = {
+    {"setting", MW_FK_STR, F(setting), "what stays the same along the depth axis",
+     .size = sizeof(((mw_report_fit *)0)->setting)},
+    {"method", MW_FK_ENUM, F(method), "the method", .names = &mw_method_names},
+    {"dtype", MW_FK_ENUM, F(dtype), "the precision", .names = &mw_dtype_names},
+    {"quantity", MW_FK_STR, F(quantity), "peak_bytes, total_bytes or seconds",
+     .size = sizeof(((mw_report_fit *)0)->quantity)},
+    {"exponent", MW_FK_F64, F(exponent), "p in quantity ∝ L^p (least squares, log-log)"},
+    {"r2", MW_FK_F64, F(r2), "R² of the fit"},
+    {"points", MW_FK_I64, F(points), "depths fitted"},
+    {"table1", MW_FK_STR, F(table1), "the paper's Table 1 order in L",
+     .size = sizeof(((mw_report_fit *)0)->table1)},
+    MW_FIELDS_END,
+};
+#undef F
+const mw_record mw_fit_record = {"fit", sizeof(mw_report_fit), fit_fields,
+                                 "a growth exponent against depth", NULL};
+
+#define Q(m) offsetof(mw_report_ratio, m)
+static const mw_field ratio_fields[] = {
+    {"name", MW_FK_STR, Q(name), "what is divided by what, where",
+     .size = sizeof(((mw_report_ratio *)0)->name)},
+    {"value", MW_FK_F64, Q(value), "the measured ratio"},
+    {"paper", MW_FK_F64, Q(paper), "the paper's figure, NaN where it quotes none"},
+    MW_FIELDS_END,
+};
+#undef Q
+const mw_record mw_ratio_record = {"ratio", sizeof(mw_report_ratio), ratio_fields,
+                                   "a ratio between methods, beside the paper's", NULL};
+
+#define L(m) offsetof(mw_layer_check_row, m)
+static const mw_field layer_check_fields[] = {
+    {"layer", MW_FK_STR, L(layer), "the layer type", .size = sizeof(((mw_layer_check_row *)0)->layer)},
+    {"config", MW_FK_STR, L(config), "the configuration it was checked in",
+     .size = sizeof(((mw_layer_check_row *)0)->config)},
+    {"dtype", MW_FK_ENUM, L(dtype), "the precision", .names = &mw_dtype_names},
+    {"check", MW_FK_STR, L(check), "the check", .size = sizeof(((mw_layer_check_row *)0)->check)},
+    {"error", MW_FK_F64, L(error), "the check's measure (layer_check.h)"},
+    {"max_ulp_floored", MW_FK_F64, L(max_ulp_floored),
+     "max |e - x| / ulp(max(|x|, 2^-10 max|x|)) in the dtype, where an output is compared"},
+    {"threshold", MW_FK_F64, L(threshold), "the largest error that passes"},
+    {"pass", MW_FK_BOOL, L(pass), "error <= threshold (a regression clears it)"},
+    MW_FIELDS_END,
+};
+#undef L
+const mw_record mw_layer_check_record = {"layer check", sizeof(mw_layer_check_row),
+                                         layer_check_fields, "one check of a layer type", NULL};
+
+#define D(m) offsetof(mw_report_meta, m), .size = sizeof(((mw_report_meta *)0)->m)
+static const mw_field meta_fields[] = {
+    {"suite", MW_FK_STR, D(suite), .help = "the suite that wrote it"},
+    {"mwverify_version", MW_FK_STR, D(mwverify_version), .help = "the mwverify that wrote it"},
+    {"created_utc", MW_FK_STR, D(created_utc), .help = "when it was created"},
+    {"updated_utc", MW_FK_STR, D(updated_utc), .help = "when it was last committed"},
+    {"command_line", MW_FK_STR, D(command_line), .help = "the command that wrote it"},
+    {"config", MW_FK_STR, D(config_json), .help = "the suite's configuration, as JSON"},
+    {"engine", MW_FK_STR, D(engine), .help = "the engine the methods ran on"},
+    {"device", MW_FK_STR, D(device), .help = "its device (a CPU's or a GPU's model)"},
+    {"math_mode", MW_FK_STR, D(math_mode), .help = "how its products round"},
+    {"host", MW_FK_STR, D(host), .help = "the machine's name"},
+    MW_FIELDS_END,
+};
+#undef D
+const mw_record mw_meta_record = {"report", sizeof(mw_report_meta), meta_fields,
+                                  "a report's metadata (root attributes)", NULL};
+
+/* ---- helpers ---- */
+
+int mw_method_has_closure(mw_method m)
+{
+    return m == MW_MOONWALK || m == MW_MIXED;
+}
+
+mw_report_step mw_step_none(void)
+{
+    mw_report_step s = {0};
+    s.loss = s.accuracy = s.closure_err = s.recon_err = s.dist_ref = NAN;
+    s.gold_rel_l2 = s.silver_vs_gold = s.seconds = NAN;
+    s.vs.rel_l2 = s.vs.max_abs = s.vs.max_ulp = s.vs.cosine = s.vs.norm = NAN;
+    s.peak_bytes = -1;
+    return s;
+}
+
+void mw_run_summarize(const mw_report_run *run, const mw_report_network *net,
+                      mw_run_summary *out)
+{
+    memset(out, 0, sizeof *out);
+    out->run = run->index;
+    out->network = run->network;
+    if (net) {
+        out->arch = net->spec.arch;
+        out->f_act = net->spec.f_act;
+        out->out_act = net->spec.out_act;
+        out->depth = net->spec.depth;
+        out->seed = net->spec.seed;
+    }
+    out->method = run->method;
+    out->dtype = run->dtype;
+    out->status = run->status;
+    snprintf(out->message, sizeof out->message, "%s", run->message);
+    out->est_gflop = run->est_gflop;
+    out->last = run->n_steps ? run->steps[run->n_steps - 1] : mw_step_none();
+    out->steps = (long long)run->n_steps;
+    out->epochs = (long long)run->n_epochs;
+    out->test_accuracy = run->n_epochs ? run->epochs[run->n_epochs - 1].test_accuracy : NAN;
+}

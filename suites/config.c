@@ -1,0 +1,461 @@
+/* A suite's configuration (suite.h): the tables of its records and option groups, the
+ * defaults, the grid's expansion into networks and runs, validation, and the registry. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mw_reference.h"
+#include "suite.h"
+
+/* ---- the records of a configuration ---- */
+
+/* --methods LIST|all: the set, and whether the methods were named one by one. */
+static mw_status parse_methods(const mw_field *f, void *rec, const char *v, mw_err *err)
+{
+    mw_field plain = *f;
+    plain.parse = NULL;
+    mw_status st = mw_field_parse(&plain, rec, v, err);
+    if (st == MW_OK)
+        ((mw_method_config *)rec)->named = strcmp(v, "all") != 0;
+    return st;
+}
+
+#define M(m) offsetof(mw_method_config, m)
+static const mw_field method_fields[] = {
+    {"asked", MW_FK_SET, M(want),
+     "comma list of backprop, forward, projforward, revbackprop, moonwalk, mixed; or\n"
+     "all. all skips a method whose estimated cost is over --budget; naming it runs it\n"
+     "anyway",
+     .names = &mw_method_names, .opt = "methods", .meta = "LIST", .parse = parse_methods},
+    {"named", MW_FK_BOOL, M(named), "the methods were named one by one (no budget skips)"},
+    {"budget_gflop", MW_FK_F64, M(budget_gflop), "cost over which \"all\" skips a method",
+     .unit = MW_UNIT_GFLOP, .opt = "budget", .meta = "GFLOP", .lo = 0, .hi = 1e12},
+    {"tangent_block", MW_FK_INT, M(opts.tangent_block), "tangents per forward-mode pass",
+     .opt = "tangent-block", .meta = "T", .lo = 1, .hi = 1 << 16},
+    {"proj_samples", MW_FK_INT, M(opts.proj_samples),
+     "projforward: average K projected gradients", .opt = "proj-samples", .meta = "K", .lo = 1,
+     .hi = 1 << 24},
+    MW_FIELDS_END,
+};
+#undef M
+const mw_record mw_method_config_record = {"methods", sizeof(mw_method_config), method_fields,
+                                           "which methods, and how they run", NULL};
+
+#define O(m) offsetof(mw_oracle_config, m)
+static const mw_field oracle_config_fields[] = {
+    {"kind", MW_FK_ENUM, O(kind),
+     "gold, silver or auto (auto: gold when its estimated time is at most 5 s, which\n"
+     "holds for the default network, else silver)",
+     .names = &mw_oracle_names, .opt = "oracle", .meta = "KIND", .flags = MW_F_SWEPT},
+    {"bits", MW_FK_LONG, O(gold.bits),
+     "gold's working precision in bits; it is certified by a second run at P+64 bits",
+     .opt = "oracle-bits", .meta = "P", .lo = MW_REF_MIN_BITS, .hi = MW_REF_MAX_BITS},
+    {"certify_floor", MW_FK_F64, O(gold.floor_bits),
+     "gold certified to fewer bits than this is an error", .opt = "certify-floor", .meta = "B",
+     .lo = 0, .hi = MW_REF_MAX_BITS},
+    {"fd_coords", MW_FK_LONG, O(gold.fd_coords),
+     "coordinates checked by gold's finite-difference witness (default: all up to 64\n"
+     "parameters, else about 64 over every tensor; 0: none)",
+     .opt = "fd-coords", .meta = "N", .lo = 0, .hi = 1 << 30, .flags = MW_F_NO_DEFAULT},
+    {"gold_auto_seconds", MW_FK_F64, O(gold_auto_s), "auto's limit for gold",
+     .unit = MW_UNIT_SECONDS},
+    {"gold_budget_seconds", MW_FK_F64, O(gold_budget_s),
+     "refuse gold estimated to take longer", .unit = MW_UNIT_SECONDS, .opt = "gold-budget",
+     .meta = "TIME", .lo = 0, .hi = 1e9},
+    MW_FIELDS_END,
+};
+#undef O
+const mw_record mw_oracle_config_record = {"oracle", sizeof(mw_oracle_config),
+                                           oracle_config_fields, "the oracle", NULL};
+
+#define E(m) offsetof(mw_engine_config, m)
+static const mw_field engine_fields[] = {
+    {"engine", MW_FK_ENUM, E(backend),
+     "where the methods run: cpu or cuda (a GPU; the oracles stay on the CPU). Without a\n"
+     "CUDA device, cuda is an error (exit 3)",
+     .names = &mw_backend_names, .opt = "engine", .meta = "NAME"},
+    {"math", MW_FK_ENUM, E(math),
+     "a GPU's float32 matrix products: strict IEEE float32 or tf32 (tensor cores,\n"
+     "10-bit mantissas); recorded in every report",
+     .names = &mw_math_names, .opt = "math", .meta = "MODE"},
+    MW_FIELDS_END,
+};
+#undef E
+const mw_record mw_engine_config_record = {"engine", sizeof(mw_engine_config), engine_fields,
+                                           "where the methods run", NULL};
+
+#define G(m) offsetof(mw_suite_grid, m)
+#define LIST(m, n) .size = sizeof(((mw_suite_grid *)0)->m) / sizeof(((mw_suite_grid *)0)->m[0]), \
+                   .count = G(n)
+static const mw_field grid_fields[] = {
+    {"archs", MW_FK_LIST, G(archs),
+     "architectures: mlp (dense couplings on --width features) and revnet (conv\n"
+     "couplings on --channels x --image, --blocks blocks of --layers-per-block, squeeze\n"
+     "between blocks; k = 1 with BN by default)",
+     .elem = MW_FK_ENUM, .names = &mw_arch_names, LIST(archs, n_archs), .opt = "arch",
+     .meta = "LIST"},
+    {"f_acts", MW_FK_LIST, G(f_acts), "activations inside F", .elem = MW_FK_ENUM,
+     .names = &mw_act_names, LIST(f_acts, n_f_acts), .opt = "f-act", .meta = "LIST"},
+    {"out_acts", MW_FK_LIST, G(out_acts),
+     "the couplings' output activations σ (relu is refused: it is not invertible)",
+     .elem = MW_FK_ENUM, .names = &mw_out_act_names, LIST(out_acts, n_out_acts), .opt = "out-act",
+     .meta = "LIST"},
+    {"depths", MW_FK_LIST, G(depths), "mlp: coupling layers", .elem = MW_FK_INT,
+     LIST(depths, n_depths), .opt = "depth", .meta = "LIST", .lo = 1, .hi = MW_MAX_DEPTH},
+    {"layers_per_block", MW_FK_LIST, G(lpbs),
+     "revnet: coupling layers per block (the paper: 1, 3, 5, 10)", .elem = MW_FK_INT,
+     LIST(lpbs, n_lpbs), .opt = "layers-per-block", .meta = "LIST", .lo = 1, .hi = MW_MAX_DEPTH},
+    {"channels", MW_FK_LIST, G(channels),
+     "revnet: channels of the input, even (the paper pads CIFAR-10 to 8 or 18)",
+     .elem = MW_FK_INT, LIST(channels, n_channels), .opt = "channels", .meta = "LIST", .lo = 2,
+     .hi = MW_MAX_CHANNELS},
+    {"dtypes", MW_FK_LIST, G(dtypes), "the engine's precisions: f32, f64", .elem = MW_FK_ENUM,
+     .names = &mw_dtype_names, LIST(dtypes, n_dtypes), .opt = "dtype", .meta = "LIST"},
+    {"seeds", MW_FK_LIST, G(seeds),
+     "replicate seeds; each network's seed is mixed from one of these and --suite-seed,\n"
+     "so any order or split of the work gives the same numbers",
+     .elem = MW_FK_U64, LIST(seeds, n_seeds), .opt = "seed", .meta = "LIST"},
+    {"suite_seed", MW_FK_U64, G(suite_seed), "the suite's seed", .opt = "suite-seed",
+     .meta = "S"},
+    MW_FIELDS_END,
+};
+#undef LIST
+#undef G
+const mw_record mw_grid_record = {"grid", sizeof(mw_suite_grid), grid_fields,
+                                  "the networks a suite sweeps", NULL};
+
+/* --dataset: a name the readers know. */
+static mw_status parse_dataset(const mw_field *f, void *rec, const char *v, mw_err *err)
+{
+    if (strcmp(v, "synthetic") != 0 && strcmp(v, "fashion-mnist") != 0 &&
+        strncmp(v, "fashion-mnist:", 14) != 0 && strncmp(v, "cifar10:", 8) != 0)
+        return mw_err_set(err, MW_ERR_ARG, "--dataset %s: unknown dataset (allowed: synthetic, "
+                          "fashion-mnist[:DIR], cifar10:DIR)", v);
+    mw_field plain = *f;
+    plain.parse = NULL;
+    return mw_field_parse(&plain, rec, v, err);
+}
+
+#define T(m) offsetof(mw_train_config, m)
+static const mw_field train_fields[] = {
+    {"dataset", MW_FK_STR, T(dataset),
+     "synthetic (the Gaussian mixture), fashion-mnist[:DIR] (default DIR\n"
+     "/usr/share/datasets/fashion-mnist, from Debian's dataset-fashion-mnist) or\n"
+     "cifar10:DIR (data_batch_1.bin .. data_batch_5.bin, test_batch.bin). Real images\n"
+     "are pooled to --image, normalised per channel with the training part's statistics,\n"
+     "zero-padded to the revnet's --channels; an mlp sees them flattened; classes come\n"
+     "from the data",
+     .size = sizeof(((mw_train_config *)0)->dataset), .opt = "dataset", .meta = "NAME",
+     .parse = parse_dataset},
+    {"epochs", MW_FK_INT, T(epochs), "training epochs", .opt = "epochs", .meta = "E", .lo = 1,
+     .hi = 100000},
+    {"train_samples", MW_FK_INT, T(n_train),
+     "training samples (real data: a seeded draw from the training files)",
+     .opt = "train-samples", .meta = "N", .lo = 1, .hi = 1 << 26},
+    {"test_samples", MW_FK_INT, T(n_test),
+     "held-out samples, for the test accuracy of every epoch (real data: the first N of\n"
+     "the test files; BatchNorm with running statistics)",
+     .opt = "test-samples", .meta = "N", .lo = 1, .hi = 1 << 26},
+    {"image_h", MW_FK_INT, T(image_h),
+     "real data: pooled to HxW (and the revnet's input is that size); 0: as stored",
+     .opt = "image", .meta = "HxW", .lo = 1, .hi = MW_MAX_IMAGE, .parse = mw_parse_hxw},
+    {"image_w", MW_FK_INT, T(image_w), "real data: the pooled width"},
+    {"separation", MW_FK_F64, T(separation), "the mixture: class centres ~ S · N(0, I)",
+     .opt = "separation", .meta = "S", .lo = 0, .hi = 1e3},
+    {"noise", MW_FK_F64, T(noise), "the mixture: samples scatter with X · N(0, I)",
+     .opt = "noise", .meta = "X", .lo = 0, .hi = 1e3},
+    {"lr", MW_FK_F64, T(lr), "Adam's learning rate (β 0.9, 0.999; eps 1e-8)", .opt = "lr",
+     .meta = "A", .lo = 1e-12, .hi = 10},
+    {"beta1", MW_FK_F64, T(beta1), "Adam's β1"},
+    {"beta2", MW_FK_F64, T(beta2), "Adam's β2"},
+    {"eps", MW_FK_F64, T(eps), "Adam's epsilon"},
+    {"decay", MW_FK_F64, T(decay), "the learning rate of epoch e is lr · D^e", .opt = "decay",
+     .meta = "D", .lo = 1e-6, .hi = 1},
+    {"gold_every", MW_FK_INT, T(gold_every),
+     "gold (MPFR, certified) at every K-th step, and at the first and the last",
+     .opt = "gold-every", .meta = "K", .lo = 1, .hi = 1 << 30},
+    {"explode", MW_FK_F64, T(explode),
+     "a loss above F times the first marks divergence (0: only a non-finite value does)",
+     .opt = "explode", .meta = "F", .lo = 0, .hi = 1e12},
+    {"run_budget_gflop", MW_FK_F64, T(run_budget_gflop),
+     "skip a method estimated to cost more than this over the training, unless it is\n"
+     "named in --methods",
+     .unit = MW_UNIT_GFLOP, .opt = "run-budget", .meta = "GFLOP", .lo = 0, .hi = 1e12},
+    {"time_budget_seconds", MW_FK_F64, T(time_budget_s),
+     "refuse to start when the estimated time on this machine is longer",
+     .unit = MW_UNIT_SECONDS, .opt = "time-budget", .meta = "TIME", .lo = 0, .hi = 1e10},
+    MW_FIELDS_END,
+};
+#undef T
+const mw_record mw_train_record = {"training", sizeof(mw_train_config), train_fields,
+                                   "how suite stability trains", NULL};
+
+static const mw_field check_fields[] = {
+    {"tol", MW_FK_F64, offsetof(mw_check_config, tol),
+     "float64 deterministic methods must be within X of gold, relative L2", .opt = "tol",
+     .meta = "X", .lo = 0, .hi = 1},
+    {"proj_repeats", MW_FK_INT, offsetof(mw_check_config, proj_repeats),
+     "projforward's unbiasedness: draws per K in 1, 4, 16, 64, 256 (0: not measured)",
+     .opt = "proj-repeats", .meta = "R", .lo = 0, .hi = 1 << 16},
+    MW_FIELDS_END,
+};
+const mw_record mw_check_record = {"check", sizeof(mw_check_config), check_fields,
+                                   "what gradcheck requires", NULL};
+
+static const mw_field timing_fields[] = {
+    {"repeats", MW_FK_INT, offsetof(mw_timing_config, repeats),
+     "timed gradients per method after a warm-up; the median is kept", .opt = "repeats",
+     .meta = "R", .lo = 1, .hi = 1000},
+    MW_FIELDS_END,
+};
+const mw_record mw_timing_record = {"timing", sizeof(mw_timing_config), timing_fields,
+                                    "how suite timing times", NULL};
+
+#define Y(m) offsetof(mw_layers_config, m)
+static const mw_field layers_fields[] = {
+    {"layers", MW_FK_LIST, Y(names),
+     "the layer types to check (mwverify layer list names them); none: every real one",
+     .elem = MW_FK_STR, .elem_bytes = 32, .size = MW_SUITE_MAX_LAYERS, .count = Y(n_names),
+     .opt = "layer", .meta = "LIST"},
+    {"include_faulty", MW_FK_BOOL, Y(include_faulty),
+     "also the negative controls: deliberately wrong variants, each of which must be\n"
+     "caught by a check",
+     .opt = "include-faulty"},
+    {"baseline", MW_FK_STR, Y(baseline),
+     "an earlier report of layer checks: a check whose error grew by more than --factor\n"
+     "over it fails as a regression",
+     .size = sizeof(((mw_layers_config *)0)->baseline), .opt = "baseline", .meta = "OLD.h5"},
+    {"factor", MW_FK_F64, Y(factor), "the growth --baseline tolerates (> 1)", .opt = "factor",
+     .meta = "F", .lo = 1, .hi = 1e12},
+    MW_FIELDS_END,
+};
+#undef Y
+const mw_record mw_layers_record = {"layers", sizeof(mw_layers_config), layers_fields,
+                                    "which layer types suite layers checks", NULL};
+
+/* ---- the option groups ---- */
+
+#define C(m) offsetof(mw_suite_config, m)
+const mw_optgroup mw_grid_group = {"grid", "grid (overrides the preset; comma lists)",
+                                   &mw_grid_record, C(grid)};
+const mw_optgroup mw_network_group = {"network", "network (every cell; mlp and revnet)",
+                                      &mw_spec_record, C(mlp), MW_F_SWEPT, "revnet", C(revnet)};
+const mw_optgroup mw_methods_group = {"methods", "methods", &mw_method_config_record,
+                                      C(methods)};
+const mw_optgroup mw_oracle_group = {"oracle", "gold oracle", &mw_oracle_config_record,
+                                     C(oracle), MW_F_SWEPT};
+const mw_optgroup mw_engine_group = {"engine", "engine", &mw_engine_config_record, C(engine)};
+#undef C
+
+/* ---- defaults and the grid ---- */
+
+void mw_suite_defaults(mw_suite_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->mlp = mw_spec_default();
+    c->mlp.width = 8, c->mlp.hidden = 8, c->mlp.batch = 4, c->mlp.classes = 3;
+    /* the revnet cell: 4 channels of 8x8, 3 blocks, k = 1 with BN (the golden shape) */
+    c->revnet = mw_spec_revnet_default();
+    c->revnet.batch = c->mlp.batch, c->revnet.classes = c->mlp.classes;
+    c->methods = mw_method_config_default();
+    c->oracle = mw_oracle_config_default();
+    c->oracle.kind = MW_ORACLE_GOLD;
+    c->engine = (mw_engine_config){MW_BACKEND_CPU, MW_MATH_STRICT};
+    c->check = (mw_check_config){1e-11, 8};
+    c->timing.repeats = 5;
+    c->layers.factor = 4.0;
+    c->train = (mw_train_config){.epochs = 8, .n_train = 1024, .n_test = 512,
+                                 .dataset = "synthetic", .separation = 1.0, .noise = 1.5,
+                                 .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                                 .decay = 0.95, .gold_every = 128, .explode = 10.0,
+                                 .run_budget_gflop = 30.0, .time_budget_s = 6 * 3600.0};
+    mw_suite_grid *g = &c->grid;
+    g->archs[0] = MW_ARCH_MLP, g->archs[1] = MW_ARCH_REVNET, g->n_archs = 2;
+    g->f_acts[0] = MW_ACT_RELU, g->f_acts[1] = MW_ACT_TANH, g->n_f_acts = 2;
+    g->out_acts[0] = MW_ACT_IDENTITY, g->out_acts[1] = MW_ACT_TANH, g->out_acts[2] = MW_ACT_LEAKY;
+    g->n_out_acts = 3;
+    const int d[] = {1, 2, 4, 8};
+    memcpy(g->depths, d, sizeof d), g->n_depths = 4;
+    g->lpbs[0] = 1, g->n_lpbs = 1;
+    g->channels[0] = c->revnet.channels, g->n_channels = 1;
+    g->dtypes[0] = MW_F32, g->dtypes[1] = MW_F64, g->n_dtypes = 2;
+    g->seeds[0] = 1, g->n_seeds = 1;
+    g->suite_seed = 1;
+}
+
+long mw_grid_n_networks_of(const mw_suite_config *c, mw_arch a)
+{
+    const mw_suite_grid *g = &c->grid;
+    long depths = a == MW_ARCH_REVNET ? (long)g->n_lpbs * g->n_channels : g->n_depths;
+    return (long)g->n_f_acts * g->n_out_acts * depths * g->n_seeds;
+}
+
+long mw_grid_n_networks(const mw_suite_config *c)
+{
+    long n = 0;
+    for (int a = 0; a < c->grid.n_archs; a++)
+        n += mw_grid_n_networks_of(c, c->grid.archs[a]);
+    return n;
+}
+
+long mw_grid_runs_per_network(const mw_suite_config *c)
+{
+    long m = 0;
+    for (int i = 0; i < MW_N_METHODS; i++)
+        m += c->methods.want[i] != 0;
+    return m * c->grid.n_dtypes;
+}
+
+/* splitmix64: a seed per replicate, far from its neighbours. */
+static uint64_t mix(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+void mw_grid_network(const mw_suite_config *c, long u, mw_spec *out)
+{
+    const mw_suite_grid *g = &c->grid;
+    int a = 0;
+    while (a + 1 < g->n_archs && u >= mw_grid_n_networks_of(c, g->archs[a]))
+        u -= mw_grid_n_networks_of(c, g->archs[a++]);
+    const mw_arch arch = g->archs[a];
+    const int n_depths = arch == MW_ARCH_REVNET ? g->n_lpbs * g->n_channels : g->n_depths;
+    long seed_i = u % g->n_seeds;
+    u /= g->n_seeds;
+    long depth_i = u % n_depths;
+    u /= n_depths;
+    long out_i = u % g->n_out_acts;
+    u /= g->n_out_acts;
+    long f_i = u % g->n_f_acts;
+    if (arch == MW_ARCH_REVNET) { /* channels vary slower than layers per block */
+        *out = c->revnet;
+        out->layers_per_block = g->lpbs[depth_i % g->n_lpbs];
+        out->channels = g->channels[depth_i / g->n_lpbs];
+    } else {
+        *out = c->mlp;
+        out->depth = g->depths[depth_i];
+    }
+    out->arch = arch;
+    out->f_act = g->f_acts[f_i];
+    out->out_act = g->out_acts[out_i];
+    out->seed = mix(g->suite_seed ^ mix(g->seeds[seed_i]));
+    mw_spec_complete(out);
+}
+
+long mw_grid_run_index(const mw_suite_config *c, long u, int dtype_pos, mw_method m)
+{
+    return (u * c->grid.n_dtypes + dtype_pos) * MW_N_METHODS + (long)m;
+}
+
+mw_grad_request mw_grid_request(const mw_suite_config *c, long u)
+{
+    mw_grad_request r = mw_grad_request_default();
+    mw_grid_network(c, u, &r.spec);
+    r.dtype = c->grid.dtypes[0];
+    r.methods = c->methods;
+    r.oracle = c->oracle;
+    r.engine = c->engine;
+    return r;
+}
+
+mw_status mw_grid_validate(const mw_suite_config *c, int gold, mw_err *err)
+{
+    if (mw_grid_n_networks(c) == 0 || mw_grid_runs_per_network(c) == 0)
+        return mw_err_set(err, MW_ERR_ARG, "the grid is empty");
+    double gold_s = 0.0;
+    for (long u = 0; u < mw_grid_n_networks(c); u++) {
+        mw_spec s;
+        mw_grid_network(c, u, &s);
+        char why[256];
+        if (mw_spec_validate(&s, why, sizeof why) != 0)
+            return mw_err_set(err, MW_ERR_ARG, "--%s", why);
+        if (gold)
+            gold_s += mw_gold_cost_seconds(&s, &c->oracle.gold);
+    }
+    if (gold_s > c->oracle.gold_budget_s)
+        return mw_err_set(err, MW_ERR_ARG,
+                          "oracle gold: estimated %.0f s for the %ld networks of the grid, over "
+                          "the %.0f s of --gold-budget; shrink the grid or raise --gold-budget",
+                          gold_s, mw_grid_n_networks(c), c->oracle.gold_budget_s);
+    return MW_OK;
+}
+
+/* ---- the registry ---- */
+
+const mw_suite_def *mw_suite_find(const char *name)
+{
+    for (int i = 0; mw_suites[i]; i++)
+        if (strcmp(mw_suites[i]->name, name) == 0)
+            return mw_suites[i];
+    return NULL;
+}
+
+const mw_preset *mw_suite_preset(const mw_suite_def *def, const char *name)
+{
+    for (const mw_preset *p = def->presets; p->name; p++)
+        if (strcmp(p->name, name) == 0)
+            return p;
+    return NULL;
+}
+
+void mw_suite_configure(const mw_suite_def *def, const mw_preset *p, mw_suite_config *c)
+{
+    mw_suite_defaults(c);
+    if (!p)
+        p = &def->presets[0];
+    p->apply(c);
+    mw_spec_complete(&c->revnet);
+    snprintf(c->preset, sizeof c->preset, "%s", p->name);
+}
+
+long mw_suite_n_units(const mw_suite_def *def, const mw_suite_config *c)
+{
+    return def->n_units ? def->n_units(c) : mw_grid_n_networks(c);
+}
+
+long mw_suite_runs_per_unit(const mw_suite_def *def, const mw_suite_config *c)
+{
+    return def->runs_per_unit ? def->runs_per_unit(c) : mw_grid_runs_per_network(c);
+}
+
+mw_status mw_suite_prepare(const mw_suite_def *def, mw_suite_config *c, int jobs,
+                           mw_estimate *est, mw_err *err)
+{
+    memset(est, 0, sizeof *est);
+    mw_status st = def->prepare ? def->prepare(c, jobs, est, err) : mw_grid_validate(c, def->gold, err);
+    est->units = mw_suite_n_units(def, c);
+    return st;
+}
+
+mw_status mw_suite_config_json(const mw_suite_def *def, const mw_suite_config *c, char *buf,
+                               size_t n, mw_err *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    mw_json j;
+    mw_json_init(&j, f);
+    mw_json_object_begin(&j, NULL);
+    mw_json_string(&j, "suite", def->name);
+    mw_json_string(&j, "preset", c->preset);
+    for (const mw_optgroup *const *g = def->groups; *g; g++)
+        mw_json_group(&j, *g, c);
+    mw_json_object_end(&j);
+    int bad = mw_json_finish(&j);
+    fclose(f);
+    mw_status st = MW_OK;
+    if (bad || len >= n)
+        st = mw_err_set(err, MW_ERR_ARG, "the configuration is too large to record");
+    else {
+        memcpy(buf, text, len + 1);
+        if (len && buf[len - 1] == '\n')
+            buf[len - 1] = '\0';
+    }
+    free(text);
+    return st;
+}

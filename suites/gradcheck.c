@@ -1,0 +1,252 @@
+/* `mwverify suite gradcheck` and `mwverify gradcheck` (suite.h): every method against gold
+ * on a grid of networks. A unit is one network: gold once, then every asked method in
+ * every dtype measured against it, and projforward's unbiasedness — the error of the
+ * K-sample mean for K = 1, 4, 16, 64, 256 and its fitted slope (expected -1/2). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot.h"
+#include "summary.h"
+#include "suite.h"
+
+static const int proj_ks[] = {1, 4, 16, 64, 256};
+enum { N_PROJ_K = sizeof proj_ks / sizeof proj_ks[0] };
+
+/* ---- presets ---- */
+
+static void quick(mw_suite_config *c)
+{
+    (void)c; /* the defaults are the quick grid */
+}
+
+static void standard(mw_suite_config *c)
+{
+    mw_suite_grid *g = &c->grid;
+    c->mlp = mw_spec_default();
+    c->revnet.batch = c->mlp.batch, c->revnet.classes = c->mlp.classes;
+    const int d[] = {1, 2, 4, 8, 16};
+    memcpy(g->depths, d, sizeof d), g->n_depths = 5;
+    g->lpbs[1] = 2, g->n_lpbs = 2;
+    g->f_acts[2] = MW_ACT_LEAKY, g->f_acts[3] = MW_ACT_IDENTITY, g->n_f_acts = 4;
+    g->seeds[1] = 2, g->seeds[2] = 3, g->n_seeds = 3;
+    c->check.proj_repeats = 16;
+}
+
+static const mw_preset presets[] = {
+    {"quick", "the gradcheck grid on a small mlp and the revnet cell: seconds", quick},
+    {"standard", "grad's default network, deeper, every F activation, three seeds: minutes",
+     standard},
+    {NULL, NULL, NULL},
+};
+
+/* ---- the unit ---- */
+
+/* The error of projforward's K-sample mean against gold, in float64 (rounding far below
+ * the estimator's variance), over `repeats` independent draws per K; and the log-log
+ * slope of its root mean square against K. */
+static mw_status projforward_rate(const mw_suite_config *c, const mw_grad_case *gc,
+                                  mw_proj_rate *out, mw_err *err)
+{
+    mw_ctx *ctx = NULL;
+    mw_net *nn = NULL;
+    mw_batch *batch = NULL;
+    mw_tensor g = {0};
+    const size_t P = gc->lay.total;
+    double *host = malloc(P * sizeof *host), x[N_PROJ_K], y[N_PROJ_K];
+    mw_status st = host ? mw_ctx_new(MW_BACKEND_CPU, MW_F64, &ctx) : MW_ERR_NOMEM;
+    if (st != MW_OK) {
+        mw_err_set(err, st, "projforward rate: out of memory");
+        goto done;
+    }
+    if ((st = mw_net_new(ctx, &gc->spec, &nn)) != MW_OK ||
+        (st = mw_net_set_params(ctx, nn, gc->theta)) != MW_OK ||
+        (st = mw_batch_new(ctx, nn, gc->x, gc->labels, &batch)) != MW_OK ||
+        (st = mw_tensor_alloc(ctx, P, &g)) != MW_OK) {
+        mw_err_set(err, st, "projforward rate: %s", mw_ctx_message(ctx));
+        goto done;
+    }
+    const int R = c->check.proj_repeats;
+    for (int k = 0; k < N_PROJ_K; k++) {
+        double sum = 0, sum2 = 0;
+        for (int r = 0; r < R; r++) {
+            mw_grad_opts o = c->methods.opts;
+            o.proj_samples = proj_ks[k];
+            o.rng_seed = gc->spec.seed;
+            o.rng_step = (uint64_t)(1000 * k + r);
+            mw_grad_info info;
+            if ((st = mw_grad(ctx, nn, batch, MW_PROJFORWARD, &o, &g, &info)) != MW_OK ||
+                (st = mw_tensor_download(ctx, &g, 0, host, P)) != MW_OK) {
+                mw_err_set(err, st, "projforward rate: %s", mw_ctx_message(ctx));
+                goto done;
+            }
+            mw_metrics m;
+            mw_metrics_compute(host, gc->ref_hi, gc->ref_lo, P, MW_F64, &m);
+            sum += m.rel_l2;
+            sum2 += m.rel_l2 * m.rel_l2;
+        }
+        /* the root mean square: E|ĝ_K - g|² = |g|²(d+1)/K exactly, so its slope against K is
+         * -1/2 exactly, where the mean error's is not (E|z| < sqrt(E z²) for K = 1) */
+        double mean = sum / R, rms = sqrt(sum2 / R);
+        out->k[k] = x[k] = proj_ks[k];
+        out->rel_err[k] = y[k] = rms;
+        out->rel_err_sd[k] = R > 1 ? sqrt(fmax(0.0, (sum2 - R * mean * mean) / (R - 1))) : NAN;
+    }
+    out->n = N_PROJ_K;
+    out->repeats = R;
+    mw_fit_power(x, y, N_PROJ_K, &out->slope, &out->slope_r2);
+done:
+    mw_tensor_free(ctx, &g);
+    mw_batch_free(ctx, batch);
+    mw_net_free(ctx, nn);
+    mw_ctx_free(ctx);
+    free(host);
+    return st;
+}
+
+static mw_status gradcheck_unit(const void *cfgp, long unit, mw_unit_emit_fn emit, void *emit_arg,
+                                mw_unit_result *out, mw_err *err)
+{
+    (void)emit, (void)emit_arg; /* a network takes a second: no partial results */
+    const mw_suite_config *c = cfgp;
+    memset(out, 0, sizeof *out);
+    out->unit = unit;
+    mw_grad_request req = mw_grid_request(c, unit);
+    mw_grad_case gc;
+    mw_err why;
+    mw_status st = mw_grad_case_prepare(&req, &gc, &why);
+    mw_grad_case_network(&gc, unit, &out->net);
+    if (st != MW_OK) {
+        out->net.status = MW_NET_FAILED;
+        snprintf(out->net.message, sizeof out->net.message, "%.300s", why.msg);
+    }
+    const int usable = out->net.status == MW_NET_OK;
+    out->runs = calloc((size_t)mw_grid_runs_per_network(c) + 1, sizeof *out->runs);
+    if (!out->runs) {
+        mw_grad_case_free(&gc);
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    }
+    mw_status rc = MW_OK;
+    for (int t = 0; t < c->grid.n_dtypes && rc == MW_OK; t++) {
+        mw_method_results res;
+        memset(&res, 0, sizeof res);
+        mw_status rst = usable ? mw_grad_case_run(&req, &gc, c->grid.dtypes[t], &res, &why)
+                               : MW_ERR_ARG;
+        for (int m = 0; m < MW_N_METHODS && rc == MW_OK; m++) {
+            if (!c->methods.want[m])
+                continue;
+            mw_report_run run = res.m[m].run;
+            if (rst != MW_OK) { /* no oracle, or no run: every run says why */
+                memset(&run, 0, sizeof run);
+                run.status = MW_RUN_FAILED;
+                snprintf(run.message, sizeof run.message, "%.300s",
+                         usable ? why.msg : out->net.message);
+            }
+            run.index = mw_grid_run_index(c, unit, t, (mw_method)m);
+            run.network = unit;
+            run.method = (mw_method)m;
+            run.dtype = c->grid.dtypes[t];
+            run.n_layers = gc.spec.depth + 1;
+            if (mw_run_copy(&out->runs[out->n_runs], &run) != MW_OK)
+                rc = mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+            else
+                out->n_runs++;
+        }
+        mw_method_results_free(&res);
+    }
+    out->net.proj.slope = out->net.proj.slope_r2 = NAN;
+    if (rc == MW_OK && usable && c->methods.want[MW_PROJFORWARD] && c->check.proj_repeats > 0)
+        rc = projforward_rate(c, &gc, &out->net.proj, err);
+    mw_grad_case_free(&gc);
+    return rc;
+}
+
+/* A run that fails the suite's checks: any run that failed, and a float64 deterministic
+ * method beyond tol. */
+static int run_fails(const mw_suite_config *c, const mw_report_run *run)
+{
+    if (run->status == MW_RUN_FAILED)
+        return 1;
+    if (run->dtype != MW_F64 || mw_method_is_stochastic(run->method) ||
+        run->status == MW_RUN_SKIPPED)
+        return 0;
+    const mw_report_step *last = mw_report_last_step(run);
+    return !(run->status == MW_RUN_COMPLETE && last && last->vs.rel_l2 <= c->check.tol);
+}
+
+static size_t gradcheck_failures(const mw_suite_config *c, const mw_report *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_runs; i++)
+        n += (size_t)run_fails(c, &r->runs[i]);
+    return n;
+}
+
+/* ---- what it prints ---- */
+
+static void gradcheck_print(FILE *f, const mw_suite_config *c, const mw_report *r, int verbose)
+{
+    double worst[2] = {0, 0}, cert = INFINITY, fd = INFINITY;
+    if (verbose)
+        mw_print_report(f, r, 0);
+    for (size_t i = 0; i < r->n_networks; i++)
+        if (r->networks[i].status == MW_NET_OK) {
+            cert = fmin(cert, r->networks[i].oracle.certified_bits);
+            fd = fmin(fd, r->networks[i].oracle.fd_agree_bits);
+        }
+    for (size_t k = 0; k < r->n_runs; k++) {
+        const mw_report_run *run = &r->runs[k];
+        const mw_report_step *s = mw_report_last_step(run);
+        if (s && run->status == MW_RUN_COMPLETE && !mw_method_is_stochastic(run->method))
+            worst[run->dtype] = fmax(worst[run->dtype], s->vs.rel_l2);
+    }
+    fprintf(f, "\nGold certified at least %.1f bits; central differences agree to at least %.1f "
+               "bits.\n", cert, fd);
+    fprintf(f, "Largest rel_l2 against gold of a deterministic method: f64 %.3e", worst[1]);
+    if (c)
+        fprintf(f, " (tolerance %.1e)", c->check.tol);
+    fprintf(f, ", f32 %.3e.\n", worst[0]);
+}
+
+static void gradcheck_json(mw_json *j, const mw_suite_config *c, const mw_report *r,
+                           int verbose)
+{
+    if (c)
+        mw_json_number(j, "tol", c->check.tol);
+    if (verbose)
+        mw_json_cells(j, r);
+}
+
+static const mw_optgroup check_group = {"check", "checks", &mw_check_record,
+                                        offsetof(mw_suite_config, check)};
+static const mw_optgroup *const groups[] = {&check_group,     &mw_grid_group,   &mw_network_group,
+                                            &mw_methods_group, &mw_oracle_group, &mw_engine_group,
+                                            NULL};
+
+const mw_suite_def mw_gradcheck_suite = {
+    .name = "gradcheck",
+    .summary = "every method against gold on a grid of networks",
+    .help =
+        "Every method against the gold oracle on a grid of networks, in float32 and float64.\n"
+        "Gold is the exact gradient from the MPFR reference, certified by a second run with\n"
+        "64 more bits and witnessed by central differences; it is computed once per network.\n"
+        "Per network it also measures projforward's unbiasedness: the RMS error of its\n"
+        "K-sample mean for K = 1, 4, 16, 64, 256 and the fitted slope (expected -1/2).\n"
+        "Every network is seeded from the suite seed and its replicate seed alone, so any\n"
+        "order, split or resume gives the same numbers. The report holds one group per\n"
+        "network (its gold, projforward's rate) and one per run (a method in a dtype on a\n"
+        "network), and a summary table (reports/SCHEMA.md). `mwverify gradcheck` runs the\n"
+        "same and prints every run, writing a report only with --out.",
+    .exit_help = "0 every check passed, 1 a float64 deterministic method is more than --tol\n"
+                 "from gold, a method failed, or gold did not certify (all recorded in the\n"
+                 "report)",
+    .presets = presets,
+    .groups = groups,
+    .gold = 1,
+    .unit = gradcheck_unit,
+    .failures = gradcheck_failures,
+    .print = gradcheck_print,
+    .json = gradcheck_json,
+    .plot = mw_plot_gradcheck,
+};

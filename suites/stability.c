@@ -1,0 +1,290 @@
+/* `mwverify suite stability` (stability.h): its presets and options, its checks before
+ * any work, its cost on this machine, and its entry in the registry. */
+#include "stability.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot.h"
+
+/* ---- presets ---- */
+
+/* Every preset's start: the mlp of grad (batch 32) in float32, trained against silver with
+ * gold on a schedule. */
+static void base(mw_suite_config *c)
+{
+    mw_suite_grid *g = &c->grid;
+    c->mlp = mw_spec_default();
+    c->mlp.batch = 32;
+    c->oracle.kind = MW_ORACLE_SILVER;
+    c->oracle.gold.bits = 128;    /* certified to ~118 bits: ample against float32 and float64 */
+    c->oracle.gold.fd_coords = 0; /* the witness is gradcheck's business */
+    c->check.proj_repeats = 0;
+    g->out_acts[0] = MW_ACT_IDENTITY, g->out_acts[1] = MW_ACT_TANH, g->n_out_acts = 2;
+    g->depths[0] = 2, g->depths[1] = 8, g->n_depths = 2;
+    g->n_archs = 1; /* mlp; --arch revnet trains the revnet instead */
+    g->lpbs[0] = 1, g->lpbs[1] = 2, g->n_lpbs = 2;
+    g->dtypes[0] = MW_F32, g->n_dtypes = 1;
+    g->seeds[0] = 1, g->seeds[1] = 2, g->n_seeds = 2;
+    c->revnet.batch = c->mlp.batch, c->revnet.classes = c->mlp.classes;
+}
+
+static void quick(mw_suite_config *c)
+{
+    base(c);
+}
+
+static void standard(mw_suite_config *c)
+{
+    mw_suite_grid *g = &c->grid;
+    base(c);
+    const int d[] = {2, 4, 8, 16};
+    memcpy(g->depths, d, sizeof d), g->n_depths = 4;
+    g->out_acts[2] = MW_ACT_LEAKY, g->n_out_acts = 3;
+    g->seeds[2] = 3, g->seeds[3] = 4, g->n_seeds = 4;
+    g->lpbs[2] = 4, g->n_lpbs = 3;
+    c->train.epochs = 30;
+    c->train.gold_every = 256;
+}
+
+/* Fashion-MNIST pooled to 14x14: the mlp on its 196 features, the revnet on 2 channels (the
+ * image and a zero one) in 2 blocks, 14x14 then 8x7x7. */
+static void real(mw_suite_config *c)
+{
+    mw_suite_grid *g = &c->grid;
+    base(c);
+    snprintf(c->train.dataset, sizeof c->train.dataset, "fashion-mnist");
+    c->train.image_h = c->train.image_w = 14;
+    c->train.epochs = 4, c->train.n_train = 512, c->train.n_test = 1024;
+    c->mlp.batch = 16, c->mlp.hidden = 32;
+    g->archs[1] = MW_ARCH_REVNET, g->n_archs = 2;
+    g->depths[0] = 2, g->depths[1] = 6, g->n_depths = 2;
+    g->lpbs[0] = 1, g->lpbs[1] = 3, g->n_lpbs = 2;
+    g->n_seeds = 1;
+    g->channels[0] = c->revnet.channels = 2;
+    c->revnet.blocks = 2;
+    /* with BN, moonwalk's phase 1 pushes B·n tangents: batch 8 keeps it affordable at one
+     * layer per block */
+    c->revnet.batch = 8;
+    c->train.run_budget_gflop = 150.0;
+}
+
+/* The paper's §6.1: RevNet on CIFAR-10 padded to 8 channels, 3 blocks of 1, 3, 5, 10
+ * layers, batch 512, Adam 1e-3 with decay, ReLU in F, 20 seeds, 100 epochs. */
+static void paper(mw_suite_config *c)
+{
+    mw_suite_grid *g = &c->grid;
+    base(c);
+    c->train.dataset[0] = '\0'; /* CIFAR-10 is the user's: --dataset cifar10:DIR */
+    c->train.epochs = 100, c->train.n_train = 50000, c->train.n_test = 10000;
+    c->train.gold_every = 1000;
+    /* backprop, revbackprop, mixed, projforward (about 2e6 GFLOP a run at 10 layers per
+     * block); forward mode and moonwalk's B·n tangents (BN) are over it, by far */
+    c->train.run_budget_gflop = 1e8;
+    c->mlp.batch = c->revnet.batch = 512;
+    g->archs[0] = MW_ARCH_REVNET, g->n_archs = 1;
+    const int lpb[] = {1, 3, 5, 10};
+    memcpy(g->lpbs, lpb, sizeof lpb), g->n_lpbs = 4;
+    g->f_acts[0] = MW_ACT_RELU, g->n_f_acts = 1;
+    for (int i = 0; i < 20; i++)
+        g->seeds[i] = (uint64_t)i + 1;
+    g->n_seeds = 20;
+    g->channels[0] = c->revnet.channels = 8;
+    c->revnet.image_h = c->revnet.image_w = 32;
+    c->revnet.blocks = 3;
+}
+
+static const mw_preset presets[] = {
+    {"quick", "synthetic Gaussian-mixture data, the mlp at two depths: about a minute on two "
+              "cores (--arch revnet: the small revnet instead)", quick},
+    {"standard", "more depths, seeds, epochs and σ = leaky: tens of minutes on two cores",
+     standard},
+    {"real", "Fashion-MNIST (Debian's dataset-fashion-mnist) pooled to 14x14, an mlp and a "
+             "revnet: minutes", real},
+    {"paper", "the paper's §6.1: revnets on CIFAR-10 (--dataset cifar10:DIR), 20 seeds, 100 "
+              "epochs; for GPUs (--engine cuda)", paper},
+    {NULL, NULL, NULL},
+};
+
+/* ---- checks before any work ---- */
+
+static mw_status check_training(const mw_suite_config *c, mw_err *err)
+{
+    const mw_train_config *t = &c->train;
+    int batch = 0; /* the largest of the grid's networks */
+    for (int a = 0; a < c->grid.n_archs; a++) {
+        int b = c->grid.archs[a] == MW_ARCH_REVNET ? c->revnet.batch : c->mlp.batch;
+        batch = b > batch ? b : batch;
+    }
+    if (t->n_train < batch)
+        return mw_err_set(err, MW_ERR_ARG, "--train-samples %d: fewer than one batch of %d",
+                          t->n_train, batch);
+    if (t->n_test < batch)
+        return mw_err_set(err, MW_ERR_ARG, "--test-samples %d: fewer than one batch of %d",
+                          t->n_test, batch);
+    return MW_OK;
+}
+
+/* ---- cost ---- */
+
+/* GFLOP per second of a float32 or float64 backprop step of this network, timed (best of
+ * three); 0 when it cannot be. */
+static double backprop_rate(const mw_suite_config *c, const mw_spec *s, mw_dtype dt)
+{
+    mw_ctx *ctx = NULL;
+    mw_net *net = NULL;
+    mw_batch *b = NULL;
+    mw_tensor g = {0};
+    double *x = calloc((size_t)s->batch * (size_t)s->width, sizeof *x), rate = 0.0;
+    int *y = calloc((size_t)s->batch, sizeof *y);
+    mw_grad_info info;
+    if (x && y && mw_ctx_new(MW_BACKEND_CPU, dt, &ctx) == MW_OK &&
+        mw_net_new(ctx, s, &net) == MW_OK && mw_batch_new(ctx, net, x, y, &b) == MW_OK &&
+        mw_tensor_alloc(ctx, mw_net_layout(net)->total, &g) == MW_OK) {
+        double best = INFINITY;
+        for (int i = 0; i < 3; i++) {
+            double t0 = mw_now();
+            if (mw_grad(ctx, net, b, MW_BACKPROP, NULL, &g, &info) != MW_OK)
+                break;
+            best = fmin(best, mw_now() - t0);
+        }
+        if (isfinite(best) && best > 0)
+            rate = mw_method_cost_gflop(s, MW_BACKPROP, &c->methods.opts) / best;
+    }
+    if (ctx) {
+        mw_tensor_free(ctx, &g);
+        mw_batch_free(ctx, b);
+        mw_net_free(ctx, net);
+        mw_ctx_free(ctx);
+    }
+    free(x), free(y);
+    return rate;
+}
+
+/* GFLOP of every method, the reference and silver, and the forward passes of the
+ * accuracies, over every step; and seconds on this machine's CPU engine, from timed
+ * float32 and float64 backprop steps of the first network of each architecture, plus
+ * gold's estimate at every method's scheduled checks (0 when nothing could be timed). */
+static void estimate(const mw_suite_config *c, double *gflop, double *seconds)
+{
+    const mw_train_config *t = &c->train;
+    double total = 0.0, sec = 0.0;
+    int timed[2] = {0, 0};
+    double rate[2][2] = {{0}}; /* [arch][dtype]: timed on the first network of each arch */
+    for (long u = 0; u < mw_grid_n_networks(c); u++) {
+        mw_spec s;
+        mw_grid_network(c, u, &s);
+        const int a = s.arch == MW_ARCH_REVNET;
+        if (!timed[a]) {
+            rate[a][0] = backprop_rate(c, &s, MW_F32);
+            rate[a][1] = backprop_rate(c, &s, MW_F64);
+            timed[a] = 1;
+        }
+        double steps = (double)(t->n_train / s.batch) * t->epochs;
+        double bp = mw_method_cost_gflop(&s, MW_BACKPROP, &c->methods.opts);
+        /* a forward pass (the step's loss and accuracy; the held-out batches, n_test per
+         * epoch) is about a third of a backprop step */
+        double fwd = bp / 3.0 * (1.0 + (double)t->n_test / t->n_train);
+        double g32 = 0.0, g64 = bp + fwd; /* the reference */
+        int methods = 0;
+        for (int d = 0; d < c->grid.n_dtypes; d++)
+            for (int m = 0; m < MW_N_METHODS; m++) {
+                double cost = mw_method_cost_gflop(&s, (mw_method)m, &c->methods.opts);
+                if (!c->methods.want[m] ||
+                    (!c->methods.named && cost * steps > t->run_budget_gflop))
+                    continue;
+                *(c->grid.dtypes[d] == MW_F32 ? &g32 : &g64) += cost + fwd;
+                g64 += bp; /* silver at the method's parameters */
+                methods++;
+            }
+        total += (g32 + g64) * steps;
+        if (rate[a][0] > 0 && rate[a][1] > 0)
+            sec += (g32 / rate[a][0] + g64 / rate[a][1]) * steps;
+        /* gold at each method's own parameters, on its schedule */
+        double golds = floor((steps - 1) / t->gold_every) + 2.0;
+        sec += golds * methods * mw_gold_cost_seconds(&s, &c->oracle.gold);
+    }
+    *gflop = total;
+    *seconds = sec;
+}
+
+/* The data read and checked, the networks fitted to it, the grid checked, the cost
+ * estimated, a run too long for the machine refused with what to do instead. */
+static mw_status stability_prepare(mw_suite_config *c, int jobs, mw_estimate *est, mw_err *err)
+{
+    mw_status st;
+    if ((st = mw_stability_load_data(c, err)) != MW_OK ||
+        (st = mw_grid_validate(c, 1, err)) != MW_OK || (st = check_training(c, err)) != MW_OK)
+        return st;
+    const long nets = mw_grid_n_networks(c);
+    const int par = jobs < nets ? jobs : (int)nets;
+    estimate(c, &est->gflop, &est->seconds);
+    est->seconds /= par > 0 ? par : 1;
+    if (c->engine.backend != MW_BACKEND_CPU) { /* the CPU's rate says nothing of a GPU's */
+        est->seconds = 0;
+        return MW_OK;
+    }
+    if (est->seconds > c->train.time_budget_s) {
+        char when[32], budget[32];
+        return mw_err_set(err, MW_ERR_ARG,
+                          "estimated %s on this machine's CPU (%.3g GFLOP over %ld networks), "
+                          "over the %s of --time-budget; run it with --engine cuda on a GPU "
+                          "machine, or shrink it (--seed, --epochs, --train-samples, "
+                          "--layers-per-block), or raise --time-budget",
+                          mw_fmt_seconds(when, sizeof when, est->seconds), est->gflop, nets,
+                          mw_fmt_seconds(budget, sizeof budget, c->train.time_budget_s));
+    }
+    return MW_OK;
+}
+
+/* A run that could not be computed fails; divergence is a result, not a failure. */
+static size_t stability_failures(const mw_suite_config *c, const mw_report *r)
+{
+    (void)c;
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_runs; i++)
+        n += r->runs[i].status == MW_RUN_FAILED;
+    return n;
+}
+
+static const mw_optgroup train_group = {"train", "training", &mw_train_record,
+                                        offsetof(mw_suite_config, train)};
+static const mw_optgroup *const groups[] = {&train_group,      &mw_grid_group,   &mw_network_group,
+                                            &mw_methods_group, &mw_oracle_group, &mw_engine_group,
+                                            NULL};
+
+const mw_suite_def mw_stability_suite = {
+    .name = "stability",
+    .summary = "every method trained in lockstep: gradient drift and divergence, epoch by "
+               "epoch (the main job)",
+    .help =
+        "Train one network with every gradient method in lockstep — the same θ_0, the\n"
+        "same shuffled batches, Adam (β 0.9/0.999) with exponential decay — and with the\n"
+        "reference, float64 backprop, from the same start; watch which method stays\n"
+        "faithful to the true gradient and which drifts (the paper's §6.6). Every step\n"
+        "records, per method: loss, batch accuracy, the gradient's error against the\n"
+        "silver oracle (float64 backprop) at the method's own parameters (rel_l2, max_ulp,\n"
+        "per layer), its distance to the reference trajectory, the closure error\n"
+        "(moonwalk, mixed) or reconstruction error (revbackprop), time and memory; gold\n"
+        "(MPFR, certified) at the first and last step and every --gold-every steps. Every\n"
+        "epoch: means, maxima and the held-out accuracy. A method that goes non-finite or\n"
+        "whose loss explodes is marked diverged at that step and stops; the others go on.\n"
+        "Methods too costly for a cell (forward mode on these sizes) are skipped with the\n"
+        "estimate as the reason. Every run first prints its estimated cost on this\n"
+        "machine (--dry-run prints it and stops); at the end, a verdict per output\n"
+        "activation and method.",
+    .exit_help = "0 the report is complete (divergence is a result), 1 a method could not be\n"
+                 "computed",
+    .presets = presets,
+    .groups = groups,
+    .gold = 1,
+    .prepare = stability_prepare,
+    .release = mw_stability_free_data,
+    .unit = mw_stability_unit,
+    .failures = stability_failures,
+    .print = mw_stability_print_verdict,
+    .json = mw_stability_json_verdict,
+    .plot = mw_plot_stability,
+};
