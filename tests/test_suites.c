@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "layer_check.h"
+#include "stability.h"
 #include "suite.h"
 #include "suites.h"
 #include "testutil.h"
@@ -27,29 +28,34 @@ START_TEST(all_methods_measured_against_gold)
 {
     mw_grad_request r = small_request();
     mw_grad_case c;
-    mw_method_runs runs;
-    char msg[320];
-    ck_assert_msg(mw_grad_case_prepare(&r, &c, msg, sizeof msg) == MW_OK, "%s", msg);
-    ck_assert(c.oracle == MW_ORACLE_GOLD && strstr(c.oracle_reason, "auto"));
-    ck_assert(c.gold.certified_bits >= 100 && c.ref_lo != NULL);
-    ck_assert(c.silver_vs_gold.rel_l2 <= 1e-13);
-    ck_assert(mw_grad_case_run(&r, &c, MW_F64, &runs, msg, sizeof msg) == MW_OK);
+    mw_method_results res;
+    mw_err err;
+    ck_assert_msg(mw_grad_case_prepare(&r, &c, &err) == MW_OK, "%s", err.msg);
+    ck_assert(c.oracle.kind == MW_ORACLE_GOLD && strstr(c.oracle.reason, "auto"));
+    ck_assert(c.gold.certified && c.gold.certified_bits >= 100 && c.ref_lo != NULL);
+    ck_assert(c.oracle.certified_bits == c.gold.certified_bits);
+    ck_assert(c.oracle.silver_vs_gold.rel_l2 <= 1e-13);
+    ck_assert(mw_grad_case_run(&r, &c, MW_F64, &res, &err) == MW_OK);
     for (int m = 0; m < MW_N_METHODS; m++) {
-        const mw_method_run *run = &runs.run[m];
-        ck_assert_msg(run->state == MW_RUN_OK, "%s: %s", mw_method_name((mw_method)m), run->message);
-        ck_assert(run->info.peak_bytes > 0 && run->seconds >= 0 && run->est_gflop > 0);
-        ck_assert(run->grad && run->per_layer);
-        ck_assert(fabs(run->info.loss - c.ref_loss) <= 1e-14 * c.ref_loss);
+        const mw_method_result *x = &res.m[m];
+        const mw_report_run *run = &x->run;
+        ck_assert_msg(run->status == MW_RUN_COMPLETE, "%s: %s", mw_method_name((mw_method)m),
+                      run->message);
+        ck_assert(run->method == (mw_method)m && run->dtype == MW_F64 && run->n_steps == 1);
+        ck_assert(run->steps[0].peak_bytes > 0 && run->steps[0].seconds >= 0 && run->est_gflop > 0);
+        ck_assert(x->grad && x->per_layer && run->layer_rel_l2 == x->per_layer);
+        ck_assert(fabs(run->steps[0].loss - c.oracle.loss) <= 1e-14 * c.oracle.loss);
         if (m != MW_PROJFORWARD) {
-            ck_assert_msg(run->vs_oracle.rel_l2 <= 1e-12, "%s: %g", mw_method_name((mw_method)m),
-                          run->vs_oracle.rel_l2);
+            ck_assert_msg(run->steps[0].vs.rel_l2 <= 1e-12, "%s: %g", mw_method_name((mw_method)m),
+                          run->steps[0].vs.rel_l2);
+            ck_assert(run->steps[0].gold_rel_l2 == run->steps[0].vs.rel_l2);
             for (int l = 0; l <= c.spec.depth; l++)
-                ck_assert(run->per_layer[l] <= 1e-12);
+                ck_assert(x->per_layer[l] <= 1e-12);
         } else {
-            ck_assert(isfinite(run->vs_oracle.rel_l2));
+            ck_assert(isfinite(run->steps[0].vs.rel_l2));
         }
     }
-    mw_method_runs_free(&runs);
+    mw_method_results_free(&res);
     mw_grad_case_free(&c);
 }
 END_TEST
@@ -60,20 +66,21 @@ START_TEST(oracle_choice)
 {
     mw_grad_request r = small_request();
     mw_grad_case c;
-    char msg[320];
-    r.oracle = MW_ORACLE_SILVER;
-    ck_assert(mw_grad_case_prepare(&r, &c, msg, sizeof msg) == MW_OK);
-    ck_assert(c.oracle == MW_ORACLE_SILVER && c.ref_lo == NULL && c.ref_hi == c.silver);
+    mw_err err;
+    r.oracle.kind = MW_ORACLE_SILVER;
+    ck_assert(mw_grad_case_prepare(&r, &c, &err) == MW_OK);
+    ck_assert(c.oracle.kind == MW_ORACLE_SILVER && c.ref_lo == NULL && c.ref_hi == c.silver);
+    ck_assert(isnan(c.oracle.certified_bits) && c.oracle.bits == 0);
     mw_grad_case_free(&c);
-    r.oracle = MW_ORACLE_AUTO;
-    r.gold_auto_s = 0;
-    ck_assert(mw_grad_case_prepare(&r, &c, msg, sizeof msg) == MW_OK);
-    ck_assert(c.oracle == MW_ORACLE_SILVER && strstr(c.oracle_reason, "over"));
+    r.oracle.kind = MW_ORACLE_AUTO;
+    r.oracle.gold_auto_s = 0;
+    ck_assert(mw_grad_case_prepare(&r, &c, &err) == MW_OK);
+    ck_assert(c.oracle.kind == MW_ORACLE_SILVER && strstr(c.oracle.reason, "over"));
     mw_grad_case_free(&c);
-    r.oracle = MW_ORACLE_GOLD;
-    r.gold_budget_s = 0;
-    ck_assert(mw_grad_case_prepare(&r, &c, msg, sizeof msg) == MW_ERR_ARG);
-    ck_assert_msg(strstr(msg, "gold-budget"), "%s", msg);
+    r.oracle.kind = MW_ORACLE_GOLD;
+    r.oracle.gold_budget_s = 0;
+    ck_assert(mw_grad_case_prepare(&r, &c, &err) == MW_ERR_ARG && err.status == MW_ERR_ARG);
+    ck_assert_msg(strstr(err.msg, "gold-budget"), "%s", err.msg);
     mw_grad_case_free(&c);
 }
 END_TEST
@@ -83,24 +90,24 @@ START_TEST(budget_skips_only_unnamed_methods)
 {
     mw_grad_request r = small_request();
     mw_grad_case c;
-    mw_method_runs runs;
-    char msg[320];
-    r.oracle = MW_ORACLE_SILVER;
-    r.budget_gflop = 0;
-    ck_assert(mw_grad_case_prepare(&r, &c, msg, sizeof msg) == MW_OK);
-    ck_assert(mw_grad_case_run(&r, &c, MW_F32, &runs, msg, sizeof msg) == MW_OK);
+    mw_method_results res;
+    mw_err err;
+    r.oracle.kind = MW_ORACLE_SILVER;
+    r.methods.budget_gflop = 0;
+    ck_assert(mw_grad_case_prepare(&r, &c, &err) == MW_OK);
+    ck_assert(mw_grad_case_run(&r, &c, MW_F32, &res, &err) == MW_OK);
     for (int m = 0; m < MW_N_METHODS; m++) {
-        ck_assert(runs.run[m].state == MW_RUN_SKIPPED);
-        ck_assert(strstr(runs.run[m].message, "budget") != NULL);
+        ck_assert(res.m[m].run.status == MW_RUN_SKIPPED && res.m[m].run.n_steps == 0);
+        ck_assert(strstr(res.m[m].run.message, "budget") != NULL);
     }
-    mw_method_runs_free(&runs);
-    r.named = 1;
-    memset(r.want, 0, sizeof r.want);
-    r.want[MW_FORWARD] = 1;
-    ck_assert(mw_grad_case_run(&r, &c, MW_F32, &runs, msg, sizeof msg) == MW_OK);
-    ck_assert(runs.run[MW_FORWARD].state == MW_RUN_OK);
-    ck_assert(runs.run[MW_BACKPROP].state == MW_RUN_NOT_ASKED);
-    mw_method_runs_free(&runs);
+    mw_method_results_free(&res);
+    r.methods.named = 1;
+    memset(r.methods.want, 0, sizeof r.methods.want);
+    r.methods.want[MW_FORWARD] = 1;
+    ck_assert(mw_grad_case_run(&r, &c, MW_F32, &res, &err) == MW_OK);
+    ck_assert(res.m[MW_FORWARD].run.status == MW_RUN_COMPLETE);
+    ck_assert(res.m[MW_BACKPROP].run.status == MW_RUN_NOT_ASKED);
+    mw_method_results_free(&res);
     mw_grad_case_free(&c);
 }
 END_TEST
@@ -111,30 +118,30 @@ START_TEST(inverse_methods_skip_or_stop_with_reason)
 {
     mw_grad_request r = small_request();
     mw_grad_case c;
-    mw_method_runs runs;
-    char msg[320];
-    r.oracle = MW_ORACLE_SILVER;
+    mw_method_results res;
+    mw_err err;
+    r.oracle.kind = MW_ORACLE_SILVER;
     r.spec.out_act = MW_ACT_LEAKY;
     r.spec.leaky_slope = 0;
-    ck_assert(mw_grad_case_prepare(&r, &c, msg, sizeof msg) == MW_OK);
-    ck_assert(mw_grad_case_run(&r, &c, MW_F64, &runs, msg, sizeof msg) == MW_OK);
-    ck_assert(runs.run[MW_BACKPROP].state == MW_RUN_OK);
-    ck_assert(runs.run[MW_MOONWALK].state == MW_RUN_SKIPPED);
-    ck_assert(strstr(runs.run[MW_MIXED].message, "inverse") != NULL);
-    mw_method_runs_free(&runs);
+    ck_assert(mw_grad_case_prepare(&r, &c, &err) == MW_OK);
+    ck_assert(mw_grad_case_run(&r, &c, MW_F64, &res, &err) == MW_OK);
+    ck_assert(res.m[MW_BACKPROP].run.status == MW_RUN_COMPLETE);
+    ck_assert(res.m[MW_MOONWALK].run.status == MW_RUN_SKIPPED);
+    ck_assert(strstr(res.m[MW_MIXED].run.message, "inverse") != NULL);
+    mw_method_results_free(&res);
     mw_grad_case_free(&c);
 
     r = small_request();
-    r.oracle = MW_ORACLE_SILVER;
+    r.oracle.kind = MW_ORACLE_SILVER;
     r.spec.f_act = MW_ACT_IDENTITY;
     r.spec.init_scale = 60;
-    ck_assert(mw_grad_case_prepare(&r, &c, msg, sizeof msg) == MW_OK);
-    ck_assert(mw_grad_case_run(&r, &c, MW_F32, &runs, msg, sizeof msg) == MW_OK);
-    const mw_method_run *rb = &runs.run[MW_REVBACKPROP];
-    ck_assert(rb->state == MW_RUN_NONFINITE && !rb->info.complete && !rb->grad);
-    ck_assert(isnan(rb->vs_oracle.rel_l2));
-    ck_assert(strstr(rb->message, "inverse") != NULL);
-    mw_method_runs_free(&runs);
+    ck_assert(mw_grad_case_prepare(&r, &c, &err) == MW_OK);
+    ck_assert(mw_grad_case_run(&r, &c, MW_F32, &res, &err) == MW_OK);
+    const mw_method_result *rb = &res.m[MW_REVBACKPROP];
+    ck_assert(rb->run.status == MW_RUN_NONFINITE && !rb->info.complete && !rb->grad);
+    ck_assert(rb->run.n_steps == 1 && isnan(rb->step.vs.rel_l2) && rb->step.peak_bytes > 0);
+    ck_assert(strstr(rb->run.message, "inverse") != NULL);
+    mw_method_results_free(&res);
     mw_grad_case_free(&c);
 }
 END_TEST
@@ -143,10 +150,10 @@ START_TEST(invalid_spec_is_refused)
 {
     mw_grad_request r = small_request();
     mw_grad_case c;
-    char msg[320];
+    mw_err err;
     r.spec.depth = 0;
-    ck_assert(mw_grad_case_prepare(&r, &c, msg, sizeof msg) == MW_ERR_ARG);
-    ck_assert(strstr(msg, "depth 0") != NULL);
+    ck_assert(mw_grad_case_prepare(&r, &c, &err) == MW_ERR_ARG);
+    ck_assert(strstr(err.msg, "depth 0") != NULL);
     mw_grad_case_free(&c);
 }
 END_TEST
@@ -159,11 +166,38 @@ static void count_progress(const mw_suite_progress *p, void *arg)
     progress_calls++;
 }
 
+/* A suite's configuration, its preset applied. */
+static mw_suite_config configured(const char *suite, const char *preset)
+{
+    mw_suite_config c;
+    const mw_suite_def *def = mw_suite_find(suite);
+    ck_assert(def != NULL);
+    const mw_preset *p = mw_suite_preset(def, preset);
+    ck_assert_msg(p != NULL, "%s has no preset %s", suite, preset);
+    mw_suite_configure(def, p, &c);
+    return c;
+}
+
+/* Prepare and run a suite in memory; it must succeed. */
+static mw_report run_suite(const char *suite, mw_suite_config *c, int jobs, size_t *failures)
+{
+    const mw_suite_def *def = mw_suite_find(suite);
+    mw_estimate est;
+    mw_err err;
+    mw_report r;
+    ck_assert_msg(mw_suite_prepare(def, c, jobs, &est, &err) == MW_OK, "%s", err.msg);
+    mw_suite_job job = {.def = def, .cfg = c, .path = NULL, .jobs = jobs, .command_line = "test",
+                        .progress = count_progress};
+    ck_assert_msg(mw_suite_run(&job, &r, failures, &err) == MW_OK, "%s", err.msg);
+    if (def->release)
+        def->release(c);
+    return r;
+}
+
 /* A grid of depths 1, 2 x tanh x none, tanh: 4 networks of 12 runs, in memory. */
 static mw_suite_config small_grid(void)
 {
-    mw_suite_config c;
-    ck_assert(mw_suite_preset("quick", &c) == 0);
+    mw_suite_config c = configured("gradcheck", "quick");
     c.grid.n_archs = 1; /* mlp */
     c.grid.depths[0] = 1, c.grid.depths[1] = 2, c.grid.n_depths = 2;
     c.grid.f_acts[0] = MW_ACT_TANH, c.grid.n_f_acts = 1;
@@ -171,14 +205,9 @@ static mw_suite_config small_grid(void)
     return c;
 }
 
-static mw_status run_grid(const mw_suite_config *c, int jobs, mw_report *rep, size_t *failed)
+static mw_report run_grid(mw_suite_config *c, int jobs, size_t *failed)
 {
-    char msg[512];
-    mw_suite_job job = {.cfg = c, .path = NULL, .jobs = jobs, .command_line = "test",
-                        .progress = count_progress};
-    mw_status st = mw_suite_gradcheck(&job, rep, failed, msg, sizeof msg);
-    ck_assert_msg(st == MW_OK || st == MW_ERR_ARG, "%s", msg);
-    return st;
+    return run_suite("gradcheck", c, jobs, failed);
 }
 
 /* Every check passes; each network has its gold and projforward's rate, whose fitted
@@ -187,31 +216,32 @@ static mw_status run_grid(const mw_suite_config *c, int jobs, mw_report *rep, si
 START_TEST(suite_gradcheck_grid)
 {
     mw_suite_config c = small_grid();
-    mw_report r;
     size_t failed;
     progress_calls = 0;
-    ck_assert(run_grid(&c, 1, &r, &failed) == MW_OK);
+    mw_report r = run_grid(&c, 1, &failed);
     ck_assert_uint_eq(failed, 0);
     ck_assert_uint_eq(r.n_networks, 4);
     ck_assert_uint_eq(r.n_runs, 48);
     ck_assert_uint_eq(progress_calls, 4);
     for (size_t i = 0; i < r.n_networks; i++) {
         const mw_report_network *n = &r.networks[i];
-        ck_assert_str_eq(n->status, "ok");
-        ck_assert(n->certified_bits >= 100 && n->fd_agree_bits >= 100);
-        ck_assert(n->n_proj == 5 && n->proj_k[4] == 256);
-        ck_assert_msg(fabs(n->proj_slope + 0.5) < 0.15, "network %ld: slope %g", n->index,
-                      n->proj_slope);
+        ck_assert(n->status == MW_NET_OK && n->index == (long)i);
+        ck_assert(n->oracle.certified_bits >= 100 && n->oracle.fd_agree_bits >= 100);
+        ck_assert(n->proj.n == 5 && n->proj.k[4] == 256);
+        ck_assert_msg(fabs(n->proj.slope + 0.5) < 0.15, "network %ld: slope %g", n->index,
+                      n->proj.slope);
         for (int t = 0; t < 2; t++)
             for (int m = 0; m < MW_N_METHODS; m++) {
                 const mw_report_run *run =
-                    mw_report_run_at(&r, mw_suite_run_index(&c, n->index, t, (mw_method)m));
+                    mw_report_run_at(&r, mw_grid_run_index(&c, n->index, t, (mw_method)m));
                 ck_assert(run && run->network == n->index);
-                ck_assert_str_eq(run->method, mw_method_name((mw_method)m));
-                ck_assert_str_eq(run->status, "complete");
+                ck_assert(run->method == (mw_method)m && run->status == MW_RUN_COMPLETE);
                 ck_assert(run->n_steps == 1 && run->n_layers == n->spec.depth + 1);
             }
     }
+    /* the runs in index order */
+    for (size_t k = 1; k < r.n_runs; k++)
+        ck_assert(r.runs[k - 1].index < r.runs[k].index);
     /* the same network for every method, dtype and depth of a replicate */
     ck_assert(r.networks[0].spec.seed == r.networks[3].spec.seed);
     mw_report_free(&r);
@@ -223,19 +253,18 @@ END_TEST
 START_TEST(suite_gradcheck_affine)
 {
     mw_suite_config c = small_grid();
-    c.base.spec.coupling = MW_COUPLING_AFFINE;
+    c.mlp.coupling = MW_COUPLING_AFFINE;
     c.revnet.coupling = MW_COUPLING_AFFINE;
     c.grid.archs[1] = MW_ARCH_REVNET, c.grid.n_archs = 2;
     c.grid.lpbs[0] = 1, c.grid.n_lpbs = 1;
     c.grid.n_out_acts = 1;
-    c.proj_repeats = 1;
-    mw_report r;
+    c.check.proj_repeats = 1;
     size_t failed;
-    ck_assert(run_grid(&c, 1, &r, &failed) == MW_OK);
+    mw_report r = run_grid(&c, 1, &failed);
     ck_assert_uint_eq(failed, 0);
     ck_assert_uint_eq(r.n_networks, 3);
     for (size_t i = 0; i < r.n_networks; i++) {
-        ck_assert_str_eq(r.networks[i].status, "ok");
+        ck_assert(r.networks[i].status == MW_NET_OK);
         ck_assert(r.networks[i].spec.coupling == MW_COUPLING_AFFINE);
     }
     mw_report_free(&r);
@@ -246,23 +275,21 @@ END_TEST
 START_TEST(suite_gradcheck_jobs_agree)
 {
     mw_suite_config c = small_grid();
-    c.proj_repeats = 2;
-    mw_report a, b;
+    c.check.proj_repeats = 2;
     size_t fa, fb;
-    ck_assert(run_grid(&c, 1, &a, &fa) == MW_OK);
-    ck_assert(run_grid(&c, 2, &b, &fb) == MW_OK);
+    mw_report a = run_grid(&c, 1, &fa), b = run_grid(&c, 2, &fb);
     ck_assert(a.n_runs == b.n_runs && fa == fb);
     for (size_t i = 0; i < a.n_runs; i++) {
-        const mw_report_run *ra = &a.runs[i], *rb = mw_report_run_at(&b, ra->index);
-        ck_assert(rb && strcmp(ra->status, rb->status) == 0);
+        const mw_report_run *ra = &a.runs[i], *rb = &b.runs[i];
+        ck_assert(rb->index == ra->index && ra->status == rb->status);
         const mw_report_step *sa = mw_report_last_step(ra), *sb = mw_report_last_step(rb);
         ck_assert(sa && sb);
-        ck_assert(memcmp(&sa->rel_l2, &sb->rel_l2, sizeof sa->rel_l2) == 0 &&
-                  sa->max_ulp == sb->max_ulp && sa->peak_bytes == sb->peak_bytes);
+        ck_assert(memcmp(&sa->vs.rel_l2, &sb->vs.rel_l2, sizeof sa->vs.rel_l2) == 0 &&
+                  sa->vs.max_ulp == sb->vs.max_ulp && sa->peak_bytes == sb->peak_bytes);
     }
     for (size_t i = 0; i < a.n_networks; i++)
-        ck_assert(mw_report_network_at(&b, a.networks[i].index)->proj_slope ==
-                  a.networks[i].proj_slope);
+        ck_assert(mw_report_network_at(&b, a.networks[i].index)->proj.slope ==
+                  a.networks[i].proj.slope);
     mw_report_free(&a);
     mw_report_free(&b);
 }
@@ -273,28 +300,27 @@ END_TEST
 START_TEST(suite_gradcheck_failures)
 {
     mw_suite_config c = small_grid();
-    c.proj_repeats = 0;
-    c.tol = 1e-30;
-    mw_report r;
+    c.check.proj_repeats = 0;
+    c.check.tol = 1e-30;
     size_t failed;
-    ck_assert(run_grid(&c, 1, &r, &failed) == MW_OK);
+    mw_report r = run_grid(&c, 1, &failed);
     ck_assert_uint_eq(failed, 4 * 5);
     mw_report_free(&r);
-    c.tol = 1e-11;
-    c.base.gold.floor_bits = 300;
-    ck_assert(run_grid(&c, 1, &r, &failed) == MW_OK);
+    c.check.tol = 1e-11;
+    c.oracle.gold.floor_bits = 300;
+    r = run_grid(&c, 1, &failed);
     ck_assert_uint_eq(failed, 48);
     for (size_t i = 0; i < r.n_networks; i++)
-        ck_assert(strcmp(r.networks[i].status, "failed") == 0 &&
+        ck_assert(r.networks[i].status == MW_NET_FAILED &&
                   strstr(r.networks[i].message, "not certified"));
     mw_report_free(&r);
+    mw_err err;
     c = small_grid();
     c.grid.depths[0] = 0;
-    char msg[256];
-    ck_assert(mw_suite_validate(&c, msg, sizeof msg) != 0 && strstr(msg, "depth 0"));
+    ck_assert(mw_grid_validate(&c, 1, &err) == MW_ERR_ARG && strstr(err.msg, "depth 0"));
     c = small_grid();
     c.grid.n_dtypes = 0;
-    ck_assert(mw_suite_validate(&c, msg, sizeof msg) != 0 && strstr(msg, "empty"));
+    ck_assert(mw_grid_validate(&c, 1, &err) == MW_ERR_ARG && strstr(err.msg, "empty"));
 }
 END_TEST
 
@@ -303,9 +329,8 @@ END_TEST
 /* A tiny training grid: depth 2, tanh, 2 epochs of 4 steps, in memory. */
 static mw_suite_config tiny_training(mw_act out_act, mw_dtype dtype)
 {
-    mw_suite_config c;
-    ck_assert(mw_stability_preset("quick", &c) == 0);
-    c.base.spec.width = 8, c.base.spec.hidden = 8, c.base.spec.batch = 8;
+    mw_suite_config c = configured("stability", "quick");
+    c.mlp.width = 8, c.mlp.hidden = 8, c.mlp.batch = 8;
     c.grid.f_acts[0] = MW_ACT_TANH, c.grid.n_f_acts = 1;
     c.grid.out_acts[0] = out_act, c.grid.n_out_acts = 1;
     c.grid.depths[0] = 2, c.grid.n_depths = 1;
@@ -316,14 +341,10 @@ static mw_suite_config tiny_training(mw_act out_act, mw_dtype dtype)
     return c;
 }
 
-static mw_report train(const mw_suite_config *c)
+static mw_report train(mw_suite_config *c)
 {
-    mw_report r;
     size_t failed;
-    char msg[512];
-    mw_suite_job job = {.cfg = c, .path = NULL, .jobs = 1, .command_line = "test"};
-    mw_status st = mw_suite_stability(&job, &r, &failed, msg, sizeof msg);
-    ck_assert_msg(st == MW_OK, "%s", msg);
+    mw_report r = run_suite("stability", c, 1, &failed);
     ck_assert_uint_eq(failed, 0);
     return r;
 }
@@ -341,14 +362,14 @@ START_TEST(stability_lockstep)
     ck_assert(n->n_ref_steps == 8 && n->n_ref_epochs == 2);
     for (size_t k = 0; k < r.n_runs; k++) {
         const mw_report_run *run = &r.runs[k];
-        ck_assert_msg(strcmp(run->status, "complete") == 0, "%s: %s %s", run->method, run->status,
+        const mw_method m = run->method;
+        const char *name = mw_method_name(m);
+        ck_assert_msg(run->status == MW_RUN_COMPLETE, "%s: %d %s", name, (int)run->status,
                       run->message);
         ck_assert(run->n_steps == 8 && run->n_epochs == 2);
-        ck_assert_msg(run->steps[0].dist_ref == 0, "%s starts %g from θ_0", run->method,
+        ck_assert_msg(run->steps[0].dist_ref == 0, "%s starts %g from θ_0", name,
                       run->steps[0].dist_ref);
         ck_assert(isfinite(run->epochs[1].test_accuracy));
-        mw_method m;
-        ck_assert(mw_method_parse(run->method, &m) == 0);
         for (size_t s = 0; s < run->n_steps; s++) {
             const mw_report_step *st = &run->steps[s];
             ck_assert(st->step == (long long)s && st->epoch == (long long)(s / 4));
@@ -357,7 +378,7 @@ START_TEST(stability_lockstep)
                               "backprop left the reference at step %zu", s);
             else if (!mw_method_is_stochastic(m))
                 ck_assert_msg(st->dist_ref <= 1e-10, "%s: %g from the reference at step %zu",
-                              run->method, st->dist_ref, s);
+                              name, st->dist_ref, s);
             if (m == MW_REVBACKPROP)
                 ck_assert(st->recon_err < 1e-12);
             if (m == MW_MOONWALK || m == MW_MIXED)
@@ -378,18 +399,18 @@ END_TEST
 START_TEST(stability_divergence)
 {
     mw_suite_config c = tiny_training(MW_ACT_TANH, MW_F32);
-    c.base.spec.init_scale = 60;
+    c.mlp.init_scale = 60;
     c.grid.f_acts[0] = MW_ACT_IDENTITY;
     mw_report r = train(&c);
     for (size_t k = 0; k < r.n_runs; k++) {
         const mw_report_run *run = &r.runs[k];
-        if (strcmp(run->method, "revbackprop") == 0) {
-            ck_assert_str_eq(run->status, "diverged");
+        if (run->method == MW_REVBACKPROP) {
+            ck_assert(run->status == MW_RUN_DIVERGED);
             ck_assert_msg(strstr(run->message, "step 0") && strstr(run->message, "inverse"), "%s",
                           run->message);
             ck_assert(run->n_steps == 0);
-        } else if (strcmp(run->method, "backprop") == 0) {
-            ck_assert_str_eq(run->status, "complete");
+        } else if (run->method == MW_BACKPROP) {
+            ck_assert(run->status == MW_RUN_COMPLETE);
             ck_assert(run->n_steps == 8);
         }
     }
@@ -401,7 +422,7 @@ START_TEST(stability_divergence)
     r = train(&c);
     for (size_t k = 0; k < r.n_runs; k++) {
         const mw_report_run *run = &r.runs[k];
-        ck_assert_str_eq(run->status, "diverged");
+        ck_assert(run->status == MW_RUN_DIVERGED);
         ck_assert_msg(strstr(run->message, "step 0") && strstr(run->message, "exploded"), "%s",
                       run->message);
         ck_assert(run->n_steps == 1);
@@ -415,16 +436,18 @@ START_TEST(stability_verdict)
 {
     mw_suite_config c = tiny_training(MW_ACT_IDENTITY, MW_F64);
     mw_report r = train(&c);
-    mw_verdict_row rows[16];
-    size_t n = mw_stability_verdict(&r, rows, 16);
+    size_t n;
+    mw_verdict_row *rows = mw_stability_verdict(&r, &n);
+    ck_assert(rows != NULL);
     ck_assert_uint_eq(n, 6);
     for (size_t i = 0; i < n; i++) {
-        ck_assert_str_eq(rows[i].out_act, "none");
+        ck_assert(rows[i].out_act == MW_ACT_IDENTITY && rows[i].method == (mw_method)i);
         ck_assert(rows[i].runs == 1 && rows[i].diverged == 0);
         ck_assert(rows[i].test_accuracy >= 0 && rows[i].test_accuracy <= 1);
-        if (strcmp(rows[i].method, "projforward") != 0)
+        if (rows[i].method != MW_PROJFORWARD)
             ck_assert(rows[i].err_max_last < 1e-12 && rows[i].dist_ref < 1e-10);
     }
+    free(rows);
     mw_report_free(&r);
 }
 END_TEST
@@ -454,13 +477,8 @@ END_TEST
 
 static mw_report run_scaling(const char *suite, mw_suite_config *c)
 {
-    char msg[512];
-    mw_suite_job job = {.cfg = c, .path = NULL, .jobs = 1, .command_line = "test"};
-    mw_report r;
     size_t failed;
-    mw_status st = strcmp(suite, "memory") == 0 ? mw_suite_memory(&job, &r, &failed, msg, sizeof msg)
-                                                : mw_suite_timing(&job, &r, &failed, msg, sizeof msg);
-    ck_assert_msg(st == MW_OK, "%s", msg);
+    mw_report r = run_suite(suite, c, 1, &failed);
     ck_assert_uint_eq(failed, 0);
     return r;
 }
@@ -472,8 +490,7 @@ static mw_report run_scaling(const char *suite, mw_suite_config *c)
  * those of the runs; the total adds parameters, gradient and batch. */
 START_TEST(memory_suite)
 {
-    mw_suite_config c;
-    ck_assert(mw_scaling_preset("memory", "quick", &c) == 0);
+    mw_suite_config c = configured("memory", "quick");
     const int d[3] = {6, 12, 30}, lpb[2] = {2, 10};
     memcpy(c.grid.depths, d, sizeof d), c.grid.n_depths = 3;
     memcpy(c.grid.lpbs, lpb, sizeof lpb), c.grid.n_lpbs = 2;
@@ -484,19 +501,20 @@ START_TEST(memory_suite)
     ck_assert_uint_eq(r.n_networks, 5);
     for (size_t k = 0; k < r.n_runs; k++) {
         const mw_report_step *st = mw_report_last_step(&r.runs[k]);
-        ck_assert(st && st->peak_bytes > 0 && strcmp(r.runs[k].status, "complete") == 0);
+        ck_assert(st && st->peak_bytes > 0 && r.runs[k].status == MW_RUN_COMPLETE);
     }
     int seen = 0;
-    for (size_t i = 0; i < r.n_fits; i++) {
-        const mw_report_fit *f = &r.fits[i];
+    const mw_report_fit *fits = r.tables[MW_TABLE_FITS].rows;
+    for (size_t i = 0; i < r.tables[MW_TABLE_FITS].n; i++) {
+        const mw_report_fit *f = &fits[i];
         if (strcmp(f->quantity, "peak_bytes") != 0)
             continue;
         seen++;
-        if (!strcmp(f->method, "revbackprop") || !strcmp(f->method, "moonwalk") ||
-            !strcmp(f->method, "forward") || !strcmp(f->method, "projforward"))
-            ck_assert_msg(f->exponent == 0.0 && f->r2 == 1.0, "%s %s: p %g", f->setting, f->method,
-                          f->exponent);
-        if (!strcmp(f->method, "backprop"))
+        if (f->method == MW_REVBACKPROP || f->method == MW_MOONWALK || f->method == MW_FORWARD ||
+            f->method == MW_PROJFORWARD)
+            ck_assert_msg(f->exponent == 0.0 && f->r2 == 1.0, "%s %s: p %g", f->setting,
+                          mw_method_name(f->method), f->exponent);
+        if (f->method == MW_BACKPROP)
             ck_assert_msg(f->exponent > 0.5 && !strcmp(f->table1, "1"), "%s backprop p %g",
                           f->setting, f->exponent);
     }
@@ -505,18 +523,19 @@ START_TEST(memory_suite)
     for (size_t k = 0; k < r.n_runs; k++) {
         const mw_report_network *n = mw_report_network_at(&r, r.runs[k].network);
         if (n->spec.arch == MW_ARCH_REVNET && n->spec.layers_per_block == 10) {
-            if (!strcmp(r.runs[k].method, "backprop"))
+            if (r.runs[k].method == MW_BACKPROP)
                 bp = (double)r.runs[k].steps[0].peak_bytes;
-            if (!strcmp(r.runs[k].method, "moonwalk"))
+            if (r.runs[k].method == MW_MOONWALK)
                 mwk = (double)r.runs[k].steps[0].peak_bytes;
             ck_assert(mw_scaling_total_bytes(&n->spec, r.runs[k].dtype, 100) >
                       100 + 2 * 4 * 10000);
         }
     }
     int found = 0;
-    for (size_t i = 0; i < r.n_ratios; i++)
-        if (strstr(r.ratios[i].name, "peak_bytes backprop/moonwalk, revnet")) {
-            ck_assert(fabs(r.ratios[i].value - bp / mwk) <= 1e-12 * r.ratios[i].value);
+    const mw_report_ratio *ratios = r.tables[MW_TABLE_RATIOS].rows;
+    for (size_t i = 0; i < r.tables[MW_TABLE_RATIOS].n; i++)
+        if (strstr(ratios[i].name, "peak_bytes backprop/moonwalk, revnet")) {
+            ck_assert(fabs(ratios[i].value - bp / mwk) <= 1e-12 * ratios[i].value);
             found = 1;
         }
     ck_assert(found && bp > mwk);
@@ -532,33 +551,33 @@ END_TEST
  * sanitizer build running beside the emulated CUDA tests). */
 START_TEST(timing_suite)
 {
-    mw_suite_config c;
-    ck_assert(mw_scaling_preset("timing", "quick", &c) == 0);
+    mw_suite_config c = configured("timing", "quick");
     c.grid.n_archs = 1;
     const int d[2] = {6, 24};
     memcpy(c.grid.depths, d, sizeof d), c.grid.n_depths = 2;
-    c.base.spec.width = 8, c.base.spec.hidden = 8, c.base.spec.batch = 8;
-    c.repeats = 3;
+    c.mlp.width = 8, c.mlp.hidden = 8, c.mlp.batch = 8;
+    c.timing.repeats = 3;
     mw_report r = run_scaling("timing", &c);
     double f = 0, m = 0;
     for (size_t k = 0; k < r.n_runs; k++) {
         const mw_report_network *n = mw_report_network_at(&r, r.runs[k].network);
         const mw_report_step *st = mw_report_last_step(&r.runs[k]);
         ck_assert(st && st->seconds > 0);
-        if (n->spec.depth == 6 && !strcmp(r.runs[k].method, "forward"))
+        if (n->spec.depth == 6 && r.runs[k].method == MW_FORWARD)
             f = st->seconds;
-        if (n->spec.depth == 6 && !strcmp(r.runs[k].method, "moonwalk"))
+        if (n->spec.depth == 6 && r.runs[k].method == MW_MOONWALK)
             m = st->seconds;
     }
-    ck_assert(r.n_fits == MW_N_METHODS);
+    ck_assert(r.tables[MW_TABLE_FITS].n == MW_N_METHODS);
     int fm = 0, mb = 0;
-    for (size_t i = 0; i < r.n_ratios; i++) {
-        if (strstr(r.ratios[i].name, "seconds forward/moonwalk") &&
-            strstr(r.ratios[i].name, ", 6 layers")) {
-            ck_assert(fabs(r.ratios[i].value - f / m) <= 1e-12 * r.ratios[i].value);
+    const mw_report_ratio *ratios = r.tables[MW_TABLE_RATIOS].rows;
+    for (size_t i = 0; i < r.tables[MW_TABLE_RATIOS].n; i++) {
+        if (strstr(ratios[i].name, "seconds forward/moonwalk") &&
+            strstr(ratios[i].name, ", 6 layers")) {
+            ck_assert(fabs(ratios[i].value - f / m) <= 1e-12 * ratios[i].value);
             fm++;
         }
-        mb += strstr(r.ratios[i].name, "seconds mixed/backprop") != NULL;
+        mb += strstr(ratios[i].name, "seconds mixed/backprop") != NULL;
     }
     ck_assert_int_eq(fm, 1);
     ck_assert_int_eq(mb, 2);
@@ -568,10 +587,9 @@ END_TEST
 
 /* ---------------------------------------------------------------- layer check */
 
-static int has_row(const mw_layer_check_result *r, const char *layer, const char *check,
-                   int failing)
+static int has_row(const mw_layer_rows *r, const char *layer, const char *check, int failing)
 {
-    for (size_t i = 0; i < r->n_rows; i++)
+    for (size_t i = 0; i < r->n; i++)
         if (strcmp(r->rows[i].layer, layer) == 0 && strcmp(r->rows[i].check, check) == 0 &&
             (!failing || !r->rows[i].pass))
             return 1;
@@ -586,18 +604,18 @@ START_TEST(layer_check_passes_real_layers)
         "forward", "inverse", "inverse_bias", "adjoint", "vijp_identity", "jvp", "vjp_input",
         "vjp_params", "vijp_exact", "method:backprop", "method:forward", "method:projforward",
         "method:revbackprop", "method:moonwalk", "method:mixed"};
-    char msg[512];
+    mw_err err;
     for (size_t i = 0; i < mw_layer_count(); i++) {
         mw_layer_info info;
         mw_layer_info_at(i, &info);
         if (info.fault)
             continue;
-        mw_layer_check_result r = {0};
-        ck_assert_msg(mw_layer_check(info.name, &r, NULL, NULL, msg, sizeof msg) == 0, "%s", msg);
-        for (size_t k = 0; k < r.n_rows; k++) {
+        mw_layer_rows r = {0};
+        ck_assert_msg(mw_layer_check(info.name, &r, &err) == MW_OK, "%s", err.msg);
+        for (size_t k = 0; k < r.n; k++) {
             const mw_layer_check_row *w = &r.rows[k];
-            ck_assert_msg(w->pass, "%s %s %s %s: %g > %g", w->layer, w->config, w->dtype,
-                          w->check, w->error, w->threshold);
+            ck_assert_msg(w->pass, "%s %s %s %s: %g > %g", w->layer, w->config,
+                          mw_dtype_name(w->dtype), w->check, w->error, w->threshold);
             ck_assert(isfinite(w->error) && w->threshold >= 0);
         }
         /* the squeeze has no parameters, so no vjp_params and no network of its own */
@@ -608,11 +626,11 @@ START_TEST(layer_check_passes_real_layers)
                           info.name, checks[c], wanted ? "missing" : "unexpected");
         }
         int dtypes = 0;
-        for (size_t k = 0; k < r.n_rows; k++)
-            dtypes |= strcmp(r.rows[k].dtype, "f32") == 0 ? 1 : strcmp(r.rows[k].dtype, "f64") == 0 ? 2 : 0;
+        for (size_t k = 0; k < r.n; k++)
+            dtypes |= 1 << r.rows[k].dtype;
         ck_assert_int_eq(dtypes, 3);
-        ck_assert_uint_eq(mw_layer_check_failures(&r, info.name), 0);
-        mw_layer_check_free(&r);
+        ck_assert_uint_eq(mw_layer_check_failures(r.rows, r.n, info.name), 0);
+        mw_layer_rows_free(&r);
     }
 }
 END_TEST
@@ -628,7 +646,7 @@ START_TEST(layer_check_catches_every_fault)
         {"additive-bn-vjp-uncoupled", "vjp_input"},
         {"additive-inverse-bias", "inverse_bias"},
     };
-    char msg[512];
+    mw_err err;
     size_t controls = 0;
     for (size_t i = 0; i < mw_layer_count(); i++) {
         mw_layer_info info;
@@ -636,78 +654,96 @@ START_TEST(layer_check_catches_every_fault)
         if (!info.fault)
             continue;
         controls++;
-        mw_layer_check_result r = {0};
-        ck_assert_msg(mw_layer_check(info.name, &r, NULL, NULL, msg, sizeof msg) == 0, "%s", msg);
-        ck_assert_msg(mw_layer_check_failures(&r, info.name) > 0, "%s escaped every check",
-                      info.name);
+        mw_layer_rows r = {0};
+        ck_assert_msg(mw_layer_check(info.name, &r, &err) == MW_OK, "%s", err.msg);
+        ck_assert_msg(mw_layer_check_failures(r.rows, r.n, info.name) > 0,
+                      "%s escaped every check", info.name);
         for (size_t k = 0; k < sizeof expect / sizeof expect[0]; k++)
             if (strcmp(expect[k].layer, info.name) == 0)
                 ck_assert_msg(has_row(&r, info.name, expect[k].check, 1), "%s: %s did not fail",
                               info.name, expect[k].check);
         /* the fault is in one operation: forward and the jvp stay right */
         ck_assert(!has_row(&r, info.name, "forward", 1) && !has_row(&r, info.name, "jvp", 1));
-        mw_layer_check_free(&r);
+        mw_layer_rows_free(&r);
     }
     ck_assert_uint_ge(controls, sizeof expect / sizeof expect[0]);
-    mw_layer_check_result r = {0};
-    ck_assert(mw_layer_check("no-such-layer", &r, NULL, NULL, msg, sizeof msg) != 0);
-    ck_assert(strstr(msg, "no-such-layer") != NULL);
+    mw_layer_rows r = {0};
+    ck_assert(mw_layer_check("no-such-layer", &r, &err) == MW_ERR_ARG);
+    ck_assert(strstr(err.msg, "no-such-layer") != NULL);
 }
 END_TEST
 
-/* The report round-trips; a baseline whose errors were smaller (doctored: one row 100x
- * better than measured) makes that row a regression, the honest one none. */
+/* suite layers on one layer into a report; its rows read back whole. As its own baseline
+ * nothing regresses (and a row with no counterpart is counted, not compared); a baseline
+ * whose errors were smaller (doctored: one row 100x better than measured) makes that row
+ * a regression, and the suite fails. */
 START_TEST(layer_check_baseline)
 {
-    char msg[512], dir[256], path[300];
+    char dir[256], path[300], doctored[300];
     const char *base = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/mw-test-layers-XXXXXX", base && *base ? base : "/tmp");
     ck_assert(mkdtemp(dir) != NULL);
     snprintf(path, sizeof path, "%s/base.h5", dir);
-    mw_layer_check_result r = {0}, back = {0};
-    ck_assert_msg(mw_layer_check("affine", &r, NULL, NULL, msg, sizeof msg) == 0, "%s", msg);
-    ck_assert_msg(mw_layer_report_write(path, &r, 0, "test", "test", msg, sizeof msg) == 0, "%s",
-                  msg);
-    ck_assert(mw_layer_report_write(path, &r, 0, "test", "test", msg, sizeof msg) != 0 &&
-              strstr(msg, "--force"));
-    ck_assert_msg(mw_layer_report_load(path, &back, msg, sizeof msg) == 0, "%s", msg);
-    ck_assert_uint_eq(back.n_rows, r.n_rows);
-    for (size_t i = 0; i < r.n_rows; i++) {
-        ck_assert_str_eq(back.rows[i].check, r.rows[i].check);
-        ck_assert_str_eq(back.rows[i].config, r.rows[i].config);
-        ck_assert(back.rows[i].error == r.rows[i].error || (isnan(back.rows[i].error) && isnan(r.rows[i].error)));
-        ck_assert_int_eq(back.rows[i].pass, r.rows[i].pass);
+    snprintf(doctored, sizeof doctored, "%s/doctored.h5", dir);
+    const mw_suite_def *def = mw_suite_find("layers");
+    mw_suite_config c = configured("layers", "all");
+    snprintf(c.layers.names[0], sizeof c.layers.names[0], "affine");
+    c.layers.n_names = 1;
+    mw_err err;
+    mw_report r, back;
+    size_t failures;
+    mw_estimate est;
+    ck_assert_msg(mw_suite_prepare(def, &c, 1, &est, &err) == MW_OK && est.units == 1, "%s",
+                  err.msg);
+    mw_suite_job job = {.def = def, .cfg = &c, .path = path, .jobs = 1, .command_line = "test"};
+    ck_assert_msg(mw_suite_run(&job, &r, &failures, &err) == MW_OK, "%s", err.msg);
+    ck_assert_uint_eq(failures, 0);
+    ck_assert_msg(mw_report_load(&back, path, &err) == MW_OK, "%s", err.msg);
+    const mw_report_table *t = &r.tables[MW_TABLE_LAYER_CHECKS], *u = &back.tables[MW_TABLE_LAYER_CHECKS];
+    ck_assert(t->n > 0 && u->n == t->n);
+    const mw_layer_check_row *rows = t->rows, *brows = u->rows;
+    for (size_t i = 0; i < t->n; i++) {
+        ck_assert_str_eq(brows[i].check, rows[i].check);
+        ck_assert_str_eq(brows[i].config, rows[i].config);
+        ck_assert(brows[i].dtype == rows[i].dtype && brows[i].pass == rows[i].pass);
+        ck_assert(brows[i].error == rows[i].error || (isnan(brows[i].error) && isnan(rows[i].error)));
     }
+    ck_assert(strcmp(back.networks[0].label, "layer affine") == 0);
     /* the same results against themselves: nothing regressed */
-    mw_layer_check_result again = {0};
-    ck_assert(mw_layer_check("affine", &again, NULL, NULL, msg, sizeof msg) == 0);
+    mw_layer_rows again = {0};
+    ck_assert(mw_layer_check("affine", &again, &err) == MW_OK);
     size_t unmatched = 1;
-    ck_assert_uint_eq(mw_layer_check_against(&again, &back, 4.0, &unmatched), 0);
+    ck_assert_uint_eq(mw_layer_check_against(again.rows, again.n, brows, u->n, 4.0, &unmatched), 0);
     ck_assert_uint_eq(unmatched, 0);
-    const mw_layer_check_result empty = {0}; /* nothing to compare with: every row unmatched */
-    ck_assert_uint_eq(mw_layer_check_against(&again, &empty, 4.0, &unmatched), 0);
-    ck_assert_uint_eq(unmatched, again.n_rows);
-    ck_assert_uint_eq(mw_layer_check_failures(&again, NULL), 0);
+    ck_assert_uint_eq(mw_layer_check_against(again.rows, again.n, NULL, 0, 4.0, &unmatched), 0);
+    ck_assert_uint_eq(unmatched, again.n);
+    ck_assert_uint_eq(mw_layer_check_failures(again.rows, again.n, NULL), 0);
+    mw_layer_rows_free(&again);
     /* doctor one row of the baseline: its error 100x smaller than measured */
-    size_t doctored = r.n_rows;
-    for (size_t i = 0; i < back.n_rows && doctored == r.n_rows; i++)
-        if (strcmp(back.rows[i].check, "vjp_params") == 0 && back.rows[i].error > 0)
-            doctored = i, back.rows[i].error /= 100;
-    ck_assert(doctored < r.n_rows);
-    mw_layer_check_result now = {0};
-    ck_assert(mw_layer_check("affine", &now, NULL, NULL, msg, sizeof msg) == 0);
-    ck_assert_uint_eq(mw_layer_check_against(&now, &back, 4.0, NULL), 1);
-    ck_assert_uint_eq(mw_layer_check_failures(&now, NULL), 1);
-    ck_assert(!now.rows[doctored].pass && strstr(now.rows[doctored].check, "regressed"));
-    /* a file of another kind is refused by name */
-    FILE *f = fopen(path, "w");
-    ck_assert(f && fputs("not hdf5\n", f) >= 0 && fclose(f) == 0);
-    mw_layer_check_result bad = {0};
-    ck_assert(mw_layer_report_load(path, &bad, msg, sizeof msg) != 0 && strstr(msg, path));
-    unlink(path);
+    size_t which = u->n;
+    mw_layer_check_row *b = u->rows;
+    for (size_t i = 0; i < u->n && which == u->n; i++)
+        if (strcmp(b[i].check, "vjp_params") == 0 && b[i].error > 0)
+            which = i, b[i].error /= 100;
+    ck_assert(which < u->n);
+    snprintf(back.path, sizeof back.path, "%s", doctored);
+    ck_assert(mw_report_commit(&back, &err) == MW_OK);
+    mw_report_free(&back);
+    mw_report_free(&r);
+    snprintf(c.layers.baseline, sizeof c.layers.baseline, "%s", doctored);
+    ck_assert(mw_suite_prepare(def, &c, 1, &est, &err) == MW_OK);
+    job.path = NULL;
+    ck_assert_msg(mw_suite_run(&job, &r, &failures, &err) == MW_OK, "%s", err.msg);
+    ck_assert_uint_eq(failures, 1);
+    rows = r.tables[MW_TABLE_LAYER_CHECKS].rows;
+    ck_assert(!rows[which].pass && strstr(rows[which].check, "regressed"));
+    ck_assert_uint_eq(mw_layer_check_failures(rows, r.tables[MW_TABLE_LAYER_CHECKS].n, NULL), 1);
+    mw_report_free(&r);
+    /* a baseline that is not a report of checks is refused before any work */
+    snprintf(c.layers.baseline, sizeof c.layers.baseline, "%s/none.h5", dir);
+    ck_assert(mw_suite_prepare(def, &c, 1, &est, &err) == MW_ERR_ARG && strstr(err.msg, "none.h5"));
+    unlink(path), unlink(doctored);
     rmdir(dir);
-    mw_layer_check_free(&r), mw_layer_check_free(&back), mw_layer_check_free(&again);
-    mw_layer_check_free(&now);
 }
 END_TEST
 
