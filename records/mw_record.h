@@ -88,7 +88,7 @@ struct mw_record {
     mw_status (*check)(const void *rec, mw_err *err);
 };
 
-#define MW_FIELDS_END {NULL, MW_FK_INT, 0, NULL}
+#define MW_FIELDS_END {.name = NULL}
 
 /* ---- options ----
  * A group of options: the fields of a record that have an .opt (less those with any of

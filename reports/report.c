@@ -376,8 +376,8 @@ static herr_t load_network(hid_t parent, const char *name, const H5L_info_t *inf
     n.ref_steps = h5u_read_table(w, g, "reference_steps", &mw_step_record, &n.n_ref_steps);
     n.ref_epochs = h5u_read_table(w, g, "reference_epochs", &mw_epoch_record, &n.n_ref_epochs);
     H5Gclose(g);
-    if (w->failed)
-        h5u_fail(w, "%s", name); /* keeps the first message */
+    if (w->failed && w->err)
+        mw_err_prefix(w->err, "networks/%s", name);
     if (!w->failed && mw_report_network_at(ld->r, n.index))
         h5u_fail(w, "%s: network %ld twice", name, n.index);
     if (!w->failed && mw_report_set_network(ld->r, &n) != MW_OK)
@@ -432,8 +432,8 @@ static herr_t load_run(hid_t parent, const char *name, const H5L_info_t *info, v
     if (!w->failed)
         run.layer_rel_l2 = read_layers(w, g, name, run.n_steps, &run.n_layers);
     H5Gclose(g);
-    if (w->failed)
-        h5u_fail(w, "%s", name);
+    if (w->failed && w->err)
+        mw_err_prefix(w->err, "runs/%s", name);
     if (!w->failed && mw_report_run_at(ld->r, run.index))
         h5u_fail(w, "%s: run %ld twice", name, run.index);
     if (!w->failed && mw_report_set_run(ld->r, &run) != MW_OK)

@@ -1,4 +1,5 @@
-/* Tests of reports/: the JSON writer. */
+/* Tests of reports/: the JSON writer, gradient dumps, suite reports (written and read
+ * back through their field tables, and refused when damaged or foreign), figures. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,8 @@
 #include "dump.h"
 #include "plot.h"
 #include "report.h"
-#include "json.h"
+#include "h5util.h"
+#include "mw_json.h"
 #include "jsonr.h"
 #include "testutil.h"
 
@@ -53,7 +55,7 @@ START_TEST(json_writer_output)
 }
 END_TEST
 
-/* ---- gradient dumps ---- */
+/* ---- helpers ---- */
 
 static char tmpdir[256];
 
@@ -70,24 +72,6 @@ static void remove_tmpdir(void)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     ck_assert(system(cmd) == 0);
 }
-
-START_TEST(dump_path_checks)
-{
-    make_tmpdir();
-    char path[512], msg[512];
-    snprintf(path, sizeof path, "%s/no/such/dir/x.h5", tmpdir);
-    ck_assert(mw_dump_check_path(path, 0, msg, sizeof msg) != 0);
-    ck_assert_msg(strstr(msg, "does not exist"), "%s", msg);
-    ck_assert(mw_dump_check_path(tmpdir, 1, msg, sizeof msg) != 0 && strstr(msg, "directory"));
-    snprintf(path, sizeof path, "%s/x.h5", tmpdir);
-    ck_assert(mw_dump_check_path(path, 0, msg, sizeof msg) == 0);
-    FILE *f = fopen(path, "w");
-    ck_assert(f && fputs("keep me", f) >= 0 && fclose(f) == 0);
-    ck_assert(mw_dump_check_path(path, 0, msg, sizeof msg) != 0 && strstr(msg, "--force"));
-    ck_assert(mw_dump_check_path(path, 1, msg, sizeof msg) == 0);
-    remove_tmpdir();
-}
-END_TEST
 
 static double read_attr_f64(hid_t loc, const char *name)
 {
@@ -123,6 +107,129 @@ static void read_doubles(hid_t loc, const char *name, double *out, size_t n, int
     H5Dclose(d);
 }
 
+static size_t kind_bytes(mw_kind k, size_t elem_bytes)
+{
+    switch (k) {
+    case MW_FK_LONG: return sizeof(long);
+    case MW_FK_I64: return sizeof(long long);
+    case MW_FK_U64: return sizeof(uint64_t);
+    case MW_FK_SIZE: return sizeof(size_t);
+    case MW_FK_F64: return sizeof(double);
+    case MW_FK_STR: return elem_bytes;
+    default: return sizeof(int);
+    }
+}
+
+/* Two records equal in every field that files hold (NaN equal to NaN), by the record's
+ * own table: a field added to a record is compared without touching this test. */
+static void same_record(const mw_record *r, const void *a, const void *b, const char *what)
+{
+    for (const mw_field *f = r->fields; f->name; f++) {
+        if (f->flags & MW_F_NO_H5)
+            continue;
+        ck_assert_msg(mw_field_present(f, a) == mw_field_present(f, b), "%s: %s present in one",
+                      what, f->name);
+        if (!mw_field_present(f, a))
+            continue;
+        const void *p = mw_field_at_c(f, a), *q = mw_field_at_c(f, b);
+        switch (f->kind) {
+        case MW_FK_RECORD: same_record(f->sub, p, q, what); break;
+        case MW_FK_STR:
+            ck_assert_msg(strcmp(p, q) == 0, "%s: %s '%s' read back as '%s'", what, f->name,
+                          (const char *)p, (const char *)q);
+            break;
+        case MW_FK_F64: {
+            double x = *(const double *)p, y = *(const double *)q;
+            ck_assert_msg(x == y || (isnan(x) && isnan(y)), "%s: %s %.17g read back as %.17g",
+                          what, f->name, x, y);
+            break;
+        }
+        case MW_FK_SET:
+            ck_assert_msg(memcmp(p, q, (size_t)f->names->n * sizeof(int)) == 0, "%s: %s", what,
+                          f->name);
+            break;
+        case MW_FK_LIST: {
+            int n = *(const int *)((const char *)a + f->count);
+            ck_assert_msg(n == *(const int *)((const char *)b + f->count), "%s: %s count", what,
+                          f->name);
+            size_t es = kind_bytes(f->elem, f->elem_bytes);
+            for (int i = 0; i < n; i++) { /* bytes: lists of F64 here hold no NaN */
+                ck_assert_msg(memcmp((const char *)p + (size_t)i * es,
+                                     (const char *)q + (size_t)i * es, es) == 0,
+                              "%s: %s[%d]", what, f->name, i);
+            }
+            break;
+        }
+        default:
+            ck_assert_msg(memcmp(p, q, kind_bytes(f->kind, 0)) == 0, "%s: %s %g read back as %g",
+                          what, f->name, mw_field_number(f, a), mw_field_number(f, b));
+        }
+    }
+}
+
+static mw_report_step a_step(long long k)
+{
+    mw_report_step s = mw_step_none();
+    s.step = k, s.epoch = k / 2, s.loss = 1.5 + (double)k, s.accuracy = 0.25;
+    s.vs = (mw_metrics){.rel_l2 = 1e-7 * (double)(k + 1), .max_abs = 2e-8, .max_ulp = 3.5,
+                        .cosine = 0.999, .norm = 4.0, .nonfinite = 0};
+    s.closure_err = k ? NAN : 1e-9, s.recon_err = 1e-12, s.dist_ref = 1e-6 * (double)k;
+    s.silver_vs_gold = 1e-16, s.seconds = 0.25, s.peak_bytes = 4096 + k;
+    return s;
+}
+
+static mw_report_epoch an_epoch(long long e)
+{
+    return (mw_report_epoch){.epoch = e, .steps = 10, .loss_mean = 1.25, .accuracy = 0.5,
+                             .test_accuracy = 0.375, .rel_l2_mean = 1e-7, .rel_l2_max = 2e-7,
+                             .max_ulp_max = 8.0, .dist_ref = NAN, .lr = 1e-3, .seconds = 2.0};
+}
+
+/* A run with `steps` steps, two epochs when it has steps, and its per-layer matrix. */
+static mw_report_run make_run(long index, long network, mw_method method, mw_run_status status,
+                              size_t steps, int layers)
+{
+    mw_report_run run;
+    memset(&run, 0, sizeof run);
+    run.index = index, run.network = network, run.method = method, run.dtype = MW_F64;
+    run.status = status, run.est_gflop = 0.5 * (double)index;
+    snprintf(run.message, sizeof run.message, "%s", status == MW_RUN_COMPLETE ? "" : "why");
+    run.n_layers = layers, run.n_steps = steps, run.n_epochs = steps ? 2 : 0;
+    run.steps = calloc(steps ? steps : 1, sizeof *run.steps);
+    run.layer_rel_l2 = calloc(steps * (size_t)layers + 1, sizeof(double));
+    run.epochs = calloc(2, sizeof *run.epochs);
+    ck_assert(run.steps && run.layer_rel_l2 && run.epochs);
+    for (size_t k = 0; k < steps; k++) {
+        run.steps[k] = a_step((long long)k);
+        for (int l = 0; l < layers; l++)
+            run.layer_rel_l2[k * (size_t)layers + (size_t)l] = 1e-9 * (double)(l + 1) + (double)k;
+    }
+    for (size_t e = 0; e < run.n_epochs; e++)
+        run.epochs[e] = an_epoch((long long)e);
+    return run;
+}
+
+/* ---- gradient dumps ---- */
+
+START_TEST(dump_path_checks)
+{
+    make_tmpdir();
+    char path[512];
+    mw_err err = {0};
+    snprintf(path, sizeof path, "%s/no/such/dir/x.h5", tmpdir);
+    ck_assert(mw_dump_check_path(path, 0, &err) == MW_ERR_ARG);
+    ck_assert_msg(strstr(err.msg, "does not exist"), "%s", err.msg);
+    ck_assert(mw_dump_check_path(tmpdir, 1, &err) == MW_ERR_ARG && strstr(err.msg, "directory"));
+    snprintf(path, sizeof path, "%s/x.h5", tmpdir);
+    ck_assert(mw_dump_check_path(path, 0, &err) == MW_OK);
+    FILE *f = fopen(path, "w");
+    ck_assert(f && fputs("keep me", f) >= 0 && fclose(f) == 0);
+    ck_assert(mw_dump_check_path(path, 0, &err) == MW_ERR_ARG && strstr(err.msg, "--force"));
+    ck_assert(mw_dump_check_path(path, 1, &err) == MW_OK);
+    remove_tmpdir();
+}
+END_TEST
+
 /* A revnet's dump: the batch as (B, C, H, W), conv weights as [out][in][3][3], the
  * revnet's shape attributes; values at their canonical places. */
 START_TEST(dump_revnet_shapes)
@@ -141,13 +248,13 @@ START_TEST(dump_revnet_shapes)
         theta[j] = (double)j;
     for (size_t i = 0; i < N; i++)
         x[i] = -(double)i;
-    mw_dump d = {.spec = &s, .lay = &lay, .version = "test", .command_line = "mwverify grad",
-                 .dtype = "f64", .theta = theta, .x = x, .labels = labels, .oracle = "silver",
-                 .oracle_hi = theta, .oracle_loss = 1.0, .certified_bits = NAN,
-                 .fd_agree_bits = NAN};
-    char path[512], msg[512];
+    mw_oracle_info oracle = {.kind = MW_ORACLE_SILVER, .certified_bits = NAN, .fd_agree_bits = NAN};
+    mw_dump d = {.spec = &s, .lay = &lay, .command_line = "mwverify grad", .dtype = MW_F64,
+                 .theta = theta, .x = x, .labels = labels, .oracle = &oracle, .oracle_hi = theta};
+    char path[512];
+    mw_err err = {0};
     snprintf(path, sizeof path, "%s/r.h5", tmpdir);
-    ck_assert_msg(mw_dump_write(path, &d, msg, sizeof msg) == 0, "%s", msg);
+    ck_assert_msg(mw_dump_write(path, &d, &err) == MW_OK, "%s", err.msg);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     ck_assert(f >= 0);
     char str[32];
@@ -180,7 +287,8 @@ START_TEST(dump_revnet_shapes)
 END_TEST
 
 /* A dump holds the spec, batch, every tensor in canonical order and shape, the oracle's
- * gradient and each method's, bit for bit; it replaces an existing file only whole. */
+ * gradient and each method's, bit for bit; it replaces an existing file only whole; and
+ * it reads back as a report of one network with the same records. */
 START_TEST(dump_round_trip)
 {
     make_tmpdir();
@@ -197,20 +305,25 @@ START_TEST(dump_round_trip)
         gm[j] = 1.0 / (1.0 + (double)j);
     for (size_t i = 0; i < N; i++)
         x[i] = (double)i / 7.0;
-    mw_dump_method methods[2] = {
-        {.name = "backprop", .status = "ok", .grad = gm, .rel_l2 = 1e-7, .max_abs = 1e-8,
-         .max_ulp = 3, .cosine = 1, .seconds = 0.5, .closure_err = NAN, .peak_bytes = 1234},
-        {.name = "revbackprop", .status = "nonfinite", .message = "layer 2 inverse: inf",
-         .grad = NULL, .rel_l2 = NAN, .peak_bytes = -1},
-    };
-    mw_dump d = {.spec = &s, .lay = &lay, .version = "test", .command_line = "mwverify grad",
-                 .dtype = "f32", .theta = theta, .x = x, .labels = labels, .oracle = "gold",
-                 .oracle_hi = hi, .oracle_lo = lo, .oracle_loss = 1.25, .oracle_bits = 256,
-                 .oracle_check_bits = 320, .certified_bits = 240.5, .fd_agree_bits = 150.25,
-                 .n_methods = 2, .methods = methods};
-    char path[512], msg[512];
+    mw_oracle_info oracle = {.kind = MW_ORACLE_GOLD, .bits = 256, .check_bits = 320,
+                             .certified_bits = 240.5, .fd_agree_bits = 150.25, .fd_coords = 32,
+                             .seconds = 0.5, .gold_estimate_seconds = 0.25, .loss = 1.25,
+                             .grad_norm = 3.0};
+    snprintf(oracle.reason, sizeof oracle.reason, "within the gold budget");
+    oracle.silver_vs_gold = (mw_metrics){.rel_l2 = 1e-17, .max_abs = 1e-18, .max_ulp = NAN,
+                                         .cosine = 1, .norm = 3.0};
+    mw_report_run runs[2];
+    runs[0] = make_run(0, 0, MW_BACKPROP, MW_RUN_COMPLETE, 1, 0);
+    runs[1] = make_run(1, 0, MW_REVBACKPROP, MW_RUN_NONFINITE, 1, 0);
+    runs[1].steps[0].vs.nonfinite = 3;
+    const double *grads[2] = {gm, NULL};
+    mw_dump d = {.spec = &s, .lay = &lay, .command_line = "mwverify grad", .dtype = MW_F32,
+                 .theta = theta, .x = x, .labels = labels, .oracle = &oracle, .oracle_hi = hi,
+                 .oracle_lo = lo, .n_runs = 2, .runs = runs, .grads = grads};
+    char path[512];
+    mw_err err = {0};
     snprintf(path, sizeof path, "%s/g.h5", tmpdir);
-    ck_assert_msg(mw_dump_write(path, &d, msg, sizeof msg) == 0, "%s", msg);
+    ck_assert_msg(mw_dump_write(path, &d, &err) == MW_OK, "%s", err.msg);
     ck_assert(access(path, R_OK) == 0);
 
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -251,12 +364,30 @@ START_TEST(dump_round_trip)
     H5Gclose(g);
     H5Fclose(f);
 
+    /* read back as a report: one network with the spec and oracle, both runs */
+    mw_report r;
+    ck_assert_msg(mw_report_load(&r, path, &err) == MW_OK, "%s", err.msg);
+    ck_assert_str_eq(r.meta.suite, "grad");
+    ck_assert_str_eq(r.meta.command_line, "mwverify grad");
+    ck_assert(r.n_networks == 1 && r.n_runs == 2);
+    same_record(&mw_spec_record, &s, &r.networks[0].spec, "dump spec");
+    same_record(&mw_oracle_record, &oracle, &r.networks[0].oracle, "dump oracle");
+    for (int i = 0; i < 2; i++) {
+        const mw_report_run *y = mw_report_run_at(&r, runs[i].index);
+        ck_assert(y != NULL && y->n_steps == 1);
+        same_record(&mw_run_record, &runs[i], y, "dump run");
+        same_record(&mw_step_record, &runs[i].steps[0], &y->steps[0], "dump step");
+    }
+    mw_report_free(&r);
+
     /* no temporary left beside it; writing into a missing directory fails with a message */
     char cmd[600];
     snprintf(cmd, sizeof cmd, "test $(ls '%s' | wc -l) -eq 1", tmpdir);
     ck_assert(system(cmd) == 0);
     snprintf(path, sizeof path, "%s/missing/g.h5", tmpdir);
-    ck_assert(mw_dump_write(path, &d, msg, sizeof msg) != 0 && strlen(msg) > 0);
+    ck_assert(mw_dump_write(path, &d, &err) == MW_ERR_IO && strlen(err.msg) > 0);
+    for (int i = 0; i < 2; i++)
+        mw_run_free(&runs[i]);
     free(theta), free(hi), free(lo), free(gm), free(back);
     mw_layout_free(&lay);
     remove_tmpdir();
@@ -265,168 +396,136 @@ END_TEST
 
 /* ---- suite reports ---- */
 
-static void fill_run(mw_report_run *run, long index, long network, const char *method,
-                     const char *status, size_t steps, int layers)
-{
-    memset(run, 0, sizeof *run);
-    run->index = index, run->network = network;
-    snprintf(run->method, sizeof run->method, "%s", method);
-    snprintf(run->dtype, sizeof run->dtype, "f64");
-    snprintf(run->status, sizeof run->status, "%s", status);
-    snprintf(run->message, sizeof run->message, "%s", strcmp(status, "complete") ? "why" : "");
-    run->n_layers = layers, run->n_steps = steps, run->n_epochs = steps ? 2 : 0;
-    run->steps = calloc(steps ? steps : 1, sizeof *run->steps);
-    run->layer_rel_l2 = calloc(steps * (size_t)layers + 1, sizeof(double));
-    run->epochs = calloc(2, sizeof *run->epochs);
-    for (size_t k = 0; k < steps; k++) {
-        run->steps[k] = (mw_report_step){.step = (long long)k, .epoch = (long long)k / 2,
-                                         .loss = 1.5 + (double)k, .accuracy = 0.25,
-                                         .rel_l2 = 1e-7 * (double)(k + 1), .max_abs = 2e-8,
-                                         .max_ulp = 3.5, .cosine = 0.999,
-                                         .closure_err = k ? NAN : 1e-9, .recon_err = 1e-12,
-                                         .dist_ref = 1e-6 * (double)k, .gold_rel_l2 = NAN,
-                                         .silver_vs_gold = 1e-16, .seconds = 0.25,
-                                         .peak_bytes = 4096 + (long long)k};
-        for (int l = 0; l < layers; l++)
-            run->layer_rel_l2[k * (size_t)layers + (size_t)l] = 1e-9 * (double)(l + 1) + (double)k;
-    }
-    for (size_t e = 0; e < run->n_epochs; e++)
-        run->epochs[e] = (mw_report_epoch){.epoch = (long long)e, .steps = 10, .loss_mean = 1.25,
-                                           .accuracy = 0.5, .test_accuracy = 0.375,
-                                           .rel_l2_mean = 1e-7, .rel_l2_max = 2e-7,
-                                           .max_ulp_max = 8.0, .dist_ref = 1e-5, .lr = 1e-3,
-                                           .seconds = 2.0};
-}
-
-static void free_run(mw_report_run *run)
-{
-    free(run->steps), free(run->layer_rel_l2), free(run->epochs);
-}
-
-static int same_spec(const mw_spec *a, const mw_spec *b)
-{
-    return a->arch == b->arch && a->width == b->width && a->hidden == b->hidden &&
-           a->units == b->units && a->depth == b->depth && a->f_act == b->f_act &&
-           a->out_act == b->out_act && a->leaky_slope == b->leaky_slope && a->bn == b->bn &&
-           a->bn_eps == b->bn_eps && a->batch == b->batch && a->classes == b->classes &&
-           a->init_scale == b->init_scale && a->seed == b->seed;
-}
-
-static int same_double(double a, double b)
-{
-    return (isnan(a) && isnan(b)) || a == b;
-}
-
-/* A report with every kind of field, committed and read back: every field equal. */
+/* A report with a field of every kind: networks with an oracle, projforward's rate and a
+ * reference trajectory; runs set out of index order; each suite table with rows. */
 static void make_report(mw_report *r, const char *path)
 {
     mw_report_meta meta;
     memset(&meta, 0, sizeof meta);
     snprintf(meta.suite, sizeof meta.suite, "gradcheck");
     snprintf(meta.mwverify_version, sizeof meta.mwverify_version, "9.9.9");
-    snprintf(meta.command_line, sizeof meta.command_line, "mwverify suite gradcheck --x \"y\"");
-    snprintf(meta.config_json, sizeof meta.config_json, "{\"depths\": [1, 2]}");
-    char msg[256];
-    ck_assert(mw_report_init(r, path, &meta, msg, sizeof msg) == 0);
-    for (int i = 0; i < 2; i++) {
+    snprintf(meta.command_line, sizeof meta.command_line, "mwverify gradcheck --x \"y\"");
+    snprintf(meta.config_json, sizeof meta.config_json, "{\"depth\": [1, 2]}");
+    mw_err err = {0};
+    ck_assert_msg(mw_report_init(r, path, &meta, &err) == MW_OK, "%s", err.msg);
+    for (int i = 1; i >= 0; i--) {
         mw_report_network n;
         memset(&n, 0, sizeof n);
         n.index = i;
         n.spec = tu_small_spec(1 + i, MW_ACT_TANH, i ? MW_ACT_LEAKY : MW_ACT_IDENTITY, i, 77);
-        snprintf(n.status, sizeof n.status, "ok");
-        snprintf(n.oracle, sizeof n.oracle, "gold");
-        n.bits = 256, n.check_bits = 320, n.certified_bits = 244.5, n.fd_agree_bits = 160.25;
-        n.fd_coords = 64, n.oracle_seconds = 0.5, n.loss = 1.125, n.grad_norm = 2.5;
-        n.silver_vs_gold = 1e-16, n.n_proj = 5, n.proj_repeats = 8, n.proj_slope = -0.49;
-        n.proj_slope_r2 = 0.99;
-        for (int k = 0; k < 5; k++)
-            n.proj_k[k] = pow(4.0, k), n.proj_rel_err[k] = 8.0 / (k + 1), n.proj_rel_err_sd[k] = 0.1;
-        mw_report_run ref; /* a reference trajectory on network 1 */
-        fill_run(&ref, 0, 0, "reference", "complete", i ? 4 : 0, 1);
+        n.status = MW_NET_OK;
+        n.oracle = (mw_oracle_info){.kind = MW_ORACLE_GOLD, .bits = 256, .check_bits = 320,
+                                    .certified_bits = 244.5, .fd_agree_bits = 160.25,
+                                    .fd_coords = 64, .seconds = 0.5, .gold_estimate_seconds = 1,
+                                    .loss = 1.125, .grad_norm = 2.5};
+        n.oracle.silver_vs_gold.rel_l2 = 1e-16;
+        if (i == 1) {
+            n.proj.n = 5, n.proj.repeats = 8, n.proj.slope = -0.49, n.proj.slope_r2 = 0.99;
+            for (int k = 0; k < 5; k++)
+                n.proj.k[k] = pow(4.0, k), n.proj.rel_err[k] = 8.0 / (k + 1),
+                n.proj.rel_err_sd[k] = 0.1;
+        }
+        mw_report_run ref = make_run(0, 0, MW_BACKPROP, MW_RUN_COMPLETE, i ? 4 : 0, 1);
         n.ref_steps = ref.steps, n.n_ref_steps = ref.n_steps;
         n.ref_epochs = ref.epochs, n.n_ref_epochs = ref.n_epochs;
-        ck_assert(mw_report_set_network(r, &n) == 0);
-        free_run(&ref);
+        ck_assert(mw_report_set_network(r, &n) == MW_OK);
+        mw_run_free(&ref);
     }
-    mw_report_run runs[3];
-    fill_run(&runs[0], 0, 0, "backprop", "complete", 3, 2);
-    fill_run(&runs[1], 7, 1, "moonwalk", "diverged", 1, 3);
-    fill_run(&runs[2], 8, 1, "forward", "skipped", 0, 3);
+    mw_report_run runs[3] = {
+        make_run(8, 1, MW_FORWARD, MW_RUN_SKIPPED, 0, 3),
+        make_run(0, 0, MW_BACKPROP, MW_RUN_COMPLETE, 3, 2),
+        make_run(7, 1, MW_MOONWALK, MW_RUN_DIVERGED, 1, 3),
+    };
     for (int i = 0; i < 3; i++) {
-        ck_assert(mw_report_set_run(r, &runs[i]) == 0);
-        free_run(&runs[i]);
+        ck_assert(mw_report_set_run(r, &runs[i]) == MW_OK);
+        mw_run_free(&runs[i]);
     }
+    mw_report_fit fits[2] = {
+        {.setting = "mlp width 8", .method = MW_MOONWALK, .dtype = MW_F32,
+         .quantity = "peak_bytes", .exponent = 0.02, .r2 = 0.5, .points = 4, .table1 = "0"},
+        {.setting = "mlp width 8", .method = MW_BACKPROP, .dtype = MW_F64,
+         .quantity = "seconds", .exponent = 1.01, .r2 = NAN, .points = 3, .table1 = "1"},
+    };
+    mw_report_ratio ratio = {.name = "peak_bytes backprop/moonwalk", .value = 3.5, .paper = NAN};
+    mw_layer_check_row checks[2] = {
+        {.layer = "coupling", .config = "mlp 8/6", .dtype = MW_F32, .check = "inverse",
+         .error = 1e-7, .max_ulp_floored = 2, .threshold = 1e-5, .pass = 1},
+        {.layer = "coupling", .config = "mlp 8/6", .dtype = MW_F64, .check = "method:moonwalk",
+         .error = 1e-3, .max_ulp_floored = NAN, .threshold = 1e-12, .pass = 0},
+    };
+    ck_assert(mw_report_add_rows(r, MW_TABLE_FITS, fits, 2) == MW_OK);
+    ck_assert(mw_report_add_rows(r, MW_TABLE_RATIOS, &ratio, 1) == MW_OK);
+    ck_assert(mw_report_add_rows(r, MW_TABLE_LAYER_CHECKS, checks, 2) == MW_OK);
+}
+
+static void same_run(const mw_report_run *x, const mw_report_run *y)
+{
+    same_record(&mw_run_record, x, y, "run");
+    ck_assert(y->n_layers == x->n_layers || (x->n_steps == 0 && y->n_steps == 0));
+    ck_assert(y->n_steps == x->n_steps && y->n_epochs == x->n_epochs);
+    for (size_t k = 0; k < x->n_steps; k++)
+        same_record(&mw_step_record, &x->steps[k], &y->steps[k], "step");
+    for (size_t e = 0; e < x->n_epochs; e++)
+        same_record(&mw_epoch_record, &x->epochs[e], &y->epochs[e], "epoch");
+    for (size_t k = 0; k < x->n_steps * (size_t)x->n_layers; k++)
+        ck_assert(x->layer_rel_l2[k] == y->layer_rel_l2[k]);
 }
 
 START_TEST(report_round_trip)
 {
     make_tmpdir();
-    char path[512], msg[512];
+    char path[512];
+    mw_err err = {0};
     snprintf(path, sizeof path, "%s/r.h5", tmpdir);
     mw_report a, b;
     make_report(&a, path);
-    ck_assert_msg(mw_report_commit(&a, msg, sizeof msg) == 0, "%s", msg);
-    ck_assert_msg(mw_report_load(&b, path, msg, sizeof msg) == 0, "%s", msg);
-    ck_assert_str_eq(b.meta.suite, a.meta.suite);
-    ck_assert_str_eq(b.meta.command_line, a.meta.command_line);
-    ck_assert_str_eq(b.meta.config_json, a.meta.config_json);
-    ck_assert_str_eq(b.meta.host, a.meta.host);
-    ck_assert_str_eq(b.meta.device, a.meta.device);
-    ck_assert_str_eq(b.meta.math_mode, a.meta.math_mode);
-    ck_assert_str_eq(b.meta.created_utc, a.meta.created_utc);
-    ck_assert_str_eq(b.meta.updated_utc, a.meta.updated_utc);
+    /* held in index order whatever order they were set in */
+    ck_assert(a.n_networks == 2 && a.networks[0].index == 0 && a.networks[1].index == 1);
+    ck_assert(a.n_runs == 3 && a.runs[0].index == 0 && a.runs[1].index == 7 &&
+              a.runs[2].index == 8);
+    ck_assert_msg(mw_report_commit(&a, &err) == MW_OK, "%s", err.msg);
+    ck_assert_msg(mw_report_load(&b, path, &err) == MW_OK, "%s", err.msg);
+    same_record(&mw_meta_record, &a.meta, &b.meta, "meta");
     ck_assert(b.n_networks == 2 && b.n_runs == 3);
     for (size_t i = 0; i < 2; i++) {
-        const mw_report_network *x = &a.networks[i], *y = mw_report_network_at(&b, x->index);
-        ck_assert(y != NULL);
-        ck_assert(same_spec(&x->spec, &y->spec));
-        ck_assert(x->bits == y->bits && x->check_bits == y->check_bits && x->fd_coords == y->fd_coords);
-        ck_assert(x->certified_bits == y->certified_bits && x->fd_agree_bits == y->fd_agree_bits);
-        ck_assert(x->loss == y->loss && x->grad_norm == y->grad_norm && x->silver_vs_gold == y->silver_vs_gold);
-        ck_assert(x->n_proj == y->n_proj && x->proj_repeats == y->proj_repeats);
-        ck_assert(x->proj_slope == y->proj_slope && x->proj_slope_r2 == y->proj_slope_r2);
-        for (int k = 0; k < x->n_proj; k++)
-            ck_assert(x->proj_k[k] == y->proj_k[k] && x->proj_rel_err[k] == y->proj_rel_err[k] &&
-                      x->proj_rel_err_sd[k] == y->proj_rel_err_sd[k]);
-        ck_assert_str_eq(x->status, y->status);
-        ck_assert_str_eq(x->oracle, y->oracle);
+        const mw_report_network *x = &a.networks[i], *y = &b.networks[i];
+        same_record(&mw_network_record, x, y, "network");
         ck_assert(x->n_ref_steps == y->n_ref_steps && x->n_ref_epochs == y->n_ref_epochs);
         for (size_t k = 0; k < x->n_ref_steps; k++)
-            ck_assert(x->ref_steps[k].loss == y->ref_steps[k].loss &&
-                      x->ref_steps[k].dist_ref == y->ref_steps[k].dist_ref);
+            same_record(&mw_step_record, &x->ref_steps[k], &y->ref_steps[k], "reference step");
         for (size_t e = 0; e < x->n_ref_epochs; e++)
-            ck_assert(memcmp(&x->ref_epochs[e], &y->ref_epochs[e], sizeof x->ref_epochs[e]) == 0);
+            same_record(&mw_epoch_record, &x->ref_epochs[e], &y->ref_epochs[e], "reference epoch");
     }
-    for (size_t i = 0; i < 3; i++) {
-        const mw_report_run *x = &a.runs[i], *y = mw_report_run_at(&b, x->index);
-        ck_assert(y && y->network == x->network && y->n_layers == x->n_layers);
-        ck_assert_str_eq(y->method, x->method);
-        ck_assert_str_eq(y->dtype, x->dtype);
-        ck_assert_str_eq(y->status, x->status);
-        ck_assert_str_eq(y->message, x->message);
-        ck_assert(y->n_steps == x->n_steps && y->n_epochs == x->n_epochs);
-        for (size_t k = 0; k < x->n_steps; k++) {
-            const mw_report_step *p = &x->steps[k], *q = &y->steps[k];
-            ck_assert(p->step == q->step && p->peak_bytes == q->peak_bytes);
-            ck_assert(p->epoch == q->epoch && same_double(p->accuracy, q->accuracy) &&
-                      same_double(p->recon_err, q->recon_err) &&
-                      same_double(p->dist_ref, q->dist_ref) &&
-                      same_double(p->gold_rel_l2, q->gold_rel_l2) &&
-                      same_double(p->silver_vs_gold, q->silver_vs_gold));
-            ck_assert(same_double(p->loss, q->loss) && same_double(p->rel_l2, q->rel_l2) &&
-                      same_double(p->max_abs, q->max_abs) && same_double(p->max_ulp, q->max_ulp) &&
-                      same_double(p->cosine, q->cosine) &&
-                      same_double(p->closure_err, q->closure_err) &&
-                      same_double(p->seconds, q->seconds));
-        }
-        for (size_t k = 0; k < x->n_steps * (size_t)x->n_layers; k++)
-            ck_assert(x->layer_rel_l2[k] == y->layer_rel_l2[k]);
-        for (size_t e = 0; e < x->n_epochs; e++)
-            ck_assert(memcmp(&x->epochs[e], &y->epochs[e], sizeof x->epochs[e]) == 0);
+    ck_assert(b.networks[1].proj.n == 5 && b.networks[0].proj.n == 0);
+    for (size_t i = 0; i < 3; i++)
+        same_run(&a.runs[i], &b.runs[i]);
+    for (int t = 0; t < MW_N_TABLES; t++) {
+        const mw_record *rec = mw_report_table_record(t);
+        ck_assert_uint_eq(b.tables[t].n, a.tables[t].n);
+        for (size_t k = 0; k < a.tables[t].n; k++)
+            same_record(rec, (const char *)a.tables[t].rows + k * rec->size,
+                        (const char *)b.tables[t].rows + k * rec->size, mw_report_table_name(t));
     }
-    /* h5dump reads it too, summary table included */
+
+    /* the /summary table: one row per run in index order, each the run's summary */
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert(f >= 0);
+    h5u w = {&err, MW_ERR_FORMAT, 0};
+    size_t n = 0;
+    mw_run_summary *rows = h5u_read_table(&w, f, "summary", &mw_summary_record, &n);
+    H5Fclose(f);
+    ck_assert_msg(!w.failed && rows && n == 3, "%s", err.msg);
+    for (size_t i = 0; i < n; i++) {
+        mw_run_summary want;
+        mw_run_summarize(&a.runs[i], mw_report_network_at(&a, a.runs[i].network), &want);
+        same_record(&mw_summary_record, &want, &rows[i], "summary row");
+    }
+    ck_assert(rows[0].run == 0 && rows[1].run == 7 && rows[2].run == 8);
+    ck_assert(rows[1].depth == 2 && rows[1].last.step == 0 && rows[2].steps == 0);
+    free(rows);
+    /* h5dump reads it too */
     char cmd[700];
-    snprintf(cmd, sizeof cmd, "h5dump -H '%s' | grep -q 'DATASET \"summary\"'", path);
+    snprintf(cmd, sizeof cmd, "h5dump -H '%s' | grep -q 'DATASET \"layer_checks\"'", path);
     ck_assert(system(cmd) == 0);
     mw_report_free(&a);
     mw_report_free(&b);
@@ -434,52 +533,126 @@ START_TEST(report_round_trip)
 }
 END_TEST
 
-/* What is not a report of ours is refused with a message that names the file. */
+/* Setting a network or run with an index already held replaces it, in place. */
+START_TEST(report_set_replaces)
+{
+    mw_report r;
+    mw_report_meta meta = {0};
+    mw_err err = {0};
+    ck_assert(mw_report_init(&r, "unused.h5", &meta, &err) == MW_OK);
+    long order[] = {5, 2, 9, 5, 0};
+    for (int i = 0; i < 5; i++) {
+        mw_report_run run = make_run(order[i], 0, MW_MIXED,
+                                     i == 3 ? MW_RUN_FAILED : MW_RUN_COMPLETE, 1, 1);
+        ck_assert(mw_report_set_run(&r, &run) == MW_OK);
+        mw_run_free(&run);
+    }
+    ck_assert_uint_eq(r.n_runs, 4);
+    for (size_t i = 1; i < r.n_runs; i++)
+        ck_assert(r.runs[i - 1].index < r.runs[i].index);
+    ck_assert(mw_report_run_at(&r, 5)->status == MW_RUN_FAILED);
+    ck_assert(mw_report_run_at(&r, 3) == NULL && mw_report_run_at(&r, 10) == NULL);
+    mw_report_free(&r);
+}
+END_TEST
+
+/* Rewrite one attribute of an object in a file: as a string, or as an integer. */
+static void set_attr(const char *path, const char *object, const char *name, const char *text,
+                     long long number)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert(f >= 0);
+    hid_t o = H5Oopen(f, object, H5P_DEFAULT);
+    ck_assert_msg(o >= 0, "%s missing", object);
+    ck_assert(H5Adelete(o, name) >= 0);
+    hid_t sp = H5Screate(H5S_SCALAR), t = text ? H5Tcopy(H5T_C_S1) : H5Tcopy(H5T_NATIVE_LLONG);
+    if (text)
+        ck_assert(H5Tset_size(t, H5T_VARIABLE) >= 0);
+    hid_t a = H5Acreate2(o, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert(a >= 0 && H5Awrite(a, t, text ? (const void *)&text : (const void *)&number) >= 0);
+    H5Aclose(a), H5Tclose(t), H5Sclose(sp), H5Oclose(o);
+    ck_assert(H5Fclose(f) >= 0);
+}
+
+/* A fresh committed report at dir/name. */
+static void fresh_report(char *path, size_t n, const char *name)
+{
+    mw_report r;
+    mw_err err = {0};
+    snprintf(path, n, "%s/%s", tmpdir, name);
+    make_report(&r, path);
+    ck_assert_msg(mw_report_commit(&r, &err) == MW_OK, "%s", err.msg);
+    mw_report_free(&r);
+}
+
+/* Loading path fails with status st and a one-line message naming the file and holding
+ * every one of the wanted words. */
+static void load_refused(const char *path, mw_status st, const char *want1, const char *want2)
+{
+    mw_report r;
+    mw_err err = {0};
+    ck_assert_int_eq(mw_report_load(&r, path, &err), st);
+    const char *base = strrchr(path, '/') + 1;
+    ck_assert_msg(strstr(err.msg, base) && strstr(err.msg, want1) &&
+                  (!want2 || strstr(err.msg, want2)) && !strchr(err.msg, '\n'),
+                  "%s: '%s'", base, err.msg);
+    ck_assert(r.n_networks == 0 && r.n_runs == 0);
+}
+
+/* What is not a sound report of ours is refused with a message that names the file. */
 START_TEST(report_refuses_bad_files)
 {
     make_tmpdir();
-    char path[512], msg[512], cmd[1200];
-    mw_report r;
+    char path[512], cmd[1200];
+    mw_err err = {0};
     snprintf(path, sizeof path, "%s/missing.h5", tmpdir);
-    ck_assert(mw_report_load(&r, path, msg, sizeof msg) != 0 && strstr(msg, "no such file"));
+    load_refused(path, MW_ERR_ARG, "no such file", NULL);
     /* not HDF5 */
     snprintf(path, sizeof path, "%s/text.h5", tmpdir);
     FILE *f = fopen(path, "w");
     ck_assert(f && fputs("not hdf5 at all\n", f) >= 0 && fclose(f) == 0);
-    ck_assert(mw_report_load(&r, path, msg, sizeof msg) != 0);
-    ck_assert_msg(strstr(msg, "cannot be opened as HDF5") && strstr(msg, "text.h5"), "%s", msg);
+    load_refused(path, MW_ERR_FORMAT, "cannot be opened as HDF5", NULL);
     /* truncated: a real report cut in half */
-    snprintf(path, sizeof path, "%s/cut.h5", tmpdir);
-    make_report(&r, path);
-    ck_assert(mw_report_commit(&r, msg, sizeof msg) == 0);
-    mw_report_free(&r);
+    fresh_report(path, sizeof path, "cut.h5");
     snprintf(cmd, sizeof cmd, "truncate -s $(( $(stat -c %%s '%s') / 2 )) '%s'", path, path);
     ck_assert(system(cmd) == 0);
-    ck_assert(mw_report_load(&r, path, msg, sizeof msg) != 0);
-    ck_assert_msg(strstr(msg, "cut.h5") && (strstr(msg, "truncated") || strstr(msg, "damaged")),
-                  "%s", msg);
+    load_refused(path, MW_ERR_FORMAT, "damaged", NULL);
     /* foreign HDF5: no format attribute */
     snprintf(path, sizeof path, "%s/foreign.h5", tmpdir);
     hid_t h = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     ck_assert(h >= 0 && H5Fclose(h) >= 0);
-    ck_assert(mw_report_load(&r, path, msg, sizeof msg) != 0 && strstr(msg, "not an mwverify report"));
+    load_refused(path, MW_ERR_FORMAT, "not a file of mwverify's", NULL);
     /* a newer version of ours */
-    snprintf(path, sizeof path, "%s/newer.h5", tmpdir);
-    make_report(&r, path);
-    ck_assert(mw_report_commit(&r, msg, sizeof msg) == 0);
-    mw_report_free(&r);
+    fresh_report(path, sizeof path, "newer.h5");
+    set_attr(path, "/", "format_version", NULL, 99);
+    load_refused(path, MW_ERR_FORMAT, "version 99", "upgrade");
+    /* a field out of its range, an unknown enum name, a field missing, a wrong type */
+    fresh_report(path, sizeof path, "range.h5");
+    set_attr(path, "/networks/net-000000", "depth", NULL, 0);
+    load_refused(path, MW_ERR_FORMAT, "'depth' = 0", "net-000000");
+    fresh_report(path, sizeof path, "enum.h5");
+    set_attr(path, "/runs/run-000007", "method", "moonwlak", 0);
+    load_refused(path, MW_ERR_FORMAT, "unknown method 'moonwlak'", "run-000007");
+    fresh_report(path, sizeof path, "type.h5");
+    set_attr(path, "/runs/run-000000", "status", NULL, 2);
+    load_refused(path, MW_ERR_FORMAT, "'status' is not a string", NULL);
+    fresh_report(path, sizeof path, "missing-field.h5");
     h = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    hid_t a = H5Aopen(h, "format_version", H5P_DEFAULT);
-    long long v = 99;
-    ck_assert(a >= 0 && H5Awrite(a, H5T_NATIVE_LLONG, &v) >= 0);
-    H5Aclose(a), H5Fclose(h);
-    ck_assert(mw_report_load(&r, path, msg, sizeof msg) != 0);
-    ck_assert_msg(strstr(msg, "version 99") && strstr(msg, "upgrade"), "%s", msg);
+    ck_assert(h >= 0 && H5Adelete_by_name(h, "runs/run-000008", "network", H5P_DEFAULT) >= 0);
+    ck_assert(H5Fclose(h) >= 0);
+    load_refused(path, MW_ERR_FORMAT, "attribute 'network' missing", NULL);
+    /* a run whose network is not in the file */
+    fresh_report(path, sizeof path, "orphan.h5");
+    h = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ck_assert(h >= 0 && H5Ldelete(h, "networks/net-000001", H5P_DEFAULT) >= 0);
+    ck_assert(H5Fclose(h) >= 0);
+    load_refused(path, MW_ERR_FORMAT, "belongs to network 1", NULL);
     /* paths */
-    ck_assert(mw_report_check_path(path, 0, 0, msg, sizeof msg) != 0 && strstr(msg, "--resume"));
-    ck_assert(mw_report_check_path(path, 1, 0, msg, sizeof msg) == 0);
+    ck_assert(mw_report_check_path(path, 0, 0, &err) == MW_ERR_ARG && strstr(err.msg, "--resume"));
+    ck_assert(mw_report_check_path(path, 1, 0, &err) == MW_OK);
     snprintf(path, sizeof path, "%s/none.h5", tmpdir);
-    ck_assert(mw_report_check_path(path, 0, 1, msg, sizeof msg) != 0 && strstr(msg, "does not exist"));
+    ck_assert(mw_report_check_path(path, 0, 1, &err) == MW_ERR_ARG &&
+              strstr(err.msg, "does not exist"));
     remove_tmpdir();
 }
 END_TEST
@@ -488,15 +661,16 @@ END_TEST
 START_TEST(report_plot_files)
 {
     make_tmpdir();
-    char path[512], out[600], msg[512];
+    char path[512], out[600];
+    mw_err err = {0};
     mw_report r;
     snprintf(path, sizeof path, "%s/r.h5", tmpdir);
     make_report(&r, path);
     const char *ext[2] = {"png", "svg"};
     for (int k = 0; k < 2; k++) {
         snprintf(out, sizeof out, "%s/fig.%s", tmpdir, ext[k]);
-        ck_assert(mw_plot_check_out(out, msg, sizeof msg) == 0);
-        ck_assert_msg(mw_report_plot(&r, out, msg, sizeof msg) == 0, "%s", msg);
+        ck_assert(mw_plot_check_out(out, &err) == MW_OK);
+        ck_assert_msg(mw_plot_gradcheck(&r, out, &err) == MW_OK, "%s", err.msg);
         struct stat sb;
         ck_assert(stat(out, &sb) == 0 && sb.st_size > 1000);
         FILE *f = fopen(out, "rb");
@@ -504,14 +678,17 @@ START_TEST(report_plot_files)
         ck_assert(f && fread(head, 1, 4, f) == 4 && fclose(f) == 0);
         ck_assert(k == 0 ? memcmp(head, "\x89PNG", 4) == 0 : strncmp(head, "<?xm", 4) == 0);
     }
-    ck_assert(mw_plot_check_out("fig.pdf", msg, sizeof msg) != 0 && strstr(msg, ".png"));
+    ck_assert(mw_plot_check_out("fig.pdf", &err) == MW_ERR_ARG && strstr(err.msg, ".png"));
+    snprintf(out, sizeof out, "%s/no/fig.png", tmpdir);
+    ck_assert(mw_plot_check_out(out, &err) == MW_ERR_ARG && strstr(err.msg, "does not exist"));
     mw_report_free(&r);
     mw_report empty;
     mw_report_meta meta = {0};
-    ck_assert(mw_report_init(&empty, path, &meta, msg, sizeof msg) == 0);
+    ck_assert(mw_report_init(&empty, path, &meta, &err) == MW_OK);
     snprintf(out, sizeof out, "%s/none.png", tmpdir);
-    ck_assert(mw_report_plot(&empty, out, msg, sizeof msg) == 2 && strstr(msg, "nothing") == NULL &&
-              strstr(msg, "no complete run"));
+    ck_assert(mw_plot_gradcheck(&empty, out, &err) == MW_ERR_ARG &&
+              strstr(err.msg, "no complete run"));
+    ck_assert(access(out, F_OK) != 0);
     mw_report_free(&empty);
     remove_tmpdir();
 }
@@ -531,6 +708,7 @@ int main(void)
     tc = tcase_create("report");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, report_round_trip);
+    tcase_add_test(tc, report_set_replaces);
     tcase_add_test(tc, report_refuses_bad_files);
     tcase_add_test(tc, report_plot_files);
     suite_add_tcase(s, tc);
