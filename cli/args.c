@@ -12,6 +12,7 @@ static const struct {
     {"depths", "depth"},  {"archs", "arch"},          {"f-acts", "f-act"},
     {"out-acts", "out-act"}, {"dtypes", "dtype"},     {"seeds", "seed"},
     {"channels-list", "channels"}, {"dump", "out"},  {"report", "out"},
+    {"all", NULL}, /* layer check --all: no names now means every layer */
 };
 
 void mw_cli_error(const char *cmd, const char *msg)
@@ -84,7 +85,11 @@ static int unknown_option(const mw_cli *cli, const char *name, size_t len)
     char word[128];
     snprintf(word, sizeof word, "%.*s", (int)len, name);
     for (size_t i = 0; i < sizeof renamed / sizeof renamed[0]; i++)
-        if (strcmp(word, renamed[i].old) == 0) {
+        if (strcmp(word, renamed[i].old) == 0 && !renamed[i].now && cli->words_meta) {
+            fprintf(stderr, "mwverify %s: --%s is gone: give no %s to take them all\n",
+                    cli->cmd, word, cli->words_meta);
+            return MW_EXIT_USAGE;
+        } else if (strcmp(word, renamed[i].old) == 0 && renamed[i].now) {
             fprintf(stderr, "mwverify %s: --%s is now --%s (one spelling on every command; a "
                             "grid takes a comma list)\n", cli->cmd, word, renamed[i].now);
             return MW_EXIT_USAGE;
@@ -228,6 +233,11 @@ const char *mw_cli_off_scope(const mw_cli *cli, unsigned archs)
 /* A field's value for --help: numbers as %g, the rest as text. */
 static const char *value_text(const mw_field *f, const void *rec, char *buf, size_t n)
 {
+    if (f->parse == mw_parse_hxw) {
+        const int *hw = mw_field_at_c(f, rec);
+        snprintf(buf, n, "%dx%d", hw[0], hw[1]);
+        return buf;
+    }
     if (f->kind == MW_FK_F64 && f->unit == MW_UNIT_NONE) {
         snprintf(buf, n, "%g", *(const double *)mw_field_at_c(f, rec));
         return buf;
@@ -251,29 +261,48 @@ static void default_text(const mw_optset *s, const mw_field *f, char *buf, size_
         snprintf(buf, n, "(default %s)", a);
 }
 
+void mw_cli_wrap(FILE *f, const char *text, int indent, int col)
+{
+    const int width = 80;
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ' || *p == '\n')
+            p++;
+        if (!*p)
+            break;
+        size_t len = strcspn(p, " \n"), chars = 0; /* characters, not bytes (UTF-8) */
+        for (size_t k = 0; k < len; k++)
+            chars += ((unsigned char)p[k] & 0xC0) != 0x80;
+        if (col > indent && col + 1 + (int)chars > width) {
+            fprintf(f, "\n%*s", indent, "");
+            col = indent;
+        } else if (col > indent) {
+            fputc(' ', f);
+            col++;
+        }
+        fprintf(f, "%.*s", (int)len, p);
+        col += (int)chars;
+        p += len;
+    }
+    fputc('\n', f);
+}
+
 static void print_option(FILE *out, const mw_optset *s, const mw_field *f)
 {
-    char head[80], def[600];
+    char head[80], def[600], text[2048];
     if (f->kind == MW_FK_BOOL)
         snprintf(head, sizeof head, "--%s%s", default_on(s, f) ? "[no-]" : "", f->opt);
     else
         snprintf(head, sizeof head, "--%s %s", f->opt, f->meta ? f->meta : "VALUE");
     default_text(s, f, def, sizeof def);
-    fprintf(out, "  %-24s ", head);
-    const char *h = f->help ? f->help : "";
-    size_t col = 0;
-    while (*h) { /* continuation lines of the help text are indented under the first */
-        const char *nl = strchr(h, '\n');
-        size_t len = nl ? (size_t)(nl - h) : strlen(h);
-        fprintf(out, "%.*s", (int)len, h);
-        col = len;
-        h += len + (nl ? 1 : 0);
-        if (*h)
-            fprintf(out, "\n  %-24s ", "");
+    snprintf(text, sizeof text, "%s%s%s", f->help ? f->help : "", def[0] ? " " : "", def);
+    fprintf(out, "  %-24s", head);
+    if (strlen(head) > 24) { /* a long option on a line of its own */
+        fprintf(out, "\n%27s", "");
+    } else {
+        fputc(' ', out);
     }
-    if (def[0])
-        fprintf(out, col + strlen(def) + 1 > 62 ? "\n  %-24s %s" : "%.0s %s", "", def);
-    fputc('\n', out);
+    mw_cli_wrap(out, text, 27, 27);
 }
 
 void mw_cli_help(FILE *f, const mw_cli *cli)

@@ -64,6 +64,9 @@ void mw_cli_help(FILE *f, const mw_cli *cli);
  * the default), as "opt value, opt value" (lists comma-separated). */
 void mw_cli_diff(const mw_cli *cli, const void *base, const void *other, size_t state_size,
                  char *buf, size_t n);
+/* Print text word-wrapped to 80 columns from column col, later lines indented by indent
+ * (a newline in text is a space), and a newline. */
+void mw_cli_wrap(FILE *f, const char *text, int indent, int col);
 /* Print an error the way every command does: "mwverify <cmd>: <msg>". */
 void mw_cli_error(const char *cmd, const char *msg);
 

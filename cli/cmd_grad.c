@@ -120,10 +120,12 @@ static int print_json(const grad_state *g, const mw_engine_info *engine, const m
         mw_json_number(&j, NULL, c->silver_vs_gold_layers[l]);
     mw_json_array_end(&j);
     mw_json_object_end(&j);
+    mw_report_network n;
+    mw_grad_case_network(c, 0, &n);
     mw_json_object_begin(&j, "methods");
     for (int m = 0; m < MW_N_METHODS; m++)
         if (g->methods.want[m])
-            mw_json_run(&j, mw_method_name((mw_method)m), &res->m[m].run, NULL);
+            mw_json_run(&j, mw_method_name((mw_method)m), &res->m[m].run, &n);
     mw_json_object_end(&j);
     mw_json_object_end(&j);
     return mw_json_finish(&j);
@@ -152,7 +154,7 @@ static int print_table(const grad_state *g, const mw_engine_info *e, const mw_gr
         const mw_method_result *r = &res->m[m];
         if (!g->methods.want[m])
             continue;
-        mw_print_run(stdout, "", &r->run, NULL, g->out.per_layer);
+        mw_print_run(stdout, "", &r->run, &n, g->out.per_layer);
         closure_overflow |= r->run.n_steps && mw_method_has_closure((mw_method)m) &&
                             !isfinite(r->step.closure_err);
     }

@@ -77,9 +77,15 @@ static void print_help(const suite_cmd *sc, const mw_cli *cli, const state *s)
         char diff[2048];
         mw_suite_configure(def, p, &other.cfg);
         mw_cli_diff(cli, &s->cfg, &other.cfg, sizeof other.cfg, diff, sizeof diff);
-        printf("  %-9s %s%s\n", p->name, p == def->presets ? "(the default) " : "", p->summary);
-        if (diff[0])
-            printf("  %-9s settings: %s\n", "", diff);
+        char text[3072];
+        snprintf(text, sizeof text, "%s%s", p == def->presets ? "(the default) " : "", p->summary);
+        printf("  %-9s ", p->name);
+        mw_cli_wrap(stdout, text, 12, 12);
+        if (diff[0]) {
+            snprintf(text, sizeof text, "settings: %s", diff);
+            printf("%12s", "");
+            mw_cli_wrap(stdout, text, 14, 12);
+        }
     }
     mw_cli_help(stdout, cli);
     if (def->plot)
@@ -170,19 +176,39 @@ static const char *report_path(const suite_cmd *sc, const state *s, char *buf, s
     return buf;
 }
 
-static void say_estimate(const suite_cmd *sc, const state *s, const mw_estimate *e, FILE *f)
+static void say_estimate(const suite_cmd *sc, const state *s, const mw_estimate *e, long todo,
+                         FILE *f)
 {
     char when[32];
-    fprintf(f, "%s: %ld unit%s", sc->cmd, e->units, e->units == 1 ? "" : "s");
+    const double part = e->units > 0 ? (double)todo / (double)e->units : 1.0;
+    if (todo == e->units)
+        fprintf(f, "%s: %ld unit%s", sc->cmd, e->units, e->units == 1 ? "" : "s");
+    else
+        fprintf(f, "%s: %ld of %ld units still to do", sc->cmd, todo, e->units);
     if (e->gflop > 0)
-        fprintf(f, ", %.3g GFLOP in all", e->gflop);
+        fprintf(f, ", %.3g GFLOP in all", part * e->gflop);
     if (e->seconds > 0)
         fprintf(f, "; about %s on this machine's CPU with %d process%s",
-                mw_fmt_seconds(when, sizeof when, e->seconds), s->run.jobs,
+                mw_fmt_seconds(when, sizeof when, part * e->seconds), s->run.jobs,
                 s->run.jobs == 1 ? "" : "es");
     else if (s->cfg.engine.backend != MW_BACKEND_CPU)
         fprintf(f, ", on %s", mw_backend_name(s->cfg.engine.backend));
     fputc('\n', f);
+}
+
+/* The estimate, said once the report is open: the work a resume leaves is known then,
+ * and a report that cannot be resumed is refused before anything is said. */
+typedef struct estimate_note {
+    const suite_cmd *sc;
+    const state *s;
+    const mw_estimate *e;
+} estimate_note;
+
+static void on_started(void *arg, long todo, long total)
+{
+    const estimate_note *n = arg;
+    (void)total;
+    say_estimate(n->sc, n->s, n->e, todo, stderr);
 }
 
 static int output(const suite_cmd *sc, const state *s, const mw_report *rep, const char *path,
@@ -253,22 +279,27 @@ static int run_suite(const suite_cmd *sc, int argc, char **argv)
     mw_status st = MW_OK;
     if (s->cfg.engine.backend != MW_BACKEND_CPU)
         st = mw_engine_probe(&s->cfg.engine, MW_F32, &info, &err);
+    const char *path = report_path(sc, s, pathbuf, sizeof pathbuf);
+    if (st == MW_OK && path) /* before any work, and before the estimate is said */
+        st = mw_report_check_path(path, s->run.force, s->run.resume, &err);
     if (st == MW_OK)
         st = mw_suite_prepare(sc->def, &s->cfg, s->run.jobs, &est, &err);
-    if (st == MW_OK && (s->run.dry_run || (!s->run.quiet && !s->run.json)))
-        say_estimate(sc, s, &est, s->run.dry_run ? stdout : stderr);
+    if (st == MW_OK && s->run.dry_run)
+        say_estimate(sc, s, &est, est.units, stdout);
     if (st == MW_OK && s->run.dry_run) {
         char config[8192];
         if ((st = mw_suite_config_json(sc->def, &s->cfg, config, sizeof config, &err)) == MW_OK)
             printf("configuration: %s\n", config);
     } else if (st == MW_OK) {
-        const char *path = report_path(sc, s, pathbuf, sizeof pathbuf);
         mw_command_line(sc->cmd, argc, argv, cmdline, sizeof cmdline);
         mw_progress_line prog;
         mw_progress_init(&prog, sc->cmd, s->run.quiet || s->run.json);
         mw_suite_job job = {.def = sc->def, .cfg = &s->cfg, .path = path, .force = s->run.force,
                             .resume = s->run.resume, .jobs = s->run.jobs, .command_line = cmdline,
                             .progress = mw_progress_suite, .progress_arg = &prog};
+        estimate_note note = {sc, s, &est};
+        if (!s->run.quiet && !s->run.json)
+            job.started = on_started, job.started_arg = &note;
         st = mw_suite_run(&job, &rep, &failures, &err);
         mw_progress_end(&prog);
         if (st == MW_OK) {

@@ -157,8 +157,9 @@ static const mw_field train_fields[] = {
      "the test files; BatchNorm with running statistics)",
      .opt = "test-samples", .meta = "N", .lo = 1, .hi = 1 << 26},
     {"image_h", MW_FK_INT, T(image_h),
-     "real data: pooled to HxW (and the revnet's input is that size); 0: as stored",
-     .opt = "image", .meta = "HxW", .lo = 1, .hi = MW_MAX_IMAGE, .parse = mw_parse_hxw},
+     "real data: pooled to HxW, and the revnet's input is that size (default: as stored)",
+     .opt = "image", .meta = "HxW", .lo = 1, .hi = MW_MAX_IMAGE, .parse = mw_parse_hxw,
+     .flags = MW_F_NO_DEFAULT},
     {"image_w", MW_FK_INT, T(image_w), "real data: the pooled width"},
     {"separation", MW_FK_F64, T(separation), "the mixture: class centres ~ S · N(0, I)",
      .opt = "separation", .meta = "S", .lo = 0, .hi = 1e3},
@@ -375,11 +376,14 @@ mw_status mw_grid_validate(const mw_suite_config *c, int gold, mw_err *err)
         if (gold)
             gold_s += mw_gold_cost_seconds(&s, &c->oracle.gold);
     }
-    if (gold_s > c->oracle.gold_budget_s)
+    if (gold_s > c->oracle.gold_budget_s) {
+        char a[32], b[32];
         return mw_err_set(err, MW_ERR_ARG,
-                          "oracle gold: estimated %.0f s for the %ld networks of the grid, over "
-                          "the %.0f s of --gold-budget; shrink the grid or raise --gold-budget",
-                          gold_s, mw_grid_n_networks(c), c->oracle.gold_budget_s);
+                          "oracle gold: estimated %s for the %ld networks of the grid, over the "
+                          "%s of --gold-budget; shrink the grid or raise --gold-budget",
+                          mw_fmt_seconds(a, sizeof a, gold_s), mw_grid_n_networks(c),
+                          mw_fmt_seconds(b, sizeof b, c->oracle.gold_budget_s));
+    }
     return MW_OK;
 }
 

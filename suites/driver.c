@@ -189,6 +189,8 @@ mw_status mw_suite_run(const mw_suite_job *job, mw_report *out, size_t *failures
     d.prog.networks_done = (size_t)n - n_todo;
     d.prog.runs_total = (size_t)(n * runs_per_unit(job));
     d.prog.runs_done = d.prog.networks_done * (size_t)runs_per_unit(job);
+    if (job->started)
+        job->started(job->started_arg, (long)n_todo, n);
     d.t0 = d.last_commit = mw_now();
 
     /* the report exists from the start: a new one now, empty but for its metadata */

@@ -158,11 +158,14 @@ static mw_status choose_oracle(const mw_grad_request *req, mw_oracle_info *o, mw
         snprintf(o->reason, sizeof o->reason, "asked for");
         return MW_OK;
     case MW_ORACLE_GOLD:
-        if (o->gold_estimate_seconds > oc->gold_budget_s)
+        if (o->gold_estimate_seconds > oc->gold_budget_s) {
+            char a[32], b[32];
             return mw_err_set(err, MW_ERR_ARG,
-                              "oracle gold: estimated %.0f s for this network, over the %.0f s "
-                              "of --gold-budget; use --oracle silver or raise --gold-budget",
-                              o->gold_estimate_seconds, oc->gold_budget_s);
+                              "oracle gold: estimated %s for this network, over the %s of "
+                              "--gold-budget; use --oracle silver or raise --gold-budget",
+                              mw_fmt_seconds(a, sizeof a, o->gold_estimate_seconds),
+                              mw_fmt_seconds(b, sizeof b, oc->gold_budget_s));
+        }
         o->kind = MW_ORACLE_GOLD;
         snprintf(o->reason, sizeof o->reason, "asked for");
         return MW_OK;

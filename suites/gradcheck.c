@@ -207,6 +207,28 @@ static void gradcheck_print(FILE *f, const mw_suite_config *c, const mw_report *
     if (c)
         fprintf(f, " (tolerance %.1e)", c->check.tol);
     fprintf(f, ", f32 %.3e.\n", worst[0]);
+    if (!c)
+        return;
+    /* the failed checks by name, so that a failing job says what failed */
+    size_t shown = 0, n = gradcheck_failures(c, r);
+    if (n)
+        fprintf(f, "\nFAILED checks (%zu):\n", n);
+    for (size_t k = 0; k < r->n_runs && shown < 20; k++) {
+        const mw_report_run *run = &r->runs[k];
+        if (!run_fails(c, run))
+            continue;
+        const mw_report_step *s = mw_report_last_step(run);
+        fprintf(f, "  network %ld, %s %s: ", run->network, mw_dtype_name(run->dtype),
+                mw_method_name(run->method));
+        if (run->status == MW_RUN_COMPLETE && s)
+            fprintf(f, "rel_l2 %.3e against gold, over --tol %.1e\n", s->vs.rel_l2, c->check.tol);
+        else
+            fprintf(f, "%s%s%s\n", mw_name_of(&mw_run_status_names, (int)run->status),
+                    run->message[0] ? ": " : "", run->message);
+        shown++;
+    }
+    if (shown < n)
+        fprintf(f, "  ... and %zu more (mwverify report summary lists every run)\n", n - shown);
 }
 
 static void gradcheck_json(mw_json *j, const mw_suite_config *c, const mw_report *r,

@@ -68,8 +68,16 @@ static mw_status read_parts(const mw_train_config *t, struct mw_stability_data *
 mw_status mw_stability_load_data(mw_suite_config *c, mw_err *err)
 {
     mw_train_config *t = &c->train;
-    if (strcmp(t->dataset, "synthetic") == 0)
+    if (strcmp(t->dataset, "synthetic") == 0) {
+        int revnet = 0;
+        for (int a = 0; a < c->grid.n_archs; a++)
+            revnet |= c->grid.archs[a] == MW_ARCH_REVNET;
+        if (t->image_h > 0 && !revnet)
+            return mw_err_set(err, MW_ERR_ARG, "--image %dx%d: the synthetic data are not "
+                              "images; --image sizes real data (--dataset) or the revnet's input",
+                              t->image_h, t->image_w);
         return MW_OK;
+    }
     if (t->dataset[0] == '\0')
         return mw_err_set(err, MW_ERR_ARG, "--dataset: the %s preset trains on real data; give "
                           "--dataset cifar10:DIR (a directory with data_batch_1.bin .. "

@@ -208,6 +208,10 @@ typedef struct mw_suite_job {
     const char *command_line;
     mw_suite_progress_fn progress;
     void *progress_arg;
+    /* Called once the report is open (new, or resumed with the same configuration) and
+     * before any unit runs: todo of the total units are still to do. NULL: nothing. */
+    void (*started)(void *arg, long todo, long total);
+    void *started_arg;
 } mw_suite_job;
 
 /* Run a suite into its report. MW_OK when the report is complete (checks may still have

@@ -483,23 +483,23 @@ START_TEST(cli_on_cuda)
     mw_cuda_info info;
     char msg[256], dir[512], path[600];
     ck_assert(mw_cuda_probe(&info, msg, sizeof msg) == 0);
-    const char *gc[] = {"gradcheck", "--engine", "cuda", "--depths", "1", "--f-acts", "tanh",
-                        "--out-acts", "tanh", "--dtypes", "f32", "--width", "4", "--hidden", "4",
+    const char *gc[] = {"gradcheck", "--engine", "cuda", "--depth", "1", "--f-act", "tanh",
+                        "--out-act", "tanh", "--dtype", "f32", "--width", "4", "--hidden", "4",
                         "--batch", "2", "--proj-repeats", "0", "--json", "--quiet", NULL};
     tu_run_result r = cli(gc);
-    ck_assert_msg(r.code == 0 && strstr(r.out, "\"failed_runs\": 0"), "gradcheck: exit %d: %s",
+    ck_assert_msg(r.code == 0 && strstr(r.out, "\"failures\": 0"), "gradcheck: exit %d: %s",
                   r.code, r.err);
     tu_run_free(&r);
     const char *base = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/mw-test-cuda-XXXXXX", base && *base ? base : "/tmp");
     ck_assert(mkdtemp(dir) != NULL);
     snprintf(path, sizeof path, "%s/stability.h5", dir);
-    const char *st[] = {"suite", "stability", "--engine", "cuda", "--epochs", "2", "--depths", "2",
-                        "--f-acts", "tanh", "--out-acts", "tanh", "--seeds", "1", "--width", "4",
+    const char *st[] = {"suite", "stability", "--engine", "cuda", "--epochs", "2", "--depth", "2",
+                        "--f-act", "tanh", "--out-act", "tanh", "--seed", "1", "--width", "4",
                         "--hidden", "4", "--batch", "16", "--train-samples", "64",
                         "--test-samples", "32", "--jobs", "1", "--quiet", "--out", path, NULL};
     r = cli(st);
-    ck_assert_msg(r.code == 0 && strstr(r.out, "0 failed runs"), "suite stability: exit %d: %s%s",
+    ck_assert_msg(r.code == 0 && strstr(r.out, "; 0 failures"), "suite stability: exit %d: %s%s",
                   r.code, r.out, r.err);
     printf("%s", r.out);
     tu_run_free(&r);
