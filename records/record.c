@@ -354,6 +354,8 @@ mw_status mw_field_parse(const mw_field *f, void *rec, const char *text, mw_err 
             return *(int *)p = 0, MW_OK;
         return mw_err_set(err, MW_ERR_ARG, "--%s %s: allowed yes or no", o, text);
     case MW_FK_STR:
+        if (text[0] == '\0')
+            return mw_err_set(err, MW_ERR_ARG, "--%s: an empty value", o);
         if (strlen(text) >= f->size)
             return mw_err_set(err, MW_ERR_ARG, "--%s: longer than %zu characters", o,
                               f->size - 1);

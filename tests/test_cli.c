@@ -61,7 +61,7 @@ START_TEST(version_and_help)
 END_TEST
 
 /* What --help names is what the command accepts: every option it lists parses (a value
- * of "@" is refused as a bad value, never as an unknown option), every preset it lists
+ * that is empty is refused as a bad value, never as an unknown option), every preset it lists
  * passes --dry-run (or asks for its dataset), every example parses. */
 START_TEST(help_names_only_what_is_accepted)
 {
@@ -93,9 +93,9 @@ START_TEST(help_names_only_what_is_accepted)
                 const int both = strncmp(opt, "--[no-]", 7) == 0;
                 for (int k = 0; k < 1 + both; k++) {
                     if (both)
-                        snprintf(value, sizeof value, "--%s%s=@", k ? "no-" : "", opt + 7);
+                        snprintf(value, sizeof value, "--%s%s=", k ? "no-" : "", opt + 7);
                     else
-                        snprintf(value, sizeof value, "%s=@", opt);
+                        snprintf(value, sizeof value, "%s=", opt);
                     args[argc] = value, args[argc + 1] = NULL;
                     run_result r = run(args);
                     ck_assert_msg(r.code == 2 && !strstr(r.err, "unknown option") &&

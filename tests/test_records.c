@@ -240,6 +240,7 @@ START_TEST(parse_refusals)
     refused("wait", "2d", "allowed 0 s to 24.0 h");
     refused("flag", "maybe", "allowed yes or no");
     refused("label", "abcdefgh", "longer than 7 characters");
+    refused("label", "", "--label: an empty value");
     refused("c", "bleu", "unknown color 'bleu' (allowed: red, green, blue); did you mean blue?");
     refused("c", "zzzzzzzz", "allowed: red, green, blue");
     refused("palette", "red,,blue", "an empty item");
