@@ -296,12 +296,13 @@ static void print_option(FILE *out, const mw_optset *s, const mw_field *f)
         snprintf(head, sizeof head, "--%s %s", f->opt, f->meta ? f->meta : "VALUE");
     default_text(s, f, def, sizeof def);
     snprintf(text, sizeof text, "%s%s%s", f->help ? f->help : "", def[0] ? " " : "", def);
-    fprintf(out, "  %-24s", head);
-    if (strlen(head) > 24) { /* a long option on a line of its own */
-        fprintf(out, "\n%27s", "");
-    } else {
-        fputc(' ', out);
-    }
+    int chars = 0; /* the head's width on a terminal: UTF-8 characters, not bytes */
+    for (const char *c = head; *c; c++)
+        chars += ((unsigned char)*c & 0xC0) != 0x80;
+    if (chars > 24) /* a long option on a line of its own */
+        fprintf(out, "  %s\n%27s", head, "");
+    else
+        fprintf(out, "  %s%*s", head, 25 - chars, "");
     mw_cli_wrap(out, text, 27, 27);
 }
 

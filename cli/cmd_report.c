@@ -117,12 +117,10 @@ static int plot(int argc, char **argv)
     for (int i = 0; mw_suites[i]; i++)
         if (mw_suites[i]->plot && used < sizeof usage)
             used += (size_t)snprintf(usage + used, sizeof usage - used, "  %-10s %s\n",
-                                     mw_suites[i]->name,
-                                     !strcmp(mw_suites[i]->name, "gradcheck")
-                                         ? "rel_l2 against gold against depth, a line per method"
-                                     : !strcmp(mw_suites[i]->name, "stability")
-                                         ? "error and held-out accuracy against epoch"
-                                         : "its measure against depth, log-log, a panel a setting");
+                                     mw_suites[i]->name, mw_suites[i]->plot_help);
+    if (used < sizeof usage)
+        snprintf(usage + used, sizeof usage - used, "Other reports (a gradient dump, layer checks) "
+                 "have no figure:\nreport summary prints them.\n");
     int rc = parse(&cli, usage, argc, argv);
     if (rc != MW_EXIT_OK || cli.help)
         return rc;
@@ -137,10 +135,14 @@ static int plot(int argc, char **argv)
         const mw_suite_def *def = mw_suite_find(r.meta.suite);
         if (def && def->plot)
             st = def->plot(&r, o.out, &err);
-        else
+        else if (!def) /* a gradient dump */
             st = mw_err_set(&err, MW_ERR_ARG, "%s is a gradient dump (mwverify grad --out): one "
                             "gradient has no figure; `mwverify report summary %s` prints it",
                             cli.words[0], cli.words[0]);
+        else
+            st = mw_err_set(&err, MW_ERR_ARG, "%s: a report of suite %s has no figure; "
+                            "`mwverify report summary %s` prints it", cli.words[0], def->name,
+                            cli.words[0]);
         mw_report_free(&r);
     }
     if (st != MW_OK) {

@@ -324,7 +324,7 @@ int mw_cmd_suite(int argc, char **argv)
         FILE *f = argc < 1 ? stderr : stdout;
         fprintf(f, "usage: mwverify suite <name> [options]\n\nsuites:\n");
         for (int i = 0; mw_suites[i]; i++)
-            fprintf(f, "  %-11s %s\n", mw_suites[i]->name, mw_suites[i]->summary);
+            fprintf(f, "  %-11s ", mw_suites[i]->name), mw_cli_wrap(f, mw_suites[i]->summary, 14, 14);
         fprintf(f, "\nEach writes an HDF5 report: mwverify suite <name> --help.\n");
         return argc < 1 ? MW_EXIT_USAGE : MW_EXIT_OK;
     }

@@ -362,6 +362,54 @@ mw_grad_request mw_grid_request(const mw_suite_config *c, long u)
     return r;
 }
 
+mw_status mw_grid_unit(const mw_suite_config *c, long unit, mw_grad_case *gc,
+                       mw_unit_result *out, mw_err *err)
+{
+    memset(out, 0, sizeof *out);
+    out->unit = unit;
+    mw_grad_request req = mw_grid_request(c, unit);
+    mw_err why;
+    mw_status st = mw_grad_case_prepare(&req, gc, &why);
+    mw_grad_case_network(gc, unit, &out->net);
+    if (st != MW_OK) {
+        out->net.status = MW_NET_FAILED;
+        snprintf(out->net.message, sizeof out->net.message, "%.300s", why.msg);
+    }
+    const int usable = out->net.status == MW_NET_OK;
+    out->runs = calloc((size_t)mw_grid_runs_per_network(c) + 1, sizeof *out->runs);
+    if (!out->runs)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    mw_status rc = MW_OK;
+    for (int t = 0; t < c->grid.n_dtypes && rc == MW_OK; t++) {
+        mw_method_results res;
+        memset(&res, 0, sizeof res);
+        mw_status rst = usable ? mw_grad_case_run(&req, gc, c->grid.dtypes[t], &res, &why)
+                               : MW_ERR_ARG;
+        for (int m = 0; m < MW_N_METHODS && rc == MW_OK; m++) {
+            if (!c->methods.want[m])
+                continue;
+            mw_report_run run = res.m[m].run;
+            if (rst != MW_OK) { /* no oracle, or no run: every run says why */
+                memset(&run, 0, sizeof run);
+                run.status = MW_RUN_FAILED;
+                snprintf(run.message, sizeof run.message, "%.300s",
+                         usable ? why.msg : out->net.message);
+            }
+            run.index = mw_grid_run_index(c, unit, t, (mw_method)m);
+            run.network = unit;
+            run.method = (mw_method)m;
+            run.dtype = c->grid.dtypes[t];
+            run.n_layers = gc->spec.depth + 1;
+            if (mw_run_copy(&out->runs[out->n_runs], &run) != MW_OK)
+                rc = mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+            else
+                out->n_runs++;
+        }
+        mw_method_results_free(&res);
+    }
+    return rc;
+}
+
 mw_status mw_grid_validate(const mw_suite_config *c, int gold, mw_err *err)
 {
     if (mw_grid_n_networks(c) == 0 || mw_grid_runs_per_network(c) == 0)

@@ -110,53 +110,11 @@ static mw_status gradcheck_unit(const void *cfgp, long unit, mw_unit_emit_fn emi
 {
     (void)emit, (void)emit_arg; /* a network takes a second: no partial results */
     const mw_suite_config *c = cfgp;
-    memset(out, 0, sizeof *out);
-    out->unit = unit;
-    mw_grad_request req = mw_grid_request(c, unit);
     mw_grad_case gc;
-    mw_err why;
-    mw_status st = mw_grad_case_prepare(&req, &gc, &why);
-    mw_grad_case_network(&gc, unit, &out->net);
-    if (st != MW_OK) {
-        out->net.status = MW_NET_FAILED;
-        snprintf(out->net.message, sizeof out->net.message, "%.300s", why.msg);
-    }
-    const int usable = out->net.status == MW_NET_OK;
-    out->runs = calloc((size_t)mw_grid_runs_per_network(c) + 1, sizeof *out->runs);
-    if (!out->runs) {
-        mw_grad_case_free(&gc);
-        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    }
-    mw_status rc = MW_OK;
-    for (int t = 0; t < c->grid.n_dtypes && rc == MW_OK; t++) {
-        mw_method_results res;
-        memset(&res, 0, sizeof res);
-        mw_status rst = usable ? mw_grad_case_run(&req, &gc, c->grid.dtypes[t], &res, &why)
-                               : MW_ERR_ARG;
-        for (int m = 0; m < MW_N_METHODS && rc == MW_OK; m++) {
-            if (!c->methods.want[m])
-                continue;
-            mw_report_run run = res.m[m].run;
-            if (rst != MW_OK) { /* no oracle, or no run: every run says why */
-                memset(&run, 0, sizeof run);
-                run.status = MW_RUN_FAILED;
-                snprintf(run.message, sizeof run.message, "%.300s",
-                         usable ? why.msg : out->net.message);
-            }
-            run.index = mw_grid_run_index(c, unit, t, (mw_method)m);
-            run.network = unit;
-            run.method = (mw_method)m;
-            run.dtype = c->grid.dtypes[t];
-            run.n_layers = gc.spec.depth + 1;
-            if (mw_run_copy(&out->runs[out->n_runs], &run) != MW_OK)
-                rc = mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-            else
-                out->n_runs++;
-        }
-        mw_method_results_free(&res);
-    }
+    mw_status rc = mw_grid_unit(c, unit, &gc, out, err);
     out->net.proj.slope = out->net.proj.slope_r2 = NAN;
-    if (rc == MW_OK && usable && c->methods.want[MW_PROJFORWARD] && c->check.proj_repeats > 0)
+    if (rc == MW_OK && out->net.status == MW_NET_OK && c->methods.want[MW_PROJFORWARD] &&
+        c->check.proj_repeats > 0)
         rc = projforward_rate(c, &gc, &out->net.proj, err);
     mw_grad_case_free(&gc);
     return rc;
@@ -271,4 +229,5 @@ const mw_suite_def mw_gradcheck_suite = {
     .print = gradcheck_print,
     .json = gradcheck_json,
     .plot = mw_plot_gradcheck,
+    .plot_help = "rel_l2 against gold, against depth; a panel per dtype",
 };

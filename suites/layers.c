@@ -346,13 +346,6 @@ static void layers_json(mw_json *j, const mw_suite_config *c, const mw_report *r
     mw_json_bool(j, "ok", ok);
 }
 
-static mw_status layers_plot(const mw_report *r, const char *out, mw_err *err)
-{
-    (void)out;
-    return mw_err_set(err, MW_ERR_ARG, "%s holds layer checks, which have no figure: `mwverify "
-                      "report summary %s` prints them", r->path, r->path);
-}
-
 static const mw_optgroup layers_group = {"layers", "layers", &mw_layers_record,
                                          offsetof(mw_suite_config, layers)};
 static const mw_optgroup *const groups[] = {&layers_group, NULL};
@@ -409,5 +402,4 @@ const mw_suite_def mw_layers_suite = {
     .finish = layers_finish,
     .print = layers_print,
     .json = layers_json,
-    .plot = layers_plot,
 };

@@ -644,6 +644,7 @@ const mw_suite_def mw_memory_suite = {
     .print = memory_print,
     .json = scaling_json,
     .plot = mw_plot_memory,
+    .plot_help = "peak working bytes against depth, log-log",
 };
 
 const mw_suite_def mw_timing_suite = {
@@ -668,4 +669,5 @@ const mw_suite_def mw_timing_suite = {
     .print = timing_print,
     .json = scaling_json,
     .plot = mw_plot_timing,
+    .plot_help = "median seconds per gradient against depth, log-log",
 };

@@ -286,4 +286,5 @@ const mw_suite_def mw_stability_suite = {
     .print = mw_stability_print_verdict,
     .json = mw_stability_json_verdict,
     .plot = mw_plot_stability,
+    .plot_help = "error against silver and held-out accuracy, against epoch",
 };

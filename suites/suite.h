@@ -125,6 +125,16 @@ mw_status mw_grid_validate(const mw_suite_config *c, int gold, mw_err *err);
 /* The request of one network of the grid in one dtype position. */
 mw_grad_request mw_grid_request(const mw_suite_config *c, long u);
 
+/* The unit of a suite that measures one gradient per method and dtype on each network
+ * of the grid against its oracle (gradcheck's; a new suite of that kind needs no other):
+ * the network's record and one run per asked method and dtype, each with its one step.
+ * gc is left prepared for the caller's further measures (free it with
+ * mw_grad_case_free, whatever the status). A network whose case could not be built is a
+ * failed network with every run failed and saying why; a status other than MW_OK means
+ * the unit could not even say that. */
+mw_status mw_grid_unit(const mw_suite_config *c, long unit, mw_grad_case *gc,
+                       mw_unit_result *out, mw_err *err);
+
 /* ---- the registry ---- */
 
 typedef struct mw_preset {
@@ -175,7 +185,8 @@ struct mw_suite_def {
      * verbose: everything (the gradcheck command), else the summary. */
     void (*print)(FILE *f, const mw_suite_config *c, const mw_report *r, int verbose);
     void (*json)(mw_json *j, const mw_suite_config *c, const mw_report *r, int verbose);
-    mw_status (*plot)(const mw_report *r, const char *out, mw_err *err);
+    mw_status (*plot)(const mw_report *r, const char *out, mw_err *err); /* NULL: no figure */
+    const char *plot_help;    /* what the figure shows, for report plot --help */
 };
 
 /* The suites, and one by name (NULL when there is none). */

@@ -301,6 +301,11 @@ START_TEST(grad_dump)
     ck_assert_msg(r.code == 0 && strstr(r.out, "suite grad") && strstr(r.out, "moonwalk"), "%s%s",
                   r.out, r.err);
     run_free(&r);
+    snprintf(cmd, sizeof cmd, "%s/grad.png", dir);
+    r = run((const char *[]){"report", "plot", path, "--out", cmd, NULL});
+    ck_assert_msg(r.code == 2 && strstr(r.err, "gradient dump") && count_lines(r.err) == 1, "%s",
+                  r.err);
+    run_free(&r);
     snprintf(cmd, sizeof cmd, "h5dump -A '%s' > '%s/dump.txt'", path, dir);
     ck_assert_msg(system(cmd) == 0, "h5dump cannot read %s", path);
     snprintf(cmd, sizeof cmd, "grep -q 'mwverify-grad-dump' '%s/dump.txt' && grep -q 'GROUP \"methods\"' '%s/dump.txt'", dir, dir);
@@ -959,31 +964,40 @@ START_TEST(layer_list_and_check)
     r = run((const char *[]){"report", "summary", out, NULL});
     ck_assert_msg(r.code == 0 && strstr(r.out, "affine"), "%s%s", r.out, r.err);
     run_free(&r);
+    char png[320];
+    snprintf(png, sizeof png, "%s/layers.png", suite_dir);
+    r = run((const char *[]){"report", "plot", out, "--out", png, NULL});
+    ck_assert_msg(r.code == 2 && strstr(r.err, "no figure") && strstr(r.err, "report summary") &&
+                      count_lines(r.err) == 1 && access(png, F_OK) != 0,
+                  "%s", r.err);
+    run_free(&r);
     suite_rmdir();
 }
 END_TEST
 
 int main(void)
 {
+    const struct {
+        const char *name;
+        const TTest *tests[6];
+    } cases[] = {
+        {"usage", {version_and_help, help_names_only_what_is_accepted,
+                   bad_input_is_one_line_and_exit_2}},
+        {"grad", {grad_json_f64, grad_table_says_nonfinite, grad_dump, engine_cuda_fails_cleanly}},
+        {"gradcheck", {gradcheck_json, gradcheck_revnet, suite_report_summary_plot}},
+        {"resume", {suite_kill_and_resume}},
+        {"stability", {stability_report_and_resume, stability_revnet_and_fashion,
+                       paper_preset_estimates_and_refuses}},
+        {"scaling", {memory_and_timing_suites}},
+        {"layers", {layer_list_and_check}},
+    };
     Suite *s = suite_create("cli");
-    TCase *tc = tcase_create("cli");
-    tcase_set_timeout(tc, 240);
-    tcase_add_test(tc, version_and_help);
-    tcase_add_test(tc, help_names_only_what_is_accepted);
-    tcase_add_test(tc, bad_input_is_one_line_and_exit_2);
-    tcase_add_test(tc, grad_json_f64);
-    tcase_add_test(tc, grad_table_says_nonfinite);
-    tcase_add_test(tc, grad_dump);
-    tcase_add_test(tc, gradcheck_json);
-    tcase_add_test(tc, suite_report_summary_plot);
-    tcase_add_test(tc, suite_kill_and_resume);
-    tcase_add_test(tc, stability_report_and_resume);
-    tcase_add_test(tc, gradcheck_revnet);
-    tcase_add_test(tc, stability_revnet_and_fashion);
-    tcase_add_test(tc, paper_preset_estimates_and_refuses);
-    tcase_add_test(tc, engine_cuda_fails_cleanly);
-    tcase_add_test(tc, memory_and_timing_suites);
-    tcase_add_test(tc, layer_list_and_check);
-    suite_add_tcase(s, tc);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_set_timeout(tc, 240);
+        for (int t = 0; t < 6 && cases[i].tests[t]; t++)
+            tcase_add_test(tc, cases[i].tests[t]);
+        suite_add_tcase(s, tc);
+    }
     return tu_main(s);
 }
