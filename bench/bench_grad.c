@@ -1,9 +1,9 @@
 /* bench_grad: time and working memory of one gradient per method against depth, on the
- * mlp of `mwverify grad` or a revnet (DESIGN.md §6's timing and memory, in small), on the
- * CPU or a GPU. Median wall time over repeats after one warm-up call (mw_grad ends by
- * reading the gradient's finiteness back, so a GPU's queue is drained inside the time).
- * A benchmark, never a test: numbers depend on the machine (OpenBLAS picks its kernel
- * from OPENBLAS_CORETYPE; say which when quoting).
+ * mlp of `mwverify grad` or a revnet (docs/architecture.md §6's timing and memory, in small), on
+ * the CPU or a GPU. Median wall time over repeats after one warm-up call (mw_grad ends by reading
+ * the gradient's finiteness back, so a GPU's queue is drained inside the time). A benchmark, never
+ * a test: numbers depend on the machine (OpenBLAS picks its kernel from OPENBLAS_CORETYPE; say
+ * which when quoting).
  *
  *   bench_grad [--engine cpu|cuda] [--dtype f32|f64] [--arch mlp|revnet] [--width N]
  *              [--hidden N] [--channels C] [--image HxW] [--blocks N] [--classes N]

@@ -1,4 +1,4 @@
-"""peers: the same mlp and revnet networks (DESIGN.md §2) in PyTorch on the CPU, side by
+"""peers: the same mlp and revnet networks (docs/architecture.md §2) in PyTorch on the CPU, side by
 side with mwverify's bench_grad: backprop step time and peak working memory, and forward
 mode (one jvp per parameter coordinate) on a tiny mlp. A benchmark, never a test.
 
@@ -46,7 +46,7 @@ TANGENT_BLOCK = 64  # mw_grad_opts_default().tangent_block: our forward's tangen
 # ---- the networks, written as functions of a flat list of parameters ----------------
 
 def param_shapes(s, depth):
-    """Shapes in the canonical order (DESIGN.md §2): layer 1..L, unit 1..k, W, c, γ, β;
+    """Shapes in the canonical order (docs/architecture.md §2): layer 1..L, unit 1..k, W, c, γ, β;
     then head W, c. Returns (shapes, fan_ins) with fan_in -1 for γ (ones), 0 for β."""
     shapes, fans = [], []
     for i in range(1, depth + 1):
@@ -80,7 +80,7 @@ def depth_of(s):
 
 
 def ours_param_count(s):
-    """The count DESIGN.md §2 gives, written out independently of param_shapes."""
+    """The count docs/architecture.md §2 gives, written out independently of param_shapes."""
     if s["arch"] == "mlp":
         h, hid, k = s["width"] // 2, s["hidden"], s["units"]
         dims = [h] + [hid] * (k - 1) + [h]
@@ -261,7 +261,7 @@ def ours(bench_grad, s, methods, depth, repeats):
 def check_params(label, s, mine, torch_params):
     count = sum(p.numel() for p in torch_params)
     formula = ours_param_count(s)
-    print(f"  {label:<22} parameters: mwverify {mine}, DESIGN.md §2 formula {formula}, "
+    print(f"  {label:<22} parameters: mwverify {mine}, docs/architecture.md §2 formula {formula}, "
           f"pytorch {count}")
     if not mine == formula == count:
         sys.exit(f"peers: {label}: parameter counts differ, the networks are not the same")

@@ -1,5 +1,5 @@
 /* mwverify: the command-line entry point. A table of commands; the only place, with the
- * commands it calls, that prints and chooses exit codes (DESIGN.md §8). */
+ * commands it calls, that prints and chooses exit codes (docs/architecture.md §8). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* datasets: where batches come from (DESIGN.md §1): the synthetic Gaussian-mixture
+/* datasets: where batches come from (docs/architecture.md §1): the synthetic Gaussian-mixture
  * classification data every suite can have without files, and image datasets in memory
  * (CIFAR-10, Fashion-MNIST, synthetic images) with the transforms the paper applies. */
 #ifndef MW_DATASETS_H

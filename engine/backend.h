@@ -1,4 +1,4 @@
-/* The backend table (DESIGN.md §4): every primitive that touches tensor elements.
+/* The backend table (docs/architecture.md §4): every primitive that touches tensor elements.
  * Layers and methods reach memory only through these functions, so the same layer
  * and method code runs on any backend. A backend provides one table per dtype; the
  * CPU tables are one template source compiled twice (cpu/kernels.inc).
@@ -107,7 +107,7 @@ typedef struct mw_ops {
                         const void *in, size_t ld, void *col);
     mw_status (*col2im)(mw_ctx *ctx, size_t n_img, size_t C, size_t H, size_t W,
                         const void *col, double alpha, double beta, void *out, size_t ld);
-    /* The squeeze ψ of n_img contiguous (C, H, W) images (DESIGN.md §2, pixel_unshuffle
+    /* The squeeze ψ of n_img contiguous (C, H, W) images (docs/architecture.md §2, pixel_unshuffle
      * order): out[c*4 + 2dy + dx, i, j] = in[c, 2i+dy, 2j+dx]; inverse: the other way
      * (out (C, H, W) from in (4C, H/2, W/2)). Not in place. */
     mw_status (*squeeze)(mw_ctx *ctx, size_t n_img, size_t C, size_t H, size_t W,

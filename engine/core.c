@@ -1,4 +1,4 @@
-/* Engine core: the context with its tracked allocator (DESIGN.md §4),
+/* Engine core: the context with its tracked allocator (docs/architecture.md §4),
  * tensors, and the small elementwise wrappers layers use. */
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* mwverify engine: the public interface (DESIGN.md §3, §4).
+/* mwverify engine: the public interface (docs/architecture.md §3, §4).
  *
  * A context fixes a backend (cpu, later cuda) and a dtype (f32 or f64); every tensor,
  * network and gradient made through it lives there. Six methods compute the same
@@ -86,7 +86,7 @@ mw_status mw_tensor_download(mw_ctx *ctx, const mw_tensor *t, size_t off, double
 
 typedef struct mw_net mw_net;
 
-/* Deterministic initial parameters of DESIGN.md §2, identical for every dtype and
+/* Deterministic initial parameters of docs/architecture.md §2, identical for every dtype and
  * backend: W and c uniform in ±init_scale/sqrt(fan_in) from Philox4x32-10 keyed by the
  * spec's seed, γ = 1, β = 0, every value rounded to float32. theta has lay->total
  * entries. */

@@ -1,4 +1,4 @@
-/* Networks (DESIGN.md §2): the body of coupling layers and the head over one flat
+/* Networks (docs/architecture.md §2): the body of coupling layers and the head over one flat
  * parameter tensor in canonical order, their deterministic initialisation, batches,
  * and the plain forward pass. */
 #include <math.h>

@@ -1,4 +1,4 @@
-/* The gold oracle (DESIGN.md §5): the MPFR reference gradient, certified the way MPFR
+/* The gold oracle (docs/architecture.md §5): the MPFR reference gradient, certified the way MPFR
  * certifies its own functions — by computing again with more precision and counting the
  * bits the two results share (a Ziv-style check) — and witnessed independently by
  * central differences of the loss, computed in MPFR on chosen coordinates. */

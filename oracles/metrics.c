@@ -1,4 +1,4 @@
-/* Error metrics of a gradient against an oracle (DESIGN.md §5), in double whatever the
+/* Error metrics of a gradient against an oracle (docs/architecture.md §5), in double whatever the
  * method's dtype. The oracle may be a double-double (gold), so that the error of a float64
  * method is measured against more than float64 digits. Plain double sums suffice for the
  * norms: a metric needs two or three correct digits. */

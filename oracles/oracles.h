@@ -1,4 +1,4 @@
-/* oracles: what a computed gradient is measured against (DESIGN.md §5).
+/* oracles: what a computed gradient is measured against (docs/architecture.md §5).
  *   gold:   the MPFR reference gradient at p bits, certified by a second run at p + 64
  *           bits, with central differences in MPFR as an independent witness;
  *   silver: the float64 engine's backprop, cheap enough for every step;

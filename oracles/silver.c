@@ -1,4 +1,4 @@
-/* The silver oracle (DESIGN.md §5): backprop in the float64 engine. Cheap enough for
+/* The silver oracle (docs/architecture.md §5): backprop in the float64 engine. Cheap enough for
  * every training step; its own error is measured against gold by the oracle issue. */
 #include <stdio.h>
 

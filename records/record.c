@@ -612,8 +612,8 @@ static void schema_rows(FILE *out, const mw_record *r, const char *prefix, int h
         if (f->names)
             mw_names_list(f->names, names, sizeof names);
         fprintf(out, "| `%s` | %s | ", name, kind_name(f, h5));
-        for (const char *h = f->help ? f->help : ""; *h; h++)
-            fputc(*h == '\n' ? ' ' : *h, out);
+        for (const char *h = f->help ? f->help : ""; *h; h++) /* a table cell: | escaped */
+            *h == '|' ? fputs("\\|", out) : fputc(*h == '\n' ? ' ' : *h, out);
         if (names[0])
             fprintf(out, " (%s)", names);
         fputs(" |\n", out);

@@ -1,4 +1,4 @@
-/* The additive coupling layer in the reference (DESIGN.md §2, the paper's eq. 12):
+/* The additive coupling layer in the reference (docs/architecture.md §2, the paper's eq. 12):
  * z = b + F(a), y = (a, σ(z)); reverse h_z = h_{y,b} σ'(z), h_b = h_z,
  * h_a = h_{y,a} + vjp_F(a, h_z). F's output is (B, C/2, H, W): h values per sample. */
 #include "ref_internal.h"

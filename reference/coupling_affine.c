@@ -1,4 +1,4 @@
-/* The affine coupling layer in the reference (RealNVP/Glow; mw_spec.h, DESIGN.md §2's
+/* The affine coupling layer in the reference (RealNVP/Glow; mw_spec.h, docs/architecture.md §2's
  * extension). F's last unit gives 2h values per sample, (B, C, H, W) with channels
  * [0, C/2) the raw log-scale r and [C/2, C) the shift t (dense: features [0, h) and
  * [h, 2h)), each after the last unit's act and BN like any unit's output:

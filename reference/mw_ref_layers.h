@@ -1,4 +1,4 @@
-/* The reference's coupling layer types (DESIGN.md §2 and its affine extension): one file
+/* The reference's coupling layer types (docs/architecture.md §2 and its affine extension): one file
  * per type, coupling_<name>.c, each giving the forward and the reverse pass of one coupling
  * layer in MPFR, and one table (layers.c) that the network code dispatches through.
  *

@@ -1,5 +1,5 @@
-/* reference: the networks of DESIGN.md §2 (mlp and revnet) implemented a second time, in
- * MPFR at p bits, independently of engine/ (DESIGN.md §1, §5). It shares only
+/* reference: the networks of docs/architecture.md §2 (mlp and revnet) implemented a second time, in
+ * MPFR at p bits, independently of engine/ (docs/architecture.md §1, §5). It shares only
  * spec/mw_spec.h with the engine: the network description and the canonical parameter
  * layout. Plain scalar loops, every operation a correctly rounded MPFR call, all storage
  * initialised once per network; obviously right rather than fast. Both coupling types of

@@ -1,6 +1,6 @@
 /* Internal to reference/: the reference network's state and the pieces that the coupling
  * layer types (mw_ref_layers.h, one file each) share with the network code in
- * reference.c: F (its units, BN), σ and the halves of DESIGN.md §2. Nothing outside
+ * reference.c: F (its units, BN), σ and the halves of docs/architecture.md §2. Nothing outside
  * reference/ includes this header. */
 #ifndef MW_REF_INTERNAL_H
 #define MW_REF_INTERNAL_H

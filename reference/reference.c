@@ -1,5 +1,5 @@
 /* The MPFR reference (mw_reference.h): forward pass and exact reverse mode of the mlp and
- * revnet networks of DESIGN.md §2, element by element. Every intermediate of the forward
+ * revnet networks of docs/architecture.md §2, element by element. Every intermediate of the forward
  * pass is kept, as plain reverse mode does; nothing is allocated after mw_ref_new. This
  * file holds what every coupling type shares (F, ψ, the head, the loss) and the network's
  * loops; each coupling type's own forward and reverse are in coupling_<name>.c, found
@@ -352,7 +352,7 @@ mpfr_t *ref_zc(mw_ref *r, int l)
     return r->zc + (size_t)(l - 1) * r->B * r->h;
 }
 
-/* ψ (DESIGN.md §2) from the output of layer l-1, (B, C, H, W), to the input of layer l,
+/* ψ (docs/architecture.md §2) from the output of layer l-1, (B, C, H, W), to the input of layer l,
  * (B, 4C, H/2, W/2): out[c·4 + 2·dy + dx, i, j] = in[c, 2i+dy, 2j+dx]. A permutation, so
  * its transpose (back = 1: cotangent of the output into that of the input) is the same
  * pairs copied the other way; both are exact. */

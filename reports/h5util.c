@@ -350,7 +350,7 @@ hid_t h5u_open_format(const char *path, const char *const *formats, const long *
         mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: %s", path, why.msg);
     else if (!formats[k])
         mw_err_set(err, MW_ERR_FORMAT, "%s: format '%s' is not one mwverify reads", path, format);
-    else if (v < 1 || v > max_version[k])
+    else if (v != max_version[k]) /* each version is read by the code that writes it */
         mw_err_set(err, MW_ERR_FORMAT, "%s: %s format version %lld; this mwverify reads version "
                    "%ld (%s)", path, format, v, max_version[k],
                    v > max_version[k] ? "upgrade mwverify to read it"

@@ -79,9 +79,10 @@ typedef void (*h5u_fill_fn)(h5u *w, hid_t file, void *arg);
 mw_status h5u_write_atomic(const char *path, h5u_fill_fn fill, void *arg, mw_err *err);
 
 /* Open an HDF5 file for reading and check its root attributes format (one of formats,
- * NULL-terminated) and format_version (1..max_version[i]): the file id, with *which the
- * format found; or -1 with a one-line message naming the file (MW_ERR_ARG: no such file;
- * MW_ERR_FORMAT: not HDF5, damaged, another format or a newer version). */
+ * NULL-terminated) and format_version (exactly max_version[i]: each version is read by
+ * the code that writes it): the file id, with *which the format found; or -1 with a
+ * one-line message naming the file (MW_ERR_ARG: no such file; MW_ERR_FORMAT: not HDF5,
+ * damaged, another format, an older or a newer version). */
 hid_t h5u_open_format(const char *path, const char *const *formats, const long *max_version,
                       int *which, long *version, mw_err *err);
 

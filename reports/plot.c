@@ -484,15 +484,6 @@ typedef struct scaling_args {
     double ymin, ymax, xmin, xmax;
 } scaling_args;
 
-static void setting_key(const mw_spec *s, char *buf, size_t n)
-{
-    if (s->arch == MW_ARCH_REVNET)
-        snprintf(buf, n, "revnet %dx%dx%d, batch %d", s->channels, s->image_h, s->image_w,
-                 s->batch);
-    else
-        snprintf(buf, n, "mlp width %d hidden %d, batch %d", s->width, s->hidden, s->batch);
-}
-
 static void draw_scaling(const char *device, const char *path, void *argp)
 {
     const scaling_args *a = argp;
@@ -545,7 +536,7 @@ static mw_status plot_scaling(const mw_report *r, const char *out, int timing, m
     char keys[MAX_PANELS][96];
     for (size_t i = 0; i < r->n_networks; i++) {
         char key[96];
-        setting_key(&r->networks[i].spec, key, sizeof key);
+        mw_spec_setting(&r->networks[i].spec, key, sizeof key);
         int found = 0;
         for (int p = 0; p < a->panels; p++)
             found |= strcmp(keys[p], key) == 0;
@@ -563,7 +554,7 @@ static mw_status plot_scaling(const mw_report *r, const char *out, int timing, m
             series *sr = &a->s[p][m];
             for (size_t i = 0; i < r->n_networks && sr->n < MAX_DEPTHS; i++) {
                 char key[96];
-                setting_key(&r->networks[i].spec, key, sizeof key);
+                mw_spec_setting(&r->networks[i].spec, key, sizeof key);
                 if (strcmp(key, keys[p]) != 0)
                     continue;
                 for (size_t k = 0; k < r->n_runs; k++) {

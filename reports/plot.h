@@ -1,4 +1,4 @@
-/* Figures of reports (DESIGN.md §7), drawn with PLplot's cairo driver (PNG or SVG), one
+/* Figures of reports (docs/architecture.md §7), drawn with PLplot's cairo driver (PNG or SVG), one
  * function per kind of report; the suite registry (suites/registry.c) says which draws
  * which. Each returns MW_OK; MW_ERR_ARG when the report has nothing to plot; MW_ERR_IO
  * when drawing failed (the message says why). */

@@ -213,25 +213,49 @@ static size_t run_pos(const mw_report *r, long index)
     return lower_bound(r->runs, r->n_runs, sizeof *r->runs, offsetof(mw_report_run, index), index);
 }
 
+/* Put the deep copy `copy` (size bytes, its long index at index_off) into an array kept
+ * in index order, replacing (and freeing) the element with the same index. */
+static mw_status insert_sorted(void **arr, size_t *n, size_t *cap, size_t size, size_t index_off,
+                               void *copy, void (*free_fn)(void *))
+{
+    long index;
+    memcpy(&index, (char *)copy + index_off, sizeof index);
+    size_t i = lower_bound(*arr, *n, size, index_off, index);
+    char *at = (char *)*arr + i * size;
+    long there;
+    if (i < *n && (memcpy(&there, at + index_off, sizeof there), there == index)) {
+        free_fn(at);
+        memcpy(at, copy, size);
+        return MW_OK;
+    }
+    if (grow(arr, cap, *n + 1, size)) {
+        free_fn(copy);
+        return MW_ERR_NOMEM;
+    }
+    at = (char *)*arr + i * size;
+    memmove(at + size, at, (*n - i) * size);
+    memcpy(at, copy, size);
+    (*n)++;
+    return MW_OK;
+}
+
+static void free_network(void *n)
+{
+    mw_network_free(n);
+}
+
+static void free_run(void *run)
+{
+    mw_run_free(run);
+}
+
 mw_status mw_report_set_network(mw_report *r, const mw_report_network *n)
 {
     mw_report_network copy;
     if (mw_network_copy(&copy, n) != MW_OK)
         return MW_ERR_NOMEM;
-    size_t i = network_pos(r, n->index);
-    if (i < r->n_networks && r->networks[i].index == n->index) {
-        mw_network_free(&r->networks[i]);
-        r->networks[i] = copy;
-        return MW_OK;
-    }
-    if (grow((void **)&r->networks, &r->cap_networks, r->n_networks + 1, sizeof copy)) {
-        mw_network_free(&copy);
-        return MW_ERR_NOMEM;
-    }
-    memmove(&r->networks[i + 1], &r->networks[i], (r->n_networks - i) * sizeof copy);
-    r->networks[i] = copy;
-    r->n_networks++;
-    return MW_OK;
+    return insert_sorted((void **)&r->networks, &r->n_networks, &r->cap_networks, sizeof copy,
+                         offsetof(mw_report_network, index), &copy, free_network);
 }
 
 mw_status mw_report_set_run(mw_report *r, const mw_report_run *run)
@@ -239,20 +263,8 @@ mw_status mw_report_set_run(mw_report *r, const mw_report_run *run)
     mw_report_run copy;
     if (mw_run_copy(&copy, run) != MW_OK)
         return MW_ERR_NOMEM;
-    size_t i = run_pos(r, run->index);
-    if (i < r->n_runs && r->runs[i].index == run->index) {
-        mw_run_free(&r->runs[i]);
-        r->runs[i] = copy;
-        return MW_OK;
-    }
-    if (grow((void **)&r->runs, &r->cap_runs, r->n_runs + 1, sizeof copy)) {
-        mw_run_free(&copy);
-        return MW_ERR_NOMEM;
-    }
-    memmove(&r->runs[i + 1], &r->runs[i], (r->n_runs - i) * sizeof copy);
-    r->runs[i] = copy;
-    r->n_runs++;
-    return MW_OK;
+    return insert_sorted((void **)&r->runs, &r->n_runs, &r->cap_runs, sizeof copy,
+                         offsetof(mw_report_run, index), &copy, free_run);
 }
 
 const mw_report_network *mw_report_network_at(const mw_report *r, long index)

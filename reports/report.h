@@ -1,4 +1,4 @@
-/* Suite reports (DESIGN.md §7, reports/SCHEMA.md): one HDF5 file per suite run, with
+/* Suite reports (docs/architecture.md §7, reports/SCHEMA.md): one HDF5 file per suite run, with
  * root metadata, one group per network (a unit of the suite, with its oracle), one group
  * per run (a method in a dtype on a network: its status and its per-step, per-epoch and
  * per-layer tables), a summary table in run order, and the suite's own tables (fits,

@@ -108,7 +108,9 @@ void mw_print_network(FILE *f, const mw_report_network *n)
         if (o->fd_coords)
             fprintf(f, ", central differences agree to %.1f bits on %ld coordinates",
                     o->fd_agree_bits, o->fd_coords);
-        fprintf(f, " (%.2f s); silver against it: rel_l2 %s, max_ulp %s\n", o->seconds,
+        fprintf(f, " (%.2f s%s%s); silver against it: rel_l2 %s, max_ulp %s\n", o->seconds,
+                strncmp(o->reason, "auto", 4) == 0 ? "; " : "",
+                strncmp(o->reason, "auto", 4) == 0 ? o->reason : "",
                 mw_fmt(a, sizeof a, o->silver_vs_gold.rel_l2),
                 mw_fmt(b, sizeof b, o->silver_vs_gold.max_ulp));
     } else {

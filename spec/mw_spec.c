@@ -1,4 +1,4 @@
-/* mw_spec: defaults, validation, names and the canonical parameter layout of DESIGN.md §2. */
+/* mw_spec: defaults, validation, names and the canonical layout (docs/architecture.md §2). */
 #include "mw_spec.h"
 
 #include <math.h>
@@ -87,6 +87,15 @@ const char *mw_arch_name(mw_arch a)
 const char *mw_coupling_name(mw_coupling c)
 {
     return mw_name_of(&mw_coupling_names, (int)c);
+}
+
+void mw_spec_setting(const mw_spec *s, char *buf, size_t n)
+{
+    if (s->arch == MW_ARCH_REVNET)
+        snprintf(buf, n, "revnet %dx%dx%d, batch %d", s->channels, s->image_h, s->image_w,
+                 s->batch);
+    else
+        snprintf(buf, n, "mlp width %d hidden %d, batch %d", s->width, s->hidden, s->batch);
 }
 
 void mw_spec_describe(const mw_spec *s, char *buf, size_t n)

@@ -1,5 +1,5 @@
 /* mw_spec: the plain description of a network and its canonical parameter layout.
- * This is the only header that engine/ and reference/ share (DESIGN.md §1, §2): the
+ * This is the only header that engine/ and reference/ share (docs/architecture.md §1, §2): the
  * two implementations agree on what a network is and where each parameter lives,
  * and on nothing else. No arithmetic here, only sizes, names and validation. */
 #ifndef MW_SPEC_H
@@ -27,7 +27,7 @@ enum {
 };
 #define MW_MAX_PARAMS ((size_t)1 << 31)
 
-/* The coupling layer's type (DESIGN.md §2 and its extension): additive, z = b + F(a)
+/* The coupling layer's type (docs/architecture.md §2 and its extension): additive, z = b + F(a)
  * (the paper's), or affine (RealNVP/Glow), z = b ⊙ exp(tanh(F_s(a))) + F_t(a), where F
  * has two outputs: its last unit gives 2·n/2 values (channels), the log-scale's raw
  * value first, then the shift; the scale exp(tanh(·)) stays within [1/e, e]. */
@@ -46,7 +46,7 @@ typedef struct mw_spec {
     int units;          /* k: units of F, each map -> act -> [BN] */
     int depth;          /* L: coupling layers. revnet: blocks · layers_per_block, set by
                            mw_spec_complete */
-    /* revnet only (DESIGN.md §2): x_0 is (C, H, W); `blocks` blocks of
+    /* revnet only (docs/architecture.md §2): x_0 is (C, H, W); `blocks` blocks of
      * `layers_per_block` conv couplings with the squeeze ψ between blocks, so block b
      * runs at (4^b C, H/2^b, W/2^b). */
     int channels;       /* C, even */
@@ -64,7 +64,7 @@ typedef struct mw_spec {
     uint64_t seed;
 } mw_spec;
 
-/* The defaults of DESIGN.md §2 for mlp: n=16, hidden 32, k=2, no BN. */
+/* The defaults of docs/architecture.md §2 for mlp: n=16, hidden 32, k=2, no BN. */
 mw_spec mw_spec_default(void);
 /* The revnet defaults: 4 channels of 8x8, 3 blocks of 1 coupling, k=1 with ReLU and BN,
  * hidden C_b/2 (the golden cases' shape). */
@@ -91,6 +91,9 @@ const char *mw_coupling_name(mw_coupling c);
 /* One line for people: "mlp width 16 hidden 32 units 2 depth 4, f-act relu, out-act none,
  * batch 8, classes 4, init-scale 1, seed 1" or "revnet 4x8x8, 3 blocks of 1 layer, ...". */
 void mw_spec_describe(const mw_spec *s, char *buf, size_t n);
+/* What stays the same along a network's depth axis, in words ("mlp width 16 hidden 32,
+ * batch 8", "revnet 8x32x32, batch 512"): the setting of the scaling suites' fits. */
+void mw_spec_setting(const mw_spec *s, char *buf, size_t n);
 
 /* Is σ invertible with this slope? (leaky needs α > 0). */
 int mw_spec_invertible(const mw_spec *s);
@@ -118,7 +121,7 @@ void mw_spec_unit_shape(const mw_spec *s, int layer, int unit, int *out, int *in
 double mw_spec_layer_macs(const mw_spec *s, int layer);
 double mw_spec_layer_acts(const mw_spec *s, int layer);
 
-/* ---- canonical parameter layout (DESIGN.md §2 "Parameters") ---- */
+/* ---- canonical parameter layout (docs/architecture.md §2 "Parameters") ---- */
 
 typedef enum { MW_PARAM_W = 0, MW_PARAM_C, MW_PARAM_GAMMA, MW_PARAM_BETA } mw_param_kind;
 

@@ -1,4 +1,4 @@
-/* The suite runner (DESIGN.md §6): a suite is a list of independent work units (one
+/* The suite runner (docs/architecture.md §6): a suite is a list of independent work units (one
  * network each, with all its runs); the runner executes the units still to do, in this
  * process or in N forked workers, and hands every finished unit to the caller in the
  * parent, which records it in the report. Units are seeded from their own coordinates,

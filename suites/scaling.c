@@ -306,16 +306,6 @@ int mw_fit_power(const double *x, const double *y, size_t n, double *exponent, d
     return 0;
 }
 
-/* The setting of a network: what stays the same along its depth axis. */
-static void setting_of(const mw_spec *s, char *buf, size_t n)
-{
-    if (s->arch == MW_ARCH_REVNET)
-        snprintf(buf, n, "revnet %dx%dx%d, batch %d", s->channels, s->image_h, s->image_w,
-                 s->batch);
-    else
-        snprintf(buf, n, "mlp width %d hidden %d, batch %d", s->width, s->hidden, s->batch);
-}
-
 /* Table 1's order in L of a method's memory and time. */
 static const char *table1(mw_method m, int timing)
 {
@@ -350,7 +340,7 @@ static double value_at(const mw_report *r, const char *setting, mw_method m, mw_
         char set[64];
         if (!net)
             continue;
-        setting_of(&net->spec, set, sizeof set);
+        mw_spec_setting(&net->spec, set, sizeof set);
         if (net->spec.depth == L && strcmp(set, setting) == 0 && run->method == m &&
             run->dtype == dtype)
             return quantity_of(run, &net->spec, q);
@@ -375,7 +365,7 @@ static mw_status fit(mw_report *r, const char *setting, mw_method m, mw_dtype dt
     size_t k = 0, points = 0;
     for (size_t i = 0; i < r->n_networks; i++) {
         char set[64];
-        setting_of(&r->networks[i].spec, set, sizeof set);
+        mw_spec_setting(&r->networks[i].spec, set, sizeof set);
         if (strcmp(set, setting) != 0)
             continue;
         xs[k] = r->networks[i].spec.depth;
@@ -402,7 +392,7 @@ static mw_status memory_ratios(mw_report *r, const char *setting, mw_dtype dt)
     for (size_t i = 0; i < r->n_networks; i++) {
         const mw_spec *s = &r->networks[i].spec;
         char set[64];
-        setting_of(s, set, sizeof set);
+        mw_spec_setting(s, set, sizeof set);
         if (strcmp(set, setting) == 0 &&
             ((s->arch == MW_ARCH_REVNET && s->layers_per_block == 10) ||
              (s->arch == MW_ARCH_MLP && s->depth == 30)))
@@ -447,7 +437,7 @@ static mw_status timing_ratios(mw_report *r, const char *setting, mw_dtype dt)
     }
     for (size_t i = 0; i < r->n_networks && st == MW_OK; i++) {
         char set[64];
-        setting_of(&r->networks[i].spec, set, sizeof set);
+        mw_spec_setting(&r->networks[i].spec, set, sizeof set);
         if (strcmp(set, setting) != 0)
             continue;
         int L = r->networks[i].spec.depth;
@@ -474,7 +464,7 @@ static mw_status analyse(const mw_suite_config *c, mw_report *r, int timing, mw_
     size_t ns = 0; /* distinct settings, in network order */
     for (size_t i = 0; st == MW_OK && i < n; i++) {
         char set[64];
-        setting_of(&r->networks[i].spec, set, sizeof set);
+        mw_spec_setting(&r->networks[i].spec, set, sizeof set);
         size_t j = 0;
         while (j < ns && strcmp(settings[j], set) != 0)
             j++;

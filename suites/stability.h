@@ -1,4 +1,4 @@
-/* suite stability inside suites/ (DESIGN.md §6; the paper's §6.6): its configuration and
+/* suite stability inside suites/ (docs/architecture.md §6; the paper's §6.6): its configuration and
  * cost (stability.c), real data (stability_data.c), one method in training
  * (stability_train.c), the unit (stability_unit.c) and the verdict (stability_verdict.c). */
 #ifndef MW_STABILITY_H

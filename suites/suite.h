@@ -1,4 +1,4 @@
-/* Suites that write reports (DESIGN.md §6): a grid of units — networks (arch × F
+/* Suites that write reports (docs/architecture.md §6): a grid of units — networks (arch × F
  * activation × output activation × depth × seed), or layer types — each with its runs,
  * expanded from a preset and command-line overrides, driven by the runner into one HDF5
  * report. Every suite is one entry of the registry (mw_suite_def): its presets, its

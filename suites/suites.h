@@ -1,4 +1,4 @@
-/* suites: procedures over the engine, oracles and datasets (DESIGN.md §6).
+/* suites: procedures over the engine, oracles and datasets (docs/architecture.md §6).
  *
  * A gradient check has two parts. A *case* is one network and batch and what they are
  * measured against: the silver oracle always, the gold oracle when asked or cheap. A

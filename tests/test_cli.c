@@ -138,6 +138,29 @@ START_TEST(help_names_only_what_is_accepted)
 }
 END_TEST
 
+/* reports/SCHEMA.md holds the output of `mwverify report schema` verbatim, between its
+ * markers: the documented fields are the fields the code writes and reads. */
+START_TEST(schema_doc_is_the_code)
+{
+    run_result r = run((const char *[]){"report", "schema", NULL});
+    ck_assert_msg(r.code == 0 && strstr(r.out, "### run:"), "%s", r.err);
+    FILE *f = fopen(MW_SCHEMA_MD, "r");
+    ck_assert_msg(f != NULL, "%s", MW_SCHEMA_MD);
+    static char doc[1 << 17];
+    size_t n = fread(doc, 1, sizeof doc - 1, f);
+    ck_assert(fclose(f) == 0 && n < sizeof doc - 1);
+    doc[n] = '\0';
+    const char *begin = strstr(doc, "<!-- mwverify report schema: begin -->\n");
+    const char *end = strstr(doc, "<!-- mwverify report schema: end -->");
+    ck_assert(begin && end && end > begin);
+    begin += strlen("<!-- mwverify report schema: begin -->\n");
+    ck_assert_msg((size_t)(end - begin) == strlen(r.out) && memcmp(begin, r.out, strlen(r.out)) == 0,
+                  "reports/SCHEMA.md differs from `mwverify report schema`: paste its output "
+                  "between the markers");
+    run_free(&r);
+}
+END_TEST
+
 /* Every bad input: exit 2, nothing on stdout, one line on stderr naming the option
  * and the value (and what is allowed, where there is a list). */
 START_TEST(bad_input_is_one_line_and_exit_2)
@@ -982,7 +1005,7 @@ int main(void)
         const TTest *tests[6];
     } cases[] = {
         {"usage", {version_and_help, help_names_only_what_is_accepted,
-                   bad_input_is_one_line_and_exit_2}},
+                   bad_input_is_one_line_and_exit_2, schema_doc_is_the_code}},
         {"grad", {grad_json_f64, grad_table_says_nonfinite, grad_dump, engine_cuda_fails_cleanly}},
         {"gradcheck", {gradcheck_json, gradcheck_revnet, suite_report_summary_plot}},
         {"resume", {suite_kill_and_resume}},

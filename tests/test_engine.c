@@ -202,7 +202,7 @@ START_TEST(gemm_refuses_bad_sizes)
 }
 END_TEST
 
-/* Elementwise activations, from the definitions of DESIGN.md §2, in both dtypes. */
+/* Elementwise activations, from the definitions of docs/architecture.md §2, in both dtypes. */
 START_TEST(activation_kernels)
 {
     const mw_act acts[3] = {MW_ACT_TANH, MW_ACT_LEAKY, MW_ACT_IDENTITY};
@@ -392,7 +392,7 @@ START_TEST(xent_kernel)
 END_TEST
 
 
-/* The image kernels against their definitions (DESIGN.md §2), written here as plain
+/* The image kernels against their definitions (docs/architecture.md §2), written here as plain
  * loops: ψ in pixel_unshuffle order and its inverse; W times im2col is the 3x3
  * zero-padded cross-correlation; col2im is im2col's adjoint; chan_bias and chan_sum. */
 START_TEST(image_kernels)
@@ -1025,7 +1025,7 @@ START_TEST(peak_bytes_follow_table_1)
 END_TEST
 
 /* The working memory a method must hold for each extra layer, in bytes, from the buffers
- * it keeps (DESIGN.md §3, Table 1): backprop keeps every unit's input and pre-activation
+ * it keeps (docs/architecture.md §3, Table 1): backprop keeps every unit's input and pre-activation
  * (M_x + M_θ: B·(in_u + out_u) per unit) and σ's pre-activation z (B·n/2) unless σ is the
  * identity; mixed keeps only the pre-activations (M_x: B·out_u per unit, and z); every
  * other method keeps nothing per layer. Checked exactly, on mlps with k = 1 and k = 2,

@@ -626,6 +626,8 @@ START_TEST(report_refuses_bad_files)
     fresh_report(path, sizeof path, "newer.h5");
     set_attr(path, "/", "format_version", NULL, 99);
     load_refused(path, MW_ERR_FORMAT, "version 99", "upgrade");
+    set_attr(path, "/", "format_version", NULL, 1); /* an older one */
+    load_refused(path, MW_ERR_FORMAT, "version 1", "older mwverify");
     /* a field out of its range, an unknown enum name, a field missing, a wrong type */
     fresh_report(path, sizeof path, "range.h5");
     set_attr(path, "/networks/net-000000", "depth", NULL, 0);

@@ -1,5 +1,5 @@
 /* Tests of spec/: validation of every field with messages that name it, and the
- * canonical parameter layout of DESIGN.md §2. */
+ * canonical parameter layout of docs/architecture.md §2. */
 #include <string.h>
 
 #include "mw_spec.h"

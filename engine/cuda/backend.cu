@@ -1,4 +1,4 @@
-// The CUDA backend (DESIGN.md §4): the backend table of engine/backend.h on one GPU, for
+// The CUDA backend (docs/architecture.md §4): the backend table of engine/backend.h on one GPU, for
 // float32 and float64 from one template, the way cpu/kernels.inc serves the CPU.
 //
 // - gemm: cuBLAS, strided-batched, row-major operands mapped onto its column-major

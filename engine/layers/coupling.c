@@ -1,4 +1,4 @@
-/* Additive coupling layer (the paper's eq. 12 with an output activation σ; DESIGN.md §2):
+/* Additive coupling layer (the paper's eq. 12, output activation σ; docs/architecture.md §2):
  *
  *   z = b + F(a)        y = (a, σ(z))        D = diag(σ'(z))
  *

@@ -1,4 +1,4 @@
-/* The inner function F of a coupling (DESIGN.md §2): k units, unit u:
+/* The inner function F of a coupling (docs/architecture.md §2): k units, unit u:
  *
  *   z_u = map_u(in_u) + c_u,   p_u = act(z_u),   out_u = BN(p_u) or p_u
  *

@@ -1,4 +1,4 @@
-/* The head (DESIGN.md §2): for revnet first the global average pool p = mean over H·W of
+/* The head (docs/architecture.md §2): for revnet first the global average pool p = mean over H·W of
  * each channel of x_L (mlp: p = x_L), then logits = p Wᵀ + c, J = mean over the batch of
  * the softmax cross-entropy. W is [classes][width]. Not invertible and not a numbered
  * layer. */

@@ -1,4 +1,4 @@
-/* The inner function F of a coupling layer (DESIGN.md §2): k units of map -> act -> [BN]
+/* The inner function F of a coupling layer (docs/architecture.md §2): k units of map -> act -> [BN]
  * from the conditioning half a (B x n/2) to the shift added to the other half. F need not
  * be invertible; the coupling around it is. F's parameters are all of the layer's. */
 #ifndef MW_INNER_H

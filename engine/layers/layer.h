@@ -1,4 +1,4 @@
-/* The layer interface (DESIGN.md §2): every invertible layer type implements the same
+/* The layer interface (docs/architecture.md §2): every invertible layer type implements the same
  * five operations, and the methods are written once against them.
  *
  * Shapes: x and y are (B, n) row-major; a block of T tangents or cotangents is

@@ -1,4 +1,4 @@
-/* The squeeze ψ between revnet blocks (DESIGN.md §2): 2x2 space-to-depth, (C, H, W) ->
+/* The squeeze ψ between revnet blocks (docs/architecture.md §2): 2x2 space-to-depth, (C, H, W) ->
  * (4C, H/2, W/2) in pixel_unshuffle order. A fixed permutation P of each sample's
  * features with no parameters, so every operation is P or Pᵀ = P⁻¹:
  *   forward y = P x, inverse x = Pᵀ y, jvp dy = P dx, vjp hx = Pᵀ hy, and the vijp

@@ -1,4 +1,4 @@
-/* Backprop (DESIGN.md §3, the paper's §5 item 1): a forward pass that keeps every
+/* Backprop (docs/architecture.md §3, the paper's §5 item 1): a forward pass that keeps every
  * layer's full cache (inputs of every dense map and pre-activations: M_x + M_θ per
  * layer), then the reverse sweep with vjp. Memory O(M_x L + M_θ L). */
 #include <stdlib.h>

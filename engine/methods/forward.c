@@ -1,4 +1,4 @@
-/* Forward (full forward mode; DESIGN.md §3, the paper's §3.2): one tangent e_j per
+/* Forward (full forward mode; docs/architecture.md §3, the paper's §3.2): one tangent e_j per
  * parameter coordinate, injected at its layer and pushed with jvp to the loss, T
  * coordinates of one layer per pass. The primal activation is carried forward once
  * between layers. Time O(n² d L²), memory O(M_x + M_θ) per tangent block. */

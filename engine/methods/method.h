@@ -1,4 +1,4 @@
-/* The six methods of DESIGN.md §3, one file each, all written against the layer
+/* The six methods of docs/architecture.md §3, one file each, all written against the layer
  * operations of engine/layers/layer.h and nothing below them. Each writes the whole
  * gradient g (canonical order) and fills info->loss and, where it has one,
  * info->closure_err; mw_grad (grad.c) does the checks and the accounting around them. */

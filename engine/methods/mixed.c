@@ -1,4 +1,4 @@
-/* Mixed (DESIGN.md §3, the paper's §4.2): phase 1 is backprop for the input cotangent
+/* Mixed (docs/architecture.md §3, the paper's §4.2): phase 1 is backprop for the input cotangent
  * only — each layer keeps just what its input derivative needs (pre-activations, BN
  * statistics: M_x), and no parameter gradient is formed; phase 2 is Moonwalk's vijp
  * sweep from that h_0. Memory O(M_x L + M_θ). */

@@ -1,4 +1,4 @@
-/* Moonwalk (DESIGN.md §3, the paper's §4 and Algorithm 1).
+/* Moonwalk (docs/architecture.md §3, the paper's §4 and Algorithm 1).
  * Phase 1 (pure forward, §4.1): h_0 = dJ/dx_0 by forward mode, one tangent per input
  * coordinate of the batch. When no layer couples the samples of a batch, sample b's
  * loss depends on x_b alone, so one tangent per feature, set in every sample at once,

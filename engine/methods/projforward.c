@@ -1,4 +1,4 @@
-/* ProjForward (DESIGN.md §3, the paper's §3.3): draw u ~ N(0, I_d) over all parameters,
+/* ProjForward (docs/architecture.md §3, the paper's §3.3): draw u ~ N(0, I_d) over all parameters,
  * push one jvp pass with u injected at every layer to get s = ∇J·u, and return
  * g = s u, averaged over K samples (T per pass). u is never stored: Philox is counter
  * based, so each layer's slice is drawn when the jvp needs it and drawn again, the same

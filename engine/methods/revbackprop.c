@@ -1,4 +1,4 @@
-/* RevBackprop (DESIGN.md §3, the paper's §5 item 4; MacKay et al. 2018): a forward pass
+/* RevBackprop (docs/architecture.md §3, the paper's §5 item 4; MacKay et al. 2018): a forward pass
  * keeping only x_L, then backwards: reconstruct x_{i-1} = f_i⁻¹(x_i), recompute the
  * layer's cache from it, vjp. Memory O(M_x + M_θ); the reconstruction is where it
  * fails on saturated σ (the inverse of tanh blows up near ±1). Its error, measured at
