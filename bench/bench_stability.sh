@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench_stability: the wall time of the main job, `mwverify suite stability` on its quick
 # default, with the machine it ran on. A benchmark, never a test: the suite's target is
-# "about a minute on two cores", which this measures.
+# that its estimate is printed before it starts; this measures the whole run.
 #
 #   bench/bench_stability.sh [path/to/mwverify] [extra suite options...]
 set -euo pipefail

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mpfr.h>
+
 #include "mw_reference.h"
 #include "oracles.h"
 
@@ -38,15 +40,55 @@ void mw_gold_forward_ops(const mw_spec *s, double *fma, double *trans)
              2.0 * B * s->classes;
 }
 
+/* The wall time of an mpfr_fma and of an mpfr_tanh at 256 bits on this machine: the best
+ * of three timed runs (about 10 ms in all), once per process. Machines differ by more
+ * than a factor of two here, so a fixed constant misleads every estimate built on it;
+ * should the timing come out absurd, bench_gold's figures of a 2026 x86 core stand in
+ * (70 ns and 2.8 µs). */
+static void mpfr_op_seconds(double *fma_s, double *tanh_s)
+{
+    static double f = 0.0, t = 0.0;
+    if (f == 0.0) {
+        enum { N_FMA = 20000, N_TANH = 1000 };
+        mpfr_t a, b, c, d;
+        mpfr_inits2(256, a, b, c, d, (mpfr_ptr)0);
+        mpfr_set_d(a, 1.0 + 0x1p-20, MPFR_RNDN);
+        mpfr_set_d(b, 0.75, MPFR_RNDN);
+        mpfr_set_d(c, 0.5, MPFR_RNDN);
+        double bf = INFINITY, bt = INFINITY;
+        for (int rep = 0; rep < 3; rep++) {
+            double t0 = mw_now();
+            for (int i = 0; i < N_FMA; i++)
+                mpfr_fma(d, a, b, i & 1 ? c : d, MPFR_RNDN);
+            double t1 = mw_now();
+            for (int i = 0; i < N_TANH; i++) {
+                mpfr_add(c, c, a, MPFR_RNDN); /* a new argument each time, in [0.5, 0.6] */
+                mpfr_tanh(d, c, MPFR_RNDN);
+            }
+            double t2 = mw_now();
+            mpfr_set_d(c, 0.5, MPFR_RNDN);
+            bf = fmin(bf, (t1 - t0) / N_FMA);
+            bt = fmin(bt, (t2 - t1) / N_TANH);
+        }
+        mpfr_clears(a, b, c, d, (mpfr_ptr)0);
+        int sane = isfinite(bf) && isfinite(bt) && bf > 1e-10 && bf < 1e-5 && bt > 1e-8 &&
+                   bt < 1e-3;
+        f = sane ? bf : 70e-9;
+        t = sane ? bt : 2.8e-6;
+    }
+    *fma_s = f;
+    *tanh_s = t;
+}
+
 double mw_gold_cost_seconds(const mw_spec *s, const mw_gold_opts *o)
 {
-    double fma, trans;
+    double fma, trans, fma_s, tanh_s;
     mw_gold_forward_ops(s, &fma, &trans);
-    /* one pass at p bits, from bench_gold on a 2026 x86 core: mpfr_fma 70 ns and mpfr_tanh
-     * 2.8 µs at 256 bits, growing like p^0.5 and p^0.8 */
+    mpfr_op_seconds(&fma_s, &tanh_s);
+    /* one pass at p bits: those costs at 256 bits, growing like p^0.5 and p^0.8 */
     double p = (double)o->bits / 256.0, p2 = (double)(o->bits + MW_GOLD_CHECK_EXTRA_BITS) / 256.0;
-    double pass = fma * 70e-9 * sqrt(p) + trans * 2.8e-6 * pow(p, 0.8);
-    double pass2 = fma * 70e-9 * sqrt(p2) + trans * 2.8e-6 * pow(p2, 0.8);
+    double pass = fma * fma_s * sqrt(p) + trans * tanh_s * pow(p, 0.8);
+    double pass2 = fma * fma_s * sqrt(p2) + trans * tanh_s * pow(p2, 0.8);
     /* a gradient: the forward pass and a backward one with twice its multiply-adds and a
      * sech per activation (3 passes' worth), at p and at p + 64 bits; the witness: two
      * forward passes per coordinate, each from the coordinate's layer on (half a pass on

@@ -97,8 +97,9 @@ void mw_gold_free(mw_gold *g);
  * multiplies of the same count around them) and transcendental calls. */
 void mw_gold_forward_ops(const mw_spec *spec, double *fma, double *trans);
 
-/* Estimated wall time of mw_gold_compute in seconds on one core of a 2026 x86 CPU, from
- * those counts and the per-operation costs bench_gold measures. */
+/* Estimated wall time of mw_gold_compute in seconds on one core of this machine, from
+ * those counts and the costs of an MPFR multiply-add and tanh, timed here once per
+ * process. */
 double mw_gold_cost_seconds(const mw_spec *spec, const mw_gold_opts *opts);
 
 /* ---- the layer oracle: one coupling layer in MPFR (layer checks) ---- */

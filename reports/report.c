@@ -175,13 +175,19 @@ mw_status mw_run_copy(mw_report_run *dst, const mw_report_run *src)
 {
     *dst = *src;
     dst->layer_rel_l2 = NULL, dst->epochs = NULL;
+    const size_t cells = src->n_steps * (size_t)(src->n_layers > 0 ? src->n_layers : 0);
     if (dup_array((void **)&dst->steps, src->steps, src->n_steps, sizeof *src->steps) ||
-        dup_array((void **)&dst->layer_rel_l2, src->layer_rel_l2,
-                  src->n_steps * (size_t)src->n_layers, sizeof(double)) ||
+        (src->layer_rel_l2
+             ? dup_array((void **)&dst->layer_rel_l2, src->layer_rel_l2, cells, sizeof(double))
+             : cells && !(dst->layer_rel_l2 = malloc(cells * sizeof(double)))) ||
         dup_array((void **)&dst->epochs, src->epochs, src->n_epochs, sizeof *src->epochs)) {
         mw_run_free(dst);
         return MW_ERR_NOMEM;
     }
+    /* a run copied without its per-layer rows gets them, unmeasured (NaN): every step of a
+     * report has its row */
+    for (size_t i = 0; !src->layer_rel_l2 && i < cells; i++)
+        dst->layer_rel_l2[i] = NAN;
     return MW_OK;
 }
 

@@ -23,7 +23,7 @@ fi
 grep -E '^(CUDA device|net )|Checks|:[FE]:' "$out/test_cuda.txt" || true
 echo "test_cuda: exit $rc"
 
-grid=(--depths 1,2,4,8 --f-acts relu,tanh --out-acts none,tanh --proj-repeats 0 --quiet --json)
+grid=(--depth 1,2,4,8 --f-act relu,tanh --out-act none,tanh --proj-repeats 0 --quiet --json)
 echo "== gradcheck, GPU and CPU"
 for engine in cuda cpu; do
   "$MW_BUILD_DIR/mwverify" gradcheck --engine "$engine" "${grid[@]}" > "$out/gradcheck-$engine.json" \

@@ -313,10 +313,12 @@ static void run_method(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, mw
         }
     }
     if (!res->info.complete || (st != MW_OK && st != MW_ERR_NONFINITE)) {
-        /* stopped part way, or no gradient to show: nothing to measure */
+        /* stopped part way, or no gradient to show: nothing to measure (the per-layer row
+         * stays, NaN, so that a step always has its row) */
         free(res->grad);
-        free(res->per_layer);
-        res->grad = res->per_layer = NULL;
+        res->grad = NULL;
+        for (int l = 0; l <= c->spec.depth; l++)
+            res->per_layer[l] = NAN;
         metrics_none(&step->vs);
     }
     if (c->oracle.kind == MW_ORACLE_GOLD) {

@@ -32,6 +32,7 @@ static void standard(mw_suite_config *c)
     g->f_acts[2] = MW_ACT_LEAKY, g->f_acts[3] = MW_ACT_IDENTITY, g->n_f_acts = 4;
     g->seeds[1] = 2, g->seeds[2] = 3, g->n_seeds = 3;
     c->check.proj_repeats = 16;
+    c->oracle.gold_budget_s = 3600; /* 252 golds: about 13 min of MPFR on this kind of core */
 }
 
 static const mw_preset presets[] = {

@@ -98,11 +98,11 @@ static void paper(mw_suite_config *c)
 
 static const mw_preset presets[] = {
     {"quick", "synthetic Gaussian-mixture data, the mlp at two depths: about a minute on two "
-              "cores (--arch revnet: the small revnet instead)", quick},
-    {"standard", "more depths, seeds, epochs and σ = leaky: tens of minutes on two cores",
+              "cores (--arch revnet: the small revnet instead, about 4 minutes)", quick},
+    {"standard", "more depths, seeds, epochs and σ = leaky: about 13 minutes on two cores",
      standard},
     {"real", "Fashion-MNIST (Debian's dataset-fashion-mnist) pooled to 14x14, an mlp and a "
-             "revnet: minutes", real},
+             "revnet: about 8 minutes on two cores", real},
     {"paper", "the paper's §6.1: revnets on CIFAR-10 (--dataset cifar10:DIR), 20 seeds, 100 "
               "epochs; for GPUs (--engine cuda)", paper},
     {NULL, NULL, NULL},
@@ -129,65 +129,31 @@ static mw_status check_training(const mw_suite_config *c, mw_err *err)
 
 /* ---- cost ---- */
 
-/* GFLOP per second of a float32 or float64 backprop step of this network, timed (best of
- * three); 0 when it cannot be. */
-static double backprop_rate(const mw_suite_config *c, const mw_spec *s, mw_dtype dt)
-{
-    mw_ctx *ctx = NULL;
-    mw_net *net = NULL;
-    mw_batch *b = NULL;
-    mw_tensor g = {0};
-    double *x = calloc((size_t)s->batch * (size_t)s->width, sizeof *x), rate = 0.0;
-    int *y = calloc((size_t)s->batch, sizeof *y);
-    mw_grad_info info;
-    if (x && y && mw_ctx_new(MW_BACKEND_CPU, dt, &ctx) == MW_OK &&
-        mw_net_new(ctx, s, &net) == MW_OK && mw_batch_new(ctx, net, x, y, &b) == MW_OK &&
-        mw_tensor_alloc(ctx, mw_net_layout(net)->total, &g) == MW_OK) {
-        double best = INFINITY;
-        for (int i = 0; i < 3; i++) {
-            double t0 = mw_now();
-            if (mw_grad(ctx, net, b, MW_BACKPROP, NULL, &g, &info) != MW_OK)
-                break;
-            best = fmin(best, mw_now() - t0);
-        }
-        if (isfinite(best) && best > 0)
-            rate = mw_method_cost_gflop(s, MW_BACKPROP, &c->methods.opts) / best;
-    }
-    if (ctx) {
-        mw_tensor_free(ctx, &g);
-        mw_batch_free(ctx, b);
-        mw_net_free(ctx, net);
-        mw_ctx_free(ctx);
-    }
-    free(x), free(y);
-    return rate;
-}
-
 /* GFLOP of every method, the reference and silver, and the forward passes of the
- * accuracies, over every step; and seconds on this machine's CPU engine, from timed
- * float32 and float64 backprop steps of the first network of each architecture, plus
- * gold's estimate at every method's scheduled checks (0 when nothing could be timed). */
-static void estimate(const mw_suite_config *c, double *gflop, double *seconds)
+ * accuracies, over every step; and seconds on this machine's CPU engine: a lockstep step
+ * of the first network of each architecture and pair of activations is timed (a tanh
+ * network's elementwise work weighs as much as its products, and a small network's
+ * calls cost more than their arithmetic), the others scaled from it by their GFLOP; plus
+ * gold's estimate at every method's scheduled checks. 0 seconds when nothing could be
+ * timed. */
+static mw_status estimate(const mw_suite_config *c, double *gflop, double *seconds, mw_err *err)
 {
     const mw_train_config *t = &c->train;
     double total = 0.0, sec = 0.0;
-    int timed[2] = {0, 0};
-    double rate[2][2] = {{0}}; /* [arch][dtype]: timed on the first network of each arch */
+    struct {
+        mw_arch arch;
+        mw_act f_act, out_act;
+        double step_gflop, step_seconds;
+    } timed[2 * 4 * 4];
+    int n_timed = 0, any = 1;
     for (long u = 0; u < mw_grid_n_networks(c); u++) {
         mw_spec s;
         mw_grid_network(c, u, &s);
-        const int a = s.arch == MW_ARCH_REVNET;
-        if (!timed[a]) {
-            rate[a][0] = backprop_rate(c, &s, MW_F32);
-            rate[a][1] = backprop_rate(c, &s, MW_F64);
-            timed[a] = 1;
-        }
-        double steps = (double)(t->n_train / s.batch) * t->epochs;
-        double bp = mw_method_cost_gflop(&s, MW_BACKPROP, &c->methods.opts);
-        /* a forward pass (the step's loss and accuracy; the held-out batches, n_test per
-         * epoch) is about a third of a backprop step */
-        double fwd = bp / 3.0 * (1.0 + (double)t->n_test / t->n_train);
-        double g32 = 0.0, g64 = bp + fwd; /* the reference */
+        const double steps = (double)(t->n_train / s.batch) * t->epochs;
+        const double bp = mw_method_cost_gflop(&s, MW_BACKPROP, &c->methods.opts);
+        /* a forward pass (the step's loss and accuracy) is about a third of a backprop */
+        const double fwd = bp / 3.0, test = bp / 3.0 * (double)t->n_test / s.batch;
+        double step = bp + fwd; /* the reference */
         int methods = 0;
         for (int d = 0; d < c->grid.n_dtypes; d++)
             for (int m = 0; m < MW_N_METHODS; m++) {
@@ -195,19 +161,35 @@ static void estimate(const mw_suite_config *c, double *gflop, double *seconds)
                 if (!c->methods.want[m] ||
                     (!c->methods.named && cost * steps > t->run_budget_gflop))
                     continue;
-                *(c->grid.dtypes[d] == MW_F32 ? &g32 : &g64) += cost + fwd;
-                g64 += bp; /* silver at the method's parameters */
+                step += cost + fwd + bp; /* the method, its loss, silver at its parameters */
                 methods++;
             }
-        total += (g32 + g64) * steps;
-        if (rate[a][0] > 0 && rate[a][1] > 0)
-            sec += (g32 / rate[a][0] + g64 / rate[a][1]) * steps;
+        const double per_epoch = (methods + 1) * test; /* the held-out accuracies */
+        total += step * steps + per_epoch * t->epochs;
+        int a = 0;
+        while (a < n_timed && !(timed[a].arch == s.arch && timed[a].f_act == s.f_act &&
+                                timed[a].out_act == s.out_act))
+            a++;
+        if (a == n_timed && n_timed < (int)(sizeof timed / sizeof timed[0])) {
+            mw_status st = mw_stability_step_seconds(c, u, &timed[a].step_seconds, err);
+            if (st != MW_OK)
+                return st;
+            timed[a].arch = s.arch, timed[a].f_act = s.f_act, timed[a].out_act = s.out_act;
+            timed[a].step_gflop = step;
+            n_timed++;
+        }
+        if (a == n_timed || !(timed[a].step_seconds > 0))
+            any = 0;
+        else
+            sec += timed[a].step_seconds / timed[a].step_gflop *
+                   (step * steps + per_epoch * t->epochs);
         /* gold at each method's own parameters, on its schedule */
-        double golds = floor((steps - 1) / t->gold_every) + 2.0;
+        const double golds = floor((steps - 1) / t->gold_every) + 2.0;
         sec += golds * methods * mw_gold_cost_seconds(&s, &c->oracle.gold);
     }
     *gflop = total;
-    *seconds = sec;
+    *seconds = any ? sec : 0.0;
+    return MW_OK;
 }
 
 /* The data read and checked, the networks fitted to it, the grid checked, the cost
@@ -220,7 +202,8 @@ static mw_status stability_prepare(mw_suite_config *c, int jobs, mw_estimate *es
         return st;
     const long nets = mw_grid_n_networks(c);
     const int par = jobs < nets ? jobs : (int)nets;
-    estimate(c, &est->gflop, &est->seconds);
+    if ((st = estimate(c, &est->gflop, &est->seconds, err)) != MW_OK)
+        return st;
     est->seconds /= par > 0 ? par : 1;
     if (c->engine.backend != MW_BACKEND_CPU) /* the CPU's rate says nothing of a GPU's */
         est->seconds = 0;

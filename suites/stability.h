@@ -87,6 +87,11 @@ mw_status mw_close_epoch(mw_lockstep *u, mw_trainee *t, int epoch, double lr,
 /* xb, yb := samples order[0..B) of the training (test = 0) or held-out part. */
 mw_status mw_lockstep_fetch(mw_lockstep *u, int test, const size_t *order, double *xb, int *yb);
 
+/* The wall time of one lockstep step of unit's network (the reference, silver and every
+ * asked method that is not skipped; no gold), timed on this machine after a warm-up step:
+ * the best of a few, within about a second. */
+mw_status mw_stability_step_seconds(const mw_suite_config *c, long unit, double *seconds,
+                                    mw_err *err);
 mw_status mw_stability_unit(const void *cfg, long unit, mw_unit_emit_fn emit, void *emit_arg,
                             mw_unit_result *out, mw_err *err);
 

@@ -227,6 +227,38 @@ static mw_status epoch(mw_lockstep *u, int e, long *step, mw_err *err)
     return st;
 }
 
+mw_status mw_stability_step_seconds(const mw_suite_config *c, long unit, double *seconds,
+                                    mw_err *err)
+{
+    mw_lockstep u;
+    memset(&u, 0, sizeof u);
+    u.c = c;
+    *seconds = 0.0;
+    mw_status st = set_up(&u, unit, err);
+    const double lr = c->train.lr;
+    double spent = 0.0, best = INFINITY;
+    /* a warm-up step, then timed ones: at most four, and no more once a second is spent */
+    for (long step = 0; st == MW_OK && step < 5 && spent < 1.0 && step < u.total_steps; step++) {
+        const double t0 = mw_now();
+        if (mw_lockstep_fetch(&u, 0, u.order, u.xb, u.yb) != MW_OK)
+            st = mw_err_set(err, MW_ERR_NOMEM, "a training batch could not be gathered");
+        if (st == MW_OK)
+            st = mw_reference_step(&u, step, 0, lr, err);
+        if (st == MW_OK && mw_batch_update(u.sctx, u.snet, u.sbatch, u.xb, u.yb) != MW_OK)
+            st = mw_err_set(err, MW_ERR_BACKEND, "silver: %s", mw_ctx_message(u.sctx));
+        for (int i = 0; st == MW_OK && i < u.n_tr; i++)
+            if (u.tr[i].alive)
+                st = mw_method_step(&u, &u.tr[i], step, 0, lr, 0, err);
+        const double dt = mw_now() - t0;
+        if (step > 0 || u.total_steps == 1)
+            best = fmin(best, dt), spent += dt;
+    }
+    if (st == MW_OK && isfinite(best))
+        *seconds = best;
+    lockstep_free(&u);
+    return st;
+}
+
 mw_status mw_stability_unit(const void *cfgp, long unit, mw_unit_emit_fn emit, void *emit_arg,
                             mw_unit_result *out, mw_err *err)
 {

@@ -117,6 +117,13 @@ mw_verdict_row *mw_stability_verdict(const mw_report *r, size_t *n_rows)
     return rows;
 }
 
+/* A row with a run that trained: its measures mean something ("-" otherwise). */
+static int trained(const void *row)
+{
+    const mw_verdict_row *v = row;
+    return v->runs > v->skipped + v->failed;
+}
+
 static const mw_column verdict_columns[] = {
     {"arch", "arch", -6},
     {"out_act", "out-act", -8},
@@ -126,11 +133,11 @@ static const mw_column verdict_columns[] = {
     {"diverged", "diverged", 8},
     {"skipped", "skipped", 7},
     {"failed", "failed", 6},
-    {"test_accuracy", "accuracy", 8, "%.3f"},
-    {"err_median_last", "err median", -10},
-    {"err_max_last", "err max", -10},
-    {"growth", "growth", -10},
-    {"dist_ref", "dist", -10},
+    {"test_accuracy", "accuracy", 8, "%.3f", trained},
+    {"err_median_last", "err median", -10, NULL, trained},
+    {"err_max_last", "err max", -10, NULL, trained},
+    {"growth", "growth", -10, NULL, trained},
+    {"dist_ref", "dist", -10, NULL, trained},
 };
 enum { N_VERDICT_COLUMNS = sizeof verdict_columns / sizeof verdict_columns[0] };
 

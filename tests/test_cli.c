@@ -692,6 +692,14 @@ START_TEST(grad_table_says_nonfinite)
     ck_assert_msg(row && strstr(row, "NON-FINITE"), "%s", r.out);
     ck_assert(strstr(r.out, "backprop ") && strstr(r.out, "closure"));
     run_free(&r);
+    /* the same network as a suite's: the stopped run is a result with its row, in the
+     * report too (it once crashed the worker that copied it) */
+    r = run((const char *[]){"gradcheck", "--arch", "mlp", "--init-scale", "60", "--out-act", "tanh",
+                             "--f-act", "identity", "--depth", "2", "--dtype", "f32",
+                             "--proj-repeats", "0", "--quiet", NULL});
+    ck_assert_msg(r.code == 0 && strstr(r.out, "revbackprop") && strstr(r.out, "NON-FINITE"),
+                  "exit %d: %s%s", r.code, r.out, r.err);
+    run_free(&r);
 }
 END_TEST
 
