@@ -129,6 +129,62 @@ static mw_status check_training(const mw_suite_config *c, mw_err *err)
 
 /* ---- cost ---- */
 
+/* GFLOP of one lockstep step of network s: the reference, and every method that runs
+ * (want: the asked ones within --run-budget over `steps` steps, or, given, exactly those
+ * of want_in) with its loss and silver at its parameters; *methods counts them. */
+static double step_gflop(const mw_suite_config *c, const mw_spec *s, double steps,
+                         const int *want_in, int *want, int *methods)
+{
+    const double bp = mw_method_cost_gflop(s, MW_BACKPROP, &c->methods.opts);
+    const double fwd = bp / 3.0; /* a forward pass (the loss) is about a third of a backprop */
+    double step = bp + fwd;
+    *methods = 0;
+    for (int m = 0; m < MW_N_METHODS; m++) {
+        double cost = mw_method_cost_gflop(s, (mw_method)m, &c->methods.opts);
+        want[m] = want_in ? want_in[m]
+                          : c->methods.want[m] &&
+                                (c->methods.named || cost * steps <= c->train.run_budget_gflop);
+        if (want[m])
+            step += c->grid.n_dtypes * (cost + fwd + bp), *methods += c->grid.n_dtypes;
+    }
+    return step;
+}
+
+/* Seconds per GFLOP of a lockstep step like network u's, timed on this machine. A step of
+ * a large network is timed on a smaller batch (so that the timing costs about 0.5 GFLOP a
+ * step), with the same methods: the time is then scaled by GFLOP. */
+static mw_status seconds_per_gflop(const mw_suite_config *c, long u, const int *want,
+                                   double full_step, double *out, mw_err *err)
+{
+    mw_spec s;
+    mw_grid_network(c, u, &s);
+    int b = s.batch;
+    if (full_step > 0.5)
+        b = (int)fmax(2.0, floor(s.batch * 0.5 / full_step));
+    mw_suite_config *t = malloc(sizeof *t);
+    if (!t)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    *t = *c;
+    t->mlp.batch = t->revnet.batch = b;
+    t->train.n_train = 64 * b, t->train.n_test = b, t->train.epochs = 1;
+    t->methods.named = 1;
+    mw_spec small;
+    mw_grid_network(t, u, &small);
+    /* the methods that run, but none whose own step would cost more than the budget of the
+     * timing (forward mode on a large network): their rate is taken to be the others' */
+    int timed_want[MW_N_METHODS], w[MW_N_METHODS], m;
+    for (int k = 0; k < MW_N_METHODS; k++)
+        timed_want[k] = want[k] &&
+                        mw_method_cost_gflop(&small, (mw_method)k, &t->methods.opts) <= 0.5;
+    memcpy(t->methods.want, timed_want, sizeof t->methods.want);
+    const double gf = step_gflop(t, &small, 64.0, timed_want, w, &m);
+    double sec = 0.0;
+    mw_status st = mw_stability_step_seconds(t, u, &sec, err);
+    free(t);
+    *out = st == MW_OK && sec > 0 && gf > 0 ? sec / gf : 0.0;
+    return st;
+}
+
 /* GFLOP of every method, the reference and silver, and the forward passes of the
  * accuracies, over every step; and seconds on this machine's CPU engine: a lockstep step
  * of the first network of each architecture and pair of activations is timed (a tanh
@@ -143,46 +199,35 @@ static mw_status estimate(const mw_suite_config *c, double *gflop, double *secon
     struct {
         mw_arch arch;
         mw_act f_act, out_act;
-        double step_gflop, step_seconds;
+        double rate; /* seconds per GFLOP */
     } timed[2 * 4 * 4];
     int n_timed = 0, any = 1;
     for (long u = 0; u < mw_grid_n_networks(c); u++) {
         mw_spec s;
         mw_grid_network(c, u, &s);
         const double steps = (double)(t->n_train / s.batch) * t->epochs;
-        const double bp = mw_method_cost_gflop(&s, MW_BACKPROP, &c->methods.opts);
-        /* a forward pass (the step's loss and accuracy) is about a third of a backprop */
-        const double fwd = bp / 3.0, test = bp / 3.0 * (double)t->n_test / s.batch;
-        double step = bp + fwd; /* the reference */
-        int methods = 0;
-        for (int d = 0; d < c->grid.n_dtypes; d++)
-            for (int m = 0; m < MW_N_METHODS; m++) {
-                double cost = mw_method_cost_gflop(&s, (mw_method)m, &c->methods.opts);
-                if (!c->methods.want[m] ||
-                    (!c->methods.named && cost * steps > t->run_budget_gflop))
-                    continue;
-                step += cost + fwd + bp; /* the method, its loss, silver at its parameters */
-                methods++;
-            }
-        const double per_epoch = (methods + 1) * test; /* the held-out accuracies */
+        int want[MW_N_METHODS], methods;
+        const double step = step_gflop(c, &s, steps, NULL, want, &methods);
+        /* the held-out accuracies: a forward pass of each trainee over n_test per epoch */
+        const double per_epoch = (methods + 1) * mw_method_cost_gflop(&s, MW_BACKPROP,
+                                                                      &c->methods.opts) /
+                                 3.0 * (double)t->n_test / s.batch;
         total += step * steps + per_epoch * t->epochs;
         int a = 0;
         while (a < n_timed && !(timed[a].arch == s.arch && timed[a].f_act == s.f_act &&
                                 timed[a].out_act == s.out_act))
             a++;
         if (a == n_timed && n_timed < (int)(sizeof timed / sizeof timed[0])) {
-            mw_status st = mw_stability_step_seconds(c, u, &timed[a].step_seconds, err);
+            mw_status st = seconds_per_gflop(c, u, want, step, &timed[a].rate, err);
             if (st != MW_OK)
                 return st;
             timed[a].arch = s.arch, timed[a].f_act = s.f_act, timed[a].out_act = s.out_act;
-            timed[a].step_gflop = step;
             n_timed++;
         }
-        if (a == n_timed || !(timed[a].step_seconds > 0))
+        if (a == n_timed || !(timed[a].rate > 0))
             any = 0;
         else
-            sec += timed[a].step_seconds / timed[a].step_gflop *
-                   (step * steps + per_epoch * t->epochs);
+            sec += timed[a].rate * (step * steps + per_epoch * t->epochs);
         /* gold at each method's own parameters, on its schedule */
         const double golds = floor((steps - 1) / t->gold_every) + 2.0;
         sec += golds * methods * mw_gold_cost_seconds(&s, &c->oracle.gold);

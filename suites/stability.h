@@ -89,7 +89,8 @@ mw_status mw_lockstep_fetch(mw_lockstep *u, int test, const size_t *order, doubl
 
 /* The wall time of one lockstep step of unit's network (the reference, silver and every
  * asked method that is not skipped; no gold), timed on this machine after a warm-up step:
- * the best of a few, within about a second. */
+ * the mean of at least three, over at least a quarter of a second when the unit has the
+ * steps. */
 mw_status mw_stability_step_seconds(const mw_suite_config *c, long unit, double *seconds,
                                     mw_err *err);
 mw_status mw_stability_unit(const void *cfg, long unit, mw_unit_emit_fn emit, void *emit_arg,

@@ -236,9 +236,12 @@ mw_status mw_stability_step_seconds(const mw_suite_config *c, long unit, double 
     *seconds = 0.0;
     mw_status st = set_up(&u, unit, err);
     const double lr = c->train.lr;
-    double spent = 0.0, best = INFINITY;
-    /* a warm-up step, then timed ones: at most four, and no more once a second is spent */
-    for (long step = 0; st == MW_OK && step < 5 && spent < 1.0 && step < u.total_steps; step++) {
+    double spent = 0.0;
+    long timed = 0;
+    /* a warm-up step, then timed ones: at least three and a quarter of a second, the mean
+     * (a single step of a small network is too short to time alone) */
+    for (long step = 0; st == MW_OK && step < u.total_steps && (timed < 3 || spent < 0.25);
+         step++) {
         const double t0 = mw_now();
         if (mw_lockstep_fetch(&u, 0, u.order, u.xb, u.yb) != MW_OK)
             st = mw_err_set(err, MW_ERR_NOMEM, "a training batch could not be gathered");
@@ -249,12 +252,11 @@ mw_status mw_stability_step_seconds(const mw_suite_config *c, long unit, double 
         for (int i = 0; st == MW_OK && i < u.n_tr; i++)
             if (u.tr[i].alive)
                 st = mw_method_step(&u, &u.tr[i], step, 0, lr, 0, err);
-        const double dt = mw_now() - t0;
         if (step > 0 || u.total_steps == 1)
-            best = fmin(best, dt), spent += dt;
+            spent += mw_now() - t0, timed++;
     }
-    if (st == MW_OK && isfinite(best))
-        *seconds = best;
+    if (st == MW_OK && timed > 0)
+        *seconds = spent / (double)timed;
     lockstep_free(&u);
     return st;
 }

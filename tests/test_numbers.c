@@ -28,11 +28,13 @@
 
 char *openblas_get_corename(void);
 
-/* The keys whose values depend on the clock, the path or the host. */
+/* The keys whose values depend on the clock, the path or the host (gold's estimate, and
+ * the reason auto gives that quotes it, come from MPFR timed on the machine). */
 static const char *const volatile_keys[] = {"seconds",    "file",        "command_line",
                                             "created_utc", "updated_utc", "device",
                                             "device_free_before", "device_free_after",
-                                            "gold_seconds", NULL};
+                                            "gold_seconds", "gold_estimate_seconds", "reason",
+                                            NULL};
 /* Keys that measure rounding (compared within a factor on another BLAS core). */
 static const char *const rounding_keys[] = {"rel_l2",   "max_abs",         "max_ulp",
                                             "closure_err", "silver_vs_gold", "err_median_last",
