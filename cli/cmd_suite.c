@@ -16,6 +16,7 @@
 typedef struct run_opts {
     char preset[32];
     char out[4096];
+    char junit[4096];
     int resume, force, jobs, quiet, json, verbose, dry_run, per_layer;
 } run_opts;
 
@@ -31,7 +32,12 @@ static const mw_field run_fields[] = {
      "finish an interrupted report: give the same options as the run that wrote it;\n"
      "networks already in it are kept, the rest computed",
      .opt = "resume"},
-    {"force", MW_FK_BOOL, R(force), "replace an existing report", .opt = "force"},
+    {"junit", MW_FK_STR, R(junit),
+     "also write the verdicts as JUnit XML for a CI system: a testcase per run (layer\n"
+     "check: per check), each failure with its reason; written even when checks fail",
+     .size = sizeof(((run_opts *)0)->junit), .opt = "junit", .meta = "FILE.xml"},
+    {"force", MW_FK_BOOL, R(force), "replace an existing report (and --junit file)",
+     .opt = "force"},
     {"jobs", MW_FK_INT, R(jobs),
      "compute N networks at a time, in N processes (default: the processors here; one\n"
      "with --engine cuda, and for suite timing)",
@@ -242,6 +248,18 @@ static int output(const suite_cmd *sc, const state *s, const mw_report *rep, con
     return fflush(stdout) != 0 || ferror(stdout);
 }
 
+static mw_status write_junit(const mw_suite_def *def, const mw_report *rep, const char *path,
+                             double seconds, mw_err *err)
+{
+    mw_junit_case *cases = NULL;
+    size_t n = 0;
+    mw_status st = def->junit ? def->junit(rep, &cases, &n, err) : mw_junit_runs(rep, &cases, &n, err);
+    if (st == MW_OK)
+        st = mw_junit_write(path, def->name, cases, n, seconds, err);
+    free(cases);
+    return st;
+}
+
 static int run_suite(const suite_cmd *sc, int argc, char **argv)
 {
     state *s = calloc(1, sizeof *s);
@@ -282,6 +300,8 @@ static int run_suite(const suite_cmd *sc, int argc, char **argv)
     const char *path = report_path(sc, s, pathbuf, sizeof pathbuf);
     if (st == MW_OK && path) /* before any work, and before the estimate is said */
         st = mw_report_check_path(path, s->run.force, s->run.resume, &err);
+    if (st == MW_OK && s->run.junit[0])
+        st = mw_junit_check_path(s->run.junit, s->run.force || s->run.resume, &err);
     if (st == MW_OK)
         st = mw_suite_prepare(sc->def, &s->cfg, s->run.jobs, &est, &err);
     if (st == MW_OK && s->run.dry_run)
@@ -300,11 +320,14 @@ static int run_suite(const suite_cmd *sc, int argc, char **argv)
         estimate_note note = {sc, s, &est};
         if (!s->run.quiet && !s->run.json)
             job.started = on_started, job.started_arg = &note;
+        const double t0 = mw_now();
         st = mw_suite_run(&job, &rep, &failures, &err);
         mw_progress_end(&prog);
         if (st == MW_OK) {
             if (output(sc, s, &rep, path, failures) != 0)
                 st = mw_err_set(&err, MW_ERR_IO, "writing to standard output failed");
+            if (st == MW_OK && s->run.junit[0])
+                st = write_junit(sc->def, &rep, s->run.junit, mw_now() - t0, &err);
             mw_report_free(&rep);
         }
     }

@@ -37,11 +37,12 @@ static double diff(const double *g, const double *hi, const double *lo, size_t i
 void mw_metrics_compute(const double *g, const double *hi, const double *lo, size_t n,
                         mw_dtype dtype, mw_metrics *m)
 {
-    double d2 = 0.0, r2 = 0.0, g2 = 0.0, dot = 0.0, max_abs = 0.0, max_ulp = 0.0;
-    size_t bad = 0;
+    double d2 = 0.0, r2 = 0.0, g2 = 0.0, dot = 0.0, max_abs = -1.0, max_ulp = 0.0;
+    size_t bad = 0, worst = 0, first_bad = 0;
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(g[i])) {
-            bad++;
+            if (bad++ == 0)
+                first_bad = i;
             continue;
         }
         double d = fabs(diff(g, hi, lo, i)), ref = hi[i];
@@ -49,14 +50,19 @@ void mw_metrics_compute(const double *g, const double *hi, const double *lo, siz
         r2 += ref * ref;
         g2 += g[i] * g[i];
         dot += g[i] * ref;
-        max_abs = fmax(max_abs, d);
+        if (d > max_abs)
+            max_abs = d, worst = i;
         max_ulp = fmax(max_ulp, ulps(d, ref, dtype));
     }
     m->nonfinite = bad;
+    m->worst = n == 0 ? -1 : (long long)(bad ? first_bad : worst);
+    m->worst_got = n == 0 ? NAN : g[m->worst];
+    m->worst_want = n == 0 ? NAN : hi[m->worst] + (lo ? lo[m->worst] : 0.0);
     if (bad) {
         m->rel_l2 = m->max_abs = m->max_ulp = m->cosine = m->norm = NAN;
         return;
     }
+    max_abs = fmax(max_abs, 0.0);
     m->rel_l2 = r2 > 0.0 ? sqrt(d2 / r2) : sqrt(d2);
     m->max_abs = max_abs;
     m->max_ulp = max_ulp;

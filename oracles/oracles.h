@@ -21,6 +21,9 @@ typedef struct mw_metrics {
     double cosine;    /* g·g* / (|g| |g*|); NaN when either is 0 */
     double norm;      /* |g| */
     size_t nonfinite; /* entries of g that are inf or NaN; the rest is then NaN */
+    long long worst;  /* the coordinate of max_abs (with non-finite entries, the first of
+                         them); -1: none */
+    double worst_got, worst_want; /* g and g* there */
 } mw_metrics;
 
 /* The oracle g* is hi + lo (a double-double; lo may be NULL). dtype sets the ulp. */

@@ -9,6 +9,8 @@
 static const char *const run_status_names[] = {"not asked", "running",  "complete", "nonfinite",
                                                "diverged",  "skipped",  "failed"};
 const mw_names mw_run_status_names = {"run status", run_status_names, 7, NULL};
+static const char *const verdict_names[] = {"-", "pass", "fail", "skip"};
+const mw_names mw_verdict_names = {"verdict", verdict_names, 4, NULL};
 static const char *const net_status_names[] = {"ok", "failed"};
 const mw_names mw_net_status_names = {"network status", net_status_names, 2, NULL};
 static const char *const oracle_names[] = {"auto", "gold", "silver", "none"};
@@ -126,6 +128,11 @@ static const mw_field metrics_fields[] = {
     {"cosine", MW_FK_F64, M(cosine), "g·g* / (|g| |g*|)"},
     {"grad_norm", MW_FK_F64, M(norm), "|g|"},
     {"nonfinite", MW_FK_SIZE, M(nonfinite), "entries of g that are inf or NaN"},
+    {"worst", MW_FK_I64, M(worst),
+     "the coordinate of max_abs (the first non-finite one, if any; null: none)",
+     .flags = MW_F_NULL_NEG},
+    {"worst_got", MW_FK_F64, M(worst_got), "g there"},
+    {"worst_want", MW_FK_F64, M(worst_want), "g* there"},
     MW_FIELDS_END,
 };
 #undef M
@@ -263,6 +270,10 @@ static const mw_field run_fields[] = {
     {"message", MW_FK_STR, R(message), "why skipped, non-finite, diverged or failed",
      .size = sizeof(((mw_report_run *)0)->message)},
     {"est_gflop", MW_FK_F64, R(est_gflop), "estimated cost of one gradient, GFLOP"},
+    {"verdict", MW_FK_ENUM, R(verdict), "pass, fail or skip under the suite's checks and gates "
+     "(- not judged)", .names = &mw_verdict_names},
+    {"why", MW_FK_STR, R(why), "the verdict's reason: the check or gate, measure and limit",
+     .size = sizeof(((mw_report_run *)0)->why)},
     MW_FIELDS_END,
 };
 #undef R
@@ -284,6 +295,10 @@ static const mw_field summary_fields[] = {
     {"message", MW_FK_STR, U(message), "why", .size = sizeof(((mw_run_summary *)0)->message),
      .flags = MW_F_NO_H5},
     {"est_gflop", MW_FK_F64, U(est_gflop), "estimated GFLOP of one gradient"},
+    {"verdict", MW_FK_ENUM, U(verdict), "pass, fail or skip (- not judged)",
+     .names = &mw_verdict_names},
+    {"why", MW_FK_STR, U(why), "the verdict's reason", .size = sizeof(((mw_run_summary *)0)->why),
+     .flags = MW_F_NO_H5},
     {"last", MW_FK_RECORD, U(last), "its last step", .sub = &mw_step_record},
     {"steps", MW_FK_I64, U(steps), "steps recorded"},
     {"epochs", MW_FK_I64, U(epochs), "epochs recorded"},
@@ -376,6 +391,7 @@ mw_report_step mw_step_none(void)
     s.loss = s.accuracy = s.closure_err = s.recon_err = s.dist_ref = NAN;
     s.gold_rel_l2 = s.silver_vs_gold = s.seconds = NAN;
     s.vs.rel_l2 = s.vs.max_abs = s.vs.max_ulp = s.vs.cosine = s.vs.norm = NAN;
+    s.vs.worst = -1, s.vs.worst_got = s.vs.worst_want = NAN;
     s.peak_bytes = -1;
     return s;
 }
@@ -398,6 +414,8 @@ void mw_run_summarize(const mw_report_run *run, const mw_report_network *net,
     out->status = run->status;
     snprintf(out->message, sizeof out->message, "%s", run->message);
     out->est_gflop = run->est_gflop;
+    out->verdict = run->verdict;
+    snprintf(out->why, sizeof out->why, "%s", run->why);
     out->last = run->n_steps ? run->steps[run->n_steps - 1] : mw_step_none();
     out->steps = (long long)run->n_steps;
     out->epochs = (long long)run->n_epochs;

@@ -26,6 +26,16 @@ typedef enum {
 } mw_run_status;
 extern const mw_names mw_run_status_names;
 
+/* A run judged against the checks and gates of its suite (suites/judge.c). */
+typedef enum {
+    MW_VERDICT_NONE = 0, /* not judged: a run still going, or a single gradient (grad) */
+    MW_VERDICT_PASS,     /* within every check and gate (a divergence no gate fails is a
+                            finding, and passes) */
+    MW_VERDICT_FAIL,     /* a check or gate tripped, or the run could not be computed */
+    MW_VERDICT_SKIP,     /* not run (too costly, no inverse): the message says why */
+} mw_verdict;
+extern const mw_names mw_verdict_names;
+
 typedef enum { MW_NET_OK = 0, MW_NET_FAILED } mw_net_status;
 extern const mw_names mw_net_status_names;
 
@@ -112,6 +122,9 @@ typedef struct mw_report_run {
     mw_run_status status;
     char message[320];          /* why skipped, diverged, non-finite or failed */
     double est_gflop;           /* the method's estimated cost of one gradient */
+    mw_verdict verdict;
+    char why[400];              /* the verdict's reason: the check or gate, its measure and
+                                   limit (a failure: where and, when known, the cause) */
     int n_layers;               /* columns of layer_rel_l2: L coupling layers and the head */
     size_t n_steps, n_epochs;
     mw_report_step *steps;
@@ -133,6 +146,8 @@ typedef struct mw_run_summary {
     mw_run_status status;
     char message[320];
     double est_gflop;
+    mw_verdict verdict;
+    char why[400];
     mw_report_step last;        /* the last step (NaN and -1 when there is none) */
     long long steps, epochs;
     double test_accuracy;       /* at the last epoch */

@@ -12,7 +12,7 @@
 #include "report.h"
 
 #define MW_DUMP_FORMAT "mwverify-grad-dump"
-#define MW_DUMP_VERSION 2
+#define MW_DUMP_VERSION 3
 
 typedef struct mw_dump {
     const mw_spec *spec;

@@ -37,7 +37,7 @@ enum { N_RUN_COLUMNS = sizeof run_columns / sizeof run_columns[0] };
 void mw_print_runs_head(FILE *f, const char *indent)
 {
     mw_table_head(f, indent, run_columns, N_RUN_COLUMNS);
-    fputs("  status\n", f);
+    fputs("  verdict status\n", f);
 }
 
 /* The status as a reader needs it: what went wrong stands out. */
@@ -70,9 +70,12 @@ void mw_print_run(FILE *f, const char *indent, const mw_report_run *run,
     mw_run_summary s;
     mw_run_summarize(run, net, &s);
     mw_table_row(f, indent, run_columns, N_RUN_COLUMNS, &mw_summary_record, &s);
-    fputs("  ", f);
+    fprintf(f, "  %-7s ", s.verdict == MW_VERDICT_FAIL ? "FAIL" : mw_name_of(&mw_verdict_names,
+                                                                             (int)s.verdict));
     status_text(f, &s);
     fputc('\n', f);
+    if (s.verdict == MW_VERDICT_FAIL)
+        fprintf(f, "%s%-17s FAIL: %s\n", indent, "", s.why);
     if (per_layer && run->layer_rel_l2 && run->n_steps) {
         const double *row = run->layer_rel_l2 + (run->n_steps - 1) * (size_t)run->n_layers;
         fprintf(f, "%s%-17s per-layer rel_l2:", indent, "");

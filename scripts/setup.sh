@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libmpfr-dev libgmp-dev libhdf5-dev hdf5-tools
           check libsubunit-dev libopenblas-dev libplplot-dev plplot-driver-cairo
-          python3-h5py zlib1g-dev dataset-fashion-mnist)
+          python3-h5py zlib1g-dev dataset-fashion-mnist libxml2-dev python3-junitparser)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

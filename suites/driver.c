@@ -53,9 +53,12 @@ static mw_status record(driver *d, const mw_unit_result *u, mw_err *err)
     net.index = u->unit;
     if (mw_report_set_network(&d->rep, &net) != MW_OK)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < u->n_runs; i++)
-        if (mw_report_set_run(&d->rep, &u->runs[i]) != MW_OK)
+    for (size_t i = 0; i < u->n_runs; i++) {
+        mw_report_run run = u->runs[i]; /* its rows stay the unit's: set_run copies them */
+        mw_judge_run(d->job->def, d->job->cfg, &net, &run);
+        if (mw_report_set_run(&d->rep, &run) != MW_OK)
             return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    }
     if (u->n_rows && mw_report_add_rows(&d->rep, u->table, u->rows, u->n_rows) != MW_OK)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     return MW_OK;

@@ -184,6 +184,7 @@ static void metrics_none(mw_metrics *m)
 {
     m->rel_l2 = m->max_abs = m->max_ulp = m->cosine = m->norm = NAN;
     m->nonfinite = 0;
+    m->worst = -1, m->worst_got = m->worst_want = NAN;
 }
 
 mw_status mw_grad_case_prepare(const mw_grad_request *req, mw_grad_case *c, mw_err *err)

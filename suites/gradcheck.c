@@ -124,27 +124,6 @@ static mw_status gradcheck_unit(const void *cfgp, long unit, mw_unit_emit_fn emi
     return rc;
 }
 
-/* A run that fails the suite's checks: any run that failed, and a float64 deterministic
- * method beyond tol. */
-static int run_fails(const mw_suite_config *c, const mw_report_run *run)
-{
-    if (run->status == MW_RUN_FAILED)
-        return 1;
-    if (run->dtype != MW_F64 || mw_method_is_stochastic(run->method) ||
-        run->status == MW_RUN_SKIPPED)
-        return 0;
-    const mw_report_step *last = mw_report_last_step(run);
-    return !(run->status == MW_RUN_COMPLETE && last && last->vs.rel_l2 <= c->check.tol);
-}
-
-static size_t gradcheck_failures(const mw_suite_config *c, const mw_report *r)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < r->n_runs; i++)
-        n += (size_t)run_fails(c, &r->runs[i]);
-    return n;
-}
-
 /* ---- what it prints ---- */
 
 static void gradcheck_print(FILE *f, const mw_suite_config *c, const mw_report *r, int verbose)
@@ -169,28 +148,7 @@ static void gradcheck_print(FILE *f, const mw_suite_config *c, const mw_report *
     if (c)
         fprintf(f, " (tolerance %.1e)", c->check.tol);
     fprintf(f, ", f32 %.3e.\n", worst[0]);
-    if (!c)
-        return;
-    /* the failed checks by name, so that a failing job says what failed */
-    size_t shown = 0, n = gradcheck_failures(c, r);
-    if (n)
-        fprintf(f, "\nFAILED checks (%zu):\n", n);
-    for (size_t k = 0; k < r->n_runs && shown < 20; k++) {
-        const mw_report_run *run = &r->runs[k];
-        if (!run_fails(c, run))
-            continue;
-        const mw_report_step *s = mw_report_last_step(run);
-        fprintf(f, "  network %ld, %s %s: ", run->network, mw_dtype_name(run->dtype),
-                mw_method_name(run->method));
-        if (run->status == MW_RUN_COMPLETE && s)
-            fprintf(f, "rel_l2 %.3e against gold, over --tol %.1e\n", s->vs.rel_l2, c->check.tol);
-        else
-            fprintf(f, "%s%s%s\n", mw_name_of(&mw_run_status_names, (int)run->status),
-                    run->message[0] ? ": " : "", run->message);
-        shown++;
-    }
-    if (shown < n)
-        fprintf(f, "  ... and %zu more (mwverify report summary lists every run)\n", n - shown);
+    mw_print_failing_runs(f, r);
 }
 
 static void gradcheck_json(mw_json *j, const mw_suite_config *c, const mw_report *r,
@@ -204,9 +162,9 @@ static void gradcheck_json(mw_json *j, const mw_suite_config *c, const mw_report
 
 static const mw_optgroup check_group = {"check", "checks", &mw_check_record,
                                         offsetof(mw_suite_config, check)};
-static const mw_optgroup *const groups[] = {&check_group,     &mw_grid_group,   &mw_network_group,
-                                            &mw_methods_group, &mw_oracle_group, &mw_engine_group,
-                                            NULL};
+static const mw_optgroup *const groups[] = {&check_group,      &mw_gates_group, &mw_grid_group,
+                                            &mw_network_group, &mw_methods_group,
+                                            &mw_oracle_group,  &mw_engine_group, NULL};
 
 const mw_suite_def mw_gradcheck_suite = {
     .name = "gradcheck",
@@ -228,8 +186,9 @@ const mw_suite_def mw_gradcheck_suite = {
     .presets = presets,
     .groups = groups,
     .gold = 1,
+    .tol_check = 1,
     .unit = gradcheck_unit,
-    .failures = gradcheck_failures,
+    .failures = mw_count_failing_runs,
     .print = gradcheck_print,
     .json = gradcheck_json,
     .plot = mw_plot_gradcheck,

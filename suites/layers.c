@@ -189,6 +189,53 @@ static void caught_by(const mw_report *r, const char *layer, char *buf, size_t l
     }
 }
 
+/* ---- JUnit ---- */
+
+/* A testcase per check of a real layer (its threshold and error in the reason), and one
+ * per negative control: caught by some check (pass) or not (fail). */
+static mw_status layers_junit(const mw_report *r, mw_junit_case **out, size_t *n_out, mw_err *err)
+{
+    mw_layer_info layers[MW_SUITE_MAX_LAYERS];
+    int nl = report_layers(r, layers);
+    size_t n, k = 0;
+    const mw_layer_check_row *rows = all_rows(r, &n);
+    mw_junit_case *c = calloc(n + (size_t)nl + 1, sizeof *c);
+    *out = NULL, *n_out = 0;
+    if (!c)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    for (int l = 0; l < nl; l++) {
+        if (!layers[l].fault) {
+            for (size_t i = 0; i < n; i++) {
+                const mw_layer_check_row *w = &rows[i];
+                if (strcmp(w->layer, layers[l].name) != 0)
+                    continue;
+                mw_junit_case *t = &c[k++];
+                snprintf(t->classname, sizeof t->classname, "mwverify.layers.%s", w->layer);
+                snprintf(t->name, sizeof t->name, "%s, %s: %s", w->config,
+                         mw_dtype_name(w->dtype), w->check);
+                t->seconds = NAN;
+                t->verdict = w->pass ? MW_VERDICT_PASS : MW_VERDICT_FAIL;
+                snprintf(t->message, sizeof t->message, "error %.3e %s threshold %.3e", w->error,
+                         w->pass ? "within" : "over", w->threshold);
+            }
+            continue;
+        }
+        mw_junit_case *t = &c[k++];
+        char by[400];
+        caught_by(r, layers[l].name, by, sizeof by);
+        snprintf(t->classname, sizeof t->classname, "mwverify.layers.%s", layers[l].name);
+        snprintf(t->name, sizeof t->name, "negative control caught");
+        t->seconds = NAN;
+        t->verdict = layer_fails(r, &layers[l]) ? MW_VERDICT_FAIL : MW_VERDICT_PASS;
+        snprintf(t->message, sizeof t->message, "%.60s: %s%s", layers[l].fault,
+                 t->verdict == MW_VERDICT_PASS ? "caught by " : "no check caught it",
+                 t->verdict == MW_VERDICT_PASS ? by : "");
+    }
+    *out = c, *n_out = k;
+    return MW_OK;
+}
+
+
 static double ratio(const mw_layer_check_row *x)
 {
     if (isnan(x->error))
@@ -321,7 +368,7 @@ static void layers_json(mw_json *j, const mw_suite_config *c, const mw_report *r
     for (int i = 0; i < n; i++) {
         const mw_layer_info *info = &layers[i];
         size_t total = 0, failed = 0;
-        char by[512];
+        char by[400];
         caught_by(r, info->name, by, sizeof by);
         mw_json_object_begin(j, NULL);
         mw_json_string(j, "name", info->name);
@@ -398,6 +445,7 @@ const mw_suite_def mw_layers_suite = {
     .n_units = layers_n_units,
     .runs_per_unit = no_runs,
     .unit = layers_unit,
+    .junit = layers_junit,
     .failures = layers_failures,
     .finish = layers_finish,
     .print = layers_print,

@@ -269,15 +269,6 @@ static mw_status timing_unit(const void *cfg, long unit, mw_unit_emit_fn emit, v
     return scaling_unit(cfg, unit, 1, out, err);
 }
 
-static size_t scaling_failures(const mw_suite_config *c, const mw_report *r)
-{
-    (void)c;
-    size_t n = 0;
-    for (size_t i = 0; i < r->n_runs; i++)
-        n += r->runs[i].status == MW_RUN_FAILED;
-    return n;
-}
-
 /* ---- fits and ratios ---- */
 
 int mw_fit_power(const double *x, const double *y, size_t n, double *exponent, double *r2)
@@ -605,11 +596,12 @@ static void scaling_json(mw_json *j, const mw_suite_config *c, const mw_report *
 
 static const mw_optgroup timing_group = {"timing", "timing", &mw_timing_record,
                                          offsetof(mw_suite_config, timing)};
-static const mw_optgroup *const memory_groups[] = {&mw_grid_group, &mw_network_group,
-                                                   &mw_methods_group, &mw_engine_group, NULL};
-static const mw_optgroup *const timing_groups[] = {&timing_group,     &mw_grid_group,
+static const mw_optgroup *const memory_groups[] = {&mw_gates_group,   &mw_grid_group,
                                                    &mw_network_group, &mw_methods_group,
                                                    &mw_engine_group,  NULL};
+static const mw_optgroup *const timing_groups[] = {&timing_group,     &mw_gates_group,
+                                                   &mw_grid_group,    &mw_network_group,
+                                                   &mw_methods_group, &mw_engine_group, NULL};
 
 const mw_suite_def mw_memory_suite = {
     .name = "memory",
@@ -629,7 +621,7 @@ const mw_suite_def mw_memory_suite = {
     .presets = memory_presets,
     .groups = memory_groups,
     .unit = memory_unit,
-    .failures = scaling_failures,
+    .failures = mw_count_failing_runs,
     .finish = memory_finish,
     .print = memory_print,
     .json = scaling_json,
@@ -654,7 +646,7 @@ const mw_suite_def mw_timing_suite = {
     .groups = timing_groups,
     .one_job = 1,
     .unit = timing_unit,
-    .failures = scaling_failures,
+    .failures = mw_count_failing_runs,
     .finish = timing_finish,
     .print = timing_print,
     .json = scaling_json,

@@ -266,21 +266,11 @@ static mw_status stability_prepare(mw_suite_config *c, int jobs, mw_estimate *es
     return mw_grid_validate(c, 1, err);
 }
 
-/* A run that could not be computed fails; divergence is a result, not a failure. */
-static size_t stability_failures(const mw_suite_config *c, const mw_report *r)
-{
-    (void)c;
-    size_t n = 0;
-    for (size_t i = 0; i < r->n_runs; i++)
-        n += r->runs[i].status == MW_RUN_FAILED;
-    return n;
-}
-
 static const mw_optgroup train_group = {"train", "training", &mw_train_record,
                                         offsetof(mw_suite_config, train)};
-static const mw_optgroup *const groups[] = {&train_group,      &mw_grid_group,   &mw_network_group,
-                                            &mw_methods_group, &mw_oracle_group, &mw_engine_group,
-                                            NULL};
+static const mw_optgroup *const groups[] = {&train_group,      &mw_gates_group, &mw_grid_group,
+                                            &mw_network_group, &mw_methods_group,
+                                            &mw_oracle_group,  &mw_engine_group, NULL};
 
 const mw_suite_def mw_stability_suite = {
     .name = "stability",
@@ -310,7 +300,7 @@ const mw_suite_def mw_stability_suite = {
     .prepare = stability_prepare,
     .release = mw_stability_free_data,
     .unit = mw_stability_unit,
-    .failures = stability_failures,
+    .failures = mw_count_failing_runs,
     .print = mw_stability_print_verdict,
     .json = mw_stability_json_verdict,
     .plot = mw_plot_stability,

@@ -105,6 +105,7 @@ typedef struct mw_verdict_row {
     mw_method method;
     mw_dtype dtype;
     int runs, diverged, skipped, failed;
+    int failing;              /* judged fail: a gate tripped, or could not be computed */
     double test_accuracy;     /* mean over the runs that completed, at the last epoch */
     double err_median_last, err_max_last; /* rel_l2 over every step of the last epoch */
     double err_median_first;  /* the same over the first epoch */

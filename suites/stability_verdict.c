@@ -16,7 +16,8 @@ static const mw_field verdict_fields[] = {
     {"runs", MW_FK_INT, V(runs), "runs pooled"},
     {"diverged", MW_FK_INT, V(diverged), "of them diverged"},
     {"skipped", MW_FK_INT, V(skipped), "of them skipped"},
-    {"failed", MW_FK_INT, V(failed), "of them failed"},
+    {"failed", MW_FK_INT, V(failed), "of them could not be computed"},
+    {"failing", MW_FK_INT, V(failing), "of them judged fail (a gate, or could not be computed)"},
     {"test_accuracy", MW_FK_F64, V(test_accuracy),
      "mean held-out accuracy at the end, over the runs that completed"},
     {"err_median_last", MW_FK_F64, V(err_median_last),
@@ -101,6 +102,7 @@ mw_verdict_row *mw_stability_verdict(const mw_report *r, size_t *n_rows)
         row->diverged += run->status == MW_RUN_DIVERGED;
         row->skipped += run->status == MW_RUN_SKIPPED;
         row->failed += run->status == MW_RUN_FAILED;
+        row->failing += run->verdict == MW_VERDICT_FAIL;
     }
     for (size_t i = 0; i < n; i++) {
         mw_verdict_row *row = &rows[i];
@@ -133,6 +135,7 @@ static const mw_column verdict_columns[] = {
     {"diverged", "diverged", 8},
     {"skipped", "skipped", 7},
     {"failed", "failed", 6},
+    {"failing", "fail", 4},
     {"test_accuracy", "accuracy", 8, "%.3f", trained},
     {"err_median_last", "err median", -10, NULL, trained},
     {"err_max_last", "err max", -10, NULL, trained},
@@ -163,6 +166,7 @@ void mw_stability_print_verdict(FILE *f, const mw_suite_config *c, const mw_repo
         fputc('\n', f);
     }
     free(rows);
+    mw_print_failing_runs(f, r);
 }
 
 void mw_stability_json_verdict(mw_json *j, const mw_suite_config *c, const mw_report *r,

@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 
+#include "junit.h"
 #include "report.h"
 #include "runner.h"
 #include "suites.h"
@@ -80,6 +81,16 @@ typedef struct mw_layers_config {
     double factor;            /* the growth over the baseline that is a regression */
 } mw_layers_config;
 
+/* Gates: what fails a run beyond the suite's own check (judge.c). Outcomes a run can end
+ * with that a gate may fail. */
+typedef enum { MW_OUTCOME_DIVERGED = 0, MW_OUTCOME_NONFINITE, MW_N_OUTCOMES } mw_outcome;
+
+typedef struct mw_gates {
+    int fail_on[MW_N_OUTCOMES * MW_N_METHODS]; /* [outcome · methods + method]: fail it */
+    double max_err[2];        /* per dtype (f32, f64): largest rel_l2 at any step; 0: none */
+    double max_growth;        /* last epoch's median error over the first's; 0: none */
+} mw_gates;
+
 typedef struct mw_suite_config {
     char preset[32];
     mw_suite_grid grid;
@@ -91,17 +102,18 @@ typedef struct mw_suite_config {
     mw_timing_config timing;
     mw_train_config train;
     mw_layers_config layers;
+    mw_gates gates;
     /* real data for training, loaded by the suite's prepare (not configuration: the
      * dataset's name is) */
     const struct mw_stability_data *data;
 } mw_suite_config;
 
 extern const mw_record mw_grid_record, mw_train_record, mw_check_record, mw_timing_record,
-    mw_layers_record;
+    mw_layers_record, mw_gates_record;
 
 /* The option groups every network suite offers (relative to mw_suite_config). */
 extern const mw_optgroup mw_grid_group, mw_network_group, mw_methods_group, mw_oracle_group,
-    mw_engine_group;
+    mw_engine_group, mw_gates_group;
 
 /* The defaults before any preset: the gradcheck grid's. */
 void mw_suite_defaults(mw_suite_config *c);
@@ -170,6 +182,7 @@ struct mw_suite_def {
     const mw_optgroup *const *groups; /* its options (relative to mw_suite_config), NULL-ended */
     int one_job;              /* one process unless --jobs says otherwise (timing) */
     int gold;                 /* its networks are measured against gold (budgeted) */
+    int tol_check;            /* --tol: float64 deterministic methods within it of gold */
     /* After the options, before any work: check everything, load what the units share,
      * say what it will cost (est), refuse what is over budget. NULL: the grid's checks. */
     mw_status (*prepare)(mw_suite_config *c, int jobs, mw_estimate *est, mw_err *err);
@@ -177,6 +190,8 @@ struct mw_suite_def {
     long (*n_units)(const mw_suite_config *c);     /* NULL: the grid's networks */
     long (*runs_per_unit)(const mw_suite_config *c); /* NULL: the grid's */
     mw_unit_fn unit;
+    /* Its testcases for --junit (NULL: one per run, judged). */
+    mw_status (*junit)(const mw_report *r, mw_junit_case **out, size_t *n, mw_err *err);
     /* The checks a report fails (exit 1): runs, or rows, that fail them. */
     size_t (*failures)(const mw_suite_config *c, const mw_report *r);
     /* What the suite draws from all its units, into the report (NULL: nothing). */
@@ -231,6 +246,19 @@ typedef struct mw_suite_job {
  * writing failed; MW_ERR_BACKEND when a worker died. With out, the report is handed over
  * (free it with mw_report_free). */
 mw_status mw_suite_run(const mw_suite_job *job, mw_report *out, size_t *failures, mw_err *err);
+
+/* ---- verdicts (judge.c) ---- */
+
+/* Judge a finished run (its network may be NULL) under the suite's check and gates: its
+ * verdict and why — the check or gate, the measure against the limit, the step, the worst
+ * parameter by name and its expected and computed values. A run still going is not
+ * judged. */
+void mw_judge_run(const mw_suite_def *def, const mw_suite_config *c,
+                  const mw_report_network *net, mw_report_run *run);
+/* Runs whose verdict is fail (a suite's failures, for suites of runs). */
+size_t mw_count_failing_runs(const mw_suite_config *c, const mw_report *r);
+/* The failing runs, each named with its cell and why, and a one-line PASSED/FAILED. */
+void mw_print_failing_runs(FILE *f, const mw_report *r);
 
 /* ---- what the suites share ---- */
 

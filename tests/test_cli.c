@@ -11,6 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libxml/parser.h>
+#include <libxml/xmlschemas.h>
+
 #include "jsonr.h"
 #include "mw_engine.h"
 #include "report.h"
@@ -383,7 +386,7 @@ START_TEST(gradcheck_json)
     r = run((const char *[]){"gradcheck", "--arch", "mlp", "--depth", "1", "--f-act", "tanh",
                              "--out-act", "none", "--tol", "1e-30", "--quiet", NULL});
     ck_assert_msg(r.code == 1, "exit %d", r.code);
-    ck_assert_msg(strstr(r.out, "FAILED checks (5)") &&
+    ck_assert_msg(strstr(r.out, "FAILED runs (5)") &&
                       strstr(r.out, "f64 moonwalk: rel_l2") && strstr(r.out, "5 failures"),
                   "%s", r.out);
     run_free(&r);
@@ -453,12 +456,14 @@ START_TEST(suite_report_summary_plot)
     snprintf(py, sizeof py,
              "/usr/bin/python3 -c \"import h5py, json\n"
              "f = h5py.File('%s', 'r')\n"
-             "assert f.attrs['format'] == 'mwverify-report' and f.attrs['format_version'] == 2\n"
+             "assert f.attrs['format'] == 'mwverify-report' and f.attrs['format_version'] == 3\n"
              "assert json.loads(f.attrs['config'])['grid']['depths'] == [1, 2]\n"
              "s = f['summary'][()]\n"
              "assert len(s) == 24 and set(s['status']) == {b'complete'}\n"
+             "assert set(s['verdict']) == {b'pass'}\n"
              "r = f['runs/run-000000']\n"
              "assert r.attrs['method'] == 'backprop' and r['steps'].maxshape == (None,)\n"
+             "assert r.attrs['verdict'] == 'pass' and r.attrs['why'].startswith('rel_l2 ')\n"
              "assert r['layer_rel_l2'].shape == (1, 2) and r['steps'][0]['rel_l2'] < 1e-6\n"
              "assert f['networks/net-000000'].attrs['oracle_certified_bits'] >= 100\n\"", path);
     if (system("/usr/bin/python3 -c 'import h5py' 2> /dev/null") == 0)
@@ -1006,6 +1011,197 @@ START_TEST(layer_list_and_check)
 }
 END_TEST
 
+/* ---- verdicts, gates and JUnit ---- */
+
+/* The runs of a JSON output (gradcheck's cells, by method) with the given verdict. */
+static int cells_with_verdict(const jr_value *v, const char *verdict, const char *why_has)
+{
+    const jr_value *cells = jr_get(v, "cells");
+    int n = 0;
+    for (size_t i = 0; cells && i < cells->n; i++) {
+        const jr_value *ms = jr_get(&cells->items[i], "methods");
+        for (size_t k = 0; ms && k < ms->n; k++) {
+            const jr_value *vd = jr_get(&ms->items[k], "verdict"), *why = jr_get(&ms->items[k], "why");
+            ck_assert_msg(vd && vd->type == JR_STRING && why && why->type == JR_STRING,
+                          "a run without its verdict and why");
+            n += strcmp(vd->text, verdict) == 0 && (!why_has || strstr(why->text, why_has));
+        }
+    }
+    return n;
+}
+
+/* gradcheck names a run beyond --tol in the text (the worst parameter by name, expected
+ * and got, the tolerance, a FAILED line) and in JSON (verdict fail, why); within it every
+ * run passes and the summary says PASSED. */
+START_TEST(gradcheck_names_failures)
+{
+    const char *base[] = {"gradcheck", "--arch", "mlp", "--depth", "2", "--f-act", "tanh",
+                          "--out-act", "tanh", "--quiet", "--jobs", "1"};
+    const char *args[20];
+    int n = 0;
+    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
+        args[n++] = base[i];
+    args[n] = NULL;
+    run_result r = run(args);
+    ck_assert_msg(r.code == 0 && strstr(r.out, "PASSED: 12 judged runs") && !strstr(r.out, "FAIL"),
+                  "exit %d: %s", r.code, r.out);
+    run_free(&r);
+    args[n] = "--tol", args[n + 1] = "1e-30", args[n + 2] = NULL;
+    r = run(args);
+    ck_assert_msg(r.code == 1, "exit %d", r.code);
+    ck_assert_msg(strstr(r.out, "FAILED runs (5)") && strstr(r.out, "FAILED: 5 of 12 judged runs") &&
+                      strstr(r.out, "over --tol 1.0e-30; worst parameter ") &&
+                      strstr(r.out, "expected ") && strstr(r.out, ", got ") &&
+                      strstr(r.out, "f64 mixed: rel_l2"),
+                  "%s", r.out);
+    /* the row of a failing run says so in the table too */
+    ck_assert_msg(strstr(r.out, "FAIL    ok") && strstr(r.out, "FAIL: rel_l2"), "%s", r.out);
+    run_free(&r);
+    args[n + 2] = "--json", args[n + 3] = NULL;
+    r = run(args);
+    char err[128];
+    jr_value *v = jr_parse(r.out, err, sizeof err);
+    ck_assert_msg(r.code == 1 && v, "exit %d, %s", r.code, err);
+    ck_assert_int_eq(cells_with_verdict(v, "fail", "over --tol"), 5);
+    ck_assert_int_eq(cells_with_verdict(v, "pass", NULL), 7); /* float32, and projforward */
+    jr_free(v);
+    run_free(&r);
+}
+END_TEST
+
+/* Gates: a divergence or an error over a limit fails only the runs a gate names; without
+ * gates the same suite passes; a bad gate is one line and exit 2. */
+START_TEST(stability_gates_trip_and_pass)
+{
+    const char *base[] = {"suite", "stability", "--depth", "2", "--f-act", "tanh", "--out-act",
+                          "tanh", "--epochs", "2", "--train-samples", "128", "--width", "8",
+                          "--hidden", "8", "--seed", "1", "--quiet", "--jobs", "1", "--out"};
+    char out[320];
+    suite_tmpdir();
+    snprintf(out, sizeof out, "%s/g.h5", suite_dir);
+    const char *args[40];
+    int n = 0;
+    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
+        args[n++] = base[i];
+    args[n++] = out, args[n++] = "--force";
+    args[n] = NULL;
+    run_result r = run(args);
+    ck_assert_msg(r.code == 0 && strstr(r.out, "PASSED:"), "exit %d: %s%s", r.code, r.out, r.err);
+    run_free(&r);
+    /* float32 errors are about 1e-7 here: a limit of 1e-12 fails the five exact methods
+     * (forward mode too, at this size), names each, and the report keeps the verdicts */
+    args[n] = "--max-err", args[n + 1] = "f32:1e-12", args[n + 2] = NULL;
+    r = run(args);
+    ck_assert_msg(r.code == 1 && strstr(r.out, "FAILED runs (5)") &&
+                      strstr(r.out, "f32 moonwalk: rel_l2") && strstr(r.out, "over --max-err f32:1.0e-12") &&
+                      strstr(r.out, "worst parameter layer"),
+                  "exit %d: %s", r.code, r.out);
+    run_free(&r);
+    mw_report rep;
+    mw_err e;
+    ck_assert_msg(mw_report_load(&rep, out, &e) == MW_OK, "%s", e.msg);
+    int failing = 0, projforward_ok = 0;
+    for (size_t k = 0; k < rep.n_runs; k++) {
+        failing += rep.runs[k].verdict == MW_VERDICT_FAIL;
+        projforward_ok += rep.runs[k].method == MW_PROJFORWARD &&
+                          rep.runs[k].verdict == MW_VERDICT_PASS;
+    }
+    ck_assert_int_eq(failing, 5);
+    ck_assert_int_eq(projforward_ok, 1); /* exempt: its error is variance */
+    mw_report_free(&rep);
+    /* the same limit in float64 alone trips nothing; nor does a generous growth limit */
+    args[n + 1] = "f64:1e-12", args[n + 2] = "--max-growth", args[n + 3] = "1e6";
+    args[n + 4] = "--fail-on", args[n + 5] = "diverged:backprop,mixed,nonfinite", args[n + 6] = NULL;
+    r = run(args);
+    ck_assert_msg(r.code == 0 && strstr(r.out, "PASSED"), "exit %d: %s%s", r.code, r.out, r.err);
+    run_free(&r);
+    static const char *const bad[][2] = {{"--fail-on", "exploded"},
+                                         {"--fail-on", "diverged:backprob"},
+                                         {"--fail-on", "mixed"},
+                                         {"--max-err", "f16:1e-3"},
+                                         {"--max-err", "f32:-1"},
+                                         {"--max-growth", "x"}};
+    for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+        args[n] = bad[b][0], args[n + 1] = bad[b][1], args[n + 2] = NULL;
+        r = run(args);
+        ck_assert_msg(r.code == 2 && count_lines(r.err) == 1 && strstr(r.err, bad[b][0]),
+                      "%s %s: exit %d: %s", bad[b][0], bad[b][1], r.code, r.err);
+        run_free(&r);
+    }
+    suite_rmdir();
+}
+END_TEST
+
+/* Does the file validate against the JUnit schema (tests/junit.xsd), by libxml2? */
+static int junit_valid(const char *path, char *why, size_t n)
+{
+    xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(MW_JUNIT_XSD);
+    xmlSchemaPtr schema = pc ? xmlSchemaParse(pc) : NULL;
+    xmlSchemaValidCtxtPtr vc = schema ? xmlSchemaNewValidCtxt(schema) : NULL;
+    xmlDocPtr doc = xmlReadFile(path, NULL, XML_PARSE_NONET);
+    int rc = vc && doc ? xmlSchemaValidateDoc(vc, doc) : -1;
+    snprintf(why, n, "%s", !schema ? "the schema did not parse" : !doc ? "not XML" : rc ? "invalid" : "");
+    if (doc)
+        xmlFreeDoc(doc);
+    xmlSchemaFreeValidCtxt(vc);
+    xmlSchemaFree(schema);
+    xmlSchemaFreeParserCtxt(pc);
+    return rc == 0;
+}
+
+/* --junit: valid against the JUnit schema, read by a JUnit reader (junitparser) with the
+ * counts and failure messages of the run; written when checks fail; an existing file is
+ * refused (exit 2, untouched) without --force; layer check writes one case per check. */
+START_TEST(junit_output)
+{
+    suite_tmpdir();
+    char xml[320], py[1400], why[64];
+    snprintf(xml, sizeof xml, "%s/gc.xml", suite_dir);
+    run_result r = run((const char *[]){"gradcheck", "--arch", "mlp", "--depth", "2", "--f-act",
+                                        "tanh", "--out-act", "tanh", "--tol", "1e-30", "--quiet",
+                                        "--jobs", "1", "--junit", xml, NULL});
+    ck_assert_msg(r.code == 1, "exit %d: %s", r.code, r.err);
+    run_free(&r);
+    ck_assert_msg(junit_valid(xml, why, sizeof why), "%s: %s", xml, why);
+    snprintf(py, sizeof py,
+             "/usr/bin/python3 -c \"from junitparser import JUnitXml, Failure, Skipped\n"
+             "x = JUnitXml.fromfile('%s')\n"
+             "s = list(x)\n"
+             "assert len(s) == 1 and s[0].tests == 12 and s[0].failures == 5 and s[0].skipped == 0, (s[0].tests, s[0].failures)\n"
+             "cases = list(s[0])\n"
+             "fails = [c for c in cases if any(isinstance(o, Failure) for o in c.result)]\n"
+             "assert len(fails) == 5 and all('over --tol' in c.result[0].message for c in fails)\n"
+             "assert all(c.classname.startswith('mwverify.gradcheck.mlp') for c in cases)\n"
+             "assert any(c.name == 'network 0 f64 moonwalk (run 10)' for c in fails)\"",
+             xml);
+    ck_assert_msg(system(py) == 0, "junitparser does not read what mwverify wrote");
+    struct stat before, after;
+    ck_assert(stat(xml, &before) == 0);
+    r = run((const char *[]){"gradcheck", "--arch", "mlp", "--depth", "2", "--quiet", "--junit",
+                             xml, NULL});
+    ck_assert_msg(r.code == 2 && count_lines(r.err) == 1 && strstr(r.err, "--junit") &&
+                      strstr(r.err, "--force"), "exit %d: %s", r.code, r.err);
+    ck_assert(stat(xml, &after) == 0 && after.st_mtime == before.st_mtime &&
+              after.st_size == before.st_size);
+    run_free(&r);
+    snprintf(xml, sizeof xml, "%s/layers.xml", suite_dir);
+    r = run((const char *[]){"layer", "check", "additive", "additive-vijp-sign", "--include-faulty",
+                             "--quiet", "--junit", xml, NULL});
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    run_free(&r);
+    ck_assert_msg(junit_valid(xml, why, sizeof why), "%s: %s", xml, why);
+    snprintf(py, sizeof py,
+             "/usr/bin/python3 -c \"from junitparser import JUnitXml\n"
+             "s = list(JUnitXml.fromfile('%s'))[0]\n"
+             "assert s.tests > 20 and s.failures == 0\n"
+             "c = [c for c in s if c.classname == 'mwverify.layers.additive-vijp-sign']\n"
+             "assert len(c) == 1 and c[0].name == 'negative control caught' and 'caught by' in c[0].system_out\"",
+             xml);
+    ck_assert_msg(system(py) == 0, "junitparser: the layer checks are not as written");
+    suite_rmdir();
+}
+END_TEST
+
 int main(void)
 {
     const struct {
@@ -1021,6 +1217,7 @@ int main(void)
                        paper_preset_estimates_and_refuses}},
         {"scaling", {memory_and_timing_suites}},
         {"layers", {layer_list_and_check}},
+        {"verdicts", {gradcheck_names_failures, stability_gates_trip_and_pass, junit_output}},
     };
     Suite *s = suite_create("cli");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
