@@ -696,6 +696,23 @@ START_TEST(grad_table_says_nonfinite)
     const char *row = strstr(r.out, "\nf32  revbackprop");
     ck_assert_msg(row && strstr(row, "NON-FINITE"), "%s", r.out);
     ck_assert(strstr(r.out, "backprop ") && strstr(r.out, "closure"));
+    /* where, and why: tanh's output rounded to ±1, whose atanh is infinite */
+    ck_assert_msg(strstr(row, "layer 2 inverse: reconstructed input is infinite") &&
+                      strstr(row, "tanh(z) there is exactly ") &&
+                      strstr(row, "(tanh rounded to ±1 in f32, |z| beyond about 9.0), and "
+                                  "atanh(±1) is infinite"),
+                  "%s", row);
+    run_free(&r);
+    /* the saturated regime: an error reconstructed in the layers above pushes y out of
+     * (−1, 1) (the issue's network at seed 6: layer 5, row 0, column 5) */
+    r = run((const char *[]){"grad", "--width", "8", "--hidden", "8", "--units", "2", "--depth",
+                             "10", "--f-act", "relu", "--out-act", "tanh", "--batch", "3",
+                             "--classes", "3", "--init-scale", "3", "--seed", "6", "--methods",
+                             "revbackprop", NULL});
+    ck_assert_msg(r.code == 0 && strstr(r.out, "layer 5 inverse: reconstructed input is NaN at "
+                                               "row 0, column 5: y = 1.00") &&
+                      strstr(r.out, "outside tanh's range (−1, 1): the layers above"),
+                  "exit %d: %s", r.code, r.out);
     run_free(&r);
     /* the same network as a suite's: the stopped run is a result with its row, in the
      * report too (it once crashed the worker that copied it) */

@@ -7,6 +7,8 @@
  * halves are the first and last C/2 channels, which in row-major (C, H, W) are exactly the
  * first and last n/2 features: one code path for both. F is the inner function
  * (engine/layers/inner.h), reached through l->inner; this file never looks inside it. */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "coupling.h"
@@ -86,6 +88,41 @@ done:
     return st;
 }
 
+/* The reconstructed input x is not finite: say why, in the message, from the first bad
+ * element. In the transformed half b = σ⁻¹(y_b) − F(a): σ = tanh's inverse is infinite at
+ * y = ±1 — a tanh output that rounded to ±1 (|z| above about 9.0 in float32, 19.1 in
+ * float64) — and NaN beyond, where an error reconstructed upstream pushed y out of
+ * (−1, 1); or y, or F(a), was not finite already. Shared by the couplings (coupling.h). */
+mw_status mw_coupling_explain_inverse(mw_ctx *ctx, const mw_layer *l, const halves *hv,
+                                      const void *y, const void *x, mw_status st)
+{
+    size_t at;
+    double yv = 0.0;
+    if (st != MW_ERR_NONFINITE ||
+        ctx->ops->find_nonfinite(ctx, hv->B * hv->n, x, &at) != MW_OK || at == hv->B * hv->n ||
+        ctx->ops->download(ctx, &yv, mw_at(ctx, y, at), 1) != MW_OK)
+        return st;
+    const size_t col = at % hv->n;
+    const int in_b = col >= hv->off_b && col < hv->off_b + hv->h;
+    char was[320];
+    snprintf(was, sizeof was, "%s", mw_ctx_message(ctx));
+    if (!in_b)
+        return st; /* a copy of y_a: y itself was not finite, as its own message says */
+    if (!isfinite(yv))
+        return mw_fail(ctx, st, "%s: the layer's output y there is already %s", was,
+                       isnan(yv) ? "NaN" : "infinite");
+    if (l->spec->out_act == MW_ACT_TANH && fabs(yv) == 1.0)
+        return mw_fail(ctx, st, "%s: its output y = tanh(z) there is exactly %+.0f (tanh rounded "
+                       "to ±1 in %s, |z| beyond about %s), and atanh(±1) is infinite", was, yv,
+                       mw_dtype_name(mw_ctx_dtype(ctx)),
+                       mw_ctx_dtype(ctx) == MW_F32 ? "9.0" : "19.1");
+    if (l->spec->out_act == MW_ACT_TANH && fabs(yv) > 1.0)
+        return mw_fail(ctx, st, "%s: y = %.9g there, outside tanh's range (−1, 1): the layers "
+                       "above reconstructed it with an error larger than 1 − |y|", was, yv);
+    return mw_fail(ctx, st, "%s: y = %.9g there is finite, so F(a) is not (it overflowed)", was,
+                   yv);
+}
+
 static mw_status inverse(mw_ctx *ctx, const mw_layer *l, const void *y, void *x)
 {
     halves hv = halves_of(l);
@@ -100,7 +137,9 @@ static mw_status inverse(mw_ctx *ctx, const mw_layer *l, const void *y, void *x)
     /* b = σ⁻¹(y_b) - F(a) */
     MW_GO(act_sigma(ctx, l, MW_EW_ACT_INV, d, xb, half(ctx, &hv, y, hv.off_b), xb));
     MW_GO(mw_axpby(ctx, d, xb, 1.0, xb, -1.0, mw_v(f.data, 0, (ptrdiff_t)hv.h)));
-    MW_GO(mw_check_finite(ctx, x, hv.B * hv.n, hv.n, "reconstructed input"));
+    st = mw_coupling_explain_inverse(ctx, l, &hv, y, x,
+                                     mw_check_finite(ctx, x, hv.B * hv.n, hv.n,
+                                                     "reconstructed input"));
 done:
     mw_tensor_free(ctx, &f);
     return st;

@@ -33,4 +33,9 @@ static inline mw_status act_sigma(mw_ctx *ctx, const mw_layer *l, mw_ew_op op, m
     return mw_act_apply(ctx, op, l->spec->out_act, l->spec->leaky_slope, d, out, a, b);
 }
 
+/* st from checking the reconstructed input x of an inverse: when it is MW_ERR_NONFINITE, the
+ * message gains the cause at the first bad element (coupling.c). */
+mw_status mw_coupling_explain_inverse(mw_ctx *ctx, const mw_layer *l, const halves *hv,
+                                      const void *y, const void *x, mw_status st);
+
 #endif

@@ -140,7 +140,8 @@ static mw_status inverse(mw_ctx *ctx, const mw_layer *l, const void *y, void *x)
     MW_GO(mw_axpby(ctx, d, xb, 1.0, xb, -1.0, t_of(ctx, &hv, fo.data)));
     mw_ew mul = {MW_EW_MUL, MW_ACT_IDENTITY, 0, 0, 0, d, xb, xb, flat(einv.data, &hv)};
     MW_GO(ctx->ops->ew(ctx, &mul));
-    MW_GO(mw_check_finite(ctx, x, B * hv.n, hv.n, "reconstructed input"));
+    st = mw_coupling_explain_inverse(ctx, l, &hv, y, x,
+                                     mw_check_finite(ctx, x, B * hv.n, hv.n, "reconstructed input"));
 done:
     mw_tensor_free(ctx, &fo);
     mw_tensor_free(ctx, &einv);
