@@ -148,13 +148,13 @@ static int print_table(const grad_state *g, const mw_engine_info *e, const mw_gr
     printf("methods in %s, against the oracle; max_ulp in %s ulps; closure = "
            "|h_L - dJ/dx_L|/|dJ/dx_L|\n\n",
            mw_dtype_name(g->what.dtype), mw_dtype_name(g->what.dtype));
-    mw_print_runs_head(stdout, "");
+    mw_print_runs_head(stdout, "", 0); /* one gradient, not judged */
     int closure_overflow = 0;
     for (int m = 0; m < MW_N_METHODS; m++) {
         const mw_method_result *r = &res->m[m];
         if (!g->methods.want[m])
             continue;
-        mw_print_run(stdout, "", &r->run, &n, g->out.per_layer);
+        mw_print_run(stdout, "", &r->run, &n, g->out.per_layer, 0);
         closure_overflow |= r->run.n_steps && mw_method_has_closure((mw_method)m) &&
                             !isfinite(r->step.closure_err);
     }

@@ -34,10 +34,10 @@ static const mw_column run_columns[] = {
 };
 enum { N_RUN_COLUMNS = sizeof run_columns / sizeof run_columns[0] };
 
-void mw_print_runs_head(FILE *f, const char *indent)
+void mw_print_runs_head(FILE *f, const char *indent, int verdicts)
 {
     mw_table_head(f, indent, run_columns, N_RUN_COLUMNS);
-    fputs("  verdict status\n", f);
+    fputs(verdicts ? "  verdict status\n" : "  status\n", f);
 }
 
 /* The status as a reader needs it: what went wrong stands out. */
@@ -65,13 +65,16 @@ static void status_text(FILE *f, const mw_run_summary *s)
 }
 
 void mw_print_run(FILE *f, const char *indent, const mw_report_run *run,
-                  const mw_report_network *net, int per_layer)
+                  const mw_report_network *net, int per_layer, int verdicts)
 {
     mw_run_summary s;
     mw_run_summarize(run, net, &s);
     mw_table_row(f, indent, run_columns, N_RUN_COLUMNS, &mw_summary_record, &s);
-    fprintf(f, "  %-7s ", s.verdict == MW_VERDICT_FAIL ? "FAIL" : mw_name_of(&mw_verdict_names,
-                                                                             (int)s.verdict));
+    fputs("  ", f);
+    if (verdicts)
+        fprintf(f, "%-7s ", s.verdict == MW_VERDICT_FAIL ? "FAIL"
+                                                          : mw_name_of(&mw_verdict_names,
+                                                                       (int)s.verdict));
     status_text(f, &s);
     fputc('\n', f);
     if (s.verdict == MW_VERDICT_FAIL)
@@ -149,10 +152,10 @@ void mw_print_report(FILE *f, const mw_report *r, int per_layer)
         mw_spec_describe(&n->spec, desc, sizeof desc);
         fprintf(f, "\nnetwork %ld: %s\n", n->index, n->label[0] ? n->label : desc);
         mw_print_network(f, n);
-        mw_print_runs_head(f, "  ");
+        mw_print_runs_head(f, "  ", 1);
         for (; k < r->n_runs && r->runs[k].network <= n->index; k++)
             if (r->runs[k].network == n->index)
-                mw_print_run(f, "  ", &r->runs[k], n, per_layer);
+                mw_print_run(f, "  ", &r->runs[k], n, per_layer, 1);
     }
 }
 

@@ -9,10 +9,11 @@
 #include "report.h"
 
 /* The table of runs: a header, then a row per run (its cell's dtype and method, its last
- * step's metrics, its status and message); with per_layer a line of rel_l2 per layer. */
-void mw_print_runs_head(FILE *f, const char *indent);
+ * step's metrics, with verdicts its verdict, its status and message, and under a failing
+ * run why); with per_layer a line of rel_l2 per layer. */
+void mw_print_runs_head(FILE *f, const char *indent, int verdicts);
 void mw_print_run(FILE *f, const char *indent, const mw_report_run *run,
-                  const mw_report_network *net, int per_layer);
+                  const mw_report_network *net, int per_layer, int verdicts);
 
 /* What a network was measured against, in a line or two (after its description). */
 void mw_print_network(FILE *f, const mw_report_network *n);
