@@ -11,6 +11,9 @@ static const char *const run_status_names[] = {"not asked", "running",  "complet
 const mw_names mw_run_status_names = {"run status", run_status_names, 7, NULL};
 static const char *const verdict_names[] = {"-", "pass", "fail", "skip"};
 const mw_names mw_verdict_names = {"verdict", verdict_names, 4, NULL};
+static const char *const diag_names[] = {"-", "within-rounding", "ill-conditioned",
+                                         "method-unstable"};
+const mw_names mw_diag_names = {"diagnosis", diag_names, 4, NULL};
 static const char *const net_status_names[] = {"ok", "failed"};
 const mw_names mw_net_status_names = {"network status", net_status_names, 2, NULL};
 static const char *const oracle_names[] = {"auto", "gold", "silver", "none"};
@@ -67,7 +70,7 @@ static const mw_field spec_fields[] = {
     {"classes", MW_FK_INT, S(classes), "classes of the synthetic data and the head",
      .opt = "classes", .meta = "C", .lo = 2, .hi = MW_MAX_CLASSES},
     {"init_scale", MW_FK_F64, S(init_scale), "W, c uniform in ±X/sqrt(fan_in); large X saturates",
-     .opt = "init-scale", .meta = "X", .lo = 0, .hi = 1e6},
+     .opt = "init-scale", .meta = "X", .lo = 0, .hi = 1e6, .flags = MW_F_SWEPT},
     {"seed", MW_FK_U64, S(seed), "seed of parameters, data and projforward's tangents",
      .opt = "seed", .meta = "S", .flags = MW_F_SWEPT},
     {"channels", MW_FK_INT, S(channels),
@@ -260,6 +263,29 @@ const mw_record mw_network_record = {"network record", sizeof(mw_report_network)
                                      network_fields, "a unit of a suite: a network and its oracle",
                                      NULL};
 
+#define D(m) offsetof(mw_diagnosis, m)
+static const mw_field diag_fields[] = {
+    {"class", MW_FK_ENUM, D(cls), "within-rounding, ill-conditioned or method-unstable (-: not "
+     "diagnosed)", .names = &mw_diag_names},
+    {"predicted", MW_FK_F64, D(predicted), "the rel_l2 rounding alone explains for this method"},
+    {"floor", MW_FK_F64, D(floor), "a backward-stable gradient's rounding error, u (L + 1)"},
+    {"problem", MW_FK_F64, D(problem),
+     "how far the exact gradient moves (rel_l2, float64) when θ and x are perturbed by relative u"},
+    {"amplification", MW_FK_F64, D(amplification),
+     "the method's own rel_l2 in float64 over float64's u"},
+    {"layer", MW_FK_INT, D(layer),
+     "first layer whose error departs more than 10x from backprop's (0: none; -1: the head)"},
+    {"sat4", MW_FK_F64, D(sat4), "there: share of σ's pre-activations with |z| > 4"},
+    {"sat9", MW_FK_F64, D(sat9), "there: share with |z| > 9"},
+    {"tanh_pm1", MW_FK_LONG, D(tanh_pm1), "there: units whose float32 tanh(z) rounds to ±1"},
+    {"dinv_overflow", MW_FK_LONG, D(dinv_overflow),
+     "there: units whose cosh²(z) overflows float32 (|z| > 44.7)"},
+    MW_FIELDS_END,
+};
+#undef D
+const mw_record mw_diagnosis_record = {"diagnosis", sizeof(mw_diagnosis), diag_fields,
+                                       "why a gradient has its error", NULL};
+
 #define R(m) offsetof(mw_report_run, m)
 static const mw_field run_fields[] = {
     {"index", MW_FK_LONG, R(index), "the run's index: (network, dtype, method)"},
@@ -274,6 +300,8 @@ static const mw_field run_fields[] = {
      "(- not judged)", .names = &mw_verdict_names},
     {"why", MW_FK_STR, R(why), "the verdict's reason: the check or gate, measure and limit",
      .size = sizeof(((mw_report_run *)0)->why)},
+    {"diag", MW_FK_RECORD, R(diag), "why its error (single-gradient runs)",
+     .sub = &mw_diagnosis_record, .flags = MW_F_NEST | MW_F_PREFIX},
     MW_FIELDS_END,
 };
 #undef R
@@ -299,6 +327,8 @@ static const mw_field summary_fields[] = {
      .names = &mw_verdict_names},
     {"why", MW_FK_STR, U(why), "the verdict's reason", .size = sizeof(((mw_run_summary *)0)->why),
      .flags = MW_F_NO_H5},
+    {"diag", MW_FK_RECORD, U(diag), "why its error", .sub = &mw_diagnosis_record,
+     .flags = MW_F_NEST | MW_F_NO_H5},
     {"last", MW_FK_RECORD, U(last), "its last step", .sub = &mw_step_record},
     {"steps", MW_FK_I64, U(steps), "steps recorded"},
     {"epochs", MW_FK_I64, U(epochs), "epochs recorded"},
@@ -385,6 +415,49 @@ int mw_method_has_closure(mw_method m)
     return m == MW_MOONWALK || m == MW_MIXED;
 }
 
+mw_diagnosis mw_diagnosis_none(void)
+{
+    mw_diagnosis d = {0};
+    d.predicted = d.floor = d.problem = d.amplification = d.sat4 = d.sat9 = NAN;
+    return d;
+}
+
+const char *mw_diagnosis_words(const mw_diagnosis *d, mw_dtype dtype, double measured, char *buf,
+                               size_t n)
+{
+    buf[0] = '\0';
+    if (d->cls == MW_DIAG_NONE)
+        return buf;
+    int k;
+    if (d->cls == MW_DIAG_UNSTABLE)
+        k = snprintf(buf, n, "method-unstable: rel_l2 %.2g where a backward-stable gradient has "
+                     "%.2g (the problem itself %.2g); its own gain on rounding, measured in "
+                     "float64, predicts %.2g", measured, d->floor, d->problem, d->predicted);
+    else if (d->cls == MW_DIAG_ILL_CONDITIONED)
+        k = snprintf(buf, n, "ill-conditioned: rel_l2 %.2g; the exact gradient itself moves %.2g "
+                     "under %s-sized perturbations of θ and x", measured, d->problem,
+                     mw_dtype_name(dtype));
+    else
+        k = snprintf(buf, n, "within rounding: rel_l2 %.2g, rounding explains %.2g", measured,
+                     d->predicted);
+    if (k > 0 && (size_t)k < n && d->layer != 0) {
+        k += snprintf(buf + k, n - (size_t)k, "; departs from backprop at %s",
+                      d->layer < 0 ? "the head" : "layer");
+        if (k > 0 && (size_t)k < n && d->layer > 0)
+            k += snprintf(buf + k, n - (size_t)k, " %d", d->layer);
+        if (k > 0 && (size_t)k < n && isfinite(d->sat4))
+            k += snprintf(buf + k, n - (size_t)k, ", where %.0f%% of σ's inputs have |z| > 4 and "
+                          "%.0f%% > 9", 100 * d->sat4, 100 * d->sat9);
+        if (k > 0 && (size_t)k < n && d->tanh_pm1)
+            k += snprintf(buf + k, n - (size_t)k, ", %ld float32 tanh outputs round to ±1",
+                          d->tanh_pm1);
+        if (k > 0 && (size_t)k < n && d->dinv_overflow)
+            snprintf(buf + k, n - (size_t)k, ", %ld units' D⁻¹ = cosh²(z) overflows float32",
+                     d->dinv_overflow);
+    }
+    return buf;
+}
+
 mw_report_step mw_step_none(void)
 {
     mw_report_step s = {0};
@@ -415,6 +488,7 @@ void mw_run_summarize(const mw_report_run *run, const mw_report_network *net,
     snprintf(out->message, sizeof out->message, "%s", run->message);
     out->est_gflop = run->est_gflop;
     out->verdict = run->verdict;
+    out->diag = run->diag;
     snprintf(out->why, sizeof out->why, "%s", run->why);
     out->last = run->n_steps ? run->steps[run->n_steps - 1] : mw_step_none();
     out->steps = (long long)run->n_steps;

@@ -14,6 +14,16 @@
 
 /* ---- the enums of the records ---- */
 
+/* Why a gradient has the error it has (suites/diagnose.c). */
+typedef enum {
+    MW_DIAG_NONE = 0,        /* not diagnosed (not complete, stochastic, or a training run) */
+    MW_DIAG_ROUNDING,        /* within what rounding explains in a backward-stable gradient */
+    MW_DIAG_ILL_CONDITIONED, /* the exact gradient itself moves that much under rounding-sized
+                                perturbations of θ and x: every method, backprop included */
+    MW_DIAG_UNSTABLE,        /* beyond both: the method's own recurrence amplified rounding */
+} mw_diag_class;
+extern const mw_names mw_diag_names;
+
 /* A run of a method: what became of it. */
 typedef enum {
     MW_RUN_NOT_ASKED = 0,
@@ -113,6 +123,23 @@ typedef struct mw_report_network {
 } mw_report_network;
 extern const mw_record mw_network_record;
 
+/* The diagnosis of one gradient, measured on its own network and batch in float64: the
+ * error rounding explains, and where a method departs from backprop. NaN and 0 where not
+ * measured. */
+typedef struct mw_diagnosis {
+    mw_diag_class cls;
+    double predicted;           /* the error rounding alone explains for this method */
+    double floor;               /* a backward-stable gradient's: u (L + 1) */
+    double problem;             /* |g(θ̃, x̃) − g(θ, x)| / |g|, θ and x perturbed by relative u */
+    double amplification;       /* the method's own error in float64 over float64's u */
+    int layer;                  /* first layer whose error departs > 10x from backprop's and
+                                   the floor (0: none; -1: the head) */
+    double sat4, sat9;          /* there: share of σ's pre-activations with |z| > 4, > 9 */
+    long tanh_pm1;              /* there: units whose float32 tanh(z) rounds to ±1 */
+    long dinv_overflow;         /* there: units whose cosh²(z) overflows float32 (|z| > 44.7) */
+} mw_diagnosis;
+extern const mw_record mw_diagnosis_record;
+
 /* A method in a dtype on a network, and its rows. */
 typedef struct mw_report_run {
     long index;
@@ -123,8 +150,9 @@ typedef struct mw_report_run {
     char message[320];          /* why skipped, diverged, non-finite or failed */
     double est_gflop;           /* the method's estimated cost of one gradient */
     mw_verdict verdict;
-    char why[400];              /* the verdict's reason: the check or gate, its measure and
+    char why[640];              /* the verdict's reason: the check or gate, its measure and
                                    limit (a failure: where and, when known, the cause) */
+    mw_diagnosis diag;          /* single-gradient runs (grad, gradcheck): why its error */
     int n_layers;               /* columns of layer_rel_l2: L coupling layers and the head */
     size_t n_steps, n_epochs;
     mw_report_step *steps;
@@ -147,7 +175,8 @@ typedef struct mw_run_summary {
     char message[320];
     double est_gflop;
     mw_verdict verdict;
-    char why[400];
+    char why[640];
+    mw_diagnosis diag;
     mw_report_step last;        /* the last step (NaN and -1 when there is none) */
     long long steps, epochs;
     double test_accuracy;       /* at the last epoch */
@@ -205,6 +234,11 @@ void mw_run_summarize(const mw_report_run *run, const mw_report_network *net,
                       mw_run_summary *out);
 /* A step with nothing measured: NaN everywhere, no bytes. */
 mw_report_step mw_step_none(void);
+/* The diagnosis in words: "method-unstable: ..." (buf; "" when not diagnosed). */
+const char *mw_diagnosis_words(const mw_diagnosis *d, mw_dtype dtype, double measured, char *buf,
+                               size_t n);
+/* A diagnosis not measured. */
+mw_diagnosis mw_diagnosis_none(void);
 /* Does the method have a closure error (moonwalk, mixed)? */
 int mw_method_has_closure(mw_method m);
 

@@ -14,7 +14,7 @@ typedef struct mw_junit_case {
     char name[200];
     double seconds;            /* NaN: not said */
     mw_verdict verdict;        /* pass, fail or skip (none: written as passed) */
-    char message[480];         /* the reason of a failure or skip */
+    char message[700];         /* the reason of a failure or skip */
 } mw_junit_case;
 
 /* The testcases of a report's runs: one per run, named by its cell, method and dtype

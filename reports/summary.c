@@ -47,7 +47,9 @@ static void status_text(FILE *f, const mw_run_summary *s)
     case MW_RUN_COMPLETE:
         fputs(mw_method_is_stochastic(s->method) ? "ok (an unbiased estimate: its error is "
                                                    "variance)"
-                                                 : "ok",
+              : s->diag.cls == MW_DIAG_UNSTABLE        ? "METHOD-UNSTABLE (why: below)"
+              : s->diag.cls == MW_DIAG_ILL_CONDITIONED ? "ok, ill-conditioned (why: below)"
+                                                       : "ok",
               f);
         break;
     case MW_RUN_NONFINITE:
@@ -79,6 +81,10 @@ void mw_print_run(FILE *f, const char *indent, const mw_report_run *run,
     fputc('\n', f);
     if (s.verdict == MW_VERDICT_FAIL)
         fprintf(f, "%s%-17s FAIL: %s\n", indent, "", s.why);
+    char words[600];
+    if (s.diag.cls == MW_DIAG_ILL_CONDITIONED || s.diag.cls == MW_DIAG_UNSTABLE)
+        fprintf(f, "%s%-17s why: %s\n", indent, "",
+                mw_diagnosis_words(&s.diag, s.dtype, s.last.vs.rel_l2, words, sizeof words));
     if (per_layer && run->layer_rel_l2 && run->n_steps) {
         const double *row = run->layer_rel_l2 + (run->n_steps - 1) * (size_t)run->n_layers;
         fprintf(f, "%s%-17s per-layer rel_l2:", indent, "");

@@ -111,6 +111,10 @@ static const mw_field grid_fields[] = {
      .hi = MW_MAX_CHANNELS},
     {"dtypes", MW_FK_LIST, G(dtypes), "the engine's precisions: f32, f64", .elem = MW_FK_ENUM,
      .names = &mw_dtype_names, LIST(dtypes, n_dtypes), .opt = "dtype", .meta = "LIST"},
+    {"init_scales", MW_FK_LIST, G(init_scales),
+     "the parameters' scale: W, c uniform in ±X/sqrt(fan_in); 2 and up saturate tanh",
+     .elem = MW_FK_F64, LIST(init_scales, n_init_scales), .opt = "init-scale", .meta = "LIST",
+     .lo = 1e-6, .hi = 1e6},
     {"seeds", MW_FK_LIST, G(seeds),
      "replicate seeds; each network's seed is mixed from one of these and --suite-seed,\n"
      "so any order or split of the work gives the same numbers",
@@ -280,6 +284,7 @@ void mw_suite_defaults(mw_suite_config *c)
     g->lpbs[0] = 1, g->n_lpbs = 1;
     g->channels[0] = c->revnet.channels, g->n_channels = 1;
     g->dtypes[0] = MW_F32, g->dtypes[1] = MW_F64, g->n_dtypes = 2;
+    g->init_scales[0] = 1.0, g->n_init_scales = 1;
     g->seeds[0] = 1, g->n_seeds = 1;
     g->suite_seed = 1;
 }
@@ -288,7 +293,7 @@ long mw_grid_n_networks_of(const mw_suite_config *c, mw_arch a)
 {
     const mw_suite_grid *g = &c->grid;
     long depths = a == MW_ARCH_REVNET ? (long)g->n_lpbs * g->n_channels : g->n_depths;
-    return (long)g->n_f_acts * g->n_out_acts * depths * g->n_seeds;
+    return (long)g->n_f_acts * g->n_out_acts * depths * g->n_init_scales * g->n_seeds;
 }
 
 long mw_grid_n_networks(const mw_suite_config *c)
@@ -326,6 +331,8 @@ void mw_grid_network(const mw_suite_config *c, long u, mw_spec *out)
     const int n_depths = arch == MW_ARCH_REVNET ? g->n_lpbs * g->n_channels : g->n_depths;
     long seed_i = u % g->n_seeds;
     u /= g->n_seeds;
+    long scale_i = u % g->n_init_scales;
+    u /= g->n_init_scales;
     long depth_i = u % n_depths;
     u /= n_depths;
     long out_i = u % g->n_out_acts;
@@ -342,6 +349,7 @@ void mw_grid_network(const mw_suite_config *c, long u, mw_spec *out)
     out->arch = arch;
     out->f_act = g->f_acts[f_i];
     out->out_act = g->out_acts[out_i];
+    out->init_scale = g->init_scales[scale_i];
     out->seed = mix(g->suite_seed ^ mix(g->seeds[seed_i]));
     mw_spec_complete(out);
 }
@@ -391,6 +399,7 @@ mw_status mw_grid_unit(const mw_suite_config *c, long unit, mw_grad_case *gc,
             mw_report_run run = res.m[m].run;
             if (rst != MW_OK) { /* no oracle, or no run: every run says why */
                 memset(&run, 0, sizeof run);
+                run.diag = mw_diagnosis_none();
                 run.status = MW_RUN_FAILED;
                 snprintf(run.message, sizeof run.message, "%.300s",
                          usable ? why.msg : out->net.message);

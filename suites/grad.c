@@ -364,6 +364,7 @@ mw_status mw_grad_case_run(const mw_grad_request *req, const mw_grad_case *c, mw
     for (int m = 0; m < MW_N_METHODS; m++) {
         mw_method_result *res = &out->m[m];
         res->step = mw_step_none();
+        res->run.diag = mw_diagnosis_none();
         res->run.index = m;
         res->run.method = (mw_method)m;
         res->run.dtype = dtype;
@@ -384,6 +385,11 @@ mw_status mw_grad_case_run(const mw_grad_request *req, const mw_grad_case *c, mw
             continue;
         }
         run_method(ctx, net, batch, (mw_method)m, &opts, c, dtype, res);
+    }
+    if (st == MW_OK) { /* why each has its error; a diagnosis that cannot be made leaves
+                          the runs undiagnosed ("-"), their results stand */
+        mw_err derr;
+        (void)mw_diagnose(req, c, out, &derr);
     }
 done:
     mw_batch_free(ctx, batch);

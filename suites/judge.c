@@ -14,11 +14,12 @@
 #define OUTCOME_METHODS(o)                                                                     \
     o ":backprop", o ":forward", o ":projforward", o ":revbackprop", o ":moonwalk", o ":mixed"
 static const char *const fail_on_names[] = {OUTCOME_METHODS("diverged"),
-                                            OUTCOME_METHODS("nonfinite")};
+                                            OUTCOME_METHODS("nonfinite"),
+                                            OUTCOME_METHODS("unstable")};
 #undef OUTCOME_METHODS
 static const mw_names fail_on_set = {"outcome:method", fail_on_names, MW_N_OUTCOMES * MW_N_METHODS,
                                      NULL};
-static const char *const outcome_names[] = {"diverged", "nonfinite"};
+static const char *const outcome_names[] = {"diverged", "nonfinite", "unstable"};
 static const mw_names outcomes = {"outcome", outcome_names, MW_N_OUTCOMES, NULL};
 
 /* --fail-on: comma-separated items, each OUTCOME (every method), OUTCOME:METHOD, or a METHOD
@@ -97,8 +98,9 @@ static const mw_field gate_fields[] = {
     {"fail_on", MW_FK_SET, G(fail_on),
      "fail the runs with this outcome: OUTCOME[:METHOD], comma list, a method after\n"
      "one adds to it (diverged:backprop,mixed); outcomes diverged (training stopped on a\n"
-     "non-finite value or an exploding loss) and nonfinite (a gradient with inf or NaN).\n"
-     "Default: none; a divergence is a finding, not a failure",
+     "non-finite value or an exploding loss), nonfinite (a gradient with inf or NaN) and\n"
+     "unstable (diagnosed method-unstable: its error beyond what rounding explains;\n"
+     "single-gradient suites). Default: none; a divergence is a finding, not a failure",
      .names = &fail_on_set, .opt = "fail-on", .meta = "LIST", .parse = parse_fail_on,
      .flags = MW_F_NO_DEFAULT},
     {"max_err_f32", MW_FK_F64, G(max_err[0]),
@@ -237,22 +239,35 @@ void mw_judge_run(const mw_suite_def *def, const mw_suite_config *c,
                 "fails it)", what, run->message, first, what, method);
         return;
     }
-    /* complete: the suite's check, then the gates on its error */
+    /* complete: the diagnosis, the suite's check, then the gates on its error */
     const mw_report_step *w = worst_step(run);
+    char diag[600] = "";
+    if (run->diag.cls == MW_DIAG_ILL_CONDITIONED || run->diag.cls == MW_DIAG_UNSTABLE) {
+        char words[560];
+        snprintf(diag, sizeof diag, "; %s",
+                 mw_diagnosis_words(&run->diag, run->dtype, last ? last->vs.rel_l2 : NAN, words,
+                                    sizeof words));
+    }
+    if (run->diag.cls == MW_DIAG_UNSTABLE &&
+        g->fail_on[MW_OUTCOME_UNSTABLE * MW_N_METHODS + (int)run->method]) {
+        say(run, MW_VERDICT_FAIL, "%s (gate --fail-on unstable:%s)", diag + 2, method);
+        return;
+    }
     const int exact = !mw_method_is_stochastic(run->method);
     if (def && def->tol_check && run->dtype == MW_F64 && exact) {
         if (!(last && last->vs.rel_l2 <= c->check.tol)) {
-            say(run, MW_VERDICT_FAIL, "rel_l2 %.3e against %s, over --tol %.1e%s",
+            say(run, MW_VERDICT_FAIL, "rel_l2 %.3e against %s, over --tol %.1e%s%s",
                 last ? last->vs.rel_l2 : NAN, oracle, c->check.tol,
-                last && net ? worst_param(&net->spec, last, worst, sizeof worst) : "");
+                last && net ? worst_param(&net->spec, last, worst, sizeof worst) : "", diag);
             return;
         }
     }
     const double lim = g->max_err[run->dtype == MW_F64];
     if (lim > 0 && exact && w && w->vs.rel_l2 > lim) {
-        say(run, MW_VERDICT_FAIL, "rel_l2 %.3e against %s%s, over --max-err %s:%.1e%s",
+        say(run, MW_VERDICT_FAIL, "rel_l2 %.3e against %s%s, over --max-err %s:%.1e%s%s",
             w->vs.rel_l2, oracle, at_step(run, w, where, sizeof where),
-            mw_dtype_name(run->dtype), lim, net ? worst_param(&net->spec, w, worst, sizeof worst) : "");
+            mw_dtype_name(run->dtype), lim, net ? worst_param(&net->spec, w, worst, sizeof worst) : "",
+            diag);
         return;
     }
     if (g->max_growth > 0 && exact && run->n_steps > 1) {
@@ -274,9 +289,10 @@ void mw_judge_run(const mw_suite_def *def, const mw_suite_config *c,
             at_step(run, w, where, sizeof where),
             !exact ? " (an unbiased estimate: its error is variance)" : "");
     else
-        say(run, MW_VERDICT_PASS, "rel_l2 %.3e against %s%s", w->vs.rel_l2, oracle,
+        say(run, MW_VERDICT_PASS, "rel_l2 %.3e against %s%s%s", w->vs.rel_l2, oracle,
             !exact ? " (an unbiased estimate: its error is variance)"
-            : def && def->tol_check && run->dtype == MW_F64 ? ", within --tol" : "");
+            : def && def->tol_check && run->dtype == MW_F64 ? ", within --tol" : "",
+            diag);
 }
 
 size_t mw_count_failing_runs(const mw_suite_config *c, const mw_report *r)

@@ -237,6 +237,7 @@ static mw_status scaling_unit(const mw_suite_config *c, long unit, int timing,
             run->index = mw_grid_run_index(c, unit, t, (mw_method)m);
             run->network = unit;
             run->n_layers = s->depth + 1;
+            run->diag = mw_diagnosis_none();
             run->method = (mw_method)m;
             run->dtype = c->grid.dtypes[t];
             if (st != MW_OK) {

@@ -39,6 +39,7 @@ mw_status mw_trainee_init(mw_trainee *t, const mw_engine_config *e, const mw_spe
         return mw_err_set(err, st, "%s", mw_ctx_message(t->ctx));
     t->alive = 1;
     t->run.n_layers = s->depth + 1;
+    t->run.diag = mw_diagnosis_none(); /* training runs are not diagnosed */
     return MW_OK;
 }
 

@@ -36,6 +36,8 @@ typedef struct mw_suite_grid {
     int n_channels;
     mw_dtype dtypes[2];
     int n_dtypes;
+    double init_scales[8];            /* the parameters' scale (saturation, from 2 up) */
+    int n_init_scales;
     uint64_t seeds[MW_SUITE_MAX_SEEDS];
     int n_seeds;
     uint64_t suite_seed;
@@ -83,7 +85,12 @@ typedef struct mw_layers_config {
 
 /* Gates: what fails a run beyond the suite's own check (judge.c). Outcomes a run can end
  * with that a gate may fail. */
-typedef enum { MW_OUTCOME_DIVERGED = 0, MW_OUTCOME_NONFINITE, MW_N_OUTCOMES } mw_outcome;
+typedef enum {
+    MW_OUTCOME_DIVERGED = 0,
+    MW_OUTCOME_NONFINITE,
+    MW_OUTCOME_UNSTABLE, /* diagnosed method-unstable (single-gradient suites) */
+    MW_N_OUTCOMES
+} mw_outcome;
 
 typedef struct mw_gates {
     int fail_on[MW_N_OUTCOMES * MW_N_METHODS]; /* [outcome · methods + method]: fail it */
@@ -123,8 +130,8 @@ long mw_grid_runs_per_network(const mw_suite_config *c); /* asked methods × dty
 /* Networks of one architecture in the grid (mlp: its depths; revnet: its layers per block
  * and paddings). */
 long mw_grid_n_networks_of(const mw_suite_config *c, mw_arch a);
-/* The network of unit u (grid order: arch, F act, out act, depth or layers per block,
- * seed; the seed varies fastest). Its seed is mixed from the suite seed and the grid's
+/* The network of unit u (grid order: arch, F act, out act, depth or layers per block, init
+ * scale, seed; the seed varies fastest). Its seed is mixed from the suite seed and the grid's
  * seed value alone, so every method, dtype, activation and depth of one replicate starts
  * from the same stream of parameters and data, and no unit's numbers depend on any
  * other's. */

@@ -102,6 +102,12 @@ mw_status mw_grad_case_run(const mw_grad_request *req, const mw_grad_case *c, mw
                            mw_method_results *out, mw_err *err);
 void mw_method_results_free(mw_method_results *r);
 
+/* Why each complete deterministic run of res has its error (diagnose.c): its diagnosis
+ * — the error rounding explains, the class, and where it departs from backprop — measured
+ * on the case in float64, without gold. Runs it cannot diagnose keep "-". */
+mw_status mw_diagnose(const mw_grad_request *req, const mw_grad_case *c, mw_method_results *res,
+                      mw_err *err);
+
 /* The case's network record: its spec and oracle (status ok unless the oracle failed). */
 void mw_grad_case_network(const mw_grad_case *c, long index, mw_report_network *out);
 

@@ -1219,6 +1219,74 @@ START_TEST(junit_output)
 }
 END_TEST
 
+/* The diagnosis of grad's JSON runs: method name -> class. */
+static const char *diag_class(const jr_value *v, const char *method, int *layer)
+{
+    const jr_value *d = jr_get(jr_get(jr_get(v, "methods"), method), "diag");
+    ck_assert_msg(d, "%s has no diag", method);
+    if (layer)
+        *layer = (int)jr_number(jr_get(d, "layer"));
+    return jr_get(d, "class")->text;
+}
+
+/* The diagnosis: a healthy network is within rounding for every exact method, in float32
+ * and float64; the saturated network of the issue tracker (seed 6: moonwalk off by 160x
+ * its size) is method-unstable for moonwalk and mixed from layer 5, where gold's
+ * per-layer errors first depart from backprop's (1.6e-4 and 6.4e-5 against 1.0e-6), and
+ * the table and a gate say so. */
+START_TEST(diagnosis_classifies)
+{
+    static const char *const exact[] = {"backprop", "forward", "revbackprop", "moonwalk", "mixed"};
+    char err[128];
+    for (int d = 0; d < 2; d++) {
+        run_result r = run((const char *[]){"grad", "--json", "--dtype", d ? "f64" : "f32", NULL});
+        jr_value *v = jr_parse(r.out, err, sizeof err);
+        ck_assert_msg(r.code == 0 && v, "exit %d: %s", r.code, err);
+        for (int m = 0; m < 5; m++)
+            ck_assert_msg(strcmp(diag_class(v, exact[m], NULL), "within-rounding") == 0,
+                          "%s %s: %s", d ? "f64" : "f32", exact[m], diag_class(v, exact[m], NULL));
+        ck_assert_str_eq(diag_class(v, "projforward", NULL), "-"); /* its error is variance */
+        jr_free(v);
+        run_free(&r);
+    }
+    const char *sat[] = {"grad", "--width", "8", "--hidden", "8", "--units", "2", "--depth", "10",
+                         "--f-act", "relu", "--out-act", "tanh", "--batch", "3", "--classes",
+                         "3", "--init-scale", "3", "--seed", "6", NULL, NULL};
+    sat[21] = "--json";
+    run_result r = run(sat);
+    jr_value *v = jr_parse(r.out, err, sizeof err);
+    ck_assert_msg(r.code == 0 && v, "exit %d: %s", r.code, err);
+    int layer;
+    ck_assert_str_eq(diag_class(v, "moonwalk", &layer), "method-unstable");
+    ck_assert_int_eq(layer, 5);
+    ck_assert_str_eq(diag_class(v, "mixed", &layer), "method-unstable");
+    ck_assert_int_eq(layer, 5);
+    ck_assert_str_eq(diag_class(v, "backprop", NULL), "within-rounding");
+    jr_free(v);
+    run_free(&r);
+    sat[21] = NULL;
+    r = run(sat);
+    ck_assert_msg(strstr(r.out, "METHOD-UNSTABLE") &&
+                      strstr(r.out, "why: method-unstable: rel_l2 1.6e+02 where a backward-stable "
+                                    "gradient has 6.6e-07") &&
+                      strstr(r.out, "departs from backprop at layer 5, where 17% of σ's inputs "
+                                    "have |z| > 4"),
+                  "%s", r.out);
+    run_free(&r);
+    /* a gate on it: the saturated cell in gradcheck, three replicates */
+    r = run((const char *[]){"gradcheck", "--arch", "mlp", "--width", "8", "--hidden", "8",
+                             "--units", "2", "--depth", "10", "--f-act", "relu", "--out-act",
+                             "tanh", "--batch", "3", "--classes", "3", "--init-scale", "3",
+                             "--seed", "1,2,3", "--dtype", "f32", "--fail-on",
+                             "unstable:moonwalk", "--quiet", "--jobs", "1", NULL});
+    ck_assert_msg(r.code == 1 && strstr(r.out, "f32 moonwalk: method-unstable: rel_l2") &&
+                      strstr(r.out, "(gate --fail-on unstable:moonwalk)") &&
+                      !strstr(r.out, "f32 mixed: method-unstable"),
+                  "exit %d: %s", r.code, r.out);
+    run_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     const struct {
@@ -1234,7 +1302,8 @@ int main(void)
                        paper_preset_estimates_and_refuses}},
         {"scaling", {memory_and_timing_suites}},
         {"layers", {layer_list_and_check}},
-        {"verdicts", {gradcheck_names_failures, stability_gates_trip_and_pass, junit_output}},
+        {"verdicts", {gradcheck_names_failures, stability_gates_trip_and_pass, junit_output,
+                      diagnosis_classifies}},
     };
     Suite *s = suite_create("cli");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

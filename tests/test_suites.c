@@ -399,7 +399,7 @@ END_TEST
 START_TEST(stability_divergence)
 {
     mw_suite_config c = tiny_training(MW_ACT_TANH, MW_F32);
-    c.mlp.init_scale = 60;
+    c.grid.init_scales[0] = 60;
     c.grid.f_acts[0] = MW_ACT_IDENTITY;
     mw_report r = train(&c);
     for (size_t k = 0; k < r.n_runs; k++) {
