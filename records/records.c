@@ -273,6 +273,8 @@ static const mw_field diag_fields[] = {
      "how far the exact gradient moves (rel_l2, float64) when θ and x are perturbed by relative u"},
     {"amplification", MW_FK_F64, D(amplification),
      "the method's own rel_l2 in float64 over float64's u"},
+    {"backprop", MW_FK_F64, D(backprop),
+     "backprop's rel_l2 in the same dtype: a backward-stable method's error here"},
     {"layer", MW_FK_INT, D(layer),
      "first layer whose error departs more than 10x from backprop's (0: none; -1: the head)"},
     {"sat4", MW_FK_F64, D(sat4), "there: share of σ's pre-activations with |z| > 4"},
@@ -418,7 +420,7 @@ int mw_method_has_closure(mw_method m)
 mw_diagnosis mw_diagnosis_none(void)
 {
     mw_diagnosis d = {0};
-    d.predicted = d.floor = d.problem = d.amplification = d.sat4 = d.sat9 = NAN;
+    d.predicted = d.floor = d.problem = d.amplification = d.backprop = d.sat4 = d.sat9 = NAN;
     return d;
 }
 
@@ -432,7 +434,12 @@ const char *mw_diagnosis_words(const mw_diagnosis *d, mw_dtype dtype, double mea
     if (d->cls == MW_DIAG_UNSTABLE)
         k = snprintf(buf, n, "method-unstable: rel_l2 %.2g where a backward-stable gradient has "
                      "%.2g (the problem itself %.2g); its own gain on rounding, measured in "
-                     "float64, predicts %.2g", measured, d->floor, d->problem, d->predicted);
+                     "float64, predicts %.2g", measured,
+                     isfinite(d->backprop) ? fmax(d->floor, d->backprop) : d->floor, d->problem,
+                     d->predicted);
+    else if (d->cls == MW_DIAG_ILL_CONDITIONED && d->backprop > d->problem)
+        k = snprintf(buf, n, "ill-conditioned: rel_l2 %.2g; backprop, backward-stable, loses as "
+                     "much in %s (%.2g)", measured, mw_dtype_name(dtype), d->backprop);
     else if (d->cls == MW_DIAG_ILL_CONDITIONED)
         k = snprintf(buf, n, "ill-conditioned: rel_l2 %.2g; the exact gradient itself moves %.2g "
                      "under %s-sized perturbations of θ and x", measured, d->problem,

@@ -132,6 +132,8 @@ typedef struct mw_diagnosis {
     double floor;               /* a backward-stable gradient's: u (L + 1) */
     double problem;             /* |g(θ̃, x̃) − g(θ, x)| / |g|, θ and x perturbed by relative u */
     double amplification;       /* the method's own error in float64 over float64's u */
+    double backprop;            /* backprop's error in the same dtype, the witness of a
+                                   sensitive problem (NaN: not run; for backprop itself) */
     int layer;                  /* first layer whose error departs > 10x from backprop's and
                                    the floor (0: none; -1: the head) */
     double sat4, sat9;          /* there: share of σ's pre-activations with |z| > 4, > 9 */

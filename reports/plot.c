@@ -133,6 +133,10 @@ static void depth_labels(double xmin, double xmax, const series all[2][N_METHODS
 typedef struct gradcheck_args {
     series (*all)[N_METHODS];
     double ymin, ymax, xmin, xmax;
+    /* the diagnosis: float32 runs' log10 measured (x) and predicted (y) error, per method */
+    int n_diag[N_METHODS];
+    double *dx[N_METHODS], *dy[N_METHODS];
+    double dmin, dmax;
 } gradcheck_args;
 
 /* The page: white, black ink, a colour per method and a pale one for its band. */
@@ -181,18 +185,52 @@ static void method_legend(int with_reference)
              scales, numbers, symbols);
 }
 
+/* Predicted against measured error, log-log, with y = x and a factor of 10 either side. */
+static void draw_diagnosis(const gradcheck_args *ga)
+{
+    const double lo = ga->dmin, hi = ga->dmax;
+    pladv(0);
+    plschr(0.0, 0.85);
+    plvpor(0.17, 0.62, 0.16, 0.88);
+    plwind(lo, hi, lo, hi);
+    plcol0(1);
+    plwidth(1.0);
+    const double tick = ceil((hi - lo) / 4.0);
+    plbox("bcnost", tick, (PLINT)tick, "bcnostv", tick, (PLINT)tick);
+    plmtex("b", 3.2, 0.5, 0.5, "measured rel_l2 against gold");
+    plmtex("l", 5.0, 0.5, 0.5, "predicted, without gold");
+    plmtex("t", 1.5, 0.5, 0.5, "float32: predicted error");
+    PLFLT x[2] = {lo, hi}, y[2];
+    for (int band = -1; band <= 1; band++) {
+        y[0] = lo + band, y[1] = hi + band;
+        pllsty(band ? 2 : 1);
+        plcol0(14);
+        plline(2, x, y);
+    }
+    pllsty(1);
+    for (int m = 0; m < N_METHODS; m++)
+        if (ga->n_diag[m]) {
+            plcol0(2 + m);
+            plstring(ga->n_diag[m], ga->dx[m], ga->dy[m], glyph[m]);
+        }
+    plcol0(1);
+}
+
 static void draw_gradcheck(const char *device, const char *path, void *argp)
 {
     const gradcheck_args *ga = argp;
     const series(*all)[N_METHODS] = (const series(*)[N_METHODS])ga->all;
     double ymin = ga->ymin, ymax = ga->ymax, xmin = ga->xmin, xmax = ga->xmax;
-    page(device, path, 1500, 600, 2, 1);
+    int diag = 0;
+    for (int m = 0; m < N_METHODS; m++)
+        diag += ga->n_diag[m];
+    page(device, path, diag ? 2100 : 1500, 600, diag ? 3 : 2, 1);
     /* at most about eight labelled decades */
     double ytick = ceil((ymax - ymin) / 8.0);
     for (int t = 0; t < 2; t++) {
         pladv(0);
         plschr(0.0, 0.85);
-        plvpor(0.17, t == 0 ? 0.95 : 0.72, 0.16, 0.88);
+        plvpor(0.17, t == 0 || diag ? 0.95 : 0.72, 0.16, 0.88);
         plwind(xmin, xmax, ymin, ymax);
         plcol0(1);
         plwidth(1.0);
@@ -213,9 +251,10 @@ static void draw_gradcheck(const char *device, const char *path, void *argp)
         }
         plcol0(1);
         plwidth(1.0);
-        if (t == 1) /* one legend, right of the second panel */
-            method_legend(0);
     }
+    if (diag)
+        draw_diagnosis(ga);
+    method_legend(0); /* one legend, right of the last panel */
     plend();
 }
 
@@ -292,8 +331,35 @@ mw_status mw_plot_gradcheck(const mw_report *r, const char *out, mw_err *err)
     double pad = xmax > xmin ? 0.05 * (xmax - xmin) : 0.3;
     xmin -= pad, xmax += pad;
 
-    gradcheck_args args = {all, ymin, ymax, xmin, xmax};
-    return draw_in_child(out, draw_gradcheck, &args, err);
+    gradcheck_args args = {all, ymin, ymax, xmin, xmax, {0}, {NULL}, {NULL}, INFINITY, -INFINITY};
+    mw_status st = MW_OK;
+    for (int m = 0; m < N_METHODS && st == MW_OK; m++) {
+        args.dx[m] = malloc((r->n_runs + 1) * sizeof(double));
+        args.dy[m] = malloc((r->n_runs + 1) * sizeof(double));
+        if (!args.dx[m] || !args.dy[m])
+            st = mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    }
+    for (size_t k = 0; k < r->n_runs && st == MW_OK; k++) { /* float32 runs diagnosed */
+        const mw_report_run *run = &r->runs[k];
+        const mw_report_step *s = mw_report_last_step(run);
+        const mw_report_network *net = mw_report_network_at(r, run->network);
+        if (run->dtype != MW_F32 || run->diag.cls == MW_DIAG_NONE || !s || !net ||
+            net->oracle.kind != MW_ORACLE_GOLD || !(s->vs.rel_l2 > 0) ||
+            !(run->diag.predicted > 0))
+            continue;
+        const int m = (int)run->method, i = args.n_diag[m]++;
+        args.dx[m][i] = log10(s->vs.rel_l2), args.dy[m][i] = log10(run->diag.predicted);
+        args.dmin = fmin(args.dmin, fmin(args.dx[m][i], args.dy[m][i]));
+        args.dmax = fmax(args.dmax, fmax(args.dx[m][i], args.dy[m][i]));
+    }
+    args.dmin = floor(args.dmin), args.dmax = ceil(args.dmax);
+    if (args.dmax <= args.dmin)
+        args.dmax = args.dmin + 1;
+    if (st == MW_OK)
+        st = draw_in_child(out, draw_gradcheck, &args, err);
+    for (int m = 0; m < N_METHODS; m++)
+        free(args.dx[m]), free(args.dy[m]);
+    return st;
 }
 
 /* ---- stability: error and accuracy against epoch ---- */

@@ -9,10 +9,17 @@
  *   amplification  the method's own error in float64 over float64's u: its recurrence's
  *             gain on rounding, which a float32 run multiplies by float32's u;
  *
- * the error rounding explains is the largest of floor, problem and (float32) u times the
- * amplification; the run is within rounding when its error is within 10x of floor and
- * problem with problem itself within 10x of floor, ill-conditioned when problem is the
- * larger and explains it, method-unstable when neither does. The first layer whose
+ *   backprop  backprop's own error in the same dtype (when it ran): a backward-stable
+ *             method's, the direct witness of a problem that is sensitive in this dtype —
+ *             beyond what perturbing θ and x shows when float32 cannot represent a
+ *             derivative at all (a tanh that rounds to ±1);
+ *
+ * the problem's sensitivity is backprop's error where backprop ran, else problem; the
+ * error rounding explains is the largest of floor, that sensitivity and (float32) u times
+ * the amplification. A run is method-unstable when its error is over 10x floor and the
+ * sensitivity, ill-conditioned when not and the sensitivity is over 10x floor, within
+ * rounding otherwise. Backprop, the backward-stable reference, is within rounding or
+ * ill-conditioned by its own error against 10x floor. The first layer whose
  * per-layer error departs more than 10x from backprop's (and from the floor) is where;
  * the saturation of σ's pre-activations there is the usual why. */
 #include <float.h>
@@ -176,6 +183,9 @@ mw_status mw_diagnose(const mw_grad_request *req, const mw_grad_case *c, mw_meth
     if (st == MW_OK && (st = problem_sensitivity(&d, c, u, &problem)) != MW_OK)
         mw_err_set(err, st, "diagnosis: %s", mw_ctx_message(d.ctx));
     const mw_method_result *bp = &res->m[MW_BACKPROP];
+    const double bp_err = bp->run.status == MW_RUN_COMPLETE && isfinite(bp->step.vs.rel_l2)
+                              ? bp->step.vs.rel_l2
+                              : NAN;
     const double *bp_layers = bp->run.status == MW_RUN_COMPLETE && bp->per_layer ? bp->per_layer
                                                                                    : NULL;
     for (int m = 0; st == MW_OK && m < MW_N_METHODS; m++) {
@@ -193,12 +203,21 @@ mw_status mw_diagnose(const mw_grad_request *req, const mw_grad_case *c, mw_meth
             }
             dg->amplification = rel_l2(d.host, c->silver, P) / 0x1p-53;
         }
-        const double base = fmax(floor_, problem), e = r->step.vs.rel_l2;
+        const double e = r->step.vs.rel_l2;
+        dg->backprop = m == MW_BACKPROP ? NAN : bp_err;
+        /* the direct witness when there is one: perturbing every parameter and input by ±u
+         * moved the exact gradient 2-10x more than backprop's own rounding did on the
+         * saturated networks of README's grid */
+        const double sensitive = isfinite(dg->backprop) ? dg->backprop : problem;
+        const double base = fmax(floor_, sensitive);
         /* a float64 run's own amplification is its measured error: not a prediction */
         dg->predicted = dtype == MW_F64 ? base : fmax(base, u * dg->amplification);
-        dg->cls = e <= 10.0 * base
-                      ? (problem > 10.0 * floor_ ? MW_DIAG_ILL_CONDITIONED : MW_DIAG_ROUNDING)
-                      : MW_DIAG_UNSTABLE;
+        if (m == MW_BACKPROP) /* the backward-stable reference: its error is the problem's */
+            dg->cls = e <= 10.0 * floor_ ? MW_DIAG_ROUNDING : MW_DIAG_ILL_CONDITIONED;
+        else
+            dg->cls = e > 10.0 * base               ? MW_DIAG_UNSTABLE
+                      : sensitive > 10.0 * floor_ ? MW_DIAG_ILL_CONDITIONED
+                                                   : MW_DIAG_ROUNDING;
         /* where: the first layer (then the head) whose error departs from backprop's */
         for (int l = 0; r->per_layer && l <= s->depth; l++) {
             const double ref = fmax(bp_layers ? bp_layers[l] : 0.0, floor_);

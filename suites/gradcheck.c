@@ -124,6 +124,100 @@ static mw_status gradcheck_unit(const void *cfgp, long unit, mw_unit_emit_fn emi
     return rc;
 }
 
+/* ---- the diagnosis against gold ----
+ * The diagnosis predicts without gold; gold judges it. For each diagnosed run the class
+ * gold's errors give — method-unstable when the run's error is over 10x both backprop's
+ * (same network and dtype) and the floor u (L + 1), ill-conditioned when backprop's own is
+ * over 10x the floor, within rounding otherwise — and whether the predicted error is
+ * within a factor of 10 of the measured one. */
+
+typedef struct diag_tally {
+    long runs, within10, class_right;
+    long by_class[4], by_class_within10[4], by_class_right[4];
+    double log_ratio[4096];  /* log10(predicted / measured), for the median */
+    long n_ratio;
+} diag_tally;
+
+static mw_diag_class gold_class(const mw_report *r, const mw_report_run *run)
+{
+    const mw_report_step *s = mw_report_last_step(run);
+    const mw_report_run *bp = mw_report_run_at(r, run->index - (long)run->method + MW_BACKPROP);
+    const mw_report_step *b = bp && bp->status == MW_RUN_COMPLETE ? mw_report_last_step(bp) : NULL;
+    if (!s || !b)
+        return MW_DIAG_NONE;
+    const double floor_ = run->diag.floor;
+    if (s->vs.rel_l2 > 10.0 * fmax(b->vs.rel_l2, floor_))
+        return MW_DIAG_UNSTABLE;
+    return b->vs.rel_l2 > 10.0 * floor_ ? MW_DIAG_ILL_CONDITIONED : MW_DIAG_ROUNDING;
+}
+
+static void diag_tally_of(const mw_report *r, mw_dtype dtype, diag_tally *t)
+{
+    memset(t, 0, sizeof *t);
+    for (size_t k = 0; k < r->n_runs; k++) {
+        const mw_report_run *run = &r->runs[k];
+        const mw_report_step *s = mw_report_last_step(run);
+        const mw_report_network *net = mw_report_network_at(r, run->network);
+        if (run->dtype != dtype || run->diag.cls == MW_DIAG_NONE || !s || !net ||
+            net->oracle.kind != MW_ORACLE_GOLD || !(s->vs.rel_l2 > 0))
+            continue;
+        const double ratio = run->diag.predicted / s->vs.rel_l2;
+        const int hit = ratio >= 0.1 && ratio <= 10.0;
+        const mw_diag_class truth = gold_class(r, run);
+        t->runs++, t->within10 += hit, t->class_right += truth == run->diag.cls;
+        t->by_class[truth]++, t->by_class_within10[truth] += hit;
+        t->by_class_right[truth] += truth == run->diag.cls;
+        if (t->n_ratio < (long)(sizeof t->log_ratio / sizeof t->log_ratio[0]))
+            t->log_ratio[t->n_ratio++] = log10(ratio);
+    }
+}
+
+static void print_diagnosis(FILE *f, const mw_report *r)
+{
+    diag_tally *t = malloc(sizeof *t);
+    if (!t)
+        return;
+    for (int d = 0; d < 2; d++) {
+        diag_tally_of(r, (mw_dtype)d, t);
+        if (!t->runs)
+            continue;
+        fprintf(f, "\nDiagnosis against gold, %s: %ld runs; predicted error within 10x of the "
+                   "measured for %ld (%.1f%%), median predicted/measured %.2g; class as gold's "
+                   "errors give it for %ld (%.1f%%)\n",
+                mw_dtype_name((mw_dtype)d), t->runs, t->within10, 100.0 * t->within10 / t->runs,
+                pow(10.0, mw_median(t->log_ratio, (size_t)t->n_ratio)), t->class_right,
+                100.0 * t->class_right / t->runs);
+        fprintf(f, "  %-16s %6s %12s %12s\n", "gold's class", "runs", "within 10x", "class right");
+        for (int k = 1; k < 4; k++)
+            if (t->by_class[k])
+                fprintf(f, "  %-16s %6ld %11.1f%% %11.1f%%\n", mw_diag_names.names[k],
+                        t->by_class[k], 100.0 * t->by_class_within10[k] / t->by_class[k],
+                        100.0 * t->by_class_right[k] / t->by_class[k]);
+    }
+    free(t);
+}
+
+static void json_diagnosis(mw_json *j, const mw_report *r)
+{
+    diag_tally *t = malloc(sizeof *t);
+    mw_json_array_begin(j, "diagnosis");
+    for (int d = 0; t && d < 2; d++) {
+        diag_tally_of(r, (mw_dtype)d, t);
+        if (!t->runs)
+            continue;
+        mw_json_object_begin(j, NULL);
+        mw_json_string(j, "dtype", mw_dtype_name((mw_dtype)d));
+        mw_json_integer(j, "runs", t->runs);
+        mw_json_integer(j, "within_10x", t->within10);
+        mw_json_integer(j, "class_right", t->class_right);
+        mw_json_number(j, "median_predicted_over_measured",
+                       pow(10.0, mw_median(t->log_ratio, (size_t)t->n_ratio)));
+        mw_json_object_end(j);
+    }
+    mw_json_array_end(j);
+    free(t);
+}
+
 /* ---- what it prints ---- */
 
 static void gradcheck_print(FILE *f, const mw_suite_config *c, const mw_report *r, int verbose)
@@ -148,6 +242,7 @@ static void gradcheck_print(FILE *f, const mw_suite_config *c, const mw_report *
     if (c)
         fprintf(f, " (tolerance %.1e)", c->check.tol);
     fprintf(f, ", f32 %.3e.\n", worst[0]);
+    print_diagnosis(f, r);
     mw_print_failing_runs(f, r);
 }
 
@@ -156,6 +251,7 @@ static void gradcheck_json(mw_json *j, const mw_suite_config *c, const mw_report
 {
     if (c)
         mw_json_number(j, "tol", c->check.tol);
+    json_diagnosis(j, r);
     if (verbose)
         mw_json_cells(j, r);
 }
@@ -192,5 +288,6 @@ const mw_suite_def mw_gradcheck_suite = {
     .print = gradcheck_print,
     .json = gradcheck_json,
     .plot = mw_plot_gradcheck,
-    .plot_help = "rel_l2 against gold, against depth; a panel per dtype",
+    .plot_help = "rel_l2 against gold, against depth, a panel per dtype; and float32 runs' "
+                 "diagnosed error against the measured",
 };

@@ -1284,6 +1284,23 @@ START_TEST(diagnosis_classifies)
                       !strstr(r.out, "f32 mixed: method-unstable"),
                   "exit %d: %s", r.code, r.out);
     run_free(&r);
+    /* gold judges the prediction: over healthy and saturated cells, the predicted error is
+     * within 10x of gold's measure for at least 90% of the runs, and the class is the one
+     * gold's errors give */
+    r = run((const char *[]){"gradcheck", "--arch", "mlp", "--dtype", "f32", "--depth", "2,8",
+                             "--f-act", "relu,tanh", "--out-act", "tanh,none", "--init-scale",
+                             "1,3", "--seed", "1,2", "--proj-repeats", "0", "--json", "--quiet",
+                             NULL});
+    v = jr_parse(r.out, err, sizeof err);
+    ck_assert_msg(r.code == 0 && v, "exit %d: %s", r.code, err);
+    const jr_value *dg = jr_get(v, "diagnosis");
+    ck_assert(dg && dg->n == 1);
+    const double runs = jr_number(jr_get(&dg->items[0], "runs"));
+    ck_assert_msg(runs >= 150, "%g runs diagnosed", runs); /* 32 networks x 5 exact methods */
+    ck_assert_msg(jr_number(jr_get(&dg->items[0], "within_10x")) >= 0.9 * runs, "%s", r.out);
+    ck_assert(jr_number(jr_get(&dg->items[0], "class_right")) == runs);
+    jr_free(v);
+    run_free(&r);
 }
 END_TEST
 
