@@ -144,6 +144,36 @@ static const mw_column verdict_columns[] = {
 };
 enum { N_VERDICT_COLUMNS = sizeof verdict_columns / sizeof verdict_columns[0] };
 
+/* "revbackprop f32, out-act tanh: diverged in 4 of 8 runs (steps 57-195); the first: layer 2
+ * inverse: ...": the row's divergences, their steps, and the earliest one's message (which
+ * says where and, for a reconstruction, why). */
+static void print_divergence(FILE *f, const mw_report *r, const mw_verdict_row *row)
+{
+    long long first = -1, last = -1;
+    const char *why = "";
+    for (size_t k = 0; k < r->n_runs; k++) {
+        const mw_report_run *run = &r->runs[k];
+        long long step;
+        if (!in_row(r, run, row) || run->status != MW_RUN_DIVERGED ||
+            sscanf(run->message, "step %lld", &step) != 1)
+            continue;
+        if (first < 0 || step < first) {
+            first = step;
+            const char *colon = strchr(run->message, ':');
+            why = colon ? colon + 2 : run->message;
+        }
+        last = step > last ? step : last;
+    }
+    if (first < 0)
+        return;
+    fprintf(f, "  %s %s, out-act %s: diverged in %d of %d runs (step%s %lld", mw_method_name(row->method),
+            mw_dtype_name(row->dtype), mw_name_of(&mw_out_act_names, (int)row->out_act),
+            row->diverged, row->runs, first == last ? "" : "s", first);
+    if (last != first)
+        fprintf(f, "–%lld", last);
+    fprintf(f, "); the first: %s\n", why);
+}
+
 void mw_stability_print_verdict(FILE *f, const mw_suite_config *c, const mw_report *r,
                                 int verbose)
 {
@@ -165,6 +195,10 @@ void mw_stability_print_verdict(FILE *f, const mw_suite_config *c, const mw_repo
         mw_table_row(f, "", verdict_columns, N_VERDICT_COLUMNS, &mw_verdict_record, &rows[i]);
         fputc('\n', f);
     }
+    /* the divergences in words: how many, when, and the first one's cause */
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].diverged)
+            print_divergence(f, r, &rows[i]);
     free(rows);
     mw_print_failing_runs(f, r);
 }

@@ -1132,6 +1132,21 @@ START_TEST(stability_gates_trip_and_pass)
     r = run(args);
     ck_assert_msg(r.code == 0 && strstr(r.out, "PASSED"), "exit %d: %s%s", r.code, r.out, r.err);
     run_free(&r);
+    /* a divergence in words under the verdict, with its cause; the gate names the run */
+    snprintf(out, sizeof out, "%s/s60.h5", suite_dir);
+    r = run((const char *[]){"suite", "stability", "--init-scale", "60", "--f-act", "identity",
+                             "--out-act", "tanh", "--depth", "2", "--epochs", "1",
+                             "--train-samples", "64", "--seed", "1", "--width", "8", "--hidden",
+                             "8", "--quiet", "--jobs", "1", "--out", out, "--fail-on",
+                             "diverged:revbackprop", NULL});
+    ck_assert_msg(r.code == 1 &&
+                      strstr(r.out, "  revbackprop f32, out-act tanh: diverged in 1 of 1 runs "
+                                    "(step 0); the first: revbackprop: layer 2 inverse: ") &&
+                      strstr(r.out, "and atanh(±1) is infinite (gate --fail-on "
+                                    "diverged:revbackprop)") &&
+                      strstr(r.out, "FAILED: 1 of 6 judged runs"),
+                  "exit %d: %s", r.code, r.out);
+    run_free(&r);
     static const char *const bad[][2] = {{"--fail-on", "exploded"},
                                          {"--fail-on", "diverged:backprob"},
                                          {"--fail-on", "mixed"},
