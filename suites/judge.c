@@ -196,6 +196,25 @@ static const char *worst_param(const mw_spec *s, const mw_report_step *st, char 
     return buf;
 }
 
+/* "; first layer over it: layer 7 (3.1e-04)": where, at step s, the per-layer error first
+ * exceeds the limit (layers from the input up, then the head). */
+static void first_layer_over(const mw_report_run *run, const mw_report_step *s, double lim,
+                             char *buf, size_t n)
+{
+    const size_t i = (size_t)(s - run->steps);
+    if (!run->layer_rel_l2 || run->n_layers < 1 || i >= run->n_steps)
+        return;
+    const double *row = run->layer_rel_l2 + i * (size_t)run->n_layers;
+    for (int l = 0; l < run->n_layers; l++)
+        if (row[l] > lim) {
+            if (l + 1 < run->n_layers)
+                snprintf(buf, n, "; first layer over it: layer %d (%.2e)", l + 1, row[l]);
+            else
+                snprintf(buf, n, "; first over it: the head (%.2e)", row[l]);
+            return;
+        }
+}
+
 void mw_judge_run(const mw_suite_def *def, const mw_suite_config *c,
                   const mw_report_network *net, mw_report_run *run)
 {
@@ -264,10 +283,12 @@ void mw_judge_run(const mw_suite_def *def, const mw_suite_config *c,
     }
     const double lim = g->max_err[run->dtype == MW_F64];
     if (lim > 0 && exact && w && w->vs.rel_l2 > lim) {
-        say(run, MW_VERDICT_FAIL, "rel_l2 %.3e against %s%s, over --max-err %s:%.1e%s%s",
+        char layer[96] = "";
+        first_layer_over(run, w, lim, layer, sizeof layer);
+        say(run, MW_VERDICT_FAIL, "rel_l2 %.3e against %s%s, over --max-err %s:%.1e%s%s%s",
             w->vs.rel_l2, oracle, at_step(run, w, where, sizeof where),
-            mw_dtype_name(run->dtype), lim, net ? worst_param(&net->spec, w, worst, sizeof worst) : "",
-            diag);
+            mw_dtype_name(run->dtype), lim, layer,
+            net ? worst_param(&net->spec, w, worst, sizeof worst) : "", diag);
         return;
     }
     if (g->max_growth > 0 && exact && run->n_steps > 1) {

@@ -102,7 +102,7 @@ static const mw_preset presets[] = {
     {"standard", "more depths, seeds, epochs and σ = leaky: about 13 minutes on two cores",
      standard},
     {"real", "Fashion-MNIST (Debian's dataset-fashion-mnist) pooled to 14x14, an mlp and a "
-             "revnet: about 8 minutes on two cores", real},
+             "revnet: about 5 minutes on two cores", real},
     {"paper", "the paper's §6.1: revnets on CIFAR-10 (--dataset cifar10:DIR), 20 seeds, 100 "
               "epochs; for GPUs (--engine cuda)", paper},
     {NULL, NULL, NULL},

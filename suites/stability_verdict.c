@@ -144,7 +144,7 @@ static const mw_column verdict_columns[] = {
 };
 enum { N_VERDICT_COLUMNS = sizeof verdict_columns / sizeof verdict_columns[0] };
 
-/* "revbackprop f32, out-act tanh: diverged in 4 of 8 runs (steps 57-195); the first: layer 2
+/* "mlp revbackprop f32, out-act tanh: diverged in 4 of 8 runs (steps 57-195); the first: layer 2
  * inverse: ...": the row's divergences, their steps, and the earliest one's message (which
  * says where and, for a reconstruction, why). */
 static void print_divergence(FILE *f, const mw_report *r, const mw_verdict_row *row)
@@ -166,7 +166,8 @@ static void print_divergence(FILE *f, const mw_report *r, const mw_verdict_row *
     }
     if (first < 0)
         return;
-    fprintf(f, "  %s %s, out-act %s: diverged in %d of %d runs (step%s %lld", mw_method_name(row->method),
+    fprintf(f, "  %s %s %s, out-act %s: diverged in %d of %d runs (step%s %lld",
+            mw_name_of(&mw_arch_names, (int)row->arch), mw_method_name(row->method),
             mw_dtype_name(row->dtype), mw_name_of(&mw_out_act_names, (int)row->out_act),
             row->diverged, row->runs, first == last ? "" : "s", first);
     if (last != first)

@@ -1110,8 +1110,9 @@ START_TEST(stability_gates_trip_and_pass)
     args[n] = "--max-err", args[n + 1] = "f32:1e-12", args[n + 2] = NULL;
     r = run(args);
     ck_assert_msg(r.code == 1 && strstr(r.out, "FAILED runs (5)") &&
-                      strstr(r.out, "f32 moonwalk: rel_l2") && strstr(r.out, "over --max-err f32:1.0e-12") &&
-                      strstr(r.out, "worst parameter layer"),
+                      strstr(r.out, "f32 moonwalk: rel_l2") &&
+                      strstr(r.out, "over --max-err f32:1.0e-12; first layer over it: layer 1 (") &&
+                      strstr(r.out, "worst parameter "),
                   "exit %d: %s", r.code, r.out);
     run_free(&r);
     mw_report rep;
@@ -1140,7 +1141,7 @@ START_TEST(stability_gates_trip_and_pass)
                              "8", "--quiet", "--jobs", "1", "--out", out, "--fail-on",
                              "diverged:revbackprop", NULL});
     ck_assert_msg(r.code == 1 &&
-                      strstr(r.out, "  revbackprop f32, out-act tanh: diverged in 1 of 1 runs "
+                      strstr(r.out, "  mlp revbackprop f32, out-act tanh: diverged in 1 of 1 runs "
                                     "(step 0); the first: revbackprop: layer 2 inverse: ") &&
                       strstr(r.out, "and atanh(±1) is infinite (gate --fail-on "
                                     "diverged:revbackprop)") &&
