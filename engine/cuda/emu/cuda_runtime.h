@@ -45,7 +45,11 @@ struct dim3 {
 extern thread_local uint3 threadIdx, blockIdx;
 extern thread_local dim3 blockDim, gridDim;
 
-void __syncthreads();
+// A barrier is known by where it is in the source, not by its return address: an
+// optimiser may copy one call into several (loop unswitching on threadIdx, at -O3), and
+// the copies are still the one barrier every thread of the block must reach.
+void mw_emu_syncthreads(const char *file, int line);
+#define __syncthreads() mw_emu_syncthreads(__FILE__, __LINE__)
 
 enum cudaError {
     cudaSuccess = 0,

@@ -328,7 +328,8 @@ struct fiber {
     context ctx;
     char *stack; // kStack bytes above one guard page
     fiber_state state;
-    void *barrier; // where it waits (the call site of __syncthreads)
+    const char *barrier_file; // where it waits: the __syncthreads in the source
+    int barrier_line;
     void *fake;    // AddressSanitizer's fake stack, across a switch
 };
 
@@ -416,11 +417,12 @@ void run_block_fibers(unsigned n)
         fiber &f = s.fibers[t];
         context_make(&f.ctx, f.stack, kStack, fiber_main);
         f.state = READY;
-        f.barrier = nullptr;
+        f.barrier_file = nullptr, f.barrier_line = 0;
     }
     for (;;) {
         unsigned waiting = 0, finished_now = 0;
-        void *where = nullptr;
+        const char *where_file = nullptr;
+        int where_line = 0;
         bool apart = false;
         for (unsigned t = 0; t < n; t++) {
             fiber &f = s.fibers[t];
@@ -436,8 +438,8 @@ void run_block_fibers(unsigned n)
                 continue;
             }
             if (waiting++ == 0)
-                where = f.barrier;
-            else if (f.barrier != where)
+                where_file = f.barrier_file, where_line = f.barrier_line;
+            else if (f.barrier_line != where_line || strcmp(f.barrier_file, where_file) != 0)
                 apart = true;
         }
         if (waiting == 0)
@@ -463,7 +465,7 @@ std::unordered_map<uintptr_t, bool> uses_barriers; // by kernel, once it has run
 
 } // namespace
 
-void __syncthreads()
+void mw_emu_syncthreads(const char *file, int line)
 {
     scheduler &s = sched;
     if (!s.on_fibers) {
@@ -476,7 +478,7 @@ void __syncthreads()
     s.barriers++;
     fiber &f = s.fibers[s.current];
     f.state = AT_BARRIER;
-    f.barrier = __builtin_return_address(0);
+    f.barrier_file = file, f.barrier_line = line;
     switch_start(&f.fake, s.home_bottom, s.home_size);
     context_switch(&f.ctx, &s.home);
     switch_finish(f.fake, &s.home_bottom, &s.home_size);
