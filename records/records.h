@@ -241,6 +241,12 @@ const char *mw_diagnosis_words(const mw_diagnosis *d, mw_dtype dtype, double mea
                                size_t n);
 /* A diagnosis not measured. */
 mw_diagnosis mw_diagnosis_none(void);
+/* The closure error |h_L − dJ/dx_L| / |dJ/dx_L| above which a moonwalk or mixed gradient is
+ * unreliable, with no oracle: h_L off by more than 1%. Measured (README): on the diagnosis
+ * grids every run over it had lost at least 3.9e-5 of its gradient — far beyond rounding —
+ * and it caught about half of the method-unstable moonwalk and mixed runs. */
+#define MW_CLOSURE_ALARM 1e-2
+
 /* Does the method have a closure error (moonwalk, mixed)? */
 int mw_method_has_closure(mw_method m);
 

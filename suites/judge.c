@@ -15,11 +15,12 @@
     o ":backprop", o ":forward", o ":projforward", o ":revbackprop", o ":moonwalk", o ":mixed"
 static const char *const fail_on_names[] = {OUTCOME_METHODS("diverged"),
                                             OUTCOME_METHODS("nonfinite"),
-                                            OUTCOME_METHODS("unstable")};
+                                            OUTCOME_METHODS("unstable"),
+                                            OUTCOME_METHODS("unreliable")};
 #undef OUTCOME_METHODS
 static const mw_names fail_on_set = {"outcome:method", fail_on_names, MW_N_OUTCOMES * MW_N_METHODS,
                                      NULL};
-static const char *const outcome_names[] = {"diverged", "nonfinite", "unstable"};
+static const char *const outcome_names[] = {"diverged", "nonfinite", "unstable", "unreliable"};
 static const mw_names outcomes = {"outcome", outcome_names, MW_N_OUTCOMES, NULL};
 
 /* --fail-on: comma-separated items, each OUTCOME (every method), OUTCOME:METHOD, or a METHOD
@@ -100,7 +101,9 @@ static const mw_field gate_fields[] = {
      "one adds to it (diverged:backprop,mixed); outcomes diverged (training stopped on a\n"
      "non-finite value or an exploding loss), nonfinite (a gradient with inf or NaN) and\n"
      "unstable (diagnosed method-unstable: its error beyond what rounding explains;\n"
-     "single-gradient suites). Default: none; a divergence is a finding, not a failure",
+     "single-gradient suites) and unreliable (moonwalk, mixed: a closure error over 1e-2\n"
+     "at some step, no oracle needed). Default: none; a divergence is a finding, not a\n"
+     "failure",
      .names = &fail_on_set, .opt = "fail-on", .meta = "LIST", .parse = parse_fail_on,
      .flags = MW_F_NO_DEFAULT},
     {"max_err_f32", MW_FK_F64, G(max_err[0]),
@@ -153,6 +156,20 @@ static void say(mw_report_run *run, mw_verdict v, const char *fmt, ...)
     run->verdict = v;
     vsnprintf(run->why, sizeof run->why, fmt, ap);
     va_end(ap);
+}
+
+/* The first step of a moonwalk or mixed run whose closure error is over the alarm (a
+ * non-finite one too: h_L overflowed); NULL when none is. */
+static const mw_report_step *closure_alarm(const mw_report_run *run)
+{
+    if (!mw_method_has_closure(run->method))
+        return NULL;
+    for (size_t i = 0; i < run->n_steps; i++) {
+        const double c = run->steps[i].closure_err;
+        if (c > MW_CLOSURE_ALARM || isinf(c))
+            return &run->steps[i];
+    }
+    return NULL;
 }
 
 /* The step with the largest error, and the medians of the first and the last epoch. */
@@ -271,6 +288,16 @@ void mw_judge_run(const mw_suite_def *def, const mw_suite_config *c,
         g->fail_on[MW_OUTCOME_UNSTABLE * MW_N_METHODS + (int)run->method]) {
         say(run, MW_VERDICT_FAIL, "%s (gate --fail-on unstable:%s)", diag + 2, method);
         return;
+    }
+    const mw_report_step *alarm = closure_alarm(run);
+    if (alarm) { /* the sweep's own check, no oracle */
+        const size_t k = strlen(diag);
+        snprintf(diag + k, sizeof diag - k, "; unreliable: closure error %.2e%s, over %g",
+                 alarm->closure_err, at_step(run, alarm, where, sizeof where), MW_CLOSURE_ALARM);
+        if (g->fail_on[MW_OUTCOME_UNRELIABLE * MW_N_METHODS + (int)run->method]) {
+            say(run, MW_VERDICT_FAIL, "%s (gate --fail-on unreliable:%s)", diag + 2, method);
+            return;
+        }
     }
     const int exact = !mw_method_is_stochastic(run->method);
     if (def && def->tol_check && run->dtype == MW_F64 && exact) {

@@ -89,8 +89,10 @@ typedef enum {
     MW_OUTCOME_DIVERGED = 0,
     MW_OUTCOME_NONFINITE,
     MW_OUTCOME_UNSTABLE, /* diagnosed method-unstable (single-gradient suites) */
+    MW_OUTCOME_UNRELIABLE, /* moonwalk, mixed: a closure error over MW_CLOSURE_ALARM */
     MW_N_OUTCOMES
 } mw_outcome;
+
 
 typedef struct mw_gates {
     int fail_on[MW_N_OUTCOMES * MW_N_METHODS]; /* [outcome · methods + method]: fail it */

@@ -1300,6 +1300,17 @@ START_TEST(diagnosis_classifies)
                       !strstr(r.out, "f32 mixed: method-unstable"),
                   "exit %d: %s", r.code, r.out);
     run_free(&r);
+    /* the closure alarm, without an oracle: the same cells, moonwalk and mixed runs whose
+     * closure error is over 1e-2 fail under the gate, and say so */
+    r = run((const char *[]){"gradcheck", "--arch", "mlp", "--width", "8", "--hidden", "8",
+                             "--units", "2", "--depth", "10", "--f-act", "relu", "--out-act",
+                             "tanh", "--batch", "3", "--classes", "3", "--init-scale", "3",
+                             "--seed", "1,2,3", "--dtype", "f32", "--fail-on", "unreliable", "--quiet", "--jobs", "1", NULL});
+    ck_assert_msg(r.code == 1 && strstr(r.out, "; unreliable: closure error ") &&
+                      strstr(r.out, ", over 0.01 (gate --fail-on unreliable:moonwalk)") &&
+                      !strstr(r.out, "f32 backprop: "),
+                  "exit %d: %s%s", r.code, r.out, r.err);
+    run_free(&r);
     /* gold judges the prediction: over healthy and saturated cells, the predicted error is
      * within 10x of gold's measure for at least 90% of the runs, and the class is the one
      * gold's errors give */
