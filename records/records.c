@@ -267,6 +267,8 @@ const mw_record mw_network_record = {"network record", sizeof(mw_report_network)
 static const mw_field diag_fields[] = {
     {"class", MW_FK_ENUM, D(cls), "within-rounding, ill-conditioned or method-unstable (-: not "
      "diagnosed)", .names = &mw_diag_names},
+    {"error", MW_FK_F64, D(error),
+     "the rel_l2 diagnosed, against the oracle (a training run's: at its end)"},
     {"predicted", MW_FK_F64, D(predicted), "the rel_l2 rounding alone explains for this method"},
     {"floor", MW_FK_F64, D(floor), "a backward-stable gradient's rounding error, u (L + 1)"},
     {"problem", MW_FK_F64, D(problem),
@@ -420,13 +422,13 @@ int mw_method_has_closure(mw_method m)
 mw_diagnosis mw_diagnosis_none(void)
 {
     mw_diagnosis d = {0};
-    d.predicted = d.floor = d.problem = d.amplification = d.backprop = d.sat4 = d.sat9 = NAN;
+    d.error = d.predicted = d.floor = d.problem = d.amplification = d.backprop = d.sat4 = d.sat9 = NAN;
     return d;
 }
 
-const char *mw_diagnosis_words(const mw_diagnosis *d, mw_dtype dtype, double measured, char *buf,
-                               size_t n)
+const char *mw_diagnosis_words(const mw_diagnosis *d, mw_dtype dtype, char *buf, size_t n)
 {
+    const double measured = d->error;
     buf[0] = '\0';
     if (d->cls == MW_DIAG_NONE)
         return buf;
@@ -452,9 +454,12 @@ const char *mw_diagnosis_words(const mw_diagnosis *d, mw_dtype dtype, double mea
                       d->layer < 0 ? "the head" : "layer");
         if (k > 0 && (size_t)k < n && d->layer > 0)
             k += snprintf(buf + k, n - (size_t)k, " %d", d->layer);
-        if (k > 0 && (size_t)k < n && isfinite(d->sat4))
+        if (k > 0 && (size_t)k < n && d->sat4 > 0)
             k += snprintf(buf + k, n - (size_t)k, ", where %.0f%% of σ's inputs have |z| > 4 and "
                           "%.0f%% > 9", 100 * d->sat4, 100 * d->sat9);
+        else if (k > 0 && (size_t)k < n && d->sat4 == 0)
+            k += snprintf(buf + k, n - (size_t)k, ", where no input of σ has |z| > 4 (not "
+                          "saturation)");
         if (k > 0 && (size_t)k < n && d->tanh_pm1)
             k += snprintf(buf + k, n - (size_t)k, ", %ld float32 tanh outputs round to ±1",
                           d->tanh_pm1);

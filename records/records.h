@@ -128,6 +128,8 @@ extern const mw_record mw_network_record;
  * measured. */
 typedef struct mw_diagnosis {
     mw_diag_class cls;
+    double error;               /* the error diagnosed: rel_l2 against the oracle (for a
+                                   training run, at its end) */
     double predicted;           /* the error rounding alone explains for this method */
     double floor;               /* a backward-stable gradient's: u (L + 1) */
     double problem;             /* |g(θ̃, x̃) − g(θ, x)| / |g|, θ and x perturbed by relative u */
@@ -237,8 +239,7 @@ void mw_run_summarize(const mw_report_run *run, const mw_report_network *net,
 /* A step with nothing measured: NaN everywhere, no bytes. */
 mw_report_step mw_step_none(void);
 /* The diagnosis in words: "method-unstable: ..." (buf; "" when not diagnosed). */
-const char *mw_diagnosis_words(const mw_diagnosis *d, mw_dtype dtype, double measured, char *buf,
-                               size_t n);
+const char *mw_diagnosis_words(const mw_diagnosis *d, mw_dtype dtype, char *buf, size_t n);
 /* A diagnosis not measured. */
 mw_diagnosis mw_diagnosis_none(void);
 /* The closure error |h_L − dJ/dx_L| / |dJ/dx_L| above which a moonwalk or mixed gradient is

@@ -87,7 +87,7 @@ void mw_print_run(FILE *f, const char *indent, const mw_report_run *run,
     char words[600];
     if (s.diag.cls == MW_DIAG_ILL_CONDITIONED || s.diag.cls == MW_DIAG_UNSTABLE)
         fprintf(f, "%s%-17s why: %s\n", indent, "",
-                mw_diagnosis_words(&s.diag, s.dtype, s.last.vs.rel_l2, words, sizeof words));
+                mw_diagnosis_words(&s.diag, s.dtype, words, sizeof words));
     if (per_layer && run->layer_rel_l2 && run->n_steps) {
         const double *row = run->layer_rel_l2 + (run->n_steps - 1) * (size_t)run->n_layers;
         fprintf(f, "%s%-17s per-layer rel_l2:", indent, "");

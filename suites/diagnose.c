@@ -204,6 +204,7 @@ mw_status mw_diagnose(const mw_grad_request *req, const mw_grad_case *c, mw_meth
             dg->amplification = rel_l2(d.host, c->silver, P) / 0x1p-53;
         }
         const double e = r->step.vs.rel_l2;
+        dg->error = e;
         dg->backprop = m == MW_BACKPROP ? NAN : bp_err;
         /* the direct witness when there is one: perturbing every parameter and input by ±u
          * moved the exact gradient 2-10x more than backprop's own rounding did on the

@@ -247,6 +247,45 @@ mw_status mw_grad_case_prepare(const mw_grad_request *req, mw_grad_case *c, mw_e
     return MW_OK;
 }
 
+mw_status mw_grad_case_at(const mw_spec *s, const double *theta, const double *x,
+                          const int *labels, mw_grad_case *c, mw_err *err)
+{
+    memset(c, 0, sizeof *c);
+    c->spec = *s;
+    c->oracle.kind = MW_ORACLE_SILVER;
+    snprintf(c->oracle.reason, sizeof c->oracle.reason, "given parameters and batch");
+    c->oracle.certified_bits = c->oracle.fd_agree_bits = c->oracle.seconds = NAN;
+    c->oracle.gold_estimate_seconds = NAN;
+    metrics_none(&c->oracle.silver_vs_gold);
+    if (mw_layout_build(s, &c->lay) != 0)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    const size_t P = c->lay.total, BN = (size_t)s->batch * (size_t)s->width;
+    c->theta = malloc(P * sizeof *c->theta);
+    c->silver = malloc(P * sizeof *c->silver);
+    c->silver_vs_gold_layers = malloc(((size_t)s->depth + 1) * sizeof(double));
+    c->x = malloc(BN * sizeof *c->x);
+    c->labels = malloc((size_t)s->batch * sizeof *c->labels);
+    if (!c->theta || !c->silver || !c->silver_vs_gold_layers || !c->x || !c->labels) {
+        mw_grad_case_free(c);
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory for %zu parameters", P);
+    }
+    memcpy(c->theta, theta, P * sizeof *theta);
+    memcpy(c->x, x, BN * sizeof *x);
+    memcpy(c->labels, labels, (size_t)s->batch * sizeof *labels);
+    for (int l = 0; l <= s->depth; l++)
+        c->silver_vs_gold_layers[l] = NAN;
+    mw_status st = mw_silver_gradient(s, c->theta, c->x, c->labels, c->silver, &c->silver_loss, err);
+    if (st != MW_OK)
+        return st;
+    c->ref_hi = c->silver;
+    c->oracle.loss = c->silver_loss;
+    double n2 = 0.0;
+    for (size_t j = 0; j < P; j++)
+        n2 += c->silver[j] * c->silver[j];
+    c->oracle.grad_norm = sqrt(n2);
+    return MW_OK;
+}
+
 void mw_grad_case_network(const mw_grad_case *c, long index, mw_report_network *out)
 {
     memset(out, 0, sizeof *out);

@@ -280,9 +280,8 @@ void mw_judge_run(const mw_suite_def *def, const mw_suite_config *c,
     char diag[600] = "";
     if (run->diag.cls == MW_DIAG_ILL_CONDITIONED || run->diag.cls == MW_DIAG_UNSTABLE) {
         char words[560];
-        snprintf(diag, sizeof diag, "; %s",
-                 mw_diagnosis_words(&run->diag, run->dtype, last ? last->vs.rel_l2 : NAN, words,
-                                    sizeof words));
+        snprintf(diag, sizeof diag, "; %s%s", run->n_steps > 1 ? "at the end of training, " : "",
+                 mw_diagnosis_words(&run->diag, run->dtype, words, sizeof words));
     }
     if (run->diag.cls == MW_DIAG_UNSTABLE &&
         g->fail_on[MW_OUTCOME_UNSTABLE * MW_N_METHODS + (int)run->method]) {

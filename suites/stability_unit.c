@@ -261,6 +261,38 @@ mw_status mw_stability_step_seconds(const mw_suite_config *c, long unit, double 
     return st;
 }
 
+/* Each run that trained to its end, diagnosed there (suites.h, mw_diagnose): its method and
+ * backprop once more in its dtype at its final parameters on the last batch, against
+ * silver. A run that cannot be diagnosed keeps "-": its training stands. */
+static void diagnose_final(mw_lockstep *u)
+{
+    const mw_suite_config *c = u->c;
+    for (int i = 0; i < u->n_tr; i++) {
+        mw_trainee *t = &u->tr[i];
+        if (!t->alive || mw_method_is_stochastic(t->m) ||
+            mw_net_get_params(t->ctx, t->net, u->theta) != MW_OK)
+            continue;
+        mw_grad_request req = mw_grad_request_default();
+        req.spec = u->spec;
+        req.dtype = t->dtype;
+        memset(req.methods.want, 0, sizeof req.methods.want);
+        req.methods.want[MW_BACKPROP] = req.methods.want[t->m] = 1;
+        req.methods.named = 1;
+        req.methods.opts = c->methods.opts;
+        req.oracle.kind = MW_ORACLE_SILVER;
+        req.engine = c->engine;
+        mw_grad_case gc;
+        mw_method_results res;
+        mw_err err;
+        memset(&res, 0, sizeof res);
+        if (mw_grad_case_at(&u->spec, u->theta, u->xb, u->yb, &gc, &err) == MW_OK &&
+            mw_grad_case_run(&req, &gc, t->dtype, &res, &err) == MW_OK)
+            t->run.diag = res.m[t->m].run.diag;
+        mw_method_results_free(&res);
+        mw_grad_case_free(&gc);
+    }
+}
+
 mw_status mw_stability_unit(const void *cfgp, long unit, mw_unit_emit_fn emit, void *emit_arg,
                             mw_unit_result *out, mw_err *err)
 {
@@ -284,6 +316,8 @@ mw_status mw_stability_unit(const void *cfgp, long unit, mw_unit_emit_fn emit, v
                 st = mw_err_set(err, MW_ERR_IO, "the report's writer is gone");
         }
     }
+    if (st == MW_OK)
+        diagnose_final(&u);
     if (st == MW_OK) { /* the final result owns copies of the rows */
         memset(&snap, 0, sizeof snap);
         snap.runs = snap_runs;

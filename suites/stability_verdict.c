@@ -175,6 +175,36 @@ static void print_divergence(FILE *f, const mw_report *r, const mw_verdict_row *
     fprintf(f, "); the first: %s\n", why);
 }
 
+/* "mlp moonwalk f32, out-act tanh: method-unstable at the end of training in 2 of 8 runs
+ * (departing from backprop at layer 4 to 6)": the row's runs diagnosed at their end. */
+static void print_diagnoses(FILE *f, const mw_report *r, const mw_verdict_row *row)
+{
+    int count[4] = {0}, lo = 0, hi = 0;
+    for (size_t k = 0; k < r->n_runs; k++) {
+        const mw_report_run *run = &r->runs[k];
+        if (!in_row(r, run, row))
+            continue;
+        count[run->diag.cls]++;
+        if (run->diag.cls == MW_DIAG_UNSTABLE && run->diag.layer > 0) {
+            lo = lo && lo < run->diag.layer ? lo : run->diag.layer;
+            hi = hi > run->diag.layer ? hi : run->diag.layer;
+        }
+    }
+    for (int cls = MW_DIAG_ILL_CONDITIONED; cls <= MW_DIAG_UNSTABLE; cls++) {
+        if (!count[cls])
+            continue;
+        fprintf(f, "  %s %s %s, out-act %s: %s at the end of training in %d of %d runs",
+                mw_name_of(&mw_arch_names, (int)row->arch), mw_method_name(row->method),
+                mw_dtype_name(row->dtype), mw_name_of(&mw_out_act_names, (int)row->out_act),
+                mw_diag_names.names[cls], count[cls], row->runs);
+        if (cls == MW_DIAG_UNSTABLE && lo > 0)
+            fprintf(f, lo == hi ? " (departing from backprop at layer %d)"
+                                : " (departing from backprop at layers %d to %d)",
+                    lo, hi);
+        fputc('\n', f);
+    }
+}
+
 void mw_stability_print_verdict(FILE *f, const mw_suite_config *c, const mw_report *r,
                                 int verbose)
 {
@@ -196,10 +226,13 @@ void mw_stability_print_verdict(FILE *f, const mw_suite_config *c, const mw_repo
         mw_table_row(f, "", verdict_columns, N_VERDICT_COLUMNS, &mw_verdict_record, &rows[i]);
         fputc('\n', f);
     }
-    /* the divergences in words: how many, when, and the first one's cause */
-    for (size_t i = 0; i < n; i++)
+    /* the divergences in words (how many, when, the first one's cause) and the diagnoses of
+     * the runs that trained to their end */
+    for (size_t i = 0; i < n; i++) {
         if (rows[i].diverged)
             print_divergence(f, r, &rows[i]);
+        print_diagnoses(f, r, &rows[i]);
+    }
     free(rows);
     mw_print_failing_runs(f, r);
 }

@@ -93,6 +93,9 @@ double mw_method_cost_gflop(const mw_spec *s, mw_method m, const mw_grad_opts *o
  * 0, gold.uncertified why): never to be measured against. */
 mw_status mw_grad_case_prepare(const mw_grad_request *req, mw_grad_case *c, mw_err *err);
 void mw_grad_case_free(mw_grad_case *c);
+/* A case at given parameters and batch (a training run's, at its end), against silver. */
+mw_status mw_grad_case_at(const mw_spec *s, const double *theta, const double *x,
+                          const int *labels, mw_grad_case *c, mw_err *err);
 
 /* Run the asked methods in dtype on the case: out->m[method].run holds each one's method,
  * dtype, status, message and estimated cost (its index and network are the caller's to

@@ -1331,6 +1331,41 @@ START_TEST(diagnosis_classifies)
 }
 END_TEST
 
+/* Training runs are diagnosed at their end: at depth 8 with tanh σ moonwalk is
+ * method-unstable (about 1e-5 against backprop's 5e-7), the verdict says so per row, and
+ * the gate fails those runs naming the layer; the report keeps the class. */
+START_TEST(stability_diagnosed_at_the_end)
+{
+    suite_tmpdir();
+    char out[320];
+    snprintf(out, sizeof out, "%s/d.h5", suite_dir);
+    run_result r = run((const char *[]){"suite", "stability", "--depth", "8", "--f-act", "tanh",
+                                        "--out-act", "tanh", "--seed", "1,2", "--epochs", "2",
+                                        "--quiet", "--jobs", "1", "--out", out, "--fail-on",
+                                        "unstable:moonwalk", NULL});
+    ck_assert_msg(r.code == 1 &&
+                      strstr(r.out, "  mlp moonwalk f32, out-act tanh: method-unstable at the end "
+                                    "of training in 2 of 2 runs (departing from backprop at layer") &&
+                      strstr(r.out, "f32 moonwalk: at the end of training, method-unstable: rel_l2 ") &&
+                      strstr(r.out, "(gate --fail-on unstable:moonwalk)") &&
+                      strstr(r.out, "FAILED: 2 of 10 judged runs"),
+                  "exit %d: %s%s", r.code, r.out, r.err);
+    run_free(&r);
+    mw_report rep;
+    mw_err e;
+    ck_assert_msg(mw_report_load(&rep, out, &e) == MW_OK, "%s", e.msg);
+    int unstable = 0, rounding = 0;
+    for (size_t k = 0; k < rep.n_runs; k++) {
+        unstable += rep.runs[k].method == MW_MOONWALK && rep.runs[k].diag.cls == MW_DIAG_UNSTABLE;
+        rounding += rep.runs[k].method == MW_BACKPROP && rep.runs[k].diag.cls == MW_DIAG_ROUNDING;
+    }
+    ck_assert_int_eq(unstable, 2);
+    ck_assert_int_eq(rounding, 2);
+    mw_report_free(&rep);
+    suite_rmdir();
+}
+END_TEST
+
 int main(void)
 {
     const struct {
@@ -1347,7 +1382,7 @@ int main(void)
         {"scaling", {memory_and_timing_suites}},
         {"layers", {layer_list_and_check}},
         {"verdicts", {gradcheck_names_failures, stability_gates_trip_and_pass, junit_output,
-                      diagnosis_classifies}},
+                      diagnosis_classifies, stability_diagnosed_at_the_end}},
     };
     Suite *s = suite_create("cli");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
