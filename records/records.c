@@ -281,6 +281,8 @@ static const mw_field diag_fields[] = {
      "first layer whose error departs more than 10x from backprop's (0: none; -1: the head)"},
     {"sat4", MW_FK_F64, D(sat4), "there: share of σ's pre-activations with |z| > 4"},
     {"sat9", MW_FK_F64, D(sat9), "there: share with |z| > 9"},
+    {"negative", MW_FK_F64, D(negative),
+     "there, leaky σ: share with z < 0, where D⁻¹ = 1/α multiplies the vijp sweep"},
     {"tanh_pm1", MW_FK_LONG, D(tanh_pm1), "there: units whose float32 tanh(z) rounds to ±1"},
     {"dinv_overflow", MW_FK_LONG, D(dinv_overflow),
      "there: units whose cosh²(z) overflows float32 (|z| > 44.7)"},
@@ -422,8 +424,18 @@ int mw_method_has_closure(mw_method m)
 mw_diagnosis mw_diagnosis_none(void)
 {
     mw_diagnosis d = {0};
-    d.error = d.predicted = d.floor = d.problem = d.amplification = d.backprop = d.sat4 = d.sat9 = NAN;
+    d.error = d.predicted = d.floor = d.problem = d.amplification = d.backprop = d.sat4 = d.sat9 = d.negative = NAN;
     return d;
+}
+
+/* "17%", "<1%", "0%". */
+static const char *percent(char *buf, size_t n, double share)
+{
+    if (share > 0 && share < 0.005)
+        snprintf(buf, n, "<1%%");
+    else
+        snprintf(buf, n, "%.0f%%", 100 * share);
+    return buf;
 }
 
 const char *mw_diagnosis_words(const mw_diagnosis *d, mw_dtype dtype, char *buf, size_t n)
@@ -433,12 +445,14 @@ const char *mw_diagnosis_words(const mw_diagnosis *d, mw_dtype dtype, char *buf,
     if (d->cls == MW_DIAG_NONE)
         return buf;
     int k;
-    if (d->cls == MW_DIAG_UNSTABLE)
+    if (d->cls == MW_DIAG_UNSTABLE) {
         k = snprintf(buf, n, "method-unstable: rel_l2 %.2g where a backward-stable gradient has "
-                     "%.2g (the problem itself %.2g); its own gain on rounding, measured in "
-                     "float64, predicts %.2g", measured,
-                     isfinite(d->backprop) ? fmax(d->floor, d->backprop) : d->floor, d->problem,
-                     d->predicted);
+                     "%.2g (the problem itself %.2g)", measured,
+                     isfinite(d->backprop) ? fmax(d->floor, d->backprop) : d->floor, d->problem);
+        if (k > 0 && (size_t)k < n && dtype == MW_F32)
+            k += snprintf(buf + k, n - (size_t)k, "; its own gain on rounding, measured in "
+                          "float64, predicts %.2g", d->predicted);
+    }
     else if (d->cls == MW_DIAG_ILL_CONDITIONED && d->backprop > d->problem)
         k = snprintf(buf, n, "ill-conditioned: rel_l2 %.2g; backprop, backward-stable, loses as "
                      "much in %s (%.2g)", measured, mw_dtype_name(dtype), d->backprop);
@@ -454,9 +468,13 @@ const char *mw_diagnosis_words(const mw_diagnosis *d, mw_dtype dtype, char *buf,
                       d->layer < 0 ? "the head" : "layer");
         if (k > 0 && (size_t)k < n && d->layer > 0)
             k += snprintf(buf + k, n - (size_t)k, " %d", d->layer);
-        if (k > 0 && (size_t)k < n && d->sat4 > 0)
-            k += snprintf(buf + k, n - (size_t)k, ", where %.0f%% of σ's inputs have |z| > 4 and "
-                          "%.0f%% > 9", 100 * d->sat4, 100 * d->sat9);
+        char a[16], b[16];
+        if (k > 0 && (size_t)k < n && d->negative > 0)
+            k += snprintf(buf + k, n - (size_t)k, ", where %s of leaky σ's inputs are negative "
+                          "(D⁻¹ = 1/α on each)", percent(a, sizeof a, d->negative));
+        else if (k > 0 && (size_t)k < n && d->sat4 > 0)
+            k += snprintf(buf + k, n - (size_t)k, ", where %s of σ's inputs have |z| > 4 and "
+                          "%s > 9", percent(a, sizeof a, d->sat4), percent(b, sizeof b, d->sat9));
         else if (k > 0 && (size_t)k < n && d->sat4 == 0)
             k += snprintf(buf + k, n - (size_t)k, ", where no input of σ has |z| > 4 (not "
                           "saturation)");

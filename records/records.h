@@ -139,6 +139,7 @@ typedef struct mw_diagnosis {
     int layer;                  /* first layer whose error departs > 10x from backprop's and
                                    the floor (0: none; -1: the head) */
     double sat4, sat9;          /* there: share of σ's pre-activations with |z| > 4, > 9 */
+    double negative;            /* there, leaky σ: share with z < 0 (D⁻¹ = 1/α on each) */
     long tanh_pm1;              /* there: units whose float32 tanh(z) rounds to ±1 */
     long dinv_overflow;         /* there: units whose cosh²(z) overflows float32 (|z| > 44.7) */
 } mw_diagnosis;

@@ -144,7 +144,7 @@ static mw_status saturation(diag_net *d, const mw_grad_case *c, int k, mw_diagno
         if (sscanf(label, "layer %d", &at) != 1 || at != k)
             continue;
         const size_t off_b = k % 2 == 1 ? h : 0; /* odd layers transform the second half */
-        size_t n4 = 0, n9 = 0, all = 0;
+        size_t n4 = 0, n9 = 0, neg = 0, all = 0;
         for (size_t r = 0; r < B; r++)
             for (size_t j = off_b; j < off_b + h; j++) {
                 const double y = a[r * n + j];
@@ -153,7 +153,7 @@ static mw_status saturation(diag_net *d, const mw_grad_case *c, int k, mw_diagno
                     z = fabs(y) < 1.0 ? atanh(y) : copysign(INFINITY, y);
                 else if (s->out_act == MW_ACT_LEAKY && y < 0)
                     z = s->leaky_slope > 0 ? y / s->leaky_slope : -INFINITY;
-                n4 += fabs(z) > 4, n9 += fabs(z) > 9, all++;
+                n4 += fabs(z) > 4, n9 += fabs(z) > 9, neg += z < 0, all++;
                 if (s->out_act == MW_ACT_TANH) {
                     const float tz = tanhf((float)z);
                     out->tanh_pm1 += tz == 1.0f || tz == -1.0f;
@@ -162,6 +162,8 @@ static mw_status saturation(diag_net *d, const mw_grad_case *c, int k, mw_diagno
             }
         out->sat4 = all ? (double)n4 / (double)all : NAN;
         out->sat9 = all ? (double)n9 / (double)all : NAN;
+        if (s->out_act == MW_ACT_LEAKY)
+            out->negative = all ? (double)neg / (double)all : NAN;
         break;
     }
     free(a), free(b);

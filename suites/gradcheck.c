@@ -40,7 +40,8 @@ static const mw_preset presets[] = {
      quick},
     {"standard", "grad's default network, deeper, every F activation, three seeds: about 18 "
                  "minutes on two cores; at depth 16 and on the deeper revnets a few float64 "
-                 "runs lose digits beyond --tol to conditioning",
+                 "runs lose digits beyond --tol to moonwalk's and revbackprop's own "
+                 "amplification of rounding",
      standard},
     {NULL, NULL, NULL},
 };
