@@ -1372,8 +1372,8 @@ int main(void)
         const char *name;
         const TTest *tests[6];
     } cases[] = {
-        {"usage", {version_and_help, help_names_only_what_is_accepted,
-                   bad_input_is_one_line_and_exit_2, schema_doc_is_the_code}},
+        {"usage", {version_and_help, bad_input_is_one_line_and_exit_2, schema_doc_is_the_code}},
+        {"help", {help_names_only_what_is_accepted}}, /* every option of every command */
         {"grad", {grad_json_f64, grad_table_says_nonfinite, grad_dump, engine_cuda_fails_cleanly}},
         {"gradcheck", {gradcheck_json, gradcheck_revnet, suite_report_summary_plot}},
         {"resume", {suite_kill_and_resume}},
