@@ -187,19 +187,13 @@ static void metrics_none(mw_metrics *m)
     m->worst = -1, m->worst_got = m->worst_want = NAN;
 }
 
-mw_status mw_grad_case_prepare(const mw_grad_request *req, mw_grad_case *c, mw_err *err)
+/* The case's buffers for c->spec (layout, parameters, batch, silver, per-layer NaN), and its
+ * oracle's other numbers not measured yet. */
+static mw_status case_alloc(mw_grad_case *c, mw_err *err)
 {
-    const mw_spec *s = &req->spec;
-    memset(c, 0, sizeof *c);
-    c->spec = *s;
+    const mw_spec *s = &c->spec;
     c->oracle.certified_bits = c->oracle.fd_agree_bits = c->oracle.seconds = NAN;
     metrics_none(&c->oracle.silver_vs_gold);
-    char why[256];
-    if (mw_spec_validate(s, why, sizeof why) != 0)
-        return mw_err_set(err, MW_ERR_ARG, "--%s", why);
-    mw_status st = choose_oracle(req, &c->oracle, err);
-    if (st != MW_OK)
-        return st;
     if (mw_layout_build(s, &c->lay) != 0)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     const size_t P = c->lay.total, BN = (size_t)s->batch * (size_t)s->width;
@@ -212,16 +206,46 @@ mw_status mw_grad_case_prepare(const mw_grad_request *req, mw_grad_case *c, mw_e
         mw_grad_case_free(c);
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory for %zu parameters", P);
     }
+    for (int l = 0; l <= s->depth; l++)
+        c->silver_vs_gold_layers[l] = NAN;
+    return MW_OK;
+}
+
+/* Silver at the case's parameters and batch: the oracle until gold replaces it. */
+static mw_status case_silver(mw_grad_case *c, mw_err *err)
+{
+    mw_status st = mw_silver_gradient(&c->spec, c->theta, c->x, c->labels, c->silver,
+                                      &c->silver_loss, err);
+    c->ref_hi = c->silver;
+    c->oracle.loss = c->silver_loss;
+    return st;
+}
+
+/* |g*| of the oracle the case settled on. */
+static void case_norm(mw_grad_case *c)
+{
+    double n2 = 0.0;
+    for (size_t j = 0; j < c->lay.total; j++)
+        n2 += c->ref_hi[j] * c->ref_hi[j];
+    c->oracle.grad_norm = sqrt(n2);
+}
+
+mw_status mw_grad_case_prepare(const mw_grad_request *req, mw_grad_case *c, mw_err *err)
+{
+    const mw_spec *s = &req->spec;
+    memset(c, 0, sizeof *c);
+    c->spec = *s;
+    char why[256];
+    if (mw_spec_validate(s, why, sizeof why) != 0)
+        return mw_err_set(err, MW_ERR_ARG, "--%s", why);
+    mw_status st = choose_oracle(req, &c->oracle, err);
+    if (st != MW_OK || (st = case_alloc(c, err)) != MW_OK)
+        return st;
     mw_init_params(s, &c->lay, c->theta);
     mw_synth data = mw_synth_default(s->width, s->classes, s->seed);
     mw_synth_batch(&data, 0, s->batch, c->x, c->labels);
-    if ((st = mw_silver_gradient(s, c->theta, c->x, c->labels, c->silver, &c->silver_loss,
-                                 err)) != MW_OK)
+    if ((st = case_silver(c, err)) != MW_OK)
         return st;
-    c->ref_hi = c->silver;
-    c->oracle.loss = c->silver_loss;
-    for (int l = 0; l <= s->depth; l++)
-        c->silver_vs_gold_layers[l] = NAN;
     if (c->oracle.kind == MW_ORACLE_GOLD) {
         if ((st = mw_gold_compute(s, c->theta, c->x, c->labels, &req->oracle.gold, &c->gold,
                                   err)) != MW_OK)
@@ -236,14 +260,12 @@ mw_status mw_grad_case_prepare(const mw_grad_request *req, mw_grad_case *c, mw_e
         o->fd_agree_bits = c->gold.fd_agree_bits;
         o->fd_coords = (long)c->gold.fd_coords;
         o->seconds = c->gold.seconds;
-        mw_metrics_compute(c->silver, c->gold.hi, c->gold.lo, P, MW_F64, &o->silver_vs_gold);
+        mw_metrics_compute(c->silver, c->gold.hi, c->gold.lo, c->lay.total, MW_F64,
+                           &o->silver_vs_gold);
         mw_metrics_per_layer(c->silver, c->gold.hi, c->gold.lo, &c->lay, s->depth,
                              c->silver_vs_gold_layers);
     }
-    double n2 = 0.0;
-    for (size_t j = 0; j < P; j++)
-        n2 += c->ref_hi[j] * c->ref_hi[j];
-    c->oracle.grad_norm = sqrt(n2);
+    case_norm(c);
     return MW_OK;
 }
 
@@ -254,35 +276,16 @@ mw_status mw_grad_case_at(const mw_spec *s, const double *theta, const double *x
     c->spec = *s;
     c->oracle.kind = MW_ORACLE_SILVER;
     snprintf(c->oracle.reason, sizeof c->oracle.reason, "given parameters and batch");
-    c->oracle.certified_bits = c->oracle.fd_agree_bits = c->oracle.seconds = NAN;
     c->oracle.gold_estimate_seconds = NAN;
-    metrics_none(&c->oracle.silver_vs_gold);
-    if (mw_layout_build(s, &c->lay) != 0)
-        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    const size_t P = c->lay.total, BN = (size_t)s->batch * (size_t)s->width;
-    c->theta = malloc(P * sizeof *c->theta);
-    c->silver = malloc(P * sizeof *c->silver);
-    c->silver_vs_gold_layers = malloc(((size_t)s->depth + 1) * sizeof(double));
-    c->x = malloc(BN * sizeof *c->x);
-    c->labels = malloc((size_t)s->batch * sizeof *c->labels);
-    if (!c->theta || !c->silver || !c->silver_vs_gold_layers || !c->x || !c->labels) {
-        mw_grad_case_free(c);
-        return mw_err_set(err, MW_ERR_NOMEM, "out of memory for %zu parameters", P);
-    }
-    memcpy(c->theta, theta, P * sizeof *theta);
-    memcpy(c->x, x, BN * sizeof *x);
-    memcpy(c->labels, labels, (size_t)s->batch * sizeof *labels);
-    for (int l = 0; l <= s->depth; l++)
-        c->silver_vs_gold_layers[l] = NAN;
-    mw_status st = mw_silver_gradient(s, c->theta, c->x, c->labels, c->silver, &c->silver_loss, err);
+    mw_status st = case_alloc(c, err);
     if (st != MW_OK)
         return st;
-    c->ref_hi = c->silver;
-    c->oracle.loss = c->silver_loss;
-    double n2 = 0.0;
-    for (size_t j = 0; j < P; j++)
-        n2 += c->silver[j] * c->silver[j];
-    c->oracle.grad_norm = sqrt(n2);
+    memcpy(c->theta, theta, c->lay.total * sizeof *theta);
+    memcpy(c->x, x, (size_t)s->batch * (size_t)s->width * sizeof *x);
+    memcpy(c->labels, labels, (size_t)s->batch * sizeof *labels);
+    if ((st = case_silver(c, err)) != MW_OK)
+        return st;
+    case_norm(c);
     return MW_OK;
 }
 
