@@ -1246,7 +1246,7 @@ static const char *diag_class(const jr_value *v, const char *method, int *layer)
 }
 
 /* The diagnosis: a healthy network is within rounding for every exact method, in float32
- * and float64; the saturated network of the issue tracker (seed 6: moonwalk off by 160x
+ * and float64; a saturated network (seed 6: moonwalk off by 160x
  * its size) is method-unstable for moonwalk and mixed from layer 5, where gold's
  * per-layer errors first depart from backprop's (1.6e-4 and 6.4e-5 against 1.0e-6), and
  * the table and a gate say so. */
