@@ -98,8 +98,9 @@ static void print_help(const suite_cmd *sc, const mw_cli *cli, const state *s)
         printf("\nthen: mwverify report summary FILE.h5; mwverify report plot FILE.h5 --out F.png\n");
     else
         printf("\nthen: mwverify report summary FILE.h5\n");
-    printf("\nexit status: %s; 2 bad usage or input; 3 the report could not be written, a check\n"
-           "could not run, or the engine is not there.\n", def->exit_help);
+    printf("\nexit status: %s; 2 bad usage or input; 3 the report could not be written, a unit\n"
+           "could not be computed (the others are, and --resume retries it), or the engine is\n"
+           "not there.\n", def->exit_help);
 }
 
 /* --preset, read before the other options (they override it). */
@@ -328,6 +329,13 @@ static int run_suite(const suite_cmd *sc, int argc, char **argv)
                 st = mw_err_set(&err, MW_ERR_IO, "writing to standard output failed");
             if (st == MW_OK && s->run.junit[0])
                 st = write_junit(sc->def, &rep, s->run.junit, mw_now() - t0, &err);
+            const mw_report_network *lost1;
+            const size_t lost = mw_suite_lost_units(&rep, &lost1);
+            if (st == MW_OK && lost) /* a runtime failure, however many units did run */
+                st = mw_err_set(&err, MW_ERR_BACKEND, "%zu of %zu units could not be computed "
+                                "(network %ld: %s); the report keeps them as failed networks, "
+                                "and --resume computes them again", lost, rep.n_networks,
+                                lost1->index, lost1->message);
             mw_report_free(&rep);
         }
     }

@@ -104,17 +104,18 @@ static int unit_done(const mw_suite_job *job, const mw_report *r, long u)
     return 1;
 }
 
-/* Units that failed before they had any run (a worker's unit that could not be computed):
- * failures whatever the suite checks. */
-static size_t lost_units(const mw_report *r)
+size_t mw_suite_lost_units(const mw_report *r, const mw_report_network **first)
 {
     size_t lost = 0, k = 0;
+    if (first)
+        *first = NULL;
     for (size_t i = 0; i < r->n_networks; i++) {
         const mw_report_network *n = &r->networks[i];
         int runs = 0;
         for (; k < r->n_runs && r->runs[k].network <= n->index; k++)
             runs += r->runs[k].network == n->index;
-        lost += n->status == MW_NET_FAILED && runs == 0;
+        if (n->status == MW_NET_FAILED && runs == 0 && lost++ == 0 && first)
+            *first = n;
     }
     return lost;
 }
@@ -208,7 +209,7 @@ mw_status mw_suite_run(const mw_suite_job *job, mw_report *out, size_t *failures
             st = mw_report_commit(&d.rep, err);
     }
     if (st == MW_OK)
-        *failures = job->def->failures(job->cfg, &d.rep) + lost_units(&d.rep);
+        *failures = job->def->failures(job->cfg, &d.rep) + mw_suite_lost_units(&d.rep, NULL);
     free(todo);
     if (out && st == MW_OK)
         *out = d.rep;

@@ -130,15 +130,28 @@ static int recv_result(int fd, mw_unit_result *u)
 
 /* ---- running ---- */
 
+/* A unit that could not be computed, as the record of a failed network with its reason:
+ * the caller keeps it and goes on with the other units. */
+static void failed_unit(mw_unit_result *u, long unit, const mw_err *why)
+{
+    mw_unit_result_free(u);
+    u->unit = unit;
+    u->net.index = unit;
+    u->net.status = MW_NET_FAILED;
+    snprintf(u->net.message, sizeof u->net.message, "%.300s", why->msg);
+}
+
 typedef struct here_emit {
     const mw_runner *r;
     mw_err *err;
+    int refused; /* done refused a partial result: stop, whatever the unit says */
 } here_emit;
 
 static int emit_here(void *arg, const mw_unit_result *partial)
 {
     here_emit *h = arg;
-    return h->r->done(h->r->done_arg, partial, h->err) != MW_OK;
+    h->refused = h->r->done(h->r->done_arg, partial, h->err) != MW_OK;
+    return h->refused;
 }
 
 static int emit_pipe(void *arg, const mw_unit_result *partial)
@@ -148,13 +161,19 @@ static int emit_pipe(void *arg, const mw_unit_result *partial)
 
 static mw_status run_here(const mw_runner *r, mw_err *err)
 {
-    here_emit h = {r, err};
     for (size_t i = 0; i < r->n_todo; i++) {
         mw_unit_result u;
+        mw_err why;
+        here_emit h = {r, err, 0};
         memset(&u, 0, sizeof u);
-        mw_status st = r->compute(r->cfg, r->todo[i], emit_here, &h, &u, err);
-        if (st == MW_OK)
-            st = r->done(r->done_arg, &u, err);
+        mw_status st = r->compute(r->cfg, r->todo[i], emit_here, &h, &u, &why);
+        if (h.refused) { /* done's own failure (the report could not be written) */
+            mw_unit_result_free(&u);
+            return err->status != MW_OK ? err->status : MW_ERR_IO;
+        }
+        if (st != MW_OK) /* as a worker would: the unit fails, the others go on */
+            failed_unit(&u, r->todo[i], &why);
+        st = r->done(r->done_arg, &u, err);
         mw_unit_result_free(&u);
         if (st != MW_OK)
             return st;
@@ -169,14 +188,8 @@ static void worker(const mw_runner *r, int w, int fd)
     for (size_t i = (size_t)w; i < r->n_todo; i += (size_t)r->jobs) {
         mw_unit_result u;
         memset(&u, 0, sizeof u);
-        if (r->compute(r->cfg, r->todo[i], emit_pipe, &fd, &u, &err) != MW_OK) {
-            /* say so through the record: a unit whose network failed, with the reason */
-            mw_unit_result_free(&u);
-            u.unit = r->todo[i];
-            u.net.index = r->todo[i];
-            u.net.status = MW_NET_FAILED;
-            snprintf(u.net.message, sizeof u.net.message, "%.300s", err.msg);
-        }
+        if (r->compute(r->cfg, r->todo[i], emit_pipe, &fd, &u, &err) != MW_OK)
+            failed_unit(&u, r->todo[i], &err); /* said through the record */
         int bad = send_result(fd, &u);
         mw_unit_result_free(&u);
         if (bad)

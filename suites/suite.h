@@ -269,6 +269,11 @@ size_t mw_count_failing_runs(const mw_suite_config *c, const mw_report *r);
 /* The failing runs, each named with its cell and why, and a one-line PASSED/FAILED. */
 void mw_print_failing_runs(FILE *f, const mw_report *r);
 
+/* Units that could not be computed at all (out of memory, a worker's failure): in the
+ * report as failed networks without runs, which --resume computes again. Their count, and
+ * the first of them. */
+size_t mw_suite_lost_units(const mw_report *r, const mw_report_network **first);
+
 /* ---- what the suites share ---- */
 
 /* y ∝ x^p by least squares in log-log: the slope p and R² (NaN when undefined). 0, or 1

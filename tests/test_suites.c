@@ -324,6 +324,79 @@ START_TEST(suite_gradcheck_failures)
 }
 END_TEST
 
+/* ---- the runner ---- */
+
+/* A unit that fails when its index is odd, and otherwise says which it is. */
+static mw_status flaky_unit(const void *cfg, long unit, mw_unit_emit_fn emit, void *emit_arg,
+                            mw_unit_result *out, mw_err *err)
+{
+    (void)cfg, (void)emit, (void)emit_arg;
+    memset(out, 0, sizeof *out);
+    if (unit % 2)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory in unit %ld", unit);
+    out->unit = unit;
+    out->net.index = unit;
+    out->net.spec = mw_spec_default();
+    return MW_OK;
+}
+
+typedef struct collected {
+    int seen[8];
+    int failed[8];
+} collected;
+
+static mw_status collect(void *arg, const mw_unit_result *u, mw_err *err)
+{
+    collected *c = arg;
+    (void)err;
+    ck_assert(u->unit >= 0 && u->unit < 8 && u->net.index == u->unit);
+    c->seen[u->unit]++;
+    if (u->net.status == MW_NET_FAILED) {
+        char want[64];
+        snprintf(want, sizeof want, "out of memory in unit %ld", u->unit);
+        ck_assert_str_eq(u->net.message, want);
+        c->failed[u->unit]++;
+    }
+    return MW_OK;
+}
+
+/* A unit that cannot be computed is handed on as a failed network carrying its own index
+ * and reason, and the others are still computed — in this process and in workers alike;
+ * the report counts it as lost, so that the command exits 3 saying which. */
+START_TEST(runner_keeps_failed_units)
+{
+    const long todo[] = {0, 1, 2, 3, 4, 5};
+    for (int jobs = 1; jobs <= 2; jobs++) {
+        collected c;
+        memset(&c, 0, sizeof c);
+        mw_runner r = {NULL, flaky_unit, collect, &c, todo, 6, jobs};
+        mw_err err;
+        ck_assert_msg(mw_runner_run(&r, &err) == MW_OK, "jobs %d: %s", jobs, err.msg);
+        for (int u = 0; u < 6; u++) {
+            ck_assert_int_eq(c.seen[u], 1);
+            ck_assert_int_eq(c.failed[u], u % 2);
+        }
+    }
+    mw_report rep;
+    mw_err err;
+    mw_report_meta meta;
+    memset(&meta, 0, sizeof meta);
+    ck_assert(mw_report_init(&rep, "", &meta, &err) == MW_OK);
+    for (long u = 0; u < 3; u++) {
+        mw_report_network n;
+        memset(&n, 0, sizeof n);
+        n.index = u, n.spec = mw_spec_default();
+        n.status = u == 1 ? MW_NET_FAILED : MW_NET_OK;
+        snprintf(n.message, sizeof n.message, "%s", u == 1 ? "out of memory" : "");
+        ck_assert(mw_report_set_network(&rep, &n) == MW_OK);
+    }
+    const mw_report_network *first;
+    ck_assert_uint_eq(mw_suite_lost_units(&rep, &first), 1);
+    ck_assert(first && first->index == 1 && strcmp(first->message, "out of memory") == 0);
+    mw_report_free(&rep);
+}
+END_TEST
+
 /* ---- suite stability ---- */
 
 /* A tiny training grid: depth 2, tanh, 2 epochs of 4 steps, in memory. */
@@ -764,6 +837,7 @@ int main(void)
     tcase_add_test(tc, suite_gradcheck_affine);
     tcase_add_test(tc, suite_gradcheck_jobs_agree);
     tcase_add_test(tc, suite_gradcheck_failures);
+    tcase_add_test(tc, runner_keeps_failed_units);
     suite_add_tcase(s, tc);
     tc = tcase_create("stability");
     tcase_set_timeout(tc, 120);
