@@ -251,7 +251,9 @@ mw_status h5u_check_path(const char *option, const char *path, int force, int re
     if (!copy)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     const char *dir = dirname(copy);
-    int exists = stat(path, &sb) == 0, is_dir = exists && S_ISDIR(sb.st_mode);
+    /* lstat: a symlink is what is at the path, not what it points to */
+    int exists = lstat(path, &sb) == 0, is_dir = exists && S_ISDIR(sb.st_mode);
+    int regular = exists && S_ISREG(sb.st_mode);
     mw_status st = MW_ERR_ARG;
     if (*path == '\0')
         mw_err_set(err, st, "%s: empty file name", option);
@@ -261,6 +263,9 @@ mw_status h5u_check_path(const char *option, const char *path, int force, int re
         mw_err_set(err, st, "%s %s: directory %s is not writable", option, path, dir);
     else if (is_dir)
         mw_err_set(err, st, "%s %s: is a directory", option, path);
+    else if (exists && !regular)
+        mw_err_set(err, st, "%s %s: not a regular file (a symlink, device or pipe); mwverify "
+                   "replaces or resumes only regular files", option, path);
     else if (resume && !exists)
         mw_err_set(err, st, "--resume: %s does not exist", path);
     else if (exists && !force && !resume)
@@ -282,18 +287,33 @@ static int sync_path(const char *path)
     return rc;
 }
 
+mw_status h5u_temp_beside(const char *path, char *tmp, size_t n, mw_err *err)
+{
+    if (snprintf(tmp, n, "%s.tmp-XXXXXX", path) >= (int)n)
+        return mw_err_set(err, MW_ERR_ARG, "%s: path too long", path);
+    int fd = mkstemp(tmp); /* O_CREAT | O_EXCL, 0600: never an existing name or a symlink */
+    if (fd < 0)
+        return mw_err_set(err, MW_ERR_IO, "%s: cannot create a temporary file beside it: %s",
+                          path, strerror(errno));
+    close(fd);
+    return MW_OK;
+}
+
 mw_status h5u_write_atomic(const char *path, h5u_fill_fn fill, void *arg, mw_err *err)
 {
     h5u w = {err, MW_ERR_IO, 0};
     char tmp[4096];
-    /* One fixed name: a temporary file left by a writer that was killed is simply
-     * truncated and reused by the next commit. (One writer per file at a time.) */
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return mw_err_set(err, MW_ERR_ARG, "%s: path too long", path);
+    /* A fresh name each commit, made exclusively: nothing at a guessable name is followed
+     * or overwritten (a writer killed mid-commit leaves its temporary file behind). */
+    mw_status made = h5u_temp_beside(path, tmp, sizeof tmp, err);
+    if (made != MW_OK)
+        return made;
     h5u_quiet();
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0)
+    if (f < 0) {
+        unlink(tmp);
         return mw_err_set(err, MW_ERR_IO, "%s: cannot create %s", path, tmp);
+    }
     fill(&w, f, arg);
     if (H5Fclose(f) < 0)
         h5u_fail(&w, "HDF5: closing %s failed", tmp);

@@ -76,6 +76,9 @@ mw_status h5u_check_path(const char *option, const char *path, int force, int re
  * renamed over path. A file that existed at path is replaced whole or left as it was.
  * MW_OK, or MW_ERR_IO with a message. */
 typedef void (*h5u_fill_fn)(h5u *w, hid_t file, void *arg);
+/* A new empty file beside path, "<path>.tmp-XXXXXX", created exclusively (mkstemp): its
+ * name in tmp. For every writer that renames a finished file into place. */
+mw_status h5u_temp_beside(const char *path, char *tmp, size_t n, mw_err *err);
 mw_status h5u_write_atomic(const char *path, h5u_fill_fn fill, void *arg, mw_err *err);
 
 /* Open an HDF5 file for reading and check its root attributes format (one of formats,

@@ -65,11 +65,14 @@ mw_status mw_junit_write(const char *path, const char *suite, const mw_junit_cas
     for (size_t i = 0; i < n; i++)
         failures += cases[i].verdict == MW_VERDICT_FAIL, skipped += cases[i].verdict == MW_VERDICT_SKIP;
     char tmp[4200];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid()) >= sizeof tmp)
-        return mw_err_set(err, MW_ERR_ARG, "--junit %s: the path is too long", path);
+    mw_status made = h5u_temp_beside(path, tmp, sizeof tmp, err);
+    if (made != MW_OK)
+        return mw_err_prefix(err, "--junit");
     xmlTextWriterPtr w = xmlNewTextWriterFilename(tmp, 0);
-    if (!w)
+    if (!w) {
+        unlink(tmp);
         return mw_err_set(err, MW_ERR_IO, "--junit %s: cannot create %s", path, tmp);
+    }
     W(xmlTextWriterSetIndent(w, 1));
     W(xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL));
     W(xmlTextWriterStartElement(w, BAD_CAST "testsuites"));

@@ -3,6 +3,7 @@
  * a child process: the library's caller never exits, and a failure comes back as a
  * message through a pipe. */
 #include "plot.h"
+#include "h5util.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -32,6 +33,9 @@ mw_status mw_plot_check_out(const char *out, mw_err *err)
         st = mw_err_set(err, MW_ERR_ARG, "--out %s: directory %s does not exist", out, dir);
     else if (access(dir, W_OK) != 0)
         st = mw_err_set(err, MW_ERR_ARG, "--out %s: directory %s is not writable", out, dir);
+    else if (lstat(out, &sb) == 0 && !S_ISREG(sb.st_mode))
+        st = mw_err_set(err, MW_ERR_ARG, "--out %s: not a regular file (a symlink, device, pipe "
+                        "or directory); a figure replaces only a regular file", out);
     free(copy);
     return st;
 }
@@ -265,8 +269,9 @@ static int draw_in_child(const char *out, void (*draw)(const char *, const char 
     const char *dot = strrchr(out, '.');
     const char *device = dot && strcmp(dot, ".svg") == 0 ? "svgcairo" : "pngcairo";
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out, (long)getpid()) >= (int)sizeof tmp)
-        return mw_err_set(err, MW_ERR_ARG, "--out %s: path too long", out);
+    mw_status made = h5u_temp_beside(out, tmp, sizeof tmp, err);
+    if (made != MW_OK)
+        return mw_err_prefix(err, "--out");
     int p[2];
     if (pipe(p) != 0)
         return mw_err_set(err, MW_ERR_IO, "cannot create a pipe: %s", strerror(errno));

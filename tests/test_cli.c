@@ -1366,13 +1366,61 @@ START_TEST(stability_diagnosed_at_the_end)
 }
 END_TEST
 
+/* Only regular files are replaced or resumed: --force refuses a symlink (its target
+ * untouched) and a pipe; a symlink at the old predictable temporary name is not followed;
+ * a figure does not replace a symlink either. Each refusal is one line and exit 2. */
+START_TEST(only_regular_files_are_replaced)
+{
+    suite_tmpdir();
+    char victim[320], link[320], fifo[320], tmp[340], out[320], png[320];
+    snprintf(victim, sizeof victim, "%s/victim", suite_dir);
+    snprintf(link, sizeof link, "%s/link.h5", suite_dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo.h5", suite_dir);
+    snprintf(out, sizeof out, "%s/d.h5", suite_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", out);
+    snprintf(png, sizeof png, "%s/fig.png", suite_dir);
+    FILE *f = fopen(victim, "w");
+    ck_assert(f && fputs("precious\n", f) >= 0 && fclose(f) == 0);
+    ck_assert(symlink(victim, link) == 0 && mkfifo(fifo, 0600) == 0 && symlink(victim, tmp) == 0 &&
+              symlink(victim, png) == 0);
+    const char *const targets[] = {link, fifo};
+    for (int t = 0; t < 2; t++) {
+        run_result r = run((const char *[]){"grad", "--out", targets[t], "--force", NULL});
+        ck_assert_msg(r.code == 2 && count_lines(r.err) == 1 && strstr(r.err, "not a regular file"),
+                      "%s: exit %d: %s", targets[t], r.code, r.err);
+        run_free(&r);
+        r = run((const char *[]){"gradcheck", "--arch", "mlp", "--depth", "1", "--quiet", "--out",
+                                 targets[t], "--force", NULL});
+        ck_assert_msg(r.code == 2 && strstr(r.err, "not a regular file"), "exit %d: %s", r.code,
+                      r.err);
+        run_free(&r);
+    }
+    run_result r = run((const char *[]){"grad", "--out", out, NULL});
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    run_free(&r);
+    r = run((const char *[]){"report", "plot", out, "--out", png, NULL});
+    ck_assert_msg(r.code == 2 && strstr(r.err, "not a regular file"), "exit %d: %s", r.code, r.err);
+    run_free(&r);
+    char buf[32] = "";
+    f = fopen(victim, "r");
+    ck_assert(f && fgets(buf, sizeof buf, f) && fclose(f) == 0);
+    ck_assert_str_eq(buf, "precious\n");
+    struct stat sb;
+    ck_assert(lstat(link, &sb) == 0 && S_ISLNK(sb.st_mode));
+    ck_assert(lstat(fifo, &sb) == 0 && S_ISFIFO(sb.st_mode));
+    ck_assert(lstat(out, &sb) == 0 && S_ISREG(sb.st_mode));
+    suite_rmdir();
+}
+END_TEST
+
 int main(void)
 {
     const struct {
         const char *name;
         const TTest *tests[6];
     } cases[] = {
-        {"usage", {version_and_help, bad_input_is_one_line_and_exit_2, schema_doc_is_the_code}},
+        {"usage", {version_and_help, bad_input_is_one_line_and_exit_2, schema_doc_is_the_code,
+                   only_regular_files_are_replaced}},
         {"help", {help_names_only_what_is_accepted}}, /* every option of every command */
         {"grad", {grad_json_f64, grad_table_says_nonfinite, grad_dump, engine_cuda_fails_cleanly}},
         {"gradcheck", {gradcheck_json, gradcheck_revnet, suite_report_summary_plot}},
