@@ -83,6 +83,14 @@ int mw_cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+uint64_t mw_splitmix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
 double mw_median(double *v, size_t n)
 {
     if (!n)

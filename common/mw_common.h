@@ -6,6 +6,7 @@
 #define MW_COMMON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum {
     MW_OK = 0,
@@ -51,6 +52,8 @@ mw_status mw_err_set_status(mw_err *err, mw_status s);
 
 /* Seconds on a monotonic clock. */
 double mw_now(void);
+/* splitmix64's output for x: well-mixed bits from a counter or a seed. */
+uint64_t mw_splitmix64(uint64_t x);
 /* The median of v[0..n) (NaN when n = 0); sorts v. */
 double mw_median(double *v, size_t n);
 /* qsort comparison of doubles, ascending. */

@@ -279,7 +279,8 @@ mw_status mw_tensor_alloc(mw_ctx *ctx, size_t n, mw_tensor *t)
 
 void mw_tensor_free(mw_ctx *ctx, mw_tensor *t)
 {
-    mw_raw_free(ctx, t->data, t->n * ctx->ops->esize);
+    if (ctx) /* a context that was never made holds no tensor */
+        mw_raw_free(ctx, t->data, t->n * ctx->ops->esize);
     t->data = NULL;
     t->n = 0;
 }

@@ -2,6 +2,7 @@
 #include "records.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,54 +439,71 @@ static const char *percent(char *buf, size_t n, double share)
     return buf;
 }
 
+/* Add to the text in buf (which holds *used bytes), truncating at n. */
+static void say_more(char *buf, size_t n, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void say_more(char *buf, size_t n, size_t *used, const char *fmt, ...)
+{
+    if (*used + 1 >= n)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *used, n - *used, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        *used = *used + (size_t)k < n ? *used + (size_t)k : n - 1;
+}
+
 const char *mw_diagnosis_words(const mw_diagnosis *d, mw_dtype dtype, char *buf, size_t n)
 {
     const double measured = d->error;
+    size_t k = 0;
+    char a[16], b[16];
     buf[0] = '\0';
     if (d->cls == MW_DIAG_NONE)
         return buf;
-    int k;
     if (d->cls == MW_DIAG_UNSTABLE) {
-        k = snprintf(buf, n, "method-unstable: rel_l2 %.2g where a backward-stable gradient has "
-                     "%.2g (the problem itself %.2g)", measured,
-                     isfinite(d->backprop) ? fmax(d->floor, d->backprop) : d->floor, d->problem);
-        if (k > 0 && (size_t)k < n && dtype == MW_F32)
-            k += snprintf(buf + k, n - (size_t)k, "; its own gain on rounding, measured in "
-                          "float64, predicts %.2g", d->predicted);
-    }
-    else if (d->cls == MW_DIAG_ILL_CONDITIONED && d->backprop > d->problem)
-        k = snprintf(buf, n, "ill-conditioned: rel_l2 %.2g; backprop, backward-stable, loses as "
-                     "much in %s (%.2g)", measured, mw_dtype_name(dtype), d->backprop);
-    else if (d->cls == MW_DIAG_ILL_CONDITIONED)
-        k = snprintf(buf, n, "ill-conditioned: rel_l2 %.2g; the exact gradient itself moves %.2g "
-                     "under %s-sized perturbations of θ and x", measured, d->problem,
-                     mw_dtype_name(dtype));
-    else
-        k = snprintf(buf, n, "within rounding: rel_l2 %.2g, rounding explains %.2g", measured,
+        say_more(buf, n, &k, "method-unstable: rel_l2 %.2g where a backward-stable gradient has "
+                 "%.2g (the problem itself %.2g)", measured,
+                 isfinite(d->backprop) ? fmax(d->floor, d->backprop) : d->floor, d->problem);
+        if (dtype == MW_F32)
+            say_more(buf, n, &k, "; its own gain on rounding, measured in float64, predicts %.2g",
                      d->predicted);
-    if (k > 0 && (size_t)k < n && d->layer != 0) {
-        k += snprintf(buf + k, n - (size_t)k, "; departs from backprop at %s",
-                      d->layer < 0 ? "the head" : "layer");
-        if (k > 0 && (size_t)k < n && d->layer > 0)
-            k += snprintf(buf + k, n - (size_t)k, " %d", d->layer);
-        char a[16], b[16];
-        if (k > 0 && (size_t)k < n && d->negative > 0)
-            k += snprintf(buf + k, n - (size_t)k, ", where %s of leaky σ's inputs are negative "
-                          "(D⁻¹ = 1/α on each)", percent(a, sizeof a, d->negative));
-        else if (k > 0 && (size_t)k < n && d->sat4 > 0)
-            k += snprintf(buf + k, n - (size_t)k, ", where %s of σ's inputs have |z| > 4 and "
-                          "%s > 9", percent(a, sizeof a, d->sat4), percent(b, sizeof b, d->sat9));
-        else if (k > 0 && (size_t)k < n && d->sat4 == 0)
-            k += snprintf(buf + k, n - (size_t)k, ", where no input of σ has |z| > 4 (not "
-                          "saturation)");
-        if (k > 0 && (size_t)k < n && d->tanh_pm1)
-            k += snprintf(buf + k, n - (size_t)k, ", %ld float32 tanh outputs round to ±1",
-                          d->tanh_pm1);
-        if (k > 0 && (size_t)k < n && d->dinv_overflow)
-            snprintf(buf + k, n - (size_t)k, ", %ld units' D⁻¹ = cosh²(z) overflows float32",
-                     d->dinv_overflow);
+    } else if (d->cls == MW_DIAG_ILL_CONDITIONED && d->backprop > d->problem) {
+        say_more(buf, n, &k, "ill-conditioned: rel_l2 %.2g; backprop, backward-stable, loses as "
+                 "much in %s (%.2g)", measured, mw_dtype_name(dtype), d->backprop);
+    } else if (d->cls == MW_DIAG_ILL_CONDITIONED) {
+        say_more(buf, n, &k, "ill-conditioned: rel_l2 %.2g; the exact gradient itself moves %.2g "
+                 "under %s-sized perturbations of θ and x", measured, d->problem,
+                 mw_dtype_name(dtype));
+    } else {
+        say_more(buf, n, &k, "within rounding: rel_l2 %.2g, rounding explains %.2g", measured,
+                 d->predicted);
     }
+    if (d->layer == 0)
+        return buf;
+    if (d->layer < 0)
+        say_more(buf, n, &k, "; departs from backprop at the head");
+    else
+        say_more(buf, n, &k, "; departs from backprop at layer %d", d->layer);
+    if (d->negative > 0)
+        say_more(buf, n, &k, ", where %s of leaky σ's inputs are negative (D⁻¹ = 1/α on each)",
+                 percent(a, sizeof a, d->negative));
+    else if (d->sat4 > 0)
+        say_more(buf, n, &k, ", where %s of σ's inputs have |z| > 4 and %s > 9",
+                 percent(a, sizeof a, d->sat4), percent(b, sizeof b, d->sat9));
+    else if (d->sat4 == 0)
+        say_more(buf, n, &k, ", where no input of σ has |z| > 4 (not saturation)");
+    if (d->tanh_pm1)
+        say_more(buf, n, &k, ", %ld float32 tanh outputs round to ±1", d->tanh_pm1);
+    if (d->dinv_overflow)
+        say_more(buf, n, &k, ", %ld units' D⁻¹ = cosh²(z) overflows float32", d->dinv_overflow);
     return buf;
+}
+
+int mw_closure_alarm(mw_method m, double closure_err)
+{
+    return mw_method_has_closure(m) && !(closure_err <= MW_CLOSURE_ALARM);
 }
 
 mw_report_step mw_step_none(void)

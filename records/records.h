@@ -248,6 +248,9 @@ mw_diagnosis mw_diagnosis_none(void);
  * grids every run over it had lost at least 3.9e-5 of its gradient — far beyond rounding —
  * and it caught about half of the method-unstable moonwalk and mixed runs. */
 #define MW_CLOSURE_ALARM 1e-2
+/* Is a step of method m with this closure error over the alarm (a non-finite one too: h_L
+ * overflowed)? 0 for methods without a closure. */
+int mw_closure_alarm(mw_method m, double closure_err);
 
 /* Does the method have a closure error (moonwalk, mixed)? */
 int mw_method_has_closure(mw_method m);

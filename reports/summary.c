@@ -49,8 +49,7 @@ static void status_text(FILE *f, const mw_run_summary *s)
                                                    "variance)"
               : s->diag.cls == MW_DIAG_UNSTABLE        ? "METHOD-UNSTABLE (why: below)"
               : s->diag.cls == MW_DIAG_ILL_CONDITIONED ? "ok, ill-conditioned (why: below)"
-              : mw_method_has_closure(s->method) && s->steps == 1 &&
-                      !(s->last.closure_err <= MW_CLOSURE_ALARM)
+              : s->steps == 1 && mw_closure_alarm(s->method, s->last.closure_err)
                   ? "UNRELIABLE (its closure error is over 1e-2)"
                   : "ok",
               f);

@@ -312,14 +312,6 @@ long mw_grid_runs_per_network(const mw_suite_config *c)
     return m * c->grid.n_dtypes;
 }
 
-/* splitmix64: a seed per replicate, far from its neighbours. */
-static uint64_t mix(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
 
 void mw_grid_network(const mw_suite_config *c, long u, mw_spec *out)
 {
@@ -350,7 +342,7 @@ void mw_grid_network(const mw_suite_config *c, long u, mw_spec *out)
     out->f_act = g->f_acts[f_i];
     out->out_act = g->out_acts[out_i];
     out->init_scale = g->init_scales[scale_i];
-    out->seed = mix(g->suite_seed ^ mix(g->seeds[seed_i]));
+    out->seed = mw_splitmix64(g->suite_seed ^ mw_splitmix64(g->seeds[seed_i]));
     mw_spec_complete(out);
 }
 

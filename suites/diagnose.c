@@ -35,23 +35,18 @@ static double unit_roundoff(mw_dtype d)
     return d == MW_F64 ? 0x1p-53 : 0x1p-24;
 }
 
+/* g's rel_l2 against the float64 reference ref. */
 static double rel_l2(const double *g, const double *ref, size_t n)
 {
-    double d2 = 0, r2 = 0;
-    for (size_t i = 0; i < n; i++) {
-        const double d = g[i] - ref[i];
-        d2 += d * d, r2 += ref[i] * ref[i];
-    }
-    return r2 > 0 ? sqrt(d2 / r2) : sqrt(d2);
+    mw_metrics m;
+    mw_metrics_compute(g, ref, NULL, n, MW_F64, &m);
+    return m.rel_l2;
 }
 
-/* ±1 with equal odds, from a counter (splitmix64): the perturbation's signs. */
+/* ±1 with equal odds, from a counter: the perturbation's signs. */
 static double sign_at(uint64_t seed, uint64_t i)
 {
-    uint64_t z = seed + 0x9E3779B97F4A7C15ull * (i + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return (z ^ (z >> 31)) & 1 ? 1.0 : -1.0;
+    return mw_splitmix64(seed + 0x9E3779B97F4A7C15ull * i) & 1 ? 1.0 : -1.0;
 }
 
 typedef struct diag_net {

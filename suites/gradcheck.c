@@ -135,13 +135,14 @@ static mw_status gradcheck_unit(const void *cfgp, long unit, mw_unit_emit_fn emi
 typedef struct diag_tally {
     long runs, within10, class_right;
     long by_class[4], by_class_within10[4], by_class_right[4];
-    double log_ratio[4096];  /* log10(predicted / measured), for the median */
-    long n_ratio;
+    double *log_ratio;       /* log10(predicted / measured) of each run, for the median */
 } diag_tally;
 
 static mw_diag_class gold_class(const mw_report *r, const mw_report_run *run)
 {
     const mw_report_step *s = mw_report_last_step(run);
+    /* backprop of the same network and dtype: run indices put the methods of a cell in a
+     * row (mw_grid_run_index), so it is this run's index less its method's */
     const mw_report_run *bp = mw_report_run_at(r, run->index - (long)run->method + MW_BACKPROP);
     const mw_report_step *b = bp && bp->status == MW_RUN_COMPLETE ? mw_report_last_step(bp) : NULL;
     if (!s || !b)
@@ -152,9 +153,12 @@ static mw_diag_class gold_class(const mw_report *r, const mw_report_run *run)
     return b->vs.rel_l2 > 10.0 * floor_ ? MW_DIAG_ILL_CONDITIONED : MW_DIAG_ROUNDING;
 }
 
+/* The tally of dtype's diagnosed runs; t->log_ratio must hold r->n_runs values. */
 static void diag_tally_of(const mw_report *r, mw_dtype dtype, diag_tally *t)
 {
+    double *ratios = t->log_ratio;
     memset(t, 0, sizeof *t);
+    t->log_ratio = ratios;
     for (size_t k = 0; k < r->n_runs; k++) {
         const mw_report_run *run = &r->runs[k];
         const mw_report_step *s = mw_report_last_step(run);
@@ -168,15 +172,14 @@ static void diag_tally_of(const mw_report *r, mw_dtype dtype, diag_tally *t)
         t->runs++, t->within10 += hit, t->class_right += truth == run->diag.cls;
         t->by_class[truth]++, t->by_class_within10[truth] += hit;
         t->by_class_right[truth] += truth == run->diag.cls;
-        if (t->n_ratio < (long)(sizeof t->log_ratio / sizeof t->log_ratio[0]))
-            t->log_ratio[t->n_ratio++] = log10(ratio);
+        t->log_ratio[t->runs - 1] = log10(ratio);
     }
 }
 
 static void print_diagnosis(FILE *f, const mw_report *r)
 {
-    diag_tally *t = malloc(sizeof *t);
-    if (!t)
+    diag_tally tally = {.log_ratio = malloc((r->n_runs + 1) * sizeof(double))}, *t = &tally;
+    if (!t->log_ratio)
         return;
     for (int d = 0; d < 2; d++) {
         diag_tally_of(r, (mw_dtype)d, t);
@@ -186,7 +189,7 @@ static void print_diagnosis(FILE *f, const mw_report *r)
                    "measured for %ld (%.1f%%), median predicted/measured %.2g; class as gold's "
                    "errors give it for %ld (%.1f%%)\n",
                 mw_dtype_name((mw_dtype)d), t->runs, t->within10, 100.0 * t->within10 / t->runs,
-                pow(10.0, mw_median(t->log_ratio, (size_t)t->n_ratio)), t->class_right,
+                pow(10.0, mw_median(t->log_ratio, (size_t)t->runs)), t->class_right,
                 100.0 * t->class_right / t->runs);
         fprintf(f, "  %-16s %6s %12s %12s\n", "gold's class", "runs", "within 10x", "class right");
         for (int k = 1; k < 4; k++)
@@ -195,14 +198,14 @@ static void print_diagnosis(FILE *f, const mw_report *r)
                         t->by_class[k], 100.0 * t->by_class_within10[k] / t->by_class[k],
                         100.0 * t->by_class_right[k] / t->by_class[k]);
     }
-    free(t);
+    free(t->log_ratio);
 }
 
 static void json_diagnosis(mw_json *j, const mw_report *r)
 {
-    diag_tally *t = malloc(sizeof *t);
+    diag_tally tally = {.log_ratio = malloc((r->n_runs + 1) * sizeof(double))}, *t = &tally;
     mw_json_array_begin(j, "diagnosis");
-    for (int d = 0; t && d < 2; d++) {
+    for (int d = 0; t->log_ratio && d < 2; d++) {
         diag_tally_of(r, (mw_dtype)d, t);
         if (!t->runs)
             continue;
@@ -212,11 +215,11 @@ static void json_diagnosis(mw_json *j, const mw_report *r)
         mw_json_integer(j, "within_10x", t->within10);
         mw_json_integer(j, "class_right", t->class_right);
         mw_json_number(j, "median_predicted_over_measured",
-                       pow(10.0, mw_median(t->log_ratio, (size_t)t->n_ratio)));
+                       pow(10.0, mw_median(t->log_ratio, (size_t)t->runs)));
         mw_json_object_end(j);
     }
     mw_json_array_end(j);
-    free(t);
+    free(t->log_ratio);
 }
 
 /* ---- what it prints ---- */

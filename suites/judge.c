@@ -162,13 +162,9 @@ static void say(mw_report_run *run, mw_verdict v, const char *fmt, ...)
  * non-finite one too: h_L overflowed); NULL when none is. */
 static const mw_report_step *closure_alarm(const mw_report_run *run)
 {
-    if (!mw_method_has_closure(run->method))
-        return NULL;
-    for (size_t i = 0; i < run->n_steps; i++) {
-        const double c = run->steps[i].closure_err;
-        if (c > MW_CLOSURE_ALARM || isinf(c))
+    for (size_t i = 0; i < run->n_steps; i++)
+        if (mw_closure_alarm(run->method, run->steps[i].closure_err))
             return &run->steps[i];
-    }
     return NULL;
 }
 
@@ -319,8 +315,12 @@ void mw_judge_run(const mw_suite_def *def, const mw_suite_config *c,
     }
     if (g->max_growth > 0 && exact && run->n_steps > 1) {
         double *buf = malloc(run->n_steps * sizeof *buf);
-        double first = buf ? epoch_median(run, run->steps[0].epoch, buf) : NAN;
-        double lastm = buf ? epoch_median(run, last->epoch, buf) : NAN;
+        if (!buf) { /* a gate not checked is not a gate passed */
+            say(run, MW_VERDICT_FAIL, "out of memory checking --max-growth");
+            return;
+        }
+        double first = epoch_median(run, run->steps[0].epoch, buf);
+        double lastm = epoch_median(run, last->epoch, buf);
         free(buf);
         if (lastm / first > g->max_growth) {
             say(run, MW_VERDICT_FAIL, "the median error grew %.3g-fold from the first epoch "
