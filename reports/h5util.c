@@ -1,7 +1,9 @@
 /* HDF5 helpers (h5util.h). */
 #include "h5util.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -287,9 +289,40 @@ static int sync_path(const char *path)
     return rc;
 }
 
+/* Remove the temporary files a killed writer of path left behind: "<path>.tmp-<pid>-XXXXXX"
+ * regular files whose process is gone. Another live writer's file is left alone. */
+static void sweep_stale(const char *path)
+{
+    char *copy = strdup(path), *copy2 = strdup(path);
+    const char *where = copy && copy2 ? dirname(copy) : NULL;
+    DIR *dir = where ? opendir(where) : NULL;
+    if (dir) {
+        const char *base = basename(copy2);
+        const size_t nb = strlen(base);
+        char full[4200];
+        for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+            char *end;
+            if (strncmp(e->d_name, base, nb) != 0 || strncmp(e->d_name + nb, ".tmp-", 5) != 0)
+                continue;
+            long pid = strtol(e->d_name + nb + 5, &end, 10);
+            struct stat sb;
+            if (end == e->d_name + nb + 5 || *end != '-' || strlen(end) != 7 || pid <= 0 ||
+                (pid_t)pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH ||
+                (size_t)snprintf(full, sizeof full, "%s/%s", where, e->d_name) >=
+                    sizeof full ||
+                lstat(full, &sb) != 0 || !S_ISREG(sb.st_mode))
+                continue;
+            unlink(full);
+        }
+        closedir(dir);
+    }
+    free(copy), free(copy2);
+}
+
 mw_status h5u_temp_beside(const char *path, char *tmp, size_t n, mw_err *err)
 {
-    if (snprintf(tmp, n, "%s.tmp-XXXXXX", path) >= (int)n)
+    sweep_stale(path);
+    if (snprintf(tmp, n, "%s.tmp-%ld-XXXXXX", path, (long)getpid()) >= (int)n)
         return mw_err_set(err, MW_ERR_ARG, "%s: path too long", path);
     int fd = mkstemp(tmp); /* O_CREAT | O_EXCL, 0600: never an existing name or a symlink */
     if (fd < 0)
