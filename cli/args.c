@@ -15,6 +15,8 @@ static const struct {
     {"all", NULL}, /* layer check --all: no names now means every layer */
 };
 
+int mw_cli_parse_only = 0;
+
 void mw_cli_error(const char *cmd, const char *msg)
 {
     fprintf(stderr, "mwverify %s: %s\n", cmd, msg);
@@ -22,6 +24,8 @@ void mw_cli_error(const char *cmd, const char *msg)
 
 int mw_exit_of(mw_status st)
 {
+    if (st == MW_ERR_INTERRUPTED) /* as a shell reports a command a signal stopped */
+        return 128 + (mw_interrupted() ? mw_interrupted() : 2);
     return st == MW_OK ? MW_EXIT_OK
            : st == MW_ERR_ARG || st == MW_ERR_FORMAT ? MW_EXIT_USAGE
                                                      : MW_EXIT_RUNTIME;

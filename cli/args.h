@@ -48,6 +48,11 @@ typedef struct mw_cli {
 /* Add a group and its state (relative offsets resolved against state). */
 void mw_cli_add(mw_cli *cli, const mw_optgroup *g, void *state);
 
+/* When set, every command parses and checks its options and returns MW_EXIT_OK (or its
+ * --help, or its usage error) before any work: no file is read or written. For the
+ * command-line fuzzer (fuzz/fuzz_cli.c); mwverify never sets it. */
+extern int mw_cli_parse_only;
+
 /* Parse the words after the command. MW_EXIT_OK (cli->help set for --help or -h, parsing
  * stopped there), or MW_EXIT_USAGE after one line on stderr. */
 int mw_cli_parse(mw_cli *cli, int argc, char **argv);

@@ -13,7 +13,8 @@
 
 typedef struct grad_out {
     char out[4096];
-    int force, json, per_layer;
+    int force, json, per_layer, dry_run, quiet;
+    double time_budget_s;
 } grad_out;
 
 typedef struct grad_what {
@@ -40,6 +41,14 @@ static const mw_field out_fields[] = {
     {"per_layer", MW_FK_BOOL, O(per_layer), "print each method's rel_l2 per layer (always in\n"
                                             "--json)", .opt = "per-layer"},
     {"json", MW_FK_BOOL, O(json), "print one JSON object instead of the table", .opt = "json"},
+    {"time_budget_seconds", MW_FK_F64, O(time_budget_s),
+     "refuse to start when the estimated time on this machine is longer (the estimate:\n"
+     "gold, every method that runs, projforward's samples, the diagnosis, at this batch)",
+     .unit = MW_UNIT_SECONDS, .opt = "time-budget", .meta = "TIME", .lo = 0, .hi = 1e10},
+    {"dry_run", MW_FK_BOOL, O(dry_run),
+     "check everything, print the estimated time and memory, and stop", .opt = "dry-run"},
+    {"quiet", MW_FK_BOOL, O(quiet), "no estimate on standard error (nor with --json)",
+     .opt = "quiet"},
     MW_FIELDS_END,
 };
 #undef O
@@ -98,9 +107,13 @@ static void print_help(const mw_cli *cli)
            "  mwverify grad --depth 10 --out-act tanh --init-scale 3 --methods backprop,mixed\n"
            "  mwverify grad --oracle gold --oracle-bits 512 --out grad.h5\n"
            "  mwverify grad --arch revnet --image 16x16 --layers-per-block 2 --dtype f64\n\n"
+           "Before any work it prints its estimated time and peak memory on this machine\n"
+           "(standard error; --dry-run prints it and stops), and refuses a run estimated\n"
+           "over --time-budget or over the memory this machine has available.\n\n"
            "exit status: 0 results printed (non-finite gradients are results and are said\n"
-           "so), 1 the gold oracle could not certify itself, 2 bad usage, 3 a method could\n"
-           "not run (out of memory, backend failure) or the file could not be written.\n");
+           "so), 1 the gold oracle could not certify itself, 2 bad usage or a run over its\n"
+           "budget, 3 a method could not run (out of memory, backend failure) or the file\n"
+           "could not be written.\n");
 }
 
 static int print_json(const grad_state *g, const mw_engine_info *engine, const mw_grad_case *c,
@@ -221,12 +234,97 @@ static int choose_network(const mw_cli *cli, grad_state *g, mw_grad_request *req
     return MW_EXIT_OK;
 }
 
+/* What to make smaller when the run is over its budget: the part that costs most. */
+static void shrink_hint(const mw_grad_request *req, const mw_grad_cost *c, char *buf, size_t n)
+{
+    int worst = -1;
+    for (int m = 0; m < MW_N_METHODS; m++)
+        if (c->method_seconds[m] > 0 &&
+            (worst < 0 || c->method_seconds[m] > c->method_seconds[worst]))
+            worst = m;
+    if (c->gold_seconds > 0 && (worst < 0 || c->gold_seconds >= c->method_seconds[worst]))
+        snprintf(buf, n, "gold is %.0f%% of it: use --oracle silver or a smaller network",
+                 100.0 * c->gold_seconds / c->seconds);
+    else if (worst == MW_PROJFORWARD && req->methods.opts.proj_samples > 1)
+        snprintf(buf, n, "use fewer --proj-samples, a smaller network or batch");
+    else if (worst >= 0)
+        snprintf(buf, n, "leave %s out of --methods, or use a smaller network or batch",
+                 mw_method_name((mw_method)worst));
+    else
+        snprintf(buf, n, "use a smaller network or batch");
+}
+
+/* The estimate of the whole command — the start-up already spent, the oracles, every
+ * method that runs and the diagnosis — checked against the budgets before any work, then
+ * said (stdout with --dry-run, else stderr unless --quiet). MW_EXIT_OK to go on. */
+static int estimate(const grad_state *g, const mw_grad_request *req, int *stop)
+{
+    mw_err err;
+    mw_grad_cost c;
+    *stop = 0;
+    mw_status st = MW_OK;
+    /* an explicit gold over --gold-budget is refused by its own option, before anything */
+    const double gold_s = mw_gold_cost_seconds(&req->spec, &req->oracle.gold);
+    if (req->oracle.kind == MW_ORACLE_GOLD && gold_s > req->oracle.gold_budget_s) {
+        char a[32], b[32];
+        st = mw_err_set(&err, MW_ERR_ARG, "oracle gold: estimated %s for this network, over the "
+                        "%s of --gold-budget; use --oracle silver or raise --gold-budget",
+                        mw_fmt_seconds(a, sizeof a, gold_s),
+                        mw_fmt_seconds(b, sizeof b, req->oracle.gold_budget_s));
+    }
+    if (st == MW_OK)
+        st = mw_grad_case_estimate(req, &req->dtype, 1, g->out.time_budget_s, &c, &err);
+    mw_call_cost_release();
+    char hint[160], where[64], when[32], mem[32];
+    const int cpu = req->engine.backend == MW_BACKEND_CPU;
+    snprintf(where, sizeof where, cpu ? "on this machine's CPU" : "on this machine (--engine %s)",
+             mw_backend_name(req->engine.backend));
+    double load = 1.0;
+    if (st == MW_OK) {
+        /* the processors are shared with whatever else runs on them now; the start-up,
+         * already spent, is part of the run */
+        load = mw_load_factor(c.others, 1);
+        for (int m = 0; m < MW_N_METHODS; m++)
+            c.method_seconds[m] *= load;
+        c.gold_seconds *= load, c.diagnosis_seconds *= load;
+        c.seconds = c.seconds * load + mw_process_age();
+        shrink_hint(req, &c, hint, sizeof hint);
+        st = mw_budget_check(c.seconds, c.partial, c.peak_bytes, g->out.time_budget_s, where,
+                             hint, &err);
+    }
+    if (st != MW_OK) {
+        mw_cli_error("grad", err.msg);
+        return mw_exit_of(st);
+    }
+    FILE *f = g->out.dry_run ? stdout : g->out.quiet || g->out.json ? NULL : stderr;
+    if (f) {
+        fprintf(f, "grad: about %s %s, %s of memory at most (",
+                mw_fmt_seconds(when, sizeof when, c.seconds), where,
+                mw_fmt_bytes(mem, sizeof mem, c.peak_bytes));
+        if (load > 1.05)
+            fprintf(f, "%.2gx for the other work on its processors now; ", load);
+        const char *sep = "";
+        if (c.gold_seconds > 0)
+            fprintf(f, "gold %s", mw_fmt_seconds(when, sizeof when, c.gold_seconds)), sep = ", ";
+        for (int m = 0; m < MW_N_METHODS; m++)
+            if (mw_grad_method_runs(req, (mw_method)m))
+                fprintf(f, "%s%s %s", sep, mw_method_name((mw_method)m),
+                        mw_fmt_seconds(when, sizeof when, c.method_seconds[m])), sep = ", ";
+        fprintf(f, "%sthe diagnosis %s)\n", sep,
+                mw_fmt_seconds(when, sizeof when, c.diagnosis_seconds));
+        fflush(f);
+    }
+    *stop = g->out.dry_run;
+    return MW_EXIT_OK;
+}
+
 int mw_cmd_grad(int argc, char **argv)
 {
     grad_state g = {.what = {MW_ARCH_MLP, MW_F32}, .mlp = mw_spec_default(),
                     .revnet = mw_spec_revnet_default(), .methods = mw_method_config_default(),
                     .oracle = mw_oracle_config_default(),
-                    .engine = {MW_BACKEND_CPU, MW_MATH_STRICT}};
+                    .engine = {MW_BACKEND_CPU, MW_MATH_STRICT},
+                    .out = {.time_budget_s = 600.0}};
     mw_cli cli = {.cmd = "grad"};
     for (int i = 0; i < N_GROUPS; i++)
         mw_cli_add(&cli, &groups[i], &g);
@@ -237,7 +335,7 @@ int mw_cmd_grad(int argc, char **argv)
         return rc;
     }
     mw_grad_request req;
-    if ((rc = choose_network(&cli, &g, &req)) != MW_EXIT_OK)
+    if ((rc = choose_network(&cli, &g, &req)) != MW_EXIT_OK || mw_cli_parse_only)
         return rc;
     mw_err err;
     mw_engine_info engine;
@@ -247,6 +345,11 @@ int mw_cmd_grad(int argc, char **argv)
     mw_status st = mw_engine_probe(&req.engine, req.dtype, &engine, &err);
     if (st == MW_OK && g.out.out[0])
         st = mw_dump_check_path(g.out.out, g.out.force, &err);
+    if (st == MW_OK) {
+        int stop;
+        if ((rc = estimate(&g, &req, &stop)) != MW_EXIT_OK || stop)
+            return rc;
+    }
     if (st == MW_OK)
         st = mw_grad_case_prepare(&req, &c, &err);
     if (st == MW_OK && c.oracle.kind == MW_ORACLE_GOLD && !c.gold.certified) {

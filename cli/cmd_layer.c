@@ -38,6 +38,8 @@ static int cmd_list(int argc, char **argv)
         mw_cli_help(stdout, &cli);
         return MW_EXIT_OK;
     }
+    if (mw_cli_parse_only)
+        return MW_EXIT_OK;
     mw_json j;
     if (o.json) {
         mw_json_init(&j, stdout);

@@ -64,7 +64,7 @@ static int summary(int argc, char **argv)
                          "report's growth exponents and ratios, a layers report's checks. With\n"
                          "--json one object with every run.\n",
                    argc, argv);
-    if (rc != MW_EXIT_OK || cli.help)
+    if (rc != MW_EXIT_OK || cli.help || mw_cli_parse_only)
         return rc;
     mw_report r;
     mw_err err;
@@ -122,7 +122,7 @@ static int plot(int argc, char **argv)
         snprintf(usage + used, sizeof usage - used, "Other reports (a gradient dump, layer checks) "
                  "have no figure:\nreport summary prints them.\n");
     int rc = parse(&cli, usage, argc, argv);
-    if (rc != MW_EXIT_OK || cli.help)
+    if (rc != MW_EXIT_OK || cli.help || mw_cli_parse_only)
         return rc;
     mw_err err;
     mw_report r;
@@ -165,6 +165,8 @@ static int schema(int argc, char **argv)
                "write and read them.\n");
         return MW_EXIT_OK;
     }
+    if (mw_cli_parse_only)
+        return MW_EXIT_OK;
     mw_print_schema(stdout);
     return fflush(stdout) != 0 ? MW_EXIT_RUNTIME : MW_EXIT_OK;
 }

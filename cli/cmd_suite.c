@@ -1,6 +1,9 @@
 /* `mwverify suite NAME`, and the commands that are a suite by another name (`gradcheck`,
  * `layer check`): a lookup in the registry (suites/suite.h) and one way of running any
  * suite — its preset, its options, its checks and estimate, the run, its report. */
+#include <libgen.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +156,13 @@ static int settle(const suite_cmd *sc, const mw_cli *cli, state *s)
             return MW_EXIT_USAGE;
         }
     }
+    if (strcmp(s->cfg.train.dataset, "synthetic") != 0) /* the data decides these */
+        for (const char *const *o = (const char *const[]){"width", "classes", NULL}; *o; o++)
+            if (mw_cli_given(cli, *o)) {
+                fprintf(stderr, "mwverify %s: --%s: set by the dataset (--dataset %s); leave it "
+                                "out\n", sc->cmd, *o, s->cfg.train.dataset);
+                return MW_EXIT_USAGE;
+            }
     unsigned archs = 0;
     for (int a = 0; a < s->cfg.grid.n_archs; a++)
         archs |= 1u << s->cfg.grid.archs[a];
@@ -166,6 +176,23 @@ static int settle(const suite_cmd *sc, const mw_cli *cli, state *s)
     if (!mw_cli_given(cli, "jobs") && (s->cfg.engine.backend != MW_BACKEND_CPU || sc->def->one_job))
         s->run.jobs = 1; /* one process on the GPU, and for timings, unless asked */
     return MW_EXIT_OK;
+}
+
+/* Whether two names are one file: the same existing file, or the same name in the same
+ * directory. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (strcmp(a, b) == 0)
+        return 1;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char ca[4096], cb[4096], ra[PATH_MAX], rb[PATH_MAX];
+    snprintf(ca, sizeof ca, "%s", a), snprintf(cb, sizeof cb, "%s", b);
+    const char *ba = strrchr(a, '/') ? strrchr(a, '/') + 1 : a;
+    const char *bb = strrchr(b, '/') ? strrchr(b, '/') + 1 : b;
+    return strcmp(ba, bb) == 0 && realpath(dirname(ca), ra) && realpath(dirname(cb), rb) &&
+           strcmp(ra, rb) == 0;
 }
 
 /* Where the report goes: --out, else (suite NAME) a name with the time in it. */
@@ -285,7 +312,8 @@ static int run_suite(const suite_cmd *sc, int argc, char **argv)
     rc = mw_cli_parse(&cli, argc, argv);
     if (rc == MW_EXIT_OK && cli.help)
         print_help(sc, &cli, s);
-    if (rc != MW_EXIT_OK || cli.help || (rc = settle(sc, &cli, s)) != MW_EXIT_OK) {
+    if (rc != MW_EXIT_OK || cli.help || (rc = settle(sc, &cli, s)) != MW_EXIT_OK ||
+        mw_cli_parse_only) {
         free(s);
         return rc;
     }
@@ -301,6 +329,9 @@ static int run_suite(const suite_cmd *sc, int argc, char **argv)
     const char *path = report_path(sc, s, pathbuf, sizeof pathbuf);
     if (st == MW_OK && path) /* before any work, and before the estimate is said */
         st = mw_report_check_path(path, s->run.force, s->run.resume, &err);
+    if (st == MW_OK && s->run.junit[0] && path && same_file(path, s->run.junit))
+        st = mw_err_set(&err, MW_ERR_ARG, "--junit %s: the same file as the report; give it "
+                        "another name", s->run.junit);
     if (st == MW_OK && s->run.junit[0])
         st = mw_junit_check_path(s->run.junit, s->run.force || s->run.resume, &err);
     if (st == MW_OK)

@@ -1,11 +1,14 @@
 /* mwverify: the command-line entry point. A table of commands; the only place, with the
  * commands it calls, that prints and chooses exit codes (docs/architecture.md §8). */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "cli.h"
+#include "report.h"
 #include "mw_engine.h"
 #ifdef MW_HAVE_CUDA
 #include "mw_cuda.h"
@@ -50,7 +53,9 @@ static void usage(FILE *f)
     }
     fprintf(f, "\nEach command explains itself: mwverify <command> --help (or mwverify help\n"
                "<command>).\n\noptions:\n  --help      this text\n  --version   the version\n\n"
-               "exit status: 0 ok, 1 checks failed, 2 bad usage or input, 3 runtime failure.\n");
+               "exit status: 0 ok, 1 checks failed, 2 bad usage or input, 3 runtime failure,\n"
+               "128 + signal when SIGINT or SIGTERM stopped it (a suite first commits its report\n"
+               "and prints the command that resumes it).\n");
 }
 
 static const struct command *find(const char *name)
@@ -91,8 +96,38 @@ static int help(int argc, char **argv)
     return c->run(n, words);
 }
 
+/* SIGINT, SIGTERM: a suite that is running stops at its next safe point, commits and says
+ * how to resume; anything else (or a second signal) stops at once, removing this process's
+ * lock and temporary files first (a writer never exposes a partial file, so nothing is
+ * lost that was written). */
+static void on_signal(int sig)
+{
+    if (mw_interrupt_request(sig)) {
+        static const char say[] = "\nmwverify: stopping at the next safe point; the report "
+                                  "keeps every finished network (interrupt again to stop at "
+                                  "once)\n";
+        ssize_t k = write(2, say, sizeof say - 1);
+        (void)k;
+        return;
+    }
+    mw_report_abandon_writes();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 int main(int argc, char **argv)
 {
+    catch_signals();
     /* Parallelism is one process per network (--jobs). The engine's matrices are small,
      * and OpenBLAS's threads on top of that only spin: measured on suite gradcheck's revnet
      * cell, the same wall time with one thread as with two, and 13 s of system time less.

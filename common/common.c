@@ -3,10 +3,12 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 const char *mw_status_name(mw_status s)
 {
@@ -19,6 +21,7 @@ const char *mw_status_name(mw_status s)
     case MW_ERR_BACKEND: return "backend failure";
     case MW_ERR_IO: return "input/output failure";
     case MW_ERR_FORMAT: return "bad file format";
+    case MW_ERR_INTERRUPTED: return "interrupted";
     }
     return "unknown status";
 }
@@ -75,6 +78,89 @@ double mw_now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+double mw_thread_cpu_now(void)
+{
+    struct timespec t;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) != 0)
+        return mw_now();
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+double mw_process_age(void)
+{
+    /* field 22 of /proc/self/stat is the start time in clock ticks after boot; the fields
+     * are counted after the command name's closing parenthesis, which may hold spaces */
+    char buf[1024];
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (!f)
+        return 0.0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long long start = 0;
+    for (int field = 2; p && *p && field < 22; p++)
+        field += *p == ' ';
+    long tick = sysconf(_SC_CLK_TCK);
+    struct timespec t;
+    if (!p || sscanf(p, "%llu", &start) != 1 || tick <= 0 ||
+        clock_gettime(CLOCK_BOOTTIME, &t) != 0)
+        return 0.0;
+    double age = (double)t.tv_sec + 1e-9 * (double)t.tv_nsec - (double)start / (double)tick;
+    return age > 0.0 ? age : 0.0;
+}
+
+void mw_cpu_sample_now(mw_cpu_sample *s)
+{
+    unsigned long long user = 0, nice = 0, sys = 0, idle = 0, iowait = 0, irq = 0, soft = 0,
+                       steal = 0;
+    struct timespec t;
+    s->wall = mw_now();
+    s->own = clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t) == 0
+                 ? (double)t.tv_sec + 1e-9 * (double)t.tv_nsec
+                 : NAN;
+    s->busy = NAN;
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle,
+                   &iowait, &irq, &soft, &steal);
+    fclose(f);
+    long tick = sysconf(_SC_CLK_TCK);
+    if (n >= 7 && tick > 0)
+        s->busy = (double)(user + nice + sys + irq + soft + steal) / (double)tick;
+}
+
+double mw_cpu_others(const mw_cpu_sample *a, const mw_cpu_sample *b)
+{
+    const double dt = b->wall - a->wall;
+    if (!(dt >= 0.05) || !isfinite(a->busy) || !isfinite(b->busy) || !isfinite(a->own) ||
+        !isfinite(b->own))
+        return NAN;
+    const double others = ((b->busy - a->busy) - (b->own - a->own)) / dt;
+    return others > 0.0 ? others : 0.0;
+}
+
+int mw_cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+double mw_mem_available(void)
+{
+    char line[256];
+    double kib = 0.0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return 0.0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lf kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib * 1024.0;
 }
 
 int mw_cmp_double(const void *a, const void *b)
@@ -168,4 +254,24 @@ const char *mw_nearest(const char *word, const char *const *candidates, size_t n
             best_d = d, best = candidates[i];
     }
     return best_d <= limit ? best : NULL;
+}
+
+static volatile sig_atomic_t interrupt_deferred, interrupt_signal;
+
+void mw_interrupt_defer(int on)
+{
+    interrupt_deferred = on != 0;
+}
+
+int mw_interrupt_request(int sig)
+{
+    if (!interrupt_deferred || interrupt_signal)
+        return 0;
+    interrupt_signal = sig;
+    return 1;
+}
+
+int mw_interrupted(void)
+{
+    return interrupt_signal;
 }

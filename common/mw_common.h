@@ -17,6 +17,7 @@ typedef enum {
     MW_ERR_BACKEND,        /* BLAS, MPFR or device failure */
     MW_ERR_IO,             /* a file could not be read, written or replaced */
     MW_ERR_FORMAT,         /* a file's contents are not what its format says (bad input) */
+    MW_ERR_INTERRUPTED,    /* stopped at a safe point on SIGINT or SIGTERM (exit 128 + signal) */
 } mw_status;
 
 const char *mw_status_name(mw_status s);
@@ -48,10 +49,41 @@ mw_status mw_err_set_status(mw_err *err, mw_status s);
             goto done;                                                                        \
     } while (0)
 
+/* ---- interruption ----
+ * SIGINT and SIGTERM reach long work through one flag. A command that can stop cleanly
+ * (a suite: it commits what is done and says how to resume) calls mw_interrupt_defer(1)
+ * while it runs and polls mw_interrupted() at its safe points; the signal handler (cli/)
+ * calls mw_interrupt_request(), which sets the flag and returns 1 only while deferred
+ * and only for the first signal, else 0 (the handler then stops the process at once). */
+void mw_interrupt_defer(int on);
+int mw_interrupt_request(int sig); /* async-signal-safe */
+/* The signal that asked to stop, or 0. */
+int mw_interrupted(void);
+
 /* ---- small shared tools ---- */
 
 /* Seconds on a monotonic clock. */
 double mw_now(void);
+/* Seconds of CPU time this thread has used: what a calibration of single-threaded work
+ * measures, so that another process taking the core meanwhile does not count. */
+double mw_thread_cpu_now(void);
+/* Seconds since this process started, the dynamic loader's and the libraries' start-up
+ * included (Linux /proc); 0 when it cannot be read. */
+double mw_process_age(void);
+/* How busy the machine's processors are with other processes' work: a sample now, and
+ * between two samples the processors' busy time (steal by the hypervisor included) less
+ * this process's own, per second — in processors, NaN when /proc/stat cannot be read or
+ * the samples are under 50 ms apart. */
+typedef struct mw_cpu_sample {
+    double wall, busy, own;
+} mw_cpu_sample;
+void mw_cpu_sample_now(mw_cpu_sample *s);
+double mw_cpu_others(const mw_cpu_sample *a, const mw_cpu_sample *b);
+/* Processors online. */
+int mw_cpu_count(void);
+/* Bytes the kernel can give without swapping (MemAvailable of /proc/meminfo); 0 when it
+ * cannot be read. */
+double mw_mem_available(void);
 /* splitmix64's output for x: well-mixed bits from a counter or a seed. */
 uint64_t mw_splitmix64(uint64_t x);
 /* The median of v[0..n) (NaN when n = 0); sorts v. */

@@ -27,81 +27,200 @@ void mw_gold_free(mw_gold *g)
 
 /* ---- cost ---- */
 
-void mw_gold_forward_ops(const mw_spec *s, double *fma, double *trans)
+/* MPFR operations of layer l's forward pass (1..L; L + 1: the pool, head and loss):
+ * multiply-adds, the element operations around them (a copy and an activation per unit
+ * output, the coupling's add per feature) and transcendental calls. */
+static void layer_ops(const mw_spec *s, int l, double *fma, double *elem, double *trans)
 {
-    double macs = 0.0, acts = 0.0, B = s->batch, h = s->width / 2;
-    for (int l = 1; l <= s->depth; l++) {
-        macs += mw_spec_layer_macs(s, l);
-        acts += mw_spec_layer_acts(s, l);
+    const double B = s->batch;
+    if (l > s->depth) {
+        *fma = B * (double)s->classes * mw_spec_head_features(s) + B * s->width;
+        *elem = B * (s->width + 2.0 * s->classes);
+        *trans = 2.0 * B * s->classes; /* exp and log of the softmax */
+        return;
     }
-    *fma = B * macs + B * (double)s->classes * mw_spec_head_features(s) + B * s->width;
+    const mw_shape sh = mw_spec_layer_shape(s, l);
+    const double acts = mw_spec_layer_acts(s, l), h = sh.c * (double)sh.h * sh.w / 2.0;
+    /* a 3x3 convolution's taps outside the image are skipped, not multiplied by zero: of
+     * the 9 H W pairs of pixel and tap, (3H - 2)(3W - 2) are inside */
+    const double inside = mw_spec_is_conv(s) ? (3.0 * sh.h - 2.0) * (3.0 * sh.w - 2.0) /
+                                                   (9.0 * sh.h * sh.w)
+                                             : 1.0;
+    *fma = B * mw_spec_layer_macs(s, l) * inside;
+    *elem = B * (2.0 * acts + 2.0 * h + (s->bn ? 4.0 * acts : 0.0));
     *trans = B * ((s->f_act == MW_ACT_TANH ? acts : 0.0) + (s->bn ? 0.1 * acts : 0.0) +
-                  (s->out_act == MW_ACT_TANH ? s->depth * h : 0.0)) +
-             2.0 * B * s->classes;
+                  (s->out_act == MW_ACT_TANH ? h : 0.0));
 }
 
-/* The wall time of an mpfr_fma and of an mpfr_tanh at 256 bits on this machine: the best
- * of three timed runs (about 10 ms in all), once per process. Machines differ by more
- * than a factor of two here, so a fixed constant misleads every estimate built on it;
- * should the timing come out absurd, bench_gold's figures of a 2026 x86 core stand in
- * (70 ns and 2.8 µs). */
-static void mpfr_op_seconds(double *fma_s, double *tanh_s)
+/* The forward pass from layer `from` on in multiply-adds, an element operation (a copy,
+ * an add, a comparison: about a third of a multiply-add at these precisions) counted as
+ * 0.3 of one; and its transcendental calls. */
+static void forward_work(const mw_spec *s, int from, double *work, double *trans)
 {
-    static double f = 0.0, t = 0.0;
-    if (f == 0.0) {
-        enum { N_FMA = 20000, N_TANH = 1000 };
-        mpfr_t a, b, c, d;
-        mpfr_inits2(256, a, b, c, d, (mpfr_ptr)0);
-        mpfr_set_d(a, 1.0 + 0x1p-20, MPFR_RNDN);
-        mpfr_set_d(b, 0.75, MPFR_RNDN);
-        mpfr_set_d(c, 0.5, MPFR_RNDN);
-        double bf = INFINITY, bt = INFINITY;
-        for (int rep = 0; rep < 3; rep++) {
-            double t0 = mw_now();
-            for (int i = 0; i < N_FMA; i++)
-                mpfr_fma(d, a, b, i & 1 ? c : d, MPFR_RNDN);
-            double t1 = mw_now();
-            for (int i = 0; i < N_TANH; i++) {
-                mpfr_add(c, c, a, MPFR_RNDN); /* a new argument each time, in [0.5, 0.6] */
-                mpfr_tanh(d, c, MPFR_RNDN);
-            }
-            double t2 = mw_now();
-            mpfr_set_d(c, 0.5, MPFR_RNDN);
-            bf = fmin(bf, (t1 - t0) / N_FMA);
-            bt = fmin(bt, (t2 - t1) / N_TANH);
-        }
-        mpfr_clears(a, b, c, d, (mpfr_ptr)0);
-        int sane = isfinite(bf) && isfinite(bt) && bf > 1e-10 && bf < 1e-5 && bt > 1e-8 &&
-                   bt < 1e-3;
-        f = sane ? bf : 70e-9;
-        t = sane ? bt : 2.8e-6;
+    *work = *trans = 0.0;
+    for (int l = from; l <= s->depth + 1; l++) {
+        double f, e, t;
+        layer_ops(s, l, &f, &e, &t);
+        *work += f + 0.3 * e;
+        *trans += t;
     }
-    *fma_s = f;
-    *tanh_s = t;
 }
+
+void mw_gold_forward_ops(const mw_spec *s, double *fma, double *trans)
+{
+    *fma = *trans = 0.0;
+    for (int l = 1; l <= s->depth + 1; l++) {
+        double f, e, t;
+        layer_ops(s, l, &f, &e, &t);
+        *fma += f;
+        *trans += t;
+    }
+}
+
+/* Seconds of one multiply-add and one tanh of the reference at `bits` on this machine,
+ * measured on the reference itself: forward passes of a small mlp (64 wide, hidden 32, 2
+ * layers, batch 2) with relu, and again with tanh, their difference giving the tanh.
+ * An MPFR operation timed alone on a few operands runs 20-50% faster than the same
+ * operation in the reference's loops (its operands in cache, its arguments simpler), and
+ * that is the error the estimate must not have. Each is the least CPU time of four
+ * passes (about 8 ms in all): the work's own cost, which another process taking the core
+ * during one pass does not inflate. The multiply-add's figure carries the element
+ * operations around it, as the reference's passes do. Cached per precision for the life
+ * of the process. */
+typedef struct op_seconds {
+    long bits;
+    double fma, tanh;
+} op_seconds;
+
+static double timed_forward(const mw_spec *s, long bits)
+{
+    mw_layout lay;
+    mw_ref *r = NULL;
+    char msg[256];
+    double best = INFINITY;
+    if (mw_layout_build(s, &lay) != 0)
+        return NAN;
+    const size_t N = (size_t)s->batch * (size_t)s->width;
+    double *theta = malloc(lay.total * sizeof *theta), *x = malloc(N * sizeof *x);
+    int *labels = malloc((size_t)s->batch * sizeof *labels);
+    if (theta && x && labels && mw_ref_new(s, bits, &r, msg, sizeof msg) == 0) {
+        mw_init_params(s, &lay, theta);
+        uint64_t u = s->seed;
+        for (size_t i = 0; i < N; i++) {
+            u = mw_splitmix64(u);
+            x[i] = 2.0 * ((double)(u >> 11) * 0x1p-53 - 0.5);
+        }
+        for (int b = 0; b < s->batch; b++)
+            labels[b] = b % s->classes;
+        if (mw_ref_set_params(r, theta, msg, sizeof msg) == 0 &&
+            mw_ref_set_batch(r, x, labels, msg, sizeof msg) == 0)
+            for (int rep = 0; rep < 4; rep++) {
+                double t0 = mw_thread_cpu_now();
+                if (mw_ref_forward(r, msg, sizeof msg) != 0)
+                    break;
+                best = fmin(best, mw_thread_cpu_now() - t0);
+            }
+    }
+    mw_ref_free(r);
+    mw_layout_free(&lay);
+    free(theta), free(x), free(labels);
+    return best;
+}
+
+static op_seconds measure_ops(long bits)
+{
+    op_seconds o = {bits, NAN, NAN};
+    mw_spec s = mw_spec_default();
+    s.width = 64, s.depth = 2, s.batch = 2;
+    double work, trans, work2, trans2;
+    forward_work(&s, 1, &work, &trans);
+    const double relu = timed_forward(&s, bits);
+    s.f_act = MW_ACT_TANH;
+    forward_work(&s, 1, &work2, &trans2);
+    const double tanh_ = timed_forward(&s, bits);
+    /* the same elementwise work in both; the tanh net adds tanh calls to the softmax's
+     * exp and log, which cost about as much */
+    o.tanh = (tanh_ - relu) / (trans2 - trans);
+    o.fma = (relu - trans * o.tanh) / work;
+    /* a clock that does not move, or a reading that makes no sense, would make every
+     * estimate wrong: bench_gold's figures of a 2026 x86 core stand in, scaled by limbs */
+    const double limbs = (double)((bits + 63) / 64) / 4.0;
+    if (!(o.fma > 1e-10 && o.fma < 1e-4))
+        o.fma = 80e-9 * limbs;
+    if (!(o.tanh > 10.0 * o.fma && o.tanh < 1e-2))
+        o.tanh = 4e-6 * limbs;
+    return o;
+}
+
+static op_seconds op_costs(long bits)
+{
+    static op_seconds cache[4];
+    static int used;
+    for (int i = 0; i < used; i++)
+        if (cache[i].bits == bits)
+            return cache[i];
+    op_seconds o = measure_ops(bits);
+    cache[used < 4 ? used++ : 3] = o;
+    return o;
+}
+
+/* Seconds of the forward pass from layer `from` on (L + 1: the head alone), at those
+ * costs; a backward pass (mult = 1) adds its own: twice the multiply-adds (the input's
+ * and the parameters' cotangents), an element operation per element, and a sech and a
+ * square per tanh. The reference's loops cost about 2.5 forward passes a gradient here. */
+static double pass_seconds(const mw_spec *s, int from, const op_seconds *c, int backward)
+{
+    double work, trans;
+    forward_work(s, from, &work, &trans);
+    return (work * c->fma + trans * c->tanh) * (backward ? 2.5 : 1.0);
+}
+
+/* The layer of parameter j (1..L), or L + 1 for the head's. */
+static int layer_of(const mw_layout *lay, size_t j, int L);
+static size_t pick_coords(const mw_layout *lay, long fd_coords, size_t **out);
 
 double mw_gold_cost_seconds(const mw_spec *s, const mw_gold_opts *o)
 {
-    double fma, trans, fma_s, tanh_s;
-    mw_gold_forward_ops(s, &fma, &trans);
-    mpfr_op_seconds(&fma_s, &tanh_s);
-    /* one pass at p bits: those costs at 256 bits, growing like p^0.5 and p^0.8 */
-    double p = (double)o->bits / 256.0, p2 = (double)(o->bits + MW_GOLD_CHECK_EXTRA_BITS) / 256.0;
-    double pass = fma * fma_s * sqrt(p) + trans * tanh_s * pow(p, 0.8);
-    double pass2 = fma * fma_s * sqrt(p2) + trans * tanh_s * pow(p2, 0.8);
-    /* a gradient: the forward pass and a backward one with twice its multiply-adds and a
-     * sech per activation (3 passes' worth), at p and at p + 64 bits; the witness: two
-     * forward passes per coordinate, each from the coordinate's layer on (half a pass on
-     * average) */
+    const op_seconds lo = op_costs(o->bits), hi = op_costs(o->bits + MW_GOLD_CHECK_EXTRA_BITS);
+    /* the gradient at p and at p + 64 bits: a forward and a backward pass each */
+    double sec = pass_seconds(s, 1, &lo, 1) + pass_seconds(s, 1, &hi, 1);
+    /* the witness: two forward passes at p bits per coordinate it checks, each from the
+     * coordinate's own layer on (the layers before keep their outputs) */
     mw_layout lay;
-    size_t P = 0;
+    if (mw_layout_build(s, &lay) != 0)
+        return sec;
+    size_t *coords = NULL, n = pick_coords(&lay, o->fd_coords, &coords);
+    double from[MW_MAX_DEPTH + 2];
+    for (int l = 1; l <= s->depth + 1; l++)
+        from[l] = -1.0;
+    for (size_t k = 0; k < n; k++) {
+        int l = layer_of(&lay, coords[k], s->depth);
+        if (from[l] < 0.0)
+            from[l] = pass_seconds(s, l, &lo, 0);
+        sec += 2.0 * from[l];
+    }
+    free(coords);
+    mw_layout_free(&lay);
+    return sec;
+}
+
+double mw_ref_pass_seconds(const mw_spec *s, long bits, int backward)
+{
+    const op_seconds c = op_costs(bits);
+    return pass_seconds(s, 1, &c, backward);
+}
+
+double mw_gold_peak_bytes(const mw_spec *s, const mw_gold_opts *o)
+{
+    /* the p-bit and the (p + 64)-bit reference are alive together, with the result */
+    mw_layout lay;
+    double P = 0.0;
     if (mw_layout_build(s, &lay) == 0) {
-        P = lay.total;
+        P = (double)lay.total;
         mw_layout_free(&lay);
     }
-    double coords = o->fd_coords < 0 ? (P <= 64 ? (double)P : 64.0 + 2.0 * s->depth * s->units + 2)
-                                     : (double)o->fd_coords;
-    return 3.0 * (pass + pass2) + coords * pass;
+    return mw_ref_bytes(s, o->bits) + mw_ref_bytes(s, o->bits + MW_GOLD_CHECK_EXTRA_BITS) +
+           16.0 * P;
 }
 
 /* ---- certification ---- */
@@ -199,6 +318,12 @@ static int tensor_of(const mw_layout *lay, size_t j)
     return q;
 }
 
+static int layer_of(const mw_layout *lay, size_t j, int L)
+{
+    int layer = lay->params[tensor_of(lay, j)].layer;
+    return layer ? layer : L + 1;
+}
+
 static int witness(mw_ref *r, const mw_ref *check, const mw_layout *lay, int L, long fd_coords,
                    mw_gold *out, char *msg, size_t msg_len)
 {
@@ -217,8 +342,7 @@ static int witness(mw_ref *r, const mw_ref *check, const mw_layout *lay, int L, 
      * layers before it still hold the unperturbed outputs */
     for (size_t k = n; rc == 0 && k-- > 0;) {
         size_t j = coords[k];
-        int layer = lay->params[tensor_of(lay, j)].layer;
-        rc = central_difference(r, j, layer ? layer : L + 1, fd, keep, minus, jm, msg, msg_len);
+        rc = central_difference(r, j, layer_of(lay, j, L), fd, keep, minus, jm, msg, msg_len);
         if (rc == 0)
             worst = fmin(worst, agree_bits(fd, mw_ref_grad(check, j), floor_, p, t, d));
     }

@@ -100,10 +100,17 @@ void mw_gold_free(mw_gold *g);
  * multiplies of the same count around them) and transcendental calls. */
 void mw_gold_forward_ops(const mw_spec *spec, double *fma, double *trans);
 
-/* Estimated wall time of mw_gold_compute in seconds on one core of this machine, from
- * those counts and the costs of an MPFR multiply-add and tanh, timed here once per
- * process. */
+/* Estimated time of mw_gold_compute in seconds on one core of this machine to itself: the
+ * reference's operations layer by layer — its gradient at p and at p + 64 bits, and the
+ * witness's forward passes from each checked coordinate's layer on — at the costs of an
+ * MPFR multiply-add, add and tanh on full-precision operands, timed here once per process
+ * and precision (about 5 ms each). */
 double mw_gold_cost_seconds(const mw_spec *spec, const mw_gold_opts *opts);
+/* Estimated seconds of a forward pass of the reference at `bits` (with backward: of a
+ * gradient, the forward pass and the reverse pass after it), by the same model. */
+double mw_ref_pass_seconds(const mw_spec *spec, long bits, int backward);
+/* Bytes mw_gold_compute holds at its peak: both references and the result. */
+double mw_gold_peak_bytes(const mw_spec *spec, const mw_gold_opts *opts);
 
 /* ---- the layer oracle: one coupling layer in MPFR (layer checks) ---- */
 

@@ -118,6 +118,9 @@ const void *mw_field_at_c(const mw_field *f, const void *rec);
 /* A number's value (integers, bools and enums too); NaN for other kinds. */
 double mw_field_number(const mw_field *f, const void *rec);
 void mw_field_set_number(const mw_field *f, void *rec, double v);
+/* An integer field's value (int, bool, enum, long, long long, size_t), exactly: where a
+ * value may pass 2^53 (files, JSON), not through mw_field_number's double. */
+long long mw_field_integer(const mw_field *f, const void *rec);
 /* The field named `name` in r, looking into flattened (not MW_F_NEST) sub-records: *base
  * gets the offset of the record that holds it. NULL when there is none. */
 const mw_field *mw_record_find(const mw_record *r, const char *name, size_t *base);

@@ -74,6 +74,18 @@ void mw_field_set_number(const mw_field *f, void *rec, double v)
     set_number_at(f->kind, mw_field_at(f, rec), v);
 }
 
+long long mw_field_integer(const mw_field *f, const void *rec)
+{
+    const void *p = mw_field_at_c(f, rec);
+    switch (f->kind) {
+    case MW_FK_LONG: return *(const long *)p;
+    case MW_FK_I64: return *(const long long *)p;
+    case MW_FK_U64: return (long long)*(const uint64_t *)p;
+    case MW_FK_SIZE: return (long long)*(const size_t *)p;
+    default: return *(const int *)p;
+    }
+}
+
 int mw_field_present(const mw_field *f, const void *rec)
 {
     return !f->when || f->when(rec);
@@ -463,8 +475,7 @@ void mw_json_members_except(mw_json *j, const mw_record *r, const void *rec, uns
         case MW_FK_LONG:
         case MW_FK_I64:
         case MW_FK_SIZE: {
-            long long v = f->kind == MW_FK_I64 ? *(const long long *)p
-                                               : (long long)mw_field_number(f, rec);
+            long long v = mw_field_integer(f, rec); /* LLONG_MAX has no double */
             if ((f->flags & MW_F_NULL_NEG) && v < 0)
                 mw_json_null(j, f->name);
             else

@@ -18,13 +18,17 @@
 #include "mw_spec.h"
 
 #define MW_REF_MIN_BITS 24
-#define MW_REF_MAX_BITS 65536
+#define MW_REF_MAX_BITS 65536 /* the most a user asks for (--oracle-bits) */
+/* what a network may be built at: the gold oracle re-runs at its bits + 64 to certify them */
+#define MW_REF_MAX_WORK_BITS (MW_REF_MAX_BITS + 64)
 
 typedef struct mw_ref mw_ref;
 
 /* A network of this spec at `bits` of precision, parameters and batch zero. */
 int mw_ref_new(const mw_spec *spec, mpfr_prec_t bits, mw_ref **out, char *msg, size_t msg_len);
 void mw_ref_free(mw_ref *r);
+/* The bytes mw_ref_new allocates for this spec at `bits` (0 when the spec has no layout). */
+double mw_ref_bytes(const mw_spec *spec, mpfr_prec_t bits);
 
 size_t mw_ref_n_params(const mw_ref *r);
 mpfr_prec_t mw_ref_bits(const mw_ref *r);

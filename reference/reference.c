@@ -122,9 +122,9 @@ static size_t widest_unit(const mw_ref *r)
 int mw_ref_new(const mw_spec *spec, mpfr_prec_t bits, mw_ref **out, char *msg, size_t msg_len)
 {
     *out = NULL;
-    if (bits < MW_REF_MIN_BITS || bits > MW_REF_MAX_BITS)
+    if (bits < MW_REF_MIN_BITS || bits > MW_REF_MAX_WORK_BITS)
         return fail(msg, msg_len, "oracle-bits %ld: allowed %d..%d", (long)bits, MW_REF_MIN_BITS,
-                    MW_REF_MAX_BITS);
+                    MW_REF_MAX_WORK_BITS);
     if (mw_spec_validate(spec, msg, msg_len) != 0)
         return 1;
     mw_ref *r = calloc(1, sizeof *r);
@@ -190,6 +190,45 @@ int mw_ref_new(const mw_spec *spec, mpfr_prec_t bits, mw_ref **out, char *msg, s
         return fail(msg, msg_len, "out of memory for the reference network");
     }
     return 0;
+}
+
+/* The values mw_ref_new allocates, counted the same way (keep the two together): the
+ * memory estimate of gold rests on it. */
+static double ref_values(const mw_spec *spec)
+{
+    mw_ref r;
+    memset(&r, 0, sizeof r);
+    if (mw_layout_build(spec, &r.lay) != 0)
+        return 0.0;
+    r.s = *spec;
+    r.B = (size_t)spec->batch, r.n = (size_t)spec->width, r.h = r.n / 2;
+    r.C = (size_t)spec->classes, r.P = r.lay.total, r.N = r.B * r.n;
+    r.L = spec->depth, r.k = spec->units;
+    r.nh = (size_t)mw_spec_head_features(spec);
+    r.maxw = widest_unit(&r);
+    mw_layout_free(&r.lay);
+    double v = 2.0 * (double)r.P + (double)(r.L + 1) * (double)r.N +
+               (spec->arch == MW_ARCH_REVNET ? (double)(spec->blocks - 1) * (double)r.N : 0.0) +
+               (double)r.L * (double)r.B * (double)r.h + 2.0 * (double)(r.B * r.nh) +
+               (double)(r.B * r.C) + (double)r.B + 3.0 * (double)r.N +
+               2.0 * (double)(r.B * r.maxw) + 7.0;
+    for (int l = 1; l <= r.L; l++)
+        for (int u = 1; u <= r.k; u++) {
+            size_t out, in;
+            unit_dims(&r, l, u, &out, &in);
+            double m = (double)unit_count(&r, l, u);
+            v += spec->bn ? 4.0 * m + (double)out : 2.0 * m;
+        }
+    return v;
+}
+
+double mw_ref_bytes(const mw_spec *spec, mpfr_prec_t bits)
+{
+    /* each value: its mpfr_t, and the limbs mpfr_init2 allocates (with the size limb MPFR
+     * keeps in front) in a malloc chunk of 16-byte granules with 8 bytes of header */
+    double limbs = 8.0 + 8.0 * (double)((bits + 63) / 64);
+    double chunk = 16.0 * ceil((limbs + 8.0) / 16.0);
+    return ref_values(spec) * ((double)sizeof(mpfr_t) + chunk);
 }
 
 void mw_ref_free(mw_ref *r)

@@ -2,7 +2,9 @@
  * compound dataset, both driven by the record's field table and read back with every
  * field checked. Sub-records are flat, or prefixed by their name (MW_F_PREFIX); enums are
  * written as their names. */
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +72,31 @@ static void check_record(h5u *w, const mw_record *r, const void *rec)
         h5u_fail(w, "%s", err.msg);
 }
 
+/* Does an integer from a file fit its field's C type (int, bool, long, long long, size_t)?
+ * The field's lo..hi range is a separate check. */
+static int integer_fits(const mw_field *f, long long v)
+{
+    switch (f->kind) {
+    case MW_FK_I64: return 1;
+    case MW_FK_LONG: return v >= LONG_MIN && v <= LONG_MAX;
+    case MW_FK_SIZE: return v >= 0 && (unsigned long long)v <= SIZE_MAX;
+    default: return v >= INT_MIN && v <= INT_MAX;
+    }
+}
+
+/* Store an integer that fits its field, exactly: through a double (mw_field_set_number) a
+ * 64-bit value rounds, and LLONG_MAX rounds up to 2^63, which converts to no integer type
+ * (undefined behaviour; a damaged file had it). */
+static void store_integer(const mw_field *f, void *p, long long v)
+{
+    switch (f->kind) {
+    case MW_FK_I64: *(long long *)p = v; break;
+    case MW_FK_LONG: *(long *)p = (long)v; break;
+    case MW_FK_SIZE: *(size_t *)p = (size_t)v; break;
+    default: *(int *)p = (int)v; break;
+    }
+}
+
 static size_t longest_name(const mw_names *t)
 {
     size_t m = 1;
@@ -108,7 +135,7 @@ void h5u_write_record(h5u *w, hid_t loc, const mw_record *r, const void *rec)
         }
         case MW_FK_SET:
         case MW_FK_RECORD: h5u_fail(w, "%s: not an attribute", l->name); break;
-        default: h5u_attr_i64(w, loc, l->name, (long long)mw_field_number(l->f, holder)); break;
+        default: h5u_attr_i64(w, loc, l->name, mw_field_integer(l->f, holder)); break;
         }
     }
 }
@@ -130,9 +157,11 @@ void h5u_read_record(h5u *w, hid_t loc, const mw_record *r, void *rec)
         case MW_FK_STR: h5u_read_str(w, loc, l->name, p, f->size); break;
         case MW_FK_ENUM: {
             char name[64];
-            int v;
+            int v = 0;
             h5u_read_str(w, loc, l->name, name, sizeof name);
-            if (!w->failed && mw_name_parse(f->names, name, &v) != 0)
+            if (w->failed)
+                break;
+            if (mw_name_parse(f->names, name, &v) != 0)
                 h5u_fail(w, "attribute '%s': unknown %s '%s'", l->name, f->names->what, name);
             else
                 *(int *)p = v;
@@ -152,13 +181,10 @@ void h5u_read_record(h5u *w, hid_t loc, const mw_record *r, void *rec)
                 h5u_fail(w, "attribute '%s' = %lld: allowed %.0f..%.0f", l->name, v, f->lo, f->hi);
             else if (!w->failed && f->kind == MW_FK_BOOL && v != 0 && v != 1)
                 h5u_fail(w, "attribute '%s' = %lld: allowed 0 or 1", l->name, v);
-            else if (!w->failed && f->kind != MW_FK_I64 && f->kind != MW_FK_LONG &&
-                     (v > 2147483647LL || v < -2147483647LL - 1))
+            else if (!w->failed && !integer_fits(f, v))
                 h5u_fail(w, "attribute '%s' = %lld: out of range", l->name, v);
-            else
-                mw_field_set_number(f, holder, (double)v);
-            if (f->kind == MW_FK_I64)
-                *(long long *)p = v;
+            else if (!w->failed)
+                store_integer(f, p, v);
             break;
         }
         }
@@ -254,8 +280,7 @@ static void pack(const table_layout *t, const void *rec, unsigned char *row)
             break;
         }
         default: {
-            long long v = l->f->kind == MW_FK_I64 ? *(const long long *)p
-                                                  : (long long)mw_field_number(l->f, holder);
+            long long v = mw_field_integer(l->f, holder);
             memcpy(q, &v, 8);
         }
         }
@@ -302,9 +327,11 @@ static void unpack(h5u *w, const char *dataset, size_t index, const table_layout
         default: {
             long long v;
             memcpy(&v, q, 8);
-            mw_field_set_number(l->f, holder, (double)v);
-            if (l->f->kind == MW_FK_I64)
-                *(long long *)p = v;
+            if (!integer_fits(l->f, v))
+                h5u_fail(w, "dataset '%s' row %zu: %s = %lld (out of range)", dataset, index,
+                         l->name, v);
+            else
+                store_integer(l->f, p, v);
         }
         }
     }
@@ -354,7 +381,7 @@ void *h5u_read_table(h5u *w, hid_t loc, const char *name, const mw_record *r, si
                  (unsigned long long)dims[0]);
     else
         layout(w, r, name, ft, &t);
-    if (!w->failed && dims[0] > 0) {
+    if (!w->failed && dims[0] > 0 && h5u_rows_fit(w, name, dims[0], H5Tget_size(ft), t.row)) {
         img = malloc((size_t)dims[0] * t.row);
         recs = calloc((size_t)dims[0], r->size);
         if (!img || !recs)

@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 
@@ -259,6 +263,8 @@ mw_status h5u_check_path(const char *option, const char *path, int force, int re
     mw_status st = MW_ERR_ARG;
     if (*path == '\0')
         mw_err_set(err, st, "%s: empty file name", option);
+    else if (path[strlen(path) - 1] == '/')
+        mw_err_set(err, st, "%s %s: names a directory, not a file", option, path);
     else if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         mw_err_set(err, st, "%s %s: directory %s does not exist", option, path, dir);
     else if (access(dir, W_OK) != 0)
@@ -273,7 +279,7 @@ mw_status h5u_check_path(const char *option, const char *path, int force, int re
     else if (exists && !force && !resume)
         mw_err_set(err, st, "%s %s: %s", option, path, exists_hint);
     else
-        st = MW_OK;
+        st = h5u_claim(option, path, err);
     free(copy);
     return st;
 }
@@ -319,51 +325,458 @@ static void sweep_stale(const char *path)
     free(copy), free(copy2);
 }
 
-mw_status h5u_temp_beside(const char *path, char *tmp, size_t n, mw_err *err)
+/* The temporary file being written now, for the signal handler to remove (h5u_abandon). */
+static char live_tmp[4200];
+static volatile sig_atomic_t live_tmp_pid;
+
+/* A new empty file beside path, made exclusively, open for writing: its descriptor. */
+static int temp_fd(const char *path, char *tmp, size_t n, mw_err *err)
 {
     sweep_stale(path);
-    if (snprintf(tmp, n, "%s.tmp-%ld-XXXXXX", path, (long)getpid()) >= (int)n)
-        return mw_err_set(err, MW_ERR_ARG, "%s: path too long", path);
+    if (snprintf(tmp, n, "%s.tmp-%ld-XXXXXX", path, (long)getpid()) >= (int)n) {
+        mw_err_set(err, MW_ERR_ARG, "%s: path too long", path);
+        return -1;
+    }
     int fd = mkstemp(tmp); /* O_CREAT | O_EXCL, 0600: never an existing name or a symlink */
+    if (fd < 0) {
+        mw_err_set(err, MW_ERR_IO, "%s: cannot create a temporary file beside it: %s", path,
+                   strerror(errno));
+        return -1;
+    }
+    mode_t mask = umask(0); /* the finished file's mode as any new file's: 0666 less umask */
+    umask(mask);
+    if (fchmod(fd, 0666 & ~mask) != 0) {
+        mw_err_set(err, MW_ERR_IO, "%s: cannot set the mode of %s: %s", path, tmp,
+                   strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    if (strlen(tmp) < sizeof live_tmp) {
+        live_tmp_pid = 0;
+        memcpy(live_tmp, tmp, strlen(tmp) + 1);
+        live_tmp_pid = getpid();
+    }
+    return fd;
+}
+
+mw_status h5u_temp_beside(const char *path, char *tmp, size_t n, mw_err *err)
+{
+    int fd = temp_fd(path, tmp, n, err);
     if (fd < 0)
-        return mw_err_set(err, MW_ERR_IO, "%s: cannot create a temporary file beside it: %s",
-                          path, strerror(errno));
+        return err ? err->status : MW_ERR_IO;
     close(fd);
     return MW_OK;
 }
 
-mw_status h5u_write_atomic(const char *path, h5u_fill_fn fill, void *arg, mw_err *err)
+mw_status h5u_finish_temp(const char *path, const char *tmp, mw_err *err)
 {
-    h5u w = {err, MW_ERR_IO, 0};
-    char tmp[4096];
-    /* A fresh name each commit, made exclusively: nothing at a guessable name is followed
-     * or overwritten (a writer killed mid-commit leaves its temporary file behind). */
-    mw_status made = h5u_temp_beside(path, tmp, sizeof tmp, err);
-    if (made != MW_OK)
-        return made;
-    h5u_quiet();
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) {
+    int fd = open(tmp, O_RDONLY | O_NOFOLLOW);
+    mw_status st = MW_OK;
+    if (fd < 0 || fsync(fd) != 0)
+        st = mw_err_set(err, MW_ERR_IO, "%s: cannot flush %s to disk: %s", path, tmp,
+                        strerror(errno));
+    if (fd >= 0 && close(fd) != 0 && st == MW_OK)
+        st = mw_err_set(err, MW_ERR_IO, "%s: cannot flush %s to disk: %s", path, tmp,
+                        strerror(errno));
+    if (st == MW_OK && rename(tmp, path) != 0)
+        st = mw_err_set(err, MW_ERR_IO, "%s: cannot move the new file into place: %s", path,
+                        strerror(errno));
+    if (st != MW_OK) {
         unlink(tmp);
-        return mw_err_set(err, MW_ERR_IO, "%s: cannot create %s", path, tmp);
+    } else {
+        char *copy = strdup(path);
+        if (copy) { /* the rename itself reaches the disk with its directory */
+            sync_path(dirname(copy));
+            free(copy);
+        }
     }
-    fill(&w, f, arg);
-    if (H5Fclose(f) < 0)
-        h5u_fail(&w, "HDF5: closing %s failed", tmp);
-    if (!w.failed && sync_path(tmp) != 0)
-        h5u_fail(&w, "%s: cannot flush to disk: %s", tmp, strerror(errno));
-    if (!w.failed && rename(tmp, path) != 0)
-        h5u_fail(&w, "%s: cannot move the new file into place: %s", path, strerror(errno));
-    if (w.failed) {
+    live_tmp_pid = 0;
+    return st;
+}
+
+mw_status h5u_write_bytes_atomic(const char *path, const void *bytes, size_t n, mw_err *err)
+{
+    char tmp[4200];
+    int fd = temp_fd(path, tmp, sizeof tmp, err);
+    if (fd < 0)
+        return err ? err->status : MW_ERR_IO;
+    const char *p = bytes;
+    size_t left = n;
+    while (left > 0) {
+        ssize_t k = write(fd, p, left);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) { /* ENOSPC, EDQUOT, EFBIG, EIO: said, and the old file is left as it was */
+            mw_err_set(err, MW_ERR_IO, "%s: writing failed after %zu of %zu bytes: %s", path,
+                       n - left, n, k < 0 ? strerror(errno) : "no progress");
+            close(fd);
+            unlink(tmp);
+            live_tmp_pid = 0;
+            return MW_ERR_IO;
+        }
+        p += k, left -= (size_t)k;
+    }
+    if (close(fd) != 0) {
+        mw_err_set(err, MW_ERR_IO, "%s: writing failed: %s", path, strerror(errno));
         unlink(tmp);
+        live_tmp_pid = 0;
         return MW_ERR_IO;
     }
-    char *copy = strdup(path);
-    if (copy) { /* the rename itself reaches the disk with its directory */
-        sync_path(dirname(copy));
-        free(copy);
+    return h5u_finish_temp(path, tmp, err);
+}
+
+mw_status h5u_write_atomic(const char *path, h5u_fill_fn fill, void *arg, mw_err *err)
+{
+    /* HDF5 builds the file in memory (the core driver, no backing store) and the image is
+     * written here, every write checked. libhdf5 1.10 never touches the disk: a full disk
+     * is one message, where a failed H5Fclose of a file on disk left state that crashed
+     * libhdf5's exit handler (SIGSEGV). */
+    static unsigned images;
+    h5u w = {err, MW_ERR_IO, 0, 0};
+    char name[64];
+    snprintf(name, sizeof name, "mwverify-image-%ld-%u", (long)getpid(), images++);
+    h5u_quiet();
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), f = -1;
+    if (h5u_bad(&w, fapl, "H5Pcreate") ||
+        h5u_bad(&w, H5Pset_fapl_core(fapl, (size_t)1 << 20, 0), "H5Pset_fapl_core") ||
+        h5u_bad(&w, f = H5Fcreate(name, H5F_ACC_EXCL, H5P_DEFAULT, fapl), "H5Fcreate")) {
+        if (fapl >= 0)
+            H5Pclose(fapl);
+        return MW_ERR_IO;
     }
-    return MW_OK;
+    H5Pclose(fapl);
+    fill(&w, f, arg);
+    void *image = NULL;
+    ssize_t size = -1;
+    if (!h5u_bad(&w, H5Fflush(f, H5F_SCOPE_LOCAL), "H5Fflush") &&
+        !h5u_bad(&w, size = H5Fget_file_image(f, NULL, 0), "H5Fget_file_image")) {
+        image = malloc(size > 0 ? (size_t)size : 1);
+        if (!image)
+            h5u_fail(&w, "%s: out of memory for the file's image (%zd bytes)", path, size);
+        else
+            h5u_bad(&w, H5Fget_file_image(f, image, (size_t)size), "H5Fget_file_image");
+    }
+    h5u_bad(&w, H5Fclose(f), "H5Fclose");
+    mw_status st = w.failed ? MW_ERR_IO : h5u_write_bytes_atomic(path, image, (size_t)size, err);
+    free(image);
+    return st;
+}
+
+/* ---- claims: one writer per target ---- */
+
+typedef struct claim {
+    char lock[4200];  /* "<path>.lock" */
+    int fd;
+    pid_t owner;
+} claim;
+
+static claim claims[8];
+static volatile sig_atomic_t n_claims;
+
+static void release_claims(void)
+{
+    for (int i = 0; i < n_claims; i++)
+        if (claims[i].owner == getpid()) { /* not a forked worker's to remove */
+            unlink(claims[i].lock);
+            close(claims[i].fd);
+            claims[i].owner = 0;
+        }
+}
+
+void h5u_abandon(void)
+{
+    for (int i = 0; i < n_claims; i++)
+        if (claims[i].owner == getpid())
+            unlink(claims[i].lock);
+    if (live_tmp_pid == getpid())
+        unlink(live_tmp);
+}
+
+/* Who holds a lock file: "process N (command line)" from what it wrote there. */
+static void holder(int fd, const struct flock *q, char *out, size_t n)
+{
+    char said[600] = "";
+    ssize_t k = pread(fd, said, sizeof said - 1, 0);
+    said[k > 0 ? k : 0] = '\0';
+    said[strcspn(said, "\n")] = '\0';
+    char *cmd = strchr(said, ' ');
+    if (q->l_pid > 0)
+        snprintf(out, n, "process %ld%s%s%s", (long)q->l_pid, cmd ? " (" : "", cmd ? cmd + 1 : "",
+                 cmd ? ")" : "");
+    else
+        snprintf(out, n, "another process%s%s%s", cmd ? " (" : "", cmd ? cmd + 1 : "",
+                 cmd ? ")" : "");
+}
+
+/* This process's command line, its words joined by spaces. */
+static void own_command(char *out, size_t n)
+{
+    out[0] = '\0';
+    int fd = open("/proc/self/cmdline", O_RDONLY);
+    if (fd < 0)
+        return;
+    ssize_t k = read(fd, out, n - 1);
+    close(fd);
+    if (k <= 0)
+        return;
+    for (ssize_t i = 0; i < k; i++)
+        if (out[i] == '\0' || out[i] == '\n')
+            out[i] = ' ';
+    out[k > 0 && out[k - 1] == ' ' ? k - 1 : k] = '\0';
+}
+
+mw_status h5u_claim(const char *option, const char *path, mw_err *err)
+{
+    static int registered;
+    claim c = {.fd = -1};
+    if (snprintf(c.lock, sizeof c.lock, "%s.lock", path) >= (int)sizeof c.lock)
+        return mw_err_set(err, MW_ERR_ARG, "%s %s: path too long", option, path);
+    for (int i = 0; i < n_claims; i++)
+        if (claims[i].owner == getpid() && strcmp(claims[i].lock, c.lock) == 0)
+            return MW_OK; /* this process's already */
+    if (n_claims == (int)(sizeof claims / sizeof claims[0]))
+        return mw_err_set(err, MW_ERR_ARG, "%s %s: too many files written at once", option, path);
+    /* A POSIX record lock on "<path>.lock": the kernel drops it when its process ends, so a
+     * killed writer never blocks the next one; the file itself only says who holds it. */
+    for (int attempt = 0; attempt < 8; attempt++) {
+        int fd = open(c.lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return mw_err_set(err, errno == ELOOP ? MW_ERR_ARG : MW_ERR_IO,
+                              "%s %s: cannot create its lock file %s: %s", option, path, c.lock,
+                              strerror(errno));
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        if (fcntl(fd, F_SETLK, &fl) != 0) {
+            int e = errno;
+            if (e == EACCES || e == EAGAIN) {
+                struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+                char who[700];
+                if (fcntl(fd, F_GETLK, &q) != 0)
+                    q.l_pid = 0;
+                holder(fd, &q, who, sizeof who);
+                close(fd);
+                return mw_err_set(err, MW_ERR_ARG, "%s %s: being written by %s; wait for it to "
+                                  "finish, or write another file", option, path, who);
+            }
+            close(fd);
+            return mw_err_set(err, MW_ERR_IO, "%s %s: cannot lock %s: %s", option, path, c.lock,
+                              strerror(e));
+        }
+        /* the lock holds only if the file is still the one at the name: a writer that
+         * finished may have removed it between our open and our lock */
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && lstat(c.lock, &b) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino) {
+            char line[600];
+            own_command(line, sizeof line);
+            char said[700];
+            int len = snprintf(said, sizeof said, "%ld %s\n", (long)getpid(), line);
+            if (ftruncate(fd, 0) != 0 || pwrite(fd, said, (size_t)len, 0) != len) {
+                /* the lock holds; only the note of who holds it is missing */
+            }
+            c.fd = fd;
+            c.owner = getpid();
+            claims[n_claims] = c;
+            n_claims = n_claims + 1;
+            if (!registered)
+                registered = atexit(release_claims) == 0;
+            return MW_OK;
+        }
+        close(fd);
+    }
+    return mw_err_set(err, MW_ERR_IO, "%s %s: cannot lock %s (it keeps being replaced)", option,
+                      path, c.lock);
+}
+
+void h5u_unclaim(const char *path)
+{
+    char lock[4200];
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    for (int i = 0; i < n_claims; i++)
+        if (claims[i].owner == getpid() && strcmp(claims[i].lock, lock) == 0) {
+            unlink(claims[i].lock);
+            close(claims[i].fd);
+            claims[i] = claims[n_claims - 1];
+            n_claims = n_claims - 1;
+            return;
+        }
+}
+
+/* ---- reading untrusted files in a child ---- */
+
+static double read_time_limit(const char *path)
+{
+    const char *env = getenv("MW_READ_TIME_LIMIT");
+    char *end;
+    double v = env ? strtod(env, &end) : 0.0;
+    if (env && *env && *end == '\0' && v >= 0.01 && v < 1e5)
+        return v;
+    struct stat sb;
+    off_t size = stat(path, &sb) == 0 ? sb.st_size : 0;
+    return 30.0 + (double)(size / (16 << 20)); /* a legitimate file reads at > 16 MiB/s */
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define MW_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MW_ASAN 1
+#endif
+#endif
+
+/* In the reading child: address space for what it has, 1 GiB and 16 bytes per byte of the
+ * file, so that a damaged file cannot make libhdf5 take the machine's memory (one changed
+ * byte of a 76 KB dump made it touch gigabytes); its allocation fails instead. Not under
+ * AddressSanitizer, whose shadow memory is address space already. */
+static void bound_memory(const char *path)
+{
+#ifndef MW_ASAN
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    struct stat sb;
+    if (!f)
+        return;
+    int got = fscanf(f, "%lu", &pages);
+    fclose(f);
+    if (got != 1 || stat(path, &sb) != 0)
+        return;
+    rlim_t have = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE);
+    rlim_t cap = have + ((rlim_t)1 << 30) + 16 * (rlim_t)sb.st_size;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > cap)) {
+        rl.rlim_cur = cap;
+        setrlimit(RLIMIT_AS, &rl);
+    }
+#else
+    (void)path;
+#endif
+}
+
+/* The line that sums up what a failed reading child wrote on stderr: a sanitizer's
+ * SUMMARY line if there is one, else its last line; as "; it said: ...", or "". */
+static void child_gist(FILE *f, char *out, size_t n)
+{
+    char line[512], best[512] = "";
+    out[0] = '\0';
+    if (!f || fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0)
+        return;
+    int summary = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '\0' || summary)
+            continue;
+        summary = strncmp(line, "SUMMARY:", 8) == 0;
+        snprintf(best, sizeof best, "%s", line);
+    }
+    if (best[0])
+        snprintf(out, n, "; it said: %.180s", best);
+}
+
+mw_status h5u_read_isolated(const char *path, h5u_read_fn fn, void *arg, mw_err *err)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return mw_err_set(err, MW_ERR_IO, "%s: cannot create a pipe: %s", path, strerror(errno));
+    double limit = read_time_limit(path);
+    /* what the child says on stderr (glibc's or a sanitizer's report of a fault inside
+     * libhdf5) is kept here, and its gist goes into the one line */
+    FILE *said = tmpfile();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]), close(p[1]);
+        if (said)
+            fclose(said);
+        return mw_err_set(err, MW_ERR_IO, "%s: cannot fork the reading process: %s", path,
+                          strerror(errno));
+    }
+    if (pid == 0) {
+        /* the child: the library's own faults kill it plainly, with no core file, and a
+         * read that loops is stopped by the alarm */
+        static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGALRM, SIGTERM};
+        for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+            signal(fatal[i], SIG_DFL);
+        signal(SIGINT, SIG_IGN); /* the parent decides */
+        struct rlimit none = {0, 0};
+        setrlimit(RLIMIT_CORE, &none);
+        bound_memory(path);
+        close(p[0]);
+        if (said)
+            dup2(fileno(said), 2);
+        const time_t whole = (time_t)limit;
+        struct itimerval t = {{0, 0}, {whole, (suseconds_t)((limit - (double)whole) * 1e6)}};
+        setitimer(ITIMER_REAL, &t, NULL); /* SIGALRM when it runs out */
+        mw_err why = {MW_OK, ""};
+        mw_status st = fn(path, arg, &why);
+        why.status = st;
+        size_t len = offsetof(mw_err, msg) + strlen(why.msg) + 1;
+        const char *c = (const char *)&why;
+        while (len > 0) {
+            ssize_t k = write(p[1], c, len);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                break;
+            c += k, len -= (size_t)k;
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    mw_err why;
+    memset(&why, 0, sizeof why);
+    size_t got = 0;
+    for (;;) {
+        ssize_t k = read(p[0], (char *)&why + got, sizeof why - 1 - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    close(p[0]);
+    int ws = 0;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+    char gist[240];
+    child_gist(said, gist, sizeof gist);
+    if (said)
+        fclose(said);
+    if (WIFSIGNALED(ws)) {
+        int sig = WTERMSIG(ws);
+        if (sig == SIGALRM)
+            return mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: reading it did not finish in %g s "
+                              "(libhdf5 loops on some damaged files; MW_READ_TIME_LIMIT=SECONDS "
+                              "sets the limit)", path, limit);
+        if (sig == SIGKILL || sig == SIGTERM || sig == SIGINT)
+            return mw_err_set(err, MW_ERR_IO, "%s: the process reading it was stopped (%s)", path,
+                              strsignal(sig));
+        return mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: libhdf5 crashed reading it (%s)%s",
+                          path, strsignal(sig), gist);
+    }
+    if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0 || got <= offsetof(mw_err, msg))
+        return mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: the process reading it failed (exit "
+                          "status %d)%s", path, WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, gist);
+    why.msg[sizeof why.msg - 1] = '\0';
+    if (why.status == MW_OK)
+        return MW_OK;
+    if (err)
+        *err = why;
+    return why.status;
+}
+
+int h5u_rows_fit(h5u *w, const char *dataset, unsigned long long rows, size_t file_row,
+                 size_t row_bytes)
+{
+    if (w->failed)
+        return 0;
+    /* uncompressed (mwverify writes no filters), a table's rows take their bytes in the file;
+     * in memory a row takes row_bytes, which the file's row type cannot make larger than
+     * twice the file without declaring more rows than the file holds */
+    unsigned long long cap = w->file_bytes ? w->file_bytes : (1ull << 40);
+    if ((file_row && rows > cap / file_row) || (row_bytes && rows > (2 * cap + 65536) / row_bytes))
+        h5u_fail(w, "dataset '%s' declares %llu rows, more than the file's %llu bytes can hold",
+                 dataset, rows, cap);
+    return !w->failed;
 }
 
 hid_t h5u_open_format(const char *path, const char *const *formats, const long *max_version,
@@ -379,6 +792,10 @@ hid_t h5u_open_format(const char *path, const char *const *formats, const long *
         mw_err_set(err, MW_ERR_ARG, "%s: is a directory", path);
         return -1;
     }
+    if (!S_ISREG(sb.st_mode)) { /* a pipe or a device would block or never end */
+        mw_err_set(err, MW_ERR_ARG, "%s: not a regular file", path);
+        return -1;
+    }
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
         mw_err_set(err, MW_ERR_FORMAT, "%s: cannot be opened as HDF5 (not an HDF5 file, or "
@@ -387,7 +804,7 @@ hid_t h5u_open_format(const char *path, const char *const *formats, const long *
     }
     char format[64] = "";
     mw_err why;
-    h5u w = {&why, MW_ERR_FORMAT, 0};
+    h5u w = {&why, MW_ERR_FORMAT, 0, 0};
     if (H5Aexists(f, "format") <= 0) {
         mw_err_set(err, MW_ERR_FORMAT, "%s: not a file of mwverify's (no 'format' attribute)",
                    path);

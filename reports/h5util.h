@@ -14,6 +14,8 @@ typedef struct h5u {
     mw_err *err;          /* where the message goes (may be NULL) */
     mw_status on_fail;    /* the status of a failure: MW_ERR_IO writing, MW_ERR_FORMAT reading */
     int failed;
+    unsigned long long file_bytes; /* reading: the file's size, which bounds what its tables
+                                      can hold (0: not known) */
 } h5u;
 
 void h5u_quiet(void);
@@ -65,21 +67,55 @@ hid_t h5u_group(h5u *w, hid_t loc, const char *name);
 void h5u_close_g(hid_t g);
 
 /* Before writing a new file at path (named by option in messages, e.g. "--out"): its
- * directory exists and is writable, path is no directory, and an existing file is
- * refused unless force or resume (resume also needs it to exist). MW_ERR_ARG with a
- * message; exists_hint ends the message for an existing file. */
+ * directory exists and is writable, path is no directory and nothing but a regular file,
+ * and an existing file is refused unless force or resume (resume also needs it to exist).
+ * Then the path is claimed (h5u_claim): a second writer of the same file is refused. MW_ERR_ARG
+ * with a message; exists_hint ends the message for an existing file. */
 mw_status h5u_check_path(const char *option, const char *path, int force, int resume,
                          const char *exists_hint, mw_err *err);
 
-/* Write a whole HDF5 file at path without ever exposing a partial one: fill(w, file,
- * arg) writes into the temporary file path.tmp, which is closed, flushed to disk and
- * renamed over path. A file that existed at path is replaced whole or left as it was.
- * MW_OK, or MW_ERR_IO with a message. */
-typedef void (*h5u_fill_fn)(h5u *w, hid_t file, void *arg);
-/* A new empty file beside path, "<path>.tmp-XXXXXX", created exclusively (mkstemp): its
- * name in tmp. For every writer that renames a finished file into place. */
+/* One writer per file: a POSIX lock on "<path>.lock", held until this process ends (or
+ * h5u_unclaim), the file naming the process that holds it. A path another live process has
+ * claimed is refused (MW_ERR_ARG) with a line naming that process; claiming again in the same
+ * process is a no-op. The kernel drops the lock of a process that dies, so a killed writer
+ * never blocks the next one. */
+mw_status h5u_claim(const char *option, const char *path, mw_err *err);
+void h5u_unclaim(const char *path);
+/* For a signal handler about to end the process: remove this process's lock files and the
+ * temporary file it is writing (async-signal-safe). */
+void h5u_abandon(void);
+
+/* Writers never expose a partial file: they write a temporary file beside the target,
+ * "<path>.tmp-<pid>-XXXXXX", created exclusively (mkstemp, so nothing at a guessable name is
+ * followed or overwritten) with the mode a new file would have, then flush it to disk and
+ * rename it over path. A file that existed at path is replaced whole or left as it was;
+ * temporary files whose writer died are removed by the next writer of the same path.
+ *
+ * h5u_temp_beside makes the empty temporary file (its name in tmp) for a writer that fills
+ * it itself; h5u_finish_temp flushes it and moves it into place (removing it on failure). */
 mw_status h5u_temp_beside(const char *path, char *tmp, size_t n, mw_err *err);
+mw_status h5u_finish_temp(const char *path, const char *tmp, mw_err *err);
+/* n bytes as the whole new content of path: every write checked (a full disk is MW_ERR_IO
+ * with the system's reason, the old file untouched). */
+mw_status h5u_write_bytes_atomic(const char *path, const void *bytes, size_t n, mw_err *err);
+/* A whole HDF5 file: fill(w, file, arg) writes into a file HDF5 keeps in memory, whose
+ * image is then written as above. MW_OK, or MW_ERR_IO with a message. */
+typedef void (*h5u_fill_fn)(h5u *w, hid_t file, void *arg);
 mw_status h5u_write_atomic(const char *path, h5u_fill_fn fill, void *arg, mw_err *err);
+
+/* Read an untrusted file in a child process first: fn(path, arg, err) runs there, under a
+ * time limit (30 s, and 1 s more per 16 MiB; the environment's MW_READ_TIME_LIMIT in seconds,
+ * fractions allowed, overrides), and only its status and message come back. libhdf5 1.10 can crash or loop on a
+ * damaged file; there that is a "damaged" MW_ERR_FORMAT instead of this process's death. A
+ * read that passes here does the same work in this process, where it passes again. */
+typedef mw_status (*h5u_read_fn)(const char *path, void *arg, mw_err *err);
+mw_status h5u_read_isolated(const char *path, h5u_read_fn fn, void *arg, mw_err *err);
+
+/* Whether a dataset declaring rows of row_bytes each (stored in the file at file_row
+ * bytes each) fits in the file being read: a damaged file may declare far more than it
+ * holds, and that is refused before anything is allocated. */
+int h5u_rows_fit(h5u *w, const char *dataset, unsigned long long rows, size_t file_row,
+                 size_t row_bytes);
 
 /* Open an HDF5 file for reading and check its root attributes format (one of formats,
  * NULL-terminated) and format_version (exactly max_version[i]: each version is read by

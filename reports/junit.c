@@ -64,14 +64,12 @@ mw_status mw_junit_write(const char *path, const char *suite, const mw_junit_cas
     size_t failures = 0, skipped = 0;
     for (size_t i = 0; i < n; i++)
         failures += cases[i].verdict == MW_VERDICT_FAIL, skipped += cases[i].verdict == MW_VERDICT_SKIP;
-    char tmp[4200];
-    mw_status made = h5u_temp_beside(path, tmp, sizeof tmp, err);
-    if (made != MW_OK)
-        return mw_err_prefix(err, "--junit");
-    xmlTextWriterPtr w = xmlNewTextWriterFilename(tmp, 0);
+    /* built in memory, then written whole with every write checked (h5util.h) */
+    xmlBufferPtr buf = xmlBufferCreate();
+    xmlTextWriterPtr w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL;
     if (!w) {
-        unlink(tmp);
-        return mw_err_set(err, MW_ERR_IO, "--junit %s: cannot create %s", path, tmp);
+        xmlBufferFree(buf);
+        return mw_err_set(err, MW_ERR_NOMEM, "--junit %s: out of memory", path);
     }
     W(xmlTextWriterSetIndent(w, 1));
     W(xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL));
@@ -109,15 +107,13 @@ mw_status mw_junit_write(const char *path, const char *suite, const mw_junit_cas
         W(xmlTextWriterEndElement(w));
     }
     W(xmlTextWriterEndDocument(w)); /* closes every open element */
-    xmlFreeTextWriter(w);
-    w = NULL;
-    if (rename(tmp, path) != 0) {
-        unlink(tmp);
-        return mw_err_set(err, MW_ERR_IO, "--junit %s: cannot move %s into place", path, tmp);
-    }
-    return MW_OK;
+    xmlFreeTextWriter(w); /* flushes into buf */
+    mw_status st = h5u_write_bytes_atomic(path, xmlBufferContent(buf), (size_t)xmlBufferLength(buf),
+                                          err);
+    xmlBufferFree(buf);
+    return st == MW_OK ? MW_OK : mw_err_prefix(err, "--junit");
 failed:
     xmlFreeTextWriter(w);
-    unlink(tmp);
-    return mw_err_set(err, MW_ERR_IO, "--junit %s: writing %s failed", path, tmp);
+    xmlBufferFree(buf);
+    return mw_err_set(err, MW_ERR_NOMEM, "--junit %s: building the XML failed", path);
 }

@@ -36,6 +36,8 @@ mw_status mw_plot_check_out(const char *out, mw_err *err)
     else if (lstat(out, &sb) == 0 && !S_ISREG(sb.st_mode))
         st = mw_err_set(err, MW_ERR_ARG, "--out %s: not a regular file (a symlink, device, pipe "
                         "or directory); a figure replaces only a regular file", out);
+    else
+        st = h5u_claim("--out", out, err);
     free(copy);
     return st;
 }
@@ -262,7 +264,46 @@ static void draw_gradcheck(const char *device, const char *path, void *argp)
     plend();
 }
 
-/* Draw into a temporary file in a child process, then rename it into place. */
+/* Whether a figure file is complete: a PNG's chunks run, each within the file, to its IEND
+ * chunk at the very end; an SVG ends with its closing tag. */
+static mw_status figure_whole(const char *path, int svg, mw_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return mw_err_set(err, MW_ERR_IO, "cannot read back %s: %s", path, strerror(errno));
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    unsigned char head[8];
+    int whole = 0;
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (size > 0 && svg) {
+        char tail[64] = "";
+        long from = size > 32 ? size - 32 : 0;
+        size_t k = fseek(f, from, SEEK_SET) == 0 ? fread(tail, 1, sizeof tail - 1, f) : 0;
+        tail[k] = '\0';
+        whole = strstr(tail, "</svg>") != NULL;
+    } else if (size > 8 && fseek(f, 0, SEEK_SET) == 0 && fread(head, 1, 8, f) == 8 &&
+               memcmp(head, sig, 8) == 0) {
+        long at = 8;
+        unsigned char c[8];
+        while (at + 12 <= size && fseek(f, at, SEEK_SET) == 0 && fread(c, 1, 8, f) == 8) {
+            long len = (long)((unsigned long)c[0] << 24 | (unsigned long)c[1] << 16 |
+                              (unsigned long)c[2] << 8 | c[3]);
+            if (len < 0 || len > size - at - 12)
+                break;
+            at += 12 + len;
+            if (memcmp(c + 4, "IEND", 4) == 0) {
+                whole = at == size;
+                break;
+            }
+        }
+    }
+    fclose(f);
+    return whole ? MW_OK
+                 : mw_err_set(err, MW_ERR_IO, "the figure came out incomplete (%ld bytes; a full "
+                              "disk?), nothing was replaced", size);
+}
+
+/* Draw into a temporary file in a child process, then move it into place once whole. */
 static int draw_in_child(const char *out, void (*draw)(const char *, const char *, void *),
                          void *arg, mw_err *err)
 {
@@ -298,16 +339,21 @@ static int draw_in_child(const char *out, void (*draw)(const char *, const char 
     close(p[0]);
     int status = 0;
     waitpid(pid, &status, 0);
-    struct stat sb;
-    int drawn = WIFEXITED(status) && WEXITSTATUS(status) == 0 && stat(tmp, &sb) == 0 &&
-                sb.st_size > 0;
-    if (!drawn || rename(tmp, out) != 0) {
+    int drawn = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    said[strcspn(said, "\n")] = '\0';
+    if (!drawn) {
         unlink(tmp);
-        said[strcspn(said, "\n")] = '\0';
         return mw_err_set(err, MW_ERR_IO, "PLplot could not draw %s%s%s", out,
                           said[0] ? ": " : "", said);
     }
-    return MW_OK;
+    /* PLplot's drivers do not report write errors (a full disk gave a cut PNG and success):
+     * the file must be whole before it replaces anything */
+    mw_status st = figure_whole(tmp, strcmp(device, "svgcairo") == 0, err);
+    if (st != MW_OK) {
+        unlink(tmp);
+        return mw_err_prefix(err, "%s", out);
+    }
+    return h5u_finish_temp(out, tmp, err);
 }
 
 mw_status mw_plot_gradcheck(const mw_report *r, const char *out, mw_err *err)

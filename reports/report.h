@@ -74,6 +74,11 @@ mw_status mw_report_commit(mw_report *r, mw_err *err);
  * naming the file (MW_ERR_FORMAT; MW_ERR_ARG for a missing file). */
 mw_status mw_report_load(mw_report *r, const char *path, mw_err *err);
 
+/* For a signal handler about to end the process: remove the lock files this process holds
+ * on the files it writes and the temporary file of a write in progress (async-signal-safe;
+ * the files already in place are whole). */
+void mw_report_abandon_writes(void);
+
 /* The last row of a run's steps, or NULL. */
 const mw_report_step *mw_report_last_step(const mw_report_run *run);
 

@@ -3,13 +3,15 @@
 # through sudo; only what is missing), then configure and build into build/ (or
 # $MW_BUILD_DIR). Extra arguments go to CMake's configure step. (python3-h5py is for the
 # test that reads reports the way users do, without mwverify; dataset-fashion-mnist is the
-# real dataset of the `real` stability preset, read from /usr/share/datasets/fashion-mnist.)
+# real dataset of the `real` stability preset, read from /usr/share/datasets/fashion-mnist;
+# clang and libclang-rt-14-dev are for the libFuzzer harnesses, scripts/test.sh --fuzz.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libmpfr-dev libgmp-dev libhdf5-dev hdf5-tools
           check libsubunit-dev libopenblas-dev libplplot-dev plplot-driver-cairo
-          python3-h5py zlib1g-dev dataset-fashion-mnist libxml2-dev python3-junitparser)
+          python3-h5py zlib1g-dev dataset-fashion-mnist libxml2-dev python3-junitparser
+          clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

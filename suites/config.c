@@ -1,5 +1,6 @@
 /* A suite's configuration (suite.h): the tables of its records and option groups, the
  * defaults, the grid's expansion into networks and runs, validation, and the registry. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,7 +241,19 @@ const mw_record mw_layers_record = {"layers", sizeof(mw_layers_config), layers_f
 
 /* ---- the option groups ---- */
 
+static const mw_field budget_fields[] = {
+    {"time_budget_seconds", MW_FK_F64, offsetof(mw_budget_config, time_budget_s),
+     "refuse to start when the estimated time on this machine is longer (or when the\n"
+     "estimated memory is more than this machine has available)",
+     .unit = MW_UNIT_SECONDS, .opt = "time-budget", .meta = "TIME", .lo = 0, .hi = 1e10},
+    MW_FIELDS_END,
+};
+const mw_record mw_budget_record = {"budget", sizeof(mw_budget_config), budget_fields,
+                                    "how long a suite may take", NULL};
+
 #define C(m) offsetof(mw_suite_config, m)
+/* Not in the configuration: a resume may be given another budget. */
+const mw_optgroup mw_budget_group = {NULL, "budget", &mw_budget_record, C(budget)};
 const mw_optgroup mw_grid_group = {"grid", "grid (overrides the preset; comma lists)",
                                    &mw_grid_record, C(grid)};
 const mw_optgroup mw_network_group = {"network", "network (every cell; mlp and revnet)",
@@ -269,6 +282,7 @@ void mw_suite_defaults(mw_suite_config *c)
     c->check = (mw_check_config){1e-11, 8};
     c->timing.repeats = 5;
     c->layers.factor = 4.0;
+    c->budget.time_budget_s = 6 * 3600.0;
     c->train = (mw_train_config){.epochs = 8, .n_train = 1024, .n_test = 512,
                                  .dataset = "synthetic", .separation = 1.0, .noise = 1.5,
                                  .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
@@ -511,4 +525,54 @@ mw_status mw_suite_config_json(const mw_suite_def *def, const mw_suite_config *c
     }
     free(text);
     return st;
+}
+
+/* ---- estimates ---- */
+
+mw_status mw_grid_unit_cost(const mw_suite_config *c, long u, double *seconds, double *bytes,
+                            mw_err *err)
+{
+    mw_grad_request req = mw_grid_request(c, u);
+    mw_grad_cost cost;
+    mw_status st = mw_grad_case_estimate(&req, c->grid.dtypes, c->grid.n_dtypes, INFINITY, &cost,
+                                         err);
+    *seconds = cost.seconds, *bytes = cost.peak_bytes;
+    return st;
+}
+
+mw_status mw_suite_estimate(const mw_suite_config *c, int jobs, long n_units,
+                            mw_unit_cost_fn unit_cost, const char *shrink, mw_estimate *est,
+                            mw_err *err)
+{
+    if (c->engine.backend != MW_BACKEND_CPU || n_units <= 0)
+        return MW_OK;
+    double total = 0.0, longest = 0.0, biggest = 0.0;
+    mw_status st = MW_OK;
+    const int par = jobs < n_units ? jobs : (int)n_units;
+    long u = 0;
+    mw_cpu_sample a, b;
+    mw_cpu_sample_now(&a);
+    /* once the units so far are over the budget the rest need not be measured */
+    for (; u < n_units && st == MW_OK && total / par <= c->budget.time_budget_s; u++) {
+        double sec = 0.0, bytes = 0.0;
+        st = unit_cost(c, u, &sec, &bytes, err);
+        total += sec;
+        longest = fmax(longest, sec);
+        biggest = fmax(biggest, bytes);
+    }
+    mw_call_cost_release();
+    if (st != MW_OK)
+        return st;
+    mw_cpu_sample_now(&b);
+    /* the processes share the processors with whatever else runs on them now; the
+     * start-up and this estimate, already spent, are part of the run */
+    est->seconds = fmax(total / (par > 0 ? par : 1), longest) *
+                       mw_load_factor(mw_cpu_others(&a, &b), par) +
+                   mw_process_age();
+    est->bytes = biggest * (par > 0 ? par : 1);
+    char where[96];
+    snprintf(where, sizeof where, "on this machine's CPU with %d process%s (%ld units)", par,
+             par == 1 ? "" : "es", n_units);
+    return mw_budget_check(est->seconds, u < n_units, est->bytes, c->budget.time_budget_s, where,
+                           shrink, err);
 }

@@ -1,5 +1,6 @@
 /* The suite driver (suite.h): a report, new or resumed, the units still to do handed to
  * the runner, every result recorded and committed, then the suite's finish and checks. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,37 @@ static mw_status open_report(const mw_suite_job *job, const mw_report_meta *meta
     return MW_OK;
 }
 
+/* Interrupted: what is recorded is committed, and the message says how to go on. */
+static mw_status stopped(driver *d, mw_err *err)
+{
+    const mw_suite_job *job = d->job;
+    const char *sig = mw_interrupted() == SIGTERM ? "SIGTERM" : "SIGINT";
+    if (!job->path)
+        return mw_err_set(err, MW_ERR_INTERRUPTED, "stopped by %s after %zu of %zu networks "
+                          "(nothing saved: no --out)", sig, d->prog.networks_done,
+                          d->prog.networks_total);
+    mw_status st = mw_report_commit(&d->rep, err);
+    if (st != MW_OK)
+        return mw_err_prefix(err, "stopped by %s, and the last commit failed", sig);
+    /* the same command, with --resume in place of --force */
+    char again[sizeof d->rep.meta.command_line + 16];
+    size_t n = 0;
+    const char *p = job->command_line;
+    while (*p && n + 1 < sizeof again) {
+        size_t w = strcspn(p, " ");
+        if (!(w == 7 && strncmp(p, "--force", 7) == 0) &&
+            !(w == 8 && strncmp(p, "--resume", 8) == 0))
+            n += (size_t)snprintf(again + n, sizeof again - n, "%s%.*s", n ? " " : "", (int)w, p);
+        p += w;
+        p += strspn(p, " ");
+    }
+    snprintf(again + (n < sizeof again ? n : sizeof again - 1),
+             sizeof again - (n < sizeof again ? n : sizeof again - 1), " --resume");
+    return mw_err_set(err, MW_ERR_INTERRUPTED, "stopped by %s: %zu of %zu networks are in %s; "
+                      "to finish it: %s", sig, d->prog.networks_done, d->prog.networks_total,
+                      job->path, again);
+}
+
 mw_status mw_suite_run(const mw_suite_job *job, mw_report *out, size_t *failures, mw_err *err)
 {
     driver d;
@@ -201,7 +233,11 @@ mw_status mw_suite_run(const mw_suite_job *job, mw_report *out, size_t *failures
     st = maybe_commit(&d, 1, 0.0, err);
     if (st == MW_OK && n_todo > 0) {
         mw_runner r = {job->cfg, job->def->unit, on_unit, &d, todo, n_todo, job->jobs};
+        mw_interrupt_defer(1); /* SIGINT, SIGTERM: stop at a safe point (mw_common.h) */
         st = mw_runner_run(&r, err);
+        mw_interrupt_defer(0);
+        if (st == MW_ERR_INTERRUPTED)
+            st = stopped(&d, err);
     }
     if (st == MW_OK && job->def->finish) { /* what the suite draws from all its units */
         st = job->def->finish(job->cfg, &d.rep, err);

@@ -110,6 +110,39 @@ done:
     return st;
 }
 
+/* A unit's cost: its grid unit, and projforward's rate — `repeats` float64 calls at each
+ * K. */
+static mw_status gradcheck_unit_cost(const mw_suite_config *c, long u, double *seconds,
+                                     double *bytes, mw_err *err)
+{
+    mw_status st = mw_grid_unit_cost(c, u, seconds, bytes, err);
+    if (st != MW_OK || !c->methods.want[MW_PROJFORWARD] || c->check.proj_repeats <= 0)
+        return st;
+    mw_spec s;
+    mw_grid_network(c, u, &s);
+    for (int k = 0; k < N_PROJ_K && st == MW_OK; k++) {
+        mw_grad_opts o = c->methods.opts;
+        o.proj_samples = proj_ks[k];
+        mw_call_cost cost;
+        st = mw_call_cost_measure(&(mw_engine_config){MW_BACKEND_CPU, MW_MATH_STRICT}, &s,
+                                  MW_PROJFORWARD, MW_F64, &o, &cost, err);
+        *seconds += c->check.proj_repeats * cost.seconds;
+    }
+    return st;
+}
+
+/* The grid checked (gold within --gold-budget), then the whole estimated. */
+static mw_status gradcheck_prepare(mw_suite_config *c, int jobs, mw_estimate *est, mw_err *err)
+{
+    mw_status st = mw_grid_validate(c, 1, err);
+    if (st == MW_OK)
+        st = mw_suite_estimate(c, jobs, mw_grid_n_networks(c), gradcheck_unit_cost,
+                               "shrink the grid (--depth, --seed, --f-act, --out-act, --arch) "
+                               "or the networks (--width, --batch)",
+                               est, err);
+    return st;
+}
+
 static mw_status gradcheck_unit(const void *cfgp, long unit, mw_unit_emit_fn emit, void *emit_arg,
                                 mw_unit_result *out, mw_err *err)
 {
@@ -264,7 +297,8 @@ static const mw_optgroup check_group = {"check", "checks", &mw_check_record,
                                         offsetof(mw_suite_config, check)};
 static const mw_optgroup *const groups[] = {&check_group,      &mw_gates_group, &mw_grid_group,
                                             &mw_network_group, &mw_methods_group,
-                                            &mw_oracle_group,  &mw_engine_group, NULL};
+                                            &mw_oracle_group,  &mw_engine_group,
+                                            &mw_budget_group,  NULL};
 
 const mw_suite_def mw_gradcheck_suite = {
     .name = "gradcheck",
@@ -287,6 +321,7 @@ const mw_suite_def mw_gradcheck_suite = {
     .groups = groups,
     .gold = 1,
     .tol_check = 1,
+    .prepare = gradcheck_prepare,
     .unit = gradcheck_unit,
     .failures = mw_count_failing_runs,
     .print = gradcheck_print,

@@ -585,6 +585,44 @@ done:
     return st;
 }
 
+mw_status mw_layer_check_cost(const char *layer, double *seconds, mw_err *err)
+{
+    mw_layer_info info;
+    *seconds = 0.0;
+    if (mw_layer_info_of(layer, &info) != 0)
+        return mw_err_set(err, MW_ERR_ARG, "layer %s: no such layer (mwverify layer list)", layer);
+    lc_config cs[8];
+    int n = make_configs(&info, cs);
+    /* each configuration in each dtype: the layer oracle's forward pass, two jvps by
+     * central differences (three passes each) and two exact vjps, in MPFR */
+    for (int k = 0; k < n; k++)
+        *seconds += 2.0 * (7.0 * mw_ref_pass_seconds(&cs[k].spec, REF_BITS, 0) +
+                           2.0 * (mw_ref_pass_seconds(&cs[k].spec, REF_BITS, 1) -
+                                  mw_ref_pass_seconds(&cs[k].spec, REF_BITS, 0)));
+    /* the methods on a 3-layer network: gold without its witness, and every method in
+     * each dtype */
+    for (int k = 0; info.coupling >= 0 && k < 3; k += 2) {
+        mw_spec s = cs[k].spec;
+        s.depth = 3;
+        mw_gold_opts go = mw_gold_opts_default();
+        go.fd_coords = 0;
+        *seconds += mw_gold_cost_seconds(&s, &go);
+        for (int dt = 0; dt < 2; dt++)
+            for (int m = 0; m < MW_N_METHODS; m++) {
+                mw_grad_opts o = mw_grad_opts_default();
+                o.proj_samples = PROJ_K;
+                mw_call_cost c;
+                mw_status st = mw_call_cost_measure(
+                    &(mw_engine_config){MW_BACKEND_CPU, MW_MATH_STRICT}, &s, (mw_method)m,
+                    (mw_dtype)dt, &o, &c, err);
+                if (st != MW_OK)
+                    return st;
+                *seconds += c.seconds;
+            }
+    }
+    return MW_OK;
+}
+
 mw_status mw_layer_check(const char *layer, mw_layer_rows *rows, mw_err *err)
 {
     mw_layer_info info;

@@ -53,6 +53,8 @@ void mw_layer_rows_free(mw_layer_rows *r);
  * rows. MW_OK when it ran (checks may have failed: count them); a failure with a message
  * when it could not (unknown layer, out of memory, an MPFR failure). */
 mw_status mw_layer_check(const char *layer, mw_layer_rows *out, mw_err *err);
+/* Its estimated seconds on this machine (its configurations are fixed: a second or so). */
+mw_status mw_layer_check_cost(const char *layer, double *seconds, mw_err *err);
 /* Rows that fail, of one layer (NULL: of all). */
 size_t mw_layer_check_failures(const mw_layer_check_row *rows, size_t n, const char *layer);
 

@@ -57,9 +57,18 @@ static long no_runs(const mw_suite_config *c)
     return 0;
 }
 
+static mw_status layers_unit_cost(const mw_suite_config *c, long u, double *seconds,
+                                  double *bytes, mw_err *err)
+{
+    mw_layer_info all[MW_SUITE_MAX_LAYERS];
+    int n;
+    mw_status st = select_layers(c, all, &n, err);
+    *seconds = *bytes = 0.0;
+    return st != MW_OK || u >= n ? st : mw_layer_check_cost(all[u].name, seconds, err);
+}
+
 static mw_status layers_prepare(mw_suite_config *c, int jobs, mw_estimate *est, mw_err *err)
 {
-    (void)jobs, (void)est;
     mw_layer_info all[MW_SUITE_MAX_LAYERS];
     int n;
     mw_status st = select_layers(c, all, &n, err);
@@ -77,7 +86,8 @@ static mw_status layers_prepare(mw_suite_config *c, int jobs, mw_estimate *est, 
             return mw_err_set(err, MW_ERR_ARG, "--baseline %s: no layer checks in it (`mwverify "
                               "layer check --out FILE` writes them)", c->layers.baseline);
     }
-    return MW_OK;
+    return mw_suite_estimate(c, jobs, n, layers_unit_cost, "check fewer layers (--layer)", est,
+                             err);
 }
 
 static mw_status layers_unit(const void *cfgp, long unit, mw_unit_emit_fn emit, void *emit_arg,
@@ -395,7 +405,7 @@ static void layers_json(mw_json *j, const mw_suite_config *c, const mw_report *r
 
 static const mw_optgroup layers_group = {"layers", "layers", &mw_layers_record,
                                          offsetof(mw_suite_config, layers)};
-static const mw_optgroup *const groups[] = {&layers_group, NULL};
+static const mw_optgroup *const groups[] = {&layers_group, &mw_budget_group, NULL};
 
 static void every_layer(mw_suite_config *c)
 {

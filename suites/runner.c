@@ -159,9 +159,17 @@ static int emit_pipe(void *arg, const mw_unit_result *partial)
     return send_result(*(int *)arg, partial);
 }
 
+static mw_status interrupted(mw_err *err)
+{
+    return mw_err_set(err, MW_ERR_INTERRUPTED, "interrupted by %s",
+                      mw_interrupted() == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
 static mw_status run_here(const mw_runner *r, mw_err *err)
 {
     for (size_t i = 0; i < r->n_todo; i++) {
+        if (mw_interrupted()) /* the safe point between units */
+            return interrupted(err);
         mw_unit_result u;
         mw_err why;
         here_emit h = {r, err, 0};
@@ -170,6 +178,10 @@ static mw_status run_here(const mw_runner *r, mw_err *err)
         if (h.refused) { /* done's own failure (the report could not be written) */
             mw_unit_result_free(&u);
             return err->status != MW_OK ? err->status : MW_ERR_IO;
+        }
+        if (st == MW_ERR_INTERRUPTED) { /* cut short: not recorded, computed anew on resume */
+            mw_unit_result_free(&u);
+            return interrupted(err);
         }
         if (st != MW_OK) /* as a worker would: the unit fails, the others go on */
             failed_unit(&u, r->todo[i], &why);
@@ -185,6 +197,8 @@ static void worker(const mw_runner *r, int w, int fd)
 {
     mw_err err;
     signal(SIGPIPE, SIG_DFL); /* the parent gone: die with it */
+    signal(SIGINT, SIG_IGN);  /* a terminal's ^C reaches the whole group: the parent decides */
+    signal(SIGTERM, SIG_DFL); /* and stops a worker with SIGTERM */
     for (size_t i = (size_t)w; i < r->n_todo; i += (size_t)r->jobs) {
         mw_unit_result u;
         memset(&u, 0, sizeof u);
@@ -244,6 +258,10 @@ mw_status mw_runner_run(const mw_runner *r, mw_err *err)
     }
     int open_pipes = started;
     while (rc == MW_OK && open_pipes > 0) {
+        if (mw_interrupted()) { /* units in progress are dropped: computed anew on resume */
+            rc = interrupted(err);
+            break;
+        }
         if (poll(fds, (nfds_t)started, -1) < 0) {
             if (errno == EINTR)
                 continue;
@@ -273,8 +291,11 @@ mw_status mw_runner_run(const mw_runner *r, mw_err *err)
             close(fds[w].fd);
             kill(pids[w], SIGTERM);
         }
-        int status;
-        if (waitpid(pids[w], &status, 0) == pids[w] && rc == MW_OK &&
+        int status = 0;
+        pid_t got;
+        while ((got = waitpid(pids[w], &status, 0)) < 0 && errno == EINTR) {
+        }
+        if (got == pids[w] && rc == MW_OK &&
             !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
             rc = mw_err_set(err, MW_ERR_BACKEND, "worker %d died (%s %d) before finishing its "
                             "units", w, WIFSIGNALED(status) ? "signal" : "exit status",

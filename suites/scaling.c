@@ -125,6 +125,84 @@ long long mw_scaling_total_bytes(const mw_spec *s, mw_dtype dtype, long long pea
     return peak + (long long)((2 * P + N) * e + (size_t)s->batch * sizeof(int));
 }
 
+/* How many gradients `measure` computes for a method: the memory probe once, or a warm-up
+ * and as many of the repeats as --budget allows (0: skipped). */
+static int calls_of(const mw_suite_config *c, const mw_spec *s, mw_method m, int timing)
+{
+    if (mw_method_needs_inverse(m) && !mw_spec_invertible(s))
+        return 0;
+    if (!timing)
+        return 1;
+    const double per_call = mw_method_cost_gflop(s, m, &c->methods.opts);
+    int timed = c->timing.repeats;
+    if (!c->methods.named && per_call * (timed + 1) > c->methods.budget_gflop)
+        timed = (int)(c->methods.budget_gflop / per_call) - 1;
+    return !c->methods.named && timed < 1 ? 0 : timed + 1;
+}
+
+/* A unit's cost: every method's calls in every dtype, measured here. */
+static mw_status scaling_unit_cost(const mw_suite_config *c, long u, int timing,
+                                   double *seconds, double *bytes, mw_err *err)
+{
+    mw_spec s;
+    mw_grid_network(c, u, &s);
+    mw_grad_opts o = c->methods.opts;
+    o.memory_probe = !timing;
+    *seconds = *bytes = 0.0;
+    for (int t = 0; t < c->grid.n_dtypes; t++) {
+        double setup = 0.0; /* one network in each dtype for all the methods */
+        for (int m = 0; m < MW_N_METHODS; m++) {
+            const int calls = c->methods.want[m] ? calls_of(c, &s, (mw_method)m, timing) : 0;
+            if (!calls)
+                continue;
+            mw_call_cost cost;
+            mw_status st = mw_call_cost_measure(&c->engine, &s, (mw_method)m, c->grid.dtypes[t],
+                                                &o, &cost, err);
+            if (st != MW_OK)
+                return st;
+            /* a run that fails stops at its first call */
+            *seconds += (cost.fails ? 1 : calls) * cost.seconds;
+            setup = fmax(setup, cost.setup_seconds);
+            *bytes = fmax(*bytes, mw_net_bytes(&s, c->grid.dtypes[t]) + cost.peak_bytes);
+        }
+        *seconds += setup;
+    }
+    return MW_OK;
+}
+
+static mw_status memory_unit_cost(const mw_suite_config *c, long u, double *seconds,
+                                  double *bytes, mw_err *err)
+{
+    return scaling_unit_cost(c, u, 0, seconds, bytes, err);
+}
+
+static mw_status timing_unit_cost(const mw_suite_config *c, long u, double *seconds,
+                                  double *bytes, mw_err *err)
+{
+    return scaling_unit_cost(c, u, 1, seconds, bytes, err);
+}
+
+static const char *const scaling_shrink =
+    "run it with --engine cuda on a GPU machine, or shrink the grid (--depth, "
+    "--layers-per-block, --channels, --arch) or the networks (--width, --hidden, --batch, "
+    "--image)";
+
+static mw_status memory_prepare(mw_suite_config *c, int jobs, mw_estimate *est, mw_err *err)
+{
+    mw_status st = mw_grid_validate(c, 0, err);
+    return st != MW_OK ? st
+                       : mw_suite_estimate(c, jobs, mw_grid_n_networks(c), memory_unit_cost,
+                                           scaling_shrink, est, err);
+}
+
+static mw_status timing_prepare(mw_suite_config *c, int jobs, mw_estimate *est, mw_err *err)
+{
+    mw_status st = mw_grid_validate(c, 0, err);
+    return st != MW_OK ? st
+                       : mw_suite_estimate(c, jobs, mw_grid_n_networks(c), timing_unit_cost,
+                                           scaling_shrink, est, err);
+}
+
 /* One method of the unit, measured: its step row (seconds the median of the timed calls
  * after the warm-up, for timing). */
 static void measure(const mw_suite_config *c, const mw_spec *s, mw_ctx *ctx, mw_net *nn,
@@ -599,10 +677,11 @@ static const mw_optgroup timing_group = {"timing", "timing", &mw_timing_record,
                                          offsetof(mw_suite_config, timing)};
 static const mw_optgroup *const memory_groups[] = {&mw_gates_group,   &mw_grid_group,
                                                    &mw_network_group, &mw_methods_group,
-                                                   &mw_engine_group,  NULL};
+                                                   &mw_engine_group,  &mw_budget_group, NULL};
 static const mw_optgroup *const timing_groups[] = {&timing_group,     &mw_gates_group,
                                                    &mw_grid_group,    &mw_network_group,
-                                                   &mw_methods_group, &mw_engine_group, NULL};
+                                                   &mw_methods_group, &mw_engine_group,
+                                                   &mw_budget_group,  NULL};
 
 const mw_suite_def mw_memory_suite = {
     .name = "memory",
@@ -621,6 +700,7 @@ const mw_suite_def mw_memory_suite = {
     .exit_help = "0 every run measured, 1 a run failed",
     .presets = memory_presets,
     .groups = memory_groups,
+    .prepare = memory_prepare,
     .unit = memory_unit,
     .failures = mw_count_failing_runs,
     .finish = memory_finish,
@@ -646,6 +726,7 @@ const mw_suite_def mw_timing_suite = {
     .presets = timing_presets,
     .groups = timing_groups,
     .one_job = 1,
+    .prepare = timing_prepare,
     .unit = timing_unit,
     .failures = mw_count_failing_runs,
     .finish = timing_finish,

@@ -247,8 +247,13 @@ static mw_status stability_prepare(mw_suite_config *c, int jobs, mw_estimate *es
         return st;
     const long nets = mw_grid_n_networks(c);
     const int par = jobs < nets ? jobs : (int)nets;
+    mw_cpu_sample a, b;
+    mw_cpu_sample_now(&a);
     if ((st = estimate(c, &est->gflop, &est->seconds, err)) != MW_OK)
         return st;
+    mw_cpu_sample_now(&b);
+    /* the processes share the processors with whatever else runs on them now */
+    est->seconds *= mw_load_factor(mw_cpu_others(&a, &b), par > 0 ? par : 1);
     est->seconds /= par > 0 ? par : 1;
     if (c->engine.backend != MW_BACKEND_CPU) /* the CPU's rate says nothing of a GPU's */
         est->seconds = 0;

@@ -40,6 +40,13 @@ static mw_status read_parts(const mw_train_config *t, struct mw_stability_data *
     if ((st = mw_dataset_load(t->dataset, 1, &d->train, err)) != MW_OK ||
         (st = mw_dataset_load(t->dataset, 0, &d->test, err)) != MW_OK)
         return bad_input(err, "--dataset %s", t->dataset);
+    if (d->train.channels != d->test.channels || d->train.height != d->test.height ||
+        d->train.width != d->test.width || d->train.classes != d->test.classes)
+        return mw_err_set(err, MW_ERR_ARG, "--dataset %s: its training images are %dx%d with %d "
+                          "channel(s) and %d classes, its test images %dx%d with %d and %d: one "
+                          "network cannot take both", t->dataset, d->train.height,
+                          d->train.width, d->train.channels, d->train.classes, d->test.height,
+                          d->test.width, d->test.channels, d->test.classes);
     if (t->image_h > 0 && (t->image_h != d->train.height || t->image_w != d->train.width) &&
         ((st = mw_dataset_downsample(&d->train, t->image_h, t->image_w, err)) != MW_OK ||
          (st = mw_dataset_downsample(&d->test, t->image_h, t->image_w, err)) != MW_OK)) {

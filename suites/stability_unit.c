@@ -207,6 +207,8 @@ static mw_status epoch(mw_lockstep *u, int e, long *step, mw_err *err)
     for (int i = 0; i < u->n_tr; i++)
         u->tr[i].was_alive = u->tr[i].alive;
     for (int k = 0; st == MW_OK && k < u->steps_per_epoch; k++, (*step)++) {
+        if (mw_interrupted()) /* a safe point: the unit is dropped, and computed anew on resume */
+            return mw_err_set(err, MW_ERR_INTERRUPTED, "interrupted");
         if (mw_lockstep_fetch(u, 0, u->perm + (size_t)k * u->B, u->xb, u->yb) != MW_OK)
             return mw_err_set(err, MW_ERR_NOMEM, "a training batch could not be gathered");
         int gold_now = *step == 0 || *step == u->total_steps - 1 || *step % tc->gold_every == 0;

@@ -63,6 +63,12 @@ typedef struct mw_train_config {
     double time_budget_s;     /* refuse to start a suite estimated to take longer */
 } mw_train_config;
 
+/* How long a suite may take (every suite but stability, whose training options hold its
+ * own): refused before it starts when estimated longer. */
+typedef struct mw_budget_config {
+    double time_budget_s;
+} mw_budget_config;
+
 /* suite gradcheck's check, and projforward's unbiasedness. */
 typedef struct mw_check_config {
     double tol;               /* f64 deterministic methods: rel_l2 against gold at most */
@@ -112,17 +118,18 @@ typedef struct mw_suite_config {
     mw_train_config train;
     mw_layers_config layers;
     mw_gates gates;
+    mw_budget_config budget;
     /* real data for training, loaded by the suite's prepare (not configuration: the
      * dataset's name is) */
     const struct mw_stability_data *data;
 } mw_suite_config;
 
 extern const mw_record mw_grid_record, mw_train_record, mw_check_record, mw_timing_record,
-    mw_layers_record, mw_gates_record;
+    mw_layers_record, mw_gates_record, mw_budget_record;
 
 /* The option groups every network suite offers (relative to mw_suite_config). */
 extern const mw_optgroup mw_grid_group, mw_network_group, mw_methods_group, mw_oracle_group,
-    mw_engine_group, mw_gates_group;
+    mw_engine_group, mw_gates_group, mw_budget_group;
 
 /* The defaults before any preset: the gradcheck grid's. */
 void mw_suite_defaults(mw_suite_config *c);
@@ -169,7 +176,25 @@ typedef struct mw_estimate {
     long units;
     double gflop;             /* 0: unknown */
     double seconds;           /* on this machine, with the given processes; 0: unknown */
+    double bytes;             /* memory held at once by those processes; 0: unknown */
 } mw_estimate;
+
+/* The cost of unit u: seconds on this machine and peak bytes held. */
+typedef mw_status (*mw_unit_cost_fn)(const mw_suite_config *c, long u, double *seconds,
+                                     double *bytes, mw_err *err);
+
+/* A suite's estimate from its units' (est's seconds and bytes), shared among `jobs`
+ * processes — no shorter than its longest unit, the memory of as many units as run at
+ * once — and checked against --time-budget and the memory available (MW_ERR_ARG with one
+ * line, `shrink` saying what to make smaller). Only the CPU engine is estimated: a
+ * device's speed is not this machine's (est->seconds stays 0). */
+mw_status mw_suite_estimate(const mw_suite_config *c, int jobs, long n_units,
+                            mw_unit_cost_fn unit_cost, const char *shrink, mw_estimate *est,
+                            mw_err *err);
+/* The cost of a grid unit measured by mw_grid_unit (the case, its runs in every dtype and
+ * their diagnoses). */
+mw_status mw_grid_unit_cost(const mw_suite_config *c, long u, double *seconds, double *bytes,
+                            mw_err *err);
 
 typedef struct mw_suite_def mw_suite_def;
 

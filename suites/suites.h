@@ -87,6 +87,64 @@ typedef struct mw_method_results {
 /* Estimated cost of one gradient by method m, in GFLOP (multiply-adds counted twice). */
 double mw_method_cost_gflop(const mw_spec *s, mw_method m, const mw_grad_opts *o);
 
+/* ---- estimates (estimate.c): what a gradient costs here, before it is computed ---- */
+
+/* One call of a method on this machine (o->memory_probe: a memory-probe call). */
+typedef struct mw_call_cost {
+    double seconds;
+    double peak_bytes;        /* its tracked working bytes (0: not measured) */
+    double setup_seconds;     /* making the network and batch it runs on */
+    int measured;             /* 0: counted at a nominal rate (too large to measure) */
+    int fails;                /* measured, it failed or its gradient was not finite */
+} mw_call_cost;
+
+/* Measure it: the call itself on the network at a batch small enough to take a few
+ * milliseconds (forward-mode methods by their first block of tangents), the least of
+ * three calls, at two batches scaled to the spec's, and to every block. Memoised for the
+ * process. A call that fails is counted, not measured (the run will say why it fails). */
+mw_status mw_call_cost_measure(const mw_engine_config *e, const mw_spec *s, mw_method m,
+                               mw_dtype dt, const mw_grad_opts *o, mw_call_cost *out,
+                               mw_err *err);
+
+/* Does method m run in mw_grad_case_run: asked, invertible where it must be, and named or
+ * within the GFLOP budget of "all"? */
+int mw_grad_method_runs(const mw_grad_request *req, mw_method m);
+
+/* A case and its runs in each of the dtypes (mw_grad_case_prepare, then mw_grad_case_run
+ * per dtype with its diagnosis): seconds on this machine and peak bytes held. Once the
+ * seconds pass enough_s the rest is not measured (partial: they are a lower bound). */
+typedef struct mw_grad_cost {
+    double seconds, peak_bytes;
+    int partial;
+    double gold_seconds;      /* 0: silver is the oracle */
+    double method_seconds[MW_N_METHODS];
+    double diagnosis_seconds;
+    double others;            /* processors busy with other work meanwhile (mw_cpu_others) */
+} mw_grad_cost;
+mw_status mw_grad_case_estimate(const mw_grad_request *req, const mw_dtype *dtypes, int n_dtypes,
+                                double enough_s, mw_grad_cost *out, mw_err *err);
+
+/* How much longer work takes in `procs` processes while `others` processors' worth of
+ * other work shares this machine's processors with them (NaN: none known): 1 while there
+ * is a processor for each. */
+double mw_load_factor(double others, int procs);
+
+/* The bytes of an engine network in dtype d with its parameters, batch and a gradient. */
+double mw_net_bytes(const mw_spec *s, mw_dtype d);
+
+/* Close the engine contexts the measurements keep open. */
+void mw_call_cost_release(void);
+
+/* An estimate against its budgets: MW_ERR_ARG with one line when the time is over
+ * time_budget_s (naming --time-budget; at_least: the time is a lower bound) or the bytes
+ * over what this machine has available (MemAvailable); `where` says what the time is of
+ * ("on this machine's CPU"), `shrink` what to make smaller. */
+mw_status mw_budget_check(double seconds, int at_least, double bytes, double time_budget_s,
+                          const char *where, const char *shrink, mw_err *err);
+
+/* "512 bytes", "3.2 MiB", "12 GiB". */
+const char *mw_fmt_bytes(char *buf, size_t n, double bytes);
+
 /* Build the case: seeded parameters and synthetic batch, silver, and gold as the request
  * says. MW_ERR_ARG for an invalid request, including an explicit gold over its budget,
  * before any work. A gold that could not certify itself is in the case (gold.certified

@@ -65,7 +65,8 @@ END_TEST
 
 /* What --help names is what the command accepts: every option it lists parses (a value
  * that is empty is refused as a bad value, never as an unknown option), every preset it lists
- * passes --dry-run (or asks for its dataset), every example parses. */
+ * passes --dry-run (or asks for its dataset, or, made for a GPU, is refused on this CPU over
+ * its --time-budget), every example parses. */
 START_TEST(help_names_only_what_is_accepted)
 {
     static const char *const cmds[][2] = {
@@ -115,7 +116,10 @@ START_TEST(help_names_only_what_is_accepted)
                 args[argc] = "--preset", args[argc + 1] = name, args[argc + 2] = "--dry-run";
                 args[argc + 3] = NULL;
                 run_result r = run(args);
-                ck_assert_msg(r.code == 0 || (r.code == 2 && strstr(r.err, "--dataset")),
+                /* a preset made for a GPU is refused on a CPU, naming the engine */
+                ck_assert_msg(r.code == 0 || (r.code == 2 && strstr(r.err, "--dataset")) ||
+                                  (r.code == 2 && strstr(r.err, "--time-budget") &&
+                                   strstr(r.err, "--engine cuda")),
                               "%s %s --preset %s --dry-run: exit %d: %s", cmds[c][0],
                               cmds[c][1] ? cmds[c][1] : "", name, r.code, r.err);
                 run_free(&r);
@@ -841,6 +845,78 @@ START_TEST(paper_preset_estimates_and_refuses)
 }
 END_TEST
 
+/* The commands that can run long say what they will cost before any work, and refuse
+ * beyond their budget there: exit 2, one line naming the estimate and the budget, and
+ * nothing written. The reproducers of the issue, at sizes refused at once (the run they
+ * were stopped in is never started). */
+START_TEST(over_budget_is_refused_before_work)
+{
+    suite_tmpdir();
+    char out[300];
+    snprintf(out, sizeof out, "%s/r.h5", suite_dir);
+    static const struct {
+        const char *args[10];
+        const char *budget; /* in the line */
+    } cases[] = {
+        /* hours of forward mode on a wide deep network: over the default 10 min */
+        {{"grad", "--methods", "forward", "--width", "4096", "--depth", "64"}, "--time-budget"},
+        /* 2^24 projforward samples */
+        {{"grad", "--proj-samples", "16777216", "--methods", "projforward"}, "--time-budget"},
+        /* the largest batch: about a minute and a half on two cores, over 10 s */
+        {{"grad", "--batch", "1048576", "--time-budget", "10s"}, "--time-budget"},
+        /* the deepest networks: a minute of timings, over 10 s */
+        {{"suite", "timing", "--depth", "4096", "--time-budget", "10s"}, "--time-budget"},
+        {{"gradcheck", "--depth", "1", "--time-budget", "1s"}, "--time-budget"},
+        {{"suite", "memory", "--time-budget", "0s"}, "--time-budget"},
+        {{"layer", "check", "additive", "--time-budget", "0s"}, "--time-budget"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *args[14] = {0};
+        size_t n = 0;
+        while (n < 10 && cases[i].args[n])
+            args[n] = cases[i].args[n], n++;
+        args[n++] = "--out", args[n++] = out;
+        run_result r = run(args);
+        struct stat sb;
+        ck_assert_msg(r.code == 2, "case %zu (%s %s): exit %d, stderr: %s", i, args[0], args[1],
+                      r.code, r.err);
+        ck_assert_msg(count_lines(r.err) == 1, "case %zu: stderr is not one line: %s", i, r.err);
+        ck_assert_msg(strstr(r.err, "estimated") && strstr(r.err, cases[i].budget),
+                      "case %zu: no estimate or '%s' in: %s", i, cases[i].budget, r.err);
+        ck_assert_msg(r.out[0] == '\0', "case %zu wrote to stdout: %s", i, r.out);
+        ck_assert_msg(stat(out, &sb) != 0, "case %zu wrote %s", i, out);
+        run_free(&r);
+    }
+    suite_rmdir();
+}
+END_TEST
+
+/* grad says its estimate first (standard error, one line: time, memory, each part), and
+ * --dry-run says it on standard output and stops without computing or writing anything. */
+START_TEST(grad_estimate_and_dry_run)
+{
+    suite_tmpdir();
+    char out[300];
+    snprintf(out, sizeof out, "%s/g.h5", suite_dir);
+    run_result r = run((const char *[]){"grad", "--methods", "backprop,mixed", NULL});
+    ck_assert_msg(r.code == 0 && count_lines(r.err) == 1 && strncmp(r.err, "grad: about ", 12) == 0 &&
+                      strstr(r.err, "of memory at most") && strstr(r.err, "mixed") &&
+                      strstr(r.err, "gold"),
+                  "exit %d: %s", r.code, r.err);
+    run_free(&r);
+    r = run((const char *[]){"grad", "--dry-run", "--out", out, NULL});
+    struct stat sb;
+    ck_assert_msg(r.code == 0 && r.err[0] == '\0' && count_lines(r.out) == 1 &&
+                      strncmp(r.out, "grad: about ", 12) == 0 && stat(out, &sb) != 0,
+                  "exit %d: %s%s", r.code, r.out, r.err);
+    run_free(&r);
+    r = run((const char *[]){"grad", "--quiet", "--methods", "backprop", NULL});
+    ck_assert_msg(r.code == 0 && r.err[0] == '\0', "exit %d: %s", r.code, r.err);
+    run_free(&r);
+    suite_rmdir();
+}
+END_TEST
+
 /* --engine cuda without a usable device (or in a build without CUDA) is one line and exit
  * 3, for every command; where a device exists the same commands run (exit 0). */
 START_TEST(engine_cuda_fails_cleanly)
@@ -1431,6 +1507,7 @@ int main(void)
         {"layers", {layer_list_and_check}},
         {"verdicts", {gradcheck_names_failures, stability_gates_trip_and_pass, junit_output,
                       diagnosis_classifies, stability_diagnosed_at_the_end}},
+        {"estimates", {over_budget_is_refused_before_work, grad_estimate_and_dry_run}},
     };
     Suite *s = suite_create("cli");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

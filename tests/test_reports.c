@@ -510,7 +510,7 @@ START_TEST(report_round_trip)
     /* the /summary table: one row per run in index order, each the run's summary */
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     ck_assert(f >= 0);
-    h5u w = {&err, MW_ERR_FORMAT, 0};
+    h5u w = {&err, MW_ERR_FORMAT, 0, 0};
     size_t n = 0;
     mw_run_summary *rows = h5u_read_table(&w, f, "summary", &mw_summary_record, &n);
     H5Fclose(f);

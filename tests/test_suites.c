@@ -112,6 +112,36 @@ START_TEST(budget_skips_only_unnamed_methods)
 }
 END_TEST
 
+/* The estimate of a case: every method that runs has its seconds, gold its own when auto
+ * takes it, the memory is at least the case's own; past enough_s it stops, a lower bound.
+ * The budgets refuse in one line naming the option (time) or the memory available. */
+START_TEST(estimate_and_budgets)
+{
+    mw_grad_request r = small_request();
+    mw_grad_cost c;
+    mw_err err;
+    ck_assert(mw_grad_case_estimate(&r, &r.dtype, 1, INFINITY, &c, &err) == MW_OK);
+    mw_call_cost_release();
+    ck_assert(c.seconds > 0 && isfinite(c.seconds) && c.peak_bytes > 0 && !c.partial);
+    ck_assert(c.gold_seconds > 0); /* auto takes gold on this network */
+    for (int m = 0; m < MW_N_METHODS; m++)
+        ck_assert_msg(!mw_grad_method_runs(&r, (mw_method)m) || c.method_seconds[m] > 0,
+                      "%s has no estimate", mw_method_name((mw_method)m));
+    ck_assert(mw_grad_case_estimate(&r, &r.dtype, 1, 0.0, &c, &err) == MW_OK && c.partial);
+    mw_call_cost_release();
+    ck_assert(mw_budget_check(1.0, 0, 1.0, 10.0, "here", "shrink it", &err) == MW_OK);
+    ck_assert(mw_budget_check(100.0, 1, 1.0, 10.0, "here", "shrink it", &err) == MW_ERR_ARG);
+    ck_assert_msg(strstr(err.msg, "at least 100 s here") && strstr(err.msg, "--time-budget") &&
+                      strstr(err.msg, "shrink it") && !strchr(err.msg, '\n'),
+                  "%s", err.msg);
+    if (mw_mem_available() > 0) {
+        ck_assert(mw_budget_check(1.0, 0, 1e30, 10.0, "here", "shrink it", &err) == MW_ERR_ARG);
+        ck_assert_msg(strstr(err.msg, "memory budget") && strstr(err.msg, "MemAvailable"), "%s",
+                      err.msg);
+    }
+}
+END_TEST
+
 /* Methods needing an inverse are skipped, with the reason, on σ = leaky with slope 0;
  * a saturated f32 tanh stops revbackprop part way, reported as non-finite. */
 START_TEST(inverse_methods_skip_or_stop_with_reason)
@@ -830,6 +860,7 @@ int main(void)
     tcase_add_test(tc, budget_skips_only_unnamed_methods);
     tcase_add_test(tc, inverse_methods_skip_or_stop_with_reason);
     tcase_add_test(tc, invalid_spec_is_refused);
+    tcase_add_test(tc, estimate_and_budgets);
     suite_add_tcase(s, tc);
     tc = tcase_create("gradcheck");
     tcase_set_timeout(tc, 120);

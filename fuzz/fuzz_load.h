@@ -1,0 +1,21 @@
+/* The body of the report and dump harnesses (fuzz_report.c, fuzz_dump.c): one reader,
+ * mw_report_load, serves suite reports and gradient dumps alike; the harnesses differ in
+ * their seed corpus, which decides the path the fuzzer explores. */
+#ifndef MW_FUZZ_LOAD_H
+#define MW_FUZZ_LOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Before the first input: MW_READ_TIME_LIMIT for the reader's forked first read, and the
+ * watch on that read. */
+void fuzz_load_init(void);
+
+/* libFuzzer's command line with the harness's own defaults added (LLVMFuzzerInitialize). */
+char **fuzz_load_args(int *argc, char **argv);
+
+/* Write the input to a file, read it with mw_report_load, and when it is accepted print
+ * it as `mwverify report summary` does (tables and JSON, into /dev/null) and free it. */
+void fuzz_load_one(const uint8_t *data, size_t size);
+
+#endif
