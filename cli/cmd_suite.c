@@ -227,6 +227,10 @@ static void say_estimate(const suite_cmd *sc, const state *s, const mw_estimate 
                 s->run.jobs == 1 ? "" : "es");
     else if (s->cfg.engine.backend != MW_BACKEND_CPU)
         fprintf(f, ", on %s", mw_backend_name(s->cfg.engine.backend));
+    if (e->bytes > 0) {
+        char held[32];
+        fprintf(f, ", %s of memory at most", mw_fmt_bytes(held, sizeof held, e->bytes));
+    }
     fputc('\n', f);
 }
 

@@ -452,6 +452,8 @@ mw_status mw_call_cost_measure(const mw_engine_config *e, const mw_spec *s, mw_m
         mw_status st = mw_call_cost_measure(e, s, m, dt, &one, &c1, err);
         if (st == MW_OK)
             st = mw_call_cost_measure(e, s, m, dt, &block, &cT, err);
+        if (st != MW_OK)
+            return st;
         const double f = (double)(co.proj_samples - 1) / (double)(co.tangent_block - 1);
         *out = cT;
         out->seconds = c1.seconds + f * (cT.seconds - c1.seconds);
