@@ -1,4 +1,4 @@
-/* The body of the report and dump harnesses (fuzz_report.c, fuzz_dump.c): one reader,
+/* The body of the report and dump harnesses (fuzz_report.c, built as both): one reader,
  * mw_report_load, serves suite reports and gradient dumps alike; the harnesses differ in
  * their seed corpus, which decides the path the fuzzer explores. */
 #ifndef MW_FUZZ_LOAD_H

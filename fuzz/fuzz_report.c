@@ -1,6 +1,7 @@
 /* libFuzzer harness of the report reader: mw_report_load on a file holding the input
  * must give a report or a one-line error naming the file, never a crash, leak or hang.
- * Its seed corpus (fuzz/corpus/report/) is suite reports; fuzz_dump.c has the dumps. */
+ * Built twice: fuzz_report, whose seed corpus (fuzz/corpus/report/) is suite reports, and
+ * fuzz_dump, whose corpus is gradient dumps (grad --out), read by reports/dump.c. */
 #include <stdint.h>
 
 #include "fuzz_load.h"
