@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
 harnesses=("$@")
-((${#harnesses[@]})) || harnesses=(datasets report dump cli)
+((${#harnesses[@]})) || harnesses=(datasets report dump wire cli)
 build=${MW_BUILD_DIR:-build-fuzz}
 
 if [ ! -x "$build/fuzz/fuzz_cli" ]; then

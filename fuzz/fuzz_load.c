@@ -2,10 +2,11 @@
  * `report summary` prints, so printing is part of the check: the reader's range checks are
  * what the printing code relies on.
  *
- * mw_report_load reads every file twice: first in a forked child (h5u_read_isolated), which
- * contains libhdf5's own crashes and loops, then in this process. The fuzzer must still see
- * a sanitizer report on this project's code in that child, and must not count libhdf5's
- * faults there as ours; the child's death callback below tells them apart. */
+ * mw_report_load reads every file in a forked child (h5u_read_isolated), which contains
+ * libhdf5's own crashes, loops and damaged state, and this process unpacks the report the
+ * child sends (report_wire.h). The fuzzer must still see a sanitizer report on this
+ * project's code in that child, and must not count libhdf5's faults there as ours; the
+ * child's death callback below tells them apart. */
 #include "fuzz_load.h"
 
 #include <fcntl.h>
@@ -24,6 +25,13 @@
 #include "summary.h"
 
 static FILE *sink;
+
+void fuzz_summary_init(void)
+{
+    sink = fopen("/dev/null", "w");
+    if (!sink)
+        fuzz_fail("cannot open /dev/null");
+}
 /* Left by the forked read when a sanitizer ended it: on our code, or on libhdf5's fault
  * (the isolation's to contain). */
 static char ours[4096], contained[4096];
@@ -88,9 +96,7 @@ void fuzz_load_init(void)
      * keeps the inputs that make libhdf5 loop cheap, and the fuzzer's own -timeout (30 s)
      * for hangs of ours. A limit the caller set is kept. */
     setenv("MW_READ_TIME_LIMIT", "0.25", 0);
-    sink = fopen("/dev/null", "w");
-    if (!sink)
-        fuzz_fail("cannot open /dev/null");
+    fuzz_summary_init();
     fuzz_path("forked-read-ours", ours);
     fuzz_path("forked-read-contained", contained);
     if (pthread_atfork(NULL, NULL, in_child) != 0)
@@ -117,8 +123,7 @@ char **fuzz_load_args(int *argc, char **argv)
     return more; /* libFuzzer keeps argv to the end */
 }
 
-/* What `mwverify report summary FILE [--per-layer] [--json]` prints (cli/cmd_report.c). */
-static void summarise(const mw_report *r, const char *path)
+void fuzz_summarise(const mw_report *r, const char *path)
 {
     const mw_suite_def *def = mw_suite_find(r->meta.suite);
     mw_print_report_head(sink, r);
@@ -156,7 +161,7 @@ void fuzz_load_one(const uint8_t *data, size_t size)
         fuzz_note("the report above is libhdf5's, in the reader's forked read: contained (the "
                   "reader said: %.300s)", err.msg);
     if (st == MW_OK) {
-        summarise(&r, path);
+        fuzz_summarise(&r, path);
         mw_report_free(&r);
     } else if (!err.msg[0] || !strstr(err.msg, path)) {
         fuzz_fail("refused without a line naming the file: \"%s\"", err.msg);

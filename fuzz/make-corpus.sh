@@ -3,13 +3,17 @@
 # the datasets harness's input layout (fuzz_datasets.c), a dozen command lines, and small
 # reports and gradient dumps written by mwverify (the fewest layers, features and samples
 # its options allow; h5repack makes some tables contiguous, which halves them).
-# usage: fuzz/make-corpus.sh [MWVERIFY]   (default build/mwverify)
+# The wire harness's seeds are those reports and dumps packed as the reader's child sends
+# them (fuzz_wire --pack), when its binary is there.
+# usage: fuzz/make-corpus.sh [MWVERIFY [FUZZ_WIRE]]   (default build/mwverify,
+#                                                     build-fuzz/fuzz/fuzz_wire)
 set -euo pipefail
 mw=$(realpath "${1:-$(dirname "$0")/../build/mwverify}")
+wire=$(realpath -m "${2:-$(dirname "$0")/../build-fuzz/fuzz/fuzz_wire}")
 cd "$(dirname "$0")/.."
 corpus=$PWD/fuzz/corpus
 rm -rf "$corpus"
-mkdir -p "$corpus"/{datasets,cli,report,dump}
+mkdir -p "$corpus"/{datasets,cli,report,dump,wire}
 
 # ---- datasets: mode byte, then [length, 2 bytes little-endian][bytes] per file ----------
 python3 - "$corpus/datasets" <<'EOF'
@@ -91,4 +95,12 @@ cp gradcheck.h5 layers.h5 "$corpus/report/" # as written: chunked tables
 for f in stability memory; do
   h5repack -l CONTI $f.h5 "$corpus/report/$f-contiguous.h5"
 done
+# ---- wire: the same files as the reading child sends them --------------------------------
+if [ -x "$wire" ]; then
+  for f in "$corpus"/report/*.h5 "$corpus"/dump/*.h5; do
+    "$wire" --pack "$f" "$corpus/wire/$(basename "$f" .h5).bin"
+  done
+else
+  echo "make-corpus.sh: no $wire (build with scripts/test.sh --fuzz): wire seeds not made" >&2
+fi
 du -sh "$corpus"/*

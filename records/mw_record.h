@@ -127,6 +127,14 @@ const mw_field *mw_record_find(const mw_record *r, const char *name, size_t *bas
 /* Is the field in files for this record (its when, if any)? */
 int mw_field_present(const mw_field *f, const void *rec);
 
+/* Is a record that comes from elsewhere (another process's memory) safe to use: every
+ * string ends inside its buffer, every enum and set names its own values, every list's
+ * count is within its capacity and every integer (and integer list item) within its
+ * lo..hi range where it has one (a MW_F_NULL_NEG field may be negative) — in its
+ * sub-records too — and then the record's own check passes. MW_OK, or MW_ERR_FORMAT with
+ * the field named. */
+mw_status mw_record_sane(const mw_record *r, const void *rec, mw_err *err);
+
 /* ---- text ---- */
 
 /* The value as text: numbers as %.3e (integers as integers), non-finite ones as nan/inf,

@@ -91,6 +91,74 @@ int mw_field_present(const mw_field *f, const void *rec)
     return !f->when || f->when(rec);
 }
 
+static int is_integer_kind(mw_kind k)
+{
+    return k == MW_FK_INT || k == MW_FK_LONG || k == MW_FK_I64 || k == MW_FK_U64 ||
+           k == MW_FK_SIZE;
+}
+
+/* One value of kind k at p (a field, or an item of a list), as mw_record_sane checks it. */
+static mw_status item_sane(const mw_record *r, const mw_field *f, mw_kind k, const void *p,
+                           size_t str_bytes, mw_err *err)
+{
+    if (k == MW_FK_STR) {
+        if (!memchr(p, '\0', str_bytes))
+            return mw_err_set(err, MW_ERR_FORMAT, "%s.%s: a string without its end", r->name,
+                              f->name);
+    } else if (k == MW_FK_ENUM) {
+        int v = *(const int *)p;
+        if (v < 0 || v >= f->names->n || !f->names->names[v])
+            return mw_err_set(err, MW_ERR_FORMAT, "%s.%s: %d is no %s", r->name, f->name, v,
+                              f->names->what);
+    } else if (k == MW_FK_BOOL) {
+        if (*(const int *)p != 0 && *(const int *)p != 1)
+            return mw_err_set(err, MW_ERR_FORMAT, "%s.%s: %d is not 0 or 1", r->name, f->name,
+                              *(const int *)p);
+    } else if (is_integer_kind(k) && f->lo < f->hi) {
+        double v = number_at(k, p);
+        if (!((f->flags & MW_F_NULL_NEG) && v < 0) && (v < f->lo || v > f->hi))
+            return mw_err_set(err, MW_ERR_FORMAT, "%s.%s: %.0f is outside %.0f..%.0f", r->name,
+                              f->name, v, f->lo, f->hi);
+    }
+    return MW_OK;
+}
+
+mw_status mw_record_sane(const mw_record *r, const void *rec, mw_err *err)
+{
+    for (const mw_field *f = r->fields; f->name; f++) {
+        const void *p = mw_field_at_c(f, rec);
+        mw_status st = MW_OK;
+        switch (f->kind) {
+        case MW_FK_RECORD: st = mw_record_sane(f->sub, p, err); break;
+        case MW_FK_SET:
+            for (int i = 0; i < f->names->n && st == MW_OK; i++)
+                if (((const int *)p)[i] != 0 && ((const int *)p)[i] != 1)
+                    st = mw_err_set(err, MW_ERR_FORMAT, "%s.%s: item %d is not 0 or 1", r->name,
+                                    f->name, i);
+            break;
+        case MW_FK_LIST: {
+            int count = *(const int *)((const char *)rec + f->count);
+            if (count < 0 || (size_t)count > f->size)
+                return mw_err_set(err, MW_ERR_FORMAT, "%s.%s: %d items in a list of at most %zu",
+                                  r->name, f->name, count, f->size);
+            for (int i = 0; i < count && st == MW_OK; i++)
+                st = item_sane(r, f, f->elem, (const char *)p + (size_t)i * elem_size(f),
+                               f->elem_bytes, err);
+            break;
+        }
+        default:
+            if (mw_field_present(f, rec))
+                st = item_sane(r, f, f->kind, p, f->size, err);
+            else if (f->kind == MW_FK_STR || f->kind == MW_FK_ENUM)
+                st = item_sane(r, f, f->kind, p, f->size, err); /* absent, but still read */
+            break;
+        }
+        if (st != MW_OK)
+            return st;
+    }
+    return r->check ? r->check(rec, err) : MW_OK;
+}
+
 const mw_field *mw_record_find(const mw_record *r, const char *name, size_t *base)
 {
     const char *dot = strchr(name, '.');

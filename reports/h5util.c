@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/stat.h>
@@ -23,9 +24,10 @@ void h5u_quiet(void)
     static int first = 1;
     if (first) {
         /* No library teardown at exit: a damaged file that libhdf5 1.10 read without a fault
-         * can still leave its free lists corrupt, and their collection at exit then frees a
-         * wild pointer (found by fuzz.report). Every file is closed explicitly; the memory
-         * goes back with the process. Must come before the library starts. */
+         * can leave its free lists corrupt, and their collection at exit then frees a wild
+         * pointer (found by fuzz.report). Such files are read only in a child
+         * (h5u_read_isolated); this is the second guard. Every file is closed explicitly;
+         * the memory goes back with the process. Must come before the library starts. */
         H5dont_atexit();
         first = 0;
     }
@@ -681,8 +683,74 @@ static void child_gist(FILE *f, char *out, size_t n)
         snprintf(out, n, "; it said: %.180s", best);
 }
 
-mw_status h5u_read_isolated(const char *path, h5u_read_fn fn, void *arg, mw_err *err)
+static int put_all(int fd, const void *p, size_t n)
 {
+    const char *c = p;
+    while (n) {
+        ssize_t k = write(fd, c, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return 1;
+        c += k, n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* The bytes read, up to n (fewer at end of file or on an error). */
+static size_t get_all(int fd, void *p, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, (char *)p + got, n - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    return got;
+}
+
+/* In the child: the read, then [mw_err][uint64 length][bytes] down the pipe. */
+static _Noreturn void read_in_child(const char *path, h5u_read_fn fn, void *arg, int fd,
+                                    FILE *said, double limit)
+{
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGALRM, SIGTERM};
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+        signal(fatal[i], SIG_DFL); /* the library's own faults kill it plainly */
+    signal(SIGINT, SIG_IGN);       /* the parent decides */
+    signal(SIGPIPE, SIG_DFL);      /* a parent that stopped listening ends it */
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+    bound_memory(path);
+    if (said)
+        dup2(fileno(said), 2);
+    const time_t whole = (time_t)limit;
+    struct itimerval t = {{0, 0}, {whole, (suseconds_t)((limit - (double)whole) * 1e6)}};
+    setitimer(ITIMER_REAL, &t, NULL); /* SIGALRM when it runs out */
+    mw_err why;
+    memset(&why, 0, sizeof why);
+    void *out = NULL;
+    size_t len = 0;
+    why.status = fn(path, arg, &out, &len, &why);
+    if (why.status != MW_OK)
+        len = 0;
+    uint64_t n = len;
+    if (put_all(fd, &why, sizeof why) || put_all(fd, &n, sizeof n) || put_all(fd, out, len))
+        _exit(1);
+    _exit(0);
+}
+
+mw_status h5u_read_isolated(const char *path, h5u_read_fn fn, void *arg, void **bytes, size_t *n,
+                            mw_err *err)
+{
+    *bytes = NULL;
+    *n = 0;
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return mw_err_set(err, MW_ERR_ARG, "%s: no such file", path);
+    const uint64_t cap = ((uint64_t)256 << 20) + 64 * (uint64_t)(sb.st_size > 0 ? sb.st_size : 0);
     int p[2];
     if (pipe(p) != 0)
         return mw_err_set(err, MW_ERR_IO, "%s: cannot create a pipe: %s", path, strerror(errno));
@@ -700,48 +768,24 @@ mw_status h5u_read_isolated(const char *path, h5u_read_fn fn, void *arg, mw_err 
                           strerror(errno));
     }
     if (pid == 0) {
-        /* the child: the library's own faults kill it plainly, with no core file, and a
-         * read that loops is stopped by the alarm */
-        static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGALRM, SIGTERM};
-        for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
-            signal(fatal[i], SIG_DFL);
-        signal(SIGINT, SIG_IGN); /* the parent decides */
-        struct rlimit none = {0, 0};
-        setrlimit(RLIMIT_CORE, &none);
-        bound_memory(path);
         close(p[0]);
-        if (said)
-            dup2(fileno(said), 2);
-        const time_t whole = (time_t)limit;
-        struct itimerval t = {{0, 0}, {whole, (suseconds_t)((limit - (double)whole) * 1e6)}};
-        setitimer(ITIMER_REAL, &t, NULL); /* SIGALRM when it runs out */
-        mw_err why = {MW_OK, ""};
-        mw_status st = fn(path, arg, &why);
-        why.status = st;
-        size_t len = offsetof(mw_err, msg) + strlen(why.msg) + 1;
-        const char *c = (const char *)&why;
-        while (len > 0) {
-            ssize_t k = write(p[1], c, len);
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k <= 0)
-                break;
-            c += k, len -= (size_t)k;
-        }
-        _exit(0);
+        read_in_child(path, fn, arg, p[1], said, limit);
     }
     close(p[1]);
     mw_err why;
     memset(&why, 0, sizeof why);
-    size_t got = 0;
-    for (;;) {
-        ssize_t k = read(p[0], (char *)&why + got, sizeof why - 1 - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        got += (size_t)k;
+    uint64_t len = 0;
+    char *got = NULL;
+    int whole = get_all(p[0], &why, sizeof why) == sizeof why &&
+                get_all(p[0], &len, sizeof len) == sizeof len;
+    int too_big = whole && len > cap, nomem = 0;
+    if (whole && !too_big) {
+        got = malloc(len ? (size_t)len : 1);
+        nomem = !got;
+        whole = got && get_all(p[0], got, (size_t)len) == len;
     }
+    if (too_big || nomem)
+        kill(pid, SIGKILL); /* no reader for the rest: it need not finish */
     close(p[0]);
     int ws = 0;
     while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
@@ -750,27 +794,48 @@ mw_status h5u_read_isolated(const char *path, h5u_read_fn fn, void *arg, mw_err 
     child_gist(said, gist, sizeof gist);
     if (said)
         fclose(said);
-    if (WIFSIGNALED(ws)) {
+    if (too_big) {
+        free(got);
+        return mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: reading it gave %llu bytes, more "
+                          "than a file of %lld bytes can hold", path, (unsigned long long)len,
+                          (long long)sb.st_size);
+    }
+    if (WIFSIGNALED(ws) && WTERMSIG(ws) != SIGKILL) {
+        free(got);
         int sig = WTERMSIG(ws);
         if (sig == SIGALRM)
             return mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: reading it did not finish in %g s "
                               "(libhdf5 loops on some damaged files; MW_READ_TIME_LIMIT=SECONDS "
                               "sets the limit)", path, limit);
-        if (sig == SIGKILL || sig == SIGTERM || sig == SIGINT)
+        if (sig == SIGTERM || sig == SIGINT)
             return mw_err_set(err, MW_ERR_IO, "%s: the process reading it was stopped (%s)", path,
                               strsignal(sig));
         return mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: libhdf5 crashed reading it (%s)%s",
                           path, strsignal(sig), gist);
     }
-    if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0 || got <= offsetof(mw_err, msg))
+    if (nomem)
+        return mw_err_set(err, MW_ERR_NOMEM, "%s: out of memory for the %llu bytes read", path,
+                          (unsigned long long)len);
+    if (WIFSIGNALED(ws)) { /* SIGKILL: the system's (out of memory), or another process's */
+        free(got);
+        return mw_err_set(err, MW_ERR_IO, "%s: the process reading it was stopped (%s)", path,
+                          strsignal(SIGKILL));
+    }
+    if (!whole || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+        free(got);
         return mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: the process reading it failed (exit "
                           "status %d)%s", path, WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, gist);
+    }
     why.msg[sizeof why.msg - 1] = '\0';
-    if (why.status == MW_OK)
-        return MW_OK;
-    if (err)
-        *err = why;
-    return why.status;
+    if (why.status != MW_OK) {
+        free(got);
+        if (err)
+            *err = why;
+        return why.status;
+    }
+    *bytes = got;
+    *n = (size_t)len;
+    return MW_OK;
 }
 
 int h5u_rows_fit(h5u *w, const char *dataset, unsigned long long rows, size_t file_row,

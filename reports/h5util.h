@@ -103,13 +103,19 @@ mw_status h5u_write_bytes_atomic(const char *path, const void *bytes, size_t n, 
 typedef void (*h5u_fill_fn)(h5u *w, hid_t file, void *arg);
 mw_status h5u_write_atomic(const char *path, h5u_fill_fn fill, void *arg, mw_err *err);
 
-/* Read an untrusted file in a child process first: fn(path, arg, err) runs there, under a
- * time limit (30 s, and 1 s more per 16 MiB; the environment's MW_READ_TIME_LIMIT in seconds,
- * fractions allowed, overrides), and only its status and message come back. libhdf5 1.10 can crash or loop on a
- * damaged file; there that is a "damaged" MW_ERR_FORMAT instead of this process's death. A
- * read that passes here does the same work in this process, where it passes again. */
-typedef mw_status (*h5u_read_fn)(const char *path, void *arg, mw_err *err);
-mw_status h5u_read_isolated(const char *path, h5u_read_fn fn, void *arg, mw_err *err);
+/* Read an untrusted file in a child process: fn(path, arg, &out, &out_len, err) runs there
+ * under a time limit (30 s, and 1 s more per 16 MiB; the environment's MW_READ_TIME_LIMIT
+ * in seconds, fractions allowed, overrides) and a memory limit, and what comes back is its
+ * status, its message and the out_len bytes it left in out (malloc'd; the child frees
+ * nothing, it ends). libhdf5 1.10 can crash, loop or corrupt its own memory on a damaged
+ * file; there that is a "damaged" MW_ERR_FORMAT, and libhdf5 never reads the file in this
+ * process. On MW_OK *bytes (malloc'd, the caller frees) holds *n bytes, at most
+ * 256 MiB + 64 bytes per byte of the file; they are the child's word, to be checked as
+ * untrusted input. */
+typedef mw_status (*h5u_read_fn)(const char *path, void *arg, void **out, size_t *out_len,
+                                 mw_err *err);
+mw_status h5u_read_isolated(const char *path, h5u_read_fn fn, void *arg, void **bytes, size_t *n,
+                            mw_err *err);
 
 /* Whether a dataset declaring rows of row_bytes each (stored in the file at file_row
  * bytes each) fits in the file being read: a damaged file may declare far more than it

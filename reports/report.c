@@ -13,6 +13,7 @@
 
 #include "dump.h"
 #include "h5util.h"
+#include "report_wire.h"
 
 enum { CHUNK_ROWS = 16 };
 
@@ -536,24 +537,36 @@ static mw_status load(mw_report *r, const char *path, mw_err *err)
     return mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: %s", path, why.msg);
 }
 
-/* The read as a trial in the isolated child: its outcome is all that comes back. */
-static mw_status trial_load(const char *path, void *arg, mw_err *err)
+/* In the reading child: the whole read, and the report packed for the parent. */
+static mw_status read_and_pack(const char *path, void *arg, void **out, size_t *out_len,
+                               mw_err *err)
 {
     (void)arg;
     mw_report r;
     mw_status st = load(&r, path, err);
-    if (st == MW_OK)
-        mw_report_free(&r);
-    return st;
+    if (st != MW_OK)
+        return st;
+    if (mw_report_pack(&r, out, out_len) != MW_OK)
+        return mw_err_set(err, MW_ERR_NOMEM, "%s: out of memory", path);
+    return MW_OK;
 }
 
 mw_status mw_report_load(mw_report *r, const char *path, mw_err *err)
 {
     memset(r, 0, sizeof *r);
-    mw_status st = h5u_read_isolated(path, trial_load, NULL, err);
-    if (st != MW_OK) {
-        snprintf(r->path, sizeof r->path, "%s", path);
-        return st;
+    void *bytes = NULL;
+    size_t n = 0;
+    mw_status st = h5u_read_isolated(path, read_and_pack, NULL, &bytes, &n, err);
+    if (st == MW_OK) {
+        mw_err why;
+        st = mw_report_unpack(r, bytes, n, &why);
+        if (st != MW_OK) {
+            mw_report_free(r);
+            mw_err_set(err, st, st == MW_ERR_NOMEM ? "%s: %s" : "%s: damaged: %s", path,
+                       why.msg);
+        }
     }
-    return load(r, path, err);
+    free(bytes);
+    snprintf(r->path, sizeof r->path, "%s", path);
+    return st;
 }

@@ -71,7 +71,9 @@ mw_status mw_report_commit(mw_report *r, mw_err *err);
 
 /* Read a report or a gradient dump. A file that is not HDF5, truncated, damaged, foreign,
  * of a newer format version or with a field out of its range is refused with one line
- * naming the file (MW_ERR_FORMAT; MW_ERR_ARG for a missing file). */
+ * naming the file (MW_ERR_FORMAT; MW_ERR_ARG for a missing file). libhdf5 reads it in a
+ * child process, which sends the report back (report_wire.h): a file that crashes, hangs
+ * or corrupts libhdf5 harms only that child. */
 mw_status mw_report_load(mw_report *r, const char *path, mw_err *err);
 
 /* For a signal handler about to end the process: remove the lock files this process holds

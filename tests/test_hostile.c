@@ -422,54 +422,79 @@ START_TEST(libhdf5_crashes_and_hangs_are_contained)
 END_TEST
 
 /* The reading child's outcomes, each with a reader made to behave so. */
-static mw_status reads_fine(const char *path, void *arg, mw_err *err)
+static mw_status reads_fine(const char *path, void *arg, void **out, size_t *len, mw_err *err)
 {
     (void)path, (void)arg, (void)err;
-    return MW_OK;
+    char *b = malloc(100000);
+    for (size_t i = 0; b && i < 100000; i++)
+        b[i] = (char)(i * 7 + 3);
+    *out = b, *len = b ? 100000 : 0;
+    return b ? MW_OK : MW_ERR_NOMEM;
 }
 
-static mw_status says_damaged(const char *path, void *arg, mw_err *err)
+static mw_status says_damaged(const char *path, void *arg, void **out, size_t *len, mw_err *err)
 {
-    (void)arg;
+    (void)arg, (void)out, (void)len;
     return mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: attribute 'x' missing", path);
 }
 
-static mw_status crashes(const char *path, void *arg, mw_err *err)
+static mw_status crashes(const char *path, void *arg, void **out, size_t *len, mw_err *err)
 {
-    (void)path, (void)arg, (void)err;
+    (void)path, (void)arg, (void)err, (void)out, (void)len;
     raise(SIGSEGV);
     return MW_OK;
 }
 
-static mw_status loops(const char *path, void *arg, mw_err *err)
+static mw_status loops(const char *path, void *arg, void **out, size_t *len, mw_err *err)
 {
-    (void)path, (void)arg, (void)err;
+    (void)path, (void)arg, (void)err, (void)out, (void)len;
     for (;;)
         pause();
     return MW_OK;
 }
 
-static mw_status exits(const char *path, void *arg, mw_err *err)
+static mw_status exits(const char *path, void *arg, void **out, size_t *len, mw_err *err)
 {
-    (void)path, (void)arg, (void)err;
+    (void)path, (void)arg, (void)err, (void)out, (void)len;
     _exit(1);
+}
+
+/* Claims more bytes than any file of its size could give (the pages are never touched). */
+static mw_status gives_too_much(const char *path, void *arg, void **out, size_t *len, mw_err *err)
+{
+    (void)arg, (void)err;
+    struct stat sb;
+    stat(path, &sb);
+    *len = ((size_t)256 << 20) + 64 * (size_t)sb.st_size + 1;
+    *out = malloc(*len);
+    return *out ? MW_OK : MW_ERR_NOMEM;
 }
 
 START_TEST(the_reading_child_is_contained)
 {
     const char *path = MW_HOSTILE_DIR "/hdf5-segv-1.h5"; /* any regular file */
     mw_err e = {MW_OK, ""};
+    void *b = NULL;
+    size_t n = 0;
     setenv("MW_READ_TIME_LIMIT", "1", 1);
-    ck_assert(h5u_read_isolated(path, reads_fine, NULL, &e) == MW_OK);
-    ck_assert(h5u_read_isolated(path, says_damaged, NULL, &e) == MW_ERR_FORMAT &&
-              strstr(e.msg, "attribute 'x' missing"));
-    ck_assert(h5u_read_isolated(path, crashes, NULL, &e) == MW_ERR_FORMAT &&
-              strstr(e.msg, "crashed") && strstr(e.msg, "damaged"));
-    ck_assert_msg(h5u_read_isolated(path, loops, NULL, &e) == MW_ERR_FORMAT &&
+    ck_assert(h5u_read_isolated(path, reads_fine, NULL, &b, &n, &e) == MW_OK && n == 100000);
+    for (size_t i = 0; i < n; i++)
+        ck_assert(((char *)b)[i] == (char)(i * 7 + 3));
+    free(b);
+    ck_assert(h5u_read_isolated(path, says_damaged, NULL, &b, &n, &e) == MW_ERR_FORMAT &&
+              strstr(e.msg, "attribute 'x' missing") && !b && n == 0);
+    ck_assert(h5u_read_isolated(path, crashes, NULL, &b, &n, &e) == MW_ERR_FORMAT &&
+              strstr(e.msg, "crashed") && strstr(e.msg, "damaged") && !b);
+    ck_assert_msg(h5u_read_isolated(path, loops, NULL, &b, &n, &e) == MW_ERR_FORMAT &&
                       strstr(e.msg, "did not finish in 1 s"),
                   "%s", e.msg);
-    ck_assert(h5u_read_isolated(path, exits, NULL, &e) == MW_ERR_FORMAT &&
-              strstr(e.msg, "exit status 1"));
+    ck_assert(h5u_read_isolated(path, exits, NULL, &b, &n, &e) == MW_ERR_FORMAT &&
+              strstr(e.msg, "exit status 1") && !b);
+    ck_assert_msg(h5u_read_isolated(path, gives_too_much, NULL, &b, &n, &e) == MW_ERR_FORMAT &&
+                      strstr(e.msg, "more than a file of") && !b,
+                  "%s", e.msg);
+    ck_assert(h5u_read_isolated(MW_HOSTILE_DIR "/no-such.h5", reads_fine, NULL, &b, &n, &e) ==
+              MW_ERR_ARG);
 }
 END_TEST
 

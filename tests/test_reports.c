@@ -12,6 +12,7 @@
 #include "dump.h"
 #include "plot.h"
 #include "report.h"
+#include "report_wire.h"
 #include "h5util.h"
 #include "mw_json.h"
 #include "jsonr.h"
@@ -471,6 +472,33 @@ static void same_run(const mw_report_run *x, const mw_report_run *y)
         ck_assert(x->layer_rel_l2[k] == y->layer_rel_l2[k]);
 }
 
+/* b holds what a holds, record by record. */
+static void same_report(const mw_report *a, const mw_report *b)
+{
+    same_record(&mw_meta_record, &a->meta, &b->meta, "meta");
+    ck_assert(b->n_networks == 2 && b->n_runs == 3);
+    for (size_t i = 0; i < 2; i++) {
+        const mw_report_network *x = &a->networks[i], *y = &b->networks[i];
+        same_record(&mw_network_record, x, y, "network");
+        ck_assert(x->n_ref_steps == y->n_ref_steps && x->n_ref_epochs == y->n_ref_epochs);
+        for (size_t k = 0; k < x->n_ref_steps; k++)
+            same_record(&mw_step_record, &x->ref_steps[k], &y->ref_steps[k], "reference step");
+        for (size_t e = 0; e < x->n_ref_epochs; e++)
+            same_record(&mw_epoch_record, &x->ref_epochs[e], &y->ref_epochs[e], "reference epoch");
+    }
+    ck_assert(b->networks[1].proj.n == 5 && b->networks[0].proj.n == 0);
+    for (size_t i = 0; i < 3; i++)
+        same_run(&a->runs[i], &b->runs[i]);
+    for (int t = 0; t < MW_N_TABLES; t++) {
+        const mw_record *rec = mw_report_table_record(t);
+        ck_assert_uint_eq(b->tables[t].n, a->tables[t].n);
+        for (size_t k = 0; k < a->tables[t].n; k++)
+            same_record(rec, (const char *)a->tables[t].rows + k * rec->size,
+                        (const char *)b->tables[t].rows + k * rec->size, mw_report_table_name(t));
+    }
+
+}
+
 START_TEST(report_round_trip)
 {
     make_tmpdir();
@@ -485,27 +513,7 @@ START_TEST(report_round_trip)
               a.runs[2].index == 8);
     ck_assert_msg(mw_report_commit(&a, &err) == MW_OK, "%s", err.msg);
     ck_assert_msg(mw_report_load(&b, path, &err) == MW_OK, "%s", err.msg);
-    same_record(&mw_meta_record, &a.meta, &b.meta, "meta");
-    ck_assert(b.n_networks == 2 && b.n_runs == 3);
-    for (size_t i = 0; i < 2; i++) {
-        const mw_report_network *x = &a.networks[i], *y = &b.networks[i];
-        same_record(&mw_network_record, x, y, "network");
-        ck_assert(x->n_ref_steps == y->n_ref_steps && x->n_ref_epochs == y->n_ref_epochs);
-        for (size_t k = 0; k < x->n_ref_steps; k++)
-            same_record(&mw_step_record, &x->ref_steps[k], &y->ref_steps[k], "reference step");
-        for (size_t e = 0; e < x->n_ref_epochs; e++)
-            same_record(&mw_epoch_record, &x->ref_epochs[e], &y->ref_epochs[e], "reference epoch");
-    }
-    ck_assert(b.networks[1].proj.n == 5 && b.networks[0].proj.n == 0);
-    for (size_t i = 0; i < 3; i++)
-        same_run(&a.runs[i], &b.runs[i]);
-    for (int t = 0; t < MW_N_TABLES; t++) {
-        const mw_record *rec = mw_report_table_record(t);
-        ck_assert_uint_eq(b.tables[t].n, a.tables[t].n);
-        for (size_t k = 0; k < a.tables[t].n; k++)
-            same_record(rec, (const char *)a.tables[t].rows + k * rec->size,
-                        (const char *)b.tables[t].rows + k * rec->size, mw_report_table_name(t));
-    }
+    same_report(&a, &b);
 
     /* the /summary table: one row per run in index order, each the run's summary */
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -530,6 +538,60 @@ START_TEST(report_round_trip)
     mw_report_free(&a);
     mw_report_free(&b);
     remove_tmpdir();
+}
+END_TEST
+
+/* The bytes the reading child sends: they unpack to the same report, and a cut, a
+ * corrupted word or a string without its end is refused with a message, never a fault
+ * (ASan in CI) or a record that fails its field table. */
+START_TEST(report_wire_refuses_damage)
+{
+    mw_report a, b;
+    mw_err err = {0};
+    make_report(&a, "unused.h5");
+    void *bytes = NULL;
+    size_t n = 0;
+    ck_assert(mw_report_pack(&a, &bytes, &n) == MW_OK && n % 8 == 0 && n > 0);
+    ck_assert_msg(mw_report_unpack(&b, bytes, n, &err) == MW_OK, "%s", err.msg);
+    same_report(&a, &b);
+    mw_report_free(&b);
+
+    unsigned char *c = malloc(n);
+    ck_assert(c != NULL);
+    for (size_t cut = 0; cut < n; cut += 8) { /* every shorter message */
+        memcpy(c, bytes, cut);
+        ck_assert_msg(mw_report_unpack(&b, c, cut, &err) == MW_ERR_FORMAT, "cut at %zu", cut);
+        mw_report_free(&b);
+    }
+    ck_assert(mw_report_unpack(&b, bytes, n - 3, &err) == MW_ERR_FORMAT);
+    mw_report_free(&b);
+    static const uint64_t words[] = {~0ull, 1ull << 63, 0x7fffffffull, 0xffffffffull, 3};
+    long refused = 0;
+    for (size_t at = 0; at < n; at += 8)
+        for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
+            memcpy(c, bytes, n);
+            memcpy(c + at, &words[k], 8);
+            mw_status st = mw_report_unpack(&b, c, n, &err);
+            ck_assert_msg(st == MW_OK || st == MW_ERR_FORMAT, "word %zu: %s", at, err.msg);
+            if (st == MW_OK) {
+                for (size_t i = 0; i < b.n_runs; i++)
+                    ck_assert(mw_record_sane(&mw_run_record, &b.runs[i], &err) == MW_OK);
+                ck_assert(mw_record_sane(&mw_meta_record, &b.meta, &err) == MW_OK);
+            } else {
+                ck_assert(err.msg[0] != '\0');
+                refused++;
+            }
+            mw_report_free(&b);
+        }
+    ck_assert(refused > 0);
+    memcpy(c, bytes, n);
+    memset(c, 'x', sizeof a.meta); /* the metadata's strings without their ends */
+    ck_assert(mw_report_unpack(&b, c, n, &err) == MW_ERR_FORMAT &&
+              strstr(err.msg, "a string without its end"));
+    mw_report_free(&b);
+    free(c);
+    free(bytes);
+    mw_report_free(&a);
 }
 END_TEST
 
@@ -710,6 +772,7 @@ int main(void)
     tc = tcase_create("report");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, report_round_trip);
+    tcase_add_test(tc, report_wire_refuses_damage);
     tcase_add_test(tc, report_set_replaces);
     tcase_add_test(tc, report_refuses_bad_files);
     tcase_add_test(tc, report_plot_files);
