@@ -14,7 +14,9 @@
 #include "mw_common.h" /* mw_status */
 #include "mw_spec.h"
 
+#ifndef MW_VERSION /* the build defines it from CMakeLists.txt's project() */
 #define MW_VERSION "0.1.0"
+#endif
 
 typedef enum { MW_F32 = 0, MW_F64 = 1 } mw_dtype;
 typedef enum { MW_BACKEND_CPU = 0, MW_BACKEND_CUDA = 1 } mw_backend_kind;

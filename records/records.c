@@ -391,6 +391,14 @@ static const mw_field layer_check_fields[] = {
      "max |e - x| / ulp(max(|x|, 2^-10 max|x|)) in the dtype, where an output is compared"},
     {"threshold", MW_FK_F64, L(threshold), "the largest error that passes"},
     {"pass", MW_FK_BOOL, L(pass), "error <= threshold (a regression clears it)"},
+    {"oracle", MW_FK_STR, L(oracle),
+     "what it was measured against: gold (MPFR), silver-fd (float64 central differences), "
+     "silver-f64 (the layer's float64 operation), identity, exact (a direct loop)",
+     .size = sizeof(((mw_layer_check_row *)0)->oracle)},
+    {"note", MW_FK_STR, L(note),
+     "why the check could not be measured (a plugin that crashed, hung or failed), or how its "
+     "oracle was formed",
+     .size = sizeof(((mw_layer_check_row *)0)->note)},
     MW_FIELDS_END,
 };
 #undef L

@@ -217,6 +217,10 @@ typedef struct mw_layer_check_row {
     double max_ulp_floored;     /* see layer_check.h; NaN where no output is compared */
     double threshold;
     int pass;
+    char oracle[16];            /* what it was measured against: gold, silver-fd, silver-f64,
+                                   identity, exact */
+    char note[200];             /* why a check could not be measured (a plugin that crashed,
+                                   hung or failed), or how its oracle was formed; "" */
 } mw_layer_check_row;
 extern const mw_record mw_layer_check_record;
 

@@ -18,7 +18,7 @@
 #include "records.h"
 
 #define MW_REPORT_FORMAT "mwverify-report"
-#define MW_REPORT_VERSION 3
+#define MW_REPORT_VERSION 4
 
 /* The tables a suite may add, by dataset name. */
 typedef enum { MW_TABLE_FITS = 0, MW_TABLE_RATIOS, MW_TABLE_LAYER_CHECKS, MW_N_TABLES } mw_table_id;

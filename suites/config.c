@@ -233,6 +233,12 @@ static const mw_field layers_fields[] = {
      .size = sizeof(((mw_layers_config *)0)->baseline), .opt = "baseline", .meta = "OLD.h5"},
     {"factor", MW_FK_F64, Y(factor), "the growth --baseline tolerates (> 1)", .opt = "factor",
      .meta = "F", .lo = 1, .hi = 1e12},
+    {"layer_plugin", MW_FK_STR, Y(plugin),
+     "check the layers of this plugin (a shared object, docs/layer-plugins.md) instead of\n"
+     "the registry's; :NAME picks one of its layers. It runs in child processes: a crash\n"
+     "or a hang in it is a failed check (MW_PLUGIN_TIME_LIMIT seconds, default 60)",
+     .size = sizeof(((mw_layers_config *)0)->plugin), .opt = "layer-plugin",
+     .meta = "PATH.so[:NAME]"},
     MW_FIELDS_END,
 };
 #undef Y

@@ -80,10 +80,7 @@ void mw_layer_rows_free(mw_layer_rows *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Append a row (pass = error <= threshold, so NaN fails). */
-static mw_status add_row(mw_layer_rows *res, const char *layer, const char *config, mw_dtype dt,
-                         const char *check, double error, double max_ulp, double threshold,
-                         mw_err *err)
+mw_status mw_layer_rows_add(mw_layer_rows *res, const mw_layer_check_row *row, mw_err *err)
 {
     if (res->n == res->cap) {
         size_t cap = res->cap ? 2 * res->cap : 64;
@@ -93,17 +90,36 @@ static mw_status add_row(mw_layer_rows *res, const char *layer, const char *conf
         res->rows = p;
         res->cap = cap;
     }
-    mw_layer_check_row *r = &res->rows[res->n++];
-    memset(r, 0, sizeof *r);
-    snprintf(r->layer, sizeof r->layer, "%s", layer);
-    snprintf(r->config, sizeof r->config, "%s", config);
-    snprintf(r->check, sizeof r->check, "%s", check);
-    r->dtype = dt;
-    r->error = error;
-    r->max_ulp_floored = max_ulp;
-    r->threshold = threshold;
-    r->pass = error <= threshold;
+    res->rows[res->n++] = *row;
     return MW_OK;
+}
+
+/* What a built-in check is measured against (layer_check.h). */
+static const char *oracle_of(const char *layer, const char *check)
+{
+    if (!strcmp(check, "inverse") || !strcmp(check, "inverse_bias") ||
+        !strcmp(check, "adjoint") || !strcmp(check, "vijp_identity"))
+        return "identity";
+    return !strcmp(layer, "squeeze") ? "exact" : "gold";
+}
+
+/* Append a row (pass = error <= threshold, so NaN fails). */
+static mw_status add_row(mw_layer_rows *res, const char *layer, const char *config, mw_dtype dt,
+                         const char *check, double error, double max_ulp, double threshold,
+                         mw_err *err)
+{
+    mw_layer_check_row r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.layer, sizeof r.layer, "%s", layer);
+    snprintf(r.config, sizeof r.config, "%s", config);
+    snprintf(r.check, sizeof r.check, "%s", check);
+    snprintf(r.oracle, sizeof r.oracle, "%s", oracle_of(layer, check));
+    r.dtype = dt;
+    r.error = error;
+    r.max_ulp_floored = max_ulp;
+    r.threshold = threshold;
+    r.pass = error <= threshold;
+    return mw_layer_rows_add(res, &r, err);
 }
 
 size_t mw_layer_check_failures(const mw_layer_check_row *rows, size_t n, const char *layer)

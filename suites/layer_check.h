@@ -48,6 +48,8 @@ typedef struct mw_layer_rows {
 } mw_layer_rows;
 
 void mw_layer_rows_free(mw_layer_rows *r);
+/* Append a copy of row. */
+mw_status mw_layer_rows_add(mw_layer_rows *rows, const mw_layer_check_row *row, mw_err *err);
 
 /* Check one layer type of the registry (any, negative controls included), appending its
  * rows. MW_OK when it ran (checks may have failed: count them); a failure with a message

@@ -8,14 +8,43 @@
 #include <string.h>
 
 #include "layer_check.h"
+#include "plugin.h"
 #include "summary.h"
 
 /* The layer types to check: those named (each known; a negative control only with
  * include_faulty), or every real one and, with include_faulty, the controls. */
+/* The plugin's layers, described once per process (a child reads its table; the
+ * runner's workers inherit this). */
+static const mw_plugin_desc *plugin_layers(const char *arg, mw_err *err)
+{
+    static mw_plugin_desc desc;
+    static char described[sizeof ((mw_layers_config *)0)->plugin];
+    if (strcmp(described, arg) == 0)
+        return &desc;
+    described[0] = '\0';
+    if (mw_plugin_describe(arg, &desc, err) != MW_OK)
+        return NULL;
+    snprintf(described, sizeof described, "%s", arg);
+    return &desc;
+}
+
 static mw_status select_layers(const mw_suite_config *c, mw_layer_info *out, int *n, mw_err *err)
 {
     const mw_layers_config *y = &c->layers;
     *n = 0;
+    if (y->plugin[0]) {
+        if (y->n_names || y->include_faulty)
+            return mw_err_set(err, MW_ERR_ARG, "--layer-plugin checks the plugin's layers: name "
+                              "no other layer%s", y->include_faulty ? " (and no --include-faulty)"
+                                                                     : "");
+        const mw_plugin_desc *d = plugin_layers(y->plugin, err);
+        if (!d)
+            return err ? err->status : MW_ERR_ARG;
+        for (int i = 0; i < d->n && *n < MW_SUITE_MAX_LAYERS; i++)
+            out[(*n)++] = (mw_layer_info){d->layers[i].name, d->layers[i].summary, NULL,
+                                          MW_PLUGIN_COUPLING};
+        return MW_OK;
+    }
     for (size_t i = 0; y->n_names == 0 && i < mw_layer_count() && *n < MW_SUITE_MAX_LAYERS; i++) {
         mw_layer_info info;
         mw_layer_info_at(i, &info);
@@ -64,7 +93,13 @@ static mw_status layers_unit_cost(const mw_suite_config *c, long u, double *seco
     int n;
     mw_status st = select_layers(c, all, &n, err);
     *seconds = *bytes = 0.0;
-    return st != MW_OK || u >= n ? st : mw_layer_check_cost(all[u].name, seconds, err);
+    if (st != MW_OK || u >= n)
+        return st;
+    if (all[u].coupling == MW_PLUGIN_COUPLING) {
+        *seconds = mw_plugin_layer_check_cost(&plugin_layers(c->layers.plugin, err)->layers[u]);
+        return MW_OK;
+    }
+    return mw_layer_check_cost(all[u].name, seconds, err);
 }
 
 static mw_status layers_prepare(mw_suite_config *c, int jobs, mw_estimate *est, mw_err *err)
@@ -104,7 +139,14 @@ static mw_status layers_unit(const void *cfgp, long unit, mw_unit_emit_fn emit, 
     if (unit >= n)
         return mw_err_set(err, MW_ERR_ARG, "unit %ld of %d layers", unit, n);
     mw_layer_rows rows = {0};
-    if ((st = mw_layer_check(all[unit].name, &rows, err)) != MW_OK) {
+    const mw_plugin_layer *pl = NULL;
+    if (all[unit].coupling == MW_PLUGIN_COUPLING) {
+        pl = &plugin_layers(c->layers.plugin, err)->layers[unit];
+        st = mw_plugin_layer_check(pl, &rows, err);
+    } else {
+        st = mw_layer_check(all[unit].name, &rows, err);
+    }
+    if (st != MW_OK) {
         mw_layer_rows_free(&rows);
         return st;
     }
@@ -112,9 +154,21 @@ static mw_status layers_unit(const void *cfgp, long unit, mw_unit_emit_fn emit, 
     out->net.index = unit;
     out->net.spec = mw_spec_default();
     snprintf(out->net.label, sizeof out->net.label, "layer %s", all[unit].name);
-    out->net.oracle.kind = MW_ORACLE_GOLD;
-    snprintf(out->net.oracle.reason, sizeof out->net.oracle.reason,
-             "the MPFR reference at 256 bits, and gold for the methods");
+    out->net.oracle.kind = !pl || pl->has_mpfr ? MW_ORACLE_GOLD : MW_ORACLE_SILVER;
+    if (!pl)
+        snprintf(out->net.oracle.reason, sizeof out->net.oracle.reason,
+                 "the MPFR reference at 256 bits, and gold for the methods");
+    else if (pl->has_mpfr)
+        snprintf(out->net.oracle.reason, sizeof out->net.oracle.reason,
+                 "the plugin's own MPFR passes at 256 bits");
+    else
+        snprintf(out->net.oracle.reason, sizeof out->net.oracle.reason,
+                 "silver: the plugin has no MPFR passes; float64 against central differences "
+                 "with Richardson extrapolation, float32 against its float64 operations, and "
+                 "the identities");
+    if (pl) /* a plugin's layer: what it is, from where */
+        snprintf(out->net.message, sizeof out->net.message, "%.199s [plugin %.40s %.20s]",
+                 pl->summary, pl->plugin, pl->version);
     out->net.proj.slope = out->net.proj.slope_r2 = NAN;
     out->table = MW_TABLE_LAYER_CHECKS;
     out->rows = rows.rows;
@@ -149,10 +203,15 @@ static mw_status layers_finish(const mw_suite_config *c, mw_report *r, mw_err *e
 static int report_layers(const mw_report *r, mw_layer_info *out)
 {
     int n = 0;
-    for (size_t i = 0; i < r->n_networks && n < MW_SUITE_MAX_LAYERS; i++)
-        if (strncmp(r->networks[i].label, "layer ", 6) == 0 &&
-            mw_layer_info_of(r->networks[i].label + 6, &out[n]) == 0)
+    for (size_t i = 0; i < r->n_networks && n < MW_SUITE_MAX_LAYERS; i++) {
+        const mw_report_network *u = &r->networks[i];
+        if (strncmp(u->label, "layer ", 6) != 0)
+            continue;
+        if (mw_layer_info_of(u->label + 6, &out[n]) == 0)
             n++;
+        else /* a plugin's layer: its summary is in the unit's message */
+            out[n++] = (mw_layer_info){u->label + 6, u->message, NULL, MW_PLUGIN_COUPLING};
+    }
     return n;
 }
 
@@ -225,8 +284,9 @@ static mw_status layers_junit(const mw_report *r, mw_junit_case **out, size_t *n
                          mw_dtype_name(w->dtype), w->check);
                 t->seconds = NAN;
                 t->verdict = w->pass ? MW_VERDICT_PASS : MW_VERDICT_FAIL;
-                snprintf(t->message, sizeof t->message, "error %.3e %s threshold %.3e", w->error,
-                         w->pass ? "within" : "over", w->threshold);
+                snprintf(t->message, sizeof t->message, "error %.3e %s threshold %.3e (oracle %s)%s%.200s",
+                         w->error, w->pass ? "within" : "over", w->threshold, w->oracle,
+                         w->note[0] ? ": " : "", w->note);
             }
             continue;
         }
@@ -283,6 +343,18 @@ static void print_row(FILE *f, const mw_layer_check_row *x, int n)
     shown_row s = {*x, n, ratio(x)};
     mw_table_row(f, "  ", layer_columns, N_LAYER_COLUMNS, &shown_record, &s);
     fprintf(f, " %-4s  %s %s\n", x->pass ? "pass" : "FAIL", mw_dtype_name(x->dtype), x->config);
+    if (!x->pass && x->note[0]) /* why it could not be measured */
+        fprintf(f, "  %-22s %s\n", "", x->note);
+}
+
+/* The oracle a layer was checked against, as its unit says. */
+static const char *oracle_reason(const mw_report *r, const char *layer)
+{
+    for (size_t i = 0; i < r->n_networks; i++)
+        if (strncmp(r->networks[i].label, "layer ", 6) == 0 &&
+            strcmp(r->networks[i].label + 6, layer) == 0)
+            return r->networks[i].oracle.reason;
+    return "";
 }
 
 /* Per check of one layer: the row with the largest error/threshold, and how many rows
@@ -295,6 +367,8 @@ static void print_layer(FILE *f, const mw_report *r, const mw_layer_info *info, 
         if (strcmp(rows[i].layer, info->name) == 0)
             total++, failed += !rows[i].pass;
     fprintf(f, "\n%s: %s\n", info->name, info->summary);
+    if (oracle_reason(r, info->name)[0])
+        fprintf(f, "  oracle: %s\n", oracle_reason(r, info->name));
     if (info->fault)
         fprintf(f, "  negative control: %s\n", info->fault);
     mw_table_head(f, "  ", layer_columns, N_LAYER_COLUMNS);

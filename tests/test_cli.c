@@ -463,7 +463,7 @@ START_TEST(suite_report_summary_plot)
     snprintf(py, sizeof py,
              "/usr/bin/python3 -c \"import h5py, json\n"
              "f = h5py.File('%s', 'r')\n"
-             "assert f.attrs['format'] == 'mwverify-report' and f.attrs['format_version'] == 3\n"
+             "assert f.attrs['format'] == 'mwverify-report' and f.attrs['format_version'] == 4\n"
              "assert json.loads(f.attrs['config'])['grid']['depths'] == [1, 2]\n"
              "s = f['summary'][()]\n"
              "assert len(s) == 24 and set(s['status']) == {b'complete'}\n"

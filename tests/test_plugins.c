@@ -1,0 +1,207 @@
+/* Layer plugins (suites/plugin.h, docs/layer-plugins.md): reading a plugin's table in a
+ * child and refusing a bad one with one line; the checks of a good layer on the gold and
+ * the silver path, of a faulty twin (caught by the right checks alone), and of plugins
+ * that crash, abort, hang or fail (failed rows naming what happened, never a crashed
+ * harness); the command line's exit statuses. The plugins are built from examples/plugins/
+ * and tests/plugins/ into MW_TEST_PLUGIN_DIR. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin.h"
+#include "testutil.h"
+
+static const char *plugin(const char *name)
+{
+    static char path[8][4096];
+    static int next;
+    char *p = path[next++ % 8];
+    snprintf(p, sizeof path[0], "%s/%s", MW_TEST_PLUGIN_DIR, name);
+    return p;
+}
+
+/* The describe call must fail with MW_ERR_ARG, its one line holding every word of must. */
+static void refused(const char *arg, const char *must1, const char *must2)
+{
+    mw_plugin_desc d;
+    mw_err e = {MW_OK, ""};
+    ck_assert_msg(mw_plugin_describe(arg, &d, &e) == MW_ERR_ARG, "%s: accepted", arg);
+    ck_assert_msg(strstr(e.msg, "--layer-plugin") && strstr(e.msg, must1) &&
+                      (!must2 || strstr(e.msg, must2)) && !strchr(e.msg, '\n'),
+                  "%s: %s", arg, e.msg);
+}
+
+START_TEST(describe)
+{
+    mw_plugin_desc d;
+    mw_err e = {MW_OK, ""};
+    ck_assert_msg(mw_plugin_describe(plugin("actnorm.so"), &d, &e) == MW_OK, "%s", e.msg);
+    ck_assert(d.n == 1 && !strcmp(d.layers[0].name, "actnorm") && d.layers[0].has_mpfr);
+    for (int s = 0; s < MW_PLUGIN_SHAPES; s++) /* log_scale and bias per channel */
+        ck_assert(d.layers[0].accepts[s] &&
+                  d.layers[0].n_params[s] == 2 * mw_plugin_shapes[s].channels);
+    ck_assert(mw_plugin_describe(plugin("inv1x1.so"), &d, &e) == MW_OK && !d.layers[0].has_mpfr);
+    ck_assert(mw_plugin_describe(plugin("misbehave.so"), &d, &e) == MW_ERR_ARG); /* refuses-all */
+    ck_assert_msg(mw_plugin_describe(plugin("misbehave.so:scale2"), &d, &e) == MW_OK && d.n == 1 &&
+                      !strcmp(d.layers[0].name, "scale2"),
+                  "%s", e.msg);
+
+    refused(plugin("bad_abi.so"), "ABI version 2", "loads version 1");
+    refused(plugin("no_entry.so"), "no mwp_plugin_entry", NULL);
+    refused(plugin("null_ops.so"), "layer 'nullvjp'", "f64.vjp is NULL");
+    refused(plugin("misbehave.so:refuses-all"), "refuses every shape", "takes no shape at all");
+    refused(plugin("misbehave.so:nope"), "no layer named 'nope'", "scale2");
+    refused(plugin("no-such.so"), "no such file", NULL);
+    refused(MW_TEST_PLUGIN_DIR, "not a regular file", NULL);
+    refused(MW_TEST_PLUGIN_DIR "/CMakeFiles/../Makefile", "cannot be loaded as a shared object",
+            NULL);
+}
+END_TEST
+
+/* The rows of one layer checked, in a fresh array. */
+static mw_layer_rows check(const char *arg)
+{
+    mw_plugin_desc d;
+    mw_err e = {MW_OK, ""};
+    mw_layer_rows rows = {0};
+    ck_assert_msg(mw_plugin_describe(arg, &d, &e) == MW_OK, "%s", e.msg);
+    ck_assert_msg(mw_plugin_layer_check(&d.layers[0], &rows, &e) == MW_OK, "%s", e.msg);
+    ck_assert(rows.n > 0);
+    return rows;
+}
+
+static size_t count(const mw_layer_rows *r, const char *check, const char *oracle, int pass)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n; i++)
+        n += (!check || !strcmp(r->rows[i].check, check)) &&
+             (!oracle || !strcmp(r->rows[i].oracle, oracle)) && r->rows[i].pass == pass;
+    return n;
+}
+
+START_TEST(checks)
+{
+    /* gold: every check passes, each against the plugin's MPFR passes or an identity */
+    mw_layer_rows r = check(plugin("actnorm.so"));
+    ck_assert_uint_eq(count(&r, NULL, NULL, 0), 0);
+    ck_assert(count(&r, "vjp_params", "gold", 1) == 4 && count(&r, "inverse", "identity", 1) == 4);
+    ck_assert_uint_eq(count(&r, NULL, "silver-fd", 1) + count(&r, NULL, "silver-f64", 1), 0);
+    mw_layer_rows_free(&r);
+
+    /* the faulty twin: its vijp's log_scale gradient is wrong, and only the vijp checks
+     * see it, in both dtypes and both shapes */
+    r = check(plugin("actnorm_faulty.so"));
+    ck_assert_uint_eq(count(&r, "vijp_identity", NULL, 0), 4);
+    ck_assert_uint_eq(count(&r, "vijp_exact", NULL, 0), 4);
+    ck_assert_uint_eq(count(&r, NULL, NULL, 0), 8);
+    mw_layer_rows_free(&r);
+
+    /* silver: no MPFR; float64 against differences, float32 against float64 */
+    r = check(plugin("inv1x1.so"));
+    ck_assert_uint_eq(count(&r, NULL, NULL, 0), 0);
+    ck_assert(count(&r, "vjp_input", "silver-fd", 1) == 2 &&
+              count(&r, "vjp_input", "silver-f64", 1) == 2 && count(&r, "forward", NULL, 1) == 2);
+    ck_assert_uint_eq(count(&r, NULL, "gold", 1), 0);
+    for (size_t i = 0; i < r.n; i++)
+        if (!strcmp(r.rows[i].oracle, "silver-fd"))
+            ck_assert(strstr(r.rows[i].note, "Richardson") && r.rows[i].threshold > 0);
+    mw_layer_rows_free(&r);
+}
+END_TEST
+
+/* Every failed row of r holds `what`; the rows of `fine` pass. */
+static void failed_with(const mw_layer_rows *r, const char *what, const char *fine)
+{
+    size_t failed = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        const mw_layer_check_row *x = &r->rows[i];
+        if (!x->pass) {
+            failed++;
+            ck_assert_msg(strstr(x->note, what), "%s %s: note '%s'", x->check,
+                          mw_dtype_name(x->dtype), x->note);
+        }
+        if (fine && !strcmp(x->check, fine))
+            ck_assert_msg(x->pass, "%s failed: %s", fine, x->note);
+    }
+    ck_assert(failed > 0);
+}
+
+START_TEST(misbehaving)
+{
+    mw_layer_rows r = check(plugin("misbehave.so:segv-forward"));
+    failed_with(&r, "SIGSEGV", "jvp");
+    ck_assert(strstr(r.rows[0].note, "in forward"));
+    mw_layer_rows_free(&r);
+    r = check(plugin("misbehave.so:abort-vjp"));
+    failed_with(&r, "SIGABRT", "forward");
+    mw_layer_rows_free(&r);
+    r = check(plugin("misbehave.so:fails-jvp"));
+    failed_with(&r, "jvp is not implemented", "vjp_input");
+    mw_layer_rows_free(&r);
+    setenv("MW_PLUGIN_TIME_LIMIT", "0.5", 1);
+    r = check(plugin("misbehave.so:hang-inverse"));
+    failed_with(&r, "did not finish in 0.5 s in inverse", "forward");
+    ck_assert_uint_eq(count(&r, NULL, NULL, 0), count(&r, "inverse", NULL, 0));
+    mw_layer_rows_free(&r);
+    unsetenv("MW_PLUGIN_TIME_LIMIT");
+}
+END_TEST
+
+static int lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+START_TEST(cli)
+{
+    struct {
+        const char *arg;
+        int code;
+        const char *must;
+    } cases[] = {
+        {plugin("actnorm.so"), 0, "oracle: the plugin's own MPFR passes"},
+        {plugin("inv1x1.so"), 0, "oracle: silver"},
+        {plugin("actnorm_faulty.so"), 1, "FAILED: 1 real layer"},
+        {plugin("misbehave.so:segv-forward"), 1, "crashed: SIGSEGV"},
+        {plugin("bad_abi.so"), 2, "ABI version"},
+        {plugin("null_ops.so"), 2, "f64.vjp is NULL"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tu_run_result r = tu_run(MW_BINARY, (const char *[]){"layer", "check", "--layer-plugin",
+                                                             cases[i].arg, "--quiet", NULL});
+        ck_assert_msg(r.code == cases[i].code, "%s: exit %d: %s", cases[i].arg, r.code, r.err);
+        ck_assert_msg(strstr(cases[i].code == 2 ? r.err : r.out, cases[i].must), "%s: %s%s",
+                      cases[i].arg, r.out, r.err);
+        if (cases[i].code == 2)
+            ck_assert_msg(lines(r.err) == 1 && !r.out[0], "%s: %s", cases[i].arg, r.err);
+        tu_run_free(&r);
+    }
+    /* the plugin's layers are its own: no registry layer beside them */
+    tu_run_result r = tu_run(MW_BINARY, (const char *[]){"layer", "check", "additive",
+                                                         "--layer-plugin", plugin("actnorm.so"),
+                                                         NULL});
+    ck_assert_msg(r.code == 2 && strstr(r.err, "name no other layer"), "%d %s", r.code, r.err);
+    tu_run_free(&r);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("plugins");
+    TCase *tc = tcase_create("describe");
+    tcase_add_test(tc, describe);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("checks");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, checks);
+    tcase_add_test(tc, misbehaving);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("cli");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, cli);
+    suite_add_tcase(s, tc);
+    return tu_main(s);
+}
