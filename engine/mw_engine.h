@@ -100,6 +100,13 @@ mw_status mw_net_new(mw_ctx *ctx, const mw_spec *spec, mw_net **out);
 /* The same with every coupling layer of the named type of the layer registry (a real
  * layer, or a negative control), which must implement the spec's coupling. */
 mw_status mw_net_new_layer(mw_ctx *ctx, const mw_spec *spec, const char *layer, mw_net **out);
+/* A network whose L coupling layers are a plugin's layer (include/mwverify/mw_plugin.h),
+ * followed by the spec's head: an mlp without BatchNorm on the CPU engine (else
+ * MW_ERR_ARG). Layer i's parameters are the plugin's own (its init with seed + i), one
+ * tensor "layer<i>.plugin" each; the head's are initialised as mw_init_params does. */
+struct mwp_layer;
+mw_status mw_net_new_plugin(mw_ctx *ctx, const mw_spec *spec, const struct mwp_layer *layer,
+                            mw_net **out);
 
 /* ---- the layer registry, and one layer's operations on host doubles (layer checks) ---- */
 

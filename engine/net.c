@@ -8,6 +8,7 @@
 
 #include "layers/inner.h"
 #include "net.h"
+#include "mwverify/mw_plugin.h"
 #include "philox.h"
 
 void mw_init_params(const mw_spec *spec, const mw_layout *lay, double *theta)
@@ -106,6 +107,115 @@ mw_status mw_net_new_layer(mw_ctx *ctx, const mw_spec *spec, const char *layer, 
     net->head_theta = mw_at(ctx, net->theta.data, net->lay.layer_offset[L + 1]);
     mw_init_params(&net->spec, &net->lay, theta);
     MW_GO(mw_tensor_upload(ctx, &net->theta, 0, theta, net->lay.total));
+done:
+    free(theta);
+    if (st != MW_OK) {
+        mw_net_free(ctx, net);
+        net = NULL;
+    }
+    *out = net;
+    return st;
+}
+
+mw_status mw_net_new_plugin(mw_ctx *ctx, const mw_spec *spec, const struct mwp_layer *pl,
+                            mw_net **out)
+{
+    char why[256];
+    *out = NULL;
+    if (mw_spec_validate(spec, why, sizeof why) != 0)
+        return mw_fail(ctx, MW_ERR_ARG, "%s", why);
+    if (ctx->backend != MW_BACKEND_CPU)
+        return mw_fail(ctx, MW_ERR_ARG, "a plugin's layer runs on the CPU engine only");
+    if (spec->arch != MW_ARCH_MLP || spec->bn)
+        return mw_fail(ctx, MW_ERR_ARG, "a network of a plugin's layer is an mlp without "
+                       "BatchNorm");
+    const int L = spec->depth;
+    mw_net *net = calloc(1, sizeof *net);
+    double *theta = NULL;
+    mw_status st = MW_OK;
+    if (!net)
+        return mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a network");
+    net->spec = *spec;
+    net->n_layers = L;
+    mw_layout *lay = &net->lay;
+    lay->params = calloc((size_t)L + 2, sizeof *lay->params);
+    lay->layer_offset = calloc((size_t)L + 3, sizeof *lay->layer_offset);
+    net->layers = calloc((size_t)L, sizeof *net->layers);
+    if (!lay->params || !lay->layer_offset || !net->layers) {
+        st = mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a network");
+        goto done;
+    }
+    /* the layout: one tensor per layer, of the plugin's size for its shape, then the head */
+    size_t off = 0;
+    const mw_shape sh = mw_spec_layer_shape(spec, 1);
+    mwp_call c;
+    memset(&c, 0, sizeof c);
+    c.batch = (size_t)spec->batch, c.features = (size_t)spec->width;
+    c.channels = (size_t)sh.c, c.height = (size_t)sh.h, c.width = (size_t)sh.w;
+    c.dtype_bits = 64;
+    for (int i = 1; i <= L; i++) {
+        c.index = i;
+        mw_param_info *p = &lay->params[i - 1];
+        size_t P = pl->n_params(&c);
+        snprintf(p->name, sizeof p->name, "layer%d.plugin", i);
+        p->layer = i, p->kind = MW_PARAM_W, p->ndim = 1;
+        p->rows = (int)P, p->cols = 1, p->dims[0] = (int)P;
+        p->offset = off, p->count = P;
+        lay->layer_offset[i] = off;
+        off += P;
+    }
+    lay->layer_offset[L + 1] = off;
+    const int nh = spec->width;
+    mw_param_info *hw = &lay->params[L], *hc = &lay->params[L + 1];
+    *hw = (mw_param_info){.name = "head.W", .kind = MW_PARAM_W, .rows = spec->classes, .cols = nh,
+                          .ndim = 2, .dims = {spec->classes, nh}, .offset = off,
+                          .count = (size_t)spec->classes * (size_t)nh, .fan_in = nh};
+    off += hw->count;
+    *hc = (mw_param_info){.name = "head.c", .kind = MW_PARAM_C, .rows = spec->classes, .cols = 1,
+                          .ndim = 1, .dims = {spec->classes}, .offset = off,
+                          .count = (size_t)spec->classes, .fan_in = nh};
+    off += hc->count;
+    lay->layer_offset[L + 2] = off;
+    lay->n_params = L + 2;
+    lay->total = off;
+    if (!(theta = malloc((off ? off : 1) * sizeof *theta))) {
+        st = mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a network");
+        goto done;
+    }
+    MW_GO(mw_tensor_alloc(ctx, off, &net->theta));
+    for (int i = 1; i <= L; i++) {
+        mw_layer *l = &net->layers[i - 1];
+        l->ops = &mw_plugin_layer_ops;
+        l->plugin = pl;
+        l->spec = &net->spec;
+        l->index = i;
+        l->batch = (size_t)spec->batch;
+        l->width = (size_t)spec->width;
+        l->shape = sh;
+        snprintf(l->label, sizeof l->label, "layer %d", i);
+        l->theta_off = lay->layer_offset[i];
+        l->n_theta = lay->layer_offset[i + 1] - l->theta_off;
+        l->theta = mw_at(ctx, net->theta.data, l->theta_off);
+        c.index = i;
+        mwp_status ps = pl->init(&c, spec->seed + (uint64_t)i, theta + l->theta_off);
+        if (ps != MWP_OK) {
+            c.msg[sizeof c.msg - 1] = '\0';
+            st = mw_fail(ctx, MW_ERR_BACKEND, "layer %d: the plugin's init said: %.200s", i,
+                         c.msg[0] ? c.msg : "failed");
+            goto done;
+        }
+    }
+    for (int t = L; t < L + 2; t++) { /* the head, as mw_init_params draws it */
+        const mw_param_info *p = &lay->params[t];
+        const double bound = spec->init_scale / sqrt((double)p->fan_in);
+        for (size_t i = 0; i < p->count; i++)
+            theta[p->offset + i] =
+                (2.0 * mw_philox_uniform(spec->seed, MW_STREAM_INIT, p->offset + i) - 1.0) * bound;
+    }
+    for (size_t i = 0; i < off; i++)
+        theta[i] = (double)(float)theta[i]; /* the same parameters in both dtypes */
+    net->head_theta = mw_at(ctx, net->theta.data, lay->layer_offset[L + 1]);
+    MW_GO(mw_tensor_upload(ctx, &net->theta, 0, theta, off));
 done:
     free(theta);
     if (st != MW_OK) {

@@ -10,8 +10,9 @@
  *   silver-fd   no MPFR: float64 central differences of the plugin's float64 forward,
  *               with Richardson extrapolation (steps h, h/2, h/4; h = 2^-10 of the
  *               coordinate's size, per coordinate for the vjp), whose own error — the
- *               difference of the last two extrapolations — is added to the threshold
- *               (threshold = 2 tol + 8 · that error, relative)
+ *               difference of the last two extrapolations, plus the rounding of f's
+ *               stored outputs (u |f| per evaluation) through the smallest step — is added to the
+ *               threshold (threshold = 2 tol + 8 · that error, relative)
  *   silver-f64  no MPFR, float32: the plugin's own float64 operation at the same
  *               (float-rounded) point
  *   identity    no oracle: the round trip, the adjoint identity, vjp(vijp(h)) = h
@@ -24,12 +25,14 @@
 #include <string.h>
 
 #include "child.h"
+#include "datasets.h"
 #include "oracles.h"
 #include "philox.h"
 #include "plugin_internal.h"
 
-enum { G_FORWARD, G_INVERSE, G_JVP, G_VJP, G_VIJP, N_GROUPS };
-enum { TANGENTS = 2, GOLD_BITS = 256, FD_STEP_EXP = 80, MAX_ROWS = 4 };
+enum { G_FORWARD, G_INVERSE, G_JVP, G_VJP, G_VIJP, G_METHODS, N_GROUPS };
+enum { TANGENTS = 2, GOLD_BITS = 256, FD_STEP_EXP = 80, MAX_ROWS = MW_N_METHODS + 1 };
+enum { NET_DEPTH = 3, NET_CLASSES = 3, PROJ_K = 256 };
 
 static const char *const group_checks[N_GROUPS][MAX_ROWS] = {
     [G_FORWARD] = {"forward"},
@@ -37,19 +40,30 @@ static const char *const group_checks[N_GROUPS][MAX_ROWS] = {
     [G_JVP] = {"jvp"},
     [G_VJP] = {"vjp_input", "vjp_params", "adjoint"},
     [G_VIJP] = {"vijp_identity", "vijp_exact"},
+    [G_METHODS] = {NULL}, /* method:<name>, filled in by method_check */
 };
+
+static const char *method_check(int m)
+{
+    static char names[MW_N_METHODS][32];
+    snprintf(names[m], sizeof names[m], "method:%s", mw_method_name((mw_method)m));
+    return names[m];
+}
 
 static const char *oracle_of(const char *check, int has_mpfr, mw_dtype dt)
 {
     if (!strcmp(check, "inverse") || !strcmp(check, "adjoint") || !strcmp(check, "vijp_identity"))
         return "identity";
+    if (!strncmp(check, "method:", 7)) /* against gold, or float64 backprop */
+        return has_mpfr ? "gold" : "silver";
     return has_mpfr ? "gold" : dt == MW_F32 ? "silver-f64" : "silver-fd";
 }
 
-/* Whether the group has anything to check: float64's forward needs an oracle. */
-static int group_runs(int g, int has_mpfr, mw_dtype dt)
+/* Whether the group has anything to check in shape s: float64's forward needs an oracle;
+ * the methods run on an mlp of the layer, so on the dense shape alone. */
+static int group_runs(int g, int has_mpfr, mw_dtype dt, int s)
 {
-    return !(g == G_FORWARD && !has_mpfr && dt == MW_F64);
+    return !(g == G_FORWARD && !has_mpfr && dt == MW_F64) && !(g == G_METHODS && s != 0);
 }
 
 /* ---- one group, in the child ---- */
@@ -64,6 +78,7 @@ typedef struct pc {
     double *x, *theta;        /* the point, rounded to the dtype */
     mw_layer_check_row rows[MAX_ROWS];
     int n_rows;
+    const char *config;       /* the rows' configuration: the shape's name, or the network's */
 } pc;
 
 static const char *dt_word(mw_dtype dt)
@@ -77,7 +92,7 @@ static mw_status add(pc *k, const char *check, double error, double ulps, double
     mw_layer_check_row *r = &k->rows[k->n_rows++];
     memset(r, 0, sizeof *r);
     snprintf(r->layer, sizeof r->layer, "%s", k->d->name);
-    snprintf(r->config, sizeof r->config, "%s", mw_plugin_shapes[k->shape].name);
+    snprintf(r->config, sizeof r->config, "%s", k->config);
     snprintf(r->check, sizeof r->check, "%s", check);
     snprintf(r->oracle, sizeof r->oracle, "%s", oracle_of(check, k->d->has_mpfr, k->dt));
     snprintf(r->note, sizeof r->note, "%s", note ? note : "");
@@ -333,6 +348,15 @@ static mw_status gold_vjp(pc *k, const double *hy, double *hx, double *g, mw_err
 
 /* ---- silver: float64 central differences with Richardson extrapolation ---- */
 
+/* The rounding of one float64 evaluation of f that a difference cannot cancel, relative:
+ * u, the rounding of each stored output (what is common to f(z + h) and f(z − h) — most of
+ * the K roundings — cancels in their difference; the Richardson term measures the rest). */
+static double fd_eps(const pc *k)
+{
+    (void)k;
+    return 0x1p-53;
+}
+
 /* f at (x + s·dx, θ + s·dθ) in float64 (dx, dth may be NULL). */
 static mw_status f_at(pc *k, const double *dx, const double *dth, double s, double *y,
                       double *xs, double *ts, mw_err *err)
@@ -360,13 +384,15 @@ static mw_status fd_direction(pc *k, const double *dx, const double *dth, double
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     double *D[3] = {buf, buf + N, buf + 2 * N}, *yp = buf + 3 * N, *ym = buf + 4 * N,
            *xs = buf + 5 * N, *ts = buf + 7 * N;
-    double h = dmax > 0 ? ldexp(zmax / dmax, -10) : 1.0;
+    double h = dmax > 0 ? ldexp(zmax / dmax, -10) : 1.0, fmax_abs = 0;
     mw_status st = MW_OK;
     for (int level = 0; level < 3 && st == MW_OK; level++, h /= 2) {
         if ((st = f_at(k, dx, dth, h, yp, xs, ts, err)) == MW_OK &&
             (st = f_at(k, dx, dth, -h, ym, xs, ts, err)) == MW_OK)
-            for (size_t i = 0; i < N; i++)
+            for (size_t i = 0; i < N; i++) {
                 D[level][i] = (yp[i] - ym[i]) / (2 * h);
+                fmax_abs = fmax(fmax_abs, fmax(fabs(yp[i]), fabs(ym[i])));
+            }
     }
     double worst = 0, size = 0;
     for (size_t i = 0; st == MW_OK && i < N; i++) {
@@ -375,6 +401,9 @@ static mw_status fd_direction(pc *k, const double *dx, const double *dth, double
         worst = fmax(worst, fabs(r2 - r1));
         size = fmax(size, fabs(r2));
     }
+    /* truncation: the last two extrapolations' difference; rounding: u |f| per evaluation
+     * (fd_eps), through (4 D(h/4) − D(h/2)) / 3 at the smallest step h/4 */
+    worst += 1.5 * fd_eps(k) * fmax_abs / (2 * h);
     *est = size > 0 ? worst / size : worst;
     free(buf);
     return st;
@@ -397,25 +426,33 @@ static mw_status fd_vjp(pc *k, const double *hy, double *hx, double *g, double *
     double wx = 0, sx = 0, wg = 0, sg = 0;
     for (size_t j = 0; j < Z && st == MW_OK; j++) {
         const double zj = j < N ? k->x[j] : k->theta[j - N];
-        double h = ldexp(fmax(fabs(zj), ldexp(zmax, -10)), -10), D[3];
+        /* the coordinate's own scale, but no less than a quarter of the point's: a step
+         * far below the others' would only magnify rounding */
+        double h = ldexp(fmax(fabs(zj), 0.25 * zmax), -10), D[3], S = 0;
         e[j] = 1.0;
         for (int level = 0; level < 3 && st == MW_OK; level++, h /= 2) {
             if ((st = f_at(k, e, e + N, h, yp, xs, ts, err)) != MW_OK ||
                 (st = f_at(k, e, e + N, -h, yp + N, xs, ts, err)) != MW_OK)
                 break;
-            double s = 0;
-            for (size_t i = 0; i < N; i++)
+            double s = 0, sa = 0;
+            for (size_t i = 0; i < N; i++) {
                 s += hy[i] * (yp[i] - yp[N + i]);
+                sa += fabs(hy[i]) * fmax(fabs(yp[i]), fabs(yp[N + i]));
+            }
+            S = fmax(S, sa);
             D[level] = s / (2 * h);
         }
         e[j] = 0.0;
         if (st != MW_OK)
             break;
+        /* truncation, and rounding as in fd_direction: <hy, f> is off by about
+         * u sum |hy||f| per evaluation */
         double r1 = (4 * D[1] - D[0]) / 3, r2 = (4 * D[2] - D[1]) / 3;
+        double w = fabs(r2 - r1) + 1.5 * fd_eps(k) * S / (2 * h);
         if (j < N)
-            hx[j] = r2, wx = fmax(wx, fabs(r2 - r1)), sx = fmax(sx, fabs(r2));
+            hx[j] = r2, wx = fmax(wx, w), sx = fmax(sx, fabs(r2));
         else
-            g[j - N] = r2, wg = fmax(wg, fabs(r2 - r1)), sg = fmax(sg, fabs(r2));
+            g[j - N] = r2, wg = fmax(wg, w), sg = fmax(sg, fabs(r2));
     }
     *est_x = sx > 0 ? wx / sx : wx;
     *est_g = sg > 0 ? wg / sg : wg;
@@ -623,6 +660,219 @@ static mw_status group_vijp(pc *k, double *w, mw_err *err)
                fd ? fd_note(how, sizeof how, fmax(ex, eg)) : NULL);
 }
 
+/* ---- the six methods on a network of the layer ---- */
+
+static const char *net_config(void)
+{
+    static char name[64];
+    snprintf(name, sizeof name, "%s, depth %d", mw_plugin_shapes[0].name, NET_DEPTH);
+    return name;
+}
+
+/* The network: NET_DEPTH layers of the plugin's on the dense shape, then the head. */
+static mw_spec net_spec(void)
+{
+    mw_spec s = mw_spec_default();
+    s.arch = MW_ARCH_MLP;
+    s.width = (int)(mw_plugin_shapes[0].channels * mw_plugin_shapes[0].height *
+                    mw_plugin_shapes[0].width);
+    s.batch = (int)mw_plugin_shapes[0].batch;
+    s.depth = NET_DEPTH;
+    s.classes = NET_CLASSES;
+    s.bn = 0;
+    s.out_act = MW_ACT_IDENTITY;
+    s.seed = 1;
+    return s;
+}
+
+/* The exact gradient of the network in MPFR: forward through the plugin's MPFR layers,
+ * the head and its loss, then the plugin's exact vjp back through each layer. hi + lo is
+ * the gradient to twice double's precision. */
+static mw_status gold_network(pc *k, const mw_spec *s, const size_t *off, const double *theta,
+                              const double *x, const int *labels, double *hi, double *lo,
+                              mw_err *err)
+{
+    const size_t B = (size_t)s->batch, n = (size_t)s->width, C = (size_t)s->classes,
+                 N = B * n, L = (size_t)s->depth, P = off[L + 2];
+    mpv z[NET_DEPTH + 1], h, hp, th, gl, hw, lg;
+    mw_status st = MW_OK;
+    int bad = 0;
+    for (size_t l = 0; l <= L; l++)
+        bad |= mpv_init(&z[l], N);
+    bad |= mpv_init(&h, N) | mpv_init(&hp, N) | mpv_init(&th, P) | mpv_init(&gl, P) |
+           mpv_init(&hw, C) | mpv_init(&lg, B * C);
+    if (bad) {
+        st = mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    mpv_set(&z[0], x, NULL, 0);
+    mpv_set(&th, theta, NULL, 0);
+    mwp_call c = mw_plugin_call_for(0, 0);
+    c.mpfr_prec = GOLD_BITS;
+    for (size_t l = 1; l <= L && st == MW_OK; l++) {
+        c.index = (int)l;
+        mw_child_doing("mpfr.forward (network layer %zu)", l);
+        st = said(k->L->mpfr.forward(&c, SRC(th) + off[l], SRC(z[l - 1]), z[l].p), &c,
+                  "MPFR forward", MW_F64, err);
+    }
+    if (st != MW_OK)
+        goto done;
+    /* the head: logits = z W^T + c; G = (softmax - onehot) / B; its gradients and h_L */
+    const size_t ow = off[L + 1], oc = ow + C * n;
+    mpfr_t t, m, sum;
+    mpfr_inits2(GOLD_BITS, t, m, sum, (mpfr_ptr)0);
+    for (size_t b = 0; b < B; b++) {
+        for (size_t q = 0; q < C; q++) {
+            mpfr_set(lg.v[b * C + q], th.v[oc + q], MPFR_RNDN);
+            for (size_t j = 0; j < n; j++)
+                mpfr_fma(lg.v[b * C + q], th.v[ow + q * n + j], z[L].v[b * n + j], lg.v[b * C + q],
+                         MPFR_RNDN);
+        }
+        mpfr_set(m, lg.v[b * C], MPFR_RNDN);
+        for (size_t q = 1; q < C; q++)
+            mpfr_max(m, m, lg.v[b * C + q], MPFR_RNDN);
+        mpfr_set_zero(sum, 1);
+        for (size_t q = 0; q < C; q++) { /* exp(logit - max), then normalised */
+            mpfr_sub(lg.v[b * C + q], lg.v[b * C + q], m, MPFR_RNDN);
+            mpfr_exp(lg.v[b * C + q], lg.v[b * C + q], MPFR_RNDN);
+            mpfr_add(sum, sum, lg.v[b * C + q], MPFR_RNDN);
+        }
+        for (size_t q = 0; q < C; q++) {
+            mpfr_div(lg.v[b * C + q], lg.v[b * C + q], sum, MPFR_RNDN);
+            if ((int)q == labels[b])
+                mpfr_sub_ui(lg.v[b * C + q], lg.v[b * C + q], 1, MPFR_RNDN);
+            mpfr_div_ui(lg.v[b * C + q], lg.v[b * C + q], (unsigned long)B, MPFR_RNDN);
+        }
+    }
+    for (size_t q = 0; q < C; q++) {
+        mpfr_set_zero(gl.v[oc + q], 1);
+        for (size_t b = 0; b < B; b++)
+            mpfr_add(gl.v[oc + q], gl.v[oc + q], lg.v[b * C + q], MPFR_RNDN);
+        for (size_t j = 0; j < n; j++) {
+            mpfr_set_zero(gl.v[ow + q * n + j], 1);
+            for (size_t b = 0; b < B; b++)
+                mpfr_fma(gl.v[ow + q * n + j], lg.v[b * C + q], z[L].v[b * n + j],
+                         gl.v[ow + q * n + j], MPFR_RNDN);
+        }
+    }
+    for (size_t b = 0; b < B; b++)
+        for (size_t j = 0; j < n; j++) {
+            mpfr_set_zero(h.v[b * n + j], 1);
+            for (size_t q = 0; q < C; q++)
+                mpfr_fma(h.v[b * n + j], lg.v[b * C + q], th.v[ow + q * n + j], h.v[b * n + j],
+                         MPFR_RNDN);
+        }
+    mpfr_clears(t, m, sum, (mpfr_ptr)0);
+    /* back through the layers: (h_{l-1}, g_l) = vjp_l(z_{l-1}, h_l) */
+    for (size_t l = L; l >= 1 && st == MW_OK; l--) {
+        c.index = (int)l;
+        mw_child_doing("mpfr.vjp (network layer %zu)", l);
+        st = said(k->L->mpfr.vjp(&c, SRC(th) + off[l], SRC(z[l - 1]), SRC(h), hp.p, gl.p + off[l]),
+                  &c, "MPFR vjp", MW_F64, err);
+        mpv tmp = h;
+        h = hp, hp = tmp;
+    }
+    for (size_t i = 0; st == MW_OK && i < P; i++) {
+        hi[i] = mpfr_get_d(gl.v[i], MPFR_RNDN);
+        mpfr_sub_d(gl.v[i], gl.v[i], hi[i], MPFR_RNDN);
+        lo[i] = mpfr_get_d(gl.v[i], MPFR_RNDN);
+    }
+done:
+    for (size_t l = 0; l <= L; l++)
+        mpv_clear(&z[l]);
+    mpv_clear(&h), mpv_clear(&hp), mpv_clear(&th), mpv_clear(&gl), mpv_clear(&hw), mpv_clear(&lg);
+    return st;
+}
+
+/* One method's gradient on the plugin network in a dtype: g (P). */
+static mw_status net_grad(pc *k, const mw_spec *s, mw_dtype dt, mw_method m, const double *x,
+                          const int *labels, double *g, size_t P, mw_err *err)
+{
+    mw_ctx *ctx = NULL;
+    mw_net *net = NULL;
+    mw_batch *batch = NULL;
+    mw_tensor gt = {0};
+    char msg[256];
+    mw_status st = mw_ctx_open(MW_BACKEND_CPU, dt, NULL, &ctx, msg, sizeof msg);
+    if (st != MW_OK)
+        return mw_err_set(err, st, "%s", msg);
+    mw_child_doing("%s (%s, network)", mw_method_name(m), dt_word(dt));
+    mw_grad_opts o = mw_grad_opts_default();
+    o.proj_samples = PROJ_K;
+    o.rng_seed = s->seed;
+    mw_grad_info gi;
+    if ((st = mw_net_new_plugin(ctx, s, k->L, &net)) != MW_OK ||
+        (st = mw_batch_new(ctx, net, x, labels, &batch)) != MW_OK ||
+        (st = mw_tensor_alloc(ctx, P, &gt)) != MW_OK ||
+        (st = mw_grad(ctx, net, batch, m, &o, &gt, &gi)) != MW_OK ||
+        (st = mw_tensor_download(ctx, &gt, 0, g, P)) != MW_OK)
+        mw_err_set(err, st, "%s (%s): %s", mw_method_name(m), dt_word(dt), mw_ctx_message(ctx));
+    mw_tensor_free(ctx, &gt);
+    mw_batch_free(ctx, batch);
+    mw_net_free(ctx, net);
+    mw_ctx_free(ctx);
+    return st;
+}
+
+static mw_status group_methods(pc *k, mw_err *err)
+{
+    const mw_spec s = net_spec();
+    const size_t N = (size_t)s.batch * (size_t)s.width, L = (size_t)s.depth;
+    size_t off[NET_DEPTH + 3];
+    mwp_call c = mw_plugin_call_for(0, 64);
+    off[0] = off[1] = 0;
+    for (size_t l = 1; l <= L; l++) {
+        c.index = (int)l;
+        off[l + 1] = off[l] + k->L->n_params(&c);
+    }
+    off[L + 2] = off[L + 1] + (size_t)(s.classes * s.width + s.classes);
+    const size_t P = off[L + 2];
+    double *x = malloc(N * sizeof *x), *hi = malloc(P * sizeof *hi), *lo = calloc(P, sizeof *lo),
+           *g = malloc(P * sizeof *g), *theta = malloc(P * sizeof *theta);
+    int *labels = malloc((size_t)s.batch * sizeof *labels);
+    if (!x || !hi || !lo || !g || !theta || !labels)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    mw_synth d = mw_synth_default(s.width, s.classes, s.seed);
+    mw_synth_batch(&d, 0, s.batch, x, labels);
+    for (size_t i = 0; i < N; i++)
+        x[i] = (double)(float)x[i];
+    /* the oracle: gold from the plugin's MPFR passes, or float64 backprop */
+    mw_status st;
+    if (k->d->has_mpfr) {
+        mw_ctx *ctx = NULL;
+        mw_net *net = NULL;
+        char msg[256];
+        if ((st = mw_ctx_open(MW_BACKEND_CPU, MW_F64, NULL, &ctx, msg, sizeof msg)) != MW_OK)
+            return mw_err_set(err, st, "%s", msg);
+        if ((st = mw_net_new_plugin(ctx, &s, k->L, &net)) != MW_OK ||
+            (st = mw_net_get_params(ctx, net, theta)) != MW_OK)
+            mw_err_set(err, st, "the network: %s", mw_ctx_message(ctx));
+        mw_net_free(ctx, net);
+        mw_ctx_free(ctx);
+        if (st != MW_OK || (st = gold_network(k, &s, off, theta, x, labels, hi, lo, err)) != MW_OK)
+            return st;
+    } else if ((st = net_grad(k, &s, MW_F64, MW_BACKPROP, x, labels, hi, P, err)) != MW_OK) {
+        return st;
+    }
+    for (int m = 0; m < MW_N_METHODS; m++) {
+        const int stochastic = mw_method_is_stochastic((mw_method)m);
+        double error = INFINITY, ulps = NAN;
+        mw_err why = {MW_OK, ""};
+        if ((st = net_grad(k, &s, k->dt, (mw_method)m, x, labels, g, P, &why)) == MW_OK) {
+            mw_metrics mm;
+            mw_metrics_compute(g, hi, lo, P, k->dt, &mm);
+            error = stochastic ? mm.rel_l2 / sqrt((double)(P + 1) / PROJ_K) : mm.rel_l2;
+            if (!stochastic)
+                ulps = mw_max_ulp_floored(g, hi, P, k->dt);
+        } else if (st == MW_ERR_NOMEM) {
+            return mw_err_set(err, st, "%s", why.msg);
+        }
+        double thr = stochastic ? 1.5 : k->dt == MW_F64 ? 1e-11 : 1e-4;
+        add(k, method_check(m), error, ulps, thr, why.msg[0] ? why.msg : NULL);
+    }
+    return MW_OK;
+}
+
 typedef struct check_arg {
     const mw_plugin_layer *d;
     int shape, group;
@@ -641,6 +891,7 @@ static mw_status check_in_child(void *argp, void **out, size_t *n, mw_err *err)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     const mw_plugin_shape *s = &mw_plugin_shapes[a->shape];
     k->d = a->d, k->L = here.layer, k->shape = a->shape, k->dt = a->dt;
+    k->config = a->group == G_METHODS ? net_config() : s->name;
     k->B = s->batch, k->n = s->channels * s->height * s->width;
     k->N = k->B * k->n, k->P = a->d->n_params[a->shape];
     k->tol = 8.0 * (a->dt == MW_F32 ? 0x1p-24 : 0x1p-53) * (double)a->d->roundings[a->shape];
@@ -667,7 +918,8 @@ static mw_status check_in_child(void *argp, void **out, size_t *n, mw_err *err)
     case G_INVERSE: st = group_inverse(k, w, err); break;
     case G_JVP: st = group_jvp(k, w, err); break;
     case G_VJP: st = group_vjp(k, w, err); break;
-    default: st = group_vijp(k, w, err); break;
+    case G_VIJP: st = group_vijp(k, w, err); break;
+    default: st = group_methods(k, err); break;
     }
     if (st != MW_OK)
         return st;
@@ -682,14 +934,16 @@ static mw_status check_in_child(void *argp, void **out, size_t *n, mw_err *err)
 static mw_status failed_rows(const mw_plugin_layer *d, int shape, mw_dtype dt, int g,
                              const char *why, mw_layer_rows *rows, mw_err *err)
 {
-    for (int i = 0; i < MAX_ROWS && group_checks[g][i]; i++) {
-        const char *check = group_checks[g][i];
+    const int n = g == G_METHODS ? MW_N_METHODS : MAX_ROWS;
+    for (int i = 0; i < n && (g == G_METHODS || group_checks[g][i]); i++) {
+        const char *check = g == G_METHODS ? method_check(i) : group_checks[g][i];
         if (!strcmp(check, "vjp_params") && d->n_params[shape] == 0)
             continue;
         mw_layer_check_row r;
         memset(&r, 0, sizeof r);
         snprintf(r.layer, sizeof r.layer, "%s", d->name);
-        snprintf(r.config, sizeof r.config, "%s", mw_plugin_shapes[shape].name);
+        snprintf(r.config, sizeof r.config, "%s",
+                 g == G_METHODS ? net_config() : mw_plugin_shapes[shape].name);
         snprintf(r.check, sizeof r.check, "%s", check);
         snprintf(r.oracle, sizeof r.oracle, "%s", oracle_of(check, d->has_mpfr, dt));
         snprintf(r.note, sizeof r.note, "%s", why);
@@ -712,7 +966,7 @@ mw_status mw_plugin_layer_check(const mw_plugin_layer *d, mw_layer_rows *rows, m
             continue;
         for (int dt = 0; dt < 2; dt++)
             for (int g = 0; g < N_GROUPS; g++) {
-                if (!group_runs(g, d->has_mpfr, (mw_dtype)dt))
+                if (!group_runs(g, d->has_mpfr, (mw_dtype)dt, s))
                     continue;
                 check_arg a = {d, s, g, (mw_dtype)dt};
                 void *bytes = NULL;

@@ -86,14 +86,18 @@ START_TEST(checks)
     ck_assert_uint_eq(count(&r, NULL, NULL, 0), 0);
     ck_assert(count(&r, "vjp_params", "gold", 1) == 4 && count(&r, "inverse", "identity", 1) == 4);
     ck_assert_uint_eq(count(&r, NULL, "silver-fd", 1) + count(&r, NULL, "silver-f64", 1), 0);
+    ck_assert_uint_eq(count(&r, "method:moonwalk", "gold", 1), 2);
+    ck_assert_uint_eq(count(&r, "method:projforward", "gold", 1), 2);
     mw_layer_rows_free(&r);
 
     /* the faulty twin: its vijp's log_scale gradient is wrong, and only the vijp checks
-     * see it, in both dtypes and both shapes */
+     * see it, in both dtypes and both shapes, and the two methods that use vijp */
     r = check(plugin("actnorm_faulty.so"));
     ck_assert_uint_eq(count(&r, "vijp_identity", NULL, 0), 4);
     ck_assert_uint_eq(count(&r, "vijp_exact", NULL, 0), 4);
-    ck_assert_uint_eq(count(&r, NULL, NULL, 0), 8);
+    ck_assert_uint_eq(count(&r, "method:moonwalk", NULL, 0), 2);
+    ck_assert_uint_eq(count(&r, "method:mixed", NULL, 0), 2);
+    ck_assert_uint_eq(count(&r, NULL, NULL, 0), 12);
     mw_layer_rows_free(&r);
 
     /* silver: no MPFR; float64 against differences, float32 against float64 */
@@ -102,6 +106,7 @@ START_TEST(checks)
     ck_assert(count(&r, "vjp_input", "silver-fd", 1) == 2 &&
               count(&r, "vjp_input", "silver-f64", 1) == 2 && count(&r, "forward", NULL, 1) == 2);
     ck_assert_uint_eq(count(&r, NULL, "gold", 1), 0);
+    ck_assert_uint_eq(count(&r, "method:mixed", "silver", 1), 2); /* float64 backprop */
     for (size_t i = 0; i < r.n; i++)
         if (!strcmp(r.rows[i].oracle, "silver-fd"))
             ck_assert(strstr(r.rows[i].note, "Richardson") && r.rows[i].threshold > 0);
@@ -140,8 +145,11 @@ START_TEST(misbehaving)
     mw_layer_rows_free(&r);
     setenv("MW_PLUGIN_TIME_LIMIT", "0.5", 1);
     r = check(plugin("misbehave.so:hang-inverse"));
-    failed_with(&r, "did not finish in 0.5 s in inverse", "forward");
-    ck_assert_uint_eq(count(&r, NULL, NULL, 0), count(&r, "inverse", NULL, 0));
+    failed_with(&r, "did not finish in 0.5 s", "forward");
+    ck_assert_uint_eq(count(&r, "inverse", NULL, 0), 4);
+    for (size_t i = 0; i < r.n; i++) /* the operation named; the methods by their method */
+        if (!strcmp(r.rows[i].check, "inverse"))
+            ck_assert(strstr(r.rows[i].note, " in inverse ("));
     mw_layer_rows_free(&r);
     unsetenv("MW_PLUGIN_TIME_LIMIT");
 }

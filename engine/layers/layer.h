@@ -59,11 +59,13 @@ struct mw_layer {
     size_t n_theta;
     const void *theta;  /* this layer's parameters on the backend */
     mw_bn_running *running; /* [units] when the layer has BatchNorm, else NULL */
+    const struct mwp_layer *plugin; /* a plugin's layer (ops mw_plugin_layer_ops), or NULL */
 };
 
 extern const mw_layer_ops mw_coupling_ops;        /* additive, layers/coupling.c */
 extern const mw_layer_ops mw_coupling_affine_ops; /* affine, layers/coupling_affine.c */
 extern const mw_layer_ops mw_squeeze_ops;
+extern const mw_layer_ops mw_plugin_layer_ops;    /* a plugin's layer, layers/plugin_layer.c */
 
 /* ---- the layer registry (layers/registry.c; docs/adding-a-layer.md) ---- */
 
