@@ -81,4 +81,12 @@ void mw_command_line(const char *cmd, int argc, char **argv, char *buf, size_t l
 /* The exit status of a failure. */
 int mw_exit_of(mw_status st);
 
+/* --layer-plugin: the rest of the command runs in a child that loads the plugin (mwverify's
+ * own process never runs plugin code). Returns -1 in that child, which goes on with the
+ * command; in this process, once the child has ended, its exit status — or, when the
+ * plugin's code ended it with a signal, one line saying so and MW_EXIT_RUNTIME. This
+ * process ignores SIGINT meanwhile; after_crash ends the line of a crash (what survives it) (the child, in the same process group, stops at a safe
+ * point) and passes SIGTERM on. */
+int mw_cli_plugin_child(const char *cmd, const char *plugin, const char *after_crash);
+
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "plugin.h"
 #include "cli.h"
 #include "dump.h"
 #include "summary.h"
@@ -335,9 +336,28 @@ int mw_cmd_grad(int argc, char **argv)
         return rc;
     }
     mw_grad_request req;
-    if ((rc = choose_network(&cli, &g, &req)) != MW_EXIT_OK || mw_cli_parse_only)
+    if ((rc = choose_network(&cli, &g, &req)) != MW_EXIT_OK)
         return rc;
     mw_err err;
+    if (g.engine.layer_plugin[0]) { /* a network of the plugin's layer, computed in a child */
+        if (req.engine.backend != MW_BACKEND_CPU) {
+            mw_cli_error("grad", "--layer-plugin: a plugin's layer runs on the CPU engine only");
+            return MW_EXIT_USAGE;
+        }
+        if (mw_plugin_settle(g.engine.layer_plugin, &req.spec, req.spec.depth, &err) != MW_OK) {
+            mw_cli_error("grad", err.msg);
+            return mw_exit_of(err.status);
+        }
+        if (mw_cli_parse_only)
+            return MW_EXIT_OK;
+        if ((rc = mw_cli_plugin_child("grad", g.engine.layer_plugin, "; nothing was written")) >= 0)
+            return rc;
+    } else if (req.spec.coupling == MW_COUPLING_PLUGIN) {
+        mw_cli_error("grad", "--coupling plugin: give the layer with --layer-plugin PATH.so");
+        return MW_EXIT_USAGE;
+    }
+    if (mw_cli_parse_only)
+        return rc;
     mw_engine_info engine;
     mw_grad_case c;
     mw_method_results res;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "plugin.h"
 #include "cli.h"
 #include "progress.h"
 #include "summary.h"
@@ -175,6 +176,29 @@ static int settle(const suite_cmd *sc, const mw_cli *cli, state *s)
     }
     if (!mw_cli_given(cli, "jobs") && (s->cfg.engine.backend != MW_BACKEND_CPU || sc->def->one_job))
         s->run.jobs = 1; /* one process on the GPU, and for timings, unless asked */
+    if (s->cfg.engine.layer_plugin[0]) { /* networks of a plugin's layer: mlps, no F, no σ */
+        mw_suite_grid *g = &s->cfg.grid;
+        if (s->cfg.engine.backend != MW_BACKEND_CPU || (archs & ~(1u << MW_ARCH_MLP))) {
+            mw_cli_error(sc->cmd, s->cfg.engine.backend != MW_BACKEND_CPU
+                                      ? "--layer-plugin: a plugin's layer runs on the CPU engine "
+                                        "only"
+                                      : "--layer-plugin: a plugin's layer makes mlps only (--arch "
+                                        "mlp)");
+            return MW_EXIT_USAGE;
+        }
+        g->n_f_acts = 1, g->f_acts[0] = MW_ACT_IDENTITY; /* no F: one cell, not four alike */
+        g->n_out_acts = 1, g->out_acts[0] = MW_ACT_IDENTITY;
+        int depth = s->cfg.mlp.depth;
+        for (int i = 0; i < g->n_depths; i++)
+            depth = g->depths[i] > depth ? g->depths[i] : depth;
+        if (mw_plugin_settle(s->cfg.engine.layer_plugin, &s->cfg.mlp, depth, &err) != MW_OK) {
+            mw_cli_error(sc->cmd, err.msg);
+            return mw_exit_of(err.status);
+        }
+    } else if (s->cfg.mlp.coupling == MW_COUPLING_PLUGIN) {
+        mw_cli_error(sc->cmd, "--coupling plugin: give the layer with --layer-plugin PATH.so");
+        return MW_EXIT_USAGE;
+    }
     return MW_EXIT_OK;
 }
 
@@ -318,6 +342,12 @@ static int run_suite(const suite_cmd *sc, int argc, char **argv)
         print_help(sc, &cli, s);
     if (rc != MW_EXIT_OK || cli.help || (rc = settle(sc, &cli, s)) != MW_EXIT_OK ||
         mw_cli_parse_only) {
+        free(s);
+        return rc;
+    }
+    if (s->cfg.engine.layer_plugin[0] &&
+        (rc = mw_cli_plugin_child(sc->cmd, s->cfg.engine.layer_plugin,
+                                  "; the report keeps what was committed before it")) >= 0) {
         free(s);
         return rc;
     }

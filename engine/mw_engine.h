@@ -107,6 +107,11 @@ mw_status mw_net_new_layer(mw_ctx *ctx, const mw_spec *spec, const char *layer, 
 struct mwp_layer;
 mw_status mw_net_new_plugin(mw_ctx *ctx, const mw_spec *spec, const struct mwp_layer *layer,
                             mw_net **out);
+/* The plugin layer of this process: what mw_net_new and mw_init_params build a spec of
+ * coupling plugin from (NULL: none; such a spec is then MW_ERR_ARG). Set only in a process
+ * that runs plugin code (a child: suites/plugin.h). */
+void mw_engine_use_plugin(const struct mwp_layer *layer);
+const struct mwp_layer *mw_engine_plugin(void);
 
 /* ---- the layer registry, and one layer's operations on host doubles (layer checks) ---- */
 

@@ -11,10 +11,45 @@
 #include "mwverify/mw_plugin.h"
 #include "philox.h"
 
+static const struct mwp_layer *plugin_layer;
+
+void mw_engine_use_plugin(const struct mwp_layer *layer)
+{
+    plugin_layer = layer;
+}
+
+const struct mwp_layer *mw_engine_plugin(void)
+{
+    return plugin_layer;
+}
+
+/* The call of a plugin's layer i of a network of spec s. */
+static mwp_call plugin_call(const mw_spec *s, int i)
+{
+    const mw_shape sh = mw_spec_layer_shape(s, 1);
+    mwp_call c;
+    memset(&c, 0, sizeof c);
+    c.batch = (size_t)s->batch, c.features = (size_t)s->width;
+    c.channels = (size_t)sh.c, c.height = (size_t)sh.h, c.width = (size_t)sh.w;
+    c.index = i;
+    c.dtype_bits = 64;
+    return c;
+}
+
 void mw_init_params(const mw_spec *spec, const mw_layout *lay, double *theta)
 {
     for (int t = 0; t < lay->n_params; t++) {
         const mw_param_info *p = &lay->params[t];
+        if (spec->coupling == MW_COUPLING_PLUGIN && p->layer > 0) { /* the plugin's own */
+            mwp_call c = plugin_call(spec, p->layer);
+            if (!plugin_layer ||
+                plugin_layer->init(&c, spec->seed + (uint64_t)p->layer, theta + p->offset) != MWP_OK)
+                for (size_t i = 0; i < p->count; i++) /* no plugin: mw_net_new refuses */
+                    theta[p->offset + i] = NAN;
+            for (size_t i = 0; i < p->count; i++)
+                theta[p->offset + i] = (double)(float)theta[p->offset + i];
+            continue;
+        }
         for (size_t i = 0; i < p->count; i++) {
             double v;
             if (p->kind == MW_PARAM_GAMMA)
@@ -33,6 +68,13 @@ void mw_init_params(const mw_spec *spec, const mw_layout *lay, double *theta)
 
 mw_status mw_net_new(mw_ctx *ctx, const mw_spec *spec, mw_net **out)
 {
+    if (spec->coupling == MW_COUPLING_PLUGIN) {
+        *out = NULL;
+        if (!plugin_layer)
+            return mw_fail(ctx, MW_ERR_ARG, "coupling plugin: no plugin's layer is loaded "
+                           "(--layer-plugin)");
+        return mw_net_new_plugin(ctx, spec, plugin_layer, out);
+    }
     return mw_net_new_layer(ctx, spec, NULL, out);
 }
 
@@ -136,48 +178,29 @@ mw_status mw_net_new_plugin(mw_ctx *ctx, const mw_spec *spec, const struct mwp_l
     if (!net)
         return mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a network");
     net->spec = *spec;
+    net->spec.coupling = MW_COUPLING_PLUGIN;
     net->n_layers = L;
     mw_layout *lay = &net->lay;
-    lay->params = calloc((size_t)L + 2, sizeof *lay->params);
-    lay->layer_offset = calloc((size_t)L + 3, sizeof *lay->layer_offset);
-    net->layers = calloc((size_t)L, sizeof *net->layers);
-    if (!lay->params || !lay->layer_offset || !net->layers) {
+    /* the plugin's parameter count, the same for every layer, is the spec's */
+    for (int i = 1; i <= L; i++) {
+        mwp_call c = plugin_call(spec, i);
+        size_t P = pl->n_params(&c);
+        if (i == 1 && spec->coupling != MW_COUPLING_PLUGIN)
+            net->spec.plugin_params = (long)P;
+        if (P != (size_t)net->spec.plugin_params) {
+            st = mw_fail(ctx, MW_ERR_ARG, "layer %d: the plugin's layer has %zu parameters, the "
+                         "network %ld per layer (a count that changes with the layer is not "
+                         "supported)", i, P, net->spec.plugin_params);
+            goto done;
+        }
+    }
+    if (mw_layout_build(&net->spec, lay) != 0 ||
+        !(net->layers = calloc((size_t)L, sizeof *net->layers))) {
         st = mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a network");
         goto done;
     }
-    /* the layout: one tensor per layer, of the plugin's size for its shape, then the head */
-    size_t off = 0;
+    const size_t off = lay->total;
     const mw_shape sh = mw_spec_layer_shape(spec, 1);
-    mwp_call c;
-    memset(&c, 0, sizeof c);
-    c.batch = (size_t)spec->batch, c.features = (size_t)spec->width;
-    c.channels = (size_t)sh.c, c.height = (size_t)sh.h, c.width = (size_t)sh.w;
-    c.dtype_bits = 64;
-    for (int i = 1; i <= L; i++) {
-        c.index = i;
-        mw_param_info *p = &lay->params[i - 1];
-        size_t P = pl->n_params(&c);
-        snprintf(p->name, sizeof p->name, "layer%d.plugin", i);
-        p->layer = i, p->kind = MW_PARAM_W, p->ndim = 1;
-        p->rows = (int)P, p->cols = 1, p->dims[0] = (int)P;
-        p->offset = off, p->count = P;
-        lay->layer_offset[i] = off;
-        off += P;
-    }
-    lay->layer_offset[L + 1] = off;
-    const int nh = spec->width;
-    mw_param_info *hw = &lay->params[L], *hc = &lay->params[L + 1];
-    *hw = (mw_param_info){.name = "head.W", .kind = MW_PARAM_W, .rows = spec->classes, .cols = nh,
-                          .ndim = 2, .dims = {spec->classes, nh}, .offset = off,
-                          .count = (size_t)spec->classes * (size_t)nh, .fan_in = nh};
-    off += hw->count;
-    *hc = (mw_param_info){.name = "head.c", .kind = MW_PARAM_C, .rows = spec->classes, .cols = 1,
-                          .ndim = 1, .dims = {spec->classes}, .offset = off,
-                          .count = (size_t)spec->classes, .fan_in = nh};
-    off += hc->count;
-    lay->layer_offset[L + 2] = off;
-    lay->n_params = L + 2;
-    lay->total = off;
     if (!(theta = malloc((off ? off : 1) * sizeof *theta))) {
         st = mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a network");
         goto done;
@@ -196,24 +219,19 @@ mw_status mw_net_new_plugin(mw_ctx *ctx, const mw_spec *spec, const struct mwp_l
         l->theta_off = lay->layer_offset[i];
         l->n_theta = lay->layer_offset[i + 1] - l->theta_off;
         l->theta = mw_at(ctx, net->theta.data, l->theta_off);
-        c.index = i;
-        mwp_status ps = pl->init(&c, spec->seed + (uint64_t)i, theta + l->theta_off);
-        if (ps != MWP_OK) {
-            c.msg[sizeof c.msg - 1] = '\0';
-            st = mw_fail(ctx, MW_ERR_BACKEND, "layer %d: the plugin's init said: %.200s", i,
-                         c.msg[0] ? c.msg : "failed");
-            goto done;
-        }
     }
-    for (int t = L; t < L + 2; t++) { /* the head, as mw_init_params draws it */
-        const mw_param_info *p = &lay->params[t];
-        const double bound = spec->init_scale / sqrt((double)p->fan_in);
-        for (size_t i = 0; i < p->count; i++)
-            theta[p->offset + i] =
-                (2.0 * mw_philox_uniform(spec->seed, MW_STREAM_INIT, p->offset + i) - 1.0) * bound;
+    {   /* the plugin's init for its layers (this one's, which may not be the process's) */
+        const struct mwp_layer *before = plugin_layer;
+        plugin_layer = pl;
+        mw_init_params(&net->spec, lay, theta);
+        plugin_layer = before;
+        for (size_t i = 0; i < off; i++)
+            if (!isfinite(theta[i])) {
+                st = mw_fail(ctx, MW_ERR_BACKEND, "the plugin's init failed or gave a "
+                             "non-finite parameter (%s)", "its layers");
+                goto done;
+            }
     }
-    for (size_t i = 0; i < off; i++)
-        theta[i] = (double)(float)theta[i]; /* the same parameters in both dtypes */
     net->head_theta = mw_at(ctx, net->theta.data, lay->layer_offset[L + 1]);
     MW_GO(mw_tensor_upload(ctx, &net->theta, 0, theta, off));
 done:

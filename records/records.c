@@ -35,6 +35,11 @@ static mw_status spec_check(const void *rec, mw_err *err)
     return MW_OK;
 }
 
+static int is_plugin(const void *rec)
+{
+    return ((const mw_spec *)rec)->coupling == MW_COUPLING_PLUGIN;
+}
+
 #define S(m) offsetof(mw_spec, m)
 static const mw_field spec_fields[] = {
     {"arch", MW_FK_ENUM, S(arch), "the architecture", .names = &mw_arch_names},
@@ -89,6 +94,9 @@ static const mw_field spec_fields[] = {
     {"layers_per_block", MW_FK_INT, S(layers_per_block), "revnet: coupling layers per block",
      .opt = "layers-per-block", .meta = "L", .lo = 1, .hi = MW_MAX_DEPTH,
      .flags = MW_F_REVNET | MW_F_SWEPT, .when = is_revnet},
+    {"plugin_params", MW_FK_LONG, S(plugin_params),
+     "coupling plugin: the plugin layer's parameters per layer (set from --layer-plugin)",
+     .lo = 0, .hi = 1 << 30, .when = is_plugin},
     MW_FIELDS_END,
 };
 #undef S

@@ -27,6 +27,12 @@ typedef struct mw_ref mw_ref;
 /* A network of this spec at `bits` of precision, parameters and batch zero. */
 int mw_ref_new(const mw_spec *spec, mpfr_prec_t bits, mw_ref **out, char *msg, size_t msg_len);
 void mw_ref_free(mw_ref *r);
+/* The plugin layer of this process for specs of coupling plugin (NULL: none): its MPFR
+ * passes are the layer's reference (suites/plugin.h loads it, in a child). Whether it has
+ * them. */
+struct mwp_layer;
+void mw_ref_use_plugin(const struct mwp_layer *layer);
+int mw_ref_plugin_has_mpfr(void);
 /* The bytes mw_ref_new allocates for this spec at `bits` (0 when the spec has no layout). */
 double mw_ref_bytes(const mw_spec *spec, mpfr_prec_t bits);
 

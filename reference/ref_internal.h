@@ -78,5 +78,7 @@ int ref_additive_forward(mw_ref *r, int l, char *msg, size_t msg_len);
 int ref_additive_reverse(mw_ref *r, int l, char *msg, size_t msg_len);
 int ref_affine_forward(mw_ref *r, int l, char *msg, size_t msg_len);
 int ref_affine_reverse(mw_ref *r, int l, char *msg, size_t msg_len);
+int ref_plugin_forward(mw_ref *r, int l, char *msg, size_t msg_len);
+int ref_plugin_reverse(mw_ref *r, int l, char *msg, size_t msg_len);
 
 #endif

@@ -66,8 +66,8 @@ const mw_names mw_act_names = {"activation", act_names, 4, NULL};
 static const char *const out_act_names[] = {"none", "relu", "tanh", "leaky"};
 static const mw_alias out_act_aliases[] = {{"identity", MW_ACT_IDENTITY}, {NULL, 0}};
 const mw_names mw_out_act_names = {"output activation", out_act_names, 4, out_act_aliases};
-static const char *const coupling_names[] = {"additive", "affine"};
-const mw_names mw_coupling_names = {"coupling", coupling_names, 2, NULL};
+static const char *const coupling_names[] = {"additive", "affine", "plugin"};
+const mw_names mw_coupling_names = {"coupling", coupling_names, 3, NULL};
 
 const char *mw_act_name(mw_act a)
 {
@@ -101,6 +101,13 @@ void mw_spec_setting(const mw_spec *s, char *buf, size_t n)
 void mw_spec_describe(const mw_spec *s, char *buf, size_t n)
 {
     char shape[128], hidden[32];
+    if (s->coupling == MW_COUPLING_PLUGIN) { /* no F, no σ: the plugin's layer is all */
+        snprintf(buf, n, "mlp width %d depth %d of a plugin's layer (%ld parameters each), "
+                 "batch %d, classes %d, init-scale %g (head), seed %llu", s->width, s->depth,
+                 s->plugin_params, s->batch, s->classes, s->init_scale,
+                 (unsigned long long)s->seed);
+        return;
+    }
     if (s->arch == MW_ARCH_REVNET) {
         if (s->hidden)
             snprintf(hidden, sizeof hidden, "%d", s->hidden);
@@ -114,7 +121,11 @@ void mw_spec_describe(const mw_spec *s, char *buf, size_t n)
                  s->depth);
     }
     snprintf(buf, n, "%s%s units %d, f-act %s, out-act %s%s, batch %d, classes %d, init-scale "
-             "%g, seed %llu", shape, s->coupling == MW_COUPLING_AFFINE ? " affine" : "", s->units,
+             "%g, seed %llu", shape,
+             s->coupling == MW_COUPLING_AFFINE   ? " affine"
+             : s->coupling == MW_COUPLING_PLUGIN ? " plugin"
+                                                 : "",
+             s->units,
              mw_act_name(s->f_act), mw_out_act_name(s->out_act), s->bn ? ", bn" : "", s->batch,
              s->classes, s->init_scale, (unsigned long long)s->seed);
 }
@@ -134,8 +145,21 @@ int mw_spec_validate(const mw_spec *s, char *msg, size_t n)
 #define BAD(...) do { snprintf(msg, n, __VA_ARGS__); return 1; } while (0)
     if (s->arch != MW_ARCH_MLP && s->arch != MW_ARCH_REVNET)
         BAD("arch: unknown architecture (allowed: mlp, revnet)");
-    if (s->coupling != MW_COUPLING_ADDITIVE && s->coupling != MW_COUPLING_AFFINE)
-        BAD("coupling: unknown coupling (allowed: additive, affine)");
+    if (s->coupling != MW_COUPLING_ADDITIVE && s->coupling != MW_COUPLING_AFFINE &&
+        s->coupling != MW_COUPLING_PLUGIN)
+        BAD("coupling: unknown coupling (allowed: additive, affine; plugin with --layer-plugin)");
+    if (s->coupling == MW_COUPLING_PLUGIN) {
+        if (s->arch != MW_ARCH_MLP)
+            BAD("arch %s: a plugin's layer makes mlps only", s->arch == MW_ARCH_REVNET
+                                                                 ? "revnet" : "?");
+        if (s->bn)
+            BAD("bn: a network of a plugin's layer has no F, so no BatchNorm");
+        if (s->out_act != MW_ACT_IDENTITY)
+            BAD("out-act %s: a network of a plugin's layer has no σ (the layer is all there "
+                "is; --out-act none)", s->out_act == MW_ACT_TANH ? "tanh" : "leaky");
+        if (s->plugin_params < 0 || s->plugin_params > (1L << 30))
+            BAD("plugin-params %ld: allowed 0..2^30", s->plugin_params);
+    }
     if (s->arch == MW_ARCH_REVNET) {
         if (!int_in(s->channels, 2, MW_MAX_CHANNELS) || s->channels % 2 != 0)
             BAD("channels %d: must be even, 2..%d (the coupling splits the channels into two "
@@ -276,6 +300,8 @@ void mw_spec_unit_shape(const mw_spec *s, int layer, int unit, int *out, int *in
 
 double mw_spec_layer_macs(const mw_spec *s, int layer)
 {
+    if (s->coupling == MW_COUPLING_PLUGIN) /* unknown: as a map of its parameters */
+        return (double)s->plugin_params + s->width;
     mw_shape sh = mw_spec_layer_shape(s, layer);
     double taps = mw_spec_is_conv(s) ? 9.0 * sh.h * sh.w : 1.0, macs = 0.0;
     for (int u = 1; u <= s->units; u++) {
@@ -288,6 +314,8 @@ double mw_spec_layer_macs(const mw_spec *s, int layer)
 
 double mw_spec_layer_acts(const mw_spec *s, int layer)
 {
+    if (s->coupling == MW_COUPLING_PLUGIN)
+        return s->width;
     mw_shape sh = mw_spec_layer_shape(s, layer);
     double acts = 0.0;
     for (int u = 1; u <= s->units; u++) {
@@ -335,6 +363,13 @@ int mw_layout_build(const mw_spec *s, mw_layout *lay)
     int t = 0;
     for (int l = 1; l <= s->depth; l++) {
         lay->layer_offset[l] = off;
+        if (s->coupling == MW_COUPLING_PLUGIN) { /* one vector, the plugin's own order */
+            mw_param_info *p = &lay->params[t++];
+            set_param(p, l, 0, MW_PARAM_W, (int)s->plugin_params, 1, &off, 0);
+            p->ndim = 1;
+            snprintf(p->name, sizeof p->name, "layer%d.plugin", l);
+            continue;
+        }
         for (int u = 1; u <= s->units; u++) {
             int o, i, taps = mw_spec_is_conv(s) ? 9 : 1;
             mw_spec_unit_shape(s, l, u, &o, &i);

@@ -31,7 +31,11 @@ enum {
  * (the paper's), or affine (RealNVP/Glow), z = b ⊙ exp(tanh(F_s(a))) + F_t(a), where F
  * has two outputs: its last unit gives 2·n/2 values (channels), the log-scale's raw
  * value first, then the shift; the scale exp(tanh(·)) stays within [1/e, e]. */
-typedef enum { MW_COUPLING_ADDITIVE = 0, MW_COUPLING_AFFINE = 1 } mw_coupling;
+typedef enum { MW_COUPLING_ADDITIVE = 0, MW_COUPLING_AFFINE = 1, MW_COUPLING_PLUGIN = 2 } mw_coupling;
+/* MW_COUPLING_PLUGIN: every coupling layer is a plugin's layer (include/mwverify/mw_plugin.h,
+ * --layer-plugin), with plugin_params parameters of its own per layer and no F: an mlp
+ * without BatchNorm and without σ (the layer is all there is). Which plugin is not part of
+ * the spec: the process that builds the network has it loaded. */
 
 /* Activations. As F activation all four are allowed; as the coupling's output
  * activation σ only identity ("none"), tanh and leaky (ReLU is not invertible). */
@@ -62,6 +66,7 @@ typedef struct mw_spec {
     int classes;
     double init_scale;
     uint64_t seed;
+    long plugin_params; /* MW_COUPLING_PLUGIN: the plugin's parameters per layer */
 } mw_spec;
 
 /* The defaults of docs/architecture.md §2 for mlp: n=16, hidden 32, k=2, no BN. */
@@ -82,7 +87,7 @@ int mw_spec_validate(const mw_spec *s, char *msg, size_t msg_len);
 extern const mw_names mw_arch_names;     /* mlp, revnet */
 extern const mw_names mw_act_names;      /* F activation: identity, relu, tanh, leaky */
 extern const mw_names mw_out_act_names;  /* σ: none, relu (refused by validation), tanh, leaky */
-extern const mw_names mw_coupling_names; /* additive, affine */
+extern const mw_names mw_coupling_names; /* additive, affine, plugin */
 const char *mw_act_name(mw_act a);
 const char *mw_out_act_name(mw_act a);
 const char *mw_arch_name(mw_arch a);

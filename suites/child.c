@@ -54,7 +54,7 @@ static size_t get_all(int fd, void *p, size_t n)
     return got;
 }
 
-static const char *signal_name(int sig)
+const char *mw_signal_name(int sig)
 {
     static const struct {
         int sig;
@@ -181,7 +181,7 @@ mw_status mw_child_run(mw_child_fn fn, void *arg, double seconds, size_t max_byt
         if (end->signal == SIGALRM)
             return mw_err_set(err, MW_ERR_BACKEND, "did not finish in %g s%s", seconds, in);
         if (end->signal)
-            return mw_err_set(err, MW_ERR_BACKEND, "crashed: %s (%s)%s%s", signal_name(end->signal),
+            return mw_err_set(err, MW_ERR_BACKEND, "crashed: %s (%s)%s%s", mw_signal_name(end->signal),
                               strsignal(end->signal), in, gist);
         return mw_err_set(err, MW_ERR_BACKEND, "exited with status %d%s%s", end->exit_status, in,
                           gist);

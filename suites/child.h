@@ -28,6 +28,9 @@ typedef struct mw_child_end {
 mw_status mw_child_run(mw_child_fn fn, void *arg, double seconds, size_t max_bytes, void **out,
                        size_t *n, mw_child_end *end, mw_err *err);
 
+/* "SIGSEGV", "SIGABRT", ...: a signal's name ("a signal" for one without). */
+const char *mw_signal_name(int sig);
+
 /* In the child: what it is doing now, for the report of its death. */
 void mw_child_doing(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

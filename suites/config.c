@@ -79,6 +79,12 @@ static const mw_field engine_fields[] = {
      "a GPU's float32 matrix products: strict IEEE float32 or tf32 (tensor cores,\n"
      "10-bit mantissas); recorded in every report",
      .names = &mw_math_names, .opt = "math", .meta = "MODE"},
+    {"layer_plugin", MW_FK_STR, E(layer_plugin),
+     "networks whose coupling layers are a plugin's layer (docs/layer-plugins.md): mlps\n"
+     "without BatchNorm or σ, on the CPU; the plugin runs in child processes, each\n"
+     "network in its own (a crash fails that network)",
+     .size = sizeof(((mw_engine_config *)0)->layer_plugin), .opt = "layer-plugin",
+     .meta = "PATH.so[:NAME]"},
     MW_FIELDS_END,
 };
 #undef E

@@ -437,6 +437,16 @@ mw_status mw_call_cost_measure(const mw_engine_config *e, const mw_spec *s, mw_m
                                mw_dtype dt, const mw_grad_opts *o, mw_call_cost *out,
                                mw_err *err)
 {
+    if (s->coupling == MW_COUPLING_PLUGIN) {
+        /* a plugin's code does not run where estimates are made (it could crash them): an
+         * additive coupling of one dense unit as wide as the layer stands in for it */
+        mw_spec stand_in = *s;
+        stand_in.coupling = MW_COUPLING_ADDITIVE;
+        stand_in.units = 1;
+        stand_in.hidden = s->width;
+        stand_in.plugin_params = 0;
+        return mw_call_cost_measure(e, &stand_in, m, dt, o, out, err);
+    }
     /* forward-mode methods are measured by their first block of tangents and scaled to
      * all of them (a memory-probe call is its own measure); projforward's first block is
      * the same call for every K from a block's worth on */

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mw_reference.h"
 #include "datasets.h"
 #include "suites.h"
 
@@ -151,6 +152,16 @@ static mw_status choose_oracle(const mw_grad_request *req, mw_oracle_info *o, mw
 {
     const mw_oracle_config *oc = &req->oracle;
     o->gold_estimate_seconds = mw_gold_cost_seconds(&req->spec, &oc->gold);
+    if (req->spec.coupling == MW_COUPLING_PLUGIN && !mw_ref_plugin_has_mpfr()) {
+        if (oc->kind == MW_ORACLE_GOLD)
+            return mw_err_set(err, MW_ERR_ARG, "oracle gold: the plugin's layer has no MPFR "
+                              "passes, so no gold (--oracle silver)");
+        o->kind = MW_ORACLE_SILVER;
+        o->gold_estimate_seconds = NAN;
+        snprintf(o->reason, sizeof o->reason, "%s: the plugin's layer has no MPFR passes",
+                 oc->kind == MW_ORACLE_AUTO ? "auto" : "asked for");
+        return MW_OK;
+    }
     switch (oc->kind) {
     case MW_ORACLE_SILVER:
     case MW_ORACLE_NONE:

@@ -284,9 +284,14 @@ static mw_status layers_junit(const mw_report *r, mw_junit_case **out, size_t *n
                          mw_dtype_name(w->dtype), w->check);
                 t->seconds = NAN;
                 t->verdict = w->pass ? MW_VERDICT_PASS : MW_VERDICT_FAIL;
-                snprintf(t->message, sizeof t->message, "error %.3e %s threshold %.3e (oracle %s)%s%.200s",
-                         w->error, w->pass ? "within" : "over", w->threshold, w->oracle,
-                         w->note[0] ? ": " : "", w->note);
+                if (strstr(w->check, " regressed"))
+                    snprintf(t->message, sizeof t->message, "regressed: error %.3e grew more than "
+                             "--factor over the baseline's (threshold %.3e, oracle %s)", w->error,
+                             w->threshold, w->oracle);
+                else
+                    snprintf(t->message, sizeof t->message, "error %.3e %s threshold %.3e (oracle "
+                             "%s)%s%.200s", w->error, w->pass ? "within" : "over", w->threshold,
+                             w->oracle, w->note[0] ? ": " : "", w->note);
             }
             continue;
         }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "child.h"
+#include "mw_reference.h"
 #include "plugin_internal.h"
 
 const mw_plugin_shape mw_plugin_shapes[MW_PLUGIN_SHAPES] = {
@@ -16,12 +17,21 @@ const mw_plugin_shape mw_plugin_shapes[MW_PLUGIN_SHAPES] = {
     {"image 2x4x4x4", 2, 4, 4, 4},
 };
 
-double mw_plugin_time_limit(void)
+/* MW_PLUGIN_TIME_LIMIT as seconds: 0 when unset, -1 when not a number in (0, 86400]. */
+static double time_limit_env(void)
 {
     const char *e = getenv("MW_PLUGIN_TIME_LIMIT");
     char *end;
-    double v = e ? strtod(e, &end) : 0.0;
-    return e && end != e && *end == '\0' && v > 0 && v <= 86400 ? v : 60.0;
+    if (!e)
+        return 0.0;
+    double v = strtod(e, &end);
+    return end != e && *end == '\0' && v > 0 && v <= 86400 ? v : -1.0;
+}
+
+double mw_plugin_time_limit(void)
+{
+    double v = time_limit_env();
+    return v > 0 ? v : 60.0;
 }
 
 static int valid_name(const char *s)
@@ -215,27 +225,40 @@ static mw_status describe_in_child(void *argp, void **out, size_t *n, mw_err *er
     return st;
 }
 
-mw_status mw_plugin_describe(const char *arg, mw_plugin_desc *out, mw_err *err)
+/* --layer-plugin's PATH.so[:NAME]: the shared object's real path (the children load it by
+ * that name from anywhere) and the layer's name, or "". */
+static mw_status split_arg(const char *arg, char *path, char *real, char *name, mw_err *err)
 {
-    memset(out, 0, sizeof *out);
-    char path[4096], name[64] = "";
     struct stat sb;
-    if (strlen(arg) >= sizeof path)
+    name[0] = '\0';
+    if (time_limit_env() < 0)
+        return mw_err_set(err, MW_ERR_ARG, "MW_PLUGIN_TIME_LIMIT=%.40s: seconds, a number in "
+                          "(0, 86400]", getenv("MW_PLUGIN_TIME_LIMIT"));
+    if (strlen(arg) >= 4096)
         return mw_err_set(err, MW_ERR_ARG, "--layer-plugin: the path is too long");
-    snprintf(path, sizeof path, "%s", arg);
+    snprintf(path, 4096, "%s", arg);
     /* PATH:NAME when PATH is a file and NAME a layer's name (a path may hold ':' too) */
     char *colon = strrchr(path, ':');
     if (colon && stat(path, &sb) != 0 && valid_name(colon + 1)) {
-        snprintf(name, sizeof name, "%s", colon + 1);
+        snprintf(name, MW_PLUGIN_NAME_MAX + 1, "%s", colon + 1);
         *colon = '\0';
     }
     if (stat(path, &sb) != 0)
         return mw_err_set(err, MW_ERR_ARG, "--layer-plugin %s: no such file", path);
     if (!S_ISREG(sb.st_mode))
         return mw_err_set(err, MW_ERR_ARG, "--layer-plugin %s: not a regular file", path);
-    char real[4096];
-    if (!realpath(path, real)) /* the children load it by the same name from anywhere */
+    if (!realpath(path, real))
         return mw_err_set(err, MW_ERR_ARG, "--layer-plugin %s: cannot resolve the path", path);
+    return MW_OK;
+}
+
+mw_status mw_plugin_describe(const char *arg, mw_plugin_desc *out, mw_err *err)
+{
+    memset(out, 0, sizeof *out);
+    char path[4096], real[4096], name[MW_PLUGIN_NAME_MAX + 1];
+    mw_status st0 = split_arg(arg, path, real, name, err);
+    if (st0 != MW_OK)
+        return st0;
     describe_arg a = {real, name[0] ? name : NULL};
     void *bytes = NULL;
     size_t n = 0;
@@ -275,5 +298,120 @@ mw_status mw_plugin_describe(const char *arg, mw_plugin_desc *out, mw_err *err)
             return mw_err_set(err, MW_ERR_ARG, "--layer-plugin %s: a layer without a valid name",
                               path);
     }
+    return MW_OK;
+}
+
+/* ---- a network of the plugin's layer ---- */
+
+typedef struct settle_arg {
+    const char *path, *name;
+    mw_spec spec;
+    int max_depth;
+} settle_arg;
+
+/* The layer named, or the plugin's only one. */
+static mw_status the_layer(mw_plugin_here *here, const char *name, mw_err *err)
+{
+    if (here->layer)
+        return MW_OK;
+    if (here->plugin->n_layers != 1) {
+        char names[400] = "";
+        for (size_t i = 0; i < here->plugin->n_layers; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                     here->plugin->layers[i].name);
+        return mw_err_set(err, MW_ERR_ARG, "it has %zu layers (%s): name one, PATH.so:NAME",
+                          here->plugin->n_layers, names);
+    }
+    (void)name;
+    here->layer = &here->plugin->layers[0];
+    return MW_OK;
+}
+
+static mw_status settle_in_child(void *argp, void **out, size_t *n, mw_err *err)
+{
+    settle_arg *a = argp;
+    mw_plugin_here here;
+    mw_status st = mw_plugin_load_here(a->path, a->name, &here, err);
+    if (st != MW_OK || (st = the_layer(&here, a->name, err)) != MW_OK)
+        return st;
+    const mwp_layer *l = here.layer;
+    long *P = malloc(sizeof *P);
+    if (!P)
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    for (int i = 1; i <= a->max_depth; i++) {
+        mwp_call c;
+        memset(&c, 0, sizeof c);
+        c.batch = (size_t)a->spec.batch, c.features = (size_t)a->spec.width;
+        c.channels = c.features, c.height = c.width = 1;
+        c.index = i;
+        c.dtype_bits = 64;
+        mw_child_doing("%s: accepts", l->name);
+        mwp_status ps = l->accepts(&c);
+        c.msg[sizeof c.msg - 1] = '\0';
+        if (ps != MWP_OK)
+            return mw_err_set(err, MW_ERR_ARG, "layer '%s' refuses an mlp of width %d, batch %d%s: "
+                              "%.160s", l->name, a->spec.width, a->spec.batch,
+                              i > 1 ? " at depth > 1" : "", c.msg[0] ? c.msg : "no reason given");
+        mw_child_doing("%s: n_params", l->name);
+        size_t p = l->n_params(&c);
+        if (p > (1u << 30))
+            return mw_err_set(err, MW_ERR_ARG, "layer '%s': %zu parameters per layer", l->name, p);
+        if (i > 1 && (long)p != *P)
+            return mw_err_set(err, MW_ERR_ARG, "layer '%s': its parameter count changes with the "
+                              "layer's index (%ld, then %zu), which networks of it do not support",
+                              l->name, *P, p);
+        *P = (long)p;
+    }
+    *out = P;
+    *n = sizeof *P;
+    return MW_OK;
+}
+
+mw_status mw_plugin_settle(const char *arg, mw_spec *s, int max_depth, mw_err *err)
+{
+    char path[4096], real[4096], name[MW_PLUGIN_NAME_MAX + 1];
+    mw_status st = split_arg(arg, path, real, name, err);
+    if (st != MW_OK)
+        return st;
+    if (s->arch != MW_ARCH_MLP)
+        return mw_err_set(err, MW_ERR_ARG, "--layer-plugin: a plugin's layer makes mlps only "
+                          "(not --arch revnet)");
+    settle_arg a = {real, name[0] ? name : NULL, *s, max_depth > 0 ? max_depth : s->depth};
+    void *bytes = NULL;
+    size_t n = 0;
+    mw_child_end end;
+    st = mw_child_run(settle_in_child, &a, mw_plugin_time_limit(), sizeof(long), &bytes, &n, &end,
+                      err);
+    if (st != MW_OK || n != sizeof(long)) {
+        free(bytes);
+        if (st == MW_OK)
+            return mw_err_set(err, MW_ERR_ARG, "--layer-plugin %s: no answer", path);
+        mw_err_prefix(err, end.died ? "--layer-plugin %s: loading it" : "--layer-plugin %s", path);
+        return mw_err_set_status(err, st == MW_ERR_NOMEM ? MW_ERR_NOMEM : MW_ERR_ARG);
+    }
+    long P = *(long *)bytes;
+    free(bytes);
+    if (P < 0 || P > (1L << 30))
+        return mw_err_set(err, MW_ERR_ARG, "--layer-plugin %s: a parameter count out of range",
+                          path);
+    s->coupling = MW_COUPLING_PLUGIN;
+    s->plugin_params = P;
+    s->bn = 0;
+    s->out_act = MW_ACT_IDENTITY;
+    return MW_OK;
+}
+
+mw_status mw_plugin_activate(const char *arg, mw_err *err)
+{
+    char path[4096], real[4096], name[MW_PLUGIN_NAME_MAX + 1];
+    mw_status st = split_arg(arg, path, real, name, err);
+    if (st != MW_OK)
+        return st;
+    static mw_plugin_here here; /* for the life of the process */
+    if ((st = mw_plugin_load_here(real, name[0] ? name : NULL, &here, err)) != MW_OK ||
+        (st = the_layer(&here, name, err)) != MW_OK)
+        return mw_err_prefix(err, "--layer-plugin %s", path);
+    mw_engine_use_plugin(here.layer);
+    mw_ref_use_plugin(here.layer);
     return MW_OK;
 }

@@ -52,6 +52,17 @@ typedef struct mw_plugin_desc {
  * crash or a hang while loading). */
 mw_status mw_plugin_describe(const char *arg, mw_plugin_desc *out, mw_err *err);
 
+/* A network of the plugin's layer (--layer-plugin on grad, gradcheck and the suites): read
+ * in a child whether the layer (NAME, or the plugin's only one) takes s's shape (an mlp of
+ * s->width features, s->batch samples) at every depth up to max_depth, and its parameter
+ * count there; then make s a spec of coupling plugin (no BatchNorm, no σ). MW_ERR_ARG with
+ * one line when it cannot be (as mw_plugin_describe, or a revnet, or a shape refused). */
+mw_status mw_plugin_settle(const char *arg, mw_spec *s, int max_depth, mw_err *err);
+
+/* In a child that runs plugin code (never in mwverify's own process): load the plugin and
+ * make its layer the one mw_net_new and the MPFR reference build coupling plugin from. */
+mw_status mw_plugin_activate(const char *arg, mw_err *err);
+
 /* Check one plugin layer as layer check checks a built-in one (layer_check.h), each group
  * of checks in a child under a time limit (MW_PLUGIN_TIME_LIMIT seconds, default 60):
  * rows appended, each naming its oracle; a plugin that crashes, hangs or fails gives

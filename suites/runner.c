@@ -4,12 +4,15 @@
  * numerical work, so no BLAS or MPFR state crosses the fork. */
 #include "runner.h"
 
+#include "child.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -165,8 +168,123 @@ static mw_status interrupted(mw_err *err)
                       mw_interrupted() == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* ---- a unit in a child of its own (a plugin's layer: its crash fails that unit) ---- */
+
+typedef int (*forward_fn)(void *arg, const mw_unit_result *u);
+
+/* Compute unit in a fork that sends its records (partial and final) down a pipe; each is
+ * handed to forward here. A child that ends without its final record — a signal, the
+ * time limit (MW_PLUGIN_TIME_LIMIT seconds, default 600 for a unit), an exit — gives the
+ * record of a failed network saying how. Nonzero when forward refused. */
+static int compute_isolated(const mw_runner *r, long unit, forward_fn forward, void *arg)
+{
+    int p[2];
+    mw_unit_result u;
+    memset(&u, 0, sizeof u);
+    mw_err why = {MW_OK, ""};
+    if (pipe(p) != 0) {
+        mw_err_set(&why, MW_ERR_BACKEND, "cannot create a pipe: %s", strerror(errno));
+        failed_unit(&u, unit, &why);
+        int bad = forward(arg, &u);
+        mw_unit_result_free(&u);
+        return bad;
+    }
+    const char *e = getenv("MW_PLUGIN_TIME_LIMIT");
+    char *end;
+    double limit = e ? strtod(e, &end) : 0.0;
+    if (!e || end == e || *end || !(limit > 0 && limit <= 86400))
+        limit = 600.0;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        signal(SIGPIPE, SIG_DFL);
+        signal(SIGINT, SIG_IGN);
+        static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGALRM};
+        for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+            signal(fatal[i], SIG_DFL); /* the plugin's faults end the unit plainly */
+        const time_t whole = (time_t)limit;
+        struct itimerval t = {{0, 0}, {whole, (suseconds_t)((limit - (double)whole) * 1e6)}};
+        setitimer(ITIMER_REAL, &t, NULL);
+        mw_err err;
+        if (r->compute(r->cfg, unit, emit_pipe, &p[1], &u, &err) != MW_OK)
+            failed_unit(&u, unit, &err);
+        _exit(send_result(p[1], &u) ? 3 : 0);
+    }
+    close(p[1]);
+    if (pid < 0) {
+        close(p[0]);
+        mw_err_set(&why, MW_ERR_BACKEND, "cannot fork: %s", strerror(errno));
+        failed_unit(&u, unit, &why);
+        int bad = forward(arg, &u);
+        mw_unit_result_free(&u);
+        return bad;
+    }
+    int final = 0, bad = 0;
+    for (;;) {
+        memset(&u, 0, sizeof u);
+        int got = recv_result(p[0], &u);
+        if (got != 0) {
+            mw_unit_result_free(&u);
+            break;
+        }
+        final = !u.partial;
+        bad = forward(arg, &u);
+        mw_unit_result_free(&u);
+        if (bad || final)
+            break;
+    }
+    close(p[0]);
+    if (bad)
+        kill(pid, SIGKILL);
+    int ws = 0;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+    if (bad || final)
+        return bad;
+    if (WIFSIGNALED(ws) && WTERMSIG(ws) == SIGALRM)
+        mw_err_set(&why, MW_ERR_BACKEND, "did not finish in %g s (MW_PLUGIN_TIME_LIMIT)", limit);
+    else if (WIFSIGNALED(ws))
+        mw_err_set(&why, MW_ERR_BACKEND, "crashed: %s (%s), in the plugin's layer or on its "
+                   "account", mw_signal_name(WTERMSIG(ws)), strsignal(WTERMSIG(ws)));
+    else
+        mw_err_set(&why, MW_ERR_BACKEND, "its process exited with status %d without a result",
+                   WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+    memset(&u, 0, sizeof u);
+    failed_unit(&u, unit, &why);
+    bad = forward(arg, &u);
+    mw_unit_result_free(&u);
+    return bad;
+}
+
+typedef struct here_forward {
+    const mw_runner *r;
+    mw_err *err;
+} here_forward;
+
+static int forward_here(void *arg, const mw_unit_result *u)
+{
+    here_forward *h = arg;
+    return h->r->done(h->r->done_arg, u, h->err) != MW_OK;
+}
+
+static int forward_pipe(void *arg, const mw_unit_result *u)
+{
+    return send_result(*(int *)arg, u);
+}
+
 static mw_status run_here(const mw_runner *r, mw_err *err)
 {
+    if (mw_engine_plugin()) { /* each unit in a child of its own */
+        for (size_t i = 0; i < r->n_todo; i++) {
+            if (mw_interrupted())
+                return interrupted(err);
+            here_forward h = {r, err};
+            if (compute_isolated(r, r->todo[i], forward_here, &h))
+                return err->status != MW_OK ? err->status : MW_ERR_IO;
+        }
+        return MW_OK;
+    }
     for (size_t i = 0; i < r->n_todo; i++) {
         if (mw_interrupted()) /* the safe point between units */
             return interrupted(err);
@@ -200,6 +318,11 @@ static void worker(const mw_runner *r, int w, int fd)
     signal(SIGINT, SIG_IGN);  /* a terminal's ^C reaches the whole group: the parent decides */
     signal(SIGTERM, SIG_DFL); /* and stops a worker with SIGTERM */
     for (size_t i = (size_t)w; i < r->n_todo; i += (size_t)r->jobs) {
+        if (mw_engine_plugin()) { /* each unit in a child of its own */
+            if (compute_isolated(r, r->todo[i], forward_pipe, &fd))
+                _exit(3);
+            continue;
+        }
         mw_unit_result u;
         memset(&u, 0, sizeof u);
         if (r->compute(r->cfg, r->todo[i], emit_pipe, &fd, &u, &err) != MW_OK)

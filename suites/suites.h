@@ -34,6 +34,7 @@ extern const mw_record mw_oracle_config_record;
 typedef struct mw_engine_config {
     mw_backend_kind backend;
     mw_math_mode math;       /* a GPU's float32 matrix products: strict or TF32 */
+    char layer_plugin[4096]; /* --layer-plugin PATH.so[:NAME]: networks of its layer ("": none) */
 } mw_engine_config;
 extern const mw_record mw_engine_config_record;
 

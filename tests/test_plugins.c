@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "plugin.h"
+#include "report.h"
 #include "testutil.h"
 
 static const char *plugin(const char *name)
@@ -196,6 +197,107 @@ START_TEST(cli)
 }
 END_TEST
 
+
+/* A run of mwverify; its exit status, stdout and stderr in r. */
+static tu_run_result run(const char *const *args)
+{
+    return tu_run(MW_BINARY, args);
+}
+
+/* The runs of a report: how many of method m fail their verdict. */
+static int failing(const mw_report *r, mw_method m)
+{
+    int n = 0;
+    for (size_t i = 0; i < r->n_runs; i++)
+        n += r->runs[i].method == m && r->runs[i].verdict == MW_VERDICT_FAIL;
+    return n;
+}
+
+/* --layer-plugin on grad, gradcheck and the suites: networks of the plugin's layer, each
+ * computed in a child, against gold from the plugin's MPFR passes or silver. */
+START_TEST(networks)
+{
+    char dir[] = "/tmp/mw-test-plugins-XXXXXX", out[600];
+    ck_assert(mkdtemp(dir) != NULL);
+    const char *tiny[] = {"--width", "8", "--batch", "4", "--classes", "3", "--quiet"};
+#define TINY tiny[0], tiny[1], tiny[2], tiny[3], tiny[4], tiny[5], tiny[6]
+    /* gold: the reference runs the plugin's MPFR passes, certified by a rerun */
+    tu_run_result r = run((const char *[]){"grad", "--layer-plugin", plugin("actnorm.so"),
+                                           "--depth", "2", TINY, "--json", NULL});
+    ck_assert_msg(r.code == 0 && strstr(r.out, "\"kind\": \"gold\"") &&
+                      strstr(r.out, "\"coupling\": \"plugin\""),
+                  "%d %s %s", r.code, r.out, r.err);
+    tu_run_free(&r);
+    /* silver without MPFR passes, saying why */
+    r = run((const char *[]){"grad", "--layer-plugin", plugin("inv1x1.so"), "--depth", "2", TINY,
+                             NULL});
+    ck_assert_msg(r.code == 0 && strstr(r.out, "oracle silver") &&
+                      strstr(r.out, "no MPFR passes"),
+                  "%d %s %s", r.code, r.out, r.err);
+    tu_run_free(&r);
+    /* a crash in the plugin: one line naming the signal, exit 3 */
+    r = run((const char *[]){"grad", "--layer-plugin", plugin("misbehave.so:segv-forward"), TINY,
+                             NULL});
+    ck_assert_msg(r.code == 3 && strstr(r.err, "SIGSEGV") && lines(r.err) == 1, "%d %s", r.code,
+                  r.err);
+    tu_run_free(&r);
+    /* refused before any work: a revnet, --coupling plugin alone, a plugin of several
+     * layers without a name */
+    const char *const *bad[] = {
+        (const char *[]){"grad", "--layer-plugin", plugin("actnorm.so"), "--arch", "revnet", NULL},
+        (const char *[]){"grad", "--coupling", "plugin", NULL},
+        (const char *[]){"grad", "--layer-plugin", plugin("misbehave.so"), NULL},
+        (const char *[]){"gradcheck", "--layer-plugin", plugin("actnorm.so"), "--arch", "revnet",
+                         NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = run(bad[i]);
+        ck_assert_msg(r.code == 2 && lines(r.err) == 1, "case %zu: %d %s", i, r.code, r.err);
+        tu_run_free(&r);
+    }
+
+    /* gradcheck: the faulty twin fails moonwalk and mixed alone (float64 against --tol; in
+     * float32 they are diagnosed method-unstable, which fails only under --fail-on) */
+    snprintf(out, sizeof out, "%s/faulty.h5", dir);
+    r = run((const char *[]){"gradcheck", "--layer-plugin", plugin("actnorm_faulty.so"), "--arch",
+                             "mlp", "--depth", "2", "--seed", "1", TINY, "--out", out, NULL});
+    ck_assert_msg(r.code == 1, "%d %s", r.code, r.err);
+    tu_run_free(&r);
+    mw_report rep;
+    mw_err e;
+    ck_assert_msg(mw_report_load(&rep, out, &e) == MW_OK, "%s", e.msg);
+    ck_assert(rep.n_networks == 1 && rep.networks[0].spec.coupling == MW_COUPLING_PLUGIN &&
+              rep.networks[0].spec.plugin_params == 16);
+    ck_assert_int_eq(failing(&rep, MW_MOONWALK), 1);
+    ck_assert_int_eq(failing(&rep, MW_MIXED), 1);
+    ck_assert_int_eq(failing(&rep, MW_BACKPROP) + failing(&rep, MW_FORWARD) +
+                         failing(&rep, MW_REVBACKPROP), 0);
+    mw_report_free(&rep);
+
+    /* a crashing plugin fails its networks, each in its own child, and the run goes on */
+    snprintf(out, sizeof out, "%s/segv.h5", dir);
+    r = run((const char *[]){"gradcheck", "--layer-plugin", plugin("misbehave.so:segv-forward"),
+                             "--arch", "mlp", "--depth", "1,2", TINY, "--out", out, NULL});
+    ck_assert_msg(r.code == 3 && strstr(r.err, "SIGSEGV") && strstr(r.err, "2 of 2 units"),
+                  "%d %s", r.code, r.err);
+    tu_run_free(&r);
+    ck_assert_msg(mw_report_load(&rep, out, &e) == MW_OK, "%s", e.msg);
+    ck_assert(rep.n_networks == 2 && rep.networks[1].status == MW_NET_FAILED &&
+              strstr(rep.networks[1].message, "SIGSEGV"));
+    mw_report_free(&rep);
+
+    /* training: suite stability on a network of the layer */
+    r = run((const char *[]){"suite", "stability", "--layer-plugin", plugin("actnorm.so"),
+                             "--arch", "mlp", "--depth", "2", "--seed", "1", "--epochs", "1",
+                             "--train-samples", "16", "--test-samples", "8", TINY, NULL});
+    ck_assert_msg(r.code == 0 && strstr(r.out, "PASSED"), "%d %s %s", r.code, r.out, r.err);
+    tu_run_free(&r);
+#undef TINY
+    snprintf(out, sizeof out, "rm -rf '%s'", dir);
+    ck_assert(system(out) == 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plugins");
@@ -210,6 +312,10 @@ int main(void)
     tc = tcase_create("cli");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, cli);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("networks");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, networks);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -414,11 +414,11 @@ START_TEST(layer_types_registered)
 {
     const mw_ref_layer_type *table;
     size_t n = mw_ref_layer_types(&table);
-    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(n, 3);
     for (size_t i = 0; i < n; i++)
         ck_assert(table[i].name && table[i].forward && table[i].reverse);
-    mw_coupling all[] = {MW_COUPLING_ADDITIVE, MW_COUPLING_AFFINE};
-    for (int c = 0; c < 2; c++) {
+    mw_coupling all[] = {MW_COUPLING_ADDITIVE, MW_COUPLING_AFFINE, MW_COUPLING_PLUGIN};
+    for (int c = 0; c < 3; c++) {
         const mw_ref_layer_type *t = mw_ref_layer_type_find(mw_coupling_name(all[c]));
         ck_assert_msg(t != NULL, "no reference layer type %s", mw_coupling_name(all[c]));
         ck_assert_str_eq(t->name, mw_coupling_name(all[c]));
