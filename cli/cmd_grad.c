@@ -339,6 +339,14 @@ int mw_cmd_grad(int argc, char **argv)
     if ((rc = choose_network(&cli, &g, &req)) != MW_EXIT_OK)
         return rc;
     mw_err err;
+    if (g.engine.layer_cmd[0]) { /* carried as --layer-plugin's value, marked (plugin.h) */
+        if (g.engine.layer_plugin[0]) {
+            mw_cli_error("grad", "--layer-plugin and --layer-cmd: give one");
+            return MW_EXIT_USAGE;
+        }
+        snprintf(g.engine.layer_plugin, sizeof g.engine.layer_plugin, "%s%.4000s",
+                 MW_LAYER_CMD_PREFIX, g.engine.layer_cmd);
+    }
     if (g.engine.layer_plugin[0]) { /* a network of the plugin's layer, computed in a child */
         if (req.engine.backend != MW_BACKEND_CPU) {
             mw_cli_error("grad", "--layer-plugin: a plugin's layer runs on the CPU engine only");

@@ -174,6 +174,22 @@ static int settle(const suite_cmd *sc, const mw_cli *cli, state *s)
                 archs & 1u ? "mlp,revnet" : "revnet,mlp");
         return MW_EXIT_USAGE;
     }
+    /* --layer-cmd COMMAND travels as --layer-plugin's value, marked (plugin.h) */
+    struct {
+        char *plugin;
+        const char *cmd;
+    } src[] = {{s->cfg.layers.plugin, s->cfg.layers.cmd},
+               {s->cfg.engine.layer_plugin, s->cfg.engine.layer_cmd}};
+    for (int i = 0; i < 2; i++)
+        if (src[i].cmd[0]) {
+            if (src[i].plugin[0] || strlen(src[i].cmd) + strlen(MW_LAYER_CMD_PREFIX) >= 4096) {
+                mw_cli_error(sc->cmd, src[i].plugin[0] ? "--layer-plugin and --layer-cmd: give "
+                                                         "one"
+                                                       : "--layer-cmd: the command is too long");
+                return MW_EXIT_USAGE;
+            }
+            snprintf(src[i].plugin, 4096, "%s%s", MW_LAYER_CMD_PREFIX, src[i].cmd);
+        }
     if (!mw_cli_given(cli, "jobs") && (s->cfg.engine.backend != MW_BACKEND_CPU || sc->def->one_job))
         s->run.jobs = 1; /* one process on the GPU, and for timings, unless asked */
     if (s->cfg.engine.layer_plugin[0]) { /* networks of a plugin's layer: mlps, no F, no σ */

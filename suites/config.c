@@ -85,6 +85,10 @@ static const mw_field engine_fields[] = {
      "network in its own (a crash fails that network)",
      .size = sizeof(((mw_engine_config *)0)->layer_plugin), .opt = "layer-plugin",
      .meta = "PATH.so[:NAME]"},
+    {"layer_cmd", MW_FK_STR, E(layer_cmd),
+     "networks of the layer a process serves over the layer protocol\n"
+     "(docs/layer-protocol.md), as --layer-plugin; the oracle is silver",
+     .size = sizeof(((mw_engine_config *)0)->layer_cmd), .opt = "layer-cmd", .meta = "COMMAND"},
     MW_FIELDS_END,
 };
 #undef E
@@ -245,6 +249,11 @@ static const mw_field layers_fields[] = {
      "or a hang in it is a failed check (MW_PLUGIN_TIME_LIMIT seconds, default 60)",
      .size = sizeof(((mw_layers_config *)0)->plugin), .opt = "layer-plugin",
      .meta = "PATH.so[:NAME]"},
+    {"layer_cmd", MW_FK_STR, Y(cmd),
+     "check the layers a process serves over the layer protocol (docs/layer-protocol.md;\n"
+     "python/ serves PyTorch, JAX and numpy layers): COMMAND runs through /bin/sh, once\n"
+     "for each group of checks; the silver path",
+     .size = sizeof(((mw_layers_config *)0)->cmd), .opt = "layer-cmd", .meta = "COMMAND"},
     MW_FIELDS_END,
 };
 #undef Y

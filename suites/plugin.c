@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bridge.h"
 #include "child.h"
 #include "mw_reference.h"
 #include "plugin_internal.h"
@@ -81,20 +82,30 @@ mw_status mw_plugin_load_here(const char *path, const char *name, mw_plugin_here
                               mw_err *err)
 {
     memset(out, 0, sizeof *out);
-    mw_child_doing("loading the plugin");
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        const char *why = dlerror();
-        return mw_err_set(err, MW_ERR_ARG, "cannot be loaded as a shared object: %.300s",
-                          why ? why : "dlopen failed");
+    const mwp_plugin *p;
+    void *h = NULL;
+    if (strncmp(path, MW_LAYER_CMD_PREFIX, strlen(MW_LAYER_CMD_PREFIX)) == 0) {
+        /* a layer served by another process (bridge.h) */
+        char why[400];
+        mw_child_doing("starting the layer's process");
+        if (!(p = mw_bridge_table(path + strlen(MW_LAYER_CMD_PREFIX), why, sizeof why)))
+            return mw_err_set(err, MW_ERR_ARG, "%s", why);
+    } else {
+        mw_child_doing("loading the plugin");
+        h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+            const char *why = dlerror();
+            return mw_err_set(err, MW_ERR_ARG, "cannot be loaded as a shared object: %.300s",
+                              why ? why : "dlopen failed");
+        }
+        const mwp_plugin *(*entry)(void);
+        *(void **)&entry = dlsym(h, MWP_ENTRY_SYMBOL);
+        if (!entry)
+            return mw_err_set(err, MW_ERR_ARG, "no %s: not an mwverify layer plugin (or, in "
+                              "C++, not declared extern \"C\")", MWP_ENTRY_SYMBOL);
+        mw_child_doing("%s", MWP_ENTRY_SYMBOL);
+        p = entry();
     }
-    const mwp_plugin *(*entry)(void);
-    *(void **)&entry = dlsym(h, MWP_ENTRY_SYMBOL);
-    if (!entry)
-        return mw_err_set(err, MW_ERR_ARG, "no %s: not an mwverify layer plugin (or, in C++, "
-                          "not declared extern \"C\")", MWP_ENTRY_SYMBOL);
-    mw_child_doing("%s", MWP_ENTRY_SYMBOL);
-    const mwp_plugin *p = entry();
     if (!p)
         return mw_err_set(err, MW_ERR_ARG, "%s returned NULL", MWP_ENTRY_SYMBOL);
     if (p->abi_version != MWP_ABI_VERSION)
@@ -225,6 +236,19 @@ static mw_status describe_in_child(void *argp, void **out, size_t *n, mw_err *er
     return st;
 }
 
+/* How the user named the layer's source, for messages: --layer-plugin PATH or
+ * --layer-cmd "COMMAND". */
+static const char *source(const char *path)
+{
+    static char buf[4200];
+    const size_t k = strlen(MW_LAYER_CMD_PREFIX);
+    if (strncmp(path, MW_LAYER_CMD_PREFIX, k) == 0)
+        snprintf(buf, sizeof buf, "--layer-cmd \"%.4000s\"", path + k);
+    else
+        snprintf(buf, sizeof buf, "--layer-plugin %.4000s", path);
+    return buf;
+}
+
 /* --layer-plugin's PATH.so[:NAME]: the shared object's real path (the children load it by
  * that name from anywhere) and the layer's name, or "". */
 static mw_status split_arg(const char *arg, char *path, char *real, char *name, mw_err *err)
@@ -236,6 +260,11 @@ static mw_status split_arg(const char *arg, char *path, char *real, char *name, 
                           "(0, 86400]", getenv("MW_PLUGIN_TIME_LIMIT"));
     if (strlen(arg) >= 4096)
         return mw_err_set(err, MW_ERR_ARG, "--layer-plugin: the path is too long");
+    if (strncmp(arg, MW_LAYER_CMD_PREFIX, strlen(MW_LAYER_CMD_PREFIX)) == 0) { /* --layer-cmd */
+        snprintf(path, 4096, "%s", arg);
+        snprintf(real, 4096, "%s", arg);
+        return MW_OK;
+    }
     snprintf(path, 4096, "%s", arg);
     /* PATH:NAME when PATH is a file and NAME a layer's name (a path may hold ':' too) */
     char *colon = strrchr(path, ':');
@@ -244,11 +273,11 @@ static mw_status split_arg(const char *arg, char *path, char *real, char *name, 
         *colon = '\0';
     }
     if (stat(path, &sb) != 0)
-        return mw_err_set(err, MW_ERR_ARG, "--layer-plugin %s: no such file", path);
+        return mw_err_set(err, MW_ERR_ARG, "%s: no such file", source(path));
     if (!S_ISREG(sb.st_mode))
-        return mw_err_set(err, MW_ERR_ARG, "--layer-plugin %s: not a regular file", path);
+        return mw_err_set(err, MW_ERR_ARG, "%s: not a regular file", source(path));
     if (!realpath(path, real))
-        return mw_err_set(err, MW_ERR_ARG, "--layer-plugin %s: cannot resolve the path", path);
+        return mw_err_set(err, MW_ERR_ARG, "%s: cannot resolve the path", source(path));
     return MW_OK;
 }
 
@@ -269,19 +298,19 @@ mw_status mw_plugin_describe(const char *arg, mw_plugin_desc *out, mw_err *err)
         free(bytes);
         /* "--layer-plugin P: built for plugin ABI version 2; ..." or, for a plugin that
          * took the child down, "--layer-plugin P: loading it: crashed: SIGSEGV ..." */
-        mw_err_prefix(err, end.died ? "--layer-plugin %s: loading it" : "--layer-plugin %s", path);
+        mw_err_prefix(err, end.died ? "%s: loading it" : "%s", source(path));
         return mw_err_set_status(err, st == MW_ERR_NOMEM ? MW_ERR_NOMEM : MW_ERR_ARG);
     }
     if (n != sizeof *out) {
         free(bytes);
-        return mw_err_set(err, MW_ERR_ARG, "--layer-plugin %s: its description came back cut "
-                          "short", path);
+        return mw_err_set(err, MW_ERR_ARG, "%s: its description came back cut "
+                          "short", source(path));
     }
     memcpy(out, bytes, sizeof *out);
     free(bytes);
     /* the child's words, checked as any input */
     if (out->n < 1 || out->n > MW_PLUGIN_MAX_LAYERS)
-        return mw_err_set(err, MW_ERR_ARG, "--layer-plugin %s: a description of %d layers", path,
+        return mw_err_set(err, MW_ERR_ARG, "%s: a description of %d layers", source(path),
                           out->n);
     for (int i = 0; i < out->n; i++) {
         mw_plugin_layer *l = &out->layers[i];
@@ -291,12 +320,12 @@ mw_status mw_plugin_describe(const char *arg, mw_plugin_desc *out, mw_err *err)
         for (int s = 0; s < MW_PLUGIN_SHAPES; s++) {
             l->refusal[s][sizeof l->refusal[s] - 1] = '\0';
             if (l->accepts[s] && (l->n_params[s] > MW_PLUGIN_MAX_PARAMS || l->roundings[s] == 0))
-                return mw_err_set(err, MW_ERR_ARG, "--layer-plugin %s: a description out of "
-                                  "range", path);
+                return mw_err_set(err, MW_ERR_ARG, "%s: a description out of "
+                                  "range", source(path));
         }
         if (!valid_name(l->name))
-            return mw_err_set(err, MW_ERR_ARG, "--layer-plugin %s: a layer without a valid name",
-                              path);
+            return mw_err_set(err, MW_ERR_ARG, "%s: a layer without a valid name",
+                              source(path));
     }
     return MW_OK;
 }
@@ -374,8 +403,8 @@ mw_status mw_plugin_settle(const char *arg, mw_spec *s, int max_depth, mw_err *e
     if (st != MW_OK)
         return st;
     if (s->arch != MW_ARCH_MLP)
-        return mw_err_set(err, MW_ERR_ARG, "--layer-plugin: a plugin's layer makes mlps only "
-                          "(not --arch revnet)");
+        return mw_err_set(err, MW_ERR_ARG, "%s: a plugin's layer makes mlps only "
+                          "(not --arch revnet)", source(path));
     settle_arg a = {real, name[0] ? name : NULL, *s, max_depth > 0 ? max_depth : s->depth};
     void *bytes = NULL;
     size_t n = 0;
@@ -385,15 +414,15 @@ mw_status mw_plugin_settle(const char *arg, mw_spec *s, int max_depth, mw_err *e
     if (st != MW_OK || n != sizeof(long)) {
         free(bytes);
         if (st == MW_OK)
-            return mw_err_set(err, MW_ERR_ARG, "--layer-plugin %s: no answer", path);
-        mw_err_prefix(err, end.died ? "--layer-plugin %s: loading it" : "--layer-plugin %s", path);
+            return mw_err_set(err, MW_ERR_ARG, "%s: no answer", source(path));
+        mw_err_prefix(err, end.died ? "%s: loading it" : "%s", source(path));
         return mw_err_set_status(err, st == MW_ERR_NOMEM ? MW_ERR_NOMEM : MW_ERR_ARG);
     }
     long P = *(long *)bytes;
     free(bytes);
     if (P < 0 || P > (1L << 30))
-        return mw_err_set(err, MW_ERR_ARG, "--layer-plugin %s: a parameter count out of range",
-                          path);
+        return mw_err_set(err, MW_ERR_ARG, "%s: a parameter count out of range",
+                          source(path));
     s->coupling = MW_COUPLING_PLUGIN;
     s->plugin_params = P;
     s->bn = 0;
@@ -410,7 +439,7 @@ mw_status mw_plugin_activate(const char *arg, mw_err *err)
     static mw_plugin_here here; /* for the life of the process */
     if ((st = mw_plugin_load_here(real, name[0] ? name : NULL, &here, err)) != MW_OK ||
         (st = the_layer(&here, name, err)) != MW_OK)
-        return mw_err_prefix(err, "--layer-plugin %s", path);
+        return mw_err_prefix(err, "%s", source(path));
     mw_engine_use_plugin(here.layer);
     mw_ref_use_plugin(here.layer);
     return MW_OK;

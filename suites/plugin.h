@@ -17,6 +17,10 @@ enum { MW_PLUGIN_MAX_LAYERS = 16, MW_PLUGIN_SHAPES = 2 };
 /* mw_layer_info.coupling of a plugin's layer (the registry's are >= -1). */
 #define MW_PLUGIN_COUPLING (-2)
 
+/* --layer-cmd COMMAND is carried where --layer-plugin's PATH is, after this prefix: the
+ * layer comes from a process serving docs/layer-protocol.md instead of a shared object. */
+#define MW_LAYER_CMD_PREFIX "exec:"
+
 /* The longest layer name (mw_plugin.h): what a layer check row holds. */
 #define MW_PLUGIN_NAME_MAX 31
 

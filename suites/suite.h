@@ -87,6 +87,7 @@ typedef struct mw_layers_config {
     int include_faulty;       /* the negative controls too (each must be caught) */
     char baseline[4096];      /* an earlier report to compare with ("": none) */
     char plugin[4096];        /* --layer-plugin PATH.so[:NAME]: its layers instead ("": none) */
+    char cmd[4096];           /* --layer-cmd COMMAND: the layers it serves (docs/layer-protocol.md) */
     double factor;            /* the growth over the baseline that is a regression */
 } mw_layers_config;
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "plugin.h"
 #include "report.h"
@@ -226,14 +227,14 @@ START_TEST(networks)
                                            "--depth", "2", TINY, "--json", NULL});
     ck_assert_msg(r.code == 0 && strstr(r.out, "\"kind\": \"gold\"") &&
                       strstr(r.out, "\"coupling\": \"plugin\""),
-                  "%d %s %s", r.code, r.out, r.err);
+                  "%d %.300s %.300s", r.code, r.out, r.err);
     tu_run_free(&r);
     /* silver without MPFR passes, saying why */
     r = run((const char *[]){"grad", "--layer-plugin", plugin("inv1x1.so"), "--depth", "2", TINY,
                              NULL});
     ck_assert_msg(r.code == 0 && strstr(r.out, "oracle silver") &&
                       strstr(r.out, "no MPFR passes"),
-                  "%d %s %s", r.code, r.out, r.err);
+                  "%d %.300s %.300s", r.code, r.out, r.err);
     tu_run_free(&r);
     /* a crash in the plugin: one line naming the signal, exit 3 */
     r = run((const char *[]){"grad", "--layer-plugin", plugin("misbehave.so:segv-forward"), TINY,
@@ -290,11 +291,140 @@ START_TEST(networks)
     r = run((const char *[]){"suite", "stability", "--layer-plugin", plugin("actnorm.so"),
                              "--arch", "mlp", "--depth", "2", "--seed", "1", "--epochs", "1",
                              "--train-samples", "16", "--test-samples", "8", TINY, NULL});
-    ck_assert_msg(r.code == 0 && strstr(r.out, "PASSED"), "%d %s %s", r.code, r.out, r.err);
+    ck_assert_msg(r.code == 0 && strstr(r.out, "PASSED"), "%d %.300s %.300s", r.code, r.out, r.err);
     tu_run_free(&r);
 #undef TINY
     snprintf(out, sizeof out, "rm -rf '%s'", dir);
     ck_assert(system(out) == 0);
+}
+END_TEST
+
+/* --layer-cmd: layers served by another process over docs/layer-protocol.md. */
+static tu_run_result layer_cmd(const char *cmd, const char *json_out)
+{
+    const char *args[] = {"layer", "check", "--layer-cmd", cmd, "--quiet", json_out ? "--json" : NULL,
+                          NULL};
+    return run(args);
+}
+
+/* The failed rows of a --json layer check: each must name `what`; returns how many. */
+static int failed_rows_with(const char *json, const char *what)
+{
+    int failed = 0;
+    for (const char *p = json; (p = strstr(p, "\"pass\": false")); p++) {
+        const char *note = strstr(p, "\"note\": \"");
+        ck_assert_msg(note && strncmp(note + 9, "", 0) == 0, "no note");
+        char buf[400];
+        size_t k = 0;
+        for (const char *c = note + 9; *c && *c != '"' && k + 1 < sizeof buf; c++) {
+            if (*c == '\\' && c[1]) /* a JSON escape: the character itself */
+                c++;
+            buf[k++] = *c;
+        }
+        buf[k] = '\0';
+        ck_assert_msg(strstr(buf, what), "a failed row's note '%s' lacks '%s'", buf, what);
+        failed++;
+    }
+    return failed;
+}
+
+START_TEST(bridge)
+{
+    setenv("PYTHONPATH", MW_PYTHON_DIR, 1);
+    char cmd[1024];
+    /* the numpy example passes on the silver path; its faulty twin is caught by the vijp
+     * checks and the two methods built on vijp */
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/additive_numpy.py", MW_PYTHON_EXAMPLES);
+    tu_run_result r = layer_cmd(cmd, "json");
+    ck_assert_msg(r.code == 0 && strstr(r.out, "\"silver-fd\"") && !strstr(r.out, "\"gold\""),
+                  "%d %.300s %.300s", r.code, r.out, r.err);
+    tu_run_free(&r);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/additive_numpy_faulty.py", MW_PYTHON_EXAMPLES);
+    r = layer_cmd(cmd, "json");
+    ck_assert_msg(r.code == 1, "%d %s", r.code, r.err);
+    const char *fc = strstr(r.out, "\"failed_checks\": \"");
+    ck_assert(fc != NULL);
+    char names[200];
+    snprintf(names, sizeof names, "%.199s", fc + 18);
+    *strchr(names, '"') = '\0';
+    int commas = 0;
+    for (const char *c = names; *c; c++)
+        commas += *c == ',';
+    ck_assert_msg(commas == 3 && strstr(names, "vijp_identity") && strstr(names, "vijp_exact") &&
+                      strstr(names, "method:moonwalk") && strstr(names, "method:mixed"),
+                  "failed checks: %s", names);
+    tu_run_free(&r);
+
+    /* a server that misbehaves: each failure a line naming the request and what came */
+    struct {
+        const char *mode;
+        int code;
+        const char *what;
+    } cases[] = {
+        {"ok", 0, NULL},
+        {"shape", 1, "where y f"},
+        {"dtype", 1, "\"dtype\":\"f64\""}, /* in a float32 call: "... where y f32 [4, 8] ..." */
+        {"die", 1, "the layer's process exited with status 5"},
+        {"garbage", 1, "the reply is not a protocol frame"},
+        {"hang", 1, "did not finish in 0.5 s"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        /* each group of checks waits this long on the hanging server */
+        setenv("MW_PLUGIN_TIME_LIMIT", strcmp(cases[i].mode, "hang") == 0 ? "0.5" : "60", 1);
+        snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/bad_server.py %s", MW_TEST_PLUGIN_SRC,
+                 cases[i].mode);
+        r = layer_cmd(cmd, "json");
+        ck_assert_msg(r.code == cases[i].code, "%s: exit %d: %s", cases[i].mode, r.code, r.err);
+        if (cases[i].what)
+            ck_assert_msg(failed_rows_with(r.out, cases[i].what) > 0, "%s", cases[i].mode);
+        tu_run_free(&r);
+    }
+    unsetenv("MW_PLUGIN_TIME_LIMIT");
+    /* nothing left running: the hanging servers died with the children that started them */
+    int left = 1;
+    for (int i = 0; i < 30 && left; i++) { /* the kernel's SIGKILL takes a moment to land */
+        left = system("pgrep -f 'bad_server[.]py hang' > /dev/null") == 0; /* [.]: not this shell */
+        if (left)
+            usleep(100000);
+    }
+    ck_assert_msg(!left, "a server is still running 3 s after its mwverify ended");
+    /* another protocol version, or a command that is no server: one line, exit 2 */
+    const char *refused[][2] = {
+        {"/usr/bin/python3 " MW_TEST_PLUGIN_SRC "/bad_server.py version", "speaks protocol 2"},
+        {"echo garbage", "not a protocol frame"},
+        {"sh -c 'exit 3'", "exited with status 3"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        r = layer_cmd(refused[i][0], NULL);
+        ck_assert_msg(r.code == 2 && lines(r.err) == 1 && strstr(r.err, refused[i][1]) &&
+                          strstr(r.err, "--layer-cmd"),
+                      "%s: %d %s", refused[i][0], r.code, r.err);
+        tu_run_free(&r);
+    }
+    /* a network of a served layer: grad, against silver */
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/additive_numpy.py", MW_PYTHON_EXAMPLES);
+    r = run((const char *[]){"grad", "--layer-cmd", cmd, "--width", "8", "--depth", "2",
+                             "--batch", "4", "--classes", "3", "--quiet", NULL});
+    ck_assert_msg(r.code == 0 && strstr(r.out, "oracle silver"), "%d %.300s %.300s", r.code, r.out, r.err);
+    tu_run_free(&r);
+}
+END_TEST
+
+/* The PyTorch example through mwverify_layer.torch: forward-mode AD for jvp, autograd for
+ * vjp, the vjp of the inverse for vijp; every check passes. */
+START_TEST(torch)
+{
+    if (system("/usr/bin/python3 -c 'import torch' 2> /dev/null") != 0) {
+        fprintf(stderr, "plugins.torch: skipped: /usr/bin/python3 has no torch "
+                        "(apt-get install python3-torch)\n");
+        exit(77); /* CTest's skip (SKIP_RETURN_CODE) */
+    }
+    setenv("PYTHONPATH", MW_PYTHON_DIR, 1);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/affine_torch.py", MW_PYTHON_EXAMPLES);
+    tu_run_result r = layer_cmd(cmd, "json");
+    ck_assert_msg(r.code == 0 && strstr(r.out, "\"failed\": 0"), "%d %.300s %.300s", r.code, r.out, r.err);
+    tu_run_free(&r);
 }
 END_TEST
 
@@ -312,6 +442,14 @@ int main(void)
     tc = tcase_create("cli");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, cli);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("bridge");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, bridge);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("torch");
+    tcase_set_timeout(tc, 280);
+    tcase_add_test(tc, torch);
     suite_add_tcase(s, tc);
     tc = tcase_create("networks");
     tcase_set_timeout(tc, 240);
