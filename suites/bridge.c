@@ -41,8 +41,10 @@ static void stop_server(void)
 {
     if (server <= 0 || owner != getpid())
         return;
-    static const char bye[] = "MWLP\x1a\0\0\0{\"type\":\"bye\",\"id\":-1}";
-    (void)write_all(to_server, bye, sizeof bye - 1); /* best effort: it may be gone */
+    static const char bye[] = "{\"type\":\"bye\",\"id\":-1}";
+    const unsigned char head[8] = {'M', 'W', 'L', 'P', (unsigned char)(sizeof bye - 1), 0, 0, 0};
+    if (write_all(to_server, head, sizeof head) == 0) /* best effort: it may be gone */
+        (void)write_all(to_server, bye, sizeof bye - 1);
     close(to_server); /* and end of input: a server that reads it exits too */
     close(from_server);
     to_server = from_server = -1;

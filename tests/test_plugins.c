@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bridge.h"
+#include "datasets.h"
 #include "plugin.h"
 #include "report.h"
 #include "testutil.h"
@@ -428,6 +430,76 @@ START_TEST(torch)
 }
 END_TEST
 
+/* The bridge adds nothing: the numpy additive coupling served over the protocol, with the
+ * built-in additive coupling's parameters (one dense unit, tanh, no σ: the same function
+ * and the same parameter layout), gives every method's gradient on a 3-layer network as
+ * the built-in layer does, to float64's rounding (float32: to float32's). */
+START_TEST(crosscheck)
+{
+    setenv("PYTHONPATH", MW_PYTHON_DIR, 1);
+    char cmd[1024], why[400];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/additive_numpy.py", MW_PYTHON_EXAMPLES);
+    const mwp_plugin *served = mw_bridge_table(cmd, why, sizeof why);
+    ck_assert_msg(served && served->n_layers == 1, "%s", why);
+    mw_spec s = mw_spec_default();
+    s.width = 8, s.hidden = 4, s.units = 1, s.depth = 3, s.batch = 4, s.classes = 3;
+    s.f_act = MW_ACT_TANH, s.out_act = MW_ACT_IDENTITY, s.seed = 5;
+    mw_spec sp = s;
+    sp.coupling = MW_COUPLING_PLUGIN, sp.plugin_params = 4 * 4 + 4;
+    mw_layout lay;
+    ck_assert(mw_layout_build(&s, &lay) == 0);
+    const size_t P = lay.total, N = (size_t)s.batch * (size_t)s.width;
+    mw_layout_free(&lay);
+    double *theta = malloc(P * sizeof *theta), *x = malloc(N * sizeof *x), *gb = malloc(P * 8),
+           *gp = malloc(P * 8);
+    int labels[4];
+    ck_assert(theta && x && gb && gp);
+    mw_synth d = mw_synth_default(s.width, s.classes, s.seed);
+    mw_synth_batch(&d, 0, s.batch, x, labels);
+    for (int dt = 0; dt < 2; dt++) {
+        mw_ctx *ctx;
+        char msg[256];
+        ck_assert(mw_ctx_open(MW_BACKEND_CPU, (mw_dtype)dt, NULL, &ctx, msg, sizeof msg) == MW_OK);
+        mw_net *nb, *np;
+        mw_batch *bb, *bp;
+        mw_tensor t = {0};
+        ck_assert_msg(mw_net_new(ctx, &s, &nb) == MW_OK, "%s", mw_ctx_message(ctx));
+        ck_assert(mw_net_get_params(ctx, nb, theta) == MW_OK);
+        ck_assert_msg(mw_net_new_plugin(ctx, &sp, &served->layers[0], &np) == MW_OK &&
+                          mw_net_set_params(ctx, np, theta) == MW_OK,
+                      "%s", mw_ctx_message(ctx));
+        ck_assert(mw_batch_new(ctx, nb, x, labels, &bb) == MW_OK &&
+                  mw_batch_new(ctx, np, x, labels, &bp) == MW_OK &&
+                  mw_tensor_alloc(ctx, P, &t) == MW_OK);
+        for (int m = 0; m < MW_N_METHODS; m++) {
+            mw_grad_opts o = mw_grad_opts_default();
+            o.rng_seed = 3;
+            mw_grad_info gi;
+            ck_assert_msg(mw_grad(ctx, nb, bb, (mw_method)m, &o, &t, &gi) == MW_OK &&
+                              mw_tensor_download(ctx, &t, 0, gb, P) == MW_OK,
+                          "%s", mw_ctx_message(ctx));
+            ck_assert_msg(mw_grad(ctx, np, bp, (mw_method)m, &o, &t, &gi) == MW_OK &&
+                              mw_tensor_download(ctx, &t, 0, gp, P) == MW_OK,
+                          "%s", mw_ctx_message(ctx));
+            const double diff = tu_rel_l2(gp, gb, P);
+            /* the same function, rounded in another order: a few units of the dtype's u
+             * times the network's depth (projforward: the same tangents, the same sum) */
+            const double bound = dt == MW_F64 ? 1e-13 : 1e-5;
+            ck_assert_msg(diff <= bound, "%s %s: served vs built-in %.3e (bound %.0e)",
+                          mw_method_name((mw_method)m), mw_dtype_name((mw_dtype)dt), diff, bound);
+            if (getenv("MW_TEST_VERBOSE"))
+                fprintf(stderr, "crosscheck %s %s: %.3e\n", mw_method_name((mw_method)m),
+                        mw_dtype_name((mw_dtype)dt), diff);
+        }
+        mw_tensor_free(ctx, &t);
+        mw_batch_free(ctx, bb), mw_batch_free(ctx, bp);
+        mw_net_free(ctx, nb), mw_net_free(ctx, np);
+        mw_ctx_free(ctx);
+    }
+    free(theta), free(x), free(gb), free(gp);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("plugins");
@@ -446,6 +518,9 @@ int main(void)
     tc = tcase_create("bridge");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, bridge);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("crosscheck");
+    tcase_add_test(tc, crosscheck);
     suite_add_tcase(s, tc);
     tc = tcase_create("torch");
     tcase_set_timeout(tc, 280);
