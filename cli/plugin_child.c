@@ -8,7 +8,7 @@
 
 #include "args.h"
 #include "cli.h"
-#include "child.h"
+#include "mw_child.h"
 #include "plugin.h"
 
 static volatile pid_t child;

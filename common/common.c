@@ -1,6 +1,7 @@
 /* The shared status, errors, clock, median and enum names (mw_common.h). */
 #include "mw_common.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -274,4 +275,32 @@ int mw_interrupt_request(int sig)
 int mw_interrupted(void)
 {
     return interrupt_signal;
+}
+
+int mw_write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t k = write(fd, c, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return 1;
+        c += k, n -= (size_t)k;
+    }
+    return 0;
+}
+
+size_t mw_read_upto(int fd, void *p, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, (char *)p + got, n - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    return got;
 }

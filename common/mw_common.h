@@ -117,4 +117,10 @@ const char *mw_names_list(const mw_names *t, char *buf, size_t n);
  * meant (at most a third of its length, and at most 3 edits), else NULL. */
 const char *mw_nearest(const char *word, const char *const *candidates, size_t n);
 
+/* Pipes between mwverify's processes: all n bytes to fd, retrying interrupted and short
+ * writes (0, or 1 when the other end is gone or another error); up to n bytes from fd,
+ * stopping early only at end of file or an error (the bytes read). */
+int mw_write_all(int fd, const void *p, size_t n);
+size_t mw_read_upto(int fd, void *p, size_t n);
+
 #endif

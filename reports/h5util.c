@@ -1,6 +1,8 @@
 /* HDF5 helpers (h5util.h). */
 #include "h5util.h"
 
+#include "mw_child.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -635,111 +637,17 @@ static double read_time_limit(const char *path)
 #endif
 #endif
 
-/* In the reading child: address space for what it has, 1 GiB and 16 bytes per byte of the
- * file, so that a damaged file cannot make libhdf5 take the machine's memory (one changed
- * byte of a 76 KB dump made it touch gigabytes); its allocation fails instead. Not under
- * AddressSanitizer, whose shadow memory is address space already. */
-static void bound_memory(const char *path)
-{
-#ifndef MW_ASAN
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long pages = 0;
-    struct stat sb;
-    if (!f)
-        return;
-    int got = fscanf(f, "%lu", &pages);
-    fclose(f);
-    if (got != 1 || stat(path, &sb) != 0)
-        return;
-    rlim_t have = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE);
-    rlim_t cap = have + ((rlim_t)1 << 30) + 16 * (rlim_t)sb.st_size;
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_AS, &rl) == 0 && (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > cap)) {
-        rl.rlim_cur = cap;
-        setrlimit(RLIMIT_AS, &rl);
-    }
-#else
-    (void)path;
-#endif
-}
+/* The reading child's work: fn on the path. */
+typedef struct isolated_read {
+    const char *path;
+    h5u_read_fn fn;
+    void *arg;
+} isolated_read;
 
-/* The line that sums up what a failed reading child wrote on stderr: a sanitizer's
- * SUMMARY line if there is one, else its last line; as "; it said: ...", or "". */
-static void child_gist(FILE *f, char *out, size_t n)
+static mw_status read_in_child(void *argp, void **out, size_t *len, mw_err *err)
 {
-    char line[512], best[512] = "";
-    out[0] = '\0';
-    if (!f || fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0)
-        return;
-    int summary = 0;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = '\0';
-        if (line[0] == '\0' || summary)
-            continue;
-        summary = strncmp(line, "SUMMARY:", 8) == 0;
-        snprintf(best, sizeof best, "%s", line);
-    }
-    if (best[0])
-        snprintf(out, n, "; it said: %.180s", best);
-}
-
-static int put_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t k = write(fd, c, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return 1;
-        c += k, n -= (size_t)k;
-    }
-    return 0;
-}
-
-/* The bytes read, up to n (fewer at end of file or on an error). */
-static size_t get_all(int fd, void *p, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = read(fd, (char *)p + got, n - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
-    return got;
-}
-
-/* In the child: the read, then [mw_err][uint64 length][bytes] down the pipe. */
-static _Noreturn void read_in_child(const char *path, h5u_read_fn fn, void *arg, int fd,
-                                    FILE *said, double limit)
-{
-    static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGALRM, SIGTERM};
-    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
-        signal(fatal[i], SIG_DFL); /* the library's own faults kill it plainly */
-    signal(SIGINT, SIG_IGN);       /* the parent decides */
-    signal(SIGPIPE, SIG_DFL);      /* a parent that stopped listening ends it */
-    struct rlimit none = {0, 0};
-    setrlimit(RLIMIT_CORE, &none);
-    bound_memory(path);
-    if (said)
-        dup2(fileno(said), 2);
-    const time_t whole = (time_t)limit;
-    struct itimerval t = {{0, 0}, {whole, (suseconds_t)((limit - (double)whole) * 1e6)}};
-    setitimer(ITIMER_REAL, &t, NULL); /* SIGALRM when it runs out */
-    mw_err why;
-    memset(&why, 0, sizeof why);
-    void *out = NULL;
-    size_t len = 0;
-    why.status = fn(path, arg, &out, &len, &why);
-    if (why.status != MW_OK)
-        len = 0;
-    uint64_t n = len;
-    if (put_all(fd, &why, sizeof why) || put_all(fd, &n, sizeof n) || put_all(fd, out, len))
-        _exit(1);
-    _exit(0);
+    const isolated_read *r = argp;
+    return r->fn(r->path, r->arg, out, len, err);
 }
 
 mw_status h5u_read_isolated(const char *path, h5u_read_fn fn, void *arg, void **bytes, size_t *n,
@@ -750,92 +658,40 @@ mw_status h5u_read_isolated(const char *path, h5u_read_fn fn, void *arg, void **
     struct stat sb;
     if (stat(path, &sb) != 0)
         return mw_err_set(err, MW_ERR_ARG, "%s: no such file", path);
-    const uint64_t cap = ((uint64_t)256 << 20) + 64 * (uint64_t)(sb.st_size > 0 ? sb.st_size : 0);
-    int p[2];
-    if (pipe(p) != 0)
-        return mw_err_set(err, MW_ERR_IO, "%s: cannot create a pipe: %s", path, strerror(errno));
-    double limit = read_time_limit(path);
-    /* what the child says on stderr (glibc's or a sanitizer's report of a fault inside
-     * libhdf5) is kept here, and its gist goes into the one line */
-    FILE *said = tmpfile();
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(p[0]), close(p[1]);
-        if (said)
-            fclose(said);
-        return mw_err_set(err, MW_ERR_IO, "%s: cannot fork the reading process: %s", path,
-                          strerror(errno));
-    }
-    if (pid == 0) {
-        close(p[0]);
-        read_in_child(path, fn, arg, p[1], said, limit);
-    }
-    close(p[1]);
-    mw_err why;
-    memset(&why, 0, sizeof why);
-    uint64_t len = 0;
-    char *got = NULL;
-    int whole = get_all(p[0], &why, sizeof why) == sizeof why &&
-                get_all(p[0], &len, sizeof len) == sizeof len;
-    int too_big = whole && len > cap, nomem = 0;
-    if (whole && !too_big) {
-        got = malloc(len ? (size_t)len : 1);
-        nomem = !got;
-        whole = got && get_all(p[0], got, (size_t)len) == len;
-    }
-    if (too_big || nomem)
-        kill(pid, SIGKILL); /* no reader for the rest: it need not finish */
-    close(p[0]);
-    int ws = 0;
-    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
-    }
-    char gist[240];
-    child_gist(said, gist, sizeof gist);
-    if (said)
-        fclose(said);
-    if (too_big) {
-        free(got);
-        return mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: reading it gave %llu bytes, more "
-                          "than a file of %lld bytes can hold", path, (unsigned long long)len,
-                          (long long)sb.st_size);
-    }
-    if (WIFSIGNALED(ws) && WTERMSIG(ws) != SIGKILL) {
-        free(got);
-        int sig = WTERMSIG(ws);
-        if (sig == SIGALRM)
-            return mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: reading it did not finish in %g s "
-                              "(libhdf5 loops on some damaged files; MW_READ_TIME_LIMIT=SECONDS "
-                              "sets the limit)", path, limit);
-        if (sig == SIGTERM || sig == SIGINT)
-            return mw_err_set(err, MW_ERR_IO, "%s: the process reading it was stopped (%s)", path,
-                              strsignal(sig));
-        return mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: libhdf5 crashed reading it (%s)%s",
-                          path, strsignal(sig), gist);
-    }
-    if (nomem)
-        return mw_err_set(err, MW_ERR_NOMEM, "%s: out of memory for the %llu bytes read", path,
-                          (unsigned long long)len);
-    if (WIFSIGNALED(ws)) { /* SIGKILL: the system's (out of memory), or another process's */
-        free(got);
-        return mw_err_set(err, MW_ERR_IO, "%s: the process reading it was stopped (%s)", path,
-                          strsignal(SIGKILL));
-    }
-    if (!whole || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
-        free(got);
-        return mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: the process reading it failed (exit "
-                          "status %d)%s", path, WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, gist);
-    }
-    why.msg[sizeof why.msg - 1] = '\0';
-    if (why.status != MW_OK) {
-        free(got);
+    const size_t size = sb.st_size > 0 ? (size_t)sb.st_size : 0;
+    /* the report it sends is at most 256 MiB and 64 bytes per byte of the file; its
+     * address space what it has, 1 GiB and 16 bytes per byte of the file more */
+    const mw_child_opts o = {read_time_limit(path), ((size_t)256 << 20) + 64 * size,
+                             ((size_t)1 << 30) + 16 * size};
+    isolated_read r = {path, fn, arg};
+    mw_child_end end;
+    mw_err why = {MW_OK, ""};
+    mw_status st = mw_child_run(read_in_child, &r, &o, bytes, n, &end, &why);
+    char gist[240] = "";
+    if (end.said[0])
+        snprintf(gist, sizeof gist, "; it said: %.180s", end.said);
+    if (st == MW_OK)
+        return MW_OK;
+    if (end.too_big)
+        return mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: reading it gave more than a "
+                          "file of %zu bytes can hold", path, size);
+    if (!end.died) { /* the reader's own verdict, or this process's failure */
         if (err)
             *err = why;
-        return why.status;
+        return st;
     }
-    *bytes = got;
-    *n = (size_t)len;
-    return MW_OK;
+    if (end.signal == SIGALRM)
+        return mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: reading it did not finish in %g s "
+                          "(libhdf5 loops on some damaged files; MW_READ_TIME_LIMIT=SECONDS sets "
+                          "the limit)", path, o.seconds);
+    if (end.signal == SIGKILL || end.signal == SIGTERM || end.signal == SIGINT)
+        return mw_err_set(err, MW_ERR_IO, "%s: the process reading it was stopped (%s)", path,
+                          strsignal(end.signal));
+    if (end.signal)
+        return mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: libhdf5 crashed reading it (%s)%s",
+                          path, strsignal(end.signal), gist);
+    return mw_err_set(err, MW_ERR_FORMAT, "%s: damaged: the process reading it failed (exit "
+                      "status %d)%s", path, end.exit_status, gist);
 }
 
 int h5u_rows_fit(h5u *w, const char *dataset, unsigned long long rows, size_t file_row,

@@ -35,7 +35,6 @@ static mwp_plugin table;
 
 /* ---- the server process ---- */
 
-static int write_all(int fd, const void *p, size_t n);
 
 static void stop_server(void)
 {
@@ -43,8 +42,8 @@ static void stop_server(void)
         return;
     static const char bye[] = "{\"type\":\"bye\",\"id\":-1}";
     const unsigned char head[8] = {'M', 'W', 'L', 'P', (unsigned char)(sizeof bye - 1), 0, 0, 0};
-    if (write_all(to_server, head, sizeof head) == 0) /* best effort: it may be gone */
-        (void)write_all(to_server, bye, sizeof bye - 1);
+    if (mw_write_all(to_server, head, sizeof head) == 0) /* best effort: it may be gone */
+        (void)mw_write_all(to_server, bye, sizeof bye - 1);
     close(to_server); /* and end of input: a server that reads it exits too */
     close(from_server);
     to_server = from_server = -1;
@@ -126,33 +125,10 @@ static void server_end(char *buf, size_t n)
 
 /* ---- frames ---- */
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t k = write(fd, c, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return 1;
-        c += k, n -= (size_t)k;
-    }
-    return 0;
-}
-
 /* 0: all n bytes; 1: end of file or an error first. */
 static int read_all(int fd, void *p, size_t n)
 {
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = read(fd, (char *)p + got, n - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return 1;
-        got += (size_t)k;
-    }
-    return 0;
+    return mw_read_upto(fd, p, n) != n;
 }
 
 /* An array of a request or a reply. */
@@ -210,10 +186,10 @@ static int send_frame(json_t *header, const io *in, int n_in, char *why, size_t 
     const unsigned char head[8] = {'M', 'W', 'L', 'P', (unsigned char)len,
                                    (unsigned char)(len >> 8), (unsigned char)(len >> 16),
                                    (unsigned char)(len >> 24)};
-    int bad = write_all(to_server, head, sizeof head) || write_all(to_server, text, len);
+    int bad = mw_write_all(to_server, head, sizeof head) || mw_write_all(to_server, text, len);
     free(text);
     for (int i = 0; i < n_in && !bad; i++)
-        bad = write_all(to_server, in[i].data, io_count(&in[i]) * (size_t)(in[i].bits / 8));
+        bad = mw_write_all(to_server, in[i].data, io_count(&in[i]) * (size_t)(in[i].bits / 8));
     if (bad) {
         char end[96];
         server_end(end, sizeof end);

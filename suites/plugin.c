@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "bridge.h"
-#include "child.h"
+#include "mw_child.h"
 #include "mw_reference.h"
 #include "plugin_internal.h"
 
@@ -292,8 +292,8 @@ mw_status mw_plugin_describe(const char *arg, mw_plugin_desc *out, mw_err *err)
     void *bytes = NULL;
     size_t n = 0;
     mw_child_end end;
-    mw_status st = mw_child_run(describe_in_child, &a, mw_plugin_time_limit(), sizeof *out,
-                                &bytes, &n, &end, err);
+    const mw_child_opts o = {mw_plugin_time_limit(), sizeof *out, 0};
+    mw_status st = mw_child_run(describe_in_child, &a, &o, &bytes, &n, &end, err);
     if (st != MW_OK) {
         free(bytes);
         /* "--layer-plugin P: built for plugin ABI version 2; ..." or, for a plugin that
@@ -409,8 +409,8 @@ mw_status mw_plugin_settle(const char *arg, mw_spec *s, int max_depth, mw_err *e
     void *bytes = NULL;
     size_t n = 0;
     mw_child_end end;
-    st = mw_child_run(settle_in_child, &a, mw_plugin_time_limit(), sizeof(long), &bytes, &n, &end,
-                      err);
+    const mw_child_opts o = {mw_plugin_time_limit(), sizeof(long), 0};
+    st = mw_child_run(settle_in_child, &a, &o, &bytes, &n, &end, err);
     if (st != MW_OK || n != sizeof(long)) {
         free(bytes);
         if (st == MW_OK)

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "child.h"
+#include "mw_child.h"
 #include "datasets.h"
 #include "oracles.h"
 #include "philox.h"
@@ -973,9 +973,8 @@ mw_status mw_plugin_layer_check(const mw_plugin_layer *d, mw_layer_rows *rows, m
                 size_t n = 0;
                 mw_child_end end;
                 mw_err why = {MW_OK, ""};
-                mw_status st = mw_child_run(check_in_child, &a, limit,
-                                            MAX_ROWS * sizeof(mw_layer_check_row), &bytes, &n,
-                                            &end, &why);
+                const mw_child_opts o = {limit, MAX_ROWS * sizeof(mw_layer_check_row), 0};
+                mw_status st = mw_child_run(check_in_child, &a, &o, &bytes, &n, &end, &why);
                 if (st == MW_ERR_IO || st == MW_ERR_NOMEM) {
                     free(bytes);
                     return mw_err_set(err, st, "layer %s: %s", d->name, why.msg);

@@ -4,7 +4,7 @@
  * numerical work, so no BLAS or MPFR state crosses the fork. */
 #include "runner.h"
 
-#include "child.h"
+#include "mw_child.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -33,51 +33,26 @@ static size_t row_bytes(const mw_unit_result *u)
 
 /* ---- records on a pipe: the unit's plain fields, then each run's arrays ---- */
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t k = write(fd, c, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return 1;
-        c += k, n -= (size_t)k;
-    }
-    return 0;
-}
-
 /* 0 read, 1 end of file before anything, -1 error or a record cut short. */
 static int read_all(int fd, void *p, size_t n, int first)
 {
-    char *c = p;
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = read(fd, c + got, n - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k == 0 && got == 0 && first)
-            return 1;
-        if (k <= 0)
-            return -1;
-        got += (size_t)k;
-    }
-    return 0;
+    const size_t got = mw_read_upto(fd, p, n);
+    return got == n ? 0 : got == 0 && first ? 1 : -1;
 }
 
 static int send_result(int fd, const mw_unit_result *u)
 {
-    if (write_all(fd, u, sizeof *u) ||
-        write_all(fd, u->net.ref_steps, u->net.n_ref_steps * sizeof *u->net.ref_steps) ||
-        write_all(fd, u->net.ref_epochs, u->net.n_ref_epochs * sizeof *u->net.ref_epochs) ||
-        write_all(fd, u->rows, row_bytes(u)))
+    if (mw_write_all(fd, u, sizeof *u) ||
+        mw_write_all(fd, u->net.ref_steps, u->net.n_ref_steps * sizeof *u->net.ref_steps) ||
+        mw_write_all(fd, u->net.ref_epochs, u->net.n_ref_epochs * sizeof *u->net.ref_epochs) ||
+        mw_write_all(fd, u->rows, row_bytes(u)))
         return 1;
     for (size_t i = 0; i < u->n_runs; i++) {
         const mw_report_run *r = &u->runs[i];
-        if (write_all(fd, r, sizeof *r) ||
-            write_all(fd, r->steps, r->n_steps * sizeof *r->steps) ||
-            write_all(fd, r->layer_rel_l2, r->n_steps * (size_t)r->n_layers * sizeof(double)) ||
-            write_all(fd, r->epochs, r->n_epochs * sizeof *r->epochs))
+        if (mw_write_all(fd, r, sizeof *r) ||
+            mw_write_all(fd, r->steps, r->n_steps * sizeof *r->steps) ||
+            mw_write_all(fd, r->layer_rel_l2, r->n_steps * (size_t)r->n_layers * sizeof(double)) ||
+            mw_write_all(fd, r->epochs, r->n_epochs * sizeof *r->epochs))
             return 1;
     }
     return 0;

@@ -1,5 +1,5 @@
-/* Work in a child process (child.h). */
-#include "child.h"
+/* Work in a child process (mw_child.h). */
+#include "mw_child.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -26,34 +26,6 @@ void mw_child_doing(const char *fmt, ...)
     va_end(ap);
 }
 
-static int put_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t k = write(fd, c, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return 1;
-        c += k, n -= (size_t)k;
-    }
-    return 0;
-}
-
-static size_t get_all(int fd, void *p, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = read(fd, (char *)p + got, n - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
-    return got;
-}
-
 const char *mw_signal_name(int sig)
 {
     static const struct {
@@ -68,28 +40,56 @@ const char *mw_signal_name(int sig)
     return "a signal";
 }
 
-/* The last non-empty line of what the child wrote on stderr. */
-static void last_line(FILE *f, char *out, size_t n)
+/* What the child said on stderr: a sanitizer's SUMMARY line (the report of a fault) if
+ * there is one, else its last non-empty line. */
+static void gist(FILE *f, char *out, size_t n)
 {
     char line[512];
+    int summary = 0;
     out[0] = '\0';
     if (!f || fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0)
         return;
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = '\0';
-        if (line[0])
-            snprintf(out, n, "%.*s", (int)(n - 1), line);
+        if (line[0] == '\0' || summary)
+            continue;
+        summary = strncmp(line, "SUMMARY:", 8) == 0;
+        snprintf(out, n, "%.*s", (int)(n - 1), line);
     }
 }
 
-static _Noreturn void in_child(mw_child_fn fn, void *arg, double seconds, int fd, FILE *said)
+/* Address space for what the child has and extra more (a damaged file can make libhdf5
+ * ask for terabytes, which a system that overcommits would grant until it kills). */
+static void bound_memory(size_t extra)
 {
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (!f)
+        return;
+    int got = fscanf(f, "%lu", &pages);
+    fclose(f);
+    if (got != 1)
+        return;
+    rlim_t cap = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (rlim_t)extra;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > cap)) {
+        rl.rlim_cur = cap;
+        setrlimit(RLIMIT_AS, &rl);
+    }
+}
+
+static _Noreturn void in_child(mw_child_fn fn, void *arg, const mw_child_opts *o, int fd,
+                               FILE *said)
+{
+    const double seconds = o->seconds;
     static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGALRM, SIGTERM, SIGPIPE};
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
         signal(fatal[i], SIG_DFL);
     signal(SIGINT, SIG_IGN); /* the parent decides */
     struct rlimit none = {0, 0};
     setrlimit(RLIMIT_CORE, &none);
+    if (o->memory_extra)
+        bound_memory(o->memory_extra);
     if (said)
         dup2(fileno(said), 2);
     const time_t whole = (time_t)seconds;
@@ -103,14 +103,16 @@ static _Noreturn void in_child(mw_child_fn fn, void *arg, double seconds, int fd
     if (why.status != MW_OK)
         len = 0;
     uint64_t n = len;
-    if (put_all(fd, &why, sizeof why) || put_all(fd, &n, sizeof n) || put_all(fd, out, len))
+    if (mw_write_all(fd, &why, sizeof why) || mw_write_all(fd, &n, sizeof n) || mw_write_all(fd, out, len))
         _exit(1);
     _exit(0);
 }
 
-mw_status mw_child_run(mw_child_fn fn, void *arg, double seconds, size_t max_bytes, void **out,
-                       size_t *n, mw_child_end *end, mw_err *err)
+mw_status mw_child_run(mw_child_fn fn, void *arg, const mw_child_opts *o, void **out, size_t *n,
+                       mw_child_end *end, mw_err *err)
 {
+    const double seconds = o->seconds;
+    const size_t max_bytes = o->max_bytes;
     *out = NULL, *n = 0;
     memset(end, 0, sizeof *end);
     int p[2];
@@ -135,20 +137,20 @@ mw_status mw_child_run(mw_child_fn fn, void *arg, double seconds, size_t max_byt
     if (pid == 0) {
         close(p[0]);
         doing_page = page;
-        in_child(fn, arg, seconds, p[1], said);
+        in_child(fn, arg, o, p[1], said);
     }
     close(p[1]);
     mw_err why;
     memset(&why, 0, sizeof why);
     uint64_t len = 0;
     char *got = NULL;
-    int whole = get_all(p[0], &why, sizeof why) == sizeof why &&
-                get_all(p[0], &len, sizeof len) == sizeof len;
+    int whole = mw_read_upto(p[0], &why, sizeof why) == sizeof why &&
+                mw_read_upto(p[0], &len, sizeof len) == sizeof len;
     int too_big = whole && len > max_bytes, nomem = 0;
     if (whole && !too_big) {
         got = malloc(len ? (size_t)len : 1);
         nomem = !got;
-        whole = got && get_all(p[0], got, (size_t)len) == len;
+        whole = got && mw_read_upto(p[0], got, (size_t)len) == len;
     }
     if (too_big || nomem)
         kill(pid, SIGKILL);
@@ -158,7 +160,7 @@ mw_status mw_child_run(mw_child_fn fn, void *arg, double seconds, size_t max_byt
     }
     snprintf(end->doing, sizeof end->doing, "%.95s", page);
     munmap(page, 4096);
-    last_line(said, end->said, sizeof end->said);
+    gist(said, end->said, sizeof end->said);
     if (said)
         fclose(said);
     char in[128] = "";
@@ -166,6 +168,7 @@ mw_status mw_child_run(mw_child_fn fn, void *arg, double seconds, size_t max_byt
         snprintf(in, sizeof in, " in %s", end->doing);
     if (too_big || nomem) {
         free(got);
+        end->too_big = too_big;
         return mw_err_set(err, nomem ? MW_ERR_NOMEM : MW_ERR_BACKEND,
                           "sent %llu bytes, more than the %zu expected", (unsigned long long)len,
                           max_bytes);
