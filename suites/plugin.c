@@ -29,10 +29,10 @@ static double time_limit_env(void)
     return end != e && *end == '\0' && v > 0 && v <= 86400 ? v : -1.0;
 }
 
-double mw_plugin_time_limit(void)
+double mw_plugin_time_limit(double otherwise)
 {
     double v = time_limit_env();
-    return v > 0 ? v : 60.0;
+    return v > 0 ? v : otherwise;
 }
 
 static int valid_name(const char *s)
@@ -292,7 +292,7 @@ mw_status mw_plugin_describe(const char *arg, mw_plugin_desc *out, mw_err *err)
     void *bytes = NULL;
     size_t n = 0;
     mw_child_end end;
-    const mw_child_opts o = {mw_plugin_time_limit(), sizeof *out, 0};
+    const mw_child_opts o = {mw_plugin_time_limit(60.0), sizeof *out, 0};
     mw_status st = mw_child_run(describe_in_child, &a, &o, &bytes, &n, &end, err);
     if (st != MW_OK) {
         free(bytes);
@@ -409,7 +409,7 @@ mw_status mw_plugin_settle(const char *arg, mw_spec *s, int max_depth, mw_err *e
     void *bytes = NULL;
     size_t n = 0;
     mw_child_end end;
-    const mw_child_opts o = {mw_plugin_time_limit(), sizeof(long), 0};
+    const mw_child_opts o = {mw_plugin_time_limit(60.0), sizeof(long), 0};
     st = mw_child_run(settle_in_child, &a, &o, &bytes, &n, &end, err);
     if (st != MW_OK || n != sizeof(long)) {
         free(bytes);

@@ -67,6 +67,10 @@ mw_status mw_plugin_settle(const char *arg, mw_spec *s, int max_depth, mw_err *e
  * make its layer the one mw_net_new and the MPFR reference build coupling plugin from. */
 mw_status mw_plugin_activate(const char *arg, mw_err *err);
 
+/* Seconds a child running plugin code may take: MW_PLUGIN_TIME_LIMIT (checked where a
+ * plugin is named), or otherwise (60 for a group of checks, 600 for a network). */
+double mw_plugin_time_limit(double otherwise);
+
 /* Check one plugin layer as layer check checks a built-in one (layer_check.h), each group
  * of checks in a child under a time limit (MW_PLUGIN_TIME_LIMIT seconds, default 60):
  * rows appended, each naming its oracle; a plugin that crashes, hangs or fails gives

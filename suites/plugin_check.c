@@ -960,7 +960,7 @@ static mw_status failed_rows(const mw_plugin_layer *d, int shape, mw_dtype dt, i
 
 mw_status mw_plugin_layer_check(const mw_plugin_layer *d, mw_layer_rows *rows, mw_err *err)
 {
-    const double limit = mw_plugin_time_limit();
+    const double limit = mw_plugin_time_limit(60.0);
     for (int s = 0; s < MW_PLUGIN_SHAPES; s++) {
         if (!d->accepts[s])
             continue;

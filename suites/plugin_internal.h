@@ -22,7 +22,6 @@ mw_status mw_plugin_load_here(const char *path, const char *name, mw_plugin_here
 /* The call context of shape s of mw_plugin_shapes in a dtype (32, 64; 0 for MPFR). */
 mwp_call mw_plugin_call_for(int shape, int dtype_bits);
 
-/* Seconds a child may run: MW_PLUGIN_TIME_LIMIT, or 60. */
-double mw_plugin_time_limit(void);
+
 
 #endif

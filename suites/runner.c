@@ -5,6 +5,7 @@
 #include "runner.h"
 
 #include "mw_child.h"
+#include "plugin.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -164,11 +165,7 @@ static int compute_isolated(const mw_runner *r, long unit, forward_fn forward, v
         mw_unit_result_free(&u);
         return bad;
     }
-    const char *e = getenv("MW_PLUGIN_TIME_LIMIT");
-    char *end;
-    double limit = e ? strtod(e, &end) : 0.0;
-    if (!e || end == e || *end || !(limit > 0 && limit <= 86400))
-        limit = 600.0;
+    const double limit = mw_plugin_time_limit(600.0);
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
