@@ -27,17 +27,45 @@
 #include "mw_cuda.h"
 #endif
 
-/* One result, as a table row or (json) one JSON object per line. */
+/* OpenBLAS's own (cblas.h does not declare it): the kernel it chose for this CPU. */
+char *openblas_get_corename(void);
+int openblas_get_num_threads(void);
+
+/* The CPU's model name, as /proc/cpuinfo gives it ("?" where it cannot be read). */
+static const char *cpu_model(void)
+{
+    static char model[128] = "?";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "model name", 10) == 0 && strchr(line, ':')) {
+            snprintf(model, sizeof model, "%s", strchr(line, ':') + 2);
+            model[strcspn(model, "\n")] = '\0';
+            break;
+        }
+    if (f)
+        fclose(f);
+    return model;
+}
+
+/* One result, as a table row or (json) one JSON object per line: t the repeats' times
+ * sorted, ratio the median, min and max of time / backprop's within a repeat (0 when
+ * backprop is not among the methods). */
 static void print_row(const mw_spec *s, mw_dtype dt, mw_backend_kind eng, int json, int repeats,
-                      size_t params, mw_method m, double seconds, size_t peak_bytes,
-                      const char *error)
+                      size_t params, mw_method m, const double *t, const double *ratio,
+                      size_t peak_bytes, const char *error)
 {
     int depth = s->arch == MW_ARCH_REVNET ? s->layers_per_block : s->depth;
     if (!json) {
         if (error)
             printf("%5d  %-12s failed: %s\n", depth, mw_method_name(m), error);
+        else if (ratio[0] > 0)
+            printf("%5d  %-12s %12.6f [%.6f, %.6f] %12zu   %.3f [%.3f, %.3f]\n", depth,
+                   mw_method_name(m), t[repeats / 2], t[0], t[repeats - 1], peak_bytes,
+                   ratio[0], ratio[1], ratio[2]);
         else
-            printf("%5d  %-12s %12.6f %12zu\n", depth, mw_method_name(m), seconds, peak_bytes);
+            printf("%5d  %-12s %12.6f [%.6f, %.6f] %12zu\n", depth, mw_method_name(m),
+                   t[repeats / 2], t[0], t[repeats - 1], peak_bytes);
         return;
     }
     char desc[256];
@@ -54,10 +82,16 @@ static void print_row(const mw_spec *s, mw_dtype dt, mw_backend_kind eng, int js
             printf("\\%c", *c);
         else if ((unsigned char)*c >= 0x20)
             putchar(*c);
-    if (error)
+    if (error) {
         printf("\"}\n");
-    else
-        printf("\"seconds\": %.9g, \"peak_bytes\": %zu}\n", seconds, peak_bytes);
+        return;
+    }
+    printf("\"seconds\": %.9g, \"seconds_min\": %.9g, \"seconds_max\": %.9g, "
+           "\"peak_bytes\": %zu, \"blas_core\": \"%s\", \"cpu\": \"%s\"", t[repeats / 2], t[0],
+           t[repeats - 1], peak_bytes, openblas_get_corename(), cpu_model());
+    if (ratio[0] > 0)
+        printf(", \"vs_backprop\": [%.6g, %.6g, %.6g]", ratio[0], ratio[1], ratio[2]);
+    printf("}\n");
 }
 
 static int bench_depth(mw_spec s, mw_backend_kind eng, mw_dtype dt, int repeats,
@@ -82,24 +116,56 @@ static int bench_depth(mw_spec s, mw_backend_kind eng, mw_dtype dt, int repeats,
         fprintf(stderr, "bench_grad: setup failed: %s\n", mw_ctx_message(ctx));
         return 1;
     }
-    for (int m = 0; m < MW_N_METHODS; m++) {
-        if (!want[m])
-            continue;
+    /* The methods interleaved: repeat r times each method once, starting from method
+     * r mod n, so that a slow spell of the machine falls on all of them alike; a ratio
+     * to backprop is taken within each repeat (paired) and reported as median [min, max]. */
+    int list[MW_N_METHODS], n = 0, bp = -1;
+    for (int m = 0; m < MW_N_METHODS; m++)
+        if (want[m]) {
+            if (m == MW_BACKPROP)
+                bp = n;
+            list[n++] = m;
+        }
+    double *tm = malloc((size_t)n * (size_t)repeats * sizeof *tm);
+    size_t peak[MW_N_METHODS] = {0};
+    mw_status st[MW_N_METHODS];
+    char err[MW_N_METHODS][256];
+    for (int k = 0; k < n; k++) { /* warm-up */
         mw_grad_info info;
-        mw_status st = mw_grad(ctx, net, batch, (mw_method)m, NULL, &g, &info); /* warm-up */
-        for (int r = 0; r < repeats && st == MW_OK; r++) {
+        st[k] = mw_grad(ctx, net, batch, (mw_method)list[k], NULL, &g, &info);
+        peak[k] = info.peak_bytes;
+        snprintf(err[k], sizeof err[k], "%s", st[k] == MW_OK ? "" : mw_ctx_message(ctx));
+    }
+    for (int r = 0; r < repeats; r++)
+        for (int i = 0; i < n; i++) {
+            int k = (i + r) % n;
+            if (st[k] != MW_OK)
+                continue;
+            mw_grad_info info;
             double t0 = mw_now();
-            st = mw_grad(ctx, net, batch, (mw_method)m, NULL, &g, &info);
-            t[r] = mw_now() - t0;
+            st[k] = mw_grad(ctx, net, batch, (mw_method)list[k], NULL, &g, &info);
+            tm[k * repeats + r] = mw_now() - t0;
+            if (st[k] != MW_OK)
+                snprintf(err[k], sizeof err[k], "%s", mw_ctx_message(ctx));
         }
-        if (st != MW_OK) {
-            print_row(&s, dt, eng, json, repeats, g.n, (mw_method)m, 0.0, 0, mw_ctx_message(ctx));
+    for (int k = 0; k < n; k++) {
+        if (st[k] != MW_OK) {
+            print_row(&s, dt, eng, json, repeats, g.n, (mw_method)list[k], NULL, NULL, 0, err[k]);
             continue;
         }
+        double ratio[3] = {0, 0, 0}; /* median, min, max of time / backprop's, per repeat */
+        if (bp >= 0 && st[bp] == MW_OK) {
+            for (int r = 0; r < repeats; r++)
+                t[r] = tm[k * repeats + r] / tm[bp * repeats + r];
+            qsort(t, (size_t)repeats, sizeof *t, mw_cmp_double);
+            ratio[0] = t[repeats / 2], ratio[1] = t[0], ratio[2] = t[repeats - 1];
+        }
+        memcpy(t, tm + k * repeats, (size_t)repeats * sizeof *t);
         qsort(t, (size_t)repeats, sizeof *t, mw_cmp_double);
-        print_row(&s, dt, eng, json, repeats, g.n, (mw_method)m, t[repeats / 2], info.peak_bytes,
+        print_row(&s, dt, eng, json, repeats, g.n, (mw_method)list[k], t, ratio, peak[k],
                   NULL);
     }
+    free(tm);
     mw_tensor_free(ctx, &g);
     mw_batch_free(ctx, batch);
     mw_net_free(ctx, net);
@@ -188,10 +254,12 @@ int main(int argc, char **argv)
     mw_spec_complete(&base);
     mw_spec_describe(&base, desc, sizeof desc);
     if (!json) {
-        printf("%s; %s on %s, median of %d\n", desc, mw_dtype_name(dt), mw_backend_name(eng),
-               repeats);
-        printf("%5s  %-12s %12s %12s\n", revnet ? "lpb" : "depth", "method", "seconds",
-               "peak_bytes");
+        printf("%s; %s on %s (%s; OpenBLAS core %s, %d thread%s), methods interleaved, "
+               "median [min, max] of %d\n",
+               desc, mw_dtype_name(dt), mw_backend_name(eng), cpu_model(), openblas_get_corename(),
+               openblas_get_num_threads(), openblas_get_num_threads() == 1 ? "" : "s", repeats);
+        printf("%5s  %-12s %12s %21s %12s   %s\n", revnet ? "lpb" : "depth", "method", "seconds",
+               "[min, max]", "peak_bytes", "time / backprop's [min, max]");
     }
     for (int i = 0; i < nd; i++) {
         mw_spec cur = base;

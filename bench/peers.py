@@ -4,6 +4,13 @@ mode (one jvp per parameter coordinate) on a tiny mlp. A benchmark, never a test
 
     /usr/bin/python3 bench/peers.py path/to/bench_grad      (bench/peers.sh runs this)
 
+Timing is paired: each case runs PEERS_ROUNDS rounds (default 5), each side once per
+round, the order alternating, and the ratio ours/pytorch is taken within each round and
+reported as median [min, max], with the load average during the rounds and the machine
+(CPU model, vector ISA, OpenBLAS's core, torch's CPU capability): figures compare only on
+the same machine. Revbackprop and mixed against backprop are paired inside bench_grad
+(the methods interleaved per repeat).
+
 Both sides run single-threaded in float32 (OMP/MKL/OpenBLAS threads 1, torch 1 thread);
 the networks are built from the same shapes and conventions, and the parameter counts are
 checked against bench_grad's before anything is timed. Values are not compared (each side
@@ -40,6 +47,7 @@ REVNET = dict(arch="revnet", channels=8, image=32, blocks=3, units=1, out_act="n
               batch=32, classes=10)
 TINY = dict(arch="mlp", width=8, hidden=8, units=2, out_act="tanh", batch=4, classes=4)
 WARMUPS = 2
+ROUNDS = int(os.environ.get("PEERS_ROUNDS", "5"))  # each side once per round, interleaved
 TANGENT_BLOCK = 64  # mw_grad_opts_default().tangent_block: our forward's tangents per pass
 
 
@@ -203,6 +211,37 @@ def torch_backprop(s, repeats, gen):
     return params, seconds, peak, ops
 
 
+def torch_backprop_time(s, params, repeats, gen):
+    x, y = make_batch(s, gen)
+    for p in params:
+        p.grad = torch.zeros_like(p)
+    return median_time(backprop_step(s, params, x, y), repeats)
+
+
+def describe_machine(blas_core):
+    """CPU model, its vector ISA, OpenBLAS's core (ours) and torch's CPU capability."""
+    model, flags = "?", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and model == "?":
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE/other"
+    cap = "?"
+    try:
+        cap = torch.backends.cpu.get_cpu_capability()
+    except AttributeError:  # torch 1.x: in the build configuration text
+        for line in torch.__config__.show().splitlines():
+            if "CPU capability usage" in line:
+                cap = line.split(":", 1)[1].strip()
+    return (f"{model}, {os.cpu_count()} cores, vector ISA {isa}; OpenBLAS core {blas_core} "
+            f"(ours); torch CPU capability {cap}")
+
+
 def forward_ad_gradient(s, params, x, y, g):
     """Full forward mode: one dual-number pass per parameter coordinate, the tangent
     e_j on that coordinate only."""
@@ -280,19 +319,41 @@ def main():
     fx = f"functorch {functorch.__version__}" if functorch else "no functorch"
     print(f"peers: torch {torch.__version__} ({fx}), {torch.get_num_threads()} thread; "
           f"bench_grad single-threaded OpenBLAS; float32; {os.cpu_count()} cores")
-    rows, notes = [], []
+    rows, notes, ratios = [], [], []
     cases = [(f"mlp L={L}", dict(MLP, depth=L), L, 51) for L in (4, 16)]
     cases += [(f"revnet lpb={n}", dict(REVNET, lpb=n), n, 7) for n in (1, 3)]
-    print("backprop: forward + loss + backward, median of the repeats after warm-ups "
-          f"(pytorch {WARMUPS}, bench_grad 1)")
+    print(f"backprop: forward + loss + backward; {ROUNDS} rounds, each side once per round "
+          "(the order alternating), each time the median of the repeats after warm-ups "
+          f"(pytorch {WARMUPS}, bench_grad 1); ours/pytorch per round, then median [min, max]")
+    load = []
     for label, s, depth, repeats in cases:
-        me = ours(bench_grad, s, "backprop", depth, repeats)["backprop"]
-        params, seconds, peak, ops = torch_backprop(s, repeats, gen)
-        check_params(label, s, me["params"], params)
+        params, _, peak, ops = torch_backprop(s, 1, gen)
+        mine_t, theirs_t, per_round, vs_bp = [], [], [], {"revbackprop": [], "mixed": []}
+        me = None
+        for rnd in range(ROUNDS):
+            load.append(os.getloadavg()[0])
+            sides = ["ours", "torch"] if rnd % 2 == 0 else ["torch", "ours"]
+            for side in sides:
+                if side == "ours":
+                    me = ours(bench_grad, s, "backprop,revbackprop,mixed", depth, repeats)
+                    mine_t.append(me["backprop"]["seconds"])
+                    for m in vs_bp:
+                        vs_bp[m].append(me[m]["vs_backprop"][0])
+                else:
+                    theirs_t.append(torch_backprop_time(s, params, repeats, gen))
+            per_round.append(mine_t[-1] / theirs_t[-1])
+        load.append(os.getloadavg()[0])
+        check_params(label, s, me["backprop"]["params"], params)
         if s["arch"] == "revnet":
             notes.append(f"{label}: pytorch's convolution ran as {conv_kernel(ops)}")
-        rows.append((label, f"backprop seconds (median of {repeats})", me["seconds"], seconds))
-        rows.append((label, "backprop peak bytes", me["peak_bytes"], peak))
+        rows.append((label, f"backprop seconds (median of {repeats}, median of rounds)",
+                     statistics.median(mine_t), statistics.median(theirs_t)))
+        rows.append((label, "backprop peak bytes", me["backprop"]["peak_bytes"], peak))
+        ratios.append((label, "backprop time, ours / pytorch", per_round))
+        for m, v in vs_bp.items():
+            ratios.append((label, f"{m} / backprop time (ours, paired in-process)", v))
+        blas = me["backprop"].get("blas_core", "?")
+    machine = describe_machine(blas)
 
     s = dict(TINY, depth=2)
     label = "tiny mlp L=2"
@@ -353,6 +414,14 @@ def main():
     for net, what, a, b in rows:
         fmt = (lambda v: f"{v:12.6f}") if "seconds" in what else (lambda v: f"{int(v):12d}")
         print(f"{net:<{w[0]}}  {what:<{w[1]}}  {fmt(a)}  {fmt(b)}  {b / a:16.2f}")
+    print()
+    print(f"machine: {machine}")
+    print(f"load average (1 min) during the rounds: median {statistics.median(load):.2f} "
+          f"[{min(load):.2f}, {max(load):.2f}] on {os.cpu_count()} cores")
+    print(f"ratios over {ROUNDS} rounds: median [min, max]")
+    wr = max(len(f"{n}  {w_}") for n, w_, _ in ratios)
+    for net, what, v in ratios:
+        print(f"  {net + '  ' + what:<{wr}}  {statistics.median(v):.3f} [{min(v):.3f}, {max(v):.3f}]")
 
 
 if __name__ == "__main__":

@@ -11,4 +11,8 @@ int mw_cmd_report(int argc, char **argv);
 int mw_cmd_layer(int argc, char **argv);
 int mw_cmd_layer_check(int argc, char **argv);
 
+/* Makes --engine cuda load the CUDA engine's module on first use (cuda_module.c; in
+ * mwverify when it is built with CUDA). */
+void mw_cli_cuda_module(void);
+
 #endif

@@ -10,7 +10,7 @@
 #include "cli.h"
 #include "report.h"
 #include "mw_engine.h"
-#ifdef MW_HAVE_CUDA
+#if defined(MW_HAVE_CUDA) && !defined(MW_CUDA_MODULE_NAME)
 #include "mw_cuda.h"
 #endif
 
@@ -134,8 +134,11 @@ int main(int argc, char **argv)
      * OPENBLAS_NUM_THREADS, when set, still decides. */
     if (!getenv("OPENBLAS_NUM_THREADS"))
         openblas_set_num_threads(1);
-#ifdef MW_HAVE_CUDA
-    mw_cuda_register(); /* --engine cuda; without a device it says so when asked for */
+    /* --engine cuda; without a device it says so when asked for */
+#if defined(MW_CUDA_MODULE_NAME)
+    mw_cli_cuda_module(); /* loaded on first use (cuda_module.c) */
+#elif defined(MW_HAVE_CUDA)
+    mw_cuda_register(); /* linked in (the emulator's build, for the tests) */
 #endif
     if (argc < 2) {
         usage(stderr);

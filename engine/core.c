@@ -50,11 +50,18 @@ mw_status mw_annotate(mw_ctx *ctx, mw_status s, const char *fmt, ...)
 }
 
 static const mw_backend_impl *registered[2]; /* by mw_backend_kind; [CPU] unused */
+static mw_backend_loader loaders[2];
 
 void mw_backend_register(mw_backend_kind kind, const mw_backend_impl *impl)
 {
     if ((unsigned)kind < 2 && kind != MW_BACKEND_CPU)
         registered[kind] = impl;
+}
+
+void mw_backend_set_loader(mw_backend_kind kind, mw_backend_loader load)
+{
+    if ((unsigned)kind < 2 && kind != MW_BACKEND_CPU)
+        loaders[kind] = load;
 }
 
 static const char *const backend_names[] = {"cpu", "cuda"};
@@ -91,6 +98,15 @@ mw_status mw_ctx_open(mw_backend_kind backend, mw_dtype dtype, const mw_ctx_opts
     if (backend != MW_BACKEND_CPU && backend != MW_BACKEND_CUDA) {
         snprintf(msg, msg_len, "unknown engine %d", (int)backend);
         return MW_ERR_ARG;
+    }
+    if (backend != MW_BACKEND_CPU && !registered[backend] && loaders[backend]) {
+        /* loaded on first use: a program that never opens it never maps its libraries */
+        char why[256] = "";
+        if (loaders[backend](why, sizeof why) != 0 || !registered[backend]) {
+            snprintf(msg, msg_len, "--engine %s: %s", mw_backend_name(backend),
+                     why[0] ? why : "its module registered no engine");
+            return MW_ERR_BACKEND;
+        }
     }
     if (backend != MW_BACKEND_CPU && !registered[backend]) {
         snprintf(msg, msg_len, "--engine %s: this build of mwverify has no %s engine (it was "

@@ -41,8 +41,15 @@ typedef struct mw_ctx_opts {
     int device;         /* the GPU's ordinal */
 } mw_ctx_opts;
 
+/* A backend that lives in a module loaded on first use (mwverify's CUDA engine, so that a
+ * run on the CPU never maps the CUDA libraries): mw_ctx_open calls load when the backend
+ * is asked for and not registered yet; load registers it and returns 0, or returns
+ * nonzero with one line in msg saying why it cannot. */
+typedef int (*mw_backend_loader)(char *msg, size_t msg_len);
+void mw_backend_set_loader(mw_backend_kind kind, mw_backend_loader load);
+
 /* A context on any backend this program has (the CUDA one when it was built and
- * registered: mw_cuda_register). On failure *out is NULL, and msg holds one line: no such
+ * registered, mw_cuda_register, or its loader succeeds). On failure *out is NULL, and msg holds one line: no such
  * backend in this build, no device, no driver. opts may be NULL (strict math, device 0). */
 mw_status mw_ctx_open(mw_backend_kind backend, mw_dtype dtype, const mw_ctx_opts *opts,
                       mw_ctx **out, char *msg, size_t msg_len);

@@ -65,6 +65,16 @@ step "the executable"
 "$prefix/bin/mwverify" --version | tee "$tmp/version.txt"
 grep -q "^mwverify $(cache_get CMAKE_PROJECT_VERSION)\$" "$tmp/version.txt" \
   || fail "mwverify --version does not print the project's version"
+if [ -e "$build/mwverify-cuda.so" ]; then # built with the CUDA engine
+  step "the CUDA engine's module, found by the installed mwverify"
+  [ -e "$libdir/mwverify/mwverify-cuda.so" ] || fail "$libdir/mwverify/mwverify-cuda.so was not installed"
+  # exit 0 on a machine with a GPU; else one line on the device, never on the module
+  if ! "$prefix/bin/mwverify" grad --engine cuda --methods backprop --oracle silver \
+       > /dev/null 2> "$tmp/cuda.err"; then
+    cat "$tmp/cuda.err"
+    grep -q "module\|cannot load" "$tmp/cuda.err" && fail "the installed mwverify cannot load its CUDA engine"
+  fi
+fi
 
 step "libmwverify's exports and soname"
 nm -D --defined-only "$lib" | awk '{print $NF}' | sort > "$tmp/exports.txt"

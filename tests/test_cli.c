@@ -942,6 +942,48 @@ START_TEST(engine_cuda_fails_cleanly)
 }
 END_TEST
 
+/* The CUDA engine is a module loaded on first use of --engine cuda: mwverify itself needs
+ * no CUDA library (a run on the CPU maps none), and a module that is missing or is not
+ * the engine is one line and exit 3 naming where it looked. */
+START_TEST(cuda_engine_is_a_module)
+{
+#ifndef MW_CUDA_MODULE
+    printf("cuda_engine_is_a_module: this build has no CUDA engine\n");
+#else
+    setenv("LD_TRACE_LOADED_OBJECTS", "1", 1); /* the loader lists what it maps, as ldd */
+    run_result r = run((const char *[]){"--version", NULL});
+    unsetenv("LD_TRACE_LOADED_OBJECTS");
+    ck_assert_msg(r.code == 0 && strstr(r.out, "libc.so"), "no list of libraries: %s", r.out);
+    ck_assert_msg(!strstr(r.out, "libcudart") && !strstr(r.out, "libcublas"),
+                  "mwverify maps the CUDA libraries at start: %s", r.out);
+    run_free(&r);
+
+    char dir[] = "/tmp/mwverify-cudamod-XXXXXX", copy[96], module[96], cmd[256];
+    ck_assert(mkdtemp(dir) != NULL);
+    snprintf(copy, sizeof copy, "%s/mwverify", dir);
+    snprintf(module, sizeof module, "%s/mwverify-cuda.so", dir);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", MW_BINARY, copy);
+    ck_assert(system(cmd) == 0);
+    static const char *const args[] = {"grad", "--engine", "cuda", "--methods", "backprop",
+                                       "--oracle", "silver", NULL};
+    for (int k = 0; k < 2; k++) {
+        if (k == 1) { /* a file in the module's place that is no shared object */
+            FILE *f = fopen(module, "w");
+            ck_assert(f && fputs("not an ELF file\n", f) >= 0 && fclose(f) == 0);
+        }
+        r = tu_run(copy, args);
+        ck_assert_msg(r.code == 3 && count_lines(r.err) == 1 && strstr(r.err, "--engine cuda") &&
+                          strstr(r.err, dir) &&
+                          strstr(r.err, k == 0 ? "module is missing" : "cannot load"),
+                      "module %s: exit %d: %s", k == 0 ? "missing" : "garbage", r.code, r.err);
+        run_free(&r);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert(system(cmd) == 0);
+#endif
+}
+END_TEST
+
 /* suite memory (its quick preset) and a small suite timing: the fits and ratios printed,
  * stored, read back by report summary --json, and drawn by report plot. */
 START_TEST(memory_and_timing_suites)
@@ -1501,7 +1543,8 @@ int main(void)
         {"usage", {version_and_help, bad_input_is_one_line_and_exit_2, schema_doc_is_the_code,
                    only_regular_files_are_replaced}},
 
-        {"grad", {grad_json_f64, grad_table_says_nonfinite, grad_dump, engine_cuda_fails_cleanly}},
+        {"grad", {grad_json_f64, grad_table_says_nonfinite, grad_dump, engine_cuda_fails_cleanly,
+                  cuda_engine_is_a_module}},
         {"gradcheck", {gradcheck_json, gradcheck_revnet, suite_report_summary_plot}},
         {"resume", {suite_kill_and_resume}},
         {"stability", {stability_report_and_resume, stability_revnet_and_fashion,

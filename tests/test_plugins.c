@@ -412,21 +412,41 @@ START_TEST(bridge)
 }
 END_TEST
 
+/* An example served by a Python that has `module`, from $env (default /usr/bin/python3);
+ * skipped (exit 77) where that Python lacks it. Every check passes. */
+static void python_example(const char *test, const char *env, const char *module,
+                           const char *script, const char *install)
+{
+    const char *py = getenv(env) && getenv(env)[0] ? getenv(env) : "/usr/bin/python3";
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' -c 'import %s' 2> /dev/null", py, module);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "plugins.%s: skipped: %s has no %s (%s; or name a Python that has it "
+                        "in %s)\n", test, py, module, install, env);
+        exit(77); /* CTest's skip (SKIP_RETURN_CODE) */
+    }
+    setenv("PYTHONPATH", MW_PYTHON_DIR, 1);
+    snprintf(cmd, sizeof cmd, "'%s' %s/%s", py, MW_PYTHON_EXAMPLES, script);
+    tu_run_result r = layer_cmd(cmd, "json");
+    ck_assert_msg(r.code == 0 && strstr(r.out, "\"failed\": 0"), "%d %.300s %.300s", r.code, r.out, r.err);
+    tu_run_free(&r);
+}
+
 /* The PyTorch example through mwverify_layer.torch: forward-mode AD for jvp, autograd for
  * vjp, the vjp of the inverse for vijp; every check passes. */
 START_TEST(torch)
 {
-    if (system("/usr/bin/python3 -c 'import torch' 2> /dev/null") != 0) {
-        fprintf(stderr, "plugins.torch: skipped: /usr/bin/python3 has no torch "
-                        "(apt-get install python3-torch)\n");
-        exit(77); /* CTest's skip (SKIP_RETURN_CODE) */
-    }
-    setenv("PYTHONPATH", MW_PYTHON_DIR, 1);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/affine_torch.py", MW_PYTHON_EXAMPLES);
-    tu_run_result r = layer_cmd(cmd, "json");
-    ck_assert_msg(r.code == 0 && strstr(r.out, "\"failed\": 0"), "%d %.300s %.300s", r.code, r.out, r.err);
-    tu_run_free(&r);
+    python_example("torch", "MW_TEST_TORCH_PYTHON", "torch", "affine_torch.py",
+                   "apt-get install python3-torch");
+}
+END_TEST
+
+/* The JAX example through mwverify_layer.jax: jax.jvp, jax.vjp, the vjp of the inverse for
+ * vijp; every check passes. Debian has no jax: a Python with it (pip install "jax[cpu]")
+ * is named in MW_TEST_JAX_PYTHON. */
+START_TEST(jax)
+{
+    python_example("jax", "MW_TEST_JAX_PYTHON", "jax", "affine_jax.py", "pip install jax");
 }
 END_TEST
 
@@ -525,6 +545,10 @@ int main(void)
     tc = tcase_create("torch");
     tcase_set_timeout(tc, 280);
     tcase_add_test(tc, torch);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("jax");
+    tcase_set_timeout(tc, 280);
+    tcase_add_test(tc, jax);
     suite_add_tcase(s, tc);
     tc = tcase_create("networks");
     tcase_set_timeout(tc, 240);

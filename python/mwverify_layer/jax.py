@@ -24,8 +24,9 @@ are cast to it (float64 needs jax_enable_x64, which importing this module turns 
 jvp is one jax.jvp per tangent; vjp is jax.vjp; vijp is y = f(x), hy = the vjp of the
 inverse at y with cotangent hx, then g = the vjp of f's parameters with that hy.
 
-UNTESTED: jax was not installed where this was written. jax itself is imported when the
-first JaxLayer is made, not when this module is.
+Tested with jax 0.10 on the CPU: examples/python/affine_jax.py passes every check
+(tests' plugins.jax, with a Python that has jax named in MW_TEST_JAX_PYTHON). jax itself is
+imported when the first JaxLayer is made, not when this module is.
 """
 import numpy as np
 
