@@ -237,9 +237,13 @@ static double agree_bits(mpfr_srcptr a, mpfr_srcptr b, mpfr_srcptr floor_, long 
     mpfr_max(t, t, floor_, MPFR_RNDN);
     if (mpfr_zero_p(t))
         return 0.0;
-    mpfr_div(d, d, t, MPFR_RNDN);
-    mpfr_log2(d, d, MPFR_RNDN);
-    double bits = -mpfr_get_d(d, MPFR_RNDN);
+    /* -log2(d / t) from the exponents and leading digits of d and t (d = md 2^ed, t = mt
+     * 2^et, md and mt in [1/2, 1]): exact but for log2 in double of a ratio in (1/2, 2),
+     * which a bit count needs no better; mpfr_log2 (one per coordinate, a full-precision
+     * logarithm) was a tenth to a third of gold's time. */
+    long ed, et;
+    const double md = mpfr_get_d_2exp(&ed, d, MPFR_RNDN), mt = mpfr_get_d_2exp(&et, t, MPFR_RNDN);
+    double bits = -((double)(ed - et) + log2(md / mt));
     return bits < 0.0 ? 0.0 : bits > (double)cap ? (double)cap : bits;
 }
 

@@ -43,6 +43,28 @@ static void utc_now(char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
 }
 
+/* OpenBLAS's kernel for this CPU, where the program links OpenBLAS (weak: a program
+ * without a BLAS still links this library). */
+char *openblas_get_corename(void) __attribute__((weak));
+
+/* The widest vector ISA the CPU has, of those that decide the speed of our kernels and
+ * of BLAS: timings compare only between machines that agree on it. */
+static const char *vector_isa(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return "AVX-512";
+    if (__builtin_cpu_supports("avx2"))
+        return __builtin_cpu_supports("fma") ? "AVX2+FMA" : "AVX2";
+    if (__builtin_cpu_supports("avx"))
+        return "AVX";
+    return "SSE";
+#else
+    return "non-x86";
+#endif
+}
+
 void mw_report_host(char *host, size_t host_len, char *device, size_t device_len)
 {
     if (gethostname(host, host_len) != 0)
@@ -56,12 +78,18 @@ void mw_report_host(char *host, size_t host_len, char *device, size_t device_len
         if (strncmp(line, "model name", 10) == 0 && colon) {
             colon += 2;
             colon[strcspn(colon, "\n")] = '\0';
-            snprintf(device, device_len, "cpu: %s", colon);
+            snprintf(device, device_len, "cpu: %.100s", colon);
             break;
         }
     }
     if (f)
         fclose(f);
+    /* the vector ISA and the BLAS kernel beside the model: "cpu: MODEL (AVX2+FMA,
+     * OpenBLAS core Zen)" */
+    const char *core = openblas_get_corename ? openblas_get_corename() : NULL;
+    size_t used = strlen(device);
+    snprintf(device + used, device_len - used, " (%s%s%.20s)", vector_isa(),
+             core ? ", OpenBLAS core " : "", core ? core : "");
 }
 
 mw_status mw_report_init(mw_report *r, const char *path, const mw_report_meta *meta,

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -191,10 +192,31 @@ static int send_frame(json_t *header, const io *in, int n_in, char *why, size_t 
     for (int i = 0; i < n_in && !bad; i++)
         bad = mw_write_all(to_server, in[i].data, io_count(&in[i]) * (size_t)(in[i].bits / 8));
     if (bad) {
+        const int write_errno = errno;
+        /* a process that is no server may have printed and exited before the request
+         * went out: what it printed says more than the closed pipe does */
+        unsigned char got[8];
+        size_t have = 0;
+        struct pollfd pf = {from_server, POLLIN, 0};
+        while (have < sizeof got && poll(&pf, 1, 200) == 1) {
+            ssize_t k = read(from_server, got + have, sizeof got - have);
+            if (k <= 0)
+                break;
+            have += (size_t)k;
+        }
+        if (have > 0 && (have < 4 || memcmp(got, "MWLP", 4) != 0)) {
+            char shown[16] = "";
+            for (size_t i = 0; i < have; i++)
+                shown[i] = got[i] >= 32 && got[i] < 127 ? (char)got[i] : '.';
+            shown[have] = '\0';
+            snprintf(why, n, "the layer's process wrote something that is not a protocol frame "
+                     "(it began \"%s\"; does it print to stdout?) and took no request", shown);
+            return bad;
+        }
         char end[96];
         server_end(end, sizeof end);
-        snprintf(why, n, "the layer's process does not take requests (%s)%s", strerror(errno),
-                 end);
+        snprintf(why, n, "the layer's process does not take requests (%s)%s",
+                 strerror(write_errno), end);
     }
     return bad;
 }

@@ -228,9 +228,12 @@ static mw_status estimate(const mw_suite_config *c, double *gflop, double *secon
             any = 0;
         else
             sec += timed[a].rate * (step * steps + per_epoch * t->epochs);
-        /* gold at each method's own parameters, on its schedule */
-        const double golds = floor((steps - 1) / t->gold_every) + 2.0;
-        sec += golds * methods * mw_gold_cost_seconds(&s, &c->oracle.gold);
+        /* gold at each method's own parameters, on its schedule; at step 0 the methods
+         * of a dtype share one θ, and one gold serves them all */
+        const double golds = floor((steps - 1) / t->gold_every) + 1.0;
+        if (methods > 0)
+            sec += (golds * methods + c->grid.n_dtypes) *
+                   mw_gold_cost_seconds(&s, &c->oracle.gold);
     }
     *gflop = total;
     *seconds = any ? sec : 0.0;

@@ -72,6 +72,12 @@ typedef struct mw_lockstep {
     mw_batch *sbatch;
     mw_tensor sg;
     double loss0;             /* the reference's first loss */
+    /* The last gold computed, at gold_theta in step gold_step: a method at the same θ in
+     * the same step (every method at step 0) reuses it rather than computing it again. */
+    mw_gold gold;
+    double *gold_theta;
+    long gold_step;
+    int gold_have;
 } mw_lockstep;
 
 /* The reference's step: float64 backprop and Adam; its parameters before the update are

@@ -124,21 +124,35 @@ static void diverge(mw_trainee *t, long step, const char *why)
 }
 
 /* Gold at the method's parameters, when it certifies: the method's rel_l2 against it and
- * silver's own; NaN otherwise (an uncertified gold is no measurement, and silver stands). */
-static void gold_check(mw_lockstep *u, mw_trainee *t, double *gold_err, double *silver_gold)
+ * silver's own; NaN otherwise (an uncertified gold is no measurement, and silver stands).
+ * Gold is a function of θ and the batch alone: at the θ of the last gold in the same step
+ * (the same batch) it is that gold, which every method but the first at step 0 reuses. */
+static void gold_check(mw_lockstep *u, mw_trainee *t, long step, double *gold_err,
+                       double *silver_gold)
 {
-    mw_gold gd;
     *gold_err = *silver_gold = NAN;
-    if (mw_gold_compute(&u->spec, u->theta, u->xb, u->yb, &u->c->oracle.gold, &gd, NULL) ==
-            MW_OK &&
-        gd.certified) {
+    const size_t P = u->P;
+    if (!u->gold_have || u->gold_step != step ||
+        memcmp(u->gold_theta, u->theta, P * sizeof *u->theta) != 0) {
+        if (u->gold_have)
+            mw_gold_free(&u->gold);
+        u->gold_have = 0;
+        if (mw_gold_compute(&u->spec, u->theta, u->xb, u->yb, &u->c->oracle.gold, &u->gold,
+                            NULL) != MW_OK) {
+            mw_gold_free(&u->gold);
+            return;
+        }
+        u->gold_have = 1, u->gold_step = step;
+        memcpy(u->gold_theta, u->theta, P * sizeof *u->theta);
+    }
+    const mw_gold *gd = &u->gold;
+    if (gd->certified) {
         mw_metrics mg;
-        mw_metrics_compute(u->g, gd.hi, gd.lo, u->P, t->dtype, &mg);
+        mw_metrics_compute(u->g, gd->hi, gd->lo, P, t->dtype, &mg);
         *gold_err = mg.rel_l2;
-        mw_metrics_compute(u->gs, gd.hi, gd.lo, u->P, MW_F64, &mg);
+        mw_metrics_compute(u->gs, gd->hi, gd->lo, P, MW_F64, &mg);
         *silver_gold = mg.rel_l2;
     }
-    mw_gold_free(&gd);
 }
 
 mw_status mw_method_step(mw_lockstep *u, mw_trainee *t, long step, int epoch, double lr,
@@ -184,7 +198,7 @@ mw_status mw_method_step(mw_lockstep *u, mw_trainee *t, long step, int epoch, do
     mw_metrics_per_layer(u->g, u->gs, NULL, &u->lay, u->spec.depth,
                          t->run.layer_rel_l2 + t->run.n_steps * (size_t)t->run.n_layers);
     if (gold_now)
-        gold_check(u, t, &s->gold_rel_l2, &s->silver_vs_gold);
+        gold_check(u, t, step, &s->gold_rel_l2, &s->silver_vs_gold);
     s->step = step, s->epoch = epoch, s->loss = info.loss, s->accuracy = acc;
     s->closure_err = info.closure_err, s->recon_err = info.recon_err;
     s->dist_ref = rel_dist(u->theta, u->theta_ref, P);

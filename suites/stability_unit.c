@@ -24,6 +24,9 @@ static void lockstep_free(mw_lockstep *u)
         mw_ctx_free(u->sctx);
     }
     mw_layout_free(&u->lay);
+    if (u->gold_have)
+        mw_gold_free(&u->gold);
+    free(u->gold_theta);
     free(u->x_train), free(u->x_test), free(u->xb), free(u->theta0), free(u->theta_ref);
     free(u->theta), free(u->g), free(u->gs), free(u->xt), free(u->yt);
     free(u->y_train), free(u->y_test), free(u->yb), free(u->perm), free(u->order);
@@ -91,9 +94,10 @@ static mw_status buffers(mw_lockstep *u, mw_err *err)
     u->theta = malloc(P * sizeof(double));
     u->g = malloc(P * sizeof(double));
     u->gs = malloc(P * sizeof(double));
+    u->gold_theta = malloc(P * sizeof(double));
     u->tr = calloc((size_t)(MW_N_METHODS * u->c->grid.n_dtypes), sizeof *u->tr);
     if (!u->xb || !u->yb || !u->xt || !u->yt || !u->order || !u->perm || !u->theta0 ||
-        !u->theta_ref || !u->theta || !u->g || !u->gs || !u->tr)
+        !u->theta_ref || !u->theta || !u->g || !u->gs || !u->gold_theta || !u->tr)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < u->B; i++) /* a first batch, to size the engine's */
         u->order[i] = i;
