@@ -30,6 +30,7 @@
 /* OpenBLAS's own (cblas.h does not declare it): the kernel it chose for this CPU. */
 char *openblas_get_corename(void);
 int openblas_get_num_threads(void);
+void openblas_set_num_threads(int num_threads);
 
 /* The CPU's model name, as /proc/cpuinfo gives it ("?" where it cannot be read). */
 static const char *cpu_model(void)
@@ -192,6 +193,9 @@ int main(int argc, char **argv)
     for (int m = 0; m < MW_N_METHODS; m++)
         want[m] = 1;
     s.out_act = r.out_act = MW_ACT_TANH;
+    /* one BLAS thread, as mwverify runs (cli/main.c), unless OPENBLAS_NUM_THREADS says */
+    if (!getenv("OPENBLAS_NUM_THREADS"))
+        openblas_set_num_threads(1);
 #ifdef MW_HAVE_CUDA
     mw_cuda_register();
 #endif

@@ -145,6 +145,53 @@ done:
     return st;
 }
 
+/* inverse, keeping F(a)'s cache: a = y_a is the reconstructed x_a exactly, so F(a) here is
+ * the F(a) that forward(x) would compute, and z = b + F(a) is formed from it by forward's
+ * own addition (shift), the same bits. */
+static mw_status inverse_cached(mw_ctx *ctx, const mw_layer *l, const void *y, void *x,
+                                mw_cache_level level, void **cache_out)
+{
+    halves hv = halves_of(l);
+    mw_dims d = mw_d(1, hv.B, hv.h);
+    mw_status st = MW_OK;
+    mw_tensor f = {0};
+    void *fcache = NULL;
+    coupling_cache *c = NULL;
+    mw_view xb = half(ctx, &hv, x, hv.off_b), vf = mw_v(NULL, 0, (ptrdiff_t)hv.h);
+    *cache_out = NULL;
+    MW_GO(mw_copy(ctx, d, half(ctx, &hv, x, hv.off_a), half(ctx, &hv, y, hv.off_a)));
+    MW_GO(mw_tensor_alloc(ctx, hv.B * hv.h, &f));
+    vf.p = f.data;
+    MW_GO(l->inner->forward(ctx, l, half(ctx, &hv, x, hv.off_a), f.data, level, &fcache));
+    /* b = σ⁻¹(y_b) - F(a) */
+    MW_GO(act_sigma(ctx, l, MW_EW_ACT_INV, d, xb, half(ctx, &hv, y, hv.off_b), xb));
+    MW_GO(mw_axpby(ctx, d, xb, 1.0, xb, -1.0, vf));
+    MW_GO(mw_coupling_explain_inverse(ctx, l, &hv, y, x,
+                                      mw_check_finite(ctx, x, hv.B * hv.n, hv.n,
+                                                      "reconstructed input")));
+    if (level == MW_CACHE_NONE)
+        goto done;
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        st = mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a layer cache");
+        goto done;
+    }
+    c->f = fcache;
+    fcache = NULL;
+    if (l->spec->out_act != MW_ACT_IDENTITY) { /* z = F(a) + b, as shift forms it */
+        MW_GO(mw_axpby(ctx, d, vf, 1.0, vf, 1.0, xb));
+        c->z = f;
+        f.data = NULL;
+    }
+    *cache_out = c;
+    c = NULL;
+done:
+    cache_free(ctx, l, c);
+    l->inner->cache_free(ctx, fcache);
+    mw_tensor_free(ctx, &f);
+    return st;
+}
+
 static mw_status jvp(mw_ctx *ctx, const mw_layer *l, size_t T, const void *x, const void *dx,
                      const void *dtheta, size_t ld, void *y, void *dy)
 {
@@ -233,6 +280,7 @@ const mw_layer_ops mw_coupling_ops = {
     .forward = forward,
     .cache_free = cache_free,
     .inverse = inverse,
+    .inverse_cached = inverse_cached,
     .jvp = jvp,
     .vjp = vjp,
     .vijp = vijp,

@@ -25,6 +25,13 @@ typedef struct mw_layer_ops {
     void (*cache_free)(mw_ctx *ctx, const mw_layer *l, void *cache);
     /* x = f⁻¹(y). MW_ERR_NONFINITE when y lies outside the image in this precision. */
     mw_status (*inverse)(mw_ctx *ctx, const mw_layer *l, const void *y, void *x);
+    /* Optional: inverse, and the cache forward(x, level) would give, in one pass: the
+     * inner function evaluated once where inverse and forward evaluate it once each
+     * (revbackprop's reconstruction). The same x and cache, bit for bit, as inverse then
+     * forward; NULL where a layer has no such shortcut, and in any table that replaces
+     * inverse or forward (the negative controls of layers/registry.c). */
+    mw_status (*inverse_cached)(mw_ctx *ctx, const mw_layer *l, const void *y, void *x,
+                                mw_cache_level level, void **cache);
     /* y = f(x) and, for T tangents, dy = J_x dx + J_θ dθ. dx (T, B, n) or NULL for zero;
      * dtheta: T rows of n_theta scalars, ld apart, or NULL for zero. */
     mw_status (*jvp)(mw_ctx *ctx, const mw_layer *l, size_t T, const void *x, const void *dx,

@@ -92,6 +92,8 @@ static void fill_faulty(void)
     ops_inverse_bias = mw_coupling_ops;
     ops_inverse_bias.name = "additive-inverse-bias";
     ops_inverse_bias.inverse = inverse_bias;
+    ops_inverse_bias.inverse_cached = NULL; /* the shortcut is the true inverse's: revbackprop
+                                               must reconstruct through the faulty one */
     done = 1;
 }
 

@@ -1,6 +1,8 @@
 /* RevBackprop (docs/architecture.md §3, the paper's §5 item 4; MacKay et al. 2018): a forward pass
  * keeping only x_L, then backwards: reconstruct x_{i-1} = f_i⁻¹(x_i), recompute the
- * layer's cache from it, vjp. Memory O(M_x + M_θ); the reconstruction is where it
+ * layer's cache from it, vjp. The additive coupling does the first two in one pass
+ * (inverse_cached: F evaluated once, where inverse and forward took it twice), with the
+ * same bits. Memory O(M_x + M_θ); the reconstruction is where it
  * fails on saturated σ (the inverse of tanh blows up near ±1). Its error, measured at
  * x_0 where the true value is at hand, is reported as info->recon_err. */
 #include <math.h>
@@ -32,11 +34,16 @@ mw_status mw_method_revbackprop(mw_ctx *ctx, const mw_net *net, const mw_batch *
     for (int i = net->n_layers - 1; i >= 0; i--) {
         l = &net->layers[i];
         void *x_in = xs[1 - cur].data, *hx = i > 0 ? hs[1 - cur].data : NULL;
-        if ((st = l->ops->inverse(ctx, l, xs[cur].data, x_in)) != MW_OK) {
+        /* x_in = f⁻¹(x), and the layer's cache at it (one evaluation of F where the layer
+         * can: inverse_cached) */
+        if ((st = l->ops->inverse_cached
+                      ? l->ops->inverse_cached(ctx, l, xs[cur].data, x_in, MW_CACHE_FULL, &cache)
+                      : l->ops->inverse(ctx, l, xs[cur].data, x_in)) != MW_OK) {
             st = mw_annotate(ctx, st, "%s inverse", l->label);
             goto done;
         }
-        if ((st = l->ops->forward(ctx, l, x_in, NULL, MW_CACHE_FULL, &cache)) != MW_OK ||
+        if ((!l->ops->inverse_cached &&
+             (st = l->ops->forward(ctx, l, x_in, NULL, MW_CACHE_FULL, &cache)) != MW_OK) ||
             (st = l->ops->vjp(ctx, l, cache, hs[cur].data, hx, mw_at(ctx, g, l->theta_off))) !=
                 MW_OK) {
             st = mw_annotate(ctx, st, "%s", l->label);
