@@ -101,7 +101,7 @@ mw_status mw_ctx_open(mw_backend_kind backend, mw_dtype dtype, const mw_ctx_opts
     }
     if (backend != MW_BACKEND_CPU && !registered[backend] && loaders[backend]) {
         /* loaded on first use: a program that never opens it never maps its libraries */
-        char why[256] = "";
+        char why[640] = "";
         if (loaders[backend](why, sizeof why) != 0 || !registered[backend]) {
             snprintf(msg, msg_len, "--engine %s: %s", mw_backend_name(backend),
                      why[0] ? why : "its module registered no engine");

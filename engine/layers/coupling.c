@@ -56,6 +56,24 @@ static mw_status emit(mw_ctx *ctx, const mw_layer *l, const halves *hv, const vo
     return st;
 }
 
+/* The layer's cache from F's cache and z, both taken (set to NULL); z is kept only where
+ * σ is not the identity (vjp needs σ'(z)). */
+static mw_status make_cache(mw_ctx *ctx, const mw_layer *l, void **fcache, mw_tensor *z,
+                            coupling_cache **out)
+{
+    coupling_cache *c = calloc(1, sizeof *c);
+    if (!c)
+        return mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a layer cache");
+    c->f = *fcache;
+    *fcache = NULL;
+    if (l->spec->out_act != MW_ACT_IDENTITY) {
+        c->z = *z;
+        z->data = NULL;
+    }
+    *out = c;
+    return MW_OK;
+}
+
 static mw_status forward(mw_ctx *ctx, const mw_layer *l, const void *x, void *y,
                          mw_cache_level level, void **cache_out)
 {
@@ -67,19 +85,8 @@ static mw_status forward(mw_ctx *ctx, const mw_layer *l, const void *x, void *y,
     MW_GO(shift(ctx, l, &hv, x, level, &fcache, &z));
     if (y)
         MW_GO(emit(ctx, l, &hv, x, &z, y));
-    if (level != MW_CACHE_NONE) {
-        c = calloc(1, sizeof *c);
-        if (!c) {
-            st = mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a layer cache");
-            goto done;
-        }
-        c->f = fcache;
-        fcache = NULL;
-        if (l->spec->out_act != MW_ACT_IDENTITY) {
-            c->z = z;
-            z.data = NULL;
-        }
-    }
+    if (level != MW_CACHE_NONE)
+        MW_GO(make_cache(ctx, l, &fcache, &z, &c));
 done:
     l->inner->cache_free(ctx, fcache);
     mw_tensor_free(ctx, &z);
@@ -171,18 +178,9 @@ static mw_status inverse_cached(mw_ctx *ctx, const mw_layer *l, const void *y, v
                                                       "reconstructed input")));
     if (level == MW_CACHE_NONE)
         goto done;
-    c = calloc(1, sizeof *c);
-    if (!c) {
-        st = mw_fail(ctx, MW_ERR_NOMEM, "out of host memory for a layer cache");
-        goto done;
-    }
-    c->f = fcache;
-    fcache = NULL;
-    if (l->spec->out_act != MW_ACT_IDENTITY) { /* z = F(a) + b, as shift forms it */
+    if (l->spec->out_act != MW_ACT_IDENTITY) /* z = F(a) + b, as shift forms it */
         MW_GO(mw_axpby(ctx, d, vf, 1.0, vf, 1.0, xb));
-        c->z = f;
-        f.data = NULL;
-    }
+    MW_GO(make_cache(ctx, l, &fcache, &f, &c));
     *cache_out = c;
     c = NULL;
 done:
