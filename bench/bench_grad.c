@@ -106,6 +106,10 @@ static int bench_depth(mw_spec s, mw_backend_kind eng, mw_dtype dt, int repeats,
     size_t N = (size_t)s.batch * (size_t)s.width;
     double *x = malloc(N * sizeof *x), *t = malloc((size_t)repeats * sizeof *t);
     int *y = malloc((size_t)s.batch * sizeof *y);
+    if (!x || !t || !y) {
+        fprintf(stderr, "bench_grad: out of memory\n");
+        return 1;
+    }
     mw_synth d = mw_synth_default(s.width, s.classes, s.seed);
     mw_synth_batch(&d, 0, s.batch, x, y);
     if (mw_ctx_open(eng, dt, NULL, &ctx, msg, sizeof msg) != MW_OK) {
@@ -128,6 +132,10 @@ static int bench_depth(mw_spec s, mw_backend_kind eng, mw_dtype dt, int repeats,
             list[n++] = m;
         }
     double *tm = malloc((size_t)n * (size_t)repeats * sizeof *tm);
+    if (!tm) {
+        fprintf(stderr, "bench_grad: out of memory for %d x %d times\n", n, repeats);
+        return 1;
+    }
     size_t peak[MW_N_METHODS] = {0};
     mw_status st[MW_N_METHODS];
     char err[MW_N_METHODS][256];

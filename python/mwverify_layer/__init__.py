@@ -146,6 +146,38 @@ class Layer:
 # ---- frames -------------------------------------------------------------------------------
 
 
+class _Derived(Layer):
+    """What TorchLayer and JaxLayer share: the name, summary and input view they are given,
+    roundings from an int or a function of the shape, and accepts from the given function,
+    or else from building the layer for the shape (_build(shape, index) raises ValueError
+    for a shape it does not take)."""
+
+    def __init__(self, name, summary, reshape, accepts, roundings):
+        if reshape not in ("flat", "image") and not callable(reshape):
+            raise ValueError("reshape must be \"flat\", \"image\" or a function of the shape")
+        self.name = name
+        self.summary = summary
+        self.reshape = reshape
+        self._accepts = accepts
+        self._roundings = roundings
+
+    def roundings(self, shape):
+        r = self._roundings
+        return r(shape) if callable(r) else r
+
+    def accepts(self, shape):
+        if self._accepts is not None:
+            return self._accepts(shape)
+        try:
+            self._build(shape, 1)
+        except ValueError as e:
+            return False, str(e)
+        return True, ""
+
+    def _build(self, shape, index):
+        raise NotImplementedError("%s._build" % type(self).__name__)
+
+
 def _read_exact(stream, n, what):
     data = stream.read(n)
     if data is None or len(data) != n:

@@ -30,7 +30,7 @@ imported when the first JaxLayer is made, not when this module is.
 """
 import numpy as np
 
-from . import DomainError, Layer
+from . import DomainError, _Derived
 
 __all__ = ["JaxLayer"]
 
@@ -50,7 +50,7 @@ def _import_jax():
     return _jax
 
 
-class JaxLayer(Layer):
+class JaxLayer(_Derived):
     """An mwverify layer from JAX functions.
 
     make(shape, index) -> (init, forward, inverse): init(key) -> params (a pytree);
@@ -63,35 +63,16 @@ class JaxLayer(Layer):
 
     def __init__(self, make, name, summary, reshape="flat", accepts=None, roundings=None,
                  jit=True):
-        if reshape not in ("flat", "image") and not callable(reshape):
-            raise ValueError("reshape must be \"flat\", \"image\" or a function of the shape")
+        super().__init__(name, summary, reshape, accepts, roundings)
         _import_jax()
         self.make = make
-        self.name = name
-        self.summary = summary
-        self.reshape = reshape
-        self._accepts = accepts
-        self._roundings = roundings
         self.jit = jit
         self._made = {}  # (shape, index) -> (init, forward, inverse, treedef, leaf shapes)
         self._ops = {}   # (shape, index, op) -> compiled function
 
     # ---- description
 
-    def roundings(self, shape):
-        r = self._roundings
-        return r(shape) if callable(r) else r
-
-    def accepts(self, shape):
-        if self._accepts is not None:
-            return self._accepts(shape)
-        try:
-            self._fns(shape, 1)
-        except ValueError as e:
-            return False, str(e)
-        return True, ""
-
-    def _fns(self, shape, index):
+    def _build(self, shape, index):
         key = (shape, index)
         if key not in self._made:
             jax = _jax
@@ -124,12 +105,12 @@ class JaxLayer(Layer):
         return ["p%d" % i for i in range(count)]
 
     def params(self, shape, index):
-        _, _, _, _, shapes, names = self._fns(shape, index)
+        _, _, _, _, shapes, names = self._build(shape, index)
         return [(n, int(np.prod(s, dtype=np.int64))) for n, s in zip(names, shapes)]
 
     def init(self, shape, index, seed):
         jax = _jax
-        init = self._fns(shape, index)[0]
+        init = self._build(shape, index)[0]
         key = jax.random.PRNGKey(seed & 0xFFFFFFFF)
         key = jax.random.fold_in(key, (seed >> 32) & 0xFFFFFFFF)
         leaves = jax.tree_util.tree_leaves(init(key))
@@ -168,7 +149,7 @@ class JaxLayer(Layer):
         if key in self._ops:
             return self._ops[key]
         jax = _jax
-        _, fwd, inv, treedef, shapes, _ = self._fns(ctx.shape, ctx.index)
+        _, fwd, inv, treedef, shapes, _ = self._build(ctx.shape, ctx.index)
         view = self._view(ctx)
         flat_shape = (ctx.batch, ctx.features)
 

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 import torch.autograd.forward_ad as fwAD
 
-from . import DomainError, Layer
+from . import DomainError, _Derived
 
 try:  # torch >= 2.0
     from torch.func import functional_call as _functional_call
@@ -68,7 +68,7 @@ class _Inverse(torch.nn.Module):
         return self.m.inverse(y)
 
 
-class TorchLayer(Layer):
+class TorchLayer(_Derived):
     """An mwverify layer from an nn.Module factory.
 
     make_module(shape, index) -> nn.Module with forward(x) and inverse(y); shape is a
@@ -86,14 +86,8 @@ class TorchLayer(Layer):
 
     def __init__(self, make_module, name, summary, reshape="flat", accepts=None,
                  roundings=None, device="cpu", train=False):
-        if reshape not in ("flat", "image") and not callable(reshape):
-            raise ValueError("reshape must be \"flat\", \"image\" or a function of the shape")
+        super().__init__(name, summary, reshape, accepts, roundings)
         self.make_module = make_module
-        self.name = name
-        self.summary = summary
-        self.reshape = reshape
-        self._accepts = accepts
-        self._roundings = roundings
         self.device = torch.device(device)
         self.train = train
         if self.device.type == "cuda":
@@ -104,22 +98,7 @@ class TorchLayer(Layer):
 
     # ---- description
 
-    def roundings(self, shape):
-        r = self._roundings
-        if callable(r):
-            return r(shape)
-        return r
-
-    def accepts(self, shape):
-        if self._accepts is not None:
-            return self._accepts(shape)
-        try:
-            self._module(shape, 1)
-        except ValueError as e:
-            return False, str(e)
-        return True, ""
-
-    def _module(self, shape, index):
+    def _build(self, shape, index):
         key = (shape, index)
         if key not in self._built:
             m = self.make_module(shape, index)
@@ -132,7 +111,7 @@ class TorchLayer(Layer):
 
     def params(self, shape, index):
         out = []
-        for name, p in self._module(shape, index).named_parameters():
+        for name, p in self._build(shape, index).named_parameters():
             out.append((name if len(name) <= 31 else name[-31:], int(p.numel())))
         return out
 
@@ -150,7 +129,7 @@ class TorchLayer(Layer):
         tdt = _TORCH_DTYPE[np.dtype(ctx.dtype)]
         key = (ctx.shape, ctx.index, tdt)
         if key not in self._typed:
-            m = copy.deepcopy(self._module(ctx.shape, ctx.index)).to(device=self.device,
+            m = copy.deepcopy(self._build(ctx.shape, ctx.index)).to(device=self.device,
                                                                      dtype=tdt)
             m.train(self.train)
             names = [n for n, _ in m.named_parameters()]
