@@ -61,8 +61,9 @@ int main(int argc, char **argv)
         printf("%6ld %14.3e %14.3e\n", bits[b], fma_rate[b], tanh_rate[b]);
     }
     printf("\ngold on mwverify grad's default mlp (width 16, hidden 32, units 2, batch 8), out-act "
-           "tanh, F-act tanh\n%5s %6s %10s %10s %10s %12s %12s %10s\n", "depth", "bits", "seconds",
-           "estimate", "no-witness", "grad ops", "ops/s", "of fma/s");
+           "tanh, F-act tanh; seconds on one thread and on two (2t)\n%5s %6s %10s %10s %10s %10s %10s "
+           "%12s %12s %10s\n", "depth", "bits", "seconds", "estimate", "no-witness", "2t",
+           "2t no-wit.", "grad ops", "ops/s", "of fma/s");
     for (int d = 0; d < nd; d++)
         for (int b = 0; b < nb; b++) {
             mw_spec s = mw_spec_default();
@@ -87,6 +88,19 @@ int main(int argc, char **argv)
             st = st == MW_OK ? mw_gold_compute(&s, NULL, x, y, &o, &g, &err) : st;
             double bare = mw_now() - t0;
             mw_gold_free(&g);
+            /* the same two on two threads */
+            o.threads = 2;
+            o.fd_coords = -1;
+            t0 = mw_now();
+            st = st == MW_OK ? mw_gold_compute(&s, NULL, x, y, &o, &g, &err) : st;
+            double full2 = mw_now() - t0;
+            mw_gold_free(&g);
+            o.fd_coords = 0;
+            t0 = mw_now();
+            st = st == MW_OK ? mw_gold_compute(&s, NULL, x, y, &o, &g, &err) : st;
+            double bare2 = mw_now() - t0;
+            mw_gold_free(&g);
+            o.threads = 1;
             if (st != MW_OK) {
                 fprintf(stderr, "bench_gold: %s\n", err.msg);
                 return 3;
@@ -97,9 +111,9 @@ int main(int argc, char **argv)
             mw_gold_forward_ops(&s, &fma, &trans);
             double ops = 2.0 * 3.0 * (fma + trans);
             o.fd_coords = -1;
-            printf("%5d %6ld %10.3f %10.3f %10.3f %12.3e %12.3e %9.1f%%\n", s.depth, bits[b], full,
-                   mw_gold_cost_seconds(&s, &o), bare, ops, ops / bare,
-                   100.0 * ops / bare / fma_rate[b]);
+            printf("%5d %6ld %10.3f %10.3f %10.3f %10.3f %10.3f %12.3e %12.3e %9.1f%%\n", s.depth,
+                   bits[b], full, mw_gold_cost_seconds(&s, &o), bare, full2, bare2, ops,
+                   ops / bare, 100.0 * ops / bare / fma_rate[b]);
             free(x), free(y);
         }
     return 0;

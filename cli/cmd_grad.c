@@ -218,6 +218,7 @@ static int choose_network(const mw_cli *cli, grad_state *g, mw_grad_request *req
     req->dtype = g->what.dtype;
     req->methods = g->methods;
     req->oracle = g->oracle;
+    req->oracle.gold.threads = mw_cpu_count() >= 2 ? 2 : 1; /* one command: a core is free */
     req->engine = g->engine;
     char why[256];
     if (mw_spec_validate(&req->spec, why, sizeof why) != 0) {

@@ -384,6 +384,8 @@ static int run_suite(const suite_cmd *sc, int argc, char **argv)
                         "another name", s->run.junit);
     if (st == MW_OK && s->run.junit[0])
         st = mw_junit_check_path(s->run.junit, s->run.force || s->run.resume, &err);
+    /* gold on two threads where the jobs leave a core free for each (--jobs 1 on two) */
+    s->cfg.oracle.gold.threads = mw_cpu_count() / s->run.jobs >= 2 ? 2 : 1;
     if (st == MW_OK)
         st = mw_suite_prepare(sc->def, &s->cfg, s->run.jobs, &est, &err);
     if (st == MW_OK && s->run.dry_run)

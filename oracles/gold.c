@@ -3,6 +3,7 @@
  * bits the two results share (a Ziv-style check) — and witnessed independently by
  * central differences of the loss, computed in MPFR on chosen coordinates. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 
 mw_gold_opts mw_gold_opts_default(void)
 {
-    mw_gold_opts o = {256, 100.0, -1};
+    mw_gold_opts o = {256, 100.0, -1, 1};
     return o;
 }
 
@@ -165,43 +166,54 @@ static op_seconds op_costs(long bits)
 }
 
 /* Seconds of the forward pass from layer `from` on (L + 1: the head alone), at those
- * costs; a backward pass (mult = 1) adds its own: twice the multiply-adds (the input's
- * and the parameters' cotangents), an element operation per element, and a sech and a
- * square per tanh. The reference's loops cost about 2.5 forward passes a gradient here. */
+ * costs; a backward pass (backward = 1) adds its own: twice the multiply-adds (the input's
+ * and the parameters' cotangents) and an element operation per element, about 2.5 forward
+ * passes' worth of them in all, but no transcendental call: tanh's derivative is kept from
+ * the forward pass (reference.c). */
 static double pass_seconds(const mw_spec *s, int from, const op_seconds *c, int backward)
 {
     double work, trans;
     forward_work(s, from, &work, &trans);
-    return (work * c->fma + trans * c->tanh) * (backward ? 2.5 : 1.0);
+    return work * c->fma * (backward ? 2.5 : 1.0) + trans * c->tanh;
 }
 
 /* The layer of parameter j (1..L), or L + 1 for the head's. */
 static int layer_of(const mw_layout *lay, size_t j, int L);
 static size_t pick_coords(const mw_layout *lay, long fd_coords, size_t **out);
 
+/* Whether gold runs on two threads (mw_gold_opts.threads). */
+static int two_threads(const mw_spec *s, const mw_gold_opts *o)
+{
+    return o->threads >= 2 && mpfr_buildopt_tls_p() && s->coupling != MW_COUPLING_PLUGIN;
+}
+
 double mw_gold_cost_seconds(const mw_spec *s, const mw_gold_opts *o)
 {
     const op_seconds lo = op_costs(o->bits), hi = op_costs(o->bits + MW_GOLD_CHECK_EXTRA_BITS);
+    const int two = two_threads(s, o);
     /* the gradient at p and at p + 64 bits: a forward and a backward pass each */
-    double sec = pass_seconds(s, 1, &lo, 1) + pass_seconds(s, 1, &hi, 1);
+    double part[2] = {pass_seconds(s, 1, &lo, 1), pass_seconds(s, 1, &hi, 1)};
     /* the witness: two forward passes at p bits per coordinate it checks, each from the
-     * coordinate's own layer on (the layers before keep their outputs) */
+     * coordinate's own layer on (the layers before keep their outputs); on two threads
+     * every other coordinate on the second, after a forward pass of its own at p bits */
     mw_layout lay;
     if (mw_layout_build(s, &lay) != 0)
-        return sec;
+        return two ? fmax(part[0], part[1]) : part[0] + part[1];
     size_t *coords = NULL, n = pick_coords(&lay, o->fd_coords, &coords);
     double from[MW_MAX_DEPTH + 2];
     for (int l = 1; l <= s->depth + 1; l++)
         from[l] = -1.0;
+    if (two && n > 1)
+        part[1] += pass_seconds(s, 1, &lo, 0);
     for (size_t k = 0; k < n; k++) {
         int l = layer_of(&lay, coords[k], s->depth);
         if (from[l] < 0.0)
             from[l] = pass_seconds(s, l, &lo, 0);
-        sec += 2.0 * from[l];
+        part[two ? k % 2 : 0] += 2.0 * from[l];
     }
     free(coords);
     mw_layout_free(&lay);
-    return sec;
+    return two ? fmax(part[0], part[1]) : part[0] + part[1];
 }
 
 double mw_ref_pass_seconds(const mw_spec *s, long bits, int backward)
@@ -212,15 +224,20 @@ double mw_ref_pass_seconds(const mw_spec *s, long bits, int backward)
 
 double mw_gold_peak_bytes(const mw_spec *s, const mw_gold_opts *o)
 {
-    /* the p-bit and the (p + 64)-bit reference are alive together, with the result */
+    /* the p-bit and the (p + 64)-bit reference are alive together, with the result; on two
+     * threads with a witness, a second p-bit reference for the second thread's coordinates */
     mw_layout lay;
-    double P = 0.0;
+    double P = 0.0, extra = 0.0;
     if (mw_layout_build(s, &lay) == 0) {
         P = (double)lay.total;
+        size_t *coords = NULL, n = pick_coords(&lay, o->fd_coords, &coords);
+        if (two_threads(s, o) && n > 1)
+            extra = mw_ref_bytes(s, o->bits);
+        free(coords);
         mw_layout_free(&lay);
     }
     return mw_ref_bytes(s, o->bits) + mw_ref_bytes(s, o->bits + MW_GOLD_CHECK_EXTRA_BITS) +
-           16.0 * P;
+           extra + 16.0 * P;
 }
 
 /* ---- certification ---- */
@@ -300,12 +317,12 @@ static int central_difference(mw_ref *r, size_t j, int from, mpfr_t fd, mpfr_t k
     mpfr_set_ui_2exp(fd, 1, e - p / 3, MPFR_RNDN); /* h */
     mpfr_sub(th, keep, fd, MPFR_RNDN);             /* θ - h */
     mpfr_set(minus, th, MPFR_RNDN);
-    if (mw_ref_forward_from(r, from, msg, msg_len) != 0)
+    if (mw_ref_loss_from(r, from, msg, msg_len) != 0)
         return 1;
     mpfr_set(jm, mw_ref_loss(r), MPFR_RNDN);
     mpfr_add(th, keep, fd, MPFR_RNDN);             /* θ + h */
     mpfr_sub(minus, th, minus, MPFR_RNDN);         /* the stored (θ + h) - (θ - h) */
-    if (mw_ref_forward_from(r, from, msg, msg_len) != 0)
+    if (mw_ref_loss_from(r, from, msg, msg_len) != 0)
         return 1;
     mpfr_sub(fd, mw_ref_loss(r), jm, MPFR_RNDN);
     mpfr_div(fd, fd, minus, MPFR_RNDN);
@@ -328,32 +345,42 @@ static int layer_of(const mw_layout *lay, size_t j, int L)
     return layer ? layer : L + 1;
 }
 
-static int witness(mw_ref *r, const mw_ref *check, const mw_layout *lay, int L, long fd_coords,
-                   mw_gold *out, char *msg, size_t msg_len)
+/* The witness's central differences at coords[k] for k = from, from + step, ... < n, into
+ * fd[k], on r (its forward pass done at θ), last coordinates first: each perturbation
+ * recomputes from its own layer on, and the layers before it still hold the unperturbed
+ * outputs. Each difference depends on θ and the batch alone, so which reference computes
+ * which coordinate changes no number. */
+static int witness_part(mw_ref *r, const mw_layout *lay, int L, const size_t *coords, size_t n,
+                        size_t from, size_t step, mpfr_t *fd, char *msg, size_t msg_len)
 {
-    size_t *coords, n = pick_coords(lay, fd_coords, &coords);
-    out->fd_coords = n;
-    out->fd_agree_bits = NAN;
-    if (n == 0)
-        return fd_coords == 0 ? 0 : (snprintf(msg, msg_len, "out of memory"), 1);
-    long p = (long)mw_ref_bits(r), p2 = (long)mw_ref_bits(check);
-    mpfr_t fd, keep, minus, jm, t, d, floor_;
-    mpfr_inits2(p2, fd, keep, minus, jm, t, d, floor_, (mpfr_ptr)0);
-    scale_floor(check, lay->total, p, floor_);
+    if (from >= n)
+        return 0;
+    mpfr_t keep, minus, jm;
+    mpfr_inits2(mpfr_get_prec(fd[0]), keep, minus, jm, (mpfr_ptr)0);
     int rc = 0;
-    double worst = (double)p;
-    /* last coordinates first: each perturbation recomputes from its own layer on, and the
-     * layers before it still hold the unperturbed outputs */
-    for (size_t k = n; rc == 0 && k-- > 0;) {
+    for (size_t k = from + (n - 1 - from) / step * step;; k -= step) {
         size_t j = coords[k];
-        rc = central_difference(r, j, layer_of(lay, j, L), fd, keep, minus, jm, msg, msg_len);
-        if (rc == 0)
-            worst = fmin(worst, agree_bits(fd, mw_ref_grad(check, j), floor_, p, t, d));
+        if ((rc = central_difference(r, j, layer_of(lay, j, L), fd[k], keep, minus, jm, msg,
+                                     msg_len)) != 0 ||
+            k < from + step)
+            break;
     }
-    out->fd_agree_bits = worst;
-    mpfr_clears(fd, keep, minus, jm, t, d, floor_, (mpfr_ptr)0);
-    free(coords);
+    mpfr_clears(keep, minus, jm, (mpfr_ptr)0);
     return rc;
+}
+
+/* The witness's verdict: the fewest bits a central difference shares with gold. */
+static double witness_bits(const mw_ref *check, const mw_layout *lay, long p,
+                           const size_t *coords, size_t n, mpfr_t *fd)
+{
+    mpfr_t t, d, floor_;
+    mpfr_inits2(mpfr_get_prec(fd[0]), t, d, floor_, (mpfr_ptr)0);
+    scale_floor(check, lay->total, p, floor_);
+    double worst = (double)p;
+    for (size_t k = 0; k < n; k++)
+        worst = fmin(worst, agree_bits(fd[k], mw_ref_grad(check, coords[k]), floor_, p, t, d));
+    mpfr_clears(t, d, floor_, (mpfr_ptr)0);
+    return worst;
 }
 
 /* ---- gold ---- */
@@ -381,18 +408,87 @@ static void certify(const mw_ref *r, const mw_ref *check, mw_gold *out)
     mpfr_clears(t, d, floor_, (mpfr_ptr)0);
 }
 
+/* A reference at `bits` with θ and the batch set, and its gradient (grad) or its forward
+ * pass alone. */
 static int run_reference(const mw_spec *s, long bits, const double *theta, const double *x,
-                         const int *labels, mw_ref **out, char *msg, size_t msg_len)
+                         const int *labels, int grad, mw_ref **out, char *msg, size_t msg_len)
 {
     if (mw_ref_new(s, bits, out, msg, msg_len) != 0)
         return 1;
     if (mw_ref_set_params(*out, theta, msg, msg_len) != 0 ||
         mw_ref_set_batch(*out, x, labels, msg, msg_len) != 0 ||
-        mw_ref_gradient(*out, msg, msg_len) != 0) {
+        (grad ? mw_ref_gradient(*out, msg, msg_len) : mw_ref_loss_from(*out, 1, msg, msg_len)) != 0) {
         mw_ref_free(*out);
         *out = NULL;
         return 1;
     }
+    return 0;
+}
+
+/* One thread's share of gold: a reference gradient at `bits`, then the witness's
+ * coordinates from, from + step, ... on a p-bit reference — the gradient's own when it is
+ * at p bits, else one of its own. */
+typedef struct gold_part {
+    const mw_spec *spec;
+    const double *theta, *x;
+    const int *labels;
+    const mw_layout *lay;
+    long bits, p;
+    const size_t *coords;
+    size_t n, from, step;
+    mpfr_t *fd;
+    int threaded; /* on a thread of its own: frees MPFR's caches of that thread at the end */
+    mw_ref *grad; /* out: the reference with its gradient */
+    int rc;
+    char msg[sizeof(((mw_err *)0)->msg)];
+} gold_part;
+
+static void *gold_part_run(void *arg)
+{
+    gold_part *g = arg;
+    mw_ref *fd_ref = NULL;
+    g->rc = run_reference(g->spec, g->bits, g->theta, g->x, g->labels, 1, &g->grad, g->msg,
+                          sizeof g->msg);
+    if (g->rc == 0 && g->from < g->n) {
+        mw_ref *w = g->grad;
+        if (g->bits != g->p)
+            g->rc = run_reference(g->spec, g->p, g->theta, g->x, g->labels, 0, &fd_ref, g->msg,
+                                  sizeof g->msg);
+        w = fd_ref ? fd_ref : w;
+        if (g->rc == 0)
+            g->rc = witness_part(w, g->lay, g->spec->depth, g->coords, g->n, g->from, g->step,
+                                 g->fd, g->msg, sizeof g->msg);
+    }
+    mw_ref_free(fd_ref);
+    if (g->threaded)
+        mpfr_free_cache2(MPFR_FREE_LOCAL_CACHE);
+    return NULL;
+}
+
+/* The two parts: the p-bit gradient and the (p+64)-bit one, each with its share of the
+ * witness; side by side on two threads when asked and possible, else one after the other
+ * with the whole witness on the p-bit reference. */
+static int run_parts(gold_part part[2], int threads, char *msg, size_t msg_len)
+{
+    pthread_t th;
+    int two = threads >= 2 && mpfr_buildopt_tls_p() &&
+              part[0].spec->coupling != MW_COUPLING_PLUGIN; /* two_threads() */
+    part[0].step = part[1].step = two ? 2 : 1;
+    part[0].from = 0;
+    part[1].from = two ? 1 : part[1].n; /* one thread: the check run takes no coordinate */
+    part[1].threaded = two;
+    if (two && pthread_create(&th, NULL, gold_part_run, &part[1]) != 0)
+        two = 0, part[0].step = part[1].step = 1, part[1].from = part[1].n, part[1].threaded = 0;
+    gold_part_run(&part[0]);
+    if (two)
+        pthread_join(th, NULL);
+    else
+        gold_part_run(&part[1]);
+    for (int i = 0; i < 2; i++)
+        if (part[i].rc != 0) {
+            snprintf(msg, msg_len, "%s", part[i].msg);
+            return 1;
+        }
     return 0;
 }
 
@@ -412,6 +508,8 @@ mw_status mw_gold_compute(const mw_spec *spec, const double *theta, const double
     mw_layout lay = {0};
     mw_status st = MW_OK;
     double *th = NULL;
+    size_t *coords = NULL, n = 0;
+    mpfr_t *fd = NULL;
     if (mw_layout_build(spec, &lay) != 0)
         return mw_err_set(err, MW_ERR_NOMEM, "gold oracle: out of memory");
     if (!theta) { /* no parameters given: the spec's initial ones */
@@ -427,21 +525,29 @@ mw_status mw_gold_compute(const mw_spec *spec, const double *theta, const double
     out->check_bits = o.bits + MW_GOLD_CHECK_EXTRA_BITS;
     out->hi = malloc(out->P * sizeof *out->hi);
     out->lo = malloc(out->P * sizeof *out->lo);
-    if (!out->hi || !out->lo) {
+    n = pick_coords(&lay, o.fd_coords, &coords);
+    if (n && (fd = malloc(n * sizeof *fd)))
+        for (size_t k = 0; k < n; k++)
+            mpfr_init2(fd[k], out->check_bits);
+    if (!out->hi || !out->lo || (o.fd_coords != 0 && !coords) || (n && !fd)) {
         st = mw_err_set(err, MW_ERR_NOMEM, "gold oracle: out of memory");
         goto done;
     }
-    if (run_reference(spec, o.bits, theta, x, labels, &r, msg, msg_len) != 0 ||
-        run_reference(spec, out->check_bits, theta, x, labels, &check, msg, msg_len) != 0) {
+    gold_part part[2];
+    for (int i = 0; i < 2; i++)
+        part[i] = (gold_part){.spec = spec, .theta = theta, .x = x, .labels = labels,
+                              .lay = &lay, .bits = i ? out->check_bits : o.bits, .p = o.bits,
+                              .coords = coords, .n = n, .fd = fd};
+    int failed = run_parts(part, o.threads, msg, msg_len);
+    r = part[0].grad, check = part[1].grad;
+    if (failed) {
         st = MW_ERR_ARG; /* the message is the reference's */
         goto done;
     }
 
     certify(r, check, out);
-    if (witness(r, check, &lay, spec->depth, o.fd_coords, out, msg, msg_len) != 0) {
-        st = MW_ERR_ARG; /* the message is the reference's */
-        goto done;
-    }
+    out->fd_coords = n;
+    out->fd_agree_bits = n ? witness_bits(check, &lay, o.bits, coords, n, fd) : NAN;
     out->seconds = mw_now() - t0;
     out->certified = out->certified_bits >= o.floor_bits;
     if (!out->certified) {
@@ -455,6 +561,10 @@ mw_status mw_gold_compute(const mw_spec *spec, const double *theta, const double
 done:
     mw_ref_free(r);
     mw_ref_free(check);
+    for (size_t k = 0; fd && k < n; k++)
+        mpfr_clear(fd[k]);
+    free(fd);
+    free(coords);
     mw_layout_free(&lay);
     free(th);
     if (st != MW_OK)

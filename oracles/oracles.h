@@ -63,6 +63,12 @@ typedef struct mw_gold_opts {
     long fd_coords;     /* finite-difference witness: coordinates to check; -1 (default):
                            all of them up to 64 parameters, else about 64 spread over every
                            tensor; 0: no witness */
+    int threads;        /* 1 (default, also for 0) or 2: the p- and (p+64)-bit gradients side by
+                           side, then the witness's coordinates split between two threads; the
+                           same numbers either way. A plugin's layer always runs on one (its
+                           MPFR passes need not be thread-safe). MPFR's caches are per
+                           thread (it is built thread-safe on every platform we support,
+                           which mw_gold_compute checks) */
 } mw_gold_opts;
 
 mw_gold_opts mw_gold_opts_default(void);

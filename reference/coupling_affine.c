@@ -14,15 +14,15 @@ int ref_affine_forward(mw_ref *r, int l, char *msg, size_t msg_len)
     ref_halves(r, l, &off_a, &off_b);
     ref_f_forward(r, l);
     mpfr_t *F = ref_f_out(r, l), *xin = ref_layer_in(r, l), *xout = ref_layer_out(r, l);
-    mpfr_t *zc = ref_zc(r, l);
+    mpfr_t *dzc = ref_dzc(r, l);
     for (size_t b = 0; b < r->B; b++)
         for (size_t j = 0; j < h; j++) {
-            mpfr_ptr z = zc[b * h + j];
+            mpfr_ptr z = r->t1;
             mpfr_tanh(r->t0, F[b * 2 * h + j], RND);              /* s = tanh(r) */
             mpfr_exp(r->t0, r->t0, RND);                           /* exp(s) */
             mpfr_mul(z, xin[b * n + off_b + j], r->t0, RND);       /* b ⊙ exp(s) */
             mpfr_add(z, z, F[b * 2 * h + h + j], RND);             /* + t */
-            ref_act(r, r->s.out_act, xout[b * n + off_b + j], z);
+            ref_act(r, r->s.out_act, xout[b * n + off_b + j], r->loss_only ? NULL : dzc[b * h + j], z);
             mpfr_set(xout[b * n + off_a + j], xin[b * n + off_a + j], RND);
         }
     return 0;
@@ -33,13 +33,12 @@ int ref_affine_reverse(mw_ref *r, int l, char *msg, size_t msg_len)
     (void)msg, (void)msg_len;
     size_t off_a, off_b, n = r->n, h = r->h;
     ref_halves(r, l, &off_a, &off_b);
-    mpfr_t *F = ref_f_out(r, l), *xin = ref_layer_in(r, l), *zc = ref_zc(r, l);
+    mpfr_t *F = ref_f_out(r, l), *xin = ref_layer_in(r, l), *dzc = ref_dzc(r, l);
     mpfr_t *hF = r->hv; /* (B, C, H, W): F's output cotangent, h_r then h_t */
     for (size_t b = 0; b < r->B; b++)
         for (size_t j = 0; j < h; j++) {
             mpfr_srcptr raw = F[b * 2 * h + j], xb = xin[b * n + off_b + j];
-            ref_dact(r, r->s.out_act, r->t0, zc[b * h + j]);
-            mpfr_mul(r->t0, r->hy[b * n + off_b + j], r->t0, RND); /* h_z */
+            mpfr_mul(r->t0, r->hy[b * n + off_b + j], dzc[b * h + j], RND); /* h_z */
             mpfr_tanh(r->t1, raw, RND);
             mpfr_exp(r->t1, r->t1, RND);                            /* exp(s) */
             mpfr_mul(r->hx[b * n + off_b + j], r->t0, r->t1, RND);  /* h_b */

@@ -54,6 +54,10 @@ int mw_ref_forward(mw_ref *r, char *msg, size_t msg_len);
 /* The same from coupling layer `layer` on (1..L, or L+1 for the head alone), reusing the
  * stored outputs of the layers before it: after a change to that layer's parameters. */
 int mw_ref_forward_from(mw_ref *r, int layer, char *msg, size_t msg_len);
+/* mw_ref_forward_from for the loss alone: it keeps none of the activations' derivatives
+ * that a reverse pass needs (a third of a tanh network's forward work), so a vjp after it
+ * needs mw_ref_forward again. */
+int mw_ref_loss_from(mw_ref *r, int layer, char *msg, size_t msg_len);
 /* Forward pass, loss and the exact reverse-mode gradient of every parameter and of the
  * input. */
 int mw_ref_gradient(mw_ref *r, char *msg, size_t msg_len);
@@ -75,5 +79,10 @@ mpfr_srcptr mw_ref_input_grad(const mw_ref *r, size_t i); /* (b, f) at b*width +
  * revnet: before any ψ, so f indexes (C, H, W) of mw_spec_layer_shape(layer); layer L's
  * is the body's output x_L. */
 mpfr_srcptr mw_ref_activation(const mw_ref *r, int layer, size_t i);
+
+/* The reference's tanh: y = tanh(z) and, unless d is NULL, d = tanh'(z) = sech²(z), from one
+ * exponential, each within 4 ulps of the exact value at y's and d's precision (ta and tb:
+ * scratch at that precision, distinct from the rest). reference.c says how. */
+void mw_ref_tanh_sech2(mpfr_ptr y, mpfr_ptr d, mpfr_srcptr z, mpfr_ptr ta, mpfr_ptr tb);
 
 #endif

@@ -28,10 +28,11 @@ struct mw_ref {
     mpfr_t *xs;         /* (blocks-1) N: ψ(x_{l-1}), the input of the first layer of blocks 2.. */
     size_t n_xs;
     int *labels;
-    mpfr_t *zc;         /* L (B h): the coupling's pre-σ z */
-    /* per (layer, unit) at (l-1) k + (u-1), each (B, out, H, W): pre-activation,
-     * activation, BN's x̂ and output; rstd (out) */
-    mpfr_t **z, **p, **xhat, **rstd, **q;
+    mpfr_t *dzc;        /* L (B h): σ'(z) at the coupling's pre-σ z, all reverse needs of z */
+    /* per (layer, unit) at (l-1) k + (u-1), each (B, out, H, W): act'(z) at the
+     * pre-activation z (all that the reverse pass needs of z), the activation, BN's x̂ and
+     * output; rstd (out) */
+    mpfr_t **dz, **p, **xhat, **rstd, **q;
     mpfr_t *feat, *hf;    /* B nh: pooled x_L and its cotangent */
     mpfr_t *logits, *lse; /* B C, B */
     mpfr_t loss;
@@ -40,10 +41,11 @@ struct mw_ref {
      * F's output into hv, as (B, out_k, H, W), before ref_f_backward. */
     mpfr_t *hx, *hy, *ig; /* N: cotangents, and the input's */
     mpfr_t *hu, *hv;      /* B maxw: cotangents inside F */
-    /* scratch: t0..t3 are free to a layer type's element loops, but ref_f_forward,
-     * ref_f_backward, ref_act and ref_dact use them too */
-    mpfr_t alpha, eps, t0, t1, t2, t3;
+    /* scratch: t0..t3 are free to a layer type's element loops, but ref_f_forward and
+     * ref_f_backward use them too; ta and tb are ref_act's own */
+    mpfr_t alpha, eps, t0, t1, t2, t3, ta, tb;
     int have_forward; /* the stored forward pass is that of the current θ and x */
+    int loss_only;    /* mw_ref_loss_from: ref_act's callers pass no derivative to fill */
 };
 
 /* ---- shared pieces (reference.c) ---- */
@@ -55,8 +57,8 @@ void ref_halves(const mw_ref *r, int l, size_t *off_a, size_t *off_b);
 /* Layer l's input (B, n): x_{l-1}, or ψ(x_{l-1}) where a block begins; its output x_l. */
 mpfr_t *ref_layer_in(mw_ref *r, int l);
 mpfr_t *ref_layer_out(mw_ref *r, int l);
-/* Layer l's pre-σ z, (B, h): h = n/2 values per sample, those of the b half. */
-mpfr_t *ref_zc(mw_ref *r, int l);
+/* Layer l's σ'(z) at its pre-σ z, (B, h): h = n/2 values per sample, those of the b half. */
+mpfr_t *ref_dzc(mw_ref *r, int l);
 
 /* F of layer l on the a half of its input: every unit map -> act -> [BN], stored. */
 void ref_f_forward(mw_ref *r, int l);
@@ -69,8 +71,8 @@ mpfr_t *ref_f_out(mw_ref *r, int l);
 void ref_f_backward(mw_ref *r, int l);
 
 /* act(z) and act'(z) for F's activation or σ (α from the spec; PyTorch at 0). */
-void ref_act(mw_ref *r, mw_act a, mpfr_ptr y, mpfr_srcptr z);
-void ref_dact(mw_ref *r, mw_act a, mpfr_ptr d, mpfr_srcptr z);
+/* y = act(z) and d = act'(z) (d may be NULL); z may alias r->t0..t3 but not y or d. */
+void ref_act(mw_ref *r, mw_act a, mpfr_ptr y, mpfr_ptr d, mpfr_srcptr z);
 
 /* ---- the layer types' functions, registered in the table of layers.c ---- */
 

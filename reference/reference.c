@@ -94,7 +94,7 @@ static int alloc_units(mw_ref *r)
         for (int u = 1; u <= r->k; u++) {
             size_t i = unit_idx(r, l, u), m = unit_count(r, l, u), out, in;
             unit_dims(r, l, u, &out, &in);
-            if (!(r->z[i] = mp_new(m, r->prec)) || !(r->p[i] = mp_new(m, r->prec)))
+            if (!(r->dz[i] = mp_new(m, r->prec)) || !(r->p[i] = mp_new(m, r->prec)))
                 return 1;
             if (r->s.bn && (!(r->xhat[i] = mp_new(m, r->prec)) ||
                             !(r->rstd[i] = mp_new(out, r->prec)) ||
@@ -160,8 +160,8 @@ int mw_ref_new(const mw_spec *spec, mpfr_prec_t bits, mw_ref **out, char *msg, s
     r->x = mp_new((size_t)(r->L + 1) * r->N, bits);
     r->xs = mp_new(r->n_xs, bits);
     r->labels = calloc(r->B, sizeof *r->labels);
-    r->zc = mp_new((size_t)r->L * r->B * r->h, bits);
-    r->z = calloc(U, sizeof *r->z);
+    r->dzc = mp_new((size_t)r->L * r->B * r->h, bits);
+    r->dz = calloc(U, sizeof *r->dz);
     r->p = calloc(U, sizeof *r->p);
     r->xhat = calloc(U, sizeof *r->xhat);
     r->rstd = calloc(U, sizeof *r->rstd);
@@ -175,11 +175,12 @@ int mw_ref_new(const mw_spec *spec, mpfr_prec_t bits, mw_ref **out, char *msg, s
     r->ig = mp_new(r->N, bits);
     r->hu = mp_new(r->B * r->maxw, bits);
     r->hv = mp_new(r->B * r->maxw, bits);
-    int ok = r->theta && r->g && r->x && r->xs && r->labels && r->zc && r->z && r->p &&
+    int ok = r->theta && r->g && r->x && r->xs && r->labels && r->dzc && r->dz && r->p &&
              r->xhat && r->rstd && r->q && r->feat && r->hf && r->logits && r->lse && r->hx &&
              r->hy && r->ig && r->hu && r->hv;
     ok = ok && alloc_units(r) == 0;
-    mpfr_inits2(bits, r->loss, r->alpha, r->eps, r->t0, r->t1, r->t2, r->t3, (mpfr_ptr)0);
+    mpfr_inits2(bits, r->loss, r->alpha, r->eps, r->t0, r->t1, r->t2, r->t3, r->ta, r->tb,
+                (mpfr_ptr)0);
     /* the constants are the binary64 values of their decimal literals, converted exactly */
     mpfr_set_d(r->alpha, spec->leaky_slope, RND);
     mpfr_set_d(r->eps, spec->bn_eps, RND);
@@ -211,7 +212,7 @@ static double ref_values(const mw_spec *spec)
                (spec->arch == MW_ARCH_REVNET ? (double)(spec->blocks - 1) * (double)r.N : 0.0) +
                (double)r.L * (double)r.B * (double)r.h + 2.0 * (double)(r.B * r.nh) +
                (double)(r.B * r.C) + (double)r.B + 3.0 * (double)r.N +
-               2.0 * (double)(r.B * r.maxw) + 7.0;
+               2.0 * (double)(r.B * r.maxw) + 9.0;
     for (int l = 1; l <= r.L; l++)
         for (int u = 1; u <= r.k; u++) {
             size_t out, in;
@@ -240,13 +241,13 @@ void mw_ref_free(mw_ref *r)
     mp_free(r->x, (size_t)(r->L + 1) * r->N);
     mp_free(r->xs, r->n_xs);
     free(r->labels);
-    mp_free(r->zc, (size_t)r->L * r->B * r->h);
+    mp_free(r->dzc, (size_t)r->L * r->B * r->h);
     for (int l = 1; l <= r->L; l++)
         for (int u = 1; u <= r->k; u++) {
             size_t i = unit_idx(r, l, u), m = unit_count(r, l, u), out, in;
             unit_dims(r, l, u, &out, &in);
-            if (r->z)
-                mp_free(r->z[i], m);
+            if (r->dz)
+                mp_free(r->dz[i], m);
             if (r->p)
                 mp_free(r->p[i], m);
             if (r->xhat)
@@ -256,13 +257,14 @@ void mw_ref_free(mw_ref *r)
             if (r->q)
                 mp_free(r->q[i], m);
         }
-    free(r->z), free(r->p), free(r->xhat), free(r->rstd), free(r->q);
+    free(r->dz), free(r->p), free(r->xhat), free(r->rstd), free(r->q);
     mp_free(r->feat, r->B * r->nh), mp_free(r->hf, r->B * r->nh);
     mp_free(r->logits, r->B * r->C);
     mp_free(r->lse, r->B);
     mp_free(r->hx, r->N), mp_free(r->hy, r->N), mp_free(r->ig, r->N);
     mp_free(r->hu, r->B * r->maxw), mp_free(r->hv, r->B * r->maxw);
-    mpfr_clears(r->loss, r->alpha, r->eps, r->t0, r->t1, r->t2, r->t3, (mpfr_ptr)0);
+    mpfr_clears(r->loss, r->alpha, r->eps, r->t0, r->t1, r->t2, r->t3, r->ta, r->tb,
+                (mpfr_ptr)0);
     mw_layout_free(&r->lay);
     free(r);
 }
@@ -318,42 +320,66 @@ mpfr_ptr mw_ref_input(mw_ref *r, size_t i)
 
 /* ---- activations ---- */
 
-void ref_act(mw_ref *r, mw_act a, mpfr_ptr y, mpfr_srcptr z)
+/* tanh and its derivative from one exponential: with E = expm1(2|z|) >= 0,
+ *   tanh|z| = E / (E + 2),   sech²z = 1 - tanh²z = 4 (E + 1) / (E + 2)²,
+ * every operation on non-negative operands, so neither cancels and each result is within
+ * a few ulps (mpfr_tanh and mpfr_sech are within half of one, but cost an exponential each:
+ * two per activation and gradient, against one here). Gold's certificate does not rest on
+ * these roundings: it compares the whole gradient at p and p + 64 bits. Far out expm1 would
+ * overflow MPFR's exponent range (and raise the overflow flag that fails the pass), so
+ * beyond |z| = 2^20 the correctly rounded functions take over. */
+void mw_ref_tanh_sech2(mpfr_ptr y, mpfr_ptr d, mpfr_srcptr z, mpfr_ptr ta, mpfr_ptr tb)
+{
+    if (mpfr_cmpabs_ui(z, 1ul << 20) > 0 || !mpfr_number_p(z)) {
+        if (d) {
+            mpfr_sech(d, z, RND);
+            mpfr_sqr(d, d, RND);
+        }
+        mpfr_tanh(y, z, RND);
+        return;
+    }
+    const int neg = mpfr_signbit(z);
+    mpfr_abs(ta, z, RND);
+    mpfr_mul_2ui(ta, ta, 1, RND); /* 2|z|, exact */
+    mpfr_expm1(ta, ta, RND);      /* E */
+    mpfr_add_ui(tb, ta, 2, RND);  /* E + 2 */
+    if (d) {
+        mpfr_add_ui(d, ta, 1, RND); /* E + 1 */
+        mpfr_div(d, d, tb, RND);
+        mpfr_div(d, d, tb, RND);
+        mpfr_mul_2ui(d, d, 2, RND); /* 4 (E + 1) / (E + 2)², exact scaling */
+    }
+    mpfr_div(y, ta, tb, RND);
+    mpfr_setsign(y, y, neg, RND); /* tanh is odd; tanh(-0) = -0 */
+}
+
+void ref_act(mw_ref *r, mw_act a, mpfr_ptr y, mpfr_ptr d, mpfr_srcptr z)
 {
     switch (a) {
     case MW_ACT_RELU:
+        if (d)
+            mpfr_set_ui(d, mpfr_sgn(z) > 0 ? 1 : 0, RND);
         if (mpfr_sgn(z) > 0)
             mpfr_set(y, z, RND);
         else
             mpfr_set_zero(y, 1);
         break;
-    case MW_ACT_TANH: mpfr_tanh(y, z, RND); break;
+    case MW_ACT_TANH: mw_ref_tanh_sech2(y, d, z, r->ta, r->tb); break;
     case MW_ACT_LEAKY:
-        if (mpfr_sgn(z) > 0)
+        if (mpfr_sgn(z) > 0) {
+            if (d)
+                mpfr_set_ui(d, 1, RND);
             mpfr_set(y, z, RND);
-        else
+        } else {
+            if (d)
+                mpfr_set(d, r->alpha, RND);
             mpfr_mul(y, z, r->alpha, RND);
+        }
         break;
-    default: mpfr_set(y, z, RND);
-    }
-}
-
-/* act'(z): tanh' = sech(z)², which keeps its relative accuracy where 1 - tanh² does not. */
-void ref_dact(mw_ref *r, mw_act a, mpfr_ptr d, mpfr_srcptr z)
-{
-    switch (a) {
-    case MW_ACT_RELU: mpfr_set_ui(d, mpfr_sgn(z) > 0 ? 1 : 0, RND); break;
-    case MW_ACT_TANH:
-        mpfr_sech(d, z, RND);
-        mpfr_sqr(d, d, RND);
-        break;
-    case MW_ACT_LEAKY:
-        if (mpfr_sgn(z) > 0)
+    default:
+        if (d)
             mpfr_set_ui(d, 1, RND);
-        else
-            mpfr_set(d, r->alpha, RND);
-        break;
-    default: mpfr_set_ui(d, 1, RND);
+        mpfr_set(y, z, RND);
     }
 }
 
@@ -386,9 +412,9 @@ mpfr_t *ref_layer_out(mw_ref *r, int l)
     return r->x + (size_t)l * r->N;
 }
 
-mpfr_t *ref_zc(mw_ref *r, int l)
+mpfr_t *ref_dzc(mw_ref *r, int l)
 {
-    return r->zc + (size_t)(l - 1) * r->B * r->h;
+    return r->dzc + (size_t)(l - 1) * r->B * r->h;
 }
 
 /* ψ (docs/architecture.md §2) from the output of layer l-1, (B, C, H, W), to the input of layer l,
@@ -469,8 +495,7 @@ static void map_forward(mw_ref *r, int l, int u)
                                     mpfr_fma(r->t0, W[((o * in + k) * K + dy) * K + dx],
                                              a[k * S + iy * Wd + ix], r->t0, RND);
                     size_t e = (b * out + o) * S + y * Wd + x;
-                    mpfr_set(r->z[i][e], r->t0, RND);
-                    ref_act(r, r->s.f_act, r->p[i][e], r->t0);
+                    ref_act(r, r->s.f_act, r->p[i][e], r->loss_only ? NULL : r->dz[i][e], r->t0);
                 }
     }
 }
@@ -597,6 +622,15 @@ int mw_ref_forward_from(mw_ref *r, int layer, char *msg, size_t msg_len)
         return 1;
     r->have_forward = 1;
     return 0;
+}
+
+int mw_ref_loss_from(mw_ref *r, int layer, char *msg, size_t msg_len)
+{
+    r->loss_only = 1;
+    int rc = mw_ref_forward_from(r, layer, msg, msg_len);
+    r->loss_only = 0;
+    r->have_forward = 0; /* no derivatives for a vjp */
+    return rc;
 }
 
 int mw_ref_forward(mw_ref *r, char *msg, size_t msg_len)
@@ -733,10 +767,8 @@ void ref_f_backward(mw_ref *r, int l)
                 batchnorm_back(r, i, out, S, o, r->theta[poff(r, l, u, MW_PARAM_GAMMA) + o],
                                r->g[poff(r, l, u, MW_PARAM_GAMMA) + o],
                                r->g[poff(r, l, u, MW_PARAM_BETA) + o], hout);
-        for (size_t e = 0; e < r->B * out * S; e++) {
-            ref_dact(r, r->s.f_act, r->t0, r->z[i][e]);
-            mpfr_mul(hout[e], hout[e], r->t0, RND);
-        }
+        for (size_t e = 0; e < r->B * out * S; e++)
+            mpfr_mul(hout[e], hout[e], r->dz[i][e], RND);
         map_backward(r, l, u, hout, hin);
         mpfr_t *t = hout;
         hout = hin;

@@ -40,7 +40,8 @@ static const char *const rounding_keys[] = {"rel_l2",   "max_abs",         "max_
                                             "closure_err", "silver_vs_gold", "err_median_last",
                                             "err_max_last", "err_median_first", "growth",
                                             "dist_ref", "error", "cosine", "per_layer_rel_l2",
-                                            "rel_err", NULL};
+                                            "rel_err", "silver_vs_gold_per_layer_rel_l2",
+                                            "max_ulp_floored", NULL};
 
 static int in_list(const char *const *list, const char *key)
 {

@@ -163,6 +163,52 @@ START_TEST(gold_certifies_itself)
 }
 END_TEST
 
+/* Two threads give gold's numbers bit for bit: the p- and (p+64)-bit gradients side by side
+ * and the witness's coordinates split between them (the second thread on a p-bit reference
+ * of its own) — on a tanh mlp with all its coordinates, on a revnet with BN where the
+ * witness picks coordinates over every tensor, and with the fewest it takes (one per
+ * tensor). The time each took is no business of a test (bench_gold measures it). */
+START_TEST(gold_two_threads_same_numbers)
+{
+    static const long coords[] = {-1, -1, 1};
+    for (int k = 0; k < 3; k++) {
+        mw_spec s = k == 1 ? tu_small_revnet(2, MW_ACT_TANH, MW_ACT_TANH, 1, 0, tu_seed() + 7)
+                           : tu_small_spec(3, MW_ACT_TANH, MW_ACT_TANH, 0, tu_seed() + (uint64_t)k);
+        tu_net t;
+        tu_net_make(&t, &s, MW_F64);
+        mw_gold_opts o = mw_gold_opts_default();
+        o.fd_coords = coords[k];
+        mw_gold one, two;
+        mw_err err;
+        ck_assert_msg(mw_gold_compute(&s, NULL, t.x, t.labels, &o, &one, &err) == MW_OK, "%s",
+                      err.msg);
+        o.threads = 2;
+        ck_assert_msg(mw_gold_compute(&s, NULL, t.x, t.labels, &o, &two, &err) == MW_OK, "%s",
+                      err.msg);
+        mw_layout lay;
+        ck_assert(mw_layout_build(&s, &lay) == 0);
+        const size_t tensors = (size_t)lay.n_params;
+        mw_layout_free(&lay);
+        ck_assert_msg(one.fd_coords == two.fd_coords &&
+                          (k == 2 ? one.fd_coords == tensors : one.fd_coords > tensors),
+                      "case %d: %zu and %zu coordinates", k, one.fd_coords, two.fd_coords);
+        ck_assert(one.P == two.P && one.P == t.P);
+        ck_assert_msg(memcmp(one.hi, two.hi, t.P * sizeof *one.hi) == 0 &&
+                          memcmp(one.lo, two.lo, t.P * sizeof *one.lo) == 0,
+                      "case %d: the gradients differ", k);
+        ck_assert_msg(one.certified_bits == two.certified_bits && one.weakest == two.weakest &&
+                          one.fd_agree_bits == two.fd_agree_bits && one.loss == two.loss,
+                      "case %d: certified %.17g / %.17g, witness %.17g / %.17g", k,
+                      one.certified_bits, two.certified_bits, one.fd_agree_bits,
+                      two.fd_agree_bits);
+        ck_assert(one.certified && two.certified && one.fd_agree_bits >= 100);
+        mw_gold_free(&one);
+        mw_gold_free(&two);
+        tu_net_free(&t);
+    }
+}
+END_TEST
+
 /* A deliberately truncated oracle (30 bits) is caught: the 94-bit rerun shares far fewer
  * than 100 bits with it, which is an error naming where; with the floor lowered the same
  * low number is reported, not hidden. */
@@ -237,6 +283,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, silver_is_f64_backprop);
     tcase_add_test(tc, gold_certifies_itself);
+    tcase_add_test(tc, gold_two_threads_same_numbers);
     tcase_add_test(tc, truncated_gold_is_uncertified);
     tcase_add_test(tc, gold_certifies_cancellation_zeros);
     suite_add_tcase(s, tc);

@@ -466,6 +466,85 @@ START_TEST(agrees_with_f64_engine)
 }
 END_TEST
 
+/* |e| <= k · 2^-p: a relative error within k units of the last place at p bits (k = 2^i). */
+static int within_ulps(mpfr_srcptr e, unsigned long k, long p)
+{
+    mpfr_t a;
+    mpfr_init2(a, mpfr_get_prec(e));
+    mpfr_abs(a, e, MPFR_RNDN);
+    int ok = mpfr_cmp_ui_2exp(a, k, -p) <= 0;
+    mpfr_clear(a);
+    return ok;
+}
+
+/* The reference's tanh from one exponential is within 4 ulps of the correctly rounded tanh
+ * and sech² (mpfr_tanh, mpfr_sech squared at 64 bits more), keeps tanh odd (the sign of
+ * zero too), and hands over to MPFR's own functions past 2^20 without raising the
+ * overflow flag that fails a reference pass. Arguments from 2^-60 to 2^24, both signs,
+ * at 256 bits and at 53. */
+START_TEST(tanh_one_exponential)
+{
+    static const long precs[] = {256, 53};
+    for (int q = 0; q < 2; q++) {
+        const long p = precs[q];
+        mpfr_t z, y, d, ta, tb, want, e;
+        mpfr_inits2(p, z, y, d, ta, tb, (mpfr_ptr)0);
+        mpfr_inits2(p + 64, want, e, (mpfr_ptr)0);
+        uint64_t u = tu_seed();
+        int n = 0;
+        for (int k = 0; k < 2000; k++, n++) {
+            u = mw_splitmix64(u);
+            /* |z| = m 2^x, m in [1, 2), x in -60..24; every other one negative */
+            const double m = 1.0 + (double)(u >> 11) * 0x1p-53;
+            mpfr_set_d(z, k % 2 ? -m : m, MPFR_RNDN);
+            mpfr_mul_2si(z, z, (long)(u % 85) - 60, MPFR_RNDN);
+            if (k < 4) /* the edges: the hand-over point and just inside it */
+                mpfr_set_si_2exp(z, k % 2 ? -1 : 1, 20, MPFR_RNDN),
+                    k >= 2 ? mpfr_nextbelow(z) : (void)0;
+            mpfr_clear_flags();
+            mw_ref_tanh_sech2(y, d, z, ta, tb);
+            ck_assert_msg(!mpfr_overflow_p() && !mpfr_nanflag_p(), "flags raised at z = %.6e",
+                          mpfr_get_d(z, MPFR_RNDN));
+            mpfr_tanh(want, z, MPFR_RNDN);
+            mpfr_sub(e, y, want, MPFR_RNDN);
+            mpfr_div(e, e, want, MPFR_RNDN);
+            ck_assert_msg(within_ulps(e, 4, p),
+                          "%ld bits: tanh(%.17g) off by %.3g ulps", p, mpfr_get_d(z, MPFR_RNDN),
+                          mpfr_get_d(e, MPFR_RNDN) * ldexp(1.0, (int)p));
+            mpfr_sech(want, z, MPFR_RNDN);
+            mpfr_sqr(want, want, MPFR_RNDN);
+            if (mpfr_zero_p(want)) /* sech² below MPFR's range: zero both ways */
+                ck_assert(mpfr_zero_p(d));
+            else {
+                mpfr_sub(e, d, want, MPFR_RNDN);
+                mpfr_div(e, e, want, MPFR_RNDN);
+                ck_assert_msg(within_ulps(e, 4, p),
+                              "%ld bits: sech²(%.17g) off by %.3g ulps", p,
+                              mpfr_get_d(z, MPFR_RNDN), mpfr_get_d(e, MPFR_RNDN) * ldexp(1.0, (int)p));
+            }
+        }
+        /* odd, zero's sign kept; the derivative at 0 is 1 exactly */
+        mpfr_set_zero(z, -1);
+        mw_ref_tanh_sech2(y, d, z, ta, tb);
+        ck_assert(mpfr_zero_p(y) && mpfr_signbit(y) && mpfr_cmp_ui(d, 1) == 0);
+        /* far out: ±1 and a derivative that underflows to zero, no overflow flag */
+        mpfr_set_si_2exp(z, -3, 400, MPFR_RNDN);
+        mpfr_clear_flags();
+        mw_ref_tanh_sech2(y, d, z, ta, tb);
+        ck_assert(mpfr_cmp_si(y, -1) == 0 && mpfr_zero_p(d) && !mpfr_overflow_p());
+        /* no derivative asked: y alone */
+        mpfr_set_d(z, 0.5, MPFR_RNDN);
+        mw_ref_tanh_sech2(y, NULL, z, ta, tb);
+        mpfr_tanh(want, z, MPFR_RNDN);
+        mpfr_sub(e, y, want, MPFR_RNDN);
+        mpfr_div(e, e, want, MPFR_RNDN);
+        ck_assert(within_ulps(e, 4, p));
+        ck_assert(n == 2000);
+        mpfr_clears(z, y, d, ta, tb, want, e, (mpfr_ptr)0);
+    }
+}
+END_TEST
+
 START_TEST(bad_input_refused)
 {
     mw_spec s = tu_small_spec(2, MW_ACT_TANH, MW_ACT_TANH, 0, 1);
@@ -516,6 +595,7 @@ int main(void)
     tcase_add_test(tc, affine_zero_scale_is_additive);
     tcase_add_test(tc, layer_types_registered);
     tcase_add_test(tc, agrees_with_f64_engine);
+    tcase_add_test(tc, tanh_one_exponential);
     tcase_add_test(tc, bad_input_refused);
     suite_add_tcase(s, tc);
     return tu_main(s);
