@@ -61,9 +61,10 @@ int main(int argc, char **argv)
         printf("%6ld %14.3e %14.3e\n", bits[b], fma_rate[b], tanh_rate[b]);
     }
     printf("\ngold on mwverify grad's default mlp (width 16, hidden 32, units 2, batch 8), out-act "
-           "tanh, F-act tanh; seconds on one thread and on two (2t)\n%5s %6s %10s %10s %10s %10s %10s "
-           "%12s %12s %10s\n", "depth", "bits", "seconds", "estimate", "no-witness", "2t",
-           "2t no-wit.", "grad ops", "ops/s", "of fma/s");
+           "tanh, F-act tanh; seconds on one thread and on two (2t)\n"
+           "%5s %6s %10s %10s %10s %10s %10s %12s %12s %10s\n",
+           "depth", "bits", "seconds", "estimate", "no-witness", "2t", "2t no-wit.", "grad ops",
+           "ops/s", "of fma/s");
     for (int d = 0; d < nd; d++)
         for (int b = 0; b < nb; b++) {
             mw_spec s = mw_spec_default();

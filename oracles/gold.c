@@ -417,7 +417,8 @@ static int run_reference(const mw_spec *s, long bits, const double *theta, const
         return 1;
     if (mw_ref_set_params(*out, theta, msg, msg_len) != 0 ||
         mw_ref_set_batch(*out, x, labels, msg, msg_len) != 0 ||
-        (grad ? mw_ref_gradient(*out, msg, msg_len) : mw_ref_loss_from(*out, 1, msg, msg_len)) != 0) {
+        (grad ? mw_ref_gradient(*out, msg, msg_len)
+              : mw_ref_loss_from(*out, 1, msg, msg_len)) != 0) {
         mw_ref_free(*out);
         *out = NULL;
         return 1;

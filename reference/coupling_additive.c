@@ -14,7 +14,8 @@ int ref_additive_forward(mw_ref *r, int l, char *msg, size_t msg_len)
     for (size_t b = 0; b < r->B; b++)
         for (size_t j = 0; j < h; j++) {
             mpfr_add(r->t0, xin[b * n + off_b + j], F[b * h + j], RND); /* z */
-            ref_act(r, r->s.out_act, xout[b * n + off_b + j], r->loss_only ? NULL : dzc[b * h + j], r->t0);
+            ref_act(r, r->s.out_act, xout[b * n + off_b + j],
+                    r->loss_only ? NULL : dzc[b * h + j], r->t0);
             mpfr_set(xout[b * n + off_a + j], xin[b * n + off_a + j], RND);
         }
     return 0;

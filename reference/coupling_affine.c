@@ -22,7 +22,8 @@ int ref_affine_forward(mw_ref *r, int l, char *msg, size_t msg_len)
             mpfr_exp(r->t0, r->t0, RND);                           /* exp(s) */
             mpfr_mul(z, xin[b * n + off_b + j], r->t0, RND);       /* b ⊙ exp(s) */
             mpfr_add(z, z, F[b * 2 * h + h + j], RND);             /* + t */
-            ref_act(r, r->s.out_act, xout[b * n + off_b + j], r->loss_only ? NULL : dzc[b * h + j], z);
+            ref_act(r, r->s.out_act, xout[b * n + off_b + j],
+                    r->loss_only ? NULL : dzc[b * h + j], z);
             mpfr_set(xout[b * n + off_a + j], xin[b * n + off_a + j], RND);
         }
     return 0;

@@ -495,7 +495,8 @@ static void map_forward(mw_ref *r, int l, int u)
                                     mpfr_fma(r->t0, W[((o * in + k) * K + dy) * K + dx],
                                              a[k * S + iy * Wd + ix], r->t0, RND);
                     size_t e = (b * out + o) * S + y * Wd + x;
-                    ref_act(r, r->s.f_act, r->p[i][e], r->loss_only ? NULL : r->dz[i][e], r->t0);
+                    ref_act(r, r->s.f_act, r->p[i][e], r->loss_only ? NULL : r->dz[i][e],
+                            r->t0);
                 }
     }
 }

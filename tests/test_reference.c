@@ -520,7 +520,8 @@ START_TEST(tanh_one_exponential)
                 mpfr_div(e, e, want, MPFR_RNDN);
                 ck_assert_msg(within_ulps(e, 4, p),
                               "%ld bits: sech²(%.17g) off by %.3g ulps", p,
-                              mpfr_get_d(z, MPFR_RNDN), mpfr_get_d(e, MPFR_RNDN) * ldexp(1.0, (int)p));
+                              mpfr_get_d(z, MPFR_RNDN),
+                              mpfr_get_d(e, MPFR_RNDN) * ldexp(1.0, (int)p));
             }
         }
         /* odd, zero's sign kept; the derivative at 0 is 1 exactly */
