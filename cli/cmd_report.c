@@ -6,11 +6,14 @@
 
 #include "args.h"
 #include "cli.h"
+#include "export.h"
 #include "plot.h"
 #include "summary.h"
 
 typedef struct report_opts {
-    int json, per_layer;
+    int json, per_layer, force;
+    mw_export_table table;
+    mw_export_format format;
     char out[4096];
 } report_opts;
 
@@ -25,7 +28,24 @@ static const mw_field plot_fields[] = {
      .size = sizeof(((report_opts *)0)->out), .opt = "out", .meta = "FILE"},
     MW_FIELDS_END,
 };
+static const mw_field export_fields[] = {
+    {"table", MW_FK_ENUM, R(table),
+     "which observations, one row each: runs (a run's cell and its last step), steps\n"
+     "(every recorded gradient), epochs, layers (rel_l2 per coupling layer and the head,\n"
+     "at every step), networks (spec, status, oracle), fits, ratios, layer_checks",
+     .names = &mw_export_table_names, .opt = "table", .meta = "T"},
+    {"format", MW_FK_ENUM, R(format), "csv (a header line; pandas.read_csv reads it as it is) or\n"
+     "jsonl (one JSON object per line; pandas.read_json(..., lines=True))",
+     .names = &mw_export_format_names, .opt = "format", .meta = "F"},
+    {"out", MW_FK_STR, R(out), "write to this file (written whole or not at all) instead of\n"
+     "standard output", .size = sizeof(((report_opts *)0)->out), .opt = "out", .meta = "FILE",
+     .flags = MW_F_NO_DEFAULT},
+    {"force", MW_FK_BOOL, R(force), "replace an existing --out", .opt = "force"},
+    MW_FIELDS_END,
+};
 #undef R
+static const mw_record export_record = {"export", sizeof(report_opts), export_fields, NULL, NULL};
+static const mw_optgroup export_group = {NULL, "options", &export_record, 0};
 static const mw_record summary_record = {"summary", sizeof(report_opts), summary_fields, NULL, NULL};
 static const mw_record plot_record = {"plot", sizeof(report_opts), plot_fields, NULL, NULL};
 static const mw_optgroup summary_group = {NULL, "options", &summary_record, 0};
@@ -153,6 +173,51 @@ static int plot(int argc, char **argv)
     return fflush(stdout) != 0 ? MW_EXIT_RUNTIME : MW_EXIT_OK;
 }
 
+static int export_(int argc, char **argv)
+{
+    report_opts o = {0};
+    mw_cli cli = {.cmd = "report export", .words_meta = "FILE.h5"};
+    mw_cli_add(&cli, &export_group, &o);
+    int rc = parse(&cli, "usage: mwverify report export FILE.h5 [--table T] [--format csv|jsonl] "
+                         "[--out FILE]\n\n"
+                         "A report's observations in long (\"tidy\") form, one row each, every row\n"
+                         "with the columns that say what it is: the suite, the network's index and\n"
+                         "every field of its spec (arch, width, depth, f_act, out_act, seed, ...),\n"
+                         "and for rows of a run its index, method, dtype and status, then the\n"
+                         "row's own fields as reports/SCHEMA.md names them. A missing or\n"
+                         "non-finite number is an empty cell (null in jsonl); a run's steps\n"
+                         "and epochs keep their step and epoch numbers. In Python:\n\n"
+                         "  mwverify report export r.h5 --table epochs > epochs.csv\n"
+                         "  df = pandas.read_csv(\"epochs.csv\")\n"
+                         "  df.pivot_table(index=\"epoch\", columns=\"method\", values=\"rel_l2_max\")\n",
+                   argc, argv);
+    if (rc != MW_EXIT_OK || cli.help || mw_cli_parse_only)
+        return rc;
+    mw_report r;
+    mw_err err;
+    mw_status st = mw_report_load(&r, cli.words[0], &err);
+    if (st != MW_OK) {
+        mw_cli_error(cli.cmd, err.msg);
+        return mw_exit_of(st);
+    }
+    size_t bytes = 0;
+    if (o.out[0])
+        st = mw_report_export_file(o.out, o.force, cli.words[0], &r, o.table, o.format, &bytes,
+                                   &err);
+    else
+        st = mw_report_export(stdout, &r, o.table, o.format, &err);
+    if (st == MW_OK && o.out[0])
+        fprintf(stderr, "wrote %s: %zu rows of %s, %zu bytes\n", o.out,
+                mw_export_rows(&r, o.table), mw_name_of(&mw_export_table_names, (int)o.table),
+                bytes);
+    mw_report_free(&r);
+    if (st != MW_OK) {
+        mw_cli_error(cli.cmd, err.msg);
+        return mw_exit_of(st);
+    }
+    return MW_EXIT_OK;
+}
+
 static int schema(int argc, char **argv)
 {
     mw_cli cli = {.cmd = "report schema"};
@@ -179,12 +244,13 @@ int mw_cmd_report(int argc, char **argv)
     } subs[] = {
         {"summary", "the report's tables (or --json)", summary},
         {"plot", "its figure, as PNG or SVG (--out)", plot},
+        {"export", "its observations as CSV or JSON Lines, one row each", export_},
         {"schema", "the records of the files, field by field", schema},
     };
     const int n = sizeof subs / sizeof subs[0];
     if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
         FILE *f = argc < 1 ? stderr : stdout;
-        fprintf(f, "usage: mwverify report <summary|plot|schema> [FILE.h5] [options]\n\n");
+        fprintf(f, "usage: mwverify report <summary|plot|export|schema> [FILE.h5] [options]\n\n");
         for (int i = 0; i < n; i++)
             fprintf(f, "  %-9s %s\n", subs[i].name, subs[i].summary);
         fprintf(f, "\nA report is any file a suite, gradcheck --out, layer check --out or grad "
@@ -194,7 +260,8 @@ int mw_cmd_report(int argc, char **argv)
     for (int i = 0; i < n; i++)
         if (strcmp(argv[0], subs[i].name) == 0)
             return subs[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "mwverify report: unknown command '%s' (allowed: summary, plot, schema)\n",
+    fprintf(stderr, "mwverify report: unknown command '%s' (allowed: summary, plot, export, "
+                    "schema)\n",
             argv[0]);
     return MW_EXIT_USAGE;
 }

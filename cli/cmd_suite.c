@@ -22,6 +22,7 @@ typedef struct run_opts {
     char out[4096];
     char junit[4096];
     int resume, force, jobs, quiet, json, verbose, dry_run, per_layer;
+    double progress_every;
 } run_opts;
 
 #define R(m) offsetof(run_opts, m)
@@ -55,8 +56,13 @@ static const mw_field run_fields[] = {
      .opt = "per-layer"},
     {"json", MW_FK_BOOL, R(json), "one JSON object on standard output instead of the tables",
      .opt = "json"},
-    {"quiet", MW_FK_BOOL, R(quiet), "no estimate and no progress line on standard error",
+    {"quiet", MW_FK_BOOL, R(quiet), "no estimate and no progress on standard error",
      .opt = "quiet"},
+    {"progress_every", MW_FK_F64, R(progress_every),
+     "progress on standard error: on a terminal a bar by estimated cost, redrawn at every\n"
+     "finished network and epoch; elsewhere (a pipe, a CI log) a line at every finished\n"
+     "network and, between them, at most one per T (0: only at finished networks)",
+     .unit = MW_UNIT_SECONDS, .opt = "progress-every", .meta = "T", .lo = 0, .hi = 86400},
     MW_FIELDS_END,
 };
 #undef R
@@ -349,6 +355,7 @@ static int run_suite(const suite_cmd *sc, int argc, char **argv)
     snprintf(s->run.preset, sizeof s->run.preset, "%s", preset->name);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     s->run.jobs = cpus > 0 ? (int)cpus : 1;
+    s->run.progress_every = 30.0;
     mw_cli cli = {.cmd = sc->cmd, .words_meta = sc->words_meta};
     mw_cli_add(&cli, &run_group, &s->run);
     for (const mw_optgroup *const *g = sc->def->groups; *g; g++)
@@ -368,7 +375,7 @@ static int run_suite(const suite_cmd *sc, int argc, char **argv)
         return rc;
     }
     mw_err err;
-    mw_estimate est;
+    mw_estimate est = {0};
     mw_engine_info info;
     char pathbuf[512], cmdline[2048];
     mw_report rep;
@@ -397,10 +404,11 @@ static int run_suite(const suite_cmd *sc, int argc, char **argv)
     } else if (st == MW_OK) {
         mw_command_line(sc->cmd, argc, argv, cmdline, sizeof cmdline);
         mw_progress_line prog;
-        mw_progress_init(&prog, sc->cmd, s->run.quiet || s->run.json);
+        mw_progress_init(&prog, sc->cmd, s->run.quiet || s->run.json, s->run.progress_every);
         mw_suite_job job = {.def = sc->def, .cfg = &s->cfg, .path = path, .force = s->run.force,
                             .resume = s->run.resume, .jobs = s->run.jobs, .command_line = cmdline,
-                            .progress = mw_progress_suite, .progress_arg = &prog};
+                            .progress = mw_progress_suite, .progress_arg = &prog,
+                            .unit_cost = est.unit_cost};
         estimate_note note = {sc, s, &est};
         if (!s->run.quiet && !s->run.json)
             job.started = on_started, job.started_arg = &note;
@@ -422,6 +430,7 @@ static int run_suite(const suite_cmd *sc, int argc, char **argv)
             mw_report_free(&rep);
         }
     }
+    mw_estimate_release(&est);
     if (sc->def->release)
         sc->def->release(&s->cfg);
     free(s);

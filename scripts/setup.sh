@@ -6,7 +6,8 @@
 # real dataset of the `real` stability preset, read from /usr/share/datasets/fashion-mnist;
 # clang and libclang-rt-14-dev are for the libFuzzer harnesses, scripts/test.sh --fuzz;
 # libjansson-dev reads the layer protocol, python3-numpy serves its examples (python/) and
-# python3-torch runs the PyTorch example's test: about 150 packages and a minute of set-up,
+# python3-torch runs the PyTorch example's test, python3-pandas the test that reads
+# `report export`'s tables the way users do: about 160 packages and a minute of set-up,
 # a minute of tests. Debian has no JAX: the JAX example's test runs with a Python that has
 # it, named in MW_TEST_JAX_PYTHON, and is skipped otherwise.)
 set -euo pipefail
@@ -15,7 +16,8 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config libmpfr-dev libgmp-dev libhdf5-dev hdf5-tools
           check libsubunit-dev libopenblas-dev libplplot-dev plplot-driver-cairo
           python3-h5py zlib1g-dev dataset-fashion-mnist libxml2-dev python3-junitparser
-          clang libclang-rt-14-dev libjansson-dev python3-numpy python3-torch)
+          clang libclang-rt-14-dev libjansson-dev python3-numpy python3-torch
+          python3-pandas)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -509,6 +509,20 @@ long mw_suite_runs_per_unit(const mw_suite_def *def, const mw_suite_config *c)
     return def->runs_per_unit ? def->runs_per_unit(c) : mw_grid_runs_per_network(c);
 }
 
+void mw_estimate_release(mw_estimate *e)
+{
+    free(e->unit_cost);
+    e->unit_cost = NULL;
+}
+
+void mw_estimate_unit_cost(mw_estimate *e, long n_units, long u, double cost)
+{
+    if (!e->unit_cost && n_units > 0)
+        e->unit_cost = calloc((size_t)n_units, sizeof *e->unit_cost);
+    if (e->unit_cost && u >= 0 && u < n_units)
+        e->unit_cost[u] = cost;
+}
+
 mw_status mw_suite_prepare(const mw_suite_def *def, mw_suite_config *c, int jobs,
                            mw_estimate *est, mw_err *err)
 {
@@ -577,6 +591,7 @@ mw_status mw_suite_estimate(const mw_suite_config *c, int jobs, long n_units,
     for (; u < n_units && st == MW_OK && total / par <= c->budget.time_budget_s; u++) {
         double sec = 0.0, bytes = 0.0;
         st = unit_cost(c, u, &sec, &bytes, err);
+        mw_estimate_unit_cost(est, n_units, u, sec);
         total += sec;
         longest = fmax(longest, sec);
         biggest = fmax(biggest, bytes);

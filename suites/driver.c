@@ -1,5 +1,6 @@
 /* The suite driver (suite.h): a report, new or resumed, the units still to do handed to
  * the runner, every result recorded and committed, then the suite's finish and checks. */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,9 @@ typedef struct driver {
     mw_report rep;
     mw_suite_progress prog;
     double t0, last_commit, commit_cost;
+    /* progress by estimated cost: each unit's weight and the part of it done */
+    double *weight, *part, total_weight, fraction_at_start;
+    long n;
 } driver;
 
 static long n_units(const mw_suite_job *job)
@@ -65,24 +69,85 @@ static mw_status record(driver *d, const mw_unit_result *u, mw_err *err)
     return MW_OK;
 }
 
+/* The part of the suite's work done, each unit by its weight: what the progress says. */
+static double done_fraction(const driver *d)
+{
+    if (!d->weight || !(d->total_weight > 0.0))
+        return d->prog.networks_total
+                   ? (double)d->prog.networks_done / (double)d->prog.networks_total
+                   : 1.0;
+    double done = 0.0;
+    for (long u = 0; u < d->n; u++)
+        done += d->weight[u] * d->part[u];
+    const double f = done / d->total_weight;
+    return f < 0.0 ? 0.0 : f > 1.0 ? 1.0 : f;
+}
+
+static void tell_progress(driver *d, const mw_spec *last)
+{
+    if (!d->job->progress)
+        return;
+    d->prog.elapsed_s = mw_now() - d->t0;
+    d->prog.last = last;
+    d->prog.fraction = done_fraction(d);
+    /* the pace of this run (work a resumed report already held took no time of it) */
+    const double now_done = d->prog.fraction - d->fraction_at_start;
+    d->prog.eta_s = now_done > 0.0 && d->prog.elapsed_s > 0.0
+                        ? d->prog.elapsed_s / now_done * (1.0 - d->prog.fraction)
+                        : NAN;
+    d->job->progress(&d->prog, d->job->progress_arg);
+}
+
+static void set_part(driver *d, long unit, double part)
+{
+    if (d->part && unit >= 0 && unit < d->n)
+        d->part[unit] = part < 0.0 || !(part == part) ? 0.0 : part > 1.0 ? 1.0 : part;
+}
+
 static mw_status on_unit(void *arg, const mw_unit_result *u, mw_err *err)
 {
     driver *d = arg;
     mw_status st = record(d, u, err);
     if (st != MW_OK)
         return st;
-    if (u->partial) /* rows of runs in progress: recorded as running, committed lazily */
-        return maybe_commit(d, 0, 1.0, err);
+    if (u->partial) { /* rows of runs in progress: recorded as running, committed lazily */
+        set_part(d, u->unit, u->progress);
+        if ((st = maybe_commit(d, 0, 1.0, err)) == MW_OK)
+            tell_progress(d, NULL);
+        return st;
+    }
+    set_part(d, u->unit, 1.0);
     d->prog.networks_done++;
     d->prog.runs_done += u->n_runs;
-    d->prog.elapsed_s = mw_now() - d->t0;
-    d->prog.last = &u->net.spec;
     int last = d->prog.networks_done == d->prog.networks_total;
     if ((st = maybe_commit(d, last, 0.0, err)) != MW_OK)
         return st;
-    if (d->job->progress)
-        d->job->progress(&d->prog, d->job->progress_arg);
+    tell_progress(d, &u->net.spec);
     return MW_OK;
+}
+
+/* Each unit's weight: its estimated cost where the estimate kept one (a unit it could not
+ * price weighs the mean of the others), else 1. */
+static int weigh_units(driver *d, long n)
+{
+    d->n = n;
+    d->part = calloc((size_t)(n ? n : 1), sizeof *d->part);
+    d->weight = calloc((size_t)(n ? n : 1), sizeof *d->weight);
+    if (!d->part || !d->weight)
+        return 1;
+    double sum = 0.0;
+    long priced = 0;
+    for (long u = 0; u < n && d->job->unit_cost; u++)
+        if (d->job->unit_cost[u] > 0.0 && isfinite(d->job->unit_cost[u]))
+            sum += d->job->unit_cost[u], priced++;
+    const double mean = priced ? sum / (double)priced : 1.0;
+    d->total_weight = 0.0;
+    for (long u = 0; u < n; u++) {
+        const double c = d->job->unit_cost ? d->job->unit_cost[u] : 0.0;
+        d->weight[u] = c > 0.0 && isfinite(c) ? c : mean;
+        d->total_weight += d->weight[u];
+    }
+    return 0;
 }
 
 /* A unit is done when its network and every one of its runs are in the report, none of
@@ -218,13 +283,21 @@ mw_status mw_suite_run(const mw_suite_job *job, mw_report *out, size_t *failures
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     }
     size_t n_todo = 0;
+    if (weigh_units(&d, n) != 0) {
+        free(todo), free(d.part), free(d.weight);
+        mw_report_free(&d.rep);
+        return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    }
     for (long u = 0; u < n; u++)
         if (!job->resume || !unit_done(job, &d.rep, u))
             todo[n_todo++] = u;
+        else
+            d.part[u] = 1.0;
     d.prog.networks_total = (size_t)n;
     d.prog.networks_done = (size_t)n - n_todo;
     d.prog.runs_total = (size_t)(n * runs_per_unit(job));
     d.prog.runs_done = d.prog.networks_done * (size_t)runs_per_unit(job);
+    d.fraction_at_start = done_fraction(&d);
     if (job->started)
         job->started(job->started_arg, (long)n_todo, n);
     d.t0 = d.last_commit = mw_now();
@@ -246,7 +319,7 @@ mw_status mw_suite_run(const mw_suite_job *job, mw_report *out, size_t *failures
     }
     if (st == MW_OK)
         *failures = job->def->failures(job->cfg, &d.rep) + mw_suite_lost_units(&d.rep, NULL);
-    free(todo);
+    free(todo), free(d.part), free(d.weight);
     if (out && st == MW_OK)
         *out = d.rep;
     else

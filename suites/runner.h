@@ -16,6 +16,7 @@
 typedef struct mw_unit_result {
     long unit;
     int partial;
+    double progress; /* a partial result: the part of the unit done, 0..1 */
     mw_report_network net;
     size_t n_runs;
     mw_report_run *runs;

@@ -192,7 +192,7 @@ static mw_status seconds_per_gflop(const mw_suite_config *c, long u, const int *
  * calls cost more than their arithmetic), the others scaled from it by their GFLOP; plus
  * gold's estimate at every method's scheduled checks. 0 seconds when nothing could be
  * timed. */
-static mw_status estimate(const mw_suite_config *c, double *gflop, double *seconds, mw_err *err)
+static mw_status estimate(const mw_suite_config *c, mw_estimate *e, mw_err *err)
 {
     const mw_train_config *t = &c->train;
     double total = 0.0, sec = 0.0;
@@ -224,19 +224,23 @@ static mw_status estimate(const mw_suite_config *c, double *gflop, double *secon
             timed[a].arch = s.arch, timed[a].f_act = s.f_act, timed[a].out_act = s.out_act;
             n_timed++;
         }
+        const double work = step * steps + per_epoch * t->epochs;
+        double unit = work; /* GFLOP where its rate is not known: only the bar weighs it */
         if (a == n_timed || !(timed[a].rate > 0))
             any = 0;
         else
-            sec += timed[a].rate * (step * steps + per_epoch * t->epochs);
+            unit = timed[a].rate * work;
         /* gold at each method's own parameters, on its schedule; at step 0 the methods
          * of a dtype share one θ, and one gold serves them all */
         const double golds = floor((steps - 1) / t->gold_every) + 1.0;
         if (methods > 0)
-            sec += (golds * methods + c->grid.n_dtypes) *
-                   mw_gold_cost_seconds(&s, &c->oracle.gold);
+            unit += (golds * methods + c->grid.n_dtypes) *
+                    mw_gold_cost_seconds(&s, &c->oracle.gold);
+        sec += unit;
+        mw_estimate_unit_cost(e, mw_grid_n_networks(c), u, unit);
     }
-    *gflop = total;
-    *seconds = any ? sec : 0.0;
+    e->gflop = total;
+    e->seconds = any ? sec : 0.0;
     return MW_OK;
 }
 
@@ -252,7 +256,7 @@ static mw_status stability_prepare(mw_suite_config *c, int jobs, mw_estimate *es
     const int par = jobs < nets ? jobs : (int)nets;
     mw_cpu_sample a, b;
     mw_cpu_sample_now(&a);
-    if ((st = estimate(c, &est->gflop, &est->seconds, err)) != MW_OK)
+    if ((st = estimate(c, est, err)) != MW_OK)
         return st;
     mw_cpu_sample_now(&b);
     /* the processes share the processors with whatever else runs on them now */

@@ -318,6 +318,7 @@ mw_status mw_stability_unit(const void *cfgp, long unit, mw_unit_emit_fn emit, v
             memset(&snap, 0, sizeof snap);
             snap.runs = snap_runs;
             snapshot(&u, unit, 0, &snap);
+            snap.progress = (double)(e + 1) / (double)u.c->train.epochs;
             if (emit(emit_arg, &snap) != 0)
                 st = mw_err_set(err, MW_ERR_IO, "the report's writer is gone");
         }

@@ -179,7 +179,14 @@ typedef struct mw_estimate {
     double gflop;             /* 0: unknown */
     double seconds;           /* on this machine, with the given processes; 0: unknown */
     double bytes;             /* memory held at once by those processes; 0: unknown */
+    double *unit_cost;        /* each unit's estimated cost (seconds, or any unit the same
+                                 for all), units of them; NULL: unknown (owned: release) */
 } mw_estimate;
+
+void mw_estimate_release(mw_estimate *e);
+/* Keep unit u's estimated cost (allocating the array for e->units on first use; out of
+ * memory it quietly keeps none: the costs only weigh the progress bar). */
+void mw_estimate_unit_cost(mw_estimate *e, long n_units, long u, double cost);
 
 /* The cost of unit u: seconds on this machine and peak bytes held. */
 typedef mw_status (*mw_unit_cost_fn)(const mw_suite_config *c, long u, double *seconds,
@@ -204,7 +211,11 @@ typedef struct mw_suite_progress {
     size_t runs_done, runs_total;
     size_t networks_done, networks_total;
     double elapsed_s;
-    const mw_spec *last;      /* the network just finished */
+    const mw_spec *last;      /* the network just finished; NULL: an update of work in
+                                 progress (an epoch of a training unit) */
+    double fraction;          /* of the suite's work done, each unit weighed by its
+                                 estimated cost and counted by the part of it done */
+    double eta_s;             /* seconds left at this run's pace so far; NaN: not known yet */
 } mw_suite_progress;
 
 typedef void (*mw_suite_progress_fn)(const mw_suite_progress *p, void *arg);
@@ -270,6 +281,8 @@ typedef struct mw_suite_job {
     const char *command_line;
     mw_suite_progress_fn progress;
     void *progress_arg;
+    const double *unit_cost;  /* the estimate's cost of each unit (mw_estimate.unit_cost), which
+                                 weighs the progress; NULL: all alike */
     /* Called once the report is open (new, or resumed with the same configuration) and
      * before any unit runs: todo of the total units are still to do. NULL: nothing. */
     void (*started)(void *arg, long todo, long total);

@@ -14,6 +14,7 @@
 #include <libxml/parser.h>
 #include <libxml/xmlschemas.h>
 
+#include "export.h"
 #include "jsonr.h"
 #include "mw_engine.h"
 #include "report.h"
@@ -74,6 +75,7 @@ START_TEST(help_names_only_what_is_accepted)
         {"suite", "gradcheck"},   {"suite", "memory"},     {"suite", "timing"},
         {"suite", "layers"},      {"layer", "check"},      {"layer", "list"},
         {"report", "summary"},    {"report", "plot"},      {"report", "schema"},
+        {"report", "export"},
     };
     /* a loop test: the commands from _i on, up to the next start in help_split */
     static const size_t help_split[] = {0, 4, sizeof cmds / sizeof cmds[0]};
@@ -1534,6 +1536,163 @@ START_TEST(only_regular_files_are_replaced)
 }
 END_TEST
 
+/* Lines of text that contain needle. */
+static int lines_with(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Progress off a terminal (here: a pipe): a plain line at every finished network, the last
+ * at 100% with nothing left, and none between them with --progress-every 0; --quiet and
+ * --json say nothing of it, and the JSON on standard output stays one object. */
+START_TEST(progress_lines_in_a_pipe)
+{
+    suite_tmpdir();
+    char path[300];
+    snprintf(path, sizeof path, "%s/p.h5", suite_dir);
+    const char *base[] = {"suite", "stability", "--depth", "2", "--f-act", "tanh", "--out-act",
+                          "none,tanh", "--epochs", "3", "--train-samples", "64", "--width", "8",
+                          "--hidden", "8", "--jobs", "1", "--force", "--out", path};
+    const char *args[32];
+    int n = 0;
+    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
+        args[n++] = base[i];
+    args[n] = "--progress-every", args[n + 1] = "0", args[n + 2] = NULL;
+    run_result r = run(args);
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    /* two out-activations in two dtypes: four networks */
+    ck_assert_msg(lines_with(r.err, "networks, ") == 4 &&
+                      strstr(r.err, "suite stability: 100% (4/4 networks, ") &&
+                      strstr(r.err, "ETA 0:00; done: mlp depth 2 tanh ") && !strchr(r.err, '\r'),
+                  "%s", r.err);
+    run_free(&r);
+    /* every epoch may say so when the interval allows: up to a line per epoch and network
+     * (the first two epochs of each; the third is the network's end) */
+    args[n + 1] = "0.001s";
+    r = run(args);
+    ck_assert_msg(r.code == 0 && lines_with(r.err, "networks, ") > 4 &&
+                      lines_with(r.err, "networks, ") <= 12, "%s", r.err);
+    run_free(&r);
+    args[n] = "--quiet", args[n + 1] = NULL;
+    r = run(args);
+    ck_assert_msg(r.code == 0 && !strstr(r.err, "networks"), "%s", r.err);
+    run_free(&r);
+    args[n] = "--json";
+    r = run(args);
+    char err[128];
+    jr_value *v = jr_parse(r.out, err, sizeof err);
+    ck_assert_msg(r.code == 0 && v && !strstr(r.err, "networks"), "%s %s", err, r.err);
+    jr_free(v);
+    run_free(&r);
+    suite_rmdir();
+}
+END_TEST
+
+/* report export: every table of a stability report as CSV and JSON Lines, row counts as the
+ * report has them, id columns on every row; bad options, an existing --out without --force
+ * and the report itself as --out refused with one line, nothing touched; then pandas
+ * (read_csv with no arguments) and h5py check every number against the report
+ * (export_check.py; skipped, exit 77, where python3 has no pandas). */
+START_TEST(report_export_tidy)
+{
+    suite_tmpdir();
+    char path[300], out[400], cmd[1200];
+    snprintf(path, sizeof path, "%s/s.h5", suite_dir);
+    run_result r = run((const char *[]){"suite", "stability", "--depth", "2", "--f-act", "tanh",
+                                        "--out-act", "none,tanh", "--epochs", "2",
+                                        "--train-samples", "128", "--width", "8", "--hidden", "8",
+                                        "--quiet", "--jobs", "1", "--out", path, NULL});
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    run_free(&r);
+    mw_report rep;
+    mw_err e;
+    ck_assert_msg(mw_report_load(&rep, path, &e) == MW_OK, "%s", e.msg);
+    static const char *const tables[] = {"steps", "epochs", "layers", "runs", "networks"};
+    for (int t = 0; t < 5; t++)
+        for (int fmt = 0; fmt < 2; fmt++) {
+            snprintf(out, sizeof out, "%s/%s.%s", suite_dir, tables[t], fmt ? "jsonl" : "csv");
+            r = run((const char *[]){"report", "export", path, "--table", tables[t], "--format",
+                                     fmt ? "jsonl" : "csv", "--out", out, NULL});
+            ck_assert_msg(r.code == 0 && strstr(r.err, "wrote"), "%s: %s", tables[t], r.err);
+            run_free(&r);
+            FILE *f = fopen(out, "r");
+            ck_assert(f);
+            char line[8192];
+            size_t lines = 0;
+            int ids = 1;
+            while (fgets(line, sizeof line, f)) {
+                /* every row of a run says its suite, network, run, method and dtype */
+                if (lines == 0 && !fmt)
+                    ids = strncmp(line, "suite,network,", 14) == 0 &&
+                          (t == 4 || (strstr(line, ",run,") && strstr(line, ",method,dtype,")));
+                if (fmt)
+                    ids &= strncmp(line, "{\"suite\": \"stability\", \"network\": ", 34) == 0;
+                lines++;
+            }
+            ck_assert(fclose(f) == 0);
+            static const mw_export_table id[] = {MW_EXPORT_STEPS, MW_EXPORT_EPOCHS,
+                                                 MW_EXPORT_LAYERS, MW_EXPORT_RUNS,
+                                                 MW_EXPORT_NETWORKS};
+            size_t want = mw_export_rows(&rep, id[t]);
+            ck_assert_msg(ids && lines == want + (fmt ? 0 : 1) && want > 0,
+                          "%s.%s: %zu lines for %zu rows", tables[t], fmt ? "jsonl" : "csv",
+                          lines, want);
+        }
+    ck_assert(mw_export_rows(&rep, MW_EXPORT_STEPS) > rep.n_runs); /* training: many steps */
+    mw_report_free(&rep);
+    /* standard output by default, the runs table in CSV */
+    r = run((const char *[]){"report", "export", path, NULL});
+    ck_assert_msg(r.code == 0 && strncmp(r.out, "suite,network,run,", 18) == 0 && !r.err[0],
+                  "%s", r.err);
+    run_free(&r);
+    /* refused, one line each, the files as they were */
+    snprintf(out, sizeof out, "%s/steps.csv", suite_dir);
+    struct stat before, after;
+    ck_assert(stat(out, &before) == 0 && stat(path, &after) == 0);
+    const off_t report_size = after.st_size;
+    const char *bad[][8] = {
+        {"report", "export", path, "--table", "stepz"},
+        {"report", "export", path, "--format", "xlsx"},
+        {"report", "export", path, "--table", "steps", "--out", out},
+        {"report", "export", path, "--out", path, "--force"},
+        {"report", "export", "/nonexistent-dir/r.h5"},
+    };
+    const char *says[] = {"did you mean steps", "jsonl", "--force", "report itself",
+                          "no such file"};
+    for (int i = 0; i < 5; i++) {
+        r = run(bad[i]);
+        ck_assert_msg(r.code == 2 && count_lines(r.err) == 1 && strstr(r.err, says[i]),
+                      "case %d: exit %d: %s", i, r.code, r.err);
+        run_free(&r);
+    }
+    ck_assert(stat(out, &after) == 0 && after.st_mtime == before.st_mtime &&
+              after.st_size == before.st_size);
+    ck_assert(stat(path, &after) == 0 && after.st_size == report_size);
+    /* pandas and h5py: every number as the report has it */
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s' '%s' > '%s/check.txt' 2>&1",
+             MW_EXPORT_CHECK, path, suite_dir, suite_dir);
+    int rc = system(cmd);
+    snprintf(out, sizeof out, "%s/check.txt", suite_dir);
+    FILE *f = fopen(out, "r");
+    char said[2048] = "";
+    if (f) {
+        size_t k = fread(said, 1, sizeof said - 1, f);
+        said[k] = '\0';
+        fclose(f);
+    }
+    if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77) {
+        fprintf(stderr, "cli.export: the pandas check skipped: %s", said);
+        suite_rmdir();
+        exit(77); /* CTest's skip */
+    }
+    ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 0 && strstr(said, "all agree"), "%s", said);
+    suite_rmdir();
+}
+END_TEST
+
 int main(void)
 {
     const struct {
@@ -1548,7 +1707,8 @@ int main(void)
         {"gradcheck", {gradcheck_json, gradcheck_revnet, suite_report_summary_plot}},
         {"resume", {suite_kill_and_resume}},
         {"stability", {stability_report_and_resume, stability_revnet_and_fashion,
-                       paper_preset_estimates_and_refuses}},
+                       paper_preset_estimates_and_refuses, progress_lines_in_a_pipe}},
+        {"export", {report_export_tidy}},
         {"scaling", {memory_and_timing_suites}},
         {"layers", {layer_list_and_check}},
         {"verdicts", {gradcheck_names_failures, stability_gates_trip_and_pass, junit_output,

@@ -188,11 +188,23 @@ START_TEST(invalid_spec_is_refused)
 }
 END_TEST
 
-static size_t progress_calls;
+static size_t progress_calls, progress_updates;
+static double progress_last;
+/* Every call: counts within their totals, the fraction done never going back, an update
+ * of work in progress strictly between the finished networks' fractions, the suite's end
+ * at 1 with nothing left. */
 static void count_progress(const mw_suite_progress *p, void *arg)
 {
     (void)arg;
     ck_assert(p->networks_done <= p->networks_total && p->runs_done <= p->runs_total);
+    ck_assert_msg(p->fraction >= progress_last && p->fraction <= 1.0, "fraction %.17g after %.17g",
+                  p->fraction, progress_last);
+    if (!p->last)
+        ck_assert(p->fraction > 0.0 && p->fraction < 1.0 && p->networks_done < p->networks_total),
+            progress_updates++;
+    if (p->networks_done == p->networks_total)
+        ck_assert(p->fraction == 1.0 && !(p->eta_s > 0.0));
+    progress_last = p->fraction;
     progress_calls++;
 }
 
@@ -217,8 +229,10 @@ static mw_report run_suite(const char *suite, mw_suite_config *c, int jobs, size
     mw_report r;
     ck_assert_msg(mw_suite_prepare(def, c, jobs, &est, &err) == MW_OK, "%s", err.msg);
     mw_suite_job job = {.def = def, .cfg = c, .path = NULL, .jobs = jobs, .command_line = "test",
-                        .progress = count_progress};
+                        .progress = count_progress, .unit_cost = est.unit_cost};
+    progress_last = 0.0; /* a new suite starts from nothing done */
     ck_assert_msg(mw_suite_run(&job, &r, failures, &err) == MW_OK, "%s", err.msg);
+    mw_estimate_release(&est);
     if (def->release)
         def->release(c);
     return r;
@@ -247,12 +261,13 @@ START_TEST(suite_gradcheck_grid)
 {
     mw_suite_config c = small_grid();
     size_t failed;
-    progress_calls = 0;
+    progress_calls = progress_updates = 0, progress_last = 0.0;
     mw_report r = run_grid(&c, 1, &failed);
     ck_assert_uint_eq(failed, 0);
     ck_assert_uint_eq(r.n_networks, 4);
     ck_assert_uint_eq(r.n_runs, 48);
-    ck_assert_uint_eq(progress_calls, 4);
+    ck_assert_uint_eq(progress_calls, 4); /* a unit is one gradient: no updates between */
+    ck_assert_uint_eq(progress_updates, 0);
     for (size_t i = 0; i < r.n_networks; i++) {
         const mw_report_network *n = &r.networks[i];
         ck_assert(n->status == MW_NET_OK && n->index == (long)i);
@@ -459,8 +474,12 @@ static mw_report train(mw_suite_config *c)
 START_TEST(stability_lockstep)
 {
     mw_suite_config c = tiny_training(MW_ACT_IDENTITY, MW_F64);
+    progress_calls = progress_updates = 0, progress_last = 0.0;
     mw_report r = train(&c);
     ck_assert(r.n_networks == 1 && r.n_runs == 6);
+    /* the progress: after the first of the two epochs, then at the end */
+    ck_assert_uint_eq(progress_updates, 1);
+    ck_assert_uint_eq(progress_calls, 2);
     const mw_report_network *n = &r.networks[0];
     ck_assert(n->n_ref_steps == 8 && n->n_ref_epochs == 2);
     for (size_t k = 0; k < r.n_runs; k++) {
@@ -798,6 +817,7 @@ START_TEST(layer_check_baseline)
     mw_estimate est;
     ck_assert_msg(mw_suite_prepare(def, &c, 1, &est, &err) == MW_OK && est.units == 1, "%s",
                   err.msg);
+    mw_estimate_release(&est);
     mw_suite_job job = {.def = def, .cfg = &c, .path = path, .jobs = 1, .command_line = "test"};
     ck_assert_msg(mw_suite_run(&job, &r, &failures, &err) == MW_OK, "%s", err.msg);
     ck_assert_uint_eq(failures, 0);
