@@ -32,7 +32,7 @@ static const mw_field export_fields[] = {
     {"table", MW_FK_ENUM, R(table),
      "which observations, one row each: runs (a run's cell and its last step), steps\n"
      "(every recorded gradient), epochs, layers (rel_l2 per coupling layer and the head,\n"
-     "at every step), networks (spec, status, oracle), fits, ratios, layer_checks",
+     "at every step), networks (spec, status, oracle), fits, ratios, layer_checks, timings",
      .names = &mw_export_table_names, .opt = "table", .meta = "T"},
     {"format", MW_FK_ENUM, R(format), "csv (a header line; pandas.read_csv reads it as it is) or\n"
      "jsonl (one JSON object per line; pandas.read_json(..., lines=True))",

@@ -81,7 +81,9 @@ void mw_json_integer(mw_json *j, const char *key, long long v)
 void mw_json_unsigned(mw_json *j, const char *key, unsigned long long v)
 {
     member(j, key);
-    fprintf(j->f, "%llu", v);
+    /* above 2^53 a JSON number is rounded by most readers (JavaScript, pandas, jq): a seed
+     * must come back as it was, so it is a string there */
+    fprintf(j->f, v > (1ull << 53) ? "\"%llu\"" : "%llu", v);
 }
 
 void mw_json_string(mw_json *j, const char *key, const char *v)

@@ -21,6 +21,7 @@ void mw_json_array_begin(mw_json *j, const char *key);
 void mw_json_array_end(mw_json *j);
 void mw_json_number(mw_json *j, const char *key, double v);
 void mw_json_integer(mw_json *j, const char *key, long long v);
+/* above 2^53, where readers that hold numbers as doubles would round it, a string of digits */
 void mw_json_unsigned(mw_json *j, const char *key, unsigned long long v);
 void mw_json_string(mw_json *j, const char *key, const char *v); /* v NULL: null */
 void mw_json_bool(mw_json *j, const char *key, int v);

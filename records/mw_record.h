@@ -170,7 +170,10 @@ typedef struct mw_column {
     int width;          /* negative: left-aligned */
     const char *fmt;    /* printf format of a number; NULL: by the field's kind */
     int (*applies)(const void *row); /* NULL, or when it gives 0 the cell is "-" */
-    int one_minus;      /* show 1 - value (cosine as 1-cosine) */
+    int one_minus;      /* show 1 - value (cosine as 1-cosine), rounding's few ulps below 0
+                           shown as 0 */
+    int (*meaningless)(const void *row); /* NULL, or when it gives 1 the cell is "n/a": a
+                                            value measured that says nothing */
 } mw_column;
 
 /* A header or a row, without the newline (the caller may add a last column of its own).

@@ -631,11 +631,13 @@ void mw_table_row(FILE *f, const char *indent, const mw_column *cols, int n,
         size_t base = 0;
         const mw_field *fd = mw_record_find(r, c->field, &base);
         const void *rec = (const char *)row + base;
-        if (fd && (!c->applies || c->applies(row))) {
+        if (fd && (!c->applies || c->applies(row)) && c->meaningless && c->meaningless(row)) {
+            snprintf(text, sizeof text, "n/a");
+        } else if (fd && (!c->applies || c->applies(row))) {
             if (fd->kind == MW_FK_F64 && (c->fmt || c->one_minus)) {
                 double v = *(const double *)mw_field_at_c(fd, rec);
-                if (c->one_minus)
-                    v = 1.0 - v;
+                if (c->one_minus) /* a computed cosine a few ulps over 1 is rounding */
+                    v = 1.0 - v < 0.0 && 1.0 - v >= -0x1p-50 ? 0.0 : 1.0 - v;
                 if (!isfinite(v) || !c->fmt)
                     mw_fmt(text, sizeof text, v);
                 else

@@ -375,6 +375,28 @@ static const mw_field fit_fields[] = {
 const mw_record mw_fit_record = {"fit", sizeof(mw_report_fit), fit_fields,
                                  "a growth exponent against depth", NULL};
 
+#define Q(m) offsetof(mw_report_timing, m)
+static const mw_field timing_fields[] = {
+    {"run", MW_FK_I64, Q(run), "the run's index"},
+    {"network", MW_FK_I64, Q(network), "its network's index"},
+    {"method", MW_FK_ENUM, Q(method), "the method", .names = &mw_method_names},
+    {"dtype", MW_FK_ENUM, Q(dtype), "the precision", .names = &mw_dtype_names},
+    {"layers", MW_FK_INT, Q(layers), "coupling layers L: the fit's x"},
+    {"calls", MW_FK_I64, Q(calls), "timed calls after the warm-up"},
+    {"seconds_min", MW_FK_F64, Q(seconds_min), "the fastest timed call, s"},
+    {"seconds_median", MW_FK_F64, Q(seconds_median), "their median (the run's seconds), s"},
+    {"seconds_max", MW_FK_F64, Q(seconds_max), "the slowest, s"},
+    {"others", MW_FK_F64, Q(others),
+     "cores other processes kept busy while the network was timed (NaN: not measured)"},
+    {"cores", MW_FK_INT, Q(cores), "the processors there were"},
+    {"fitted", MW_FK_F64, Q(fitted), "the seconds the setting's fit gives at L"},
+    {"residual", MW_FK_F64, Q(residual), "seconds_median / fitted"},
+    MW_FIELDS_END,
+};
+#undef Q
+const mw_record mw_timed_record = {"timed run", sizeof(mw_report_timing), timing_fields,
+                                    "a timed run's spread, load and residual", NULL};
+
 #define Q(m) offsetof(mw_report_ratio, m)
 static const mw_field ratio_fields[] = {
     {"name", MW_FK_STR, Q(name), "what is divided by what, where",

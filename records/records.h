@@ -207,6 +207,23 @@ typedef struct mw_report_ratio {
 } mw_report_ratio;
 extern const mw_record mw_ratio_record;
 
+/* A timed run of suite timing: the spread of its timed calls, what else the machine ran
+ * meanwhile, and how far it lies from its setting's fit. */
+typedef struct mw_report_timing {
+    long long run, network;
+    mw_method method;
+    mw_dtype dtype;
+    int layers;                 /* coupling layers L: the fit's x */
+    long long calls;            /* timed calls after the warm-up */
+    double seconds_min, seconds_median, seconds_max;
+    double others;              /* cores kept busy by other processes while its network was
+                                   timed (NaN: not measured) */
+    int cores;                  /* the processors there were */
+    double fitted;              /* the seconds its setting's fit gives at L */
+    double residual;            /* seconds_median / fitted */
+} mw_report_timing;
+extern const mw_record mw_timed_record;
+
 /* One check of a layer type (suite layers, mwverify layer check). */
 typedef struct mw_layer_check_row {
     char layer[32];             /* the registry's name */

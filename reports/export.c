@@ -12,8 +12,8 @@
 
 #include "h5util.h"
 
-static const char *const table_names[] = {"runs",   "steps",  "epochs", "layers",
-                                          "networks", "fits", "ratios", "layer_checks"};
+static const char *const table_names[] = {"runs", "steps",  "epochs", "layers", "networks",
+                                          "fits", "ratios", "layer_checks", "timings"};
 const mw_names mw_export_table_names = {"table", table_names, MW_N_EXPORT_TABLES, NULL};
 static const char *const format_names[] = {"csv", "jsonl"};
 const mw_names mw_export_format_names = {"format", format_names, 2, NULL};
@@ -133,8 +133,10 @@ static void table_columns(mw_export_table t, cols *cs)
         break;
     case MW_EXPORT_FITS:
     case MW_EXPORT_RATIOS:
-    case MW_EXPORT_LAYER_CHECKS: {
-        static const mw_table_id id[] = {MW_TABLE_FITS, MW_TABLE_RATIOS, MW_TABLE_LAYER_CHECKS};
+    case MW_EXPORT_LAYER_CHECKS:
+    case MW_EXPORT_TIMINGS: {
+        static const mw_table_id id[] = {MW_TABLE_FITS, MW_TABLE_RATIOS, MW_TABLE_LAYER_CHECKS,
+                                         MW_TABLE_TIMINGS};
         add(cs, "suite", SRC_META, field_named(&mw_meta_record, "suite"), 0);
         add_record(cs, SRC_ROW, mw_report_table_record(id[t - MW_EXPORT_FITS]), 0, "", NULL);
         break;
@@ -358,6 +360,7 @@ size_t mw_export_rows(const mw_report *r, mw_export_table t)
     case MW_EXPORT_FITS: return r->tables[MW_TABLE_FITS].n;
     case MW_EXPORT_RATIOS: return r->tables[MW_TABLE_RATIOS].n;
     case MW_EXPORT_LAYER_CHECKS: return r->tables[MW_TABLE_LAYER_CHECKS].n;
+    case MW_EXPORT_TIMINGS: return r->tables[MW_TABLE_TIMINGS].n;
     default: break;
     }
     for (size_t i = 0; i < r->n_runs; i++) {
@@ -388,7 +391,8 @@ mw_status mw_report_export(FILE *f, const mw_report *r, mw_export_table t,
             put_row(&o, cs, &x);
         }
     else if (t >= MW_EXPORT_FITS) {
-        static const mw_table_id id[] = {MW_TABLE_FITS, MW_TABLE_RATIOS, MW_TABLE_LAYER_CHECKS};
+        static const mw_table_id id[] = {MW_TABLE_FITS, MW_TABLE_RATIOS, MW_TABLE_LAYER_CHECKS,
+                                         MW_TABLE_TIMINGS};
         const mw_report_table *tab = &r->tables[id[t - MW_EXPORT_FITS]];
         const size_t size = mw_report_table_record(id[t - MW_EXPORT_FITS])->size;
         for (size_t i = 0; i < tab->n; i++) {

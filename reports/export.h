@@ -21,6 +21,7 @@ typedef enum {
     MW_EXPORT_FITS,       /* scaling suites' fitted exponents */
     MW_EXPORT_RATIOS,     /* scaling suites' ratios */
     MW_EXPORT_LAYER_CHECKS, /* suite layers' and layer check's rows */
+    MW_EXPORT_TIMINGS,    /* suite timing's timed runs: spread, load, residual */
     MW_N_EXPORT_TABLES
 } mw_export_table;
 extern const mw_names mw_export_table_names;

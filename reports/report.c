@@ -24,6 +24,7 @@ static const struct {
     [MW_TABLE_FITS] = {"fits", &mw_fit_record},
     [MW_TABLE_RATIOS] = {"ratios", &mw_ratio_record},
     [MW_TABLE_LAYER_CHECKS] = {"layer_checks", &mw_layer_check_record},
+    [MW_TABLE_TIMINGS] = {"timings", &mw_timed_record},
 };
 
 const char *mw_report_table_name(mw_table_id t)

@@ -21,7 +21,13 @@
 #define MW_REPORT_VERSION 4
 
 /* The tables a suite may add, by dataset name. */
-typedef enum { MW_TABLE_FITS = 0, MW_TABLE_RATIOS, MW_TABLE_LAYER_CHECKS, MW_N_TABLES } mw_table_id;
+typedef enum {
+    MW_TABLE_FITS = 0,
+    MW_TABLE_RATIOS,
+    MW_TABLE_LAYER_CHECKS,
+    MW_TABLE_TIMINGS,
+    MW_N_TABLES
+} mw_table_id;
 
 typedef struct mw_report_table {
     void *rows;                /* records of mw_report_table_record(id) */

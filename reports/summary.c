@@ -14,6 +14,13 @@ static int measured(const void *row)
     return ((const mw_run_summary *)row)->steps > 0;
 }
 
+/* max_ulp of a stochastic estimate (projforward) measures its variance in ulps: 1e45, or
+ * the largest double where the true value is 0 — a number that says nothing */
+static int stochastic(const void *row)
+{
+    return mw_method_is_stochastic(((const mw_run_summary *)row)->method);
+}
+
 static int closure_measured(const void *row)
 {
     const mw_run_summary *s = row;
@@ -25,7 +32,7 @@ static const mw_column run_columns[] = {
     {"method", "method", -12},
     {"rel_l2", "rel_l2", -10, NULL, measured},
     {"max_abs", "max_abs", -10, NULL, measured},
-    {"max_ulp", "max_ulp", -10, NULL, measured},
+    {"max_ulp", "max_ulp", -10, NULL, measured, 0, stochastic},
     {"cosine", "1-cosine", -10, NULL, measured, 1},
     {"grad_norm", "grad_norm", -10, NULL, measured},
     {"closure_err", "closure", -10, NULL, closure_measured},
@@ -188,9 +195,11 @@ void mw_json_run(mw_json *j, const char *key, const mw_report_run *run,
             const char *name;
             double v;
         } vals[] = {{"rel_l2", s.last.vs.rel_l2}, {"max_abs", s.last.vs.max_abs},
-                    {"max_ulp", s.last.vs.max_ulp}, {"grad_norm", s.last.vs.norm},
+                    {"max_ulp", s.last.vs.max_ulp}, {"cosine", s.last.vs.cosine},
+                    {"grad_norm", s.last.vs.norm}, {"worst_got", s.last.vs.worst_got},
                     {"loss", s.last.loss},
-                    {"closure_err", mw_method_has_closure(s.method) ? s.last.closure_err : 0}};
+                    {"closure_err", mw_method_has_closure(s.method) ? s.last.closure_err : 0},
+                    {"recon_err", s.method == MW_REVBACKPROP ? s.last.recon_err : 0}};
         for (size_t q = 0; q < sizeof vals / sizeof vals[0]; q++)
             if (!isfinite(vals[q].v))
                 mw_json_string(j, NULL, vals[q].name);
@@ -248,6 +257,7 @@ void mw_print_schema(FILE *f)
         {"rows of /summary", &mw_summary_record},
         {"rows of /fits", &mw_fit_record},
         {"rows of /ratios", &mw_ratio_record},
+        {"rows of /timings", &mw_timed_record},
         {"rows of /layer_checks", &mw_layer_check_record},
     };
     for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) {

@@ -463,9 +463,10 @@ mw_status mw_grid_validate(const mw_suite_config *c, int gold, mw_err *err)
     if (gold_s > c->oracle.gold_budget_s) {
         char a[32], b[32];
         return mw_err_set(err, MW_ERR_ARG,
-                          "oracle gold: estimated %s for the %ld networks of the grid, over the "
-                          "%s of --gold-budget; shrink the grid or raise --gold-budget",
+                          "oracle gold: estimated %s for the %ld network%s of the grid, over "
+                          "the %s of --gold-budget; shrink the grid or raise --gold-budget",
                           mw_fmt_seconds(a, sizeof a, gold_s), mw_grid_n_networks(c),
+                          mw_grid_n_networks(c) == 1 ? "" : "s",
                           mw_fmt_seconds(b, sizeof b, c->oracle.gold_budget_s));
     }
     return MW_OK;

@@ -206,7 +206,8 @@ static mw_status timing_prepare(mw_suite_config *c, int jobs, mw_estimate *est, 
 /* One method of the unit, measured: its step row (seconds the median of the timed calls
  * after the warm-up, for timing). */
 static void measure(const mw_suite_config *c, const mw_spec *s, mw_ctx *ctx, mw_net *nn,
-                    mw_batch *b, mw_tensor *g, int timing, double *times, mw_report_run *run)
+                    mw_batch *b, mw_tensor *g, int timing, double *times, mw_report_run *run,
+                    mw_report_timing *tm)
 {
     mw_grad_opts o = c->methods.opts;
     o.memory_probe = !timing;
@@ -245,9 +246,15 @@ static void measure(const mw_suite_config *c, const mw_spec *s, mw_ctx *ctx, mw_
     }
     run->steps[0] = mw_step_none();
     if (timing) { /* the median of the calls after the first */
+        tm->seconds_min = tm->seconds_max = times[1];
+        for (int k = 2; k <= timed; k++)
+            tm->seconds_min = fmin(tm->seconds_min, times[k]),
+            tm->seconds_max = fmax(tm->seconds_max, times[k]);
         run->steps[0].seconds = mw_median(times + 1, (size_t)timed);
         if (timed % 2 == 0) /* the upper middle, as the suite has always kept */
             run->steps[0].seconds = times[1 + timed / 2];
+        tm->seconds_median = run->steps[0].seconds;
+        tm->calls = timed;
         if (timed < c->timing.repeats)
             snprintf(run->message, sizeof run->message, "timed %d time%s, not %d: the budget "
                      "(%.3g GFLOP a call)", timed, timed == 1 ? "" : "s", c->timing.repeats,
@@ -282,8 +289,15 @@ static mw_status scaling_unit(const mw_suite_config *c, long unit, int timing,
     double *x = malloc(N * sizeof *x), *times = malloc((size_t)(c->timing.repeats + 1) * sizeof *times);
     int *y = malloc((size_t)s->batch * sizeof *y);
     mw_status rc = MW_OK;
-    if (!out->runs || !x || !y || !times)
+    mw_report_timing *tms = NULL;
+    if (timing && (tms = calloc(runs + 1, sizeof *tms))) {
+        out->table = MW_TABLE_TIMINGS;
+        out->rows = tms;
+    }
+    if (!out->runs || !x || !y || !times || (timing && !tms))
         rc = mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    mw_cpu_sample before, after;
+    mw_cpu_sample_now(&before);
     for (size_t k = 0; rc == MW_OK && k < runs; k++) {
         mw_report_run *r = &out->runs[k];
         r->steps = malloc(sizeof *r->steps);
@@ -318,18 +332,29 @@ static mw_status scaling_unit(const mw_suite_config *c, long unit, int timing,
             run->diag = mw_diagnosis_none();
             run->method = (mw_method)m;
             run->dtype = c->grid.dtypes[t];
+            mw_report_timing tm = {.run = run->index, .network = unit, .method = run->method,
+                                   .dtype = run->dtype, .layers = s->depth,
+                                   .seconds_min = NAN, .seconds_median = NAN,
+                                   .seconds_max = NAN, .fitted = NAN, .residual = NAN};
             if (st != MW_OK) {
                 run->status = MW_RUN_FAILED;
                 snprintf(run->message, sizeof run->message, "%s", why);
             } else {
-                measure(c, s, ctx, nn, b, &g, timing, times, run);
+                measure(c, s, ctx, nn, b, &g, timing, times, run, &tm);
             }
+            if (tms && run->status == MW_RUN_COMPLETE)
+                tms[out->n_rows++] = tm;
         }
         mw_tensor_free(ctx, &g);
         mw_batch_free(ctx, b);
         mw_net_free(ctx, nn);
         mw_ctx_free(ctx);
     }
+    mw_cpu_sample_now(&after);
+    /* what else ran while this network was timed: the load every row of it carries */
+    const double others = mw_cpu_others(&before, &after);
+    for (size_t k = 0; k < out->n_rows; k++)
+        tms[k].others = others, tms[k].cores = mw_cpu_count();
     free(x), free(y), free(times);
     return rc;
 }
@@ -521,6 +546,45 @@ static mw_status timing_ratios(mw_report *r, const char *setting, mw_dtype dt)
     return st;
 }
 
+/* Each timed run's place against its fit: the seconds its setting's line (log seconds
+ * against log L, least squares over the runs of the same setting, method and dtype, as
+ * mw_fit_power fits the exponent) gives at its L, and the measured median over that. */
+static void timing_residuals(mw_report *r)
+{
+    mw_report_table *t = &r->tables[MW_TABLE_TIMINGS];
+    mw_report_timing *rows = t->rows;
+    for (size_t i = 0; i < t->n; i++) {
+        const mw_report_network *ni = mw_report_network_at(r, (long)rows[i].network);
+        char si[64], sj[64];
+        rows[i].fitted = rows[i].residual = NAN;
+        if (!ni)
+            continue;
+        mw_spec_setting(&ni->spec, si, sizeof si);
+        double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
+        size_t k = 0;
+        for (size_t j = 0; j < t->n; j++) {
+            const mw_report_network *nj = mw_report_network_at(r, (long)rows[j].network);
+            if (!nj || rows[j].method != rows[i].method || rows[j].dtype != rows[i].dtype ||
+                !(rows[j].seconds_median > 0) || !isfinite(rows[j].seconds_median))
+                continue;
+            mw_spec_setting(&nj->spec, sj, sizeof sj);
+            if (strcmp(si, sj) != 0)
+                continue;
+            const double a = log((double)rows[j].layers), b = log(rows[j].seconds_median);
+            sx += a, sy += b, sxx += a * a, sxy += a * b, syy += b * b, k++;
+        }
+        if (k < 2 || !(rows[i].seconds_median > 0))
+            continue;
+        const double vx = sxx - sx * sx / (double)k, vy = syy - sy * sy / (double)k;
+        if (!(vx > 0))
+            continue;
+        const double p = vy > 1e-12 * syy ? (sxy - sx * sy / (double)k) / vx : 0.0;
+        const double a = (sy - p * sx) / (double)k;
+        rows[i].fitted = exp(a + p * log((double)rows[i].layers));
+        rows[i].residual = rows[i].seconds_median / rows[i].fitted;
+    }
+}
+
 /* The growth exponents (per setting, method, dtype: log-log slope against the coupling
  * layers, with R²) beside Table 1, and the paper's ratios, into the report's tables. */
 static mw_status analyse(const mw_suite_config *c, mw_report *r, int timing, mw_err *err)
@@ -553,6 +617,8 @@ static mw_status analyse(const mw_suite_config *c, mw_report *r, int timing, mw_
         for (int t = 0; t < c->grid.n_dtypes && st == MW_OK; t++)
             st = timing ? timing_ratios(r, settings[si], c->grid.dtypes[t])
                         : memory_ratios(r, settings[si], c->grid.dtypes[t]);
+    if (timing)
+        timing_residuals(r);
     free(xs), free(ys), free(settings);
     return st == MW_OK ? MW_OK : mw_err_set(err, st, "out of memory");
 }
@@ -569,6 +635,16 @@ static mw_status timing_finish(const mw_suite_config *c, mw_report *r, mw_err *e
 
 /* ---- what they print ---- */
 
+/* "mlp 16/32 b32, depth 6", "revnet 4x8x8 b8, 2 per block": a row's name. */
+static void network_name(const mw_spec *s, char *name, size_t n)
+{
+    if (s->arch == MW_ARCH_REVNET)
+        snprintf(name, n, "revnet %dx%dx%d b%d, %d per block", s->channels, s->image_h,
+                 s->image_w, s->batch, s->layers_per_block);
+    else
+        snprintf(name, n, "mlp %d/%d b%d, depth %d", s->width, s->hidden, s->batch, s->depth);
+}
+
 /* The measurements as a matrix: a row per network, a column per method. */
 static void print_matrix(FILE *f, const mw_report *r, int timing)
 {
@@ -584,12 +660,7 @@ static void print_matrix(FILE *f, const mw_report *r, int timing)
         const mw_report_network *n = &r->networks[i];
         const mw_spec *s = &n->spec;
         char name[64];
-        if (s->arch == MW_ARCH_REVNET)
-            snprintf(name, sizeof name, "revnet %dx%dx%d b%d, %d per block", s->channels,
-                     s->image_h, s->image_w, s->batch, s->layers_per_block);
-        else
-            snprintf(name, sizeof name, "mlp %d/%d b%d, depth %d", s->width, s->hidden,
-                     s->batch, s->depth);
+        network_name(s, name, sizeof name);
         fprintf(f, "%-44s", name);
         const mw_report_run *by_method[MW_N_METHODS] = {0};
         for (; k < r->n_runs && r->runs[k].network <= n->index; k++)
@@ -614,6 +685,136 @@ static void print_matrix(FILE *f, const mw_report *r, int timing)
     }
 }
 
+/* A timed run's row of /timings, or NULL. */
+static const mw_report_timing *timing_of(const mw_report *r, long long run)
+{
+    const mw_report_table *t = &r->tables[MW_TABLE_TIMINGS];
+    for (size_t i = 0; i < t->n; i++)
+        if (((const mw_report_timing *)t->rows)[i].run == run)
+            return (const mw_report_timing *)t->rows + i;
+    return NULL;
+}
+
+/* How far a fit's exponent can move within its runs' timed calls: the slope through the
+ * fastest call at the shallow depths and the slowest at the deep ones (*hi), and the other
+ * way round (*lo), the depths split at their mean log. A run's fastest and slowest of n
+ * calls bound a confidence interval of its median (1 - 2/2^n: 94% for the default 5), so
+ * the range is that of every run's median falling at the end of its interval in the worst
+ * arrangement. 1 when there are fewer than two points. */
+static int exponent_range(const mw_report *r, const char *setting, mw_method m, mw_dtype dt,
+                          double *lo, double *hi)
+{
+    const mw_report_table *t = &r->tables[MW_TABLE_TIMINGS];
+    const mw_report_timing *rows = t->rows;
+    double xs[2][64], ys[2][64], mean = 0.0;
+    size_t k = 0;
+    for (size_t i = 0; i < t->n && k < 64; i++) {
+        const mw_report_network *n = mw_report_network_at(r, (long)rows[i].network);
+        char set[64];
+        if (!n || rows[i].method != m || rows[i].dtype != dt || !(rows[i].seconds_min > 0))
+            continue;
+        mw_spec_setting(&n->spec, set, sizeof set);
+        if (strcmp(set, setting) != 0)
+            continue;
+        xs[0][k] = xs[1][k] = rows[i].layers;
+        ys[0][k] = rows[i].seconds_min, ys[1][k] = rows[i].seconds_max;
+        mean += log((double)rows[i].layers);
+        k++;
+    }
+    if (k < 2)
+        return 1;
+    mean /= (double)k;
+    double up[64], down[64], r2;
+    for (size_t i = 0; i < k; i++) {
+        const int deep = log(xs[0][i]) > mean;
+        up[i] = ys[deep][i], down[i] = ys[!deep][i];
+    }
+    return mw_fit_power(xs[0], up, k, hi, &r2) || mw_fit_power(xs[0], down, k, lo, &r2);
+}
+
+/* An exponent that can move by more than ±this within its calls' intervals, or other
+ * processes taking more than this of a core while a network was timed, make the timings
+ * unreliable (the fits' points are then the machine's, not the method's). Measured with
+ * the quick preset on 2 cores: idle, the widest range was 0.31 (forward on the revnet, a
+ * fit of two points) and the rest at most 0.20; beside two busy processes, 0.41 to 1.25
+ * for five fits, and 1.39 cores taken by others. */
+#define EXPONENT_ALARM 0.2
+#define OTHERS_ALARM 0.25
+
+/* Under the medians: each run's spread (slowest / fastest timed call) and its median over
+ * what its setting's fit gives at its depth; each fit's exponent range within those
+ * spreads; then, when the numbers cannot be trusted, a warning that says why. */
+static void print_spread(FILE *f, const mw_report *r)
+{
+    /* n calls bound their median between the fastest and the slowest with probability
+     * 1 - 2/2^n (each call falls below the true median with probability 1/2) */
+    const long long calls = ((const mw_report_timing *)r->tables[MW_TABLE_TIMINGS].rows)->calls;
+    fprintf(f, "\nspread of the timed calls, slowest/fastest (with %lld calls, [fastest, slowest] "
+               "is a %.0f%% confidence\ninterval of the median), and in brackets the median over "
+               "its setting's fit\n\n%-44s", calls, 100.0 * (1.0 - ldexp(2.0, -(int)calls)),
+            "network");
+    for (int m = 0; m < MW_N_METHODS; m++)
+        fprintf(f, " %17s", mw_method_name((mw_method)m));
+    fputc('\n', f);
+    size_t k = 0;
+    double others = 0.0;
+    int cores = 0;
+    for (size_t i = 0; i < r->n_networks; i++) {
+        const mw_report_network *n = &r->networks[i];
+        char name[64];
+        network_name(&n->spec, name, sizeof name);
+        fprintf(f, "%-44s", name);
+        const mw_report_run *by_method[MW_N_METHODS] = {0};
+        for (; k < r->n_runs && r->runs[k].network <= n->index; k++)
+            if (r->runs[k].network == n->index && !by_method[r->runs[k].method])
+                by_method[r->runs[k].method] = &r->runs[k];
+        for (int m = 0; m < MW_N_METHODS; m++) {
+            const mw_report_timing *t = by_method[m] ? timing_of(r, by_method[m]->index) : NULL;
+            char cell[32] = "-";
+            if (t && t->seconds_min > 0) {
+                snprintf(cell, sizeof cell, "%.2f (%.2f)", t->seconds_max / t->seconds_min,
+                         t->residual);
+                if (isfinite(t->others))
+                    others = fmax(others, t->others);
+                cores = t->cores;
+            }
+            fprintf(f, " %17s", cell);
+        }
+        fputc('\n', f);
+    }
+    /* the exponents as far as the calls' intervals let them move */
+    const mw_report_table *fits = &r->tables[MW_TABLE_FITS];
+    const mw_report_fit *worst = NULL;
+    double widest = 0.0;
+    fprintf(f, "\nexponents p within the calls' intervals, [lowest, highest]:\n");
+    const char *last = "";
+    for (size_t i = 0; i < fits->n; i++) {
+        const mw_report_fit *fi = (const mw_report_fit *)fits->rows + i;
+        double lo, hi;
+        if (exponent_range(r, fi->setting, fi->method, fi->dtype, &lo, &hi))
+            continue;
+        if (strcmp(last, fi->setting) != 0)
+            fprintf(f, "%s  %s, %s:", last[0] ? "\n" : "", fi->setting, mw_dtype_name(fi->dtype));
+        last = fi->setting;
+        fprintf(f, " %s %.2f [%.2f, %.2f]", mw_method_name(fi->method), fi->exponent, lo, hi);
+        if (hi - lo > widest)
+            widest = hi - lo, worst = fi;
+    }
+    if (last[0])
+        fputc('\n', f);
+    if (widest > 2.0 * EXPONENT_ALARM || others > OTHERS_ALARM) {
+        fprintf(f, "\nWARNING: these timings are not reliable:");
+        if (widest > 2.0 * EXPONENT_ALARM)
+            fprintf(f, " within its calls' spread %s's exponent on %s can move by %.2f (over "
+                       "±%.2f);", mw_method_name(worst->method), worst->setting, widest,
+                    EXPONENT_ALARM);
+        if (others > OTHERS_ALARM)
+            fprintf(f, " other processes kept up to %.2f of the %d cores busy while networks "
+                       "were timed;", others, cores);
+        fprintf(f, " time again on an idle machine, with more --repeats.\n");
+    }
+}
+
 static const mw_column fit_columns[] = {
     {"quantity", "quantity", -12}, {"setting", "setting", -36}, {"method", "method", -12},
     {"dtype", "dtype", -5},        {"exponent", "p", 8, "%.3f"}, {"r2", "R²", 8, "%.4f"},
@@ -623,6 +824,8 @@ static const mw_column fit_columns[] = {
 static void scaling_print(FILE *f, const mw_report *r, int timing)
 {
     print_matrix(f, r, timing);
+    if (timing && r->tables[MW_TABLE_TIMINGS].n)
+        print_spread(f, r);
     fprintf(f, "\ngrowth with depth: %s ∝ L^p, least squares in log-log over the depths of each "
                "setting; Table 1's\norder in L beside it (memory: backprop 1, mixed between, the "
                "rest 0; time: forward 2, the rest 1)\n\n",

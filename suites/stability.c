@@ -267,11 +267,12 @@ static mw_status stability_prepare(mw_suite_config *c, int jobs, mw_estimate *es
     if (est->seconds > c->train.time_budget_s) {
         char when[32], budget[32];
         return mw_err_set(err, MW_ERR_ARG,
-                          "estimated %s on this machine's CPU (%.3g GFLOP over %ld networks), "
+                          "estimated %s on this machine's CPU (%.3g GFLOP over %ld network%s), "
                           "over the %s of --time-budget; run it with --engine cuda on a GPU "
                           "machine, or shrink it (--seed, --epochs, --train-samples, "
                           "--layers-per-block), or raise --time-budget",
                           mw_fmt_seconds(when, sizeof when, est->seconds), est->gflop, nets,
+                          nets == 1 ? "" : "s",
                           mw_fmt_seconds(budget, sizeof budget, c->train.time_budget_s));
     }
     /* gold runs on the CPU whatever the engine: its first evaluations alone must fit */

@@ -208,14 +208,18 @@ static void print_diagnoses(FILE *f, const mw_report *r, const mw_verdict_row *r
 void mw_stability_print_verdict(FILE *f, const mw_suite_config *c, const mw_report *r,
                                 int verbose)
 {
-    (void)c, (void)verbose;
+    (void)verbose;
     size_t n;
     mw_verdict_row *rows = mw_stability_verdict(r, &n);
+    /* after report summary's table of runs (no configuration: a report read back), a blank
+     * line; first on the page after a suite's run, none */
+    if (!c)
+        fputc('\n', f);
     if (!rows) {
-        fprintf(f, "\nverdict: out of memory\n");
+        fprintf(f, "verdict: out of memory\n");
         return;
     }
-    fprintf(f, "\nverdict: err = rel_l2 of the gradient against float64 backprop at the method's "
+    fprintf(f, "verdict: err = rel_l2 of the gradient against float64 backprop at the method's "
                "own parameters, over every\nstep of the epoch and every cell; growth = median err "
                "of the last epoch / of the first; dist = |θ - θ_ref|/|θ_ref|\nto the float64 "
                "reference trajectory at the end (median); accuracy on the held-out split at the "

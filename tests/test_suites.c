@@ -703,6 +703,47 @@ START_TEST(timing_suite)
     }
     ck_assert_int_eq(fm, 1);
     ck_assert_int_eq(mb, 2);
+    /* every timed run has its spread: 3 calls, fastest <= median <= slowest, the median the
+     * run's seconds, its residual against its fit (two points: on the line) and the load */
+    const mw_report_table *tt = &r.tables[MW_TABLE_TIMINGS];
+    ck_assert_uint_eq(tt->n, r.n_runs);
+    mw_report_timing *rows = tt->rows;
+    for (size_t i = 0; i < tt->n; i++) {
+        const mw_report_timing *t = &rows[i];
+        const mw_report_run *run = mw_report_run_at(&r, (long)t->run);
+        ck_assert(run && run->method == t->method && run->network == t->network);
+        ck_assert(t->calls == 3 && t->seconds_min > 0 && t->seconds_min <= t->seconds_median &&
+                  t->seconds_median <= t->seconds_max);
+        ck_assert(t->seconds_median == mw_report_last_step(run)->seconds);
+        ck_assert_msg(fabs(t->residual - 1.0) < 1e-9, "residual %g", t->residual);
+        ck_assert(t->cores == mw_cpu_count() && (isnan(t->others) || t->others >= 0));
+    }
+    /* the printout: every run's spread and residual, each exponent's range; a warning
+     * exactly when a range is wider than the alarm or other processes took the cores */
+    const mw_suite_def *def = mw_suite_find("timing");
+    char *buf = NULL;
+    size_t len = 0;
+    for (int doctor = 0; doctor < 3; doctor++) {
+        for (size_t i = 0; i < tt->n; i++) { /* 0: tight calls, an idle machine */
+            rows[i].seconds_min = rows[i].seconds_max = rows[i].seconds_median;
+            rows[i].others = 0.0;
+            /* 1: the deep runs' slowest calls 2x: exponents can move by log 2/log 4 = 0.5 */
+            if (doctor == 1 && rows[i].layers == 24)
+                rows[i].seconds_max = 2.0 * rows[i].seconds_median;
+            if (doctor == 2) /* 2: others took a core */
+                rows[i].others = 1.0;
+        }
+        FILE *out = open_memstream(&buf, &len);
+        def->print(out, &c, &r, 0);
+        fclose(out);
+        ck_assert_msg(strstr(buf, "1.00 (1.00)") && strstr(buf, "exponents p within") &&
+                          strstr(buf, "3 calls, [fastest, slowest] is a 75% confidence"),
+                      "%s", buf);
+        ck_assert_msg(!strstr(buf, "WARNING") == (doctor == 0), "case %d: %s", doctor, buf);
+        ck_assert(doctor != 1 || strstr(buf, "can move by 0.50"));
+        ck_assert(doctor != 2 || strstr(buf, "kept up to 1.00 of the"));
+        free(buf);
+    }
     mw_report_free(&r);
 }
 END_TEST
