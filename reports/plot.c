@@ -44,11 +44,12 @@ mw_status mw_plot_check_out(const char *out, mw_err *err)
 
 /* ---- the data: median rel_l2 per (dtype, method, depth) ---- */
 
-enum { MAX_DEPTHS = 64, N_METHODS = MW_N_METHODS };
+enum { MAX_DEPTHS = 64, N_METHODS = MW_N_METHODS, MAX_PANELS = 8 };
 
 typedef struct series {
     int n;
     double x[MAX_DEPTHS], y[MAX_DEPTHS]; /* log10 depth, log10 median rel_l2 */
+    double lo[MAX_DEPTHS], hi[MAX_DEPTHS]; /* timing: log10 fastest and slowest call */
 } series;
 
 static int cmp_int(const void *a, const void *b)
@@ -57,13 +58,15 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The median over the report's complete runs of (dtype, method) at each of its depths,
- * on log scales. */
-static void collect(const mw_report *r, mw_dtype dtype, mw_method method, series *s,
-                    double *scratch)
+/* The median over the report's complete runs of (arch, dtype, method) at each of its
+ * depths, on log scales. */
+static void collect(const mw_report *r, mw_arch arch, mw_dtype dtype, mw_method method,
+                    series *s, double *scratch)
 {
     int depths[MAX_DEPTHS], nd = 0;
     for (size_t i = 0; i < r->n_networks; i++) {
+        if (r->networks[i].spec.arch != arch)
+            continue;
         int d = r->networks[i].spec.depth, seen = 0;
         for (int k = 0; k < nd; k++)
             seen |= depths[k] == d;
@@ -78,7 +81,8 @@ static void collect(const mw_report *r, mw_dtype dtype, mw_method method, series
             const mw_report_run *run = &r->runs[i];
             const mw_report_network *net = mw_report_network_at(r, run->network);
             const mw_report_step *st = mw_report_last_step(run);
-            if (net && st && net->spec.depth == depths[k] && run->dtype == dtype &&
+            if (net && st && net->spec.arch == arch && net->spec.depth == depths[k] &&
+                run->dtype == dtype &&
                 run->method == method && run->status == MW_RUN_COMPLETE &&
                 isfinite(st->vs.rel_l2) && st->vs.rel_l2 > 0)
                 scratch[m++] = st->vs.rel_l2;
@@ -92,7 +96,24 @@ static void collect(const mw_report *r, mw_dtype dtype, mw_method method, series
     }
 }
 
+/* Whole decades around log10 values lo..hi, with a tenth of a decade to spare at each end
+ * (a point on a decade is not drawn on the frame). */
+static void decades(double *lo, double *hi)
+{
+    *lo = floor(*lo - 0.1), *hi = ceil(*hi + 0.1);
+}
+
 /* ---- drawing, in the child ---- */
+
+/* PLplot's character height follows the page (the cairo drivers scale it with the smaller
+ * side): a figure taller than one row of panels sets this below 1 to keep its text the
+ * size of a one-row figure's. */
+static double text_scale = 1.0;
+
+static void chr(double scale)
+{
+    plschr(0.0, scale * text_scale);
+}
 
 /* Labels of the y axis, which runs in log10 units: 1e-8 and so on. */
 static void decade_label(PLINT axis, PLFLT value, char *label, PLINT length, PLPointer data)
@@ -115,35 +136,25 @@ static int on_plplot_exit(PLCHAR_VECTOR message)
     _exit(3); /* before PLplot's own exit, and without the process's exit handlers */
 }
 
-/* The depths themselves as labels under a log axis. */
-static void depth_labels(double xmin, double xmax, const series all[2][N_METHODS])
+/* The depths themselves as labels under a log axis: those of n series. */
+static void depth_labels(double xmin, double xmax, const series *all, int n_series)
 {
     double seen[MAX_DEPTHS];
     int n = 0;
-    for (int t = 0; t < 2; t++)
-        for (int m = 0; m < N_METHODS; m++)
-            for (int k = 0; k < all[t][m].n; k++) {
-                int dup = 0;
-                for (int q = 0; q < n; q++)
-                    dup |= seen[q] == all[t][m].x[k];
-                if (!dup && n < MAX_DEPTHS)
-                    seen[n++] = all[t][m].x[k];
-            }
+    for (int m = 0; m < n_series; m++)
+        for (int k = 0; k < all[m].n; k++) {
+            int dup = 0;
+            for (int q = 0; q < n; q++)
+                dup |= seen[q] == all[m].x[k];
+            if (!dup && n < MAX_DEPTHS)
+                seen[n++] = all[m].x[k];
+        }
     for (int q = 0; q < n; q++) {
         char label[16];
         snprintf(label, sizeof label, "%.0f", pow(10.0, seen[q]));
         plmtex("b", 1.6, (seen[q] - xmin) / (xmax - xmin), 0.5, label);
     }
 }
-
-typedef struct gradcheck_args {
-    series (*all)[N_METHODS];
-    double ymin, ymax, xmin, xmax;
-    /* the diagnosis: float32 runs' log10 measured (x) and predicted (y) error, per method */
-    int n_diag[N_METHODS];
-    double *dx[N_METHODS], *dy[N_METHODS];
-    double dmin, dmax;
-} gradcheck_args;
 
 /* The page: white, black ink, a colour per method and a pale one for its band. */
 static void page(const char *device, const char *path, PLINT width, PLINT height, PLINT nx,
@@ -159,53 +170,104 @@ static void page(const char *device, const char *path, PLINT width, PLINT height
     plsdev(device);
     plsfnam(path);
     plscmap0(red, green, blue, 15);
-    plspage(0.0, 0.0, width, height, 0, 0);
+    /* SVG's unit is the point: half the pixels of the PNG gives a page of a screen's size,
+     * everything on it in the same proportions */
+    const int svg = strcmp(device, "svg") == 0;
+    plspage(0.0, 0.0, svg ? width / 2 : width, svg ? height / 2 : height, 0, 0);
     plssub(nx, ny);
     plinit();
     plslabelfunc(decade_label, NULL);
 }
 
-/* A legend of the methods, right of the current panel; with_reference adds the
- * float64 reference trajectory (grey). */
-static void method_legend(int with_reference)
+/* One legend for the page, along its bottom inside it, drawn by hand in page pixels (W by
+ * H, world coordinates) from y down: each method's line and marker as the panels draw them,
+ * the reference, and the divergence mark; as many entries a row as the width holds. Its
+ * rows; with draw 0 only counted. */
+enum { LEGEND_ROW_PX = 34, NOTE_ROW_PX = 30 };
+static int page_legend(double W, double H, double y, int with_reference, int with_divergence,
+                       int draw)
 {
-    PLINT opt[N_METHODS + 1], colors[N_METHODS + 1], styles[N_METHODS + 1], numbers[N_METHODS + 1];
-    PLFLT widths[N_METHODS + 1], scales[N_METHODS + 1];
-    const char *symbols[N_METHODS + 1], *text[N_METHODS + 1];
-    int n = 0;
-    for (int m = 0; m < N_METHODS; m++, n++) {
-        opt[n] = PL_LEGEND_LINE | PL_LEGEND_SYMBOL;
-        colors[n] = 2 + m, styles[n] = 1, widths[n] = 2.0, scales[n] = 1.0, numbers[n] = 1;
-        symbols[n] = glyph[m], text[n] = mw_method_name((mw_method)m);
+    const char *text[N_METHODS + 2];
+    int n = 0, rows = 1;
+    for (int m = 0; m < N_METHODS; m++)
+        text[n++] = mw_method_name((mw_method)m);
+    if (with_reference)
+        text[n++] = "reference (float64 backprop)";
+    if (with_divergence)
+        text[n++] = "diverged: its first step, and runs (why: below)";
+    if (draw) {
+        plvpor(0.0, 1.0, 0.0, 1.0);
+        plwind(0.0, W, 0.0, H);
+        chr(0.6);
     }
-    if (with_reference) {
-        opt[n] = PL_LEGEND_LINE;
-        colors[n] = 14, styles[n] = 2, widths[n] = 2.0, scales[n] = 1.0, numbers[n] = 0;
-        symbols[n] = "", text[n] = "reference";
-        n++;
+    double x = 70.0;
+    for (int k = 0; k < n; k++) {
+        const double w = 90.0 + 15.5 * (double)strlen(text[k]);
+        if (x + w > W - 20.0 && x > 70.0)
+            x = 70.0, y -= LEGEND_ROW_PX, rows++;
+        if (!draw) {
+            x += w;
+            continue;
+        }
+        PLFLT lx[2] = {x, x + 50.0}, ly[2] = {y, y}, mx = x + 25.0, my = y;
+        if (k < N_METHODS) {
+            plcol0(2 + k);
+            plwidth(2.0);
+            plline(2, lx, ly);
+            plstring(1, &mx, &my, glyph[k]);
+        } else if (with_reference && k == N_METHODS) {
+            plcol0(14);
+            plwidth(2.0);
+            pllsty(2);
+            plline(2, lx, ly);
+            pllsty(1);
+        } else {
+            plcol0(1);
+            plstring(1, &mx, &my, "X");
+        }
+        plcol0(k < N_METHODS ? 2 + k : k == N_METHODS && with_reference ? 14 : 1);
+        plptex(x + 60.0, y, 1.0, 0.0, 0.0, text[k]);
+        x += w;
     }
-    PLFLT lw, lh;
-    pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
-             PL_POSITION_RIGHT | PL_POSITION_OUTSIDE, 0.03, 0.0, 0.06, 0, 1, 1, 0, 0, n, opt, 0.8,
-             0.8, 2.0, 0.0, colors, text, NULL, NULL, NULL, NULL, colors, styles, widths, colors,
-             scales, numbers, symbols);
+    if (draw) {
+        plwidth(1.0);
+        plcol0(1);
+    }
+    return rows;
+}
+
+typedef struct gradcheck_args {
+    series all[2][2][N_METHODS];    /* [arch][dtype][method] */
+    int archs, dtypes;              /* which architectures and dtypes the report has (bits) */
+    double ymin[2], ymax[2];        /* the deterministic methods' decades, per dtype */
+    double pmin, pmax;              /* projforward's */
+    double xmin[2], xmax[2];        /* per architecture */
+    /* the diagnosis: float32 runs' log10 measured (x) and predicted (y) error, per method */
+    int n_diag[N_METHODS];
+    double *dx[N_METHODS], *dy[N_METHODS];
+    double dmin, dmax;
+} gradcheck_args;
+
+/* A panel's frame at page pixels (x0, y0)-(x1, y1) of a W by H page. */
+static void frame(double W, double H, double x0, double y0, double x1, double y1, double xmin,
+                  double xmax, double ymin, double ymax)
+{
+    plvpor(x0 / W, x1 / W, y0 / H, y1 / H);
+    plwind(xmin, xmax, ymin, ymax);
+    chr(0.6);
+    plcol0(1);
+    plwidth(1.0);
 }
 
 /* Predicted against measured error, log-log, with y = x and a factor of 10 either side. */
 static void draw_diagnosis(const gradcheck_args *ga)
 {
     const double lo = ga->dmin, hi = ga->dmax;
-    pladv(0);
-    plschr(0.0, 0.85);
-    plvpor(0.17, 0.62, 0.16, 0.88);
-    plwind(lo, hi, lo, hi);
-    plcol0(1);
-    plwidth(1.0);
     const double tick = ceil((hi - lo) / 4.0);
     plbox("bcnost", tick, (PLINT)tick, "bcnostv", tick, (PLINT)tick);
     plmtex("b", 3.2, 0.5, 0.5, "measured rel_l2 against gold");
     plmtex("l", 5.0, 0.5, 0.5, "predicted, without gold");
-    plmtex("t", 1.5, 0.5, 0.5, "float32: predicted error");
+    plmtex("t", 1.2, 0.5, 0.5, "float32: predicted error");
     PLFLT x[2] = {lo, hi}, y[2];
     for (int band = -1; band <= 1; band++) {
         y[0] = lo + band, y[1] = hi + band;
@@ -222,45 +284,100 @@ static void draw_diagnosis(const gradcheck_args *ga)
     plcol0(1);
 }
 
+/* Panels, left to right: per architecture the deterministic methods' median error against
+ * depth in float32 and float64, each architecture on its own depth axis (a revnet's
+ * coupling layers are not an mlp's); projforward's error on an axis of its own (an unbiased
+ * estimate: its error is its variance, decades above the others); the predicted error
+ * against the measured one. The legend under them, inside the page. */
 static void draw_gradcheck(const char *device, const char *path, void *argp)
 {
     const gradcheck_args *ga = argp;
-    const series(*all)[N_METHODS] = (const series(*)[N_METHODS])ga->all;
-    double ymin = ga->ymin, ymax = ga->ymax, xmin = ga->xmin, xmax = ga->xmax;
-    int diag = 0;
+    int diag = 0, archs = 0, dtypes = 0;
     for (int m = 0; m < N_METHODS; m++)
         diag += ga->n_diag[m];
-    page(device, path, diag ? 2100 : 1500, 600, diag ? 3 : 2, 1);
-    /* at most about eight labelled decades */
-    double ytick = ceil((ymax - ymin) / 8.0);
-    for (int t = 0; t < 2; t++) {
-        pladv(0);
-        plschr(0.0, 0.85);
-        plvpor(0.17, t == 0 || diag ? 0.95 : 0.72, 0.16, 0.88);
-        plwind(xmin, xmax, ymin, ymax);
-        plcol0(1);
-        plwidth(1.0);
-        plbox("bcst", 0.0, 0, "bcnostv", ytick, (PLINT)ytick);
-        depth_labels(xmin, xmax, all);
-        plmtex("b", 3.2, 0.5, 0.5, "depth (coupling layers)");
-        plmtex("l", 5.0, 0.5, 0.5, "rel_l2 against gold");
-        plmtex("t", 1.5, 0.5, 0.5,
-               t == 0 ? "float32: median over cells" : "float64: median over cells");
-        for (int m = 0; m < N_METHODS; m++) {
-            const series *s = &all[t][m];
-            plcol0(2 + m);
-            plwidth(2.0);
-            if (s->n > 1)
-                plline(s->n, s->x, s->y);
-            if (s->n > 0)
-                plstring(s->n, s->x, s->y, glyph[m]);
+    for (int a = 0; a < 2; a++)
+        archs += (ga->archs >> a) & 1;
+    for (int t = 0; t < 2; t++)
+        dtypes += (ga->dtypes >> t) & 1;
+    /* a row per dtype (float32, float64), an architecture a column; projforward and the
+     * diagnosis in the last column, one above the other (two dtypes) or side by side */
+    const int cols = archs + (dtypes == 2 ? 1 : 1 + (diag > 0)), rows = dtypes;
+    const double panel_px = 560.0, row_px = 520.0, foot_px = 110.0;
+    const double W = panel_px * cols + 60.0, H = rows * row_px + foot_px;
+    page(device, path, (PLINT)W, (PLINT)H, 1, 1);
+    pladv(0);
+#define PANEL(col, row) 60.0 + panel_px * (col) + 110.0, H - row_px * ((row) + 1) + 95.0, \
+                        60.0 + panel_px * ((col) + 1) - 30.0, H - row_px * (row) - 55.0
+    for (int t = 0, row = 0; t < 2; t++) {
+        if (!((ga->dtypes >> t) & 1))
+            continue;
+        const double ytick = ceil((ga->ymax[t] - ga->ymin[t]) / 6.0);
+        int col = 0;
+        for (int a = 0; a < 2; a++) {
+            if (!((ga->archs >> a) & 1))
+                continue;
+            frame(W, H, PANEL(col, row), ga->xmin[a], ga->xmax[a], ga->ymin[t], ga->ymax[t]);
+            col++;
+            plbox("bcst", 0.0, 0, "bcnostv", ytick, (PLINT)ytick);
+            depth_labels(ga->xmin[a], ga->xmax[a], ga->all[a][t], N_METHODS);
+            plmtex("b", 3.2, 0.5, 0.5, "depth (coupling layers)");
+            plmtex("l", 5.0, 0.5, 0.5, "rel_l2 against gold (median)");
+            char title[64];
+            snprintf(title, sizeof title, "%s, %s", mw_arch_name((mw_arch)a),
+                     t == 0 ? "float32" : "float64");
+            plmtex("t", 1.2, 0.5, 0.5, title);
+            for (int m = 0; m < N_METHODS; m++) {
+                const series *s = &ga->all[a][t][m];
+                if (mw_method_is_stochastic((mw_method)m) || s->n == 0)
+                    continue;
+                /* a fiftieth of the axis apart: methods that agree sit side by side */
+                PLFLT x[MAX_DEPTHS];
+                for (int k = 0; k < s->n; k++)
+                    x[k] = s->x[k] + (m - 2.5) * 0.02 * (ga->xmax[a] - ga->xmin[a]);
+                plcol0(2 + m);
+                plwidth(2.0);
+                if (s->n > 1)
+                    plline(s->n, x, s->y);
+                plstring(s->n, x, s->y, glyph[m]);
+            }
         }
-        plcol0(1);
-        plwidth(1.0);
+        row++;
     }
-    if (diag)
+    /* projforward: every architecture and dtype, on its own decades */
+    frame(W, H, PANEL(archs, 0), -0.05, 1.05, ga->pmin, ga->pmax);
+    plbox("bc", 0.0, 0, "bcnostv", 1.0, 1);
+    plmtex("l", 5.0, 0.5, 0.5, "projforward rel_l2 against gold");
+    plmtex("t", 1.2, 0.5, 0.5, "projforward: its error is its variance");
+    plmtex("b", 1.6, 0.5, 0.5, archs == 2 ? "depths, left to right: mlp, then revnet"
+                                          : "depths, left to right");
+    if (dtypes == 2)
+        plmtex("b", 3.2, 0.5, 0.5, "solid float32, dashed float64");
+    for (int a = 0; a < 2; a++)
+        for (int t = 0; t < 2; t++) {
+            const series *s = &ga->all[a][t][MW_PROJFORWARD];
+            if (s->n == 0)
+                continue;
+            PLFLT x[MAX_DEPTHS];
+            for (int k = 0; k < s->n; k++)
+                x[k] = archs == 2 ? (s->n > 1 ? (double)k / (s->n - 1) : 0.5) * 0.45 + 0.55 * a
+                                  : (s->n > 1 ? (double)k / (s->n - 1) : 0.5);
+            plcol0(2 + MW_PROJFORWARD);
+            plwidth(2.0);
+            pllsty(t == 0 ? 1 : 2);
+            if (s->n > 1)
+                plline(s->n, x, s->y);
+            pllsty(1);
+            plstring(s->n, x, s->y, glyph[MW_PROJFORWARD]);
+        }
+    if (diag) {
+        if (dtypes == 2)
+            frame(W, H, PANEL(archs, 1), ga->dmin, ga->dmax, ga->dmin, ga->dmax);
+        else
+            frame(W, H, PANEL(archs + 1, 0), ga->dmin, ga->dmax, ga->dmin, ga->dmax);
         draw_diagnosis(ga);
-    method_legend(0); /* one legend, right of the last panel */
+    }
+#undef PANEL
+    page_legend(W, H, 45.0, 0, 0, 1);
     plend();
 }
 
@@ -308,7 +425,7 @@ static int draw_in_child(const char *out, void (*draw)(const char *, const char 
                          void *arg, mw_err *err)
 {
     const char *dot = strrchr(out, '.');
-    const char *device = dot && strcmp(dot, ".svg") == 0 ? "svgcairo" : "pngcairo";
+    const char *device = dot && strcmp(dot, ".svg") == 0 ? "svg" : "pngcairo";
     char tmp[4096];
     mw_status made = h5u_temp_beside(out, tmp, sizeof tmp, err);
     if (made != MW_OK)
@@ -348,7 +465,7 @@ static int draw_in_child(const char *out, void (*draw)(const char *, const char 
     }
     /* PLplot's drivers do not report write errors (a full disk gave a cut PNG and success):
      * the file must be whole before it replaces anything */
-    mw_status st = figure_whole(tmp, strcmp(device, "svgcairo") == 0, err);
+    mw_status st = figure_whole(tmp, strcmp(device, "svg") == 0, err);
     if (st != MW_OK) {
         unlink(tmp);
         return mw_err_prefix(err, "%s", out);
@@ -358,36 +475,57 @@ static int draw_in_child(const char *out, void (*draw)(const char *, const char 
 
 mw_status mw_plot_gradcheck(const mw_report *r, const char *out, mw_err *err)
 {
-    series all[2][N_METHODS];
+    gradcheck_args *ga = calloc(1, sizeof *ga);
     double *scratch = malloc((r->n_runs ? r->n_runs : 1) * sizeof *scratch);
-    if (!scratch)
+    if (!ga || !scratch) {
+        free(ga), free(scratch);
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    double ymin = INFINITY, ymax = -INFINITY, xmin = INFINITY, xmax = -INFINITY;
+    }
+    ga->ymin[0] = ga->ymin[1] = ga->pmin = INFINITY;
+    ga->ymax[0] = ga->ymax[1] = ga->pmax = -INFINITY;
     int points = 0;
-    for (int t = 0; t < 2; t++)
-        for (int m = 0; m < N_METHODS; m++) {
-            collect(r, (mw_dtype)t, (mw_method)m, &all[t][m], scratch);
-            for (int k = 0; k < all[t][m].n; k++) {
-                ymin = fmin(ymin, all[t][m].y[k]), ymax = fmax(ymax, all[t][m].y[k]);
-                xmin = fmin(xmin, all[t][m].x[k]), xmax = fmax(xmax, all[t][m].x[k]);
-                points++;
+    for (int a = 0; a < 2; a++) {
+        ga->xmin[a] = INFINITY, ga->xmax[a] = -INFINITY;
+        for (int t = 0; t < 2; t++)
+            for (int m = 0; m < N_METHODS; m++) {
+                series *s = &ga->all[a][t][m];
+                collect(r, (mw_arch)a, (mw_dtype)t, (mw_method)m, s, scratch);
+                const int pf = mw_method_is_stochastic((mw_method)m);
+                for (int k = 0; k < s->n; k++) {
+                    double *lo = pf ? &ga->pmin : &ga->ymin[t];
+                    double *hi = pf ? &ga->pmax : &ga->ymax[t];
+                    *lo = fmin(*lo, s->y[k]), *hi = fmax(*hi, s->y[k]);
+                    ga->xmin[a] = fmin(ga->xmin[a], s->x[k]);
+                    ga->xmax[a] = fmax(ga->xmax[a], s->x[k]);
+                    ga->archs |= 1 << a;
+                    ga->dtypes |= 1 << t;
+                    points++;
+                }
             }
-        }
+        double pad = ga->xmax[a] > ga->xmin[a] ? 0.08 * (ga->xmax[a] - ga->xmin[a]) : 0.3;
+        ga->xmin[a] -= pad, ga->xmax[a] += pad;
+    }
     free(scratch);
-    if (points == 0)
+    if (points == 0) {
+        free(ga);
         return mw_err_set(err, MW_ERR_ARG, "%s has no complete run with an error to plot",
                           r->path);
-    /* whole decades on y, a margin on x */
-    ymin = floor(ymin) - 0.0, ymax = ceil(ymax) + (ceil(ymax) == ymax ? 1.0 : 0.0);
-    double pad = xmax > xmin ? 0.05 * (xmax - xmin) : 0.3;
-    xmin -= pad, xmax += pad;
-
-    gradcheck_args args = {all, ymin, ymax, xmin, xmax, {0}, {NULL}, {NULL}, INFINITY, -INFINITY};
+    }
+    /* whole decades */
+    for (int t = 0; t < 2; t++) {
+        if (!(ga->ymax[t] >= ga->ymin[t]))
+            ga->ymin[t] = -16, ga->ymax[t] = -15;
+        decades(&ga->ymin[t], &ga->ymax[t]);
+    }
+    if (!(ga->pmax >= ga->pmin))
+        ga->pmin = 0, ga->pmax = 1;
+    decades(&ga->pmin, &ga->pmax);
+    ga->dmin = INFINITY, ga->dmax = -INFINITY;
     mw_status st = MW_OK;
     for (int m = 0; m < N_METHODS && st == MW_OK; m++) {
-        args.dx[m] = malloc((r->n_runs + 1) * sizeof(double));
-        args.dy[m] = malloc((r->n_runs + 1) * sizeof(double));
-        if (!args.dx[m] || !args.dy[m])
+        ga->dx[m] = malloc((r->n_runs + 1) * sizeof(double));
+        ga->dy[m] = malloc((r->n_runs + 1) * sizeof(double));
+        if (!ga->dx[m] || !ga->dy[m])
             st = mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     }
     for (size_t k = 0; k < r->n_runs && st == MW_OK; k++) { /* float32 runs diagnosed */
@@ -398,35 +536,52 @@ mw_status mw_plot_gradcheck(const mw_report *r, const char *out, mw_err *err)
             net->oracle.kind != MW_ORACLE_GOLD || !(s->vs.rel_l2 > 0) ||
             !(run->diag.predicted > 0))
             continue;
-        const int m = (int)run->method, i = args.n_diag[m]++;
-        args.dx[m][i] = log10(s->vs.rel_l2), args.dy[m][i] = log10(run->diag.predicted);
-        args.dmin = fmin(args.dmin, fmin(args.dx[m][i], args.dy[m][i]));
-        args.dmax = fmax(args.dmax, fmax(args.dx[m][i], args.dy[m][i]));
+        const int m = (int)run->method, i = ga->n_diag[m]++;
+        ga->dx[m][i] = log10(s->vs.rel_l2), ga->dy[m][i] = log10(run->diag.predicted);
+        ga->dmin = fmin(ga->dmin, fmin(ga->dx[m][i], ga->dy[m][i]));
+        ga->dmax = fmax(ga->dmax, fmax(ga->dx[m][i], ga->dy[m][i]));
     }
-    args.dmin = floor(args.dmin), args.dmax = ceil(args.dmax);
-    if (args.dmax <= args.dmin)
-        args.dmax = args.dmin + 1;
+    if (!(ga->dmax >= ga->dmin))
+        ga->dmin = -8, ga->dmax = -7;
+    decades(&ga->dmin, &ga->dmax);
     if (st == MW_OK)
-        st = draw_in_child(out, draw_gradcheck, &args, err);
+        st = draw_in_child(out, draw_gradcheck, ga, err);
     for (int m = 0; m < N_METHODS; m++)
-        free(args.dx[m]), free(args.dy[m]);
+        free(ga->dx[m]), free(ga->dy[m]);
+    free(ga);
     return st;
 }
 
 /* ---- stability: error and accuracy against epoch ---- */
 
-enum { MAX_PANELS = 8, MAX_EPOCHS = 512 };
+enum { MAX_EPOCHS = 512, MAX_NOTES = 24 };
 
 typedef struct band {
     int n;                          /* epochs with data */
     double x[MAX_EPOCHS], mid[MAX_EPOCHS], lo[MAX_EPOCHS], hi[MAX_EPOCHS];
 } band;
 
+/* Where a method's runs of a panel diverged: how many of how many, and the first. */
+typedef struct divergence {
+    int runs, diverged;
+    double x;                       /* the first divergence, in epochs (its step's place) */
+    long long step_first, step_last;
+} divergence;
+
+/* A panel: one network of the grid (architecture, output activation, depth) over its seeds
+ * and F activations, in one dtype. */
+typedef struct stab_panel {
+    char title[96];
+    band err[N_METHODS], acc[N_METHODS], ref;
+    divergence div[N_METHODS];
+} stab_panel;
+
 typedef struct stability_args {
     int panels, epochs;
-    char title[MAX_PANELS][96];
-    band err[MAX_PANELS][N_METHODS], acc[MAX_PANELS][N_METHODS], ref[MAX_PANELS];
-    double ymin, ymax;
+    stab_panel *p;
+    double ymin, ymax, pmin, pmax;  /* the deterministic methods' and projforward's decades */
+    int notes;
+    char note[MAX_NOTES][560];      /* each divergence in words, under the panels */
 } stability_args;
 
 /* Mean (of log10 when logs), minimum and maximum of v[0..n) into b at epoch x. */
@@ -443,13 +598,19 @@ static void band_add(band *b, double x, const double *v, int n, int logs)
     b->n++;
 }
 
-static void draw_band(const band *b, PLINT line, PLINT pale, PLINT style)
+/* A method's band (pale: the range over the panel's runs), its mean as a line, and a marker
+ * at every epoch, all shifted by dx epochs: methods that agree sit side by side, each with
+ * the marker the legend gives it, instead of hiding one another. */
+static void draw_band(const band *b, PLINT line, PLINT pale, PLINT style, double dx,
+                      const char *marker)
 {
-    if (b->n > 1) {
-        PLFLT px[2 * MAX_EPOCHS], py[2 * MAX_EPOCHS];
+    PLFLT px[2 * MAX_EPOCHS], py[2 * MAX_EPOCHS], mx[MAX_EPOCHS];
+    for (int i = 0; i < b->n; i++)
+        mx[i] = b->x[i] + dx;
+    if (b->n > 1 && pale >= 0) {
         for (int i = 0; i < b->n; i++) {
-            px[i] = b->x[i], py[i] = b->hi[i];
-            px[2 * b->n - 1 - i] = b->x[i], py[2 * b->n - 1 - i] = b->lo[i];
+            px[i] = mx[i], py[i] = b->hi[i];
+            px[2 * b->n - 1 - i] = mx[i], py[2 * b->n - 1 - i] = b->lo[i];
         }
         plcol0(pale);
         plfill(2 * b->n, px, py);
@@ -458,68 +619,157 @@ static void draw_band(const band *b, PLINT line, PLINT pale, PLINT style)
     plwidth(2.0);
     pllsty(style);
     if (b->n > 1)
-        plline(b->n, b->x, b->mid);
+        plline(b->n, mx, b->mid);
     pllsty(1);
+    if (marker && b->n > 0)
+        plstring(b->n, mx, b->mid, marker);
+}
+
+/* The methods' x offsets: a twentieth of an epoch apart, centred. */
+static double offset(int m, int epochs)
+{
+    return (m - 2.5) * 0.05 * (epochs > 8 ? epochs / 8.0 : 1.0);
+}
+
+/* A divergence on a panel: a dashed line in the method's colour at its first step and an X
+ * where it left the axis, with the count beside it ("2/8"). */
+static void draw_divergence(const divergence *d, int m, double ylo, double yhi)
+{
+    if (!d->diverged)
+        return;
+    PLFLT x[2] = {d->x, d->x}, y[2] = {ylo, yhi};
+    plcol0(2 + m);
+    plwidth(1.5);
+    pllsty(2);
+    plline(2, x, y);
+    pllsty(1);
+    PLFLT px = d->x, py = yhi - 0.06 * (yhi - ylo);
+    chr(0.8);
+    plstring(1, &px, &py, "X");
+    char count[32];
+    snprintf(count, sizeof count, " %d/%d", d->diverged, d->runs);
+    chr(0.5);
+    plptex(px, py, 1.0, 0.0, 0.0, count);
+    chr(0.6);
 }
 
 static void draw_stability(const char *device, const char *path, void *argp)
 {
     const stability_args *a = argp;
-    /* at most 4 panels across; more go to further pairs of rows */
     const int cols = a->panels < 4 ? a->panels : 4, groups = (a->panels + cols - 1) / cols;
-    page(device, path, 520 * cols + 220, 470 * 2 * groups, cols, 2 * groups);
-    double ytick = ceil((a->ymax - a->ymin) / 8.0);
-    for (int g = 0; g < groups; g++)
-        for (int row = 0; row < 2; row++)
-            for (int c = 0; c < cols; c++) {
-                const int p = g * cols + c;
-                pladv(0);
-                if (p >= a->panels)
-                    continue;
-                plschr(0.0, 0.8);
-                int last = c == cols - 1 || p == a->panels - 1;
-                plvpor(0.21, last ? 0.62 : 0.95, 0.18, 0.86);
-                double xmax = a->epochs + 0.5;
-                plwind(0.5, xmax, row == 0 ? a->ymin : 0.0, row == 0 ? a->ymax : 1.0);
-                plcol0(1);
-                plwidth(1.0);
-                if (row == 0)
-                    plbox("bcnst", 0.0, 0, "bcnostv", ytick, (PLINT)ytick);
-                else
-                    plbox("bcnst", 0.0, 0, "bcnstv", 0.2, 2);
-                plmtex("b", 2.6, 0.5, 0.5, "epoch");
-                plmtex("l", 4.2, 0.5, 0.5,
-                       row == 0 ? "gradient rel_l2 vs silver" : "held-out accuracy");
-                if (row == 0)
-                    plmtex("t", 1.5, 0.5, 0.5, a->title[p]);
-                if (row == 1) /* under the methods, which follow it closely when they are right */
-                    draw_band(&a->ref[p], 14, 0, 2);
-                for (int m = 0; m < N_METHODS; m++)
-                    draw_band(row == 0 ? &a->err[p][m] : &a->acc[p][m], 2 + m, 8 + m, 1);
-                plcol0(1);
-                plwidth(1.0);
-                if (last)
-                    method_legend(row);
+    /* each group of panels three rows high: the deterministic methods' error, projforward's
+     * (an unbiased estimate: its error is its variance, decades above), held-out accuracy;
+     * under them the legend and the divergences in words */
+    /* at least wide enough for the legend in two rows and the notes in few lines */
+    const double group_px = 1000.0, panel_px = 560.0;
+    const double W = fmax(panel_px * cols + 60.0, 1300.0);
+    const int fit = (int)((W - 100.0) / 12.5); /* note characters a line, 12.5 pixels each */
+    int note_lines = 0;
+    for (int i = 0; i < a->notes; i++)
+        note_lines += ((int)strlen(a->note[i]) + fit - 1) / fit;
+    const int legend_rows = page_legend(W, 0.0, 0.0, 1, a->notes > 0, 0);
+    const double foot_px = 40.0 + LEGEND_ROW_PX * legend_rows + NOTE_ROW_PX * note_lines + 20.0;
+    const double H = group_px * groups + foot_px;
+    text_scale = fmin(1.0, 1200.0 / fmin(W, H));
+    page(device, path, (PLINT)W, (PLINT)H, 1, 1);
+    pladv(0);
+    static const double row_top[3] = {0.93, 0.53, 0.28}, row_bottom[3] = {0.60, 0.37, 0.06};
+    static const char *const row_label[3] = {"rel_l2 vs silver", "projforward rel_l2",
+                                             "held-out accuracy"};
+    for (int p = 0; p < a->panels; p++) {
+        const stab_panel *sp = &a->p[p];
+        const int g = p / cols, c = p % cols;
+        const double gy0 = 1.0 - (g + 1) * group_px / H, gh = group_px / H;
+        for (int row = 0; row < 3; row++) {
+            const double x0 = (60.0 + panel_px * c + 105.0) / W;
+            const double x1 = (60.0 + panel_px * (c + 1) - 30.0) / W;
+            plvpor(x0, x1, gy0 + row_bottom[row] * gh, gy0 + row_top[row] * gh);
+            const double ylo = row == 0 ? a->ymin : row == 1 ? a->pmin : 0.0;
+            const double yhi = row == 0 ? a->ymax : row == 1 ? a->pmax : 1.0;
+            plwind(0.5, a->epochs + 0.5, ylo, yhi);
+            chr(0.6);
+            plcol0(1);
+            plwidth(1.0);
+            if (row == 2)
+                plbox("bcnst", 0.0, 0, "bcnstv", 0.2, 2);
+            else {
+                const double tick = ceil((yhi - ylo) / (row == 0 ? 6.0 : 2.0));
+                plbox(row == 0 ? "bcst" : "bcst", 0.0, 0, "bcnostv", tick, (PLINT)tick);
             }
+            if (row == 2)
+                plmtex("b", 2.6, 0.5, 0.5, "epoch");
+            plmtex("l", 5.0, 0.5, 0.5, row_label[row]);
+            if (row == 0)
+                plmtex("t", 1.2, 0.5, 0.5, sp->title);
+            if (row == 2) /* under the methods, which follow it when they are right */
+                draw_band(&sp->ref, 14, -1, 2, 0.0, NULL);
+            for (int m = 0; m < N_METHODS; m++) {
+                const int stochastic = mw_method_is_stochastic((mw_method)m);
+                if ((row == 0 && stochastic) || (row == 1 && !stochastic))
+                    continue;
+                draw_band(row == 2 ? &sp->acc[m] : &sp->err[m], 2 + m, 8 + m, 1,
+                          row == 1 ? 0.0 : offset(m, a->epochs), glyph[m]);
+                if (row == 0 || (row == 1 && stochastic))
+                    draw_divergence(&sp->div[m], m, ylo, yhi);
+            }
+            plcol0(1);
+            plwidth(1.0);
+        }
+    }
+    /* the legend, then each divergence and its cause, wrapped to the page */
+    page_legend(W, H, foot_px - 40.0, 1, a->notes > 0, 1);
+    chr(0.55);
+    plcol0(1);
+    double y = foot_px - 40.0 - LEGEND_ROW_PX * legend_rows - 6.0;
+    for (int i = 0; i < a->notes; i++)
+        for (const char *p = a->note[i]; *p; y -= NOTE_ROW_PX) {
+            int len = (int)strlen(p);
+            if (len > fit) { /* at the last space that fits */
+                len = fit;
+                while (len > fit / 2 && p[len] != ' ')
+                    len--;
+            }
+            char line[600];
+            snprintf(line, sizeof line, "%s%.*s", p == a->note[i] ? "" : "    ", len, p);
+            plptex(70.0, y, 1.0, 0.0, 0.0, line);
+            p += len;
+            p += strspn(p, " ");
+        }
     plend();
 }
 
-/* Panels by architecture, output activation and depth; per method the epoch means over
- * seeds and F activations of the first dtype present (float32 in the presets), with their
- * range. */
+/* A panel's key: the network of the grid it shows. */
+typedef struct panel_key {
+    mw_arch arch;
+    mw_act out_act;
+    int depth;
+} panel_key;
+
+static int same_panel(const panel_key *k, const mw_spec *s)
+{
+    return k->arch == s->arch && k->out_act == s->out_act && k->depth == s->depth;
+}
+
+/* Panels by architecture, output activation and depth, every one of the report; per method
+ * the epoch means over seeds and F activations of the first dtype present (float32 in the
+ * presets), with their range, and where its runs diverged. */
 mw_status mw_plot_stability(const mw_report *r, const char *out, mw_err *err)
 {
     stability_args *a = calloc(1, sizeof *a);
+    panel_key *keys = calloc(r->n_networks + 1, sizeof *keys);
     double *v = malloc((r->n_runs + r->n_networks + 1) * sizeof *v);
-    if (!a || !v) {
-        free(a), free(v);
+    if (a)
+        a->p = calloc(r->n_networks + 1, sizeof *a->p);
+    if (!a || !keys || !v || !a->p) {
+        if (a)
+            free(a->p);
+        free(a), free(keys), free(v);
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     }
     int dtype = -1;
     for (size_t k = 0; k < r->n_runs && dtype < 0; k++)
         if (r->runs[k].n_epochs)
             dtype = (int)r->runs[k].dtype;
-    int keys[MAX_PANELS][3]; /* out act, depth, arch */
     int archs = 0;
     for (size_t i = 0; i < r->n_networks; i++)
         archs |= 1 << (int)r->networks[i].spec.arch;
@@ -527,19 +777,17 @@ mw_status mw_plot_stability(const mw_report *r, const char *out, mw_err *err)
         const mw_spec *s = &r->networks[i].spec;
         int found = 0;
         for (int p = 0; p < a->panels; p++)
-            found |= keys[p][0] == (int)s->out_act && keys[p][1] == s->depth &&
-                     keys[p][2] == (int)s->arch;
-        if (!found && a->panels < MAX_PANELS) {
-            keys[a->panels][0] = (int)s->out_act, keys[a->panels][1] = s->depth;
-            keys[a->panels][2] = (int)s->arch;
-            snprintf(a->title[a->panels], sizeof a->title[0], "%s%sout-act %s, depth %d (%s)",
+            found |= same_panel(&keys[p], s);
+        if (!found) {
+            keys[a->panels] = (panel_key){s->arch, s->out_act, s->depth};
+            snprintf(a->p[a->panels].title, sizeof a->p[0].title, "%s%sout-act %s, depth %d (%s)",
                      archs != 1 ? mw_arch_name(s->arch) : "", archs != 1 ? ", " : "",
                      mw_out_act_name(s->out_act), s->depth,
                      dtype >= 0 ? mw_dtype_name((mw_dtype)dtype) : "-");
             a->panels++;
         }
     }
-    a->ymin = INFINITY, a->ymax = -INFINITY;
+    a->ymin = a->pmin = INFINITY, a->ymax = a->pmax = -INFINITY;
     for (size_t k = 0; k < r->n_runs; k++)
         if (r->runs[k].n_epochs > (size_t)a->epochs)
             a->epochs = (int)r->runs[k].n_epochs;
@@ -547,6 +795,7 @@ mw_status mw_plot_stability(const mw_report *r, const char *out, mw_err *err)
         a->epochs = MAX_EPOCHS;
     int points = 0;
     for (int p = 0; p < a->panels; p++) {
+        stab_panel *sp = &a->p[p];
         for (int e = 0; e < a->epochs; e++) {
             for (int m = 0; m < N_METHODS; m++)
                 for (int row = 0; row < 2; row++) {
@@ -554,40 +803,85 @@ mw_status mw_plot_stability(const mw_report *r, const char *out, mw_err *err)
                     for (size_t k = 0; k < r->n_runs; k++) {
                         const mw_report_run *run = &r->runs[k];
                         const mw_report_network *net = mw_report_network_at(r, run->network);
-                        if (!net || (int)net->spec.out_act != keys[p][0] ||
-                            net->spec.depth != keys[p][1] || (int)net->spec.arch != keys[p][2] ||
-                            (int)run->method != m || (int)run->dtype != dtype ||
-                            (size_t)e >= run->n_epochs)
+                        if (!net || !same_panel(&keys[p], &net->spec) || (int)run->method != m ||
+                            (int)run->dtype != dtype || (size_t)e >= run->n_epochs)
                             continue;
-                        double y = row == 0 ? run->epochs[e].rel_l2_mean : run->epochs[e].test_accuracy;
+                        double y = row == 0 ? run->epochs[e].rel_l2_mean
+                                            : run->epochs[e].test_accuracy;
                         if (isfinite(y) && (row == 1 || y > 0))
                             v[n++] = y;
                     }
-                    band *b = row == 0 ? &a->err[p][m] : &a->acc[p][m];
+                    band *b = row == 0 ? &sp->err[m] : &sp->acc[m];
                     band_add(b, e + 1, v, n, row == 0);
                     if (row == 0 && n) {
                         points++;
-                        a->ymin = fmin(a->ymin, b->lo[b->n - 1]);
-                        a->ymax = fmax(a->ymax, b->hi[b->n - 1]);
+                        const int pf = mw_method_is_stochastic((mw_method)m);
+                        double *lo = pf ? &a->pmin : &a->ymin, *hi = pf ? &a->pmax : &a->ymax;
+                        *lo = fmin(*lo, b->lo[b->n - 1]);
+                        *hi = fmax(*hi, b->hi[b->n - 1]);
                     }
                 }
             int n = 0;
             for (size_t i = 0; i < r->n_networks; i++) {
                 const mw_report_network *net = &r->networks[i];
-                if ((int)net->spec.out_act == keys[p][0] && net->spec.depth == keys[p][1] &&
-                    (int)net->spec.arch == keys[p][2] && (size_t)e < net->n_ref_epochs && isfinite(net->ref_epochs[e].test_accuracy))
+                if (same_panel(&keys[p], &net->spec) && (size_t)e < net->n_ref_epochs &&
+                    isfinite(net->ref_epochs[e].test_accuracy))
                     v[n++] = net->ref_epochs[e].test_accuracy;
             }
-            band_add(&a->ref[p], e + 1, v, n, 0);
+            band_add(&sp->ref, e + 1, v, n, 0);
+        }
+        /* divergences: the first one's place and cause, the count */
+        for (int m = 0; m < N_METHODS; m++) {
+            divergence *d = &sp->div[m];
+            const mw_report_run *first = NULL;
+            for (size_t k = 0; k < r->n_runs; k++) {
+                const mw_report_run *run = &r->runs[k];
+                const mw_report_network *net = mw_report_network_at(r, run->network);
+                if (!net || !same_panel(&keys[p], &net->spec) || (int)run->method != m ||
+                    (int)run->dtype != dtype)
+                    continue;
+                d->runs++;
+                const mw_report_step *st = mw_report_last_step(run);
+                if (run->status != MW_RUN_DIVERGED)
+                    continue;
+                const long long step = st ? st->step : 0; /* no row: its first step */
+                if (!d->diverged++ || step < d->step_first)
+                    d->step_first = step, first = run;
+                d->step_last = d->diverged == 1 ? step : (step > d->step_last ? step : d->step_last);
+            }
+            if (!first)
+                continue;
+            /* its place in epochs: the steps of an epoch from the run's first epoch */
+            const double per_epoch = first->n_epochs && first->epochs[0].steps > 0
+                                         ? (double)first->epochs[0].steps
+                                         : (double)(d->step_first + 1);
+            d->x = fmin((double)(d->step_first + 1) / per_epoch, a->epochs + 0.45);
+            if (a->notes < MAX_NOTES) {
+                char steps[48];
+                if (d->step_last > d->step_first)
+                    snprintf(steps, sizeof steps, "steps %lld-%lld", d->step_first, d->step_last);
+                else
+                    snprintf(steps, sizeof steps, "step %lld", d->step_first);
+                snprintf(a->note[a->notes++], sizeof a->note[0],
+                         "X %s, %s: %d of %d runs diverged (%s); the first: %.280s",
+                         mw_method_name((mw_method)m), sp->title, d->diverged, d->runs, steps,
+                         first->message[0] ? first->message : "no reason recorded");
+            }
         }
     }
     free(v);
+    free(keys);
     if (points == 0) {
+        free(a->p);
         free(a);
         return mw_err_set(err, MW_ERR_ARG, "%s has no epoch to plot", r->path);
     }
-    a->ymin = floor(a->ymin), a->ymax = ceil(a->ymax) + (ceil(a->ymax) == a->ymax ? 1.0 : 0.0);
+    decades(&a->ymin, &a->ymax);
+    if (!(a->pmax >= a->pmin)) /* no projforward: an axis of its own all the same */
+        a->pmin = 0.0, a->pmax = 1.0;
+    decades(&a->pmin, &a->pmax);
     mw_status st = draw_in_child(out, draw_stability, a, err);
+    free(a->p);
     free(a);
     return st;
 }
@@ -598,45 +892,46 @@ typedef struct scaling_args {
     int panels, timing;
     char title[MAX_PANELS][96];
     series s[MAX_PANELS][N_METHODS];
-    double ymin, ymax, xmin, xmax;
+    double ymin, ymax, xmin[MAX_PANELS], xmax[MAX_PANELS];
 } scaling_args;
 
 static void draw_scaling(const char *device, const char *path, void *argp)
 {
     const scaling_args *a = argp;
-    page(device, path, 520 * a->panels + 220, 600, a->panels, 1);
+    const double panel_px = 560.0, W = panel_px * a->panels + 60.0, H = 640.0;
+    page(device, path, (PLINT)W, (PLINT)H, 1, 1);
+    pladv(0);
     double ytick = ceil((a->ymax - a->ymin) / 8.0);
     for (int p = 0; p < a->panels; p++) {
-        pladv(0);
-        plschr(0.0, 0.8);
-        int last = p == a->panels - 1;
-        plvpor(0.21, last ? 0.62 : 0.95, 0.16, 0.88);
-        plwind(a->xmin, a->xmax, a->ymin, a->ymax);
-        plcol0(1);
-        plwidth(1.0);
+        const double xmin = a->xmin[p], xmax = a->xmax[p];
+        frame(W, H, 60.0 + panel_px * p + 110.0, 140.0, 60.0 + panel_px * (p + 1) - 30.0,
+              H - 60.0, xmin, xmax, a->ymin, a->ymax);
         plbox("bcst", 0.0, 0, "bcnostv", ytick, (PLINT)ytick);
-        series both[2][N_METHODS];
-        memcpy(both[0], a->s[p], sizeof both[0]);
-        memcpy(both[1], a->s[p], sizeof both[1]);
-        depth_labels(a->xmin, a->xmax, (const series(*)[N_METHODS])both);
+        depth_labels(xmin, xmax, a->s[p], N_METHODS);
         plmtex("b", 3.2, 0.5, 0.5, "depth (coupling layers)");
-        plmtex("l", 4.6, 0.5, 0.5, a->timing ? "seconds per gradient (median)"
+        plmtex("l", 5.0, 0.5, 0.5, a->timing ? "seconds per gradient (median)"
                                             : "peak working bytes");
-        plmtex("t", 1.5, 0.5, 0.5, a->title[p]);
+        plmtex("t", 1.2, 0.5, 0.5, a->title[p]);
         for (int m = 0; m < N_METHODS; m++) {
             const series *sr = &a->s[p][m];
+            PLFLT x[MAX_DEPTHS];
+            for (int k = 0; k < sr->n; k++) /* methods that agree side by side */
+                x[k] = sr->x[k] + (m - 2.5) * 0.012 * (xmax - xmin);
             plcol0(2 + m);
             plwidth(2.0);
             if (sr->n > 1)
-                plline(sr->n, sr->x, sr->y);
+                plline(sr->n, x, sr->y);
             if (sr->n > 0)
-                plstring(sr->n, sr->x, sr->y, glyph[m]);
+                plstring(sr->n, x, sr->y, glyph[m]);
+            plwidth(1.5);
+            for (int k = 0; a->timing && k < sr->n; k++) /* the calls' range */
+                if (isfinite(sr->lo[k]) && isfinite(sr->hi[k]))
+                    plerry(1, &x[k], &sr->lo[k], &sr->hi[k]);
         }
         plcol0(1);
         plwidth(1.0);
-        if (last)
-            method_legend(0);
     }
+    page_legend(W, H, 45.0, 0, 0, 1);
     plend();
 }
 
@@ -664,7 +959,9 @@ static mw_status plot_scaling(const mw_report *r, const char *out, int timing, m
             a->panels++;
         }
     }
-    a->ymin = a->xmin = INFINITY, a->ymax = a->xmax = -INFINITY;
+    a->ymin = INFINITY, a->ymax = -INFINITY;
+    for (int p = 0; p < MAX_PANELS; p++)
+        a->xmin[p] = INFINITY, a->xmax[p] = -INFINITY;
     int points = 0;
     for (int p = 0; p < a->panels; p++)
         for (int m = 0; m < N_METHODS; m++) {
@@ -684,28 +981,40 @@ static mw_status plot_scaling(const mw_report *r, const char *out, int timing, m
                     if (!(y > 0) || !isfinite(y))
                         continue;
                     sr->x[sr->n] = log10((double)r->networks[i].spec.depth);
+                    sr->lo[sr->n] = sr->hi[sr->n] = NAN;
+                    const mw_report_table *tt = &r->tables[MW_TABLE_TIMINGS];
+                    for (size_t q = 0; a->timing && q < tt->n; q++) {
+                        const mw_report_timing *t = (const mw_report_timing *)tt->rows + q;
+                        if (t->run == run->index && t->seconds_min > 0 && t->seconds_max > 0)
+                            sr->lo[sr->n] = log10(t->seconds_min),
+                            sr->hi[sr->n] = log10(t->seconds_max);
+                    }
                     sr->y[sr->n++] = log10(y);
                 }
             }
             /* in depth order */
             for (int i = 1; i < sr->n; i++)
                 for (int j = i; j > 0 && sr->x[j - 1] > sr->x[j]; j--) {
-                    double tx = sr->x[j], ty = sr->y[j];
+                    double tx = sr->x[j], ty = sr->y[j], tl = sr->lo[j], th = sr->hi[j];
                     sr->x[j] = sr->x[j - 1], sr->y[j] = sr->y[j - 1];
-                    sr->x[j - 1] = tx, sr->y[j - 1] = ty;
+                    sr->lo[j] = sr->lo[j - 1], sr->hi[j] = sr->hi[j - 1];
+                    sr->x[j - 1] = tx, sr->y[j - 1] = ty, sr->lo[j - 1] = tl, sr->hi[j - 1] = th;
                 }
             for (int k = 0; k < sr->n; k++, points++) {
-                a->ymin = fmin(a->ymin, sr->y[k]), a->ymax = fmax(a->ymax, sr->y[k]);
-                a->xmin = fmin(a->xmin, sr->x[k]), a->xmax = fmax(a->xmax, sr->x[k]);
+                a->ymin = fmin(a->ymin, isfinite(sr->lo[k]) ? sr->lo[k] : sr->y[k]);
+                a->ymax = fmax(a->ymax, isfinite(sr->hi[k]) ? sr->hi[k] : sr->y[k]);
+                a->xmin[p] = fmin(a->xmin[p], sr->x[k]), a->xmax[p] = fmax(a->xmax[p], sr->x[k]);
             }
         }
     if (points == 0) {
         free(a);
         return mw_err_set(err, MW_ERR_ARG, "%s has no complete run to plot", r->path);
     }
-    a->ymin = floor(a->ymin), a->ymax = ceil(a->ymax) + (ceil(a->ymax) == a->ymax ? 1.0 : 0.0);
-    double pad = a->xmax > a->xmin ? 0.05 * (a->xmax - a->xmin) : 0.3;
-    a->xmin -= pad, a->xmax += pad;
+    decades(&a->ymin, &a->ymax);
+    for (int p = 0; p < a->panels; p++) {
+        double pad = a->xmax[p] > a->xmin[p] ? 0.08 * (a->xmax[p] - a->xmin[p]) : 0.3;
+        a->xmin[p] -= pad, a->xmax[p] += pad;
+    }
     mw_status st = draw_in_child(out, draw_scaling, a, err);
     free(a);
     return st;

@@ -1591,6 +1591,113 @@ START_TEST(progress_lines_in_a_pipe)
 }
 END_TEST
 
+/* The text an SVG draws (PLplot's svg driver writes it as numeric character references,
+ * one <tspan> a string): references below 128 decoded, others as '?', every tag and run of
+ * white space one space, so that a sentence wrapped over lines reads as one. */
+static char *svg_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f, "%s", path);
+    ck_assert(fseek(f, 0, SEEK_END) == 0);
+    const long n = ftell(f);
+    ck_assert(n > 0 && fseek(f, 0, SEEK_SET) == 0);
+    char *raw = malloc((size_t)n + 1), *out = malloc((size_t)n + 1);
+    ck_assert(raw && out && fread(raw, 1, (size_t)n, f) == (size_t)n && fclose(f) == 0);
+    raw[n] = '\0';
+    size_t k = 0;
+    for (const char *p = raw; *p;) {
+        unsigned v;
+        int used;
+        char c;
+        if (*p == '<') { /* a tag: a space */
+            p += strcspn(p, ">");
+            p += *p == '>';
+            c = ' ';
+        } else if (strncmp(p, "&#x", 3) == 0 && sscanf(p + 3, "%x;%n", &v, &used) == 1 &&
+                   used > 0) {
+            c = v < 128 ? (char)v : '?';
+            p += 3 + used;
+        } else
+            c = *p++;
+        if (c == '\n' || c == '\t' || c == '\r')
+            c = ' ';
+        if (c != ' ' || (k > 0 && out[k - 1] != ' '))
+            out[k++] = c;
+    }
+    out[k] = '\0';
+    free(raw);
+    return out;
+}
+
+/* Figures that answer at a glance: a stability report of 12 cells draws all 12 panels (3
+ * out-activations x 4 depths; a fixed limit once dropped the last ones silently), its
+ * legend and projforward's own axis; a divergence is marked and its cause written under
+ * the panels; gradcheck puts each architecture on its own depth axis and projforward on
+ * its own panel; the SVG carries its words as text. */
+START_TEST(figures_every_panel_and_divergence)
+{
+    suite_tmpdir();
+    char path[300], svg[300], png[300];
+    snprintf(path, sizeof path, "%s/p.h5", suite_dir);
+    snprintf(svg, sizeof svg, "%s/p.svg", suite_dir);
+    snprintf(png, sizeof png, "%s/p.png", suite_dir);
+    run_result r = run((const char *[]){"suite", "stability", "--depth", "1,2,3,4", "--out-act",
+                                        "none,tanh,leaky", "--f-act", "tanh", "--epochs", "1",
+                                        "--train-samples", "32", "--width", "8", "--hidden",
+                                        "8", "--dtype", "f32", "--quiet", "--out", path, NULL});
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    run_free(&r);
+    r = run((const char *[]){"report", "plot", path, "--out", svg, NULL});
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    run_free(&r);
+    char *text = svg_text(svg);
+    static const char *const acts[] = {"none", "tanh", "leaky"};
+    for (int a = 0; a < 3; a++)
+        for (int d = 1; d <= 4; d++) {
+            char title[64];
+            snprintf(title, sizeof title, " out-act %s, depth %d (f32) ", acts[a], d);
+            ck_assert_msg(strstr(text, title), "no panel %s", title);
+        }
+    ck_assert(strstr(text, " projforward rel_l2 ") && strstr(text, " held-out accuracy ") &&
+              strstr(text, " reference (float64 backprop) ") && strstr(text, " moonwalk "));
+    ck_assert(!strstr(text, "diverged")); /* none did */
+    free(text);
+    /* a divergence: marked, counted, and said why */
+    r = run((const char *[]){"suite", "stability", "--init-scale", "60", "--f-act", "identity",
+                             "--out-act", "tanh", "--depth", "2", "--epochs", "1",
+                             "--train-samples", "64", "--seed", "1", "--width", "8", "--hidden",
+                             "8", "--quiet", "--jobs", "1", "--force", "--out", path, NULL});
+    run_free(&r);
+    r = run((const char *[]){"report", "plot", path, "--out", svg, NULL});
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    run_free(&r);
+    text = svg_text(svg);
+    ck_assert_msg(strstr(text, " X revbackprop, out-act tanh, depth 2 (f32): 1 of 1 runs diverged "
+                               "(step 0); the first: step 0: revbackprop: layer 2 inverse: ") &&
+                      strstr(text, " 1/1 ") && strstr(text, " diverged: its first step"),
+                  "the divergence is not on the figure: %s", text);
+    free(text);
+    /* gradcheck: an architecture a depth axis, projforward apart */
+    r = run((const char *[]){"gradcheck", "--quiet", "--jobs", "2", "--out", path, "--force",
+                             NULL});
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    run_free(&r);
+    r = run((const char *[]){"report", "plot", path, "--out", svg, NULL});
+    run_free(&r);
+    text = svg_text(svg);
+    ck_assert(strstr(text, " mlp, float32 ") && strstr(text, " revnet, float32 ") &&
+              strstr(text, " mlp, float64 ") && strstr(text, " revnet, float64 ") &&
+              strstr(text, " projforward: its error is its variance ") &&
+              strstr(text, " float32: predicted error "));
+    free(text);
+    r = run((const char *[]){"report", "plot", path, "--out", png, NULL});
+    struct stat sb;
+    ck_assert_msg(r.code == 0 && stat(png, &sb) == 0 && sb.st_size > 10000, "%s", r.err);
+    run_free(&r);
+    suite_rmdir();
+}
+END_TEST
+
 /* report export: every table of a stability report as CSV and JSON Lines, row counts as the
  * report has them, id columns on every row; bad options, an existing --out without --force
  * and the report itself as --out refused with one line, nothing touched; then pandas
@@ -1709,6 +1816,7 @@ int main(void)
         {"stability", {stability_report_and_resume, stability_revnet_and_fashion,
                        paper_preset_estimates_and_refuses, progress_lines_in_a_pipe}},
         {"export", {report_export_tidy}},
+        {"figures", {figures_every_panel_and_divergence}},
         {"scaling", {memory_and_timing_suites}},
         {"layers", {layer_list_and_check}},
         {"verdicts", {gradcheck_names_failures, stability_gates_trip_and_pass, junit_output,
