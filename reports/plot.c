@@ -44,7 +44,7 @@ mw_status mw_plot_check_out(const char *out, mw_err *err)
 
 /* ---- the data: median rel_l2 per (dtype, method, depth) ---- */
 
-enum { MAX_DEPTHS = 64, N_METHODS = MW_N_METHODS, MAX_PANELS = 8 };
+enum { MAX_DEPTHS = 64, N_METHODS = MW_N_METHODS, MAX_PANELS = 16 };
 
 typedef struct series {
     int n;
@@ -952,7 +952,14 @@ static mw_status plot_scaling(const mw_report *r, const char *out, int timing, m
         int found = 0;
         for (int p = 0; p < a->panels; p++)
             found |= strcmp(keys[p], key) == 0;
-        if (!found && a->panels < MAX_PANELS) {
+        if (!found && a->panels == MAX_PANELS) { /* said, not dropped */
+            free(a);
+            return mw_err_set(err, MW_ERR_ARG, "%s has more than %d settings (networks without "
+                              "their depth): a figure of so many panels would say nothing; "
+                              "`mwverify report export %s --table fits` lists them all",
+                              r->path, MAX_PANELS, r->path);
+        }
+        if (!found) {
             snprintf(keys[a->panels], sizeof keys[0], "%s", key);
             snprintf(a->title[a->panels], sizeof a->title[0], "%.80s (%s)", key,
                      dtype >= 0 ? mw_dtype_name((mw_dtype)dtype) : "-");
