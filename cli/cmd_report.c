@@ -51,6 +51,19 @@ static const mw_record plot_record = {"plot", sizeof(report_opts), plot_fields, 
 static const mw_optgroup summary_group = {NULL, "options", &summary_record, 0};
 static const mw_optgroup plot_group = {NULL, "options", &plot_record, 0};
 
+/* Read the report named by the one word; an exit status other than 0 when it cannot be
+ * read (the line said). */
+static int load(const mw_cli *cli, mw_report *r)
+{
+    mw_err err;
+    mw_status st = mw_report_load(r, cli->words[0], &err);
+    if (st != MW_OK) {
+        mw_cli_error(cli->cmd, err.msg);
+        return mw_exit_of(st);
+    }
+    return MW_EXIT_OK;
+}
+
 /* Parse; the one report file is the one word. */
 static int parse(mw_cli *cli, const char *usage, int argc, char **argv)
 {
@@ -84,15 +97,9 @@ static int summary(int argc, char **argv)
                          "report's growth exponents and ratios, a layers report's checks. With\n"
                          "--json one object with every run.\n",
                    argc, argv);
-    if (rc != MW_EXIT_OK || cli.help || mw_cli_parse_only)
-        return rc;
     mw_report r;
-    mw_err err;
-    mw_status st = mw_report_load(&r, cli.words[0], &err);
-    if (st != MW_OK) {
-        mw_cli_error(cli.cmd, err.msg);
-        return mw_exit_of(st);
-    }
+    if (rc != MW_EXIT_OK || cli.help || mw_cli_parse_only || (rc = load(&cli, &r)) != MW_EXIT_OK)
+        return rc;
     const mw_suite_def *def = mw_suite_find(r.meta.suite);
     if (o.json) {
         mw_json j;
@@ -191,15 +198,11 @@ static int export_(int argc, char **argv)
                          "  df = pandas.read_csv(\"epochs.csv\")\n"
                          "  df.pivot_table(index=\"epoch\", columns=\"method\", values=\"rel_l2_max\")\n",
                    argc, argv);
-    if (rc != MW_EXIT_OK || cli.help || mw_cli_parse_only)
-        return rc;
     mw_report r;
+    if (rc != MW_EXIT_OK || cli.help || mw_cli_parse_only || (rc = load(&cli, &r)) != MW_EXIT_OK)
+        return rc;
     mw_err err;
-    mw_status st = mw_report_load(&r, cli.words[0], &err);
-    if (st != MW_OK) {
-        mw_cli_error(cli.cmd, err.msg);
-        return mw_exit_of(st);
-    }
+    mw_status st = MW_OK;
     size_t bytes = 0;
     if (o.out[0])
         st = mw_report_export_file(o.out, o.force, cli.words[0], &r, o.table, o.format, &bytes,

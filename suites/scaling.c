@@ -645,27 +645,43 @@ static void network_name(const mw_spec *s, char *name, size_t n)
         snprintf(name, n, "mlp %d/%d b%d, depth %d", s->width, s->hidden, s->batch, s->depth);
 }
 
+/* A matrix's row: the network's name, and its runs by method from runs[*k] on (runs are in
+ * network order; *k moves past this network's). */
+static void matrix_row(FILE *f, const mw_report *r, const mw_report_network *n, size_t *k,
+                       const mw_report_run *by_method[MW_N_METHODS])
+{
+    char name[64];
+    network_name(&n->spec, name, sizeof name);
+    fprintf(f, "%-44s", name);
+    for (int m = 0; m < MW_N_METHODS; m++)
+        by_method[m] = NULL;
+    for (; *k < r->n_runs && r->runs[*k].network <= n->index; (*k)++)
+        if (r->runs[*k].network == n->index && !by_method[r->runs[*k].method])
+            by_method[r->runs[*k].method] = &r->runs[*k];
+}
+
+/* A matrix's head: the column of networks, then a column per method. */
+static void matrix_head(FILE *f)
+{
+    fprintf(f, "%-44s", "network");
+    for (int m = 0; m < MW_N_METHODS; m++)
+        fprintf(f, " %17s", mw_method_name((mw_method)m));
+    fputc('\n', f);
+}
+
 /* The measurements as a matrix: a row per network, a column per method. */
 static void print_matrix(FILE *f, const mw_report *r, int timing)
 {
-    fprintf(f, "\n%s\n\n%-44s", timing ? "median seconds per gradient"
-                                       : "peak working KiB / total KiB (with parameters, "
-                                         "gradient and batch)",
-            "network");
-    for (int m = 0; m < MW_N_METHODS; m++)
-        fprintf(f, " %17s", mw_method_name((mw_method)m));
-    fprintf(f, "\n");
+    fprintf(f, "\n%s\n\n", timing ? "median seconds per gradient"
+                                   : "peak working KiB / total KiB (with parameters, gradient "
+                                     "and batch)");
+    matrix_head(f);
     size_t k = 0; /* runs are in network order */
     for (size_t i = 0; i < r->n_networks; i++) {
         const mw_report_network *n = &r->networks[i];
         const mw_spec *s = &n->spec;
-        char name[64];
-        network_name(s, name, sizeof name);
-        fprintf(f, "%-44s", name);
-        const mw_report_run *by_method[MW_N_METHODS] = {0};
-        for (; k < r->n_runs && r->runs[k].network <= n->index; k++)
-            if (r->runs[k].network == n->index && !by_method[r->runs[k].method])
-                by_method[r->runs[k].method] = &r->runs[k];
+        const mw_report_run *by_method[MW_N_METHODS];
+        matrix_row(f, r, n, &k, by_method);
         for (int m = 0; m < MW_N_METHODS; m++) {
             const mw_report_run *run = by_method[m];
             const mw_report_step *st = run ? mw_report_last_step(run) : NULL;
@@ -751,23 +767,15 @@ static void print_spread(FILE *f, const mw_report *r)
     const long long calls = ((const mw_report_timing *)r->tables[MW_TABLE_TIMINGS].rows)->calls;
     fprintf(f, "\nspread of the timed calls, slowest/fastest (with %lld calls, [fastest, slowest] "
                "is a %.0f%% confidence\ninterval of the median), and in brackets the median over "
-               "its setting's fit\n\n%-44s", calls, 100.0 * (1.0 - ldexp(2.0, -(int)calls)),
-            "network");
-    for (int m = 0; m < MW_N_METHODS; m++)
-        fprintf(f, " %17s", mw_method_name((mw_method)m));
-    fputc('\n', f);
+               "its setting's fit\n\n", calls, 100.0 * (1.0 - ldexp(2.0, -(int)calls)));
+    matrix_head(f);
     size_t k = 0;
     double others = 0.0;
     int cores = 0;
     for (size_t i = 0; i < r->n_networks; i++) {
         const mw_report_network *n = &r->networks[i];
-        char name[64];
-        network_name(&n->spec, name, sizeof name);
-        fprintf(f, "%-44s", name);
-        const mw_report_run *by_method[MW_N_METHODS] = {0};
-        for (; k < r->n_runs && r->runs[k].network <= n->index; k++)
-            if (r->runs[k].network == n->index && !by_method[r->runs[k].method])
-                by_method[r->runs[k].method] = &r->runs[k];
+        const mw_report_run *by_method[MW_N_METHODS];
+        matrix_row(f, r, n, &k, by_method);
         for (int m = 0; m < MW_N_METHODS; m++) {
             const mw_report_timing *t = by_method[m] ? timing_of(r, by_method[m]->index) : NULL;
             char cell[32] = "-";
