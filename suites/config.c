@@ -530,6 +530,8 @@ mw_status mw_suite_prepare(const mw_suite_def *def, mw_suite_config *c, int jobs
     memset(est, 0, sizeof *est);
     mw_status st = def->prepare ? def->prepare(c, jobs, est, err) : mw_grid_validate(c, def->gold, err);
     est->units = mw_suite_n_units(def, c);
+    if (st != MW_OK) /* nothing of it to keep */
+        mw_estimate_release(est);
     return st;
 }
 

@@ -259,7 +259,8 @@ const mw_preset *mw_suite_preset(const mw_suite_def *def, const char *name);
 void mw_suite_configure(const mw_suite_def *def, const mw_preset *p, mw_suite_config *c);
 
 /* After the options, before any work: the suite's prepare (or the grid's checks); est
- * gets the units and what is known of the cost. */
+ * gets the units and what is known of the cost, its unit costs to be released
+ * (mw_estimate_release) when it succeeded (on a failure they are already). */
 mw_status mw_suite_prepare(const mw_suite_def *def, mw_suite_config *c, int jobs,
                            mw_estimate *est, mw_err *err);
 /* Units of the suite, and runs per unit. */

@@ -1,7 +1,9 @@
 /* Tests of cli/: the mwverify program run as a user runs it. Exit codes, one-line errors
  * that name the option and the value, help that names only what is accepted, version,
  * the JSON of every command, reports and their readers, kills and resumes. */
+#include <errno.h>
 #include <math.h>
+#include <pty.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1678,8 +1680,8 @@ START_TEST(figures_every_panel_and_divergence)
                   "the divergence is not on the figure: %s", text);
     free(text);
     /* gradcheck: an architecture a depth axis, projforward apart */
-    r = run((const char *[]){"gradcheck", "--quiet", "--jobs", "2", "--out", path, "--force",
-                             NULL});
+    r = run((const char *[]){"gradcheck", "--quiet", "--jobs", "2", "--f-act", "tanh",
+                             "--out-act", "none", "--out", path, "--force", NULL});
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     run_free(&r);
     r = run((const char *[]){"report", "plot", path, "--out", svg, NULL});
@@ -1694,6 +1696,83 @@ START_TEST(figures_every_panel_and_divergence)
     struct stat sb;
     ck_assert_msg(r.code == 0 && stat(png, &sb) == 0 && sb.st_size > 10000, "%s", r.err);
     run_free(&r);
+    suite_rmdir();
+}
+END_TEST
+
+/* mwverify with its standard output and error on a terminal (a pseudo-terminal): what it
+ * wrote there, and its exit status in *code. */
+static char *run_on_tty(const char *const *args, int *code)
+{
+    const char *argv[40];
+    int n = 0;
+    argv[n++] = MW_BINARY;
+    for (; args[n - 1] && n < 39; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    int master;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    ck_assert_msg(pid >= 0, "forkpty: %s", strerror(errno));
+    if (pid == 0) {
+        execv(MW_BINARY, (char *const *)argv);
+        _exit(127);
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    ck_assert(buf);
+    for (;;) {
+        if (len + 4096 > cap)
+            ck_assert((buf = realloc(buf, cap *= 2)) != NULL);
+        ssize_t k = read(master, buf + len, 4096);
+        if (k > 0)
+            len += (size_t)k;
+        else if (k < 0 && errno == EINTR)
+            continue;
+        else
+            break; /* EIO: the child closed the terminal */
+    }
+    buf[len] = '\0';
+    close(master);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    *code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return buf;
+}
+
+/* Progress on a terminal: one line redrawn in place (carriage return, erase to its end)
+ * with a bar, the percentage by estimated cost, the networks done (two out-activations,
+ * two seeds: four), elapsed and ETA, ending at 100% with a newline before the results;
+ * --quiet draws none. */
+START_TEST(progress_bar_on_a_terminal)
+{
+    suite_tmpdir();
+    char path[300];
+    snprintf(path, sizeof path, "%s/t.h5", suite_dir);
+    const char *args[] = {"suite", "stability", "--depth", "2", "--f-act", "tanh", "--out-act",
+                          "none,tanh", "--epochs", "3", "--train-samples", "64", "--width", "8",
+                          "--hidden", "8", "--dtype", "f32", "--jobs", "1", "--force", "--out",
+                          path, NULL, NULL};
+    int code;
+    char *out = run_on_tty(args, &code);
+    ck_assert_msg(code == 0, "exit %d: %s", code, out);
+    ck_assert_msg(strstr(out, "\r\033[Ksuite stability [") &&
+                      strstr(out, "] 100%  4/4 networks  ") && strstr(out, " elapsed  ETA 0:00") &&
+                      strstr(out, "\r\033[Ksuite stability [#"),
+                  "%s", out);
+    /* updates between the networks (after each epoch but the last): more redraws than 4 */
+    int redraws = 0;
+    for (const char *p = out; (p = strstr(p, "\r\033[Ksuite stability [")); p++)
+        redraws++;
+    ck_assert_msg(redraws > 4, "%d redraws", redraws);
+    /* the bar ends its line before the results */
+    const char *last = strstr(out, "] 100%  4/4 networks  ");
+    ck_assert(last && strchr(last, '\n') && strstr(strchr(last, '\n'), "verdict"));
+    free(out);
+    args[sizeof args / sizeof args[0] - 2] = "--quiet";
+    out = run_on_tty(args, &code);
+    ck_assert_msg(code == 0 && !strstr(out, "\033[K") && !strstr(out, "networks  "), "%s", out);
+    free(out);
     suite_rmdir();
 }
 END_TEST
@@ -1816,7 +1895,7 @@ int main(void)
         {"stability", {stability_report_and_resume, stability_revnet_and_fashion,
                        paper_preset_estimates_and_refuses, progress_lines_in_a_pipe}},
         {"export", {report_export_tidy}},
-        {"figures", {figures_every_panel_and_divergence}},
+        {"figures", {figures_every_panel_and_divergence, progress_bar_on_a_terminal}},
         {"scaling", {memory_and_timing_suites}},
         {"layers", {layer_list_and_check}},
         {"verdicts", {gradcheck_names_failures, stability_gates_trip_and_pass, junit_output,

@@ -896,6 +896,7 @@ START_TEST(layer_check_baseline)
     mw_report_free(&r);
     snprintf(c.layers.baseline, sizeof c.layers.baseline, "%s", doctored);
     ck_assert(mw_suite_prepare(def, &c, 1, &est, &err) == MW_OK);
+    mw_estimate_release(&est);
     job.path = NULL;
     ck_assert_msg(mw_suite_run(&job, &r, &failures, &err) == MW_OK, "%s", err.msg);
     ck_assert_uint_eq(failures, 1);
