@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dump.h"
+#include "export.h"
 #include "plot.h"
 #include "report.h"
 #include "report_wire.h"
@@ -618,6 +619,82 @@ START_TEST(report_set_replaces)
 }
 END_TEST
 
+/* The text mw_report_export writes for table t in format fmt. */
+static char *exported(const mw_report *r, mw_export_table t, mw_export_format fmt)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    mw_err err = {0};
+    ck_assert(f && mw_report_export(f, r, t, fmt, &err) == MW_OK);
+    ck_assert(fclose(f) == 0);
+    return buf;
+}
+
+static size_t lines_of(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* report export: a row per observation with its id columns; a cell with a comma, quote or
+ * line break quoted as RFC 4180 says (quotes doubled) in CSV and escaped in JSON Lines; a
+ * missing number an empty cell or null; a seed above 2^53 as digits in CSV and a string in
+ * JSON Lines; as many rows as the report has of each table. */
+START_TEST(export_quotes_and_rows)
+{
+    mw_report r;
+    make_report(&r, "unused.h5");
+    mw_report_run *moon = NULL;
+    for (size_t k = 0; k < r.n_runs; k++)
+        if (r.runs[k].index == 7)
+            moon = &r.runs[k];
+    ck_assert(moon);
+    snprintf(moon->message, sizeof moon->message, "a, \"b\"\nc");
+    r.networks[1].spec.seed = 1ull << 60;
+    char *csv = exported(&r, MW_EXPORT_RUNS, MW_EXPORT_CSV);
+    ck_assert_msg(strncmp(csv, "suite,network,run,arch,", 23) == 0, "%s", csv);
+    ck_assert_msg(strstr(csv, ",\"a, \"\"b\"\"\nc\",") && strstr(csv, ",1152921504606846976,"),
+                  "%s", csv);
+    ck_assert_uint_eq(lines_of(csv), r.n_runs + 1 + 1); /* the header; the line break inside */
+    free(csv);
+    char *js = exported(&r, MW_EXPORT_RUNS, MW_EXPORT_JSONL);
+    ck_assert_msg(strstr(js, "\"message\": \"a, \\\"b\\\"\\u000ac\"") &&
+                      strstr(js, "\"seed\": \"1152921504606846976\""),
+                  "%s", js);
+    ck_assert_uint_eq(lines_of(js), r.n_runs);
+    free(js);
+    /* a fit without its R²: an empty cell, null */
+    csv = exported(&r, MW_EXPORT_FITS, MW_EXPORT_CSV);
+    ck_assert_msg(strstr(csv, "gradcheck,mlp width 8,backprop,f64,seconds,1.01,,3,1\n"), "%s", csv);
+    free(csv);
+    js = exported(&r, MW_EXPORT_FITS, MW_EXPORT_JSONL);
+    ck_assert_msg(strstr(js, "\"r2\": null"), "%s", js);
+    free(js);
+    /* rows: every step, every epoch, every (step, layer) */
+    size_t steps = 0, epochs = 0, cells = 0;
+    for (size_t k = 0; k < r.n_runs; k++)
+        steps += r.runs[k].n_steps, epochs += r.runs[k].n_epochs,
+            cells += r.runs[k].n_steps * (size_t)r.runs[k].n_layers;
+    const struct {
+        mw_export_table t;
+        size_t rows;
+    } want[] = {{MW_EXPORT_STEPS, steps},   {MW_EXPORT_EPOCHS, epochs},
+                {MW_EXPORT_LAYERS, cells},  {MW_EXPORT_NETWORKS, r.n_networks},
+                {MW_EXPORT_RATIOS, 1}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        ck_assert_uint_eq(mw_export_rows(&r, want[i].t), want[i].rows);
+        csv = exported(&r, want[i].t, MW_EXPORT_CSV);
+        ck_assert_uint_eq(lines_of(csv), want[i].rows + 1);
+        free(csv);
+    }
+    ck_assert(steps > r.n_runs && cells > steps);
+    mw_report_free(&r);
+}
+END_TEST
+
 /* Rewrite one attribute of an object in a file: as a string, or as an integer. */
 static void set_attr(const char *path, const char *object, const char *name, const char *text,
                      long long number)
@@ -774,6 +851,7 @@ int main(void)
     tcase_add_test(tc, report_round_trip);
     tcase_add_test(tc, report_wire_refuses_damage);
     tcase_add_test(tc, report_set_replaces);
+    tcase_add_test(tc, export_quotes_and_rows);
     tcase_add_test(tc, report_refuses_bad_files);
     tcase_add_test(tc, report_plot_files);
     suite_add_tcase(s, tc);
