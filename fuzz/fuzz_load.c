@@ -1,6 +1,6 @@
 /* Reading a fuzzed file as a report (fuzz_load.h). A file mw_report_load accepts is one
- * `report summary` prints, so printing is part of the check: the reader's range checks are
- * what the printing code relies on.
+ * `report summary` prints and `report export` writes, so printing and exporting are part
+ * of the check: the reader's range checks are what that code relies on.
  *
  * mw_report_load reads every file in a forked child (h5u_read_isolated), which contains
  * libhdf5's own crashes, loops and damaged state, and this process unpacks the report the
@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "export.h"
 #include "fuzz_util.h"
 #include "report.h"
 #include "suite.h"
@@ -142,6 +143,11 @@ void fuzz_summarise(const mw_report *r, const char *path)
     mw_json_runs(&j, r);
     mw_json_object_end(&j);
     mw_json_finish(&j);
+    /* and report export, every table in both formats */
+    mw_err err;
+    for (int t = 0; t < MW_N_EXPORT_TABLES; t++)
+        for (int fmt = 0; fmt < 2; fmt++)
+            mw_report_export(sink, r, (mw_export_table)t, (mw_export_format)fmt, &err);
 }
 
 void fuzz_load_one(const uint8_t *data, size_t size)
