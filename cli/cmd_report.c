@@ -193,7 +193,9 @@ static int export_(int argc, char **argv)
                          "and for rows of a run its index, method, dtype and status, then the\n"
                          "row's own fields as reports/SCHEMA.md names them. A missing or\n"
                          "non-finite number is an empty cell (null in jsonl); a run's steps\n"
-                         "and epochs keep their step and epoch numbers. In Python:\n\n"
+                         "and epochs keep their step and epoch numbers. Numbers carry every digit\n"
+                         "that reads back exactly; pandas' default CSV parser may be 3 ulps off,\n"
+                         "read_csv(..., float_precision=\"round_trip\") is exact. In Python:\n\n"
                          "  mwverify report export r.h5 --table epochs > epochs.csv\n"
                          "  df = pandas.read_csv(\"epochs.csv\")\n"
                          "  df.pivot_table(index=\"epoch\", columns=\"method\", values=\"rel_l2_max\")\n",
