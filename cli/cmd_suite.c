@@ -30,8 +30,8 @@ static const mw_field run_fields[] = {
     {"preset", MW_FK_STR, R(preset), "a preset (above); the options below override it",
      .size = sizeof(((run_opts *)0)->preset), .opt = "preset", .meta = "NAME"},
     {"out", MW_FK_STR, R(out),
-     "the report (suite: default mwverify-<suite>-<UTC time>.h5 here; gradcheck and layer\n"
-     "check write one only when asked)",
+     "the report (suite: default mwverify-<suite>-<UTC time>.h5 here, -2.h5 and on when\n"
+     "another run took that name; gradcheck and layer check write one only when asked)",
      .size = sizeof(((run_opts *)0)->out), .opt = "out", .meta = "FILE.h5"},
     {"resume", MW_FK_BOOL, R(resume),
      "finish an interrupted report: give the same options as the run that wrote it;\n"
@@ -242,18 +242,46 @@ static int same_file(const char *a, const char *b)
 }
 
 /* Where the report goes: --out, else (suite NAME) a name with the time in it. */
-static const char *report_path(const suite_cmd *sc, const state *s, char *buf, size_t n)
+/* The report's path: --out, or (suite NAME) mwverify-NAME-<UTC time>.h5 here, claimed
+ * (mw_report_check_path) for this process. A default name another run took the same second
+ * — a file there, or a writer holding it — gets a number (-2, -3, ...): no run is refused
+ * over a name it did not choose. */
+static mw_status report_path(const suite_cmd *sc, const state *s, char *buf, size_t n,
+                             const char **path, mw_err *err)
 {
-    if (s->run.out[0])
-        return s->run.out;
+    *path = NULL;
+    if (s->run.out[0]) {
+        *path = s->run.out;
+        return mw_report_check_path(*path, s->run.force, s->run.resume, err);
+    }
     if (!sc->report_by_default)
-        return NULL;
+        return MW_OK;
+    if (s->run.resume) /* a default name is new each second: nothing to resume */
+        return mw_err_set(err, MW_ERR_ARG, "--resume: name the report to finish with --out");
     time_t t = time(NULL);
     struct tm tm;
-    char stamp[32];
+    char stamp[32], lock[600];
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", gmtime_r(&t, &tm));
-    snprintf(buf, n, "mwverify-%s-%s.h5", sc->def->name, stamp);
-    return buf;
+    mw_status st = MW_OK;
+    for (int k = 1; k <= 100; k++) {
+        if (k == 1)
+            snprintf(buf, n, "mwverify-%s-%s.h5", sc->def->name, stamp);
+        else
+            snprintf(buf, n, "mwverify-%s-%s-%d.h5", sc->def->name, stamp, k);
+        snprintf(lock, sizeof lock, "%s.lock", buf);
+        if (access(buf, F_OK) == 0 || access(lock, F_OK) == 0)
+            continue;
+        st = mw_report_check_path(buf, 0, 0, err);
+        if (st == MW_OK) {
+            *path = buf;
+            return MW_OK;
+        }
+        if (!strstr(err->msg, "being written by")) /* not a race for the name */
+            return st;
+    }
+    return st != MW_OK ? st
+                       : mw_err_set(err, MW_ERR_IO, "no free report name here (mwverify-%s-%s"
+                                    "-N.h5 taken up to 100); give --out", sc->def->name, stamp);
 }
 
 static void say_estimate(const suite_cmd *sc, const state *s, const mw_estimate *e, long todo,
@@ -383,9 +411,9 @@ static int run_suite(const suite_cmd *sc, int argc, char **argv)
     mw_status st = MW_OK;
     if (s->cfg.engine.backend != MW_BACKEND_CPU)
         st = mw_engine_probe(&s->cfg.engine, MW_F32, &info, &err);
-    const char *path = report_path(sc, s, pathbuf, sizeof pathbuf);
-    if (st == MW_OK && path) /* before any work, and before the estimate is said */
-        st = mw_report_check_path(path, s->run.force, s->run.resume, &err);
+    const char *path = NULL;
+    if (st == MW_OK) /* before any work, and before the estimate is said */
+        st = report_path(sc, s, pathbuf, sizeof pathbuf, &path, &err);
     if (st == MW_OK && s->run.junit[0] && path && same_file(path, s->run.junit))
         st = mw_err_set(&err, MW_ERR_ARG, "--junit %s: the same file as the report; give it "
                         "another name", s->run.junit);

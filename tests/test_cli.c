@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libxml/parser.h>
@@ -816,7 +817,8 @@ END_TEST
 
 /* The paper preset reads CIFAR-10 (here, files in its format), fits the revnet to it, and
  * on this CPU refuses with its estimate and the way out; so does any run over
- * --time-budget. One line each, exit 2. */
+ * --time-budget. One line each, exit 2. A run with no --out whose default name another
+ * run took that second (a file there) takes the next free one rather than refusing. */
 START_TEST(paper_preset_estimates_and_refuses)
 {
     suite_tmpdir();
@@ -844,10 +846,25 @@ START_TEST(paper_preset_estimates_and_refuses)
                       strstr(r.err, "160 networks") && r.out[0] == '\0',
                   "exit %d: %s", r.code, r.err);
     run_free(&r);
+    char here[4096];
+    ck_assert(getcwd(here, sizeof here) && chdir(suite_dir) == 0);
+    for (int ahead = 0; ahead < 3; ahead++) { /* the default names of this second and the next */
+        time_t t = time(NULL) + ahead;
+        struct tm tm;
+        char name[96];
+        strftime(name, sizeof name, "mwverify-stability-%Y%m%dT%H%M%SZ.h5", gmtime_r(&t, &tm));
+        FILE *f = fopen(name, "w");
+        ck_assert(f && fclose(f) == 0);
+    }
     r = run((const char *[]){"suite", "stability", "--time-budget", "1s", NULL});
     ck_assert_msg(r.code == 2 && count_lines(r.err) == 1 && strstr(r.err, "--time-budget"),
                   "exit %d: %s", r.code, r.err);
     run_free(&r);
+    r = run((const char *[]){"suite", "stability", "--resume", NULL});
+    ck_assert_msg(r.code == 2 && strstr(r.err, "--resume") && strstr(r.err, "--out"),
+                  "exit %d: %s", r.code, r.err);
+    run_free(&r);
+    ck_assert(chdir(here) == 0);
     suite_rmdir();
 }
 END_TEST
