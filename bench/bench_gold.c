@@ -35,6 +35,21 @@ static double raw_rate(long p, int which)
     return (double)n / dt;
 }
 
+/* Seconds of one gold computation with these witness coordinates and threads. */
+static mw_status timed_gold(const mw_spec *s, const double *x, const int *y, mw_gold_opts *o,
+                            long fd_coords, int threads, double *seconds, mw_err *err)
+{
+    mw_gold g;
+    o->fd_coords = fd_coords, o->threads = threads;
+    const double t0 = mw_now();
+    mw_status st = mw_gold_compute(s, NULL, x, y, o, &g, err);
+    *seconds = mw_now() - t0;
+    if (st == MW_OK)
+        mw_gold_free(&g);
+    o->fd_coords = -1, o->threads = 1;
+    return st;
+}
+
 int main(int argc, char **argv)
 {
     long bits[8];
@@ -78,32 +93,16 @@ int main(int argc, char **argv)
             mw_synth_batch(&data, 0, s.batch, x, y);
             mw_gold_opts o = mw_gold_opts_default();
             o.bits = bits[b];
-            mw_gold g;
             mw_err err;
-            double t0 = mw_now();
-            mw_status st = mw_gold_compute(&s, NULL, x, y, &o, &g, &err);
-            double full = mw_now() - t0;
-            mw_gold_free(&g);
-            o.fd_coords = 0;
-            t0 = mw_now();
-            st = st == MW_OK ? mw_gold_compute(&s, NULL, x, y, &o, &g, &err) : st;
-            double bare = mw_now() - t0;
-            mw_gold_free(&g);
-            /* the same two on two threads */
-            o.threads = 2;
-            o.fd_coords = -1;
-            t0 = mw_now();
-            st = st == MW_OK ? mw_gold_compute(&s, NULL, x, y, &o, &g, &err) : st;
-            double full2 = mw_now() - t0;
-            mw_gold_free(&g);
-            o.fd_coords = 0;
-            t0 = mw_now();
-            st = st == MW_OK ? mw_gold_compute(&s, NULL, x, y, &o, &g, &err) : st;
-            double bare2 = mw_now() - t0;
-            mw_gold_free(&g);
-            o.threads = 1;
+            /* with and without the witness, on one thread and on two */
+            double full, bare, full2, bare2;
+            mw_status st = timed_gold(&s, x, y, &o, -1, 1, &full, &err);
+            st = st == MW_OK ? timed_gold(&s, x, y, &o, 0, 1, &bare, &err) : st;
+            st = st == MW_OK ? timed_gold(&s, x, y, &o, -1, 2, &full2, &err) : st;
+            st = st == MW_OK ? timed_gold(&s, x, y, &o, 0, 2, &bare2, &err) : st;
             if (st != MW_OK) {
                 fprintf(stderr, "bench_gold: %s\n", err.msg);
+                free(x), free(y);
                 return 3;
             }
             /* a gradient pass: forward plus about twice its operations backward, at p and
@@ -111,7 +110,6 @@ int main(int argc, char **argv)
             double fma, trans;
             mw_gold_forward_ops(&s, &fma, &trans);
             double ops = 2.0 * 3.0 * (fma + trans);
-            o.fd_coords = -1;
             printf("%5d %6ld %10.3f %10.3f %10.3f %10.3f %10.3f %12.3e %12.3e %9.1f%%\n", s.depth,
                    bits[b], full, mw_gold_cost_seconds(&s, &o), bare, full2, bare2, ops,
                    ops / bare, 100.0 * ops / bare / fma_rate[b]);
