@@ -347,6 +347,40 @@ static void check_images(pair *p)
         twin_free(p, all[i]);
 }
 
+/* A grid is at most 65535 blocks high: bn_jvp (a block row per tangent) and chan_sum (per
+ * group of images) launch in chunks beyond that. With the chunk made 2 (MW_CUDA_GRID_Y_MAX)
+ * 5 tangents and 5 groups go in three launches each, and equal the CPU as one launch does;
+ * the dgamma and dbeta views are strided. */
+static void check_grid_chunks(pair *p)
+{
+    const size_t T = 5, B = 3, C = 2, S = 7, n = B * C * S, NI = 9, ld = 3;
+    twin x = twin_random(p, n, 91, 2.0), g = twin_random(p, C, 92, 1.0), be = twin_random(p, C, 93, 1.0);
+    twin y = twin_make(p, NULL, n), xh = twin_make(p, NULL, n), rs = twin_make(p, NULL, C);
+    twin mean = twin_make(p, NULL, C), var = twin_make(p, NULL, C);
+    twin dx = twin_random(p, T * n, 94, 1.0), dg = twin_random(p, T * (C + 1), 95, 1.0);
+    twin db = twin_random(p, T * (C + 1), 96, 1.0), dy = twin_make(p, NULL, T * n);
+    twin in = twin_random(p, NI * C * S, 97, 1.0), cs = twin_random(p, 5 * ld, 98, 1.0);
+    setenv("MW_CUDA_GRID_Y_MAX", "2", 1);
+    for (int s = 0; s < 2; s++) {
+        mw_ctx *c = p->c[s];
+        ck_assert(c->ops->bn_forward(c, B, C, S, 1e-5, x.t[s].data, g.t[s].data, be.t[s].data,
+                                     y.t[s].data, xh.t[s].data, rs.t[s].data, mean.t[s].data,
+                                     var.t[s].data) == MW_OK);
+        ck_assert(c->ops->bn_jvp(c, T, B, C, S, xh.t[s].data, rs.t[s].data, g.t[s].data,
+                                 dx.t[s].data, mw_v(dg.t[s].data, (ptrdiff_t)(C + 1), 0),
+                                 mw_v(db.t[s].data, (ptrdiff_t)(C + 1), 0), dy.t[s].data) == MW_OK);
+        ck_assert(c->ops->chan_sum(c, NI, C, S, 2, in.t[s].data, 0.5, 1.0, cs.t[s].data, ld) ==
+                  MW_OK);
+    }
+    unsetenv("MW_CUDA_GRID_Y_MAX");
+    const double m = (double)(B * S), tol = 16 * (m + 2) * p->u * 4.0;
+    twin_expect(p, &dy, NULL, tol * 16, "bn jvp in chunks");
+    twin_expect(p, &cs, NULL, sum_bound(p, 2.0 * S, 0.5 * 2.0 * S * 8.0), "chan_sum in chunks");
+    twin *all[] = {&x, &g, &be, &y, &xh, &rs, &mean, &var, &dx, &dg, &db, &dy, &in, &cs};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        twin_free(p, all[i]);
+}
+
 /* Philox normals through the table (pairs on the CPU, one at a time on the GPU) and one
  * Adam step: a handful of roundings per element. */
 static void check_normal_adam(pair *p)
@@ -379,6 +413,7 @@ START_TEST(primitives_match_cpu)
         check_xent(&p);
         check_bn(&p);
         check_images(&p);
+        check_grid_chunks(&p);
         check_normal_adam(&p);
         pair_close(&p);
     }

@@ -77,6 +77,16 @@ mw_status blas_fail(mw_ctx *ctx, cublasStatus_t e, const char *what)
             return cuda_fail((ctx), e_, what);                                                \
     } while (0)
 
+// A grid's y extent is at most 65535 blocks: launches with more go in chunks of it.
+// MW_CUDA_GRID_Y_MAX (a number below that) makes the chunks smaller, so that a test runs
+// the chunking at small sizes.
+static size_t grid_y_max()
+{
+    const char *e = getenv("MW_CUDA_GRID_Y_MAX");
+    const long v = e ? strtol(e, NULL, 10) : 0;
+    return v > 0 && v < 65535 ? (size_t)v : 65535;
+}
+
 unsigned blocks_for(size_t n)
 {
     size_t b = (n + kThreads - 1) / kThreads;
@@ -468,15 +478,20 @@ mw_status k_bn_jvp(mw_ctx *ctx, size_t T, size_t B, size_t C, size_t S, const vo
 {
     if (T == 0 || C == 0)
         return MW_OK;
-    if (T > 65535)
-        return mw_fail(ctx, MW_ERR_ARG, "bn_jvp: %zu tangents at once (at most 65535)", T);
-    dim3 grid((unsigned)C, (unsigned)T);
-    MW_LAUNCH(bn_jvp_kernel<R>, grid, kThreads, state_of(ctx)->stream)(
-        B, C, S, static_cast<const R *>(xhat), static_cast<const R *>(rstd),
-        static_cast<const R *>(gamma), static_cast<const R *>(dx),
-        static_cast<const R *>(dgamma.p), dgamma.st, static_cast<const R *>(dbeta.p), dbeta.st,
-        static_cast<R *>(dy));
-    LAUNCHED(ctx, "bn_jvp");
+    if (C > INT_MAX)
+        return mw_fail(ctx, MW_ERR_ARG, "bn_jvp: %zu channels (at most %d)", C, INT_MAX);
+    const size_t per = B * C * S, most = grid_y_max();
+    const R *dg = static_cast<const R *>(dgamma.p), *db = static_cast<const R *>(dbeta.p);
+    for (size_t t0 = 0; t0 < T; t0 += most) { // a block per (channel, tangent)
+        const size_t tn = T - t0 < most ? T - t0 : most;
+        dim3 grid((unsigned)C, (unsigned)tn);
+        MW_LAUNCH(bn_jvp_kernel<R>, grid, kThreads, state_of(ctx)->stream)(
+            B, C, S, static_cast<const R *>(xhat), static_cast<const R *>(rstd),
+            static_cast<const R *>(gamma), static_cast<const R *>(dx) + t0 * per,
+            dg ? dg + (ptrdiff_t)t0 * dgamma.st : dg, dgamma.st,
+            db ? db + (ptrdiff_t)t0 * dbeta.st : db, dbeta.st, static_cast<R *>(dy) + t0 * per);
+        LAUNCHED(ctx, "bn_jvp");
+    }
     return MW_OK;
 }
 
@@ -720,14 +735,18 @@ mw_status k_chan_sum(mw_ctx *ctx, size_t n_img, size_t C, size_t S, size_t group
 {
     if (n_img == 0 || C == 0 || group == 0)
         return MW_OK;
-    size_t groups = (n_img + group - 1) / group;
-    if (groups > 65535 || C > INT_MAX)
-        return mw_fail(ctx, MW_ERR_ARG, "chan_sum: %zu groups of images (at most 65535)", groups);
-    dim3 grid((unsigned)C, (unsigned)groups);
-    MW_LAUNCH(chan_sum_kernel<R>, grid, kThreads, state_of(ctx)->stream)(
-        n_img, C, S, group, static_cast<const R *>(in), (R)alpha, (R)beta, static_cast<R *>(out),
-        ld);
-    LAUNCHED(ctx, "chan_sum");
+    const size_t groups = (n_img + group - 1) / group, most = grid_y_max();
+    if (C > INT_MAX)
+        return mw_fail(ctx, MW_ERR_ARG, "chan_sum: %zu channels (at most %d)", C, INT_MAX);
+    for (size_t g0 = 0; g0 < groups; g0 += most) { // a block per (channel, group)
+        const size_t gn = groups - g0 < most ? groups - g0 : most, first = g0 * group;
+        const size_t imgs = n_img - first < gn * group ? n_img - first : gn * group;
+        dim3 grid((unsigned)C, (unsigned)gn);
+        MW_LAUNCH(chan_sum_kernel<R>, grid, kThreads, state_of(ctx)->stream)(
+            imgs, C, S, group, static_cast<const R *>(in) + first * C * S, (R)alpha, (R)beta,
+            static_cast<R *>(out) + g0 * ld, ld);
+        LAUNCHED(ctx, "chan_sum");
+    }
     return MW_OK;
 }
 
