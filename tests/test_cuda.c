@@ -403,6 +403,25 @@ static void check_normal_adam(pair *p)
     twin_free(p, &nr), twin_free(p, &th), twin_free(p, &g), twin_free(p, &m), twin_free(p, &v);
 }
 
+/* A failed cudaFree (here: a pointer the device never gave) is not lost: the next
+ * allocation fails naming it, once; out of device memory is said as such, with the bytes. */
+static void check_error_names(pair *p)
+{
+    mw_ctx *c = p->c[1];
+    int host[4];
+    c->ops->release(c, host);
+    void *d = NULL;
+    ck_assert(c->ops->alloc(c, 64, &d) == MW_ERR_BACKEND && d == NULL);
+    ck_assert_msg(strstr(mw_ctx_message(c), "an earlier cudaFree failed") &&
+                      strstr(mw_ctx_message(c), "cudaErrorInvalidValue"),
+                  "%s", mw_ctx_message(c));
+    ck_assert(c->ops->alloc(c, 64, &d) == MW_OK && d != NULL); /* said once */
+    c->ops->release(c, d);
+    ck_assert(c->ops->alloc(c, (size_t)1 << 60, &d) == MW_ERR_NOMEM && d == NULL);
+    ck_assert_msg(strstr(mw_ctx_message(c), "out of device memory: 1152921504606846976 bytes"),
+                  "%s", mw_ctx_message(c));
+}
+
 START_TEST(primitives_match_cpu)
 {
     for (int dt = 0; dt < 2; dt++) {
@@ -415,6 +434,7 @@ START_TEST(primitives_match_cpu)
         check_images(&p);
         check_grid_chunks(&p);
         check_normal_adam(&p);
+        check_error_names(&p);
         pair_close(&p);
     }
 }

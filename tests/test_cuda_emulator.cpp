@@ -174,6 +174,14 @@ START_TEST(device_memory_is_the_devices)
     ck_assert_msg(strstr(cudaGetErrorString(e), "host pointer"), "%s", cudaGetErrorString(e));
     MW_LAUNCH(fill_index, 1, 4, 0)(d); // the device's own is fine
     ck_assert_int_eq(cudaGetLastError(), cudaSuccess);
+    /* a fault not yet read is what the next allocation returns, as the runtime's */
+    MW_LAUNCH(fill_index, 1, 40, 0)(host);
+    void *more = d;
+    ck_assert_int_eq(cudaMalloc(&more, 16), cudaErrorIllegalAddress);
+    ck_assert(more == NULL);
+    ck_assert_int_eq(cudaGetLastError(), cudaErrorIllegalAddress);
+    ck_assert_int_eq(cudaMalloc(&more, 16), cudaSuccess);
+    cudaFree(more);
     cudaFree(d);
 }
 END_TEST

@@ -43,6 +43,8 @@ struct cuda_state {
     int device;
     cudaStream_t stream;
     cublasHandle_t blas;
+    cudaError_t free_error; // a cudaFree that failed, said by the next call that can
+    int sync;               // MW_CUDA_SYNC=1: wait for every kernel, and name the one that faults
 };
 
 cuda_state *state_of(const mw_ctx *ctx)
@@ -69,10 +71,14 @@ mw_status blas_fail(mw_ctx *ctx, cublasStatus_t e, const char *what)
             return cuda_fail((ctx), e_, #call);                                               \
     } while (0)
 
-// After a kernel launch: a bad configuration is reported at once, naming the kernel.
+// After a kernel launch: a bad configuration is reported at once, naming the kernel. A
+// fault inside it surfaces at a later synchronising call, naming that call; with
+// MW_CUDA_SYNC=1 every launch is waited for, so that the fault names its kernel.
 #define LAUNCHED(ctx, what)                                                                   \
     do {                                                                                      \
         cudaError_t e_ = cudaGetLastError();                                                  \
+        if (e_ == cudaSuccess && state_of(ctx)->sync)                                         \
+            e_ = cudaStreamSynchronize(state_of(ctx)->stream);                                \
         if (e_ != cudaSuccess)                                                                \
             return cuda_fail((ctx), e_, what);                                                \
     } while (0)
@@ -127,21 +133,37 @@ template <typename R> mw_status k_alloc(mw_ctx *ctx, size_t bytes, void **p)
     *p = NULL;
     if (bytes == 0)
         return MW_OK;
+    cuda_state *cs = state_of(ctx);
+    if (cs->free_error != cudaSuccess) { // said once, by the first call that can
+        const cudaError_t f = cs->free_error;
+        cs->free_error = cudaSuccess;
+        return mw_fail(ctx, MW_ERR_BACKEND, "an earlier cudaFree failed: %s (%s)",
+                       cudaGetErrorString(f), cudaGetErrorName(f));
+    }
     cudaError_t e = cudaMalloc(p, bytes);
-    if (e != cudaSuccess) {
-        *p = NULL;
-        (void)cudaGetLastError(); // clear the sticky-free error state
+    if (e == cudaSuccess)
+        return MW_OK;
+    *p = NULL;
+    if (e == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError(); // not sticky: clear it
         return mw_fail(ctx, MW_ERR_NOMEM, "out of device memory: %zu bytes requested, %zu live "
                        "(%s)", bytes, ctx->live_bytes, cudaGetErrorString(e));
     }
-    return MW_OK;
+    // anything else is the device's state, often a fault of an earlier kernel that the
+    // allocation is the first to see
+    return mw_fail(ctx, MW_ERR_BACKEND, "cudaMalloc of %zu bytes: %s (%s); a kernel before it "
+                   "may have faulted: MW_CUDA_SYNC=1 names the kernel", bytes,
+                   cudaGetErrorString(e), cudaGetErrorName(e));
 }
 
 template <typename R> void k_release(mw_ctx *ctx, void *p)
 {
-    (void)ctx;
-    if (p)
-        cudaFree(p); // nothing to report to: a failure here leaves the memory to the driver
+    if (!p)
+        return;
+    const cudaError_t e = cudaFree(p);
+    cuda_state *cs = state_of(ctx);
+    if (e != cudaSuccess && cs->free_error == cudaSuccess)
+        cs->free_error = e; // no status to return here: the next allocation says it
 }
 
 template <typename R> mw_status k_upload(mw_ctx *ctx, void *dst, const double *src, size_t n)
@@ -953,6 +975,9 @@ mw_status cuda_open(mw_ctx *ctx, int device, char *msg, size_t msg_len)
         return MW_ERR_NOMEM;
     }
     st->device = device;
+    st->free_error = cudaSuccess;
+    const char *sync = getenv("MW_CUDA_SYNC");
+    st->sync = sync && strcmp(sync, "1") == 0;
     cudaError_t e = cudaSetDevice(device);
     if (e == cudaSuccess)
         e = cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking);

@@ -606,8 +606,14 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream)
     return last_error;
 }
 
+// As the runtime does once a kernel has faulted: the sticky error, before anything else.
 cudaError_t cudaMalloc(void **p, size_t bytes)
 {
+    if (last_error == cudaErrorIllegalAddress || last_error == cudaErrorLaunchFailure) {
+        if (p)
+            *p = NULL;
+        return last_error;
+    }
     return device_alloc(p, bytes);
 }
 
