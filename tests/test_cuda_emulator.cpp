@@ -133,6 +133,18 @@ END_TEST
 
 START_TEST(memory_sides_are_checked)
 {
+    /* fresh device memory is not zero, as on a GPU: NaN in every float, also where a
+     * region was freed and given out again */
+    for (int round = 0; round < 2; round++) {
+        float *f = NULL, back[5];
+        ck_assert_int_eq(cudaMalloc(&f, sizeof back), cudaSuccess);
+        ck_assert_int_eq(cudaMemcpy(back, f, sizeof back, cudaMemcpyDeviceToHost), cudaSuccess);
+        for (int i = 0; i < 5; i++)
+            ck_assert_msg(isnan(back[i]), "fresh device float %d is %g", i, back[i]);
+        const float zeros[5] = {0};
+        ck_assert_int_eq(cudaMemcpy(f, zeros, sizeof zeros, cudaMemcpyHostToDevice), cudaSuccess);
+        cudaFree(f);
+    }
     int host[8] = {0}, *d = device_copy<int>(NULL, 8);
     ck_assert_int_eq(cudaMemcpy(d, host, sizeof host, cudaMemcpyHostToDevice), cudaSuccess);
     ck_assert_int_eq(cudaMemcpy(host, d, sizeof host, cudaMemcpyHostToDevice),

@@ -179,6 +179,12 @@ cudaError_t device_alloc(void **p, size_t bytes)
     }
     unpoison(q, bytes);
     poison(q + bytes, span - bytes);
+    /* fresh device memory is not zero on a GPU: every byte 0xFF, a NaN in float and double
+     * (and -1 in an integer), so that reading what was never written shows */
+    mprotect(q, pages, PROT_READ | PROT_WRITE);
+    memset(q, 0xFF, bytes);
+    if (!arena_open_depth)
+        mprotect(q, pages, PROT_NONE);
     live[(uintptr_t)q] = bytes;
     live_total += bytes;
     *p = q;
