@@ -65,6 +65,13 @@ __global__ void fill_index(int *out)
     out[blockIdx.x * blockDim.x + threadIdx.x] = (int)(blockIdx.x * 1000 + threadIdx.x);
 }
 
+// Each thread takes the next number of a counter: the order the threads ran in (the
+// emulator runs a block's threads one at a time, so the counter needs no atomics there).
+__global__ void record_order(int *counter, int *out)
+{
+    out[threadIdx.x] = (*counter)++;
+}
+
 template <typename T> T *device_copy(const T *h, size_t n)
 {
     T *d = NULL;
@@ -104,6 +111,33 @@ START_TEST(barriers_and_shared_memory)
         for (int t = 0; t < 40; t++)
             ck_assert_int_eq(idx[b * 40 + t], b * 1000 + t);
     cudaFree(d_in), cudaFree(d_out), cudaFree(d_idx);
+}
+END_TEST
+
+// A GPU promises no order among a block's threads: the emulator runs them in a shuffled
+// order (seeded, MW_EMU_SEED), so that a kernel relying on one shows it. 32 threads ran
+// in an order that is a permutation, not the identity, and another launch ran in another.
+START_TEST(threads_run_in_no_fixed_order)
+{
+    const int zero = 0;
+    int *counter = device_copy<int>(&zero, 1), *out = device_copy<int>(NULL, 32);
+    int first[32], second[32];
+    for (int round = 0; round < 2; round++) {
+        ck_assert_int_eq(cudaMemcpy(counter, &zero, sizeof zero, cudaMemcpyHostToDevice),
+                         cudaSuccess);
+        MW_LAUNCH(record_order, 1, 32, 0)(counter, out);
+        ck_assert_int_eq(cudaGetLastError(), cudaSuccess);
+        ck_assert_int_eq(cudaMemcpy(round ? second : first, out, sizeof first,
+                                    cudaMemcpyDeviceToHost), cudaSuccess);
+    }
+    int seen[32] = {0}, identity = 1, same = 1;
+    for (int t = 0; t < 32; t++) {
+        ck_assert(first[t] >= 0 && first[t] < 32 && !seen[first[t]]++);
+        identity &= first[t] == t;
+        same &= first[t] == second[t];
+    }
+    ck_assert_msg(!identity && !same, "the threads ran in thread order, or twice alike");
+    cudaFree(counter), cudaFree(out);
 }
 END_TEST
 
@@ -263,6 +297,7 @@ int main(void)
     Suite *s = suite_create("cuda_emulator");
     TCase *tc = tcase_create("emulator");
     tcase_add_test(tc, barriers_and_shared_memory);
+    tcase_add_test(tc, threads_run_in_no_fixed_order);
     tcase_add_test(tc, undefined_behaviour_fails_the_launch);
     tcase_add_test(tc, memory_sides_are_checked);
     tcase_add_test(tc, device_memory_is_the_devices);

@@ -416,9 +416,43 @@ uint3 thread_of(unsigned t, dim3 block)
     return uint3{t % block.x, t / block.x % block.y, t / (block.x * block.y)};
 }
 
+// ---- the order threads run in: shuffled, seeded ----
+
+// A GPU gives no order among a block's threads between barriers, nor among blocks: the
+// emulator runs them in an order drawn anew for every block and every stretch between
+// barriers, so that a kernel that relies on an order shows it. Seeded by MW_EMU_SEED (a
+// number; default fixed), so a failing run can be run again the same way.
+thread_local uint64_t order_state = 0;
+
+uint64_t order_next()
+{
+    if (order_state == 0) {
+        const char *e = getenv("MW_EMU_SEED");
+        order_state = e && *e ? strtoull(e, NULL, 0) | 1 : 0x9e3779b97f4a7c15ull;
+    }
+    uint64_t z = (order_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+// order[0..n) a fresh permutation of 0..n-1 (Fisher-Yates).
+void shuffle(std::vector<unsigned> &order, unsigned n)
+{
+    order.resize(n);
+    for (unsigned i = 0; i < n; i++)
+        order[i] = i;
+    for (unsigned i = n; i > 1; i--) {
+        const unsigned j = (unsigned)(order_next() % i);
+        const unsigned t = order[i - 1];
+        order[i - 1] = order[j], order[j] = t;
+    }
+}
+
 void run_block_fibers(unsigned n)
 {
     scheduler &s = sched;
+    thread_local std::vector<unsigned> order;
     for (unsigned t = 0; t < n; t++) {
         fiber &f = s.fibers[t];
         context_make(&f.ctx, f.stack, kStack, fiber_main);
@@ -430,7 +464,9 @@ void run_block_fibers(unsigned n)
         const char *where_file = nullptr;
         int where_line = 0;
         bool apart = false;
-        for (unsigned t = 0; t < n; t++) {
+        shuffle(order, n);
+        for (unsigned k = 0; k < n; k++) {
+            const unsigned t = order[k];
             fiber &f = s.fibers[t];
             if (f.state != READY)
                 continue;
@@ -530,8 +566,10 @@ void run(uintptr_t kernel, const char *name, dim3 grid, dim3 block, void (*body)
                     run_block_fibers((unsigned)threads);
                     continue;
                 }
-                for (unsigned t = 0; t < threads; t++) {
-                    threadIdx = thread_of(t, block);
+                thread_local std::vector<unsigned> order;
+                shuffle(order, (unsigned)threads);
+                for (unsigned k = 0; k < threads; k++) {
+                    threadIdx = thread_of(order[k], block);
                     body(arg);
                 }
             }
