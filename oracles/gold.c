@@ -466,20 +466,25 @@ static void *gold_part_run(void *arg)
     return NULL;
 }
 
-/* The two parts: the p-bit gradient and the (p+64)-bit one, each with its share of the
- * witness; side by side on two threads when asked and possible, else one after the other
- * with the whole witness on the p-bit reference. */
-static int run_parts(gold_part part[2], int threads, char *msg, size_t msg_len)
+/* The witness's coordinates between the parts: every other one on each of two threads,
+ * or all on the p-bit part (the check run takes none). */
+static void split_witness(gold_part part[2], int two)
 {
-    pthread_t th;
-    int two = threads >= 2 && mpfr_buildopt_tls_p() &&
-              part[0].spec->coupling != MW_COUPLING_PLUGIN; /* two_threads() */
     part[0].step = part[1].step = two ? 2 : 1;
     part[0].from = 0;
-    part[1].from = two ? 1 : part[1].n; /* one thread: the check run takes no coordinate */
+    part[1].from = two ? 1 : part[1].n;
     part[1].threaded = two;
+}
+
+/* The two parts: the p-bit gradient and the (p+64)-bit one, each with its share of the
+ * witness; side by side on two threads when two (two_threads()) and a thread starts, else
+ * one after the other. */
+static int run_parts(gold_part part[2], int two, char *msg, size_t msg_len)
+{
+    pthread_t th;
+    split_witness(part, two);
     if (two && pthread_create(&th, NULL, gold_part_run, &part[1]) != 0)
-        two = 0, part[0].step = part[1].step = 1, part[1].from = part[1].n, part[1].threaded = 0;
+        split_witness(part, two = 0);
     gold_part_run(&part[0]);
     if (two)
         pthread_join(th, NULL);
@@ -539,7 +544,7 @@ mw_status mw_gold_compute(const mw_spec *spec, const double *theta, const double
         part[i] = (gold_part){.spec = spec, .theta = theta, .x = x, .labels = labels,
                               .lay = &lay, .bits = i ? out->check_bits : o.bits, .p = o.bits,
                               .coords = coords, .n = n, .fd = fd};
-    int failed = run_parts(part, o.threads, msg, msg_len);
+    int failed = run_parts(part, two_threads(spec, &o), msg, msg_len);
     r = part[0].grad, check = part[1].grad;
     if (failed) {
         st = MW_ERR_ARG; /* the message is the reference's */

@@ -346,11 +346,6 @@ static void put_head(out *o, const cols *cs)
 
 /* ---- rows ---- */
 
-static const mw_report_network *network_of(const mw_report *r, long index)
-{
-    return mw_report_network_at(r, index);
-}
-
 size_t mw_export_rows(const mw_report *r, mw_export_table t)
 {
     size_t n = 0;
@@ -403,7 +398,7 @@ mw_status mw_report_export(FILE *f, const mw_report *r, mw_export_table t,
         for (size_t i = 0; i < r->n_runs; i++) {
             const mw_report_run *run = &r->runs[i];
             x.run = run;
-            x.net = network_of(r, run->network);
+            x.net = mw_report_network_at(r, run->network);
             if (t == MW_EXPORT_RUNS) {
                 mw_run_summary s;
                 mw_run_summarize(run, x.net, &s);

@@ -377,6 +377,13 @@ static mw_status timing_unit(const void *cfg, long unit, mw_unit_emit_fn emit, v
 
 int mw_fit_power(const double *x, const double *y, size_t n, double *exponent, double *r2)
 {
+    double log_c;
+    return mw_fit_power_line(x, y, n, exponent, r2, &log_c);
+}
+
+int mw_fit_power_line(const double *x, const double *y, size_t n, double *exponent,
+                      double *r2, double *log_c)
+{
     double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -385,7 +392,7 @@ int mw_fit_power(const double *x, const double *y, size_t n, double *exponent, d
         double a = log(x[i]), b = log(y[i]);
         sx += a, sy += b, sxx += a * a, sxy += a * b, syy += b * b, k++;
     }
-    *exponent = *r2 = NAN;
+    *exponent = *r2 = *log_c = NAN;
     if (k < 2)
         return 1;
     double vx = sxx - sx * sx / (double)k, vy = syy - sy * sy / (double)k;
@@ -398,6 +405,7 @@ int mw_fit_power(const double *x, const double *y, size_t n, double *exponent, d
     *r2 = vy > 1e-12 * syy ? cxy * cxy / (vx * vy) : 1.0;
     if (!(vy > 1e-12 * syy))
         *exponent = 0.0;
+    *log_c = (sy - *exponent * sx) / (double)k;
     return 0;
 }
 
@@ -547,42 +555,36 @@ static mw_status timing_ratios(mw_report *r, const char *setting, mw_dtype dt)
 }
 
 /* Each timed run's place against its fit: the seconds its setting's line (log seconds
- * against log L, least squares over the runs of the same setting, method and dtype, as
- * mw_fit_power fits the exponent) gives at its L, and the measured median over that. */
+ * against log L over the runs of the same setting, method and dtype, mw_fit_power_line)
+ * gives at its L, and the measured median over that. */
 static void timing_residuals(mw_report *r)
 {
     mw_report_table *t = &r->tables[MW_TABLE_TIMINGS];
     mw_report_timing *rows = t->rows;
-    for (size_t i = 0; i < t->n; i++) {
+    const size_t n = t->n;
+    char (*set)[64] = calloc(n ? n : 1, sizeof *set); /* each row's setting, once */
+    double *xs = malloc((n ? n : 1) * sizeof *xs), *ys = malloc((n ? n : 1) * sizeof *ys);
+    for (size_t i = 0; set && i < n; i++) {
         const mw_report_network *ni = mw_report_network_at(r, (long)rows[i].network);
-        char si[64], sj[64];
+        if (ni)
+            mw_spec_setting(&ni->spec, set[i], sizeof set[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
         rows[i].fitted = rows[i].residual = NAN;
-        if (!ni)
+        if (!set || !xs || !ys || !set[i][0])
             continue;
-        mw_spec_setting(&ni->spec, si, sizeof si);
-        double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
         size_t k = 0;
-        for (size_t j = 0; j < t->n; j++) {
-            const mw_report_network *nj = mw_report_network_at(r, (long)rows[j].network);
-            if (!nj || rows[j].method != rows[i].method || rows[j].dtype != rows[i].dtype ||
-                !(rows[j].seconds_median > 0) || !isfinite(rows[j].seconds_median))
-                continue;
-            mw_spec_setting(&nj->spec, sj, sizeof sj);
-            if (strcmp(si, sj) != 0)
-                continue;
-            const double a = log((double)rows[j].layers), b = log(rows[j].seconds_median);
-            sx += a, sy += b, sxx += a * a, sxy += a * b, syy += b * b, k++;
-        }
-        if (k < 2 || !(rows[i].seconds_median > 0))
+        for (size_t j = 0; j < n; j++)
+            if (rows[j].method == rows[i].method && rows[j].dtype == rows[i].dtype &&
+                strcmp(set[i], set[j]) == 0)
+                xs[k] = rows[j].layers, ys[k++] = rows[j].seconds_median;
+        double p, r2, log_c;
+        if (mw_fit_power_line(xs, ys, k, &p, &r2, &log_c) != 0 || !(rows[i].seconds_median > 0))
             continue;
-        const double vx = sxx - sx * sx / (double)k, vy = syy - sy * sy / (double)k;
-        if (!(vx > 0))
-            continue;
-        const double p = vy > 1e-12 * syy ? (sxy - sx * sy / (double)k) / vx : 0.0;
-        const double a = (sy - p * sx) / (double)k;
-        rows[i].fitted = exp(a + p * log((double)rows[i].layers));
+        rows[i].fitted = exp(log_c + p * log((double)rows[i].layers));
         rows[i].residual = rows[i].seconds_median / rows[i].fitted;
     }
+    free(set), free(xs), free(ys);
 }
 
 /* The growth exponents (per setting, method, dtype: log-log slope against the coupling

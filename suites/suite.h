@@ -320,6 +320,9 @@ size_t mw_suite_lost_units(const mw_report *r, const mw_report_network **first);
 /* y ∝ x^p by least squares in log-log: the slope p and R² (NaN when undefined). 0, or 1
  * when fewer than two points are positive. */
 int mw_fit_power(const double *x, const double *y, size_t n, double *exponent, double *r2);
+/* The same with the line's intercept: log y ≈ *log_c + p log x (NaN when undefined). */
+int mw_fit_power_line(const double *x, const double *y, size_t n, double *exponent,
+                      double *r2, double *log_c);
 /* Working bytes plus what the paper does not count: parameters, gradient and batch. */
 long long mw_scaling_total_bytes(const mw_spec *s, mw_dtype dtype, long long peak);
 

@@ -576,15 +576,17 @@ END_TEST
 
 /* ---- memory and timing ---- */
 
-/* The power fit recovers an exact power law and a constant, and refuses too few
- * positive points. */
+/* The power fit recovers an exact power law (its factor too) and a constant, and refuses
+ * too few positive points. */
 START_TEST(power_fit)
 {
-    double x[5] = {1, 2, 3, 5, 10}, y[5], p, r2;
+    double x[5] = {1, 2, 3, 5, 10}, y[5], p, r2, log_c;
     for (int i = 0; i < 5; i++)
         y[i] = 3.0 * pow(x[i], 1.5);
     ck_assert(mw_fit_power(x, y, 5, &p, &r2) == 0);
     ck_assert_msg(fabs(p - 1.5) < 1e-12 && fabs(r2 - 1) < 1e-12, "p %.17g r2 %.17g", p, r2);
+    ck_assert(mw_fit_power_line(x, y, 5, &p, &r2, &log_c) == 0);
+    ck_assert_msg(fabs(log_c - log(3.0)) < 1e-12, "log c %.17g", log_c);
     for (int i = 0; i < 5; i++)
         y[i] = 4096;
     ck_assert(mw_fit_power(x, y, 5, &p, &r2) == 0 && p == 0.0 && r2 == 1.0);
