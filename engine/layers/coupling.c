@@ -273,6 +273,44 @@ done:
     return st;
 }
 
+/* vijp from the cache forward(x, INPUT or FULL) left: F's cache raised to FULL and F(a)
+ * rebuilt from it (inner->complete), then vijp's own steps. z = b + F(a) is the cache's
+ * where σ is not the identity, and is otherwise formed by shift's own addition. */
+static mw_status vijp_cached(mw_ctx *ctx, const mw_layer *l, void *cache, const void *x,
+                             const void *hx, void *y, void *hy, void *gtheta)
+{
+    coupling_cache *c = cache;
+    halves hv = halves_of(l);
+    mw_dims d = mw_d(1, hv.B, hv.h);
+    mw_status st = MW_OK;
+    mw_tensor zf = {0}, hz = {0};
+    const mw_tensor *z = &c->z;
+    mw_view a = half(ctx, &hv, x, hv.off_a);
+    if (!l->inner->complete)
+        return mw_fail(ctx, MW_ERR_ARG, "%s: its inner function has no complete", l->label);
+    if (l->spec->out_act == MW_ACT_IDENTITY) {
+        MW_GO(mw_tensor_alloc(ctx, hv.B * hv.h, &zf));
+        mw_view vz = mw_v(zf.data, 0, (ptrdiff_t)hv.h);
+        MW_GO(l->inner->complete(ctx, l, c->f, a, zf.data));
+        MW_GO(mw_axpby(ctx, d, vz, 1.0, vz, 1.0, half(ctx, &hv, x, hv.off_b)));
+        z = &zf;
+    } else {
+        MW_GO(l->inner->complete(ctx, l, c->f, a, NULL));
+    }
+    MW_GO(emit(ctx, l, &hv, x, z, y));
+    /* h_z = h_{x,b}; (gF_a, g) = vjp_F(a, h_z); h_y = (h_{x,a} - gF_a, h_z ⊙ D⁻¹) */
+    MW_GO(mw_tensor_alloc(ctx, hv.B * hv.h, &hz));
+    MW_GO(mw_copy(ctx, d, mw_v(hz.data, 0, (ptrdiff_t)hv.h), half(ctx, &hv, hx, hv.off_b)));
+    MW_GO(mw_copy(ctx, d, half(ctx, &hv, hy, hv.off_a), half(ctx, &hv, hx, hv.off_a)));
+    MW_GO(l->inner->vjp(ctx, l, c->f, hz.data, -1.0, half(ctx, &hv, hy, hv.off_a), gtheta));
+    MW_GO(act_sigma(ctx, l, MW_EW_ACT_DINV_MUL, d, half(ctx, &hv, hy, hv.off_b),
+                    mw_v(z->data, 0, (ptrdiff_t)hv.h), mw_v(hz.data, 0, (ptrdiff_t)hv.h)));
+done:
+    mw_tensor_free(ctx, &zf);
+    mw_tensor_free(ctx, &hz);
+    return st;
+}
+
 const mw_layer_ops mw_coupling_ops = {
     .name = "coupling",
     .forward = forward,
@@ -282,4 +320,5 @@ const mw_layer_ops mw_coupling_ops = {
     .jvp = jvp,
     .vjp = vjp,
     .vijp = vijp,
+    .vijp_cached = vijp_cached,
 };

@@ -306,6 +306,59 @@ done:
     return st;
 }
 
+/* Unit u's output from its cache alone, the bits forward wrote: act(z) without BatchNorm;
+ * with it γ x̂ + β, bn_forward's own two roundings (x̂ as kept, times γ, plus β). */
+static mw_status unit_output(mw_ctx *ctx, const mw_layer *l, const unit_shape *sh,
+                             const unit_cache *q, void *dest)
+{
+    const mw_spec *s = l->spec;
+    const size_t B = l->batch, w = sh->out * sh->S;
+    mw_dims d = mw_d(1, B, w);
+    mw_view vd = mw_v(dest, 0, (ptrdiff_t)w);
+    if (!s->bn) {
+        mw_view vz = mw_v(q->z.data, 0, (ptrdiff_t)w);
+        return mw_act_apply(ctx, MW_EW_ACT, s->f_act, s->leaky_slope, d, vd, vz, vz);
+    }
+    mw_status st = mw_copy(ctx, d, vd, mw_v(q->xhat.data, 0, (ptrdiff_t)w));
+    if (st == MW_OK)
+        st = ctx->ops->chan_mul(ctx, B, sh->out, sh->S, mw_at(ctx, l->theta, sh->off_gamma),
+                                dest);
+    if (st == MW_OK)
+        st = ctx->ops->chan_bias(ctx, B, sh->out, sh->S, 1.0,
+                                 mw_at(ctx, l->theta, sh->off_beta), 1, 0, dest);
+    return st;
+}
+
+/* An INPUT cache made at a raised to FULL, and y = F(a) (y may be NULL), with no map
+ * evaluated: a copied in, each unit's output rebuilt from its cache (unit_output). */
+static mw_status complete(mw_ctx *ctx, const mw_layer *l, void *cache, mw_view a, void *y)
+{
+    f_cache *c = cache;
+    const size_t B = l->batch;
+    mw_status st = MW_OK;
+    if (c->level == MW_CACHE_NONE)
+        return mw_fail(ctx, MW_ERR_ARG, "complete: the cache holds no pre-activations");
+    if (c->level == MW_CACHE_INPUT) {
+        unit_shape sh = shape_of(l, 1);
+        const size_t w = sh.in * sh.S;
+        MW_GO(mw_tensor_alloc(ctx, B * w, &c->in1));
+        MW_GO(mw_copy(ctx, mw_d(1, B, w), mw_v(c->in1.data, 0, (ptrdiff_t)w), a));
+        for (int u = 1; u < c->k; u++) {
+            unit_shape su = shape_of(l, u);
+            unit_cache *q = &c->u[u - 1];
+            MW_GO(mw_tensor_alloc(ctx, B * su.out * su.S, &q->out));
+            MW_GO(unit_output(ctx, l, &su, q, q->out.data));
+        }
+        c->level = MW_CACHE_FULL;
+    }
+    if (y) {
+        unit_shape sh = shape_of(l, c->k);
+        MW_GO(unit_output(ctx, l, &sh, &c->u[c->k - 1], y));
+    }
+done:
+    return st;
+}
+
 /* BatchNorm's input derivative with its batch coupling dropped — hz = γ rstd ⊙ h, as if
  * each sample's statistics were constants — for the negative control
  * additive-bn-vjp-uncoupled (layers/registry.c) only; γ and β's gradients stay right. */
@@ -451,6 +504,7 @@ static mw_status vjp_bn_uncoupled(mw_ctx *ctx, const mw_layer *l, const void *ca
 const mw_inner_ops mw_f_ops = {
     .forward = forward,
     .cache_free = cache_free,
+    .complete = complete,
     .jvp = jvp,
     .vjp = vjp,
 };
@@ -458,6 +512,7 @@ const mw_inner_ops mw_f_ops = {
 const mw_inner_ops mw_f_ops_bn_uncoupled = {
     .forward = forward,
     .cache_free = cache_free,
+    .complete = complete,
     .jvp = jvp,
     .vjp = vjp_bn_uncoupled,
 };

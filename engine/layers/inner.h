@@ -11,6 +11,11 @@ typedef struct mw_inner_ops {
     mw_status (*forward)(mw_ctx *ctx, const mw_layer *l, mw_view a, void *y,
                          mw_cache_level level, void **cache);
     void (*cache_free)(mw_ctx *ctx, void *cache);
+    /* A cache that forward(a, INPUT) left raised to FULL in place, and y = F(a) (y may be
+     * NULL): what forward(a, FULL) gives, bit for bit, from the cache alone, no map
+     * evaluated (a unit's output is elementwise in what INPUT keeps). A FULL cache is
+     * left as it is. NULL where F cannot. */
+    mw_status (*complete)(mw_ctx *ctx, const mw_layer *l, void *cache, mw_view a, void *y);
     /* y = F(a) and dy (T, B, n/2 contiguous) = J_a da + J_θ dθ; da.p == NULL or
      * dtheta == NULL mean zero. da is (T, B, n/2) with st == B * sr. */
     mw_status (*jvp)(mw_ctx *ctx, const mw_layer *l, size_t T, mw_view a, mw_view da,

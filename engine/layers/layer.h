@@ -44,6 +44,14 @@ typedef struct mw_layer_ops {
      * hy = hx J_x⁻¹ and g = hy J_θ, with one vjp through the layer's inner function. */
     mw_status (*vijp)(mw_ctx *ctx, const mw_layer *l, const void *x, const void *hx, void *y,
                       void *hy, void *gtheta);
+    /* Optional: vijp at x given the cache a forward pass at x left (level ≥ INPUT; it may
+     * be raised to FULL, and stays the caller's to free): the same y, hy and g, bit for
+     * bit, with the inner function's maps not evaluated again (mixed's second phase,
+     * from its first phase's caches). NULL where a layer has no such shortcut, and in
+     * any table that replaces vijp or forward (the negative controls of
+     * layers/registry.c). */
+    mw_status (*vijp_cached)(mw_ctx *ctx, const mw_layer *l, void *cache, const void *x,
+                             const void *hx, void *y, void *hy, void *gtheta);
 } mw_layer_ops;
 
 /* BatchNorm running statistics of one unit (PyTorch's running_mean / running_var):

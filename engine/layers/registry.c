@@ -86,9 +86,11 @@ static void fill_faulty(void)
     ops_vijp_sign = mw_coupling_ops;
     ops_vijp_sign.name = "additive-vijp-sign";
     ops_vijp_sign.vijp = vijp_sign;
+    ops_vijp_sign.vijp_cached = NULL; /* mixed must sweep through the faulty vijp */
     ops_naive_dinv = mw_coupling_ops;
     ops_naive_dinv.name = "additive-naive-dinv";
     ops_naive_dinv.vijp = vijp_naive_dinv;
+    ops_naive_dinv.vijp_cached = NULL;
     ops_inverse_bias = mw_coupling_ops;
     ops_inverse_bias.name = "additive-inverse-bias";
     ops_inverse_bias.inverse = inverse_bias;

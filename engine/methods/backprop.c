@@ -21,7 +21,7 @@ mw_status mw_method_backprop(mw_ctx *ctx, const mw_net *net, const mw_batch *bat
     MW_GO(mw_head_vjp(ctx, &head, x.data, h.data, mw_at(ctx, g, mw_block_offset(net, net->n_layers)),
                       &info->loss));
     mw_tensor_free(ctx, &x);
-    MW_GO(mw_backward_cached(ctx, net, caches, &h, g, NULL));
+    MW_GO(mw_backward_cached(ctx, net, caches, &h, g, NULL, 0));
 done:
     mw_caches_free(ctx, net, caches);
     free(caches);

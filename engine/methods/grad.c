@@ -132,7 +132,7 @@ mw_status mw_input_gradient(mw_ctx *ctx, const mw_net *net, const mw_batch *batc
     ctx->msg[0] = '\0';
     mw_status st = mw_tensor_alloc(ctx, batch->x.n, &h);
     if (st == MW_OK)
-        st = mw_backprop_input_cotangent(ctx, net, batch, h.data, NULL);
+        st = mw_backprop_input_cotangent(ctx, net, batch, h.data, NULL, NULL);
     if (st == MW_OK)
         st = mw_tensor_download(ctx, &h, 0, h0, h.n);
     mw_tensor_free(ctx, &h);

@@ -25,9 +25,11 @@ mw_status mw_method_mixed(mw_ctx *, const mw_net *, const mw_batch *, const mw_g
 
 /* Moonwalk's phase 2, shared with mixed (the paper's Algorithm 1): from h0 = dJ/dx_0,
  * sweep forward with vijp, writing each layer's gradient and dropping x_{i-1}; then the
- * head's gradient and the closure error against the head's dJ/dx_L. */
+ * head's gradient and the closure error against the head's dJ/dx_L. With caches (mixed:
+ * those its first phase's forward left at each layer's input), a layer that has
+ * vijp_cached takes its step from its cache, which is freed once used; NULL: none. */
 mw_status mw_moonwalk_sweep(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
-                            const void *h0, void *g, mw_grad_info *info);
+                            const void *h0, void **caches, void *g, mw_grad_info *info);
 
 /* Forward through the body keeping each layer's cache at `level` in caches[0..L); x_L
  * is returned in a fresh tensor. On failure the caches made so far are left for
@@ -37,14 +39,16 @@ mw_status mw_forward_cached(mw_ctx *ctx, const mw_net *net, const mw_batch *batc
 void mw_caches_free(mw_ctx *ctx, const mw_net *net, void **caches);
 
 /* The reverse sweep over the caches from hL = dJ/dx_L (hL is used as scratch): vjp
- * layer by layer, each cache freed once used. With g (FULL caches), every layer's
- * parameter gradient is written into g; with h0, dJ/dx_0 is left there. */
+ * layer by layer, each cache freed once used unless keep. With g (FULL caches), every
+ * layer's parameter gradient is written into g; with h0, dJ/dx_0 is left there. */
 mw_status mw_backward_cached(mw_ctx *ctx, const mw_net *net, void **caches, mw_tensor *hL,
-                             void *g, void *h0);
+                             void *g, void *h0, int keep);
 
-/* Mixed's phase 1: h0 (B, n) = dJ/dx_0 by backprop keeping only M_x per layer. */
+/* Mixed's phase 1: h0 (B, n) = dJ/dx_0 by backprop keeping only M_x per layer. With
+ * caches (n_layers of them), the layers' caches are left there for the second phase
+ * (free with mw_caches_free, also on failure); NULL: freed as the sweep goes. */
 mw_status mw_backprop_input_cotangent(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
-                                      void *h0, double *loss);
+                                      void *h0, double *loss, void **caches);
 
 /* Propagate T tangents from layer `first` (0-based) through the rest of the body and
  * the head: x (B, n) is that layer's input, dx (T, B, n) its input tangent or NULL,

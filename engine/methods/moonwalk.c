@@ -12,7 +12,7 @@
 #include "method.h"
 
 mw_status mw_moonwalk_sweep(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
-                            const void *h0, void *g, mw_grad_info *info)
+                            const void *h0, void **caches, void *g, mw_grad_info *info)
 {
     const size_t N = batch->x.n;
     mw_status st = MW_OK;
@@ -27,8 +27,18 @@ mw_status mw_moonwalk_sweep(mw_ctx *ctx, const mw_net *net, const mw_batch *batc
     int cur = 0;
     for (int i = 0; i < net->n_layers; i++) {
         const mw_layer *l = &net->layers[i];
-        if ((st = l->ops->vijp(ctx, l, xs[cur].data, hs[cur].data, xs[1 - cur].data,
-                               hs[1 - cur].data, mw_at(ctx, g, l->theta_off))) != MW_OK) {
+        void *gl = mw_at(ctx, g, l->theta_off);
+        if (caches && caches[i] && l->ops->vijp_cached)
+            st = l->ops->vijp_cached(ctx, l, caches[i], xs[cur].data, hs[cur].data,
+                                     xs[1 - cur].data, hs[1 - cur].data, gl);
+        else
+            st = l->ops->vijp(ctx, l, xs[cur].data, hs[cur].data, xs[1 - cur].data,
+                              hs[1 - cur].data, gl);
+        if (caches) {
+            l->ops->cache_free(ctx, l, caches[i]);
+            caches[i] = NULL;
+        }
+        if (st != MW_OK) {
             st = mw_annotate(ctx, st, "%s vijp", l->label);
             goto done;
         }
@@ -98,7 +108,7 @@ mw_status mw_method_moonwalk(mw_ctx *ctx, const mw_net *net, const mw_batch *bat
     /* phase 2 is the pass that runs every layer once on its true input: it feeds
      * BatchNorm's running statistics (phase 1's jvps do not) */
     mw_bn_record(ctx, o, 1);
-    MW_GO(mw_moonwalk_sweep(ctx, net, batch, h0.data, g, info));
+    MW_GO(mw_moonwalk_sweep(ctx, net, batch, h0.data, NULL, g, info));
     mw_bn_record(ctx, o, 0);
 done:
     mw_tensor_free(ctx, &h0);

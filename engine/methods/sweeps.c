@@ -100,7 +100,7 @@ void mw_caches_free(mw_ctx *ctx, const mw_net *net, void **caches)
 }
 
 mw_status mw_backward_cached(mw_ctx *ctx, const mw_net *net, void **caches, mw_tensor *hL,
-                             void *g, void *h0)
+                             void *g, void *h0, int keep)
 {
     const size_t N = hL->n;
     mw_status st = MW_OK;
@@ -118,8 +118,10 @@ mw_status mw_backward_cached(mw_ctx *ctx, const mw_net *net, void **caches, mw_t
             st = mw_annotate(ctx, st, "%s vjp", l->label);
             goto done;
         }
-        l->ops->cache_free(ctx, l, caches[i]);
-        caches[i] = NULL;
+        if (!keep) {
+            l->ops->cache_free(ctx, l, caches[i]);
+            caches[i] = NULL;
+        }
         void *t = cur;
         cur = next;
         next = t;
