@@ -101,12 +101,12 @@ typedef struct mw_ops {
     /* Images: n_img images of (C, H, W), image i of `in` at in + i*ld (contiguous
      * within). im2col writes col (n_img, C*9, H*W) contiguous, row c*9 + ky*3 + kx
      * holding in[c, y+ky-1, x+kx-1] (zero outside): a 3x3 same-padded cross-correlation
-     * is then W [out][C*9] times col. col2im is its adjoint: out = beta out +
-     * alpha col2im(col), image i of out at out + i*ld. */
+     * is then W [out][C*9] times col. Flipped, the row holds in[c, y+1-ky, x+1-kx]: the
+     * taps of the transposed convolution, so that the adjoint of the cross-correlation
+     * with W is Wᵗ [C][out*9] (Wᵗ[c][o*9 + t] = W[o][c*9 + t]) times the flipped col of
+     * its output's cotangent. */
     mw_status (*im2col)(mw_ctx *ctx, size_t n_img, size_t C, size_t H, size_t W,
-                        const void *in, size_t ld, void *col);
-    mw_status (*col2im)(mw_ctx *ctx, size_t n_img, size_t C, size_t H, size_t W,
-                        const void *col, double alpha, double beta, void *out, size_t ld);
+                        const void *in, size_t ld, void *col, bool flip);
     /* The squeeze ψ of n_img contiguous (C, H, W) images (docs/architecture.md §2, pixel_unshuffle
      * order): out[c*4 + 2dy + dx, i, j] = in[c, 2i+dy, 2j+dx]; inverse: the other way
      * (out (C, H, W) from in (4C, H/2, W/2)). Not in place. */

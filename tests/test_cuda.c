@@ -314,21 +314,22 @@ static void check_bn(pair *p)
         twin_free(p, all[i]);
 }
 
-/* im2col and the squeeze move values: equal bits. col2im sums at most nine terms per
- * element in the same order: equal bits too; chan_bias one add, chan_mul one multiply:
- * equal bits; chan_sum n terms. */
+/* im2col (plain and flipped) and the squeeze move values: equal bits; chan_bias one add,
+ * chan_mul one multiply: equal bits; chan_sum n terms. */
 static void check_images(pair *p)
 {
     const size_t NI = 3, C = 2, H = 6, W = 4, S = H * W, ld = C * S + 5;
     twin in = twin_random(p, NI * ld, 71, 1.0), col = twin_make(p, NULL, NI * C * 9 * S);
-    twin back = twin_random(p, NI * ld, 72, 1.0), sq = twin_make(p, NULL, NI * C * S);
+    twin flip = twin_make(p, NULL, NI * C * 9 * S), sq = twin_make(p, NULL, NI * C * S);
     twin un = twin_make(p, NULL, NI * C * S), bias = twin_random(p, 2 * 4, 73, 1.0);
     twin cb = twin_random(p, NI * C * S, 74, 1.0), cs = twin_random(p, 2 * 4, 75, 1.0);
     twin cm = twin_random(p, NI * C * S, 76, 1.0), scale = twin_random(p, C, 77, 1.0);
     for (int s = 0; s < 2; s++) {
         mw_ctx *c = p->c[s];
-        ck_assert(c->ops->im2col(c, NI, C, H, W, in.t[s].data, ld, col.t[s].data) == MW_OK);
-        ck_assert(c->ops->col2im(c, NI, C, H, W, col.t[s].data, 0.5, 2.0, back.t[s].data, ld) == MW_OK);
+        ck_assert(c->ops->im2col(c, NI, C, H, W, in.t[s].data, ld, col.t[s].data, false) ==
+                  MW_OK);
+        ck_assert(c->ops->im2col(c, NI, C, H, W, in.t[s].data, ld, flip.t[s].data, true) ==
+                  MW_OK);
         ck_assert(c->ops->squeeze(c, NI, C, H, W, col.t[s].data, sq.t[s].data, false) == MW_OK);
         ck_assert(c->ops->squeeze(c, NI, C, H, W, sq.t[s].data, un.t[s].data, true) == MW_OK);
         ck_assert(c->ops->chan_bias(c, NI, C, S, 1.5, bias.t[s].data, 2, 4, cb.t[s].data) == MW_OK);
@@ -336,13 +337,13 @@ static void check_images(pair *p)
         ck_assert(c->ops->chan_mul(c, NI, C, S, scale.t[s].data, cm.t[s].data) == MW_OK);
     }
     twin_expect(p, &col, NULL, 0.0, "im2col");
-    twin_expect(p, &back, NULL, 0.0, "col2im");
+    twin_expect(p, &flip, NULL, 0.0, "im2col flipped");
     twin_expect(p, &sq, NULL, 0.0, "squeeze");
     twin_expect(p, &un, NULL, 0.0, "squeeze inverse");
     twin_expect(p, &cb, NULL, 0.0, "chan_bias");
     twin_expect(p, &cm, NULL, 0.0, "chan_mul");
     twin_expect(p, &cs, NULL, sum_bound(p, 2.0 * S, 0.25 * 2.0 * S * 8.0), "chan_sum");
-    twin *all[] = {&in, &col, &back, &sq, &un, &bias, &cb, &cs, &cm, &scale};
+    twin *all[] = {&in, &col, &flip, &sq, &un, &bias, &cb, &cs, &cm, &scale};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         twin_free(p, all[i]);
 }

@@ -394,7 +394,8 @@ END_TEST
 
 /* The image kernels against their definitions (docs/architecture.md §2), written here as plain
  * loops: ψ in pixel_unshuffle order and its inverse; W times im2col is the 3x3
- * zero-padded cross-correlation; col2im is im2col's adjoint; chan_bias and chan_sum. */
+ * zero-padded cross-correlation; Wᵗ times the flipped im2col (the transposed
+ * convolution) is its adjoint; chan_bias and chan_sum. */
 START_TEST(image_kernels)
 {
     enum { NI = 2, C = 3, H = 4, W = 6, S = H * W, O = 2, K = C * 9 };
@@ -431,7 +432,7 @@ START_TEST(image_kernels)
         ck_assert(back[i] == x[i]);
 
     /* conv = W · im2col */
-    ck_assert(ctx->ops->im2col(ctx, NI, C, H, W, tx.data, C * S, tc.data) == MW_OK);
+    ck_assert(ctx->ops->im2col(ctx, NI, C, H, W, tx.data, C * S, tc.data, false) == MW_OK);
     ck_assert(ctx->ops->gemm(ctx, false, false, O, S, K, 1.0, tw.data, K, 0, tc.data, S, K * S,
                              0.0, tz.data, S, O * S, NI) == MW_OK);
     mw_tensor_download(ctx, &tz, 0, z, NI * O * S);
@@ -453,15 +454,39 @@ START_TEST(image_kernels)
                                   "conv at (%d, %d, %d, %d): %.17g, direct %.17g", n, o, i, j,
                                   got, want);
                 }
-    /* <col2im(u), x> = <u, im2col(x)>, and col2im's alpha and beta */
-    mw_tensor_download(ctx, &tc, 0, col, NI * K * S);
+    /* the flipped im2col of u (NI, O, S): row o*9 + ky*3 + kx holds u[o, i+1-ky, j+1-kx] */
+    ck_assert(ctx->ops->im2col(ctx, NI, O, H, W, tu.data, O * S, tc.data, true) == MW_OK);
+    mw_tensor_download(ctx, &tc, 0, col, NI * O * 9 * S);
+    for (int n = 0; n < NI; n++)
+        for (int o = 0; o < O; o++)
+            for (int t = 0; t < 9; t++)
+                for (int i = 0; i < H; i++)
+                    for (int j = 0; j < W; j++) {
+                        int si = i + 1 - t / 3, sj = j + 1 - t % 3;
+                        double want = si >= 0 && si < H && sj >= 0 && sj < W
+                                          ? u[n * O * S + o * S + si * W + sj]
+                                          : 0.0;
+                        ck_assert_msg(col[((n * O + o) * 9 + t) * S + i * W + j] == want,
+                                      "flipped im2col at (%d, %d, %d, %d, %d)", n, o, t, i, j);
+                    }
+    /* <Wᵗ flip(u), x> = <u, W im2col(x)>, through the gemm's alpha and beta */
+    double wt[C * O * 9];
+    for (int o = 0; o < O; o++)
+        for (int c = 0; c < C; c++)
+            for (int t = 0; t < 9; t++)
+                wt[(c * O + o) * 9 + t] = w[o * K + c * 9 + t];
+    mw_tensor twt;
+    ck_assert(mw_tensor_alloc(ctx, C * O * 9, &twt) == MW_OK);
+    mw_tensor_upload(ctx, &twt, 0, wt, C * O * 9);
     ck_assert(mw_fill(ctx, mw_d(1, 1, NI * C * S), mw_v(tb.data, 0, 0), 1.0) == MW_OK);
-    ck_assert(ctx->ops->col2im(ctx, NI, C, H, W, tu.data, 2.0, 0.5, tb.data, C * S) == MW_OK);
+    ck_assert(ctx->ops->gemm(ctx, false, false, C, S, O * 9, 2.0, twt.data, O * 9, 0, tc.data, S,
+                             O * 9 * S, 0.5, tb.data, S, C * S, NI) == MW_OK);
     mw_tensor_download(ctx, &tb, 0, adj, NI * C * S);
-    double lhs = 0, rhs = dot(u, col, NI * K * S);
+    double lhs = 0, rhs = dot(u, z, NI * O * S);
     for (int i = 0; i < NI * C * S; i++)
         lhs += (adj[i] - 0.5) / 2.0 * x[i];
     ck_assert_msg(fabs(lhs - rhs) <= 1e-13 * (1 + fabs(rhs)), "adjoint: %.17g vs %.17g", lhs, rhs);
+    mw_tensor_free(ctx, &twt);
 
     /* chan_bias over groups of 2 images with ld 5; chan_sum back */
     double bias[2 * 5], sums[2 * 3];

@@ -4,9 +4,9 @@
 // - gemm: cuBLAS, strided-batched, row-major operands mapped onto its column-major
 //   convention (C^T = op(B)^T op(A)^T). float32 is strict IEEE (CUBLAS_PEDANTIC_MATH:
 //   no tensor cores, no TF32) unless the context asks for TF32.
-// - Convolution: our own im2col and col2im kernels around that gemm, the CPU's algorithm.
-//   col2im gathers (each output element sums its nine taps in a fixed order) instead of
-//   scattering with atomics, so it is deterministic. cuDNN would be faster on large
+// - Convolution: our own im2col kernel around that gemm, the CPU's algorithm (the input
+//   gradient is the transposed convolution: the flipped im2col of the cotangent), with no
+//   atomics, so it is deterministic. cuDNN would be faster on large
 //   images, but its deterministic algorithms are not guaranteed for every shape, and the
 //   engine's first duty is to be the same computation on both backends.
 // - Every reduction has a fixed shape (one block of 256 threads per output, each thread a
@@ -590,13 +590,17 @@ mw_status k_bn_eval(mw_ctx *ctx, size_t B, size_t C, size_t S, double eps, const
 
 template <typename R>
 __global__ void im2col_kernel(size_t n_img, size_t C, size_t H, size_t W, const R *in,
-                              size_t ld, R *col)
+                              size_t ld, R *col, bool flip)
 {
     const size_t S = H * W, total = n_img * C * 9 * S;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
          i += (size_t)gridDim.x * blockDim.x) {
         size_t img = i / (C * 9 * S), row = (i / S) % (C * 9), p = i % S;
         size_t c = row / 9, ky = (row % 9) / 3, kx = row % 3, y = p / W, x = p % W;
+        if (flip) {
+            ky = 2 - ky;
+            kx = 2 - kx;
+        }
         size_t sy = y + ky, sx = x + kx; // source row + 1, column + 1
         col[i] = sy >= 1 && sy <= H && sx >= 1 && sx <= W
                      ? in[img * ld + (c * H + sy - 1) * W + sx - 1]
@@ -606,54 +610,14 @@ __global__ void im2col_kernel(size_t n_img, size_t C, size_t H, size_t W, const 
 
 template <typename R>
 mw_status k_im2col(mw_ctx *ctx, size_t n_img, size_t C, size_t H, size_t W, const void *in,
-                   size_t ld, void *col)
+                   size_t ld, void *col, bool flip)
 {
     size_t total = n_img * C * 9 * H * W;
     if (total == 0)
         return MW_OK;
     MW_LAUNCH(im2col_kernel<R>, blocks_for(total), kThreads, state_of(ctx)->stream)(
-        n_img, C, H, W, static_cast<const R *>(in), ld, static_cast<R *>(col));
+        n_img, C, H, W, static_cast<const R *>(in), ld, static_cast<R *>(col), flip);
     LAUNCHED(ctx, "im2col");
-    return MW_OK;
-}
-
-// Each output element gathers its nine taps in the order (ky, kx) of the CPU's scatter,
-// adding alpha·tap to beta·out one at a time as the CPU does: the same rounding.
-template <typename R>
-__global__ void col2im_kernel(size_t n_img, size_t C, size_t H, size_t W, const R *col, R alpha,
-                              R beta, R *out, size_t ld)
-{
-    const size_t S = H * W, total = n_img * C * S;
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
-         i += (size_t)gridDim.x * blockDim.x) {
-        size_t img = i / (C * S), c = (i / S) % C, p = i % S, y = p / W, x = p % W;
-        R *o = out + img * ld + c * S + p;
-        R acc = beta == R(0) ? R(0) : beta * *o;
-        for (size_t ky = 0; ky < 3; ky++)
-            for (size_t kx = 0; kx < 3; kx++) {
-                // tap (ky, kx) of output position (oy, ox) reads (oy + ky - 1, ox + kx - 1)
-                if (y + 1 < ky || x + 1 < kx)
-                    continue;
-                size_t oy = y + 1 - ky, ox = x + 1 - kx;
-                if (oy >= H || ox >= W)
-                    continue;
-                acc += alpha * col[img * C * 9 * S + (c * 9 + ky * 3 + kx) * S + oy * W + ox];
-            }
-        *o = acc;
-    }
-}
-
-template <typename R>
-mw_status k_col2im(mw_ctx *ctx, size_t n_img, size_t C, size_t H, size_t W, const void *col,
-                   double alpha, double beta, void *out, size_t ld)
-{
-    size_t total = n_img * C * H * W;
-    if (total == 0)
-        return MW_OK;
-    MW_LAUNCH(col2im_kernel<R>, blocks_for(total), kThreads, state_of(ctx)->stream)(
-        n_img, C, H, W, static_cast<const R *>(col), (R)alpha, (R)beta, static_cast<R *>(out),
-        ld);
-    LAUNCHED(ctx, "col2im");
     return MW_OK;
 }
 
@@ -940,7 +904,6 @@ template <typename R> mw_ops make_ops()
     o.bn_vjp = k_bn_vjp<R>;
     o.bn_eval = k_bn_eval<R>;
     o.im2col = k_im2col<R>;
-    o.col2im = k_col2im<R>;
     o.squeeze = k_squeeze<R>;
     o.chan_bias = k_chan_bias<R>;
     o.chan_sum = k_chan_sum<R>;

@@ -16,7 +16,7 @@
 #include "inner.h"
 
 /* im2col scratch is taken this many bytes at most at a time (at least one image). */
-#define MW_COL_BYTES ((size_t)32 << 20)
+#define MW_COL_BYTES ((size_t)1024 << 10)
 
 typedef struct unit_shape {
     size_t in, out;  /* channels (features for mlp) */
@@ -89,7 +89,7 @@ static mw_status map_apply(mw_ctx *ctx, const mw_layer *l, const unit_shape *sh,
     for (size_t i0 = 0; i0 < n; i0 += chunk) {
         size_t m = n - i0 < chunk ? n - i0 : chunk;
         MW_GO(ctx->ops->im2col(ctx, m, sh->in, sh->H, sh->W, mw_at(ctx, in, i0 * ld), ld,
-                               col.data));
+                               col.data, false));
         MW_GO(ctx->ops->gemm(ctx, false, false, sh->out, sh->S, sh->K, 1.0, W, sh->K, 0,
                              col.data, sh->S, (ptrdiff_t)(sh->K * sh->S), beta,
                              mw_at(ctx, z, i0 * sh->out * sh->S), sh->S,
@@ -116,7 +116,7 @@ static mw_status map_param_tangent(mw_ctx *ctx, const unit_shape *sh, size_t T, 
     for (size_t b0 = 0; b0 < B; b0 += chunk) {
         size_t m = B - b0 < chunk ? B - b0 : chunk;
         MW_GO(ctx->ops->im2col(ctx, m, sh->in, sh->H, sh->W, mw_at(ctx, in, b0 * sh->in * sh->S),
-                               sh->in * sh->S, col.data));
+                               sh->in * sh->S, col.data, false));
         for (size_t t = 0; t < T; t++)
             MW_GO(ctx->ops->gemm(ctx, false, false, sh->out, sh->S, sh->K, 1.0,
                                  mw_at(ctx, dW, t * ld), sh->K, 0, col.data, sh->S,
@@ -129,7 +129,12 @@ done:
 }
 
 /* hin_b = beta hin_b + alpha hz_b J_map for B images; hz contiguous, image b of hin at
- * hin + b*ld. */
+ * hin + b*ld. Conv: the transposed convolution, Wᵗ (in, out*9) times the flipped im2col
+ * of hz_b (engine/backend.h), gemms straight into hin. Wᵗ (Wᵗ[c][o*9 + t] = W[o][c*9 +
+ * t], the nine taps of each (o, c) moved whole) and the flipped col share the scratch the
+ * forward's col would take, so the working memory is the forward's: the whole of Wᵗ and
+ * as many images as fit beside it, or, where Wᵗ alone is larger (small images, many
+ * channels), one image and Wᵗ oc output channels at a time, the gemms adding up. */
 static mw_status map_vjp_input(mw_ctx *ctx, const mw_layer *l, const unit_shape *sh, size_t B,
                                const void *hz, double alpha, double beta, void *hin, size_t ld)
 {
@@ -138,21 +143,41 @@ static mw_status map_vjp_input(mw_ctx *ctx, const mw_layer *l, const unit_shape 
         return ctx->ops->gemm(ctx, false, false, B, sh->in, sh->out, alpha, hz, sh->out, 0, W,
                               sh->in, 0, beta, hin, ld, 0, 1);
     mw_status st = MW_OK;
-    mw_tensor col = {0};
-    size_t chunk;
-    MW_GO(col_scratch(ctx, sh, B, &col, &chunk));
-    for (size_t b0 = 0; b0 < B; b0 += chunk) {
-        size_t m = B - b0 < chunk ? B - b0 : chunk;
-        /* hcol_b (K, S) = Wᵀ hz_b, then back to the image */
-        MW_GO(ctx->ops->gemm(ctx, true, false, sh->K, sh->S, sh->out, 1.0, W, sh->K, 0,
-                             mw_at(ctx, hz, b0 * sh->out * sh->S), sh->S,
-                             (ptrdiff_t)(sh->out * sh->S), 0.0, col.data, sh->S,
-                             (ptrdiff_t)(sh->K * sh->S), m));
-        MW_GO(ctx->ops->col2im(ctx, m, sh->in, sh->H, sh->W, col.data, alpha, beta,
-                               mw_at(ctx, hin, b0 * ld), ld));
+    mw_tensor col = {0}, wt = {0};
+    const size_t O = sh->out, C = sh->in, S = sh->S, per = O * 9 * S, wfull = C * O * 9;
+    /* the forward's scratch (col_scratch), in elements: min(B, chunk) images of K rows */
+    const size_t fbytes = sh->K * S * ctx->ops->esize, fchunk = MW_COL_BYTES / (fbytes ? fbytes : 1);
+    const size_t fm = fchunk == 0 ? 1 : fchunk < B ? fchunk : B, budget = fm * sh->K * S;
+    size_t mi, oc;
+    if (wfull + per <= budget) {
+        oc = O;
+        mi = (budget - wfull) / per;
+        mi = mi > B ? B : mi;
+    } else {
+        mi = 1;
+        oc = budget > per + C * 9 ? (budget - per) / (C * 9) : 1;
+        oc = oc > O ? O : oc;
+    }
+    MW_GO(mw_tensor_alloc(ctx, C * oc * 9, &wt));
+    MW_GO(mw_tensor_alloc(ctx, mi * per, &col));
+    for (size_t b0 = 0; b0 < B; b0 += mi) {
+        const size_t m = B - b0 < mi ? B - b0 : mi;
+        MW_GO(ctx->ops->im2col(ctx, m, O, sh->H, sh->W, mw_at(ctx, hz, b0 * O * S), O * S,
+                               col.data, true));
+        for (size_t o0 = 0; o0 < O; o0 += oc) {
+            const size_t n = O - o0 < oc ? O - o0 : oc;
+            if (oc < O || b0 == 0) /* Wᵗ's columns o0 .. o0 + n - 1 */
+                MW_GO(mw_copy(ctx, mw_d(n, C, 9), mw_v(wt.data, 9, (ptrdiff_t)(n * 9)),
+                              mw_v((void *)mw_at(ctx, W, o0 * C * 9), (ptrdiff_t)(C * 9), 9)));
+            MW_GO(ctx->ops->gemm(ctx, false, false, C, S, n * 9, alpha, wt.data, n * 9, 0,
+                                 mw_at(ctx, col.data, o0 * 9 * S), S, (ptrdiff_t)per,
+                                 o0 == 0 ? beta : 1.0, mw_at(ctx, hin, b0 * ld), S,
+                                 (ptrdiff_t)ld, m));
+        }
     }
 done:
     mw_tensor_free(ctx, &col);
+    mw_tensor_free(ctx, &wt);
     return st;
 }
 
@@ -173,7 +198,7 @@ static mw_status map_vjp_param(mw_ctx *ctx, const unit_shape *sh, size_t B, cons
     for (size_t b0 = 0; b0 < B; b0 += chunk) {
         size_t m = B - b0 < chunk ? B - b0 : chunk;
         MW_GO(ctx->ops->im2col(ctx, m, sh->in, sh->H, sh->W, mw_at(ctx, in, b0 * sh->in * sh->S),
-                               sh->in * sh->S, col.data));
+                               sh->in * sh->S, col.data, false));
         for (size_t b = 0; b < m; b++) /* gW (O, K) += hz_b (O, S) col_bᵀ (S, K) */
             MW_GO(ctx->ops->gemm(ctx, false, true, sh->out, sh->K, sh->S, 1.0,
                                  mw_at(ctx, hz, (b0 + b) * sh->out * sh->S), sh->S, 0,
