@@ -441,6 +441,59 @@ START_TEST(primitives_match_cpu)
 }
 END_TEST
 
+/* ---- the FMA policy ----
+ * nvcc contracts a*b + c into one fused multiply-add unless told not to; ISO C does not.
+ * The CUDA backend is compiled with --fmad=false (engine/cuda/CMakeLists.txt), so that
+ * device code rounds a*b + c twice, as the CPU kernels do, and the elementwise primitives
+ * give the CPU's bits (primitives_match_cpu demands it of chan_bias). The emulator is
+ * built so too; its contracting build (test_cuda_emu_fma: the backend's source compiled
+ * with -mfma -ffp-contract=fast, MW_EMU_CONTRACTS, as nvcc compiles without the flag)
+ * must differ from the CPU somewhere in chan_bias (out += α·bias) and AXPBY (α a + β b), or
+ * the bit-equality checks could not see a contraction; everywhere else — the plain
+ * emulator, a GPU — the two agree to the bit. */
+START_TEST(fma_policy)
+{
+    const size_t NI = 16, C = 8, S = 64, n = NI * C * S;
+    for (int dt = 0; dt < 2; dt++) {
+        pair p = pair_open((mw_dtype)dt);
+        twin out = twin_random(&p, n, 81, 1.0), bias = twin_random(&p, C, 82, 1.0);
+        twin a = twin_random(&p, n, 83, 1.0), b = twin_random(&p, n, 84, 1.0);
+        twin o = twin_make(&p, NULL, n);
+        for (int s = 0; s < 2; s++) {
+            mw_ctx *c = p.c[s];
+            ck_assert(c->ops->chan_bias(c, NI, C, S, 1.1, bias.t[s].data, 1, 0,
+                                        out.t[s].data) == MW_OK);
+            mw_ew e = {MW_EW_AXPBY, MW_ACT_IDENTITY, 0, 1.1, 0.7, mw_d(1, 1, n),
+                       mw_v(o.t[s].data, 0, 0), mw_v(a.t[s].data, 0, 0), mw_v(b.t[s].data, 0, 0)};
+            ck_assert_msg(c->ops->ew(c, &e) == MW_OK, "%s", mw_ctx_message(c));
+        }
+        twin *ws[2] = {&out, &o};
+        static const char *const what[2] = {"chan_bias", "axpby"};
+        for (int k = 0; k < 2; k++) {
+            double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+            ck_assert(mw_tensor_download(p.c[0], &ws[k]->t[0], 0, x, n) == MW_OK);
+            ck_assert(mw_tensor_download(p.c[1], &ws[k]->t[1], 0, y, n) == MW_OK);
+            size_t differ = 0;
+            for (size_t i = 0; i < n; i++)
+                differ += x[i] != y[i];
+#ifdef MW_EMU_CONTRACTS
+            ck_assert_msg(differ > 0, "%s %s: a contracting build gave the CPU's bits at all %zu "
+                          "elements: the checks could not see a contraction",
+                          mw_dtype_name((mw_dtype)dt), what[k], n);
+#else
+            ck_assert_msg(differ == 0, "%s %s: %zu of %zu elements differ from the CPU's: "
+                          "a*b + c was fused (is the backend built with --fmad=false?)",
+                          mw_dtype_name((mw_dtype)dt), what[k], differ, n);
+#endif
+            free(x), free(y);
+        }
+        twin_free(&p, &out), twin_free(&p, &bias), twin_free(&p, &a), twin_free(&p, &b);
+        twin_free(&p, &o);
+        pair_close(&p);
+    }
+}
+END_TEST
+
 /* ---- the methods ---- */
 
 static int cmp_double(const void *a, const void *b)
@@ -573,6 +626,12 @@ int main(void)
 {
     mw_cuda_info info;
     char msg[256];
+#ifdef MW_EMU_CONTRACTS
+    if (!__builtin_cpu_supports("fma")) {
+        printf("SKIP: this CPU has no fused multiply-add for the contracting emulator\n");
+        return 77;
+    }
+#endif
     if (mw_cuda_probe(&info, msg, sizeof msg) != 0) {
         printf("SKIP: CUDA tests not run: %s\n", msg);
         return 77;
@@ -585,6 +644,9 @@ int main(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, philox_on_gpu_equals_cpu);
     tcase_add_test(tc, primitives_match_cpu);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("fma");
+    tcase_add_test(tc, fma_policy);
     suite_add_tcase(s, tc);
     tc = tcase_create("methods");
     tcase_set_timeout(tc, 240);

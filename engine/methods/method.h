@@ -23,13 +23,14 @@ mw_status mw_method_moonwalk(mw_ctx *, const mw_net *, const mw_batch *, const m
 mw_status mw_method_mixed(mw_ctx *, const mw_net *, const mw_batch *, const mw_grad_opts *,
                           void *, mw_grad_info *);
 
-/* Moonwalk's phase 2, shared with mixed (the paper's Algorithm 1): from h0 = dJ/dx_0,
- * sweep forward with vijp, writing each layer's gradient and dropping x_{i-1}; then the
- * head's gradient and the closure error against the head's dJ/dx_L. With caches (mixed:
- * those its first phase's forward left at each layer's input), a layer that has
- * vijp_cached takes its step from its cache, which is freed once used; NULL: none. */
-mw_status mw_moonwalk_sweep(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
-                            const void *h0, void **caches, void *g, mw_grad_info *info);
+/* Moonwalk's phase 2, shared with mixed (the paper's Algorithm 1): from h0 = dJ/dx_0
+ * (which the sweep overwrites), sweep forward with vijp, writing each layer's gradient
+ * and dropping x_{i-1}; then the head's gradient and the closure error against the head's
+ * dJ/dx_L. With caches (mixed: those its first phase's forward left at each layer's
+ * input), a layer that has vijp_cached takes its step from its cache, which is freed once
+ * used; NULL: none. */
+mw_status mw_moonwalk_sweep(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, void *h0,
+                            void **caches, void *g, mw_grad_info *info);
 
 /* Forward through the body keeping each layer's cache at `level` in caches[0..L); x_L
  * is returned in a fresh tensor. On failure the caches made so far are left for

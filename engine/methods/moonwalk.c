@@ -11,29 +11,31 @@
 
 #include "method.h"
 
-mw_status mw_moonwalk_sweep(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
-                            const void *h0, void **caches, void *g, mw_grad_info *info)
+mw_status mw_moonwalk_sweep(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, void *h0,
+                            void **caches, void *g, mw_grad_info *info)
 {
     const size_t N = batch->x.n;
     mw_status st = MW_OK;
-    mw_tensor xs[2] = {{0}}, hs[2] = {{0}}, href = {0};
+    mw_tensor xb[2] = {{0}}, h1 = {0}, href = {0};
     mw_head head = mw_net_head(net, batch);
-    for (int i = 0; i < 2; i++) {
-        MW_GO(mw_tensor_alloc(ctx, N, &xs[i]));
-        MW_GO(mw_tensor_alloc(ctx, N, &hs[i]));
-    }
-    MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(xs[0].data, 0, 0), mw_v(batch->x.data, 0, 0)));
-    MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(hs[0].data, 0, 0), mw_v((void *)h0, 0, 0)));
-    int cur = 0;
+    /* x ping-pongs between xb[1] and xb[0], h between h1 and h0 (consumed by layer 0);
+     * layer 0 reads the batch and h0 themselves, and xb[0] is taken only for layer 1,
+     * after layer 0's cache is freed: where the caches are held (mixed), the sweep adds
+     * two buffers to them at its start, not four */
+    const void *x = batch->x.data;
+    void *h = h0;
+    MW_GO(mw_tensor_alloc(ctx, N, &xb[1]));
+    MW_GO(mw_tensor_alloc(ctx, N, &h1));
     for (int i = 0; i < net->n_layers; i++) {
         const mw_layer *l = &net->layers[i];
+        if (i == 1)
+            MW_GO(mw_tensor_alloc(ctx, N, &xb[0]));
+        void *y = xb[(i + 1) % 2].data, *hy = i % 2 == 0 ? h1.data : h0;
         void *gl = mw_at(ctx, g, l->theta_off);
         if (caches && caches[i] && l->ops->vijp_cached)
-            st = l->ops->vijp_cached(ctx, l, caches[i], xs[cur].data, hs[cur].data,
-                                     xs[1 - cur].data, hs[1 - cur].data, gl);
+            st = l->ops->vijp_cached(ctx, l, caches[i], x, h, y, hy, gl);
         else
-            st = l->ops->vijp(ctx, l, xs[cur].data, hs[cur].data, xs[1 - cur].data,
-                              hs[1 - cur].data, gl);
+            st = l->ops->vijp(ctx, l, x, h, y, hy, gl);
         if (caches) {
             l->ops->cache_free(ctx, l, caches[i]);
             caches[i] = NULL;
@@ -42,21 +44,21 @@ mw_status mw_moonwalk_sweep(mw_ctx *ctx, const mw_net *net, const mw_batch *batc
             st = mw_annotate(ctx, st, "%s vijp", l->label);
             goto done;
         }
-        cur = 1 - cur;
+        x = y;
+        h = hy;
     }
     /* the head's own dJ/dx_L, against which h_L closes the loop */
     MW_GO(mw_tensor_alloc(ctx, N, &href));
-    MW_GO(mw_head_vjp(ctx, &head, xs[cur].data, href.data,
+    MW_GO(mw_head_vjp(ctx, &head, x, href.data,
                       mw_at(ctx, g, mw_block_offset(net, net->n_layers)), &info->loss));
     double diff2, ref2;
-    MW_GO(ctx->ops->dist2(ctx, N, hs[cur].data, href.data, &diff2));
+    MW_GO(ctx->ops->dist2(ctx, N, h, href.data, &diff2));
     MW_GO(ctx->ops->dot(ctx, N, href.data, href.data, &ref2));
     info->closure_err = ref2 > 0.0 ? sqrt(diff2 / ref2) : sqrt(diff2);
 done:
-    for (int i = 0; i < 2; i++) {
-        mw_tensor_free(ctx, &xs[i]);
-        mw_tensor_free(ctx, &hs[i]);
-    }
+    mw_tensor_free(ctx, &xb[0]);
+    mw_tensor_free(ctx, &xb[1]);
+    mw_tensor_free(ctx, &h1);
     mw_tensor_free(ctx, &href);
     return st;
 }
