@@ -54,19 +54,22 @@ static const char *cpu_model(void)
  * backprop is not among the methods). */
 static void print_row(const mw_spec *s, mw_dtype dt, mw_backend_kind eng, int json, int repeats,
                       size_t params, mw_method m, const double *t, const double *ratio,
-                      size_t peak_bytes, const char *error)
+                      size_t peak_bytes, const mw_device_counts *dc, const char *error)
 {
     int depth = s->arch == MW_ARCH_REVNET ? s->layers_per_block : s->depth;
     if (!json) {
         if (error)
             printf("%5d  %-12s failed: %s\n", depth, mw_method_name(m), error);
-        else if (ratio[0] > 0)
-            printf("%5d  %-12s %12.6f [%.6f, %.6f] %12zu   %.3f [%.3f, %.3f]\n", depth,
-                   mw_method_name(m), t[repeats / 2], t[0], t[repeats - 1], peak_bytes,
-                   ratio[0], ratio[1], ratio[2]);
-        else
-            printf("%5d  %-12s %12.6f [%.6f, %.6f] %12zu\n", depth, mw_method_name(m),
+        else {
+            printf("%5d  %-12s %12.6f [%.6f, %.6f] %12zu", depth, mw_method_name(m),
                    t[repeats / 2], t[0], t[repeats - 1], peak_bytes);
+            if (ratio[0] > 0)
+                printf("   %.3f [%.3f, %.3f]", ratio[0], ratio[1], ratio[2]);
+            if (dc)
+                printf("   launches %llu syncs %llu allocs %llu", dc->launches, dc->syncs,
+                       dc->allocs);
+            printf("\n");
+        }
         return;
     }
     char desc[256];
@@ -92,6 +95,9 @@ static void print_row(const mw_spec *s, mw_dtype dt, mw_backend_kind eng, int js
            t[repeats - 1], peak_bytes, openblas_get_corename(), cpu_model());
     if (ratio[0] > 0)
         printf(", \"vs_backprop\": [%.6g, %.6g, %.6g]", ratio[0], ratio[1], ratio[2]);
+    if (dc) /* what one gradient asked of the device (the warm-up's call) */
+        printf(", \"launches\": %llu, \"syncs\": %llu, \"device_allocs\": %llu", dc->launches,
+               dc->syncs, dc->allocs);
     printf("}\n");
 }
 
@@ -137,11 +143,19 @@ static int bench_depth(mw_spec s, mw_backend_kind eng, mw_dtype dt, int repeats,
         return 1;
     }
     size_t peak[MW_N_METHODS] = {0};
+    mw_device_counts dc[MW_N_METHODS];
+    int counted = eng != MW_BACKEND_CPU;
     mw_status st[MW_N_METHODS];
     char err[MW_N_METHODS][256];
-    for (int k = 0; k < n; k++) { /* warm-up */
+    for (int k = 0; k < n; k++) { /* warm-up, which also counts the device's work */
         mw_grad_info info;
+        mw_device_counts before = {0, 0, 0}, after = {0, 0, 0};
+        if (counted && mw_ctx_device_counts(ctx, &before) != MW_OK)
+            counted = 0;
         st[k] = mw_grad(ctx, net, batch, (mw_method)list[k], NULL, &g, &info);
+        if (counted && mw_ctx_device_counts(ctx, &after) == MW_OK)
+            dc[k] = (mw_device_counts){after.launches - before.launches,
+                                       after.syncs - before.syncs, after.allocs - before.allocs};
         peak[k] = info.peak_bytes;
         snprintf(err[k], sizeof err[k], "%s", st[k] == MW_OK ? "" : mw_ctx_message(ctx));
     }
@@ -159,7 +173,8 @@ static int bench_depth(mw_spec s, mw_backend_kind eng, mw_dtype dt, int repeats,
         }
     for (int k = 0; k < n; k++) {
         if (st[k] != MW_OK) {
-            print_row(&s, dt, eng, json, repeats, g.n, (mw_method)list[k], NULL, NULL, 0, err[k]);
+            print_row(&s, dt, eng, json, repeats, g.n, (mw_method)list[k], NULL, NULL, 0, NULL,
+                      err[k]);
             continue;
         }
         double ratio[3] = {0, 0, 0}; /* median, min, max of time / backprop's, per repeat */
@@ -172,7 +187,7 @@ static int bench_depth(mw_spec s, mw_backend_kind eng, mw_dtype dt, int repeats,
         memcpy(t, tm + k * repeats, (size_t)repeats * sizeof *t);
         qsort(t, (size_t)repeats, sizeof *t, mw_cmp_double);
         print_row(&s, dt, eng, json, repeats, g.n, (mw_method)list[k], t, ratio, peak[k],
-                  NULL);
+                  counted ? &dc[k] : NULL, NULL);
     }
     free(tm);
     mw_tensor_free(ctx, &g);

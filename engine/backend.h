@@ -49,6 +49,9 @@ typedef struct mw_ew {
 
 typedef struct mw_ops {
     size_t esize;
+    /* The im2col scratch a convolution takes at a time, in bytes (one image at least): a
+     * CPU's keeps it in its cache, a GPU's takes many images a launch. */
+    size_t col_bytes;
     mw_status (*alloc)(mw_ctx *ctx, size_t bytes, void **p);
     void (*release)(mw_ctx *ctx, void *p);
     mw_status (*upload)(mw_ctx *ctx, void *dst, const double *src, size_t n);
@@ -61,6 +64,15 @@ typedef struct mw_ops {
                       double alpha, const void *A, size_t lda, ptrdiff_t sA,
                       const void *B, size_t ldb, ptrdiff_t sB, double beta, void *C,
                       size_t ldc, ptrdiff_t sC, size_t count);
+    /* Row-major C = beta C + alpha Σ_{i<count} op(A_i) op(B_i), the terms added in the
+     * order of i (a convolution's weight gradient over the images of a batch). */
+    /* What a device context has asked of its device (mw_ctx_device_counts); NULL on the
+     * CPU. */
+    void (*counts)(const mw_ctx *ctx, mw_device_counts *out);
+    mw_status (*gemm_sum)(mw_ctx *ctx, bool ta, bool tb, size_t M, size_t N, size_t K,
+                          double alpha, const void *A, size_t lda, ptrdiff_t sA,
+                          const void *B, size_t ldb, ptrdiff_t sB, double beta, void *C,
+                          size_t ldc, size_t count);
     mw_status (*ew)(mw_ctx *ctx, const mw_ew *e);
 
     /* out[t, c] = beta * out[t, c] + alpha * sum_r in[t, r, c]; out's sr is ignored. */

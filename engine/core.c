@@ -224,6 +224,14 @@ void mw_ctx_reset_peak(mw_ctx *ctx)
     ctx->peak_bytes = ctx->live_bytes;
 }
 
+mw_status mw_ctx_device_counts(mw_ctx *ctx, mw_device_counts *out)
+{
+    if (!ctx->ops->counts)
+        return mw_fail(ctx, MW_ERR_ARG, "the CPU backend has no device launches to count");
+    ctx->ops->counts(ctx, out);
+    return MW_OK;
+}
+
 /* ---- tensors through the tracked allocator ---- */
 
 /* Under AddressSanitizer every block goes back at once, so that a use after free is

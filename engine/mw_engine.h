@@ -76,6 +76,14 @@ const char *mw_ctx_message(const mw_ctx *ctx); /* "" when the last call succeede
 size_t mw_ctx_live_bytes(const mw_ctx *ctx);   /* tracked bytes allocated now */
 size_t mw_ctx_peak_bytes(const mw_ctx *ctx);   /* high-water mark since the last reset */
 void mw_ctx_reset_peak(mw_ctx *ctx);           /* peak := live */
+/* What a GPU context has asked of its device since it opened: kernel launches (a cuBLAS
+ * call counts one), waits for its stream (each a synchronisation with the device) and
+ * device allocations (stream-ordered, from a pool that keeps what is freed). MW_ERR_ARG
+ * on the CPU, which has none of them. */
+typedef struct mw_device_counts {
+    unsigned long long launches, syncs, allocs;
+} mw_device_counts;
+mw_status mw_ctx_device_counts(mw_ctx *ctx, mw_device_counts *out);
 
 /* ---- tensors: a flat array of the context's dtype on its backend ---- */
 

@@ -170,6 +170,52 @@ static void check_gemm(pair *p)
             }
 }
 
+/* gemm_sum: C = beta C + alpha Σ_i op(A_i) op(B_i) over count = 9 products, every
+ * transpose; the GPU's partials in chunks of 4 products and one (MW_CUDA_SUM_SCRATCH) as
+ * well as whole. The bound of a count·K-term dot product. */
+static void check_gemm_sum(pair *p)
+{
+    const size_t M = 4, N = 5, K = 6, count = 9;
+    static const char *const scratch[3] = {NULL, "320", "1"};
+    for (int q = 0; q < 4; q++)
+        for (int sc = 0; sc < 3; sc++) {
+            const int ta = q / 2, tb = q % 2;
+            const size_t lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 2, ldc = N + 3;
+            const ptrdiff_t sA = (ptrdiff_t)((ta ? K : M) * lda + 1);
+            const ptrdiff_t sB = (ptrdiff_t)((tb ? N : K) * ldb);
+            const size_t na = (size_t)sA * count, nb = (size_t)sB * count, nc = M * ldc;
+            twin A = twin_random(p, na, 24, 1.0), B = twin_random(p, nb, 25, 1.0);
+            twin C = twin_random(p, nc, 26, 1.0);
+            double *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b);
+            double *c0 = malloc(nc * sizeof *c0), *bound = malloc(nc * sizeof *bound);
+            host_of(p, &A, a), host_of(p, &B, b), host_of(p, &C, c0);
+            if (scratch[sc])
+                setenv("MW_CUDA_SUM_SCRATCH", scratch[sc], 1);
+            for (int s = 0; s < 2; s++)
+                ck_assert_msg(p->c[s]->ops->gemm_sum(p->c[s], ta, tb, M, N, K, 0.75, A.t[s].data,
+                                                     lda, sA, B.t[s].data, ldb, sB, -1.5,
+                                                     C.t[s].data, ldc, count) == MW_OK,
+                              "%s", mw_ctx_message(p->c[s]));
+            unsetenv("MW_CUDA_SUM_SCRATCH");
+            for (size_t r = 0; r < M; r++)
+                for (size_t cc = 0; cc < ldc; cc++) {
+                    double mag = 1.5 * fabs(c0[r * ldc + cc]);
+                    for (size_t i = 0; cc < N && i < count; i++)
+                        for (size_t k = 0; k < K; k++)
+                            mag += 0.75 * fabs(a[i * (size_t)sA + (ta ? k * lda + r : r * lda + k)] *
+                                               b[i * (size_t)sB + (tb ? cc * ldb + k : k * ldb + cc)]);
+                    /* beyond column N: C's gap, untouched on both sides */
+                    bound[r * ldc + cc] = cc < N ? 2.0 * (double)(count * K + 2) * p->u * mag : 0.0;
+                }
+            char what[80];
+            snprintf(what, sizeof what, "gemm_sum ta=%d tb=%d scratch=%s", ta, tb,
+                     scratch[sc] ? scratch[sc] : "whole");
+            twin_expect(p, &C, bound, 0, what);
+            twin_free(p, &A), twin_free(p, &B), twin_free(p, &C);
+            free(a), free(b), free(c0), free(bound);
+        }
+}
+
 /* Elementwise ops on strided views with a broadcast operand: one rounding each on both
  * sides, plus the transcendentals' own few ulps: 8 u |value| covers them. */
 static void check_ew(pair *p)
@@ -428,6 +474,7 @@ START_TEST(primitives_match_cpu)
     for (int dt = 0; dt < 2; dt++) {
         pair p = pair_open((mw_dtype)dt);
         check_gemm(&p);
+        check_gemm_sum(&p);
         check_ew(&p);
         check_reductions(&p);
         check_xent(&p);

@@ -45,6 +45,9 @@ struct cuda_state {
     cublasHandle_t blas;
     cudaError_t free_error; // a cudaFree that failed, said by the next call that can
     int sync;               // MW_CUDA_SYNC=1: wait for every kernel, and name the one that faults
+    // what this context asked of the device (mw_ctx_device_counts): kernel launches (a
+    // cuBLAS call counts one), waits for the stream, device allocations
+    unsigned long long launches, syncs, allocs;
 };
 
 cuda_state *state_of(const mw_ctx *ctx)
@@ -64,6 +67,13 @@ mw_status blas_fail(mw_ctx *ctx, cublasStatus_t e, const char *what)
                    "%s: %s (%s)", what, cublasGetStatusString(e), cublasGetStatusName(e));
 }
 
+// Wait for the context's stream, counted.
+cudaError_t stream_sync(cuda_state *st)
+{
+    st->syncs++;
+    return cudaStreamSynchronize(st->stream);
+}
+
 #define CU(ctx, call)                                                                         \
     do {                                                                                      \
         cudaError_t e_ = (call);                                                              \
@@ -76,9 +86,10 @@ mw_status blas_fail(mw_ctx *ctx, cublasStatus_t e, const char *what)
 // MW_CUDA_SYNC=1 every launch is waited for, so that the fault names its kernel.
 #define LAUNCHED(ctx, what)                                                                   \
     do {                                                                                      \
+        state_of(ctx)->launches++;                                                            \
         cudaError_t e_ = cudaGetLastError();                                                  \
         if (e_ == cudaSuccess && state_of(ctx)->sync)                                         \
-            e_ = cudaStreamSynchronize(state_of(ctx)->stream);                                \
+            e_ = stream_sync(state_of(ctx));                                                  \
         if (e_ != cudaSuccess)                                                                \
             return cuda_fail((ctx), e_, what);                                                \
     } while (0)
@@ -140,7 +151,10 @@ template <typename R> mw_status k_alloc(mw_ctx *ctx, size_t bytes, void **p)
         return mw_fail(ctx, MW_ERR_BACKEND, "an earlier cudaFree failed: %s (%s)",
                        cudaGetErrorString(f), cudaGetErrorName(f));
     }
-    cudaError_t e = cudaMalloc(p, bytes);
+    // stream-ordered, from the device's pool, which keeps what is freed (cuda_open): no
+    // synchronisation, and after the first gradient no new device memory either
+    cs->allocs++;
+    cudaError_t e = cudaMallocAsync(p, bytes, cs->stream);
     if (e == cudaSuccess)
         return MW_OK;
     *p = NULL;
@@ -151,7 +165,7 @@ template <typename R> mw_status k_alloc(mw_ctx *ctx, size_t bytes, void **p)
     }
     // anything else is the device's state, often a fault of an earlier kernel that the
     // allocation is the first to see
-    return mw_fail(ctx, MW_ERR_BACKEND, "cudaMalloc of %zu bytes: %s (%s); a kernel before it "
+    return mw_fail(ctx, MW_ERR_BACKEND, "cudaMallocAsync of %zu bytes: %s (%s); a kernel before it "
                    "may have faulted: MW_CUDA_SYNC=1 names the kernel", bytes,
                    cudaGetErrorString(e), cudaGetErrorName(e));
 }
@@ -160,8 +174,8 @@ template <typename R> void k_release(mw_ctx *ctx, void *p)
 {
     if (!p)
         return;
-    const cudaError_t e = cudaFree(p);
     cuda_state *cs = state_of(ctx);
+    const cudaError_t e = cudaFreeAsync(p, cs->stream);
     if (e != cudaSuccess && cs->free_error == cudaSuccess)
         cs->free_error = e; // no status to return here: the next allocation says it
 }
@@ -178,7 +192,7 @@ template <typename R> mw_status k_upload(mw_ctx *ctx, void *dst, const double *s
     cudaError_t e = cudaMemcpyAsync(dst, h, n * sizeof(R), cudaMemcpyHostToDevice,
                                     state_of(ctx)->stream);
     if (e == cudaSuccess)
-        e = cudaStreamSynchronize(state_of(ctx)->stream);
+        e = stream_sync(state_of(ctx));
     free(h);
     return e == cudaSuccess ? MW_OK : cuda_fail(ctx, e, "upload");
 }
@@ -193,7 +207,7 @@ template <typename R> mw_status k_download(mw_ctx *ctx, double *dst, const void 
     cudaError_t e = cudaMemcpyAsync(h, src, n * sizeof(R), cudaMemcpyDeviceToHost,
                                     state_of(ctx)->stream);
     if (e == cudaSuccess)
-        e = cudaStreamSynchronize(state_of(ctx)->stream);
+        e = stream_sync(state_of(ctx));
     if (e == cudaSuccess)
         for (size_t i = 0; i < n; i++)
             dst[i] = (double)h[i];
@@ -207,7 +221,7 @@ template <typename R> mw_status k_upload_labels(mw_ctx *ctx, void *dst, const in
         return MW_OK;
     CU(ctx, cudaMemcpyAsync(dst, src, n * sizeof(int), cudaMemcpyHostToDevice,
                             state_of(ctx)->stream));
-    CU(ctx, cudaStreamSynchronize(state_of(ctx)->stream));
+    CU(ctx, stream_sync(state_of(ctx)));
     return MW_OK;
 }
 
@@ -268,6 +282,7 @@ mw_status k_gemm(mw_ctx *ctx, bool ta, bool tb, size_t M, size_t N, size_t K, do
         return MW_OK;
     }
     const R a = (R)alpha, b = (R)beta;
+    st->launches++;
     cublasStatus_t e =
         gemm_sb(st->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N,
                 (int)M, (int)K, &a, static_cast<const R *>(B), (int)ldb, (long long)sB,
@@ -277,6 +292,75 @@ mw_status k_gemm(mw_ctx *ctx, bool ta, bool tb, size_t M, size_t N, size_t K, do
         return blas_fail(ctx, e, sizeof(R) == 4 ? "cublasSgemmStridedBatched"
                                                 : "cublasDgemmStridedBatched");
     return MW_OK;
+}
+
+// C = beta C + alpha Σ_i op(A_i) op(B_i) in two launches a chunk: the products into
+// partials (one strided-batched gemm), then one kernel adding them to C in the order of i,
+// each element's own fixed sum. The partials are the backend's scratch, like cuBLAS's
+// workspace, not the engine's tracked memory (the CPU's gemm_sum needs none), taken
+// stream-ordered (no synchronisation) and at most 64 MiB: the images a chunk
+// (MW_CUDA_SUM_SCRATCH, in bytes, makes it smaller for a test).
+static size_t sum_scratch()
+{
+    const char *e = getenv("MW_CUDA_SUM_SCRATCH");
+    const long v = e ? strtol(e, NULL, 10) : 0;
+    return v > 0 && v < (64L << 20) ? (size_t)v : (size_t)64 << 20;
+}
+
+template <typename R>
+__global__ void add_partials(size_t M, size_t N, size_t m, const R *P, R beta, bool first,
+                             R *C, size_t ldc)
+{
+    for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < M * N;
+         e += (size_t)gridDim.x * blockDim.x) {
+        R *c = C + (e / N) * ldc + e % N;
+        R acc = !first ? *c : beta == R(0) ? R(0) : beta * *c;
+        for (size_t i = 0; i < m; i++)
+            acc += P[i * M * N + e];
+        *c = acc;
+    }
+}
+
+template <typename R>
+mw_status k_gemm_sum(mw_ctx *ctx, bool ta, bool tb, size_t M, size_t N, size_t K, double alpha,
+                     const void *A, size_t lda, ptrdiff_t sA, const void *B, size_t ldb,
+                     ptrdiff_t sB, double beta, void *C, size_t ldc, size_t count)
+{
+    if (M == 0 || N == 0)
+        return MW_OK;
+    if (count <= 1 || K == 0)
+        return count == 0 ? MW_OK
+                          : k_gemm<R>(ctx, ta, tb, M, N, K, alpha, A, lda, sA, B, ldb, sB,
+                                      count == 1 ? beta : 0.0, C, ldc, 0, 1);
+    cuda_state *st = state_of(ctx);
+    const size_t per = M * N * sizeof(R), chunk = sum_scratch() / per ? sum_scratch() / per : 1;
+    const size_t mmax = count < chunk ? count : chunk;
+    R *P = NULL;
+    st->allocs++;
+    cudaError_t e = cudaMallocAsync(reinterpret_cast<void **>(&P), mmax * per, st->stream);
+    if (e != cudaSuccess)
+        return cuda_fail(ctx, e, "cudaMallocAsync (gemm_sum's partials)");
+    mw_status s = MW_OK;
+    for (size_t i0 = 0; i0 < count && s == MW_OK; i0 += mmax) {
+        const size_t m = count - i0 < mmax ? count - i0 : mmax;
+        s = k_gemm<R>(ctx, ta, tb, M, N, K, alpha, static_cast<const R *>(A) + (ptrdiff_t)i0 * sA,
+                      lda, sA, static_cast<const R *>(B) + (ptrdiff_t)i0 * sB, ldb, sB, 0.0, P, N,
+                      (ptrdiff_t)(M * N), m);
+        if (s != MW_OK)
+            break;
+        MW_LAUNCH(add_partials<R>, blocks_for(M * N), kThreads, st->stream)(
+            M, N, m, P, (R)beta, i0 == 0, static_cast<R *>(C), ldc);
+        st->launches++;
+        cudaError_t le = cudaGetLastError();
+        if (le == cudaSuccess && st->sync)
+            le = stream_sync(st);
+        if (le != cudaSuccess)
+            s = cuda_fail(ctx, le, "add_partials");
+    }
+    e = cudaFreeAsync(P, st->stream);
+    if (s == MW_OK && e != cudaSuccess)
+        s = cuda_fail(ctx, e, "cudaFreeAsync (gemm_sum's partials)");
+    return s;
 }
 
 // ---- elementwise over strided (T, R, C) views ----
@@ -817,15 +901,19 @@ mw_status reduce(mw_ctx *ctx, int kind, size_t n, const void *x, const void *y, 
 {
     cuda_state *st = state_of(ctx);
     double *d = NULL;
+    st->allocs++;
     CU(ctx, cudaMallocAsync(&d, sizeof *d, st->stream));
     MW_LAUNCH(reduce_kernel<R>, 1, kThreads, st->stream)(
         kind, n, static_cast<const R *>(x), static_cast<const R *>(y), d);
+    st->launches++;
     cudaError_t e = cudaGetLastError();
     if (e == cudaSuccess)
         e = cudaMemcpyAsync(out, d, sizeof *out, cudaMemcpyDeviceToHost, st->stream);
     if (e == cudaSuccess)
-        e = cudaStreamSynchronize(st->stream);
-    cudaFreeAsync(d, st->stream);
+        e = stream_sync(st);
+    const cudaError_t f = cudaFreeAsync(d, st->stream);
+    if (e == cudaSuccess)
+        e = f;
     return e == cudaSuccess ? MW_OK : cuda_fail(ctx, e, "reduction");
 }
 
@@ -872,16 +960,28 @@ mw_status k_find_nonfinite(mw_ctx *ctx, size_t n, const void *x, size_t *first)
 {
     cuda_state *st = state_of(ctx);
     unsigned long long *d = NULL, h = 0;
+    st->allocs++;
     CU(ctx, cudaMallocAsync(&d, sizeof *d, st->stream));
     MW_LAUNCH(nonfinite_kernel<R>, 1, kThreads, st->stream)(n, static_cast<const R *>(x), d);
+    st->launches++;
     cudaError_t e = cudaGetLastError();
     if (e == cudaSuccess)
         e = cudaMemcpyAsync(&h, d, sizeof h, cudaMemcpyDeviceToHost, st->stream);
     if (e == cudaSuccess)
-        e = cudaStreamSynchronize(st->stream);
-    cudaFreeAsync(d, st->stream);
+        e = stream_sync(st);
+    const cudaError_t f = cudaFreeAsync(d, st->stream);
+    if (e == cudaSuccess)
+        e = f;
     *first = (size_t)h;
     return e == cudaSuccess ? MW_OK : cuda_fail(ctx, e, "find_nonfinite");
+}
+
+void k_counts(const mw_ctx *ctx, mw_device_counts *out)
+{
+    const cuda_state *st = state_of(ctx);
+    out->launches = st->launches;
+    out->syncs = st->syncs;
+    out->allocs = st->allocs;
 }
 
 template <typename R> mw_ops make_ops()
@@ -889,6 +989,9 @@ template <typename R> mw_ops make_ops()
     mw_ops o;
     memset(&o, 0, sizeof o);
     o.esize = sizeof(R);
+    o.col_bytes = (size_t)256 << 20; // a GPU takes many images a launch
+    o.gemm_sum = k_gemm_sum<R>;
+    o.counts = k_counts;
     o.alloc = k_alloc<R>;
     o.release = k_release<R>;
     o.upload = k_upload<R>;
@@ -944,6 +1047,15 @@ mw_status cuda_open(mw_ctx *ctx, int device, char *msg, size_t msg_len)
     cudaError_t e = cudaSetDevice(device);
     if (e == cudaSuccess)
         e = cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking);
+    // the device's memory pool keeps what is freed (by default it gives it back at each
+    // synchronisation), so that a gradient's allocations after the first are the pool's
+    cudaMemPool_t pool;
+    if (e == cudaSuccess)
+        e = cudaDeviceGetDefaultMemPool(&pool, device);
+    if (e == cudaSuccess) {
+        unsigned long long keep = ~0ULL;
+        e = cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
+    }
     if (e != cudaSuccess) {
         snprintf(msg, msg_len, "CUDA device %d: %s", device, cudaGetErrorString(e));
         free(st);
@@ -1017,6 +1129,6 @@ extern "C" mw_status mw_cuda_sync(mw_ctx *ctx)
 {
     if (!ctx->bstate)
         return MW_OK;
-    CU(ctx, cudaStreamSynchronize(state_of(ctx)->stream));
+    CU(ctx, stream_sync(state_of(ctx)));
     return MW_OK;
 }

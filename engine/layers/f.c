@@ -15,8 +15,6 @@
 
 #include "inner.h"
 
-/* im2col scratch is taken this many bytes at most at a time (at least one image). */
-#define MW_COL_BYTES ((size_t)1024 << 10)
 
 typedef struct unit_shape {
     size_t in, out;  /* channels (features for mlp) */
@@ -65,11 +63,11 @@ static unit_shape shape_of(const mw_layer *l, int unit)
 
 /* ---- the map: four primitives, dense or conv ---- */
 
-/* im2col scratch for n images, taken *chunk images at a time. */
+/* im2col scratch for n images, taken *chunk images at a time (the backend's col_bytes). */
 static mw_status col_scratch(mw_ctx *ctx, const unit_shape *sh, size_t n, mw_tensor *col,
                              size_t *chunk)
 {
-    size_t per = sh->K * sh->S * ctx->ops->esize, c = MW_COL_BYTES / (per ? per : 1);
+    size_t per = sh->K * sh->S * ctx->ops->esize, c = ctx->ops->col_bytes / (per ? per : 1);
     *chunk = c ? c : 1;
     return mw_tensor_alloc(ctx, (n < *chunk ? n : *chunk) * sh->K * sh->S, col);
 }
@@ -146,7 +144,8 @@ static mw_status map_vjp_input(mw_ctx *ctx, const mw_layer *l, const unit_shape 
     mw_tensor col = {0}, wt = {0};
     const size_t O = sh->out, C = sh->in, S = sh->S, per = O * 9 * S, wfull = C * O * 9;
     /* the forward's scratch (col_scratch), in elements: min(B, chunk) images of K rows */
-    const size_t fbytes = sh->K * S * ctx->ops->esize, fchunk = MW_COL_BYTES / (fbytes ? fbytes : 1);
+    const size_t fbytes = sh->K * S * ctx->ops->esize;
+    const size_t fchunk = ctx->ops->col_bytes / (fbytes ? fbytes : 1);
     const size_t fm = fchunk == 0 ? 1 : fchunk < B ? fchunk : B, budget = fm * sh->K * S;
     size_t mi, oc;
     if (wfull + per <= budget) {
@@ -199,11 +198,11 @@ static mw_status map_vjp_param(mw_ctx *ctx, const unit_shape *sh, size_t B, cons
         size_t m = B - b0 < chunk ? B - b0 : chunk;
         MW_GO(ctx->ops->im2col(ctx, m, sh->in, sh->H, sh->W, mw_at(ctx, in, b0 * sh->in * sh->S),
                                sh->in * sh->S, col.data, false));
-        for (size_t b = 0; b < m; b++) /* gW (O, K) += hz_b (O, S) col_bᵀ (S, K) */
-            MW_GO(ctx->ops->gemm(ctx, false, true, sh->out, sh->K, sh->S, 1.0,
-                                 mw_at(ctx, hz, (b0 + b) * sh->out * sh->S), sh->S, 0,
-                                 mw_at(ctx, col.data, b * sh->K * sh->S), sh->S, 0,
-                                 b0 + b == 0 ? 0.0 : 1.0, gW, sh->K, 0, 1));
+        /* gW (O, K) += Σ_b hz_b (O, S) col_bᵀ (S, K), image after image */
+        MW_GO(ctx->ops->gemm_sum(ctx, false, true, sh->out, sh->K, sh->S, 1.0,
+                                 mw_at(ctx, hz, b0 * sh->out * sh->S), sh->S,
+                                 (ptrdiff_t)(sh->out * sh->S), col.data, sh->S,
+                                 (ptrdiff_t)(sh->K * sh->S), b0 == 0 ? 0.0 : 1.0, gW, sh->K, m));
     }
 done:
     mw_tensor_free(ctx, &col);

@@ -669,7 +669,7 @@ cudaError_t cudaFree(void *p)
 cudaError_t cudaMallocAsync(void **p, size_t bytes, cudaStream_t stream)
 {
     (void)stream;
-    return device_alloc(p, bytes);
+    return cudaMalloc(p, bytes); // the same checks, the sticky error first
 }
 
 cudaError_t cudaFreeAsync(void *p, cudaStream_t stream)
@@ -688,6 +688,22 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpy
 {
     (void)stream;
     return copy(dst, src, bytes, kind);
+}
+
+cudaError_t cudaDeviceGetDefaultMemPool(cudaMemPool_t *pool, int device)
+{
+    static int the_pool;
+    if (!pool || device != 0)
+        return cudaErrorInvalidValue;
+    *pool = reinterpret_cast<cudaMemPool_t>(&the_pool);
+    return last_error;
+}
+
+cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t pool, cudaMemPoolAttr attr, void *value)
+{
+    if (!pool || !value || attr != cudaMemPoolAttrReleaseThreshold)
+        return cudaErrorInvalidValue;
+    return last_error;
 }
 
 cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes)
