@@ -541,6 +541,48 @@ START_TEST(fma_policy)
 }
 END_TEST
 
+/* What a backprop gradient asks of the device (mw_ctx_device_counts): at most 5 waits for
+ * the stream (the goal for the paper's RevNet, bench_grad_emu), and as many launches at
+ * batch 12 as at batch 6 — the weight gradient's sum over images is one batched product,
+ * not one per image; after a first gradient, no more allocations than before it. The CPU
+ * has no counts to give. */
+START_TEST(device_counts_of_backprop)
+{
+    unsigned long long launches[2] = {0, 0};
+    const int batches[2] = {6, 12};
+    for (int k = 0; k < 2; k++) {
+        mw_spec s = tu_small_revnet(2, MW_ACT_RELU, MW_ACT_TANH, 1, 0, tu_seed());
+        s.batch = batches[k];
+        tu_net t;
+        tu_net_make_on(&t, &s, MW_BACKEND_CUDA, MW_F32);
+        double *g = malloc(t.P * sizeof *g);
+        mw_device_counts c0, c1, c2;
+        ck_assert(mw_ctx_device_counts(t.ctx, &c0) == MW_OK);
+        tu_grad(&t, MW_BACKPROP, NULL, g, NULL, MW_OK);
+        ck_assert(mw_ctx_device_counts(t.ctx, &c1) == MW_OK);
+        tu_grad(&t, MW_BACKPROP, NULL, g, NULL, MW_OK);
+        ck_assert(mw_ctx_device_counts(t.ctx, &c2) == MW_OK);
+        launches[k] = c2.launches - c1.launches;
+        ck_assert_msg(c2.syncs - c1.syncs <= 5, "batch %d: backprop waited %llu times",
+                      batches[k], c2.syncs - c1.syncs);
+        ck_assert_msg(c2.launches - c1.launches == c1.launches - c0.launches &&
+                          c2.allocs - c1.allocs == c1.allocs - c0.allocs,
+                      "two gradients asked different things of the device");
+        ck_assert(launches[k] > 0);
+        free(g);
+        tu_net_free(&t);
+    }
+    ck_assert_msg(launches[0] == launches[1], "backprop launched %llu kernels at batch 6, %llu at 12",
+                  launches[0], launches[1]);
+    mw_ctx *cpu;
+    char msg[256];
+    mw_device_counts c;
+    ck_assert(mw_ctx_open(MW_BACKEND_CPU, MW_F32, NULL, &cpu, msg, sizeof msg) == MW_OK);
+    ck_assert(mw_ctx_device_counts(cpu, &c) == MW_ERR_ARG);
+    mw_ctx_free(cpu);
+}
+END_TEST
+
 /* ---- the methods ---- */
 
 static int cmp_double(const void *a, const void *b)
@@ -698,6 +740,7 @@ int main(void)
     tc = tcase_create("methods");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, methods_gpu_cpu_gold);
+    tcase_add_test(tc, device_counts_of_backprop);
     suite_add_tcase(s, tc);
     tc = tcase_create("cli");
     tcase_set_timeout(tc, 240);
