@@ -94,6 +94,17 @@ cudaError_t stream_sync(cuda_state *st)
             return cuda_fail((ctx), e_, what);                                                \
     } while (0)
 
+// LAUNCHED for a caller that holds scratch to free: the status into st, no return.
+#define LAUNCHED_OR(ctx, what, st)                                                            \
+    do {                                                                                      \
+        state_of(ctx)->launches++;                                                            \
+        cudaError_t e_ = cudaGetLastError();                                                  \
+        if (e_ == cudaSuccess && state_of(ctx)->sync)                                         \
+            e_ = stream_sync(state_of(ctx));                                                  \
+        if (e_ != cudaSuccess)                                                                \
+            (st) = cuda_fail((ctx), e_, what);                                                \
+    } while (0)
+
 // A grid's y extent is at most 65535 blocks: launches with more go in chunks of it.
 // MW_CUDA_GRID_Y_MAX (a number below that) makes the chunks smaller, so that a test runs
 // the chunking at small sizes.
@@ -503,6 +514,127 @@ mw_status k_xent(mw_ctx *ctx, size_t B, size_t C, const void *logits, const void
 
 // ---- BatchNorm over (B, C, S), one block per channel (and tangent) ----
 
+// A channel of many elements is summed by many blocks: each block one slice of the
+// channel's n = B*S elements (its own fixed-order sum), then one thread per channel adds
+// the slices' sums in order (two stages, a few more launches) — where one block a channel
+// would leave most of the device idle (the paper's first block has 4 channels of 524288
+// elements). Channels of one slice keep the one-block kernels. MW_CUDA_BN_SLICE (elements)
+// makes the slices small, so that a test runs the two stages at small sizes.
+static size_t bn_slice()
+{
+    const char *e = getenv("MW_CUDA_BN_SLICE");
+    const long v = e ? strtol(e, NULL, 10) : 0;
+    return v > 0 && v < 16384 ? (size_t)v : 16384;
+}
+
+// kind 0: Σ a; 1: Σ (a - mean[c])²; 2: Σ a and Σ a·b (BatchNorm's vjp: a = dy, b = x̂).
+template <typename R>
+__global__ void chan_slices(int kind, size_t B, size_t C, size_t S, size_t slice, const R *a,
+                            const R *b, const R *mean, R *s1, R *s2)
+{
+    const size_t c = blockIdx.x, q = blockIdx.y, P = gridDim.y, n = B * S;
+    const size_t k0 = q * slice, k1 = k0 + slice < n ? k0 + slice : n;
+    R p1 = R(0), p2 = R(0);
+    for (size_t k = k0 + threadIdx.x; k < k1; k += blockDim.x) {
+        const size_t i = ((k / S) * C + c) * S + k % S;
+        if (kind == 1) {
+            const R dev = a[i] - mean[c];
+            p1 += dev * dev;
+        } else {
+            p1 += a[i];
+            if (kind == 2)
+                p2 += a[i] * b[i];
+        }
+    }
+    p1 = block_sum<R>(p1);
+    if (kind == 2)
+        p2 = block_sum<R>(p2);
+    if (threadIdx.x == 0) {
+        s1[c * P + q] = p1;
+        if (kind == 2)
+            s2[c * P + q] = p2;
+    }
+}
+
+// The slices' sums of each channel, in order. stage 0: mean; 1: the variance's, rstd and
+// the statistics asked for; 2 (the vjp): dγ, dβ and the two means the input's needs.
+template <typename R>
+__global__ void chan_finish(int stage, size_t C, size_t P, R inv_n, R eps, const R *s1,
+                            const R *s2, R *mean, R *rstd, R *mean_out, R *var_out, R *dgamma,
+                            R *dbeta, R *m)
+{
+    for (size_t c = (size_t)blockIdx.x * blockDim.x + threadIdx.x; c < C;
+         c += (size_t)gridDim.x * blockDim.x) {
+        R a = R(0), b = R(0);
+        for (size_t q = 0; q < P; q++) {
+            a += s1[c * P + q];
+            if (stage == 2)
+                b += s2[c * P + q];
+        }
+        if (stage == 0) {
+            mean[c] = a * inv_n;
+        } else if (stage == 1) {
+            const R var = a * inv_n;
+            rstd[c] = R(1) / sqrt(var + eps);
+            if (mean_out)
+                mean_out[c] = mean[c];
+            if (var_out)
+                var_out[c] = var;
+        } else {
+            if (dgamma)
+                dgamma[c] = b;
+            if (dbeta)
+                dbeta[c] = a;
+            m[2 * c] = a * inv_n;
+            m[2 * c + 1] = b * inv_n;
+        }
+    }
+}
+
+template <typename R>
+__global__ void bn_normalize(size_t B, size_t C, size_t S, const R *x, const R *mean,
+                             const R *rstd, const R *gamma, const R *beta, R *xhat, R *y)
+{
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < B * C * S;
+         i += (size_t)gridDim.x * blockDim.x) {
+        const size_t c = (i / S) % C;
+        const R xh = (x[i] - mean[c]) * rstd[c];
+        xhat[i] = xh;
+        y[i] = gamma[c] * xh + beta[c];
+    }
+}
+
+template <typename R>
+__global__ void bn_vjp_input(size_t B, size_t C, size_t S, const R *xhat, const R *rstd,
+                             const R *gamma, const R *dy, const R *m, R *dx)
+{
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < B * C * S;
+         i += (size_t)gridDim.x * blockDim.x) {
+        const size_t c = (i / S) % C;
+        const R kk = gamma[c] * rstd[c];
+        dx[i] = kk * (dy[i] - m[2 * c] - xhat[i] * m[2 * c + 1]);
+    }
+}
+
+// Scratch for the two stages, stream-ordered from the pool: the slices' sums and the
+// per-channel means.
+template <typename R> R *slice_scratch(mw_ctx *ctx, size_t n, mw_status *st)
+{
+    cuda_state *cs = state_of(ctx);
+    void *p = NULL;
+    cs->allocs++;
+    cudaError_t e = cudaMallocAsync(&p, n * sizeof(R), cs->stream);
+    *st = e == cudaSuccess ? MW_OK : cuda_fail(ctx, e, "cudaMallocAsync (BatchNorm's slices)");
+    return static_cast<R *>(p);
+}
+
+template <typename R> mw_status free_scratch(mw_ctx *ctx, void *p, mw_status st)
+{
+    const cudaError_t e = cudaFreeAsync(p, state_of(ctx)->stream);
+    return st == MW_OK && e != cudaSuccess ? cuda_fail(ctx, e, "cudaFreeAsync (BatchNorm's slices)")
+                                           : st;
+}
+
 template <typename R>
 __global__ void bn_forward_kernel(size_t B, size_t C, size_t S, R eps, const R *x,
                                   const R *gamma, const R *beta, R *y, R *xhat, R *rstd,
@@ -543,6 +675,45 @@ mw_status k_bn_forward(mw_ctx *ctx, size_t B, size_t C, size_t S, double eps, co
 {
     if (C == 0)
         return MW_OK;
+    const size_t n = B * S, slice = bn_slice(), P = (n + slice - 1) / slice;
+    if (P > 1 && P <= grid_y_max() && C <= INT_MAX) {
+        cudaStream_t sm = state_of(ctx)->stream;
+        const R *cn = nullptr;
+        R *rn = nullptr;
+        mw_status st = MW_OK;
+        R *s1 = slice_scratch<R>(ctx, C * P + C, &st), *mu = s1 + C * P;
+        if (st != MW_OK)
+            return st;
+        const R inv_n = R(1) / (R)n;
+        dim3 grid((unsigned)C, (unsigned)P);
+        MW_LAUNCH(chan_slices<R>, grid, kThreads, sm)(0, B, C, S, slice,
+                                                      static_cast<const R *>(x), cn, cn, s1, rn);
+        LAUNCHED_OR(ctx, "bn_forward (sums)", st);
+        if (st == MW_OK) {
+            MW_LAUNCH(chan_finish<R>, blocks_for(C), kThreads, sm)(
+                0, C, P, inv_n, (R)eps, s1, cn, mu, rn, rn, rn, rn, rn, rn);
+            LAUNCHED_OR(ctx, "bn_forward (mean)", st);
+        }
+        if (st == MW_OK) {
+            MW_LAUNCH(chan_slices<R>, grid, kThreads, sm)(1, B, C, S, slice,
+                                                          static_cast<const R *>(x), cn, mu, s1, rn);
+            LAUNCHED_OR(ctx, "bn_forward (squares)", st);
+        }
+        if (st == MW_OK) {
+            MW_LAUNCH(chan_finish<R>, blocks_for(C), kThreads, sm)(
+                1, C, P, inv_n, (R)eps, s1, cn, mu, static_cast<R *>(rstd),
+                static_cast<R *>(mean), static_cast<R *>(var), rn, rn, rn);
+            LAUNCHED_OR(ctx, "bn_forward (variance)", st);
+        }
+        if (st == MW_OK) {
+            MW_LAUNCH(bn_normalize<R>, blocks_for(B * C * S), kThreads, sm)(
+                B, C, S, static_cast<const R *>(x), mu, static_cast<const R *>(rstd),
+                static_cast<const R *>(gamma), static_cast<const R *>(beta),
+                static_cast<R *>(xhat), static_cast<R *>(y));
+            LAUNCHED_OR(ctx, "bn_forward (normalise)", st);
+        }
+        return free_scratch<R>(ctx, s1, st);
+    }
     MW_LAUNCH(bn_forward_kernel<R>, (unsigned)C, kThreads, state_of(ctx)->stream)(
         B, C, S, (R)eps, static_cast<const R *>(x), static_cast<const R *>(gamma),
         static_cast<const R *>(beta), static_cast<R *>(y), static_cast<R *>(xhat),
@@ -635,6 +806,35 @@ mw_status k_bn_vjp(mw_ctx *ctx, size_t B, size_t C, size_t S, const void *xhat, 
 {
     if (C == 0)
         return MW_OK;
+    const size_t n = B * S, slice = bn_slice(), P = (n + slice - 1) / slice;
+    if (P > 1 && P <= grid_y_max() && C <= INT_MAX) {
+        cudaStream_t sm = state_of(ctx)->stream;
+        mw_status st = MW_OK;
+        R *s1 = slice_scratch<R>(ctx, 2 * C * P + 2 * C, &st), *s2 = s1 + C * P;
+        R *m = s2 + C * P, *rn = nullptr;
+        const R *cn = nullptr;
+        if (st != MW_OK)
+            return st;
+        dim3 grid((unsigned)C, (unsigned)P);
+        MW_LAUNCH(chan_slices<R>, grid, kThreads, sm)(2, B, C, S, slice,
+                                                      static_cast<const R *>(dy),
+                                                      static_cast<const R *>(xhat), cn, s1, s2);
+        LAUNCHED_OR(ctx, "bn_vjp (sums)", st);
+        if (st == MW_OK) {
+            MW_LAUNCH(chan_finish<R>, blocks_for(C), kThreads, sm)(
+                2, C, P, R(1) / (R)n, R(0), s1, s2, rn, rn, rn, rn,
+                static_cast<R *>(dgamma), static_cast<R *>(dbeta), m);
+            LAUNCHED_OR(ctx, "bn_vjp (statistics)", st);
+        }
+        if (st == MW_OK && dx) {
+            MW_LAUNCH(bn_vjp_input<R>, blocks_for(B * C * S), kThreads, sm)(
+                B, C, S, static_cast<const R *>(xhat), static_cast<const R *>(rstd),
+                static_cast<const R *>(gamma), static_cast<const R *>(dy), m,
+                static_cast<R *>(dx));
+            LAUNCHED_OR(ctx, "bn_vjp (input)", st);
+        }
+        return free_scratch<R>(ctx, s1, st);
+    }
     MW_LAUNCH(bn_vjp_kernel<R>, (unsigned)C, kThreads, state_of(ctx)->stream)(
         B, C, S, static_cast<const R *>(xhat), static_cast<const R *>(rstd),
         static_cast<const R *>(gamma), static_cast<const R *>(dy), static_cast<R *>(dx),
