@@ -512,17 +512,18 @@ mw_status k_xent(mw_ctx *ctx, size_t B, size_t C, const void *logits, const void
     return MW_OK;
 }
 
-// ---- BatchNorm over (B, C, S), one block per channel (and tangent) ----
+// ---- BatchNorm over (B, C, S): one block per channel (and tangent), or per slice of one ----
 
 // A channel of many elements is summed by many blocks: each block one slice of the
 // channel's n = B*S elements (its own fixed-order sum), then one thread per channel adds
 // the slices' sums in order (two stages, a few more launches) — where one block a channel
 // would leave most of the device idle (the paper's first block has 4 channels of 524288
-// elements). Channels of one slice keep the one-block kernels. MW_CUDA_BN_SLICE (elements)
-// makes the slices small, so that a test runs the two stages at small sizes.
+// elements). Channels of one slice keep the one-block kernels. The reductions (dot, dist2,
+// sum, find_nonfinite) slice the same way. MW_CUDA_SLICE (elements) makes the slices
+// small, so that a test runs the two stages at small sizes.
 static size_t bn_slice()
 {
-    const char *e = getenv("MW_CUDA_BN_SLICE");
+    const char *e = getenv("MW_CUDA_SLICE");
     const long v = e ? strtol(e, NULL, 10) : 0;
     return v > 0 && v < 16384 ? (size_t)v : 16384;
 }
@@ -983,6 +984,19 @@ mw_status k_chan_mul(mw_ctx *ctx, size_t n_img, size_t C, size_t S, const void *
 }
 
 // Block (c, g): the sum over the group's images and positions, fixed order.
+// chan_sum of one group from its channels' slices: out[c] = alpha Σ + beta out[c].
+template <typename R>
+__global__ void chan_sum_finish(size_t C, size_t P, const R *s1, R alpha, R beta, R *out)
+{
+    for (size_t c = (size_t)blockIdx.x * blockDim.x + threadIdx.x; c < C;
+         c += (size_t)gridDim.x * blockDim.x) {
+        R a = R(0);
+        for (size_t q = 0; q < P; q++)
+            a += s1[c * P + q];
+        out[c] = alpha * a + (beta == R(0) ? R(0) : beta * out[c]);
+    }
+}
+
 template <typename R>
 __global__ void chan_sum_kernel(size_t n_img, size_t C, size_t S, size_t group, const R *in,
                                 R alpha, R beta, R *out, size_t ld)
@@ -1005,6 +1019,27 @@ mw_status k_chan_sum(mw_ctx *ctx, size_t n_img, size_t C, size_t S, size_t group
 {
     if (n_img == 0 || C == 0 || group == 0)
         return MW_OK;
+    const size_t n = n_img * S, slice = bn_slice(), P = (n + slice - 1) / slice;
+    if (group >= n_img && P > 1 && P <= grid_y_max() && C <= INT_MAX) {
+        // one group (a bias gradient over the batch): the channels' slices over many blocks
+        cudaStream_t sm = state_of(ctx)->stream;
+        mw_status st = MW_OK;
+        const R *cn = nullptr;
+        R *rn = nullptr;
+        R *s1 = slice_scratch<R>(ctx, C * P, &st);
+        if (st != MW_OK)
+            return st;
+        dim3 grid((unsigned)C, (unsigned)P);
+        MW_LAUNCH(chan_slices<R>, grid, kThreads, sm)(0, n_img, C, S, slice,
+                                                      static_cast<const R *>(in), cn, cn, s1, rn);
+        LAUNCHED_OR(ctx, "chan_sum (slices)", st);
+        if (st == MW_OK) {
+            MW_LAUNCH(chan_sum_finish<R>, blocks_for(C), kThreads, sm)(
+                C, P, s1, (R)alpha, (R)beta, static_cast<R *>(out));
+            LAUNCHED_OR(ctx, "chan_sum", st);
+        }
+        return free_scratch<R>(ctx, s1, st);
+    }
     const size_t groups = (n_img + group - 1) / group, most = grid_y_max();
     if (C > INT_MAX)
         return mw_fail(ctx, MW_ERR_ARG, "chan_sum: %zu channels (at most %d)", C, INT_MAX);
@@ -1078,10 +1113,12 @@ mw_status k_adam(mw_ctx *ctx, size_t n, void *theta, const void *g, void *m, voi
 enum { RED_DOT, RED_DIST2, RED_SUM };
 
 template <typename R>
-__global__ void reduce_kernel(int kind, size_t n, const R *x, const R *y, double *out)
+__global__ void reduce_kernel(int kind, size_t n, size_t slice, const R *x, const R *y,
+                              double *out)
 {
+    const size_t k0 = (size_t)blockIdx.x * slice, k1 = k0 + slice < n ? k0 + slice : n;
     double part = 0.0;
-    for (size_t i = threadIdx.x; i < n; i += blockDim.x) {
+    for (size_t i = k0 + threadIdx.x; i < k1; i += blockDim.x) {
         double a = (double)x[i];
         if (kind == RED_DOT)
             part += a * (double)y[i];
@@ -1093,22 +1130,55 @@ __global__ void reduce_kernel(int kind, size_t n, const R *x, const R *y, double
     }
     double s = block_sum<double>(part);
     if (threadIdx.x == 0)
+        out[blockIdx.x] = s;
+}
+
+// The slices' sums, one block: thread t adds slices t, t + blockDim, ... in order, then the
+// block's fixed tree.
+__global__ void reduce_finish(size_t P, const double *partial, double *out)
+{
+    double part = 0.0;
+    for (size_t q = threadIdx.x; q < P; q += blockDim.x)
+        part += partial[q];
+    double s = block_sum<double>(part);
+    if (threadIdx.x == 0)
         *out = s;
+}
+
+// Slices of a reduction over n elements: at most 1024, so that one block finishes them.
+static size_t slices_of(size_t n, size_t *slice)
+{
+    size_t s = bn_slice(), P = n ? (n + s - 1) / s : 1;
+    if (P > 1024) {
+        s = (n + 1023) / 1024;
+        P = (n + s - 1) / s;
+    }
+    *slice = s;
+    return P;
 }
 
 template <typename R>
 mw_status reduce(mw_ctx *ctx, int kind, size_t n, const void *x, const void *y, double *out)
 {
     cuda_state *st = state_of(ctx);
+    size_t slice;
+    const size_t P = slices_of(n, &slice);
     double *d = NULL;
     st->allocs++;
-    CU(ctx, cudaMallocAsync(&d, sizeof *d, st->stream));
-    MW_LAUNCH(reduce_kernel<R>, 1, kThreads, st->stream)(
-        kind, n, static_cast<const R *>(x), static_cast<const R *>(y), d);
+    CU(ctx, cudaMallocAsync(&d, (P + 1) * sizeof *d, st->stream));
+    MW_LAUNCH(reduce_kernel<R>, (unsigned)P, kThreads, st->stream)(
+        kind, n, slice, static_cast<const R *>(x), static_cast<const R *>(y), d);
     st->launches++;
     cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess && P > 1) {
+        MW_LAUNCH(reduce_finish, 1, kThreads, st->stream)(P, static_cast<const double *>(d),
+                                                         d + P);
+        st->launches++;
+        e = cudaGetLastError();
+    }
     if (e == cudaSuccess)
-        e = cudaMemcpyAsync(out, d, sizeof *out, cudaMemcpyDeviceToHost, st->stream);
+        e = cudaMemcpyAsync(out, P > 1 ? d + P : d, sizeof *out, cudaMemcpyDeviceToHost,
+                            st->stream);
     if (e == cudaSuccess)
         e = stream_sync(st);
     const cudaError_t f = cudaFreeAsync(d, st->stream);
@@ -1134,39 +1204,72 @@ template <typename R> mw_status k_sum(mw_ctx *ctx, size_t n, const void *x, doub
     return reduce<R>(ctx, RED_SUM, n, x, NULL, out);
 }
 
-template <typename R>
-__global__ void nonfinite_kernel(size_t n, const R *x, unsigned long long *first)
+// The least of the block's values, in every thread.
+__device__ unsigned long long block_min(unsigned long long v)
 {
-    unsigned long long best = (unsigned long long)n;
-    for (size_t i = threadIdx.x; i < n; i += blockDim.x)
-        if (!isfinite(x[i])) {
-            best = i;
-            break; // the thread's first; i grows
-        }
     __shared__ unsigned long long buf[kThreads];
-    buf[threadIdx.x] = best;
+    buf[threadIdx.x] = v;
     __syncthreads();
     for (int s = kThreads / 2; s > 0; s >>= 1) {
         if ((int)threadIdx.x < s && buf[threadIdx.x + s] < buf[threadIdx.x])
             buf[threadIdx.x] = buf[threadIdx.x + s];
         __syncthreads();
     }
+    const unsigned long long r = buf[0];
+    __syncthreads();
+    return r;
+}
+
+// The first non-finite index in the block's slice (n where there is none); then the least
+// over the slices.
+template <typename R>
+__global__ void nonfinite_kernel(size_t n, size_t slice, const R *x, unsigned long long *first)
+{
+    const size_t k0 = (size_t)blockIdx.x * slice, k1 = k0 + slice < n ? k0 + slice : n;
+    unsigned long long best = (unsigned long long)n;
+    for (size_t i = k0 + threadIdx.x; i < k1; i += blockDim.x)
+        if (!isfinite(x[i])) {
+            best = i;
+            break; // the thread's first; i grows
+        }
+    best = block_min(best);
     if (threadIdx.x == 0)
-        *first = buf[0];
+        first[blockIdx.x] = best;
+}
+
+__global__ void nonfinite_finish(size_t P, size_t n, const unsigned long long *partial,
+                                 unsigned long long *first)
+{
+    unsigned long long best = (unsigned long long)n;
+    for (size_t q = threadIdx.x; q < P; q += blockDim.x)
+        if (partial[q] < best)
+            best = partial[q];
+    best = block_min(best);
+    if (threadIdx.x == 0)
+        *first = best;
 }
 
 template <typename R>
 mw_status k_find_nonfinite(mw_ctx *ctx, size_t n, const void *x, size_t *first)
 {
     cuda_state *st = state_of(ctx);
+    size_t slice;
+    const size_t P = slices_of(n, &slice);
     unsigned long long *d = NULL, h = 0;
     st->allocs++;
-    CU(ctx, cudaMallocAsync(&d, sizeof *d, st->stream));
-    MW_LAUNCH(nonfinite_kernel<R>, 1, kThreads, st->stream)(n, static_cast<const R *>(x), d);
+    CU(ctx, cudaMallocAsync(&d, (P + 1) * sizeof *d, st->stream));
+    MW_LAUNCH(nonfinite_kernel<R>, (unsigned)P, kThreads, st->stream)(
+        n, slice, static_cast<const R *>(x), d);
     st->launches++;
     cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess && P > 1) {
+        MW_LAUNCH(nonfinite_finish, 1, kThreads, st->stream)(
+            P, n, static_cast<const unsigned long long *>(d), d + P);
+        st->launches++;
+        e = cudaGetLastError();
+    }
     if (e == cudaSuccess)
-        e = cudaMemcpyAsync(&h, d, sizeof h, cudaMemcpyDeviceToHost, st->stream);
+        e = cudaMemcpyAsync(&h, P > 1 ? d + P : d, sizeof h, cudaMemcpyDeviceToHost, st->stream);
     if (e == cudaSuccess)
         e = stream_sync(st);
     const cudaError_t f = cudaFreeAsync(d, st->stream);
