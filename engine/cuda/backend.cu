@@ -84,12 +84,18 @@ cudaError_t stream_sync(cuda_state *st)
 // After a kernel launch: a bad configuration is reported at once, naming the kernel. A
 // fault inside it surfaces at a later synchronising call, naming that call; with
 // MW_CUDA_SYNC=1 every launch is waited for, so that the fault names its kernel.
+cudaError_t after_launch(cuda_state *st)
+{
+    st->launches++;
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess && st->sync)
+        e = stream_sync(st);
+    return e;
+}
+
 #define LAUNCHED(ctx, what)                                                                   \
     do {                                                                                      \
-        state_of(ctx)->launches++;                                                            \
-        cudaError_t e_ = cudaGetLastError();                                                  \
-        if (e_ == cudaSuccess && state_of(ctx)->sync)                                         \
-            e_ = stream_sync(state_of(ctx));                                                  \
+        const cudaError_t e_ = after_launch(state_of(ctx));                                   \
         if (e_ != cudaSuccess)                                                                \
             return cuda_fail((ctx), e_, what);                                                \
     } while (0)
@@ -97,10 +103,7 @@ cudaError_t stream_sync(cuda_state *st)
 // LAUNCHED for a caller that holds scratch to free: the status into st, no return.
 #define LAUNCHED_OR(ctx, what, st)                                                            \
     do {                                                                                      \
-        state_of(ctx)->launches++;                                                            \
-        cudaError_t e_ = cudaGetLastError();                                                  \
-        if (e_ == cudaSuccess && state_of(ctx)->sync)                                         \
-            e_ = stream_sync(state_of(ctx));                                                  \
+        const cudaError_t e_ = after_launch(state_of(ctx));                                   \
         if (e_ != cudaSuccess)                                                                \
             (st) = cuda_fail((ctx), e_, what);                                                \
     } while (0)
@@ -361,12 +364,7 @@ mw_status k_gemm_sum(mw_ctx *ctx, bool ta, bool tb, size_t M, size_t N, size_t K
             break;
         MW_LAUNCH(add_partials<R>, blocks_for(M * N), kThreads, st->stream)(
             M, N, m, P, (R)beta, i0 == 0, static_cast<R *>(C), ldc);
-        st->launches++;
-        cudaError_t le = cudaGetLastError();
-        if (le == cudaSuccess && st->sync)
-            le = stream_sync(st);
-        if (le != cudaSuccess)
-            s = cuda_fail(ctx, le, "add_partials");
+        LAUNCHED_OR(ctx, "add_partials", s);
     }
     e = cudaFreeAsync(P, st->stream);
     if (s == MW_OK && e != cudaSuccess)
