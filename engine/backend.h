@@ -69,6 +69,9 @@ typedef struct mw_ops {
     /* What a device context has asked of its device (mw_ctx_device_counts); NULL on the
      * CPU. */
     void (*counts)(const mw_ctx *ctx, mw_device_counts *out);
+    /* Optional (a device backend): set *flag (one element of the dtype) to 1 if any of
+     * x's n elements is not finite, with no wait for the device. */
+    mw_status (*flag_nonfinite)(mw_ctx *ctx, size_t n, const void *x, void *flag);
     mw_status (*gemm_sum)(mw_ctx *ctx, bool ta, bool tb, size_t M, size_t N, size_t K,
                           double alpha, const void *A, size_t lda, ptrdiff_t sA,
                           const void *B, size_t ldb, ptrdiff_t sB, double beta, void *C,

@@ -367,9 +367,44 @@ mw_status mw_act_apply(mw_ctx *ctx, mw_ew_op op, mw_act act, double slope, mw_di
     return run_ew(ctx, op, act, slope, 0, 0, d, out, a, b);
 }
 
+mw_status mw_finite_defer_begin(mw_ctx *ctx)
+{
+    if (!ctx->ops->flag_nonfinite || ctx->finite_flag)
+        return MW_OK;
+    /* the backend's own scratch, like its reductions' results: not the method's
+     * tracked working memory (the CPU, which checks at once, has none) */
+    void *flag = NULL;
+    mw_status st = ctx->ops->alloc(ctx, ctx->ops->esize, &flag);
+    if (st == MW_OK) /* a kernel, not an upload: no wait */
+        st = mw_fill(ctx, mw_d(1, 1, 1), mw_v(flag, 0, 0), 0.0);
+    if (st != MW_OK) {
+        if (flag)
+            ctx->ops->release(ctx, flag);
+        return st;
+    }
+    ctx->finite_flag = flag;
+    return MW_OK;
+}
+
+mw_status mw_finite_defer_end(mw_ctx *ctx, int *bad)
+{
+    *bad = 0;
+    void *flag = ctx->finite_flag;
+    if (!flag)
+        return MW_OK;
+    ctx->finite_flag = NULL;
+    double v = 0.0;
+    mw_status st = ctx->ops->download(ctx, &v, flag, 1);
+    ctx->ops->release(ctx, flag);
+    *bad = v != 0.0;
+    return st;
+}
+
 mw_status mw_check_finite(mw_ctx *ctx, const void *x, size_t n, size_t row_len,
                           const char *what)
 {
+    if (ctx->finite_flag) /* deferred: mw_finite_deferred reads the flag */
+        return ctx->ops->flag_nonfinite(ctx, n, x, ctx->finite_flag);
     size_t first;
     mw_status st = ctx->ops->find_nonfinite(ctx, n, x, &first);
     if (st != MW_OK || first == n)

@@ -41,6 +41,10 @@ struct mw_ctx {
         size_t bytes;
     } cache[MW_CACHE_SLOTS];
     size_t cached_bytes;
+    /* Where set (a device backend, during revbackprop's sweep), mw_check_finite only marks
+     * this device flag when x is not finite, without waiting for the device: the method
+     * reads the flag once at the end (mw_finite_defer_end). */
+    void *finite_flag;
     char msg[512];
 };
 
@@ -92,6 +96,12 @@ mw_status mw_act_apply(mw_ctx *ctx, mw_ew_op op, mw_act act, double slope, mw_di
 
 /* Fail with MW_ERR_NONFINITE if any of x[0..n) is not finite; `what` names the buffer
  * and `row_len` turns the flat index into (row, column) for the message. */
+/* Deferred finiteness checks where the backend has them (a GPU): between begin and end,
+ * mw_check_finite marks a device flag instead of waiting for the device; end reads it
+ * once (*bad: some check failed; its message is for a second, immediate pass to give).
+ * Without the backend's support, begin does nothing and end says *bad = 0. */
+mw_status mw_finite_defer_begin(mw_ctx *ctx);
+mw_status mw_finite_defer_end(mw_ctx *ctx, int *bad);
 mw_status mw_check_finite(mw_ctx *ctx, const void *x, size_t n, size_t row_len,
                           const char *what);
 

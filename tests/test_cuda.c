@@ -583,6 +583,41 @@ START_TEST(device_counts_of_backprop)
 }
 END_TEST
 
+/* Revbackprop on the device checks its reconstructions without waiting after each layer
+ * (mw_finite_defer_begin): at most 6 waits a gradient (34 when it waited after every
+ * inverse on the paper's RevNet); and where a reconstruction is not
+ * finite (tanh σ saturated: init scale 60), it still fails with MW_ERR_NONFINITE and the
+ * message that names the inverse and says why, as on the CPU (its second, immediate
+ * pass). */
+START_TEST(revbackprop_deferred_checks)
+{
+    mw_spec s = tu_small_revnet(2, MW_ACT_RELU, MW_ACT_TANH, 1, 0, tu_seed());
+    s.batch = 6;
+    tu_net t;
+    tu_net_make_on(&t, &s, MW_BACKEND_CUDA, MW_F32);
+    double *g = malloc(t.P * sizeof *g);
+    mw_device_counts c0, c1;
+    tu_grad(&t, MW_REVBACKPROP, NULL, g, NULL, MW_OK);
+    ck_assert(mw_ctx_device_counts(t.ctx, &c0) == MW_OK);
+    tu_grad(&t, MW_REVBACKPROP, NULL, g, NULL, MW_OK);
+    ck_assert(mw_ctx_device_counts(t.ctx, &c1) == MW_OK);
+    ck_assert_msg(c1.syncs - c0.syncs <= 6, "revbackprop waited %llu times", c1.syncs - c0.syncs);
+    free(g);
+    tu_net_free(&t);
+
+    s = tu_small_spec(2, MW_ACT_IDENTITY, MW_ACT_TANH, 0, tu_seed());
+    s.init_scale = 60;
+    tu_net_make_on(&t, &s, MW_BACKEND_CUDA, MW_F32);
+    g = malloc(t.P * sizeof *g);
+    tu_grad(&t, MW_REVBACKPROP, NULL, g, NULL, MW_ERR_NONFINITE);
+    ck_assert_msg(strstr(mw_ctx_message(t.ctx), "inverse") &&
+                      strstr(mw_ctx_message(t.ctx), "tanh"),
+                  "message: %s", mw_ctx_message(t.ctx));
+    free(g);
+    tu_net_free(&t);
+}
+END_TEST
+
 /* ---- the methods ---- */
 
 static int cmp_double(const void *a, const void *b)
@@ -741,6 +776,7 @@ int main(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, methods_gpu_cpu_gold);
     tcase_add_test(tc, device_counts_of_backprop);
+    tcase_add_test(tc, revbackprop_deferred_checks);
     suite_add_tcase(s, tc);
     tc = tcase_create("cli");
     tcase_set_timeout(tc, 240);

@@ -1277,6 +1277,27 @@ mw_status k_find_nonfinite(mw_ctx *ctx, size_t n, const void *x, size_t *first)
     return e == cudaSuccess ? MW_OK : cuda_fail(ctx, e, "find_nonfinite");
 }
 
+// Deferred finiteness (mw_finite_defer_begin): *flag = 1 where any element is not finite.
+// Every writer stores the same value, so the result does not depend on their order.
+template <typename R> __global__ void flag_kernel(size_t n, const R *x, R *flag)
+{
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        if (!isfinite(x[i]))
+            *flag = R(1);
+}
+
+template <typename R>
+mw_status k_flag_nonfinite(mw_ctx *ctx, size_t n, const void *x, void *flag)
+{
+    if (n == 0)
+        return MW_OK;
+    MW_LAUNCH(flag_kernel<R>, blocks_for(n), kThreads, state_of(ctx)->stream)(
+        n, static_cast<const R *>(x), static_cast<R *>(flag));
+    LAUNCHED(ctx, "flag_nonfinite");
+    return MW_OK;
+}
+
 void k_counts(const mw_ctx *ctx, mw_device_counts *out)
 {
     const cuda_state *st = state_of(ctx);
@@ -1293,6 +1314,7 @@ template <typename R> mw_ops make_ops()
     o.col_bytes = (size_t)256 << 20; // a GPU takes many images a launch
     o.gemm_sum = k_gemm_sum<R>;
     o.counts = k_counts;
+    o.flag_nonfinite = k_flag_nonfinite<R>;
     o.alloc = k_alloc<R>;
     o.release = k_release<R>;
     o.upload = k_upload<R>;

@@ -9,8 +9,8 @@
 
 #include "method.h"
 
-mw_status mw_method_revbackprop(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
-                                const mw_grad_opts *o, void *g, mw_grad_info *info)
+static mw_status one_pass(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
+                          const mw_grad_opts *o, void *g, mw_grad_info *info, int record)
 {
     const size_t N = batch->x.n;
     mw_status st = MW_OK;
@@ -22,7 +22,7 @@ mw_status mw_method_revbackprop(mw_ctx *ctx, const mw_net *net, const mw_batch *
     MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(xs[0].data, 0, 0), mw_v(batch->x.data, 0, 0)));
     /* the one forward over the true inputs feeds BatchNorm's running statistics; the
      * recomputations from reconstructed inputs below must not */
-    mw_bn_record(ctx, o, 1);
+    mw_bn_record(ctx, o, record);
     MW_GO(mw_net_forward_inplace(ctx, net, xs[0].data));
     mw_bn_record(ctx, o, 0);
     MW_GO(mw_tensor_alloc(ctx, N, &hs[0]));
@@ -66,4 +66,26 @@ done:
         mw_tensor_free(ctx, &hs[i]);
     }
     return st;
+}
+
+/* On a device the reconstructions' finiteness is checked without waiting after every
+ * layer (mw_finite_defer_begin): one read at the end. Where a check failed, the pass runs
+ * again with the checks immediate, and stops at that layer saying why (by the end of the
+ * first pass its x and y are gone); its forward does not fold BatchNorm's statistics in a
+ * second time. The same numbers either way: the pass is deterministic. */
+mw_status mw_method_revbackprop(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
+                                const mw_grad_opts *o, void *g, mw_grad_info *info)
+{
+    mw_status st = mw_finite_defer_begin(ctx);
+    if (st != MW_OK)
+        return st;
+    st = one_pass(ctx, net, batch, o, g, info, 1);
+    int bad = 0;
+    const mw_status end = mw_finite_defer_end(ctx, &bad);
+    if (st != MW_OK || end != MW_OK || !bad)
+        return st != MW_OK ? st : end;
+    st = one_pass(ctx, net, batch, o, g, info, 0);
+    return st != MW_OK ? st
+                       : mw_fail(ctx, MW_ERR_BACKEND, "a reconstruction that was not finite "
+                                 "came out finite when the pass ran again");
 }
