@@ -41,6 +41,18 @@ if [ "${1:-}" = "--list-dev" ]; then # for scripts/test.sh --prefix
   echo "${DEV[@]}"
   exit 0
 fi
+case "${1:-}" in
+  -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -*) echo "gpu-prefix: unknown option $1 (usage: scripts/gpu-prefix.sh [OUT.tar.gz])" >&2; exit 2 ;;
+esac
+if [ $# -gt 1 ]; then
+  echo "gpu-prefix: one output file at most (usage: scripts/gpu-prefix.sh [OUT.tar.gz])" >&2
+  exit 2
+fi
+if ! mkdir -p "$(dirname "$out")" 2>/dev/null || [ ! -w "$(dirname "$out")" ] || [ -d "$out" ]; then
+  echo "gpu-prefix: cannot write $out" >&2
+  exit 2
+fi
 for tool in apt-get dpkg tar; do
   command -v "$tool" >/dev/null || { echo "gpu-prefix: $tool not found (this runs on Debian)" >&2; exit 2; }
 done
@@ -108,7 +120,6 @@ rm -rf "$root/usr/share/doc" "$root/usr/share/man" "$root/usr/share/info" \
        "$root/usr/share/lintian" "$root/usr/share/bug"
 find "$root" -name '*.a' ! -name 'libcheck*.a' -delete
 rm -f "$root/$lib"/openblas-pthread/liblapack* # LAPACK: not used
-mkdir -p "$(dirname "$out")"
 tar -C "$root" -czf "$out.tmp" usr
 mv "$out.tmp" "$out"
 echo "gpu-prefix: $out ($(du -h "$out" | cut -f1); $(ls "$work/debs" | wc -l) packages)"
