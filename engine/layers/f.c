@@ -63,12 +63,18 @@ static unit_shape shape_of(const mw_layer *l, int unit)
 
 /* ---- the map: four primitives, dense or conv ---- */
 
-/* im2col scratch for n images, taken *chunk images at a time (the backend's col_bytes). */
+/* The images one chunk of im2col scratch holds: the backend's col_bytes, one at least. */
+static size_t col_chunk(const mw_ctx *ctx, const unit_shape *sh)
+{
+    size_t per = sh->K * sh->S * ctx->ops->esize, c = ctx->ops->col_bytes / (per ? per : 1);
+    return c ? c : 1;
+}
+
+/* im2col scratch for n images, taken *chunk images at a time. */
 static mw_status col_scratch(mw_ctx *ctx, const unit_shape *sh, size_t n, mw_tensor *col,
                              size_t *chunk)
 {
-    size_t per = sh->K * sh->S * ctx->ops->esize, c = ctx->ops->col_bytes / (per ? per : 1);
-    *chunk = c ? c : 1;
+    *chunk = col_chunk(ctx, sh);
     return mw_tensor_alloc(ctx, (n < *chunk ? n : *chunk) * sh->K * sh->S, col);
 }
 
@@ -144,9 +150,7 @@ static mw_status map_vjp_input(mw_ctx *ctx, const mw_layer *l, const unit_shape 
     mw_tensor col = {0}, wt = {0};
     const size_t O = sh->out, C = sh->in, S = sh->S, per = O * 9 * S, wfull = C * O * 9;
     /* the forward's scratch (col_scratch), in elements: min(B, chunk) images of K rows */
-    const size_t fbytes = sh->K * S * ctx->ops->esize;
-    const size_t fchunk = ctx->ops->col_bytes / (fbytes ? fbytes : 1);
-    const size_t fm = fchunk == 0 ? 1 : fchunk < B ? fchunk : B, budget = fm * sh->K * S;
+    const size_t fchunk = col_chunk(ctx, sh), budget = (fchunk < B ? fchunk : B) * sh->K * S;
     size_t mi, oc;
     if (wfull + per <= budget) {
         oc = O;
