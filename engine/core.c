@@ -242,11 +242,20 @@ mw_status mw_ctx_device_counts(mw_ctx *ctx, mw_device_counts *out)
 #define MW_USE_CACHE 1
 #endif
 
+/* The cache slots for blocks of this size: [*lo, *hi). */
+static void cache_slots(size_t bytes, int *lo, int *hi)
+{
+    *lo = bytes >= MW_CACHE_MIN ? 0 : MW_CACHE_LARGE;
+    *hi = bytes >= MW_CACHE_MIN ? MW_CACHE_LARGE : MW_CACHE_SLOTS;
+}
+
 mw_status mw_raw_alloc(mw_ctx *ctx, size_t bytes, void **p)
 {
+    int lo, hi;
+    cache_slots(bytes, &lo, &hi);
     *p = NULL;
-    if (MW_USE_CACHE && bytes >= MW_CACHE_MIN)
-        for (int i = 0; i < MW_CACHE_SLOTS; i++)
+    if (MW_USE_CACHE && bytes > 0)
+        for (int i = lo; i < hi; i++)
             if (ctx->cache[i].p && ctx->cache[i].bytes == bytes) {
                 *p = ctx->cache[i].p;
                 ctx->cache[i].p = NULL;
@@ -277,9 +286,11 @@ void mw_raw_free(mw_ctx *ctx, void *p, size_t bytes)
 {
     if (!p)
         return;
+    int lo, hi;
+    cache_slots(bytes, &lo, &hi);
     ctx->live_bytes -= bytes;
-    if (MW_USE_CACHE && bytes >= MW_CACHE_MIN && ctx->cached_bytes + bytes <= MW_CACHE_BYTES)
-        for (int i = 0; i < MW_CACHE_SLOTS; i++)
+    if (MW_USE_CACHE && (bytes < MW_CACHE_MIN || ctx->cached_bytes + bytes <= MW_CACHE_BYTES))
+        for (int i = lo; i < hi; i++)
             if (!ctx->cache[i].p) {
                 ctx->cache[i].p = p;
                 ctx->cache[i].bytes = bytes;
@@ -351,6 +362,10 @@ mw_status mw_copy(mw_ctx *ctx, mw_dims d, mw_view out, mw_view a)
 
 mw_status mw_scale(mw_ctx *ctx, mw_dims d, mw_view out, double alpha, mw_view a)
 {
+    /* a copy onto itself (a layer working in place passes half its input through): nothing
+     * to do, and no launch on a device */
+    if (alpha == 1.0 && out.p == a.p && out.st == a.st && out.sr == a.sr)
+        return MW_OK;
     mw_view none = {0};
     return run_ew(ctx, MW_EW_SCALE, MW_ACT_IDENTITY, 0, alpha, 0, d, out, a, none);
 }

@@ -20,10 +20,13 @@ typedef enum { MW_BN_BATCH = 0, MW_BN_RECORD, MW_BN_RUNNING } mw_bn_mode;
 
 /* Freed blocks kept for reuse: the methods allocate the same sizes every layer and every
  * step, and returning large blocks to the system each time costs page faults (on the CPU)
- * or device synchronisation (on a GPU). Only blocks of MW_CACHE_MIN bytes or more, at
- * most MW_CACHE_SLOTS of them and MW_CACHE_BYTES in all; live_bytes and peak_bytes count
- * what the methods hold, not what the cache keeps. */
-#define MW_CACHE_SLOTS 32
+ * or device synchronisation (on a GPU), small ones malloc's bookkeeping (a tenth of a
+ * small mlp's gradient). Blocks of MW_CACHE_MIN bytes or more take the first
+ * MW_CACHE_LARGE slots, MW_CACHE_BYTES in all; smaller ones the other MW_CACHE_SLOTS −
+ * MW_CACHE_LARGE (at most 4 MiB). live_bytes and peak_bytes count what the methods hold,
+ * not what the cache keeps. */
+#define MW_CACHE_SLOTS 96
+#define MW_CACHE_LARGE 32
 #define MW_CACHE_MIN ((size_t)64 << 10)
 #define MW_CACHE_BYTES ((size_t)256 << 20)
 

@@ -388,17 +388,26 @@ mw_status mw_net_forward_inplace(mw_ctx *ctx, const mw_net *net, void *x)
     const size_t N = (size_t)net->spec.batch * (size_t)net->spec.width;
     mw_status st = MW_OK;
     mw_tensor y = {0};
-    MW_GO(mw_tensor_alloc(ctx, N, &y));
-    void *cur = x, *next = y.data;
+    /* in place through the layers that can be, ping-pong (with y, taken when first
+     * needed) through the others */
+    void *cur = x, *next = NULL;
     for (int i = 0; i < net->n_layers; i++) {
         const mw_layer *l = &net->layers[i];
-        if ((st = l->ops->forward(ctx, l, cur, next, MW_CACHE_NONE, NULL)) != MW_OK) {
+        const bool in_place = l->ops->in_place;
+        if (!in_place && !next) {
+            MW_GO(mw_tensor_alloc(ctx, N, &y));
+            next = y.data;
+        }
+        if ((st = l->ops->forward(ctx, l, cur, in_place ? cur : next, MW_CACHE_NONE, NULL)) !=
+            MW_OK) {
             st = mw_annotate(ctx, st, "%s forward", l->label);
             goto done;
         }
-        void *t = cur;
-        cur = next;
-        next = t;
+        if (!in_place) {
+            void *t = cur;
+            cur = next;
+            next = t;
+        }
     }
     if (cur != x)
         MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(x, 0, 0), mw_v(cur, 0, 0)));

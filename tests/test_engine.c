@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act_check.h"
 #include "datasets.h"
 #include "internal.h"
 #include "net.h"
@@ -289,6 +290,95 @@ START_TEST(tanh_derivative_is_stable)
                       "sech²(%g) in f32: got %.9g want %.9g", z[i], got[i], want);
     }
     mw_tensor_free(ctx, &tz), mw_tensor_free(ctx, &t1), mw_tensor_free(ctx, &to);
+    mw_ctx_free(ctx);
+}
+END_TEST
+
+/* float32's tanh, atanh, sech² and cosh² (activations.inc) are computed in double and rounded
+ * once: on every 1021st float bit pattern (4.2 million, all signs and exponents) each
+ * result is the correctly rounded float, against libm's double functions and MPFR near a
+ * rounding boundary (bench/act_check.c; bench/act_accuracy runs all 2^32). libm's tanhf,
+ * which the kernels used before, misrounds 2.8% of a like sample, by up to 2.07 ulps. */
+START_TEST(f32_tanh_family_correctly_rounded)
+{
+    mw_ctx *ctx;
+    ck_assert(mw_ctx_new(MW_BACKEND_CPU, MW_F32, &ctx) == MW_OK);
+    for (int f = 0; f < ACT_CHECK_COUNT; f++) {
+        act_stats acc = {0};
+        ck_assert(act_check_run(ctx, (act_check_fn)f, 7, ((uint64_t)1 << 32) / 1021, 1021,
+                                &acc) == MW_OK);
+        ck_assert_msg(acc.bad_special == 0 && acc.misrounded == 0,
+                      "f32 %s: %llu of %llu not correctly rounded (%llu NaN/inf/zero sign), "
+                      "up to %.3f ulp at %.9g", act_check_name((act_check_fn)f),
+                      (unsigned long long)acc.misrounded, (unsigned long long)acc.checked,
+                      (unsigned long long)acc.bad_special, acc.max_ulp, acc.worst);
+    }
+    mw_ctx_free(ctx);
+}
+END_TEST
+
+/* The edges of float32's tanh family, and the kernel in place and on strided rows: ±0 keep
+ * their sign, ±∞ and NaN give the limits, b cosh²(z) is 0 for b = 0 however large z and
+ * overflows only where the product does; in place and on a (rows, 2) view with row
+ * stride 3 the kernel gives the contiguous result's bits. */
+START_TEST(f32_tanh_family_edges)
+{
+    mw_ctx *ctx;
+    ck_assert(mw_ctx_new(MW_BACKEND_CPU, MW_F32, &ctx) == MW_OK);
+    enum { N = 12 };
+    const double z[N] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 9.5, -20.0, 60.0,
+                         400.0, 1e-40, -1e-30, 0.75};
+    const double b[N] = {1, 1, 1, 1, 1, 1, 1, 1, 0.0, 1, 1, 1};
+    double out[N], y[N];
+    mw_tensor tz, tb, to;
+    ck_assert(mw_tensor_alloc(ctx, N, &tz) == MW_OK && mw_tensor_alloc(ctx, N, &tb) == MW_OK &&
+              mw_tensor_alloc(ctx, N, &to) == MW_OK);
+    ck_assert(mw_tensor_upload(ctx, &tz, 0, z, N) == MW_OK);
+    ck_assert(mw_tensor_upload(ctx, &tb, 0, b, N) == MW_OK);
+    const mw_dims d = mw_d(1, 1, N);
+    const mw_view vz = mw_v(tz.data, 0, 0), vb = mw_v(tb.data, 0, 0), vo = mw_v(to.data, 0, 0);
+    ck_assert(mw_act_apply(ctx, MW_EW_ACT, MW_ACT_TANH, 0, d, vo, vz, vb) == MW_OK);
+    ck_assert(mw_tensor_download(ctx, &to, 0, out, N) == MW_OK);
+    ck_assert(out[0] == 0 && !signbit(out[0]) && out[1] == 0 && signbit(out[1]));
+    ck_assert(out[2] == 1 && out[3] == -1 && isnan(out[4]) && out[5] == 1 && out[6] == -1);
+    ck_assert(out[9] == (double)(float)1e-40 && out[10] == (double)(float)-1e-30);
+    /* atanh: the inverse of the saturating values is ±∞, beyond ±1 NaN */
+    const double ys[N] = {1.0, -1.0, 1.5, -0.0, 0.5, NAN, 0.999999940395, 1e-40, 0, 0, 0, 0};
+    ck_assert(mw_tensor_upload(ctx, &tz, 0, ys, N) == MW_OK);
+    ck_assert(mw_act_apply(ctx, MW_EW_ACT_INV, MW_ACT_TANH, 0, d, vo, vz, vb) == MW_OK);
+    ck_assert(mw_tensor_download(ctx, &to, 0, y, N) == MW_OK);
+    ck_assert(isinf(y[0]) && y[0] > 0 && isinf(y[1]) && y[1] < 0 && isnan(y[2]));
+    ck_assert(y[3] == 0 && signbit(y[3]) && isnan(y[5]));
+    ck_assert(fabs(y[4] - atanh(0.5)) <= 0.5 * FLT_EPSILON * atanh(0.5));
+    ck_assert(fabs(y[6] - atanh((double)(float)0.999999940395)) <= 1e-6 * y[6]);
+    ck_assert(y[7] == (double)(float)1e-40);
+    /* sech² and b cosh² */
+    ck_assert(mw_tensor_upload(ctx, &tz, 0, z, N) == MW_OK);
+    ck_assert(mw_act_apply(ctx, MW_EW_ACT_DMUL, MW_ACT_TANH, 0, d, vo, vz, vb) == MW_OK);
+    ck_assert(mw_tensor_download(ctx, &to, 0, out, N) == MW_OK);
+    ck_assert(out[0] == 1 && out[2] == 0 && out[3] == 0 && isnan(out[4]) && out[7] == 0);
+    ck_assert(mw_act_apply(ctx, MW_EW_ACT_DINV_MUL, MW_ACT_TANH, 0, d, vo, vz, vb) == MW_OK);
+    ck_assert(mw_tensor_download(ctx, &to, 0, out, N) == MW_OK);
+    ck_assert(out[0] == 1 && isinf(out[2]) && isinf(out[3]) && isnan(out[4]));
+    ck_assert(isinf(out[7]) && out[8] == 0); /* cosh²(60) ≈ 3e51 > FLT_MAX; 0·cosh²(400) = 0 */
+    /* in place, and on strided rows, the same bits as out of place */
+    double contiguous[N], again[N];
+    const double w[N] = {0.1, -0.2, 0.3, 2.5, -7.0, 0.01, 1e-3, -4.0, 0.9, 3.0, -0.5, 6.0};
+    ck_assert(mw_tensor_upload(ctx, &tz, 0, w, N) == MW_OK);
+    ck_assert(mw_act_apply(ctx, MW_EW_ACT, MW_ACT_TANH, 0, d, vo, vz, vb) == MW_OK);
+    ck_assert(mw_tensor_download(ctx, &to, 0, contiguous, N) == MW_OK);
+    ck_assert(mw_act_apply(ctx, MW_EW_ACT, MW_ACT_TANH, 0, d, vz, vz, vb) == MW_OK);
+    ck_assert(mw_tensor_download(ctx, &tz, 0, again, N) == MW_OK);
+    ck_assert(memcmp(contiguous, again, sizeof again) == 0);
+    ck_assert(mw_tensor_upload(ctx, &tz, 0, w, N) == MW_OK);
+    ck_assert(mw_fill(ctx, d, vo, 0.0) == MW_OK);
+    ck_assert(mw_act_apply(ctx, MW_EW_ACT, MW_ACT_TANH, 0, mw_d(1, N / 3, 2),
+                           mw_v(to.data, 0, 3), mw_v(tz.data, 0, 3), vb) == MW_OK);
+    ck_assert(mw_tensor_download(ctx, &to, 0, again, N) == MW_OK);
+    for (size_t i = 0; i < N; i++)
+        ck_assert_msg(i % 3 == 2 ? again[i] == 0 : again[i] == contiguous[i],
+                      "strided tanh at %zu: %.9g, contiguous %.9g", i, again[i], contiguous[i]);
+    mw_tensor_free(ctx, &tz), mw_tensor_free(ctx, &tb), mw_tensor_free(ctx, &to);
     mw_ctx_free(ctx);
 }
 END_TEST
@@ -803,6 +893,124 @@ START_TEST(vijp_cached_is_vijp)
             tu_net_free(&t);
         }
     ck_assert_msg(checked > 0, "no layer has vijp_cached");
+}
+END_TEST
+
+/* A layer that says it works in place (mw_layer_ops.in_place) gives, with its output in
+ * its input's buffer, the bits it gives out of place: forward (FULL) and vjp from that
+ * cache, vijp, and vijp_cached from an INPUT cache; parameters moved off their initial
+ * values. */
+static double *down(mw_ctx *ctx, const void *p, size_t n)
+{
+    double *v = malloc((n ? n : 1) * sizeof *v);
+    mw_tensor t = {(void *)p, n};
+    ck_assert(v && mw_tensor_download(ctx, &t, 0, v, n) == MW_OK);
+    return v;
+}
+
+static void same_bits(const double *a, const double *b, size_t n, const char *what, int k,
+                      mw_dtype dt, const char *label)
+{
+    ck_assert_msg(memcmp(a, b, n * sizeof *a) == 0, "spec %d %s %s: %s in place differs",
+                  k, mw_dtype_name(dt), label, what);
+}
+
+START_TEST(in_place_is_out_of_place)
+{
+    int checked = 0;
+    for (int k = 0; k < N_LAYER_SPECS; k++)
+        for (int dt = 0; dt < 2; dt++) {
+            mw_spec s = layer_spec(k);
+            tu_net t;
+            tu_net_make(&t, &s, (mw_dtype)dt);
+            mw_ctx *ctx = t.ctx;
+            const size_t N = t.N;
+            double *v = malloc(N * sizeof *v), *theta = malloc(t.P * sizeof *theta);
+            ck_assert(mw_net_get_params(ctx, t.net, theta) == MW_OK);
+            fill_random(v, N, tu_seed(), 44);
+            for (size_t j = 0; j < t.P; j++)
+                theta[j] += 0.25 * v[j % N];
+            ck_assert(mw_net_set_params(ctx, t.net, theta) == MW_OK);
+            fill_random(v, N, tu_seed(), 45);
+            mw_tensor th, y, hx, g, bx, bh, g2;
+            ck_assert(mw_tensor_alloc(ctx, N, &th) == MW_OK && mw_tensor_alloc(ctx, N, &y) == MW_OK &&
+                      mw_tensor_alloc(ctx, N, &hx) == MW_OK && mw_tensor_alloc(ctx, N, &bx) == MW_OK &&
+                      mw_tensor_alloc(ctx, N, &bh) == MW_OK);
+            ck_assert(mw_tensor_upload(ctx, &th, 0, v, N) == MW_OK);
+            const mw_dims all = mw_d(1, 1, N);
+            const mw_view vx = mw_v(t.batch->x.data, 0, 0), vh = mw_v(th.data, 0, 0);
+            for (int i = 0; i < t.net->n_layers; i++) {
+                const mw_layer *l = &t.net->layers[i];
+                if (!l->ops->in_place)
+                    continue;
+                const size_t P = l->n_theta;
+                ck_assert(mw_tensor_alloc(ctx, P, &g) == MW_OK && mw_tensor_alloc(ctx, P, &g2) == MW_OK);
+                void *c1 = NULL, *c2 = NULL;
+                double *a, *b;
+                /* forward, then vjp from its cache */
+                ck_assert(l->ops->forward(ctx, l, t.batch->x.data, y.data, MW_CACHE_FULL, &c1) == MW_OK);
+                ck_assert(mw_copy(ctx, all, mw_v(bx.data, 0, 0), vx) == MW_OK);
+                ck_assert(l->ops->forward(ctx, l, bx.data, bx.data, MW_CACHE_FULL, &c2) == MW_OK);
+                a = down(ctx, y.data, N), b = down(ctx, bx.data, N);
+                same_bits(a, b, N, "forward's y", k, (mw_dtype)dt, l->label);
+                free(a), free(b);
+                ck_assert(l->ops->vjp(ctx, l, c1, th.data, hx.data, g.data) == MW_OK);
+                ck_assert(mw_copy(ctx, all, mw_v(bh.data, 0, 0), vh) == MW_OK);
+                ck_assert(l->ops->vjp(ctx, l, c2, bh.data, bh.data, g2.data) == MW_OK);
+                a = down(ctx, hx.data, N), b = down(ctx, bh.data, N);
+                same_bits(a, b, N, "vjp's hx", k, (mw_dtype)dt, l->label);
+                free(a), free(b);
+                a = down(ctx, g.data, P), b = down(ctx, g2.data, P);
+                same_bits(a, b, P, "vjp's g", k, (mw_dtype)dt, l->label);
+                free(a), free(b);
+                l->ops->cache_free(ctx, l, c1), l->ops->cache_free(ctx, l, c2);
+                /* vijp, and vijp_cached from an INPUT cache */
+                for (int way = 0; way < 2; way++) {
+                    if (way == 1 && !l->ops->vijp_cached)
+                        break;
+                    c1 = c2 = NULL;
+                    ck_assert(mw_copy(ctx, all, mw_v(bx.data, 0, 0), vx) == MW_OK);
+                    ck_assert(mw_copy(ctx, all, mw_v(bh.data, 0, 0), vh) == MW_OK);
+                    if (way == 0) {
+                        ck_assert(l->ops->vijp(ctx, l, t.batch->x.data, th.data, y.data, hx.data,
+                                               g.data) == MW_OK);
+                        ck_assert(l->ops->vijp(ctx, l, bx.data, bh.data, bx.data, bh.data,
+                                               g2.data) == MW_OK);
+                    } else {
+                        ck_assert(l->ops->forward(ctx, l, t.batch->x.data, NULL, MW_CACHE_INPUT,
+                                                  &c1) == MW_OK);
+                        ck_assert(l->ops->forward(ctx, l, t.batch->x.data, NULL, MW_CACHE_INPUT,
+                                                  &c2) == MW_OK);
+                        ck_assert(l->ops->vijp_cached(ctx, l, c1, t.batch->x.data, th.data,
+                                                      y.data, hx.data, g.data) == MW_OK);
+                        ck_assert(l->ops->vijp_cached(ctx, l, c2, bx.data, bh.data, bx.data,
+                                                      bh.data, g2.data) == MW_OK);
+                        l->ops->cache_free(ctx, l, c1), l->ops->cache_free(ctx, l, c2);
+                    }
+                    const char *w = way == 0 ? "vijp" : "vijp_cached";
+                    char what[48];
+                    a = down(ctx, y.data, N), b = down(ctx, bx.data, N);
+                    snprintf(what, sizeof what, "%s's y", w);
+                    same_bits(a, b, N, what, k, (mw_dtype)dt, l->label);
+                    free(a), free(b);
+                    a = down(ctx, hx.data, N), b = down(ctx, bh.data, N);
+                    snprintf(what, sizeof what, "%s's hy", w);
+                    same_bits(a, b, N, what, k, (mw_dtype)dt, l->label);
+                    free(a), free(b);
+                    a = down(ctx, g.data, P), b = down(ctx, g2.data, P);
+                    snprintf(what, sizeof what, "%s's g", w);
+                    same_bits(a, b, P, what, k, (mw_dtype)dt, l->label);
+                    free(a), free(b);
+                }
+                mw_tensor_free(ctx, &g), mw_tensor_free(ctx, &g2);
+                checked++;
+            }
+            mw_tensor_free(ctx, &th), mw_tensor_free(ctx, &y), mw_tensor_free(ctx, &hx);
+            mw_tensor_free(ctx, &bx), mw_tensor_free(ctx, &bh);
+            free(v), free(theta);
+            tu_net_free(&t);
+        }
+    ck_assert_msg(checked > 0, "no layer works in place");
 }
 END_TEST
 
@@ -1633,6 +1841,8 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, gemm_refuses_bad_sizes);
     tcase_add_test(tc, activation_kernels);
     tcase_add_test(tc, tanh_derivative_is_stable);
+    tcase_add_test(tc, f32_tanh_family_correctly_rounded);
+    tcase_add_test(tc, f32_tanh_family_edges);
     tcase_add_test(tc, batchnorm_kernels);
     tcase_add_test(tc, xent_kernel);
     tcase_add_test(tc, image_kernels);
@@ -1643,6 +1853,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, layer_round_trip);
     tcase_add_test(tc, inverse_cached_is_inverse_then_forward);
     tcase_add_test(tc, vijp_cached_is_vijp);
+    tcase_add_test(tc, in_place_is_out_of_place);
     tcase_add_test(tc, layer_adjoint_identity);
     tcase_add_test(tc, layer_vijp_identity);
     suite_add_tcase(s, tc);

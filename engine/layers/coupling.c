@@ -313,6 +313,10 @@ done:
 
 const mw_layer_ops mw_coupling_ops = {
     .name = "coupling",
+    /* in place: z = b + F(a) is formed before y_b = σ(z) overwrites b, y_a = x_a is a copy
+     * onto itself (none), and h_z is taken from h_{x,b} before h_{y,b} replaces it; F's
+     * caches keep their own copy of a */
+    .in_place = true,
     .forward = forward,
     .cache_free = cache_free,
     .inverse = inverse,

@@ -18,6 +18,10 @@ typedef struct mw_layer mw_layer;
 
 typedef struct mw_layer_ops {
     const char *name;
+    /* forward, vjp, vijp and vijp_cached also take their output in their input's buffer
+     * (y == x, hx == hy: the same pointer), with the same results bit for bit: the sweeps
+     * then skip the copy of the half a coupling passes through (engine.layers checks it). */
+    bool in_place;
     /* y = f(x). With level > NONE, *cache receives what vjp needs (free with cache_free).
      * y may be NULL when only the cache is wanted. */
     mw_status (*forward)(mw_ctx *ctx, const mw_layer *l, const void *x, void *y,

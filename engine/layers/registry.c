@@ -91,6 +91,7 @@ static void fill_faulty(void)
     ops_naive_dinv.name = "additive-naive-dinv";
     ops_naive_dinv.vijp = vijp_naive_dinv;
     ops_naive_dinv.vijp_cached = NULL;
+    ops_naive_dinv.in_place = false; /* it reads h_{x,b} after vijp wrote h_{y,b} */
     ops_inverse_bias = mw_coupling_ops;
     ops_inverse_bias.name = "additive-inverse-bias";
     ops_inverse_bias.inverse = inverse_bias;

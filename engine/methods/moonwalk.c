@@ -18,19 +18,32 @@ mw_status mw_moonwalk_sweep(mw_ctx *ctx, const mw_net *net, const mw_batch *batc
     mw_status st = MW_OK;
     mw_tensor xb[2] = {{0}}, h1 = {0}, href = {0};
     mw_head head = mw_net_head(net, batch);
-    /* x ping-pongs between xb[1] and xb[0], h between h1 and h0 (consumed by layer 0);
-     * layer 0 reads the batch and h0 themselves, and xb[0] is taken only for layer 1,
-     * after layer 0's cache is freed: where the caches are held (mixed), the sweep adds
-     * two buffers to them at its start, not four */
+    /* Layer 0 reads the batch and h0 themselves. A layer that works in place writes y over
+     * x and hy over h (h0 is the sweep's to overwrite, the batch is not); through the
+     * others x ping-pongs between xb[0] and xb[1], h between h0 and h1, each buffer taken
+     * when first needed: on a net of couplings the sweep adds one buffer to what the
+     * caches hold (mixed), and after layer 0's cache is freed */
     const void *x = batch->x.data;
     void *h = h0;
-    MW_GO(mw_tensor_alloc(ctx, N, &xb[1]));
-    MW_GO(mw_tensor_alloc(ctx, N, &h1));
     for (int i = 0; i < net->n_layers; i++) {
         const mw_layer *l = &net->layers[i];
-        if (i == 1)
-            MW_GO(mw_tensor_alloc(ctx, N, &xb[0]));
-        void *y = xb[(i + 1) % 2].data, *hy = i % 2 == 0 ? h1.data : h0;
+        const bool in_place = l->ops->in_place;
+        void *y, *hy;
+        if (in_place && x != batch->x.data) {
+            y = (void *)x;
+        } else {
+            const int o = x == xb[0].data ? 1 : 0;
+            if (!xb[o].data)
+                MW_GO(mw_tensor_alloc(ctx, N, &xb[o]));
+            y = xb[o].data;
+        }
+        if (in_place) {
+            hy = h;
+        } else {
+            if (!h1.data)
+                MW_GO(mw_tensor_alloc(ctx, N, &h1));
+            hy = h == h0 ? h1.data : h0;
+        }
         void *gl = mw_at(ctx, g, l->theta_off);
         if (caches && caches[i] && l->ops->vijp_cached)
             st = l->ops->vijp_cached(ctx, l, caches[i], x, h, y, hy, gl);

@@ -29,11 +29,16 @@ static mw_status one_pass(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
     MW_GO(mw_head_vjp(ctx, &head, xs[0].data, hs[0].data,
                       mw_at(ctx, g, mw_block_offset(net, net->n_layers)), &info->loss));
     MW_GO(mw_tensor_alloc(ctx, N, &xs[1]));
-    MW_GO(mw_tensor_alloc(ctx, N, &hs[1]));
-    int cur = 0;
+    /* the cotangent stays in hs[hc] through a layer that works in place, and moves to
+     * the other buffer (taken when first needed) through the others */
+    int cur = 0, hc = 0;
     for (int i = net->n_layers - 1; i >= 0; i--) {
         l = &net->layers[i];
-        void *x_in = xs[1 - cur].data, *hx = i > 0 ? hs[1 - cur].data : NULL;
+        const bool in_place = l->ops->in_place;
+        if (!in_place && i > 0 && !hs[1 - hc].data)
+            MW_GO(mw_tensor_alloc(ctx, N, &hs[1 - hc]));
+        void *x_in = xs[1 - cur].data;
+        void *hx = i == 0 ? NULL : in_place ? hs[hc].data : hs[1 - hc].data;
         /* x_in = f⁻¹(x), and the layer's cache at it (one evaluation of F where the layer
          * can: inverse_cached) */
         if ((st = l->ops->inverse_cached
@@ -44,7 +49,7 @@ static mw_status one_pass(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
         }
         if ((!l->ops->inverse_cached &&
              (st = l->ops->forward(ctx, l, x_in, NULL, MW_CACHE_FULL, &cache)) != MW_OK) ||
-            (st = l->ops->vjp(ctx, l, cache, hs[cur].data, hx, mw_at(ctx, g, l->theta_off))) !=
+            (st = l->ops->vjp(ctx, l, cache, hs[hc].data, hx, mw_at(ctx, g, l->theta_off))) !=
                 MW_OK) {
             st = mw_annotate(ctx, st, "%s", l->label);
             goto done;
@@ -52,6 +57,8 @@ static mw_status one_pass(mw_ctx *ctx, const mw_net *net, const mw_batch *batch,
         l->ops->cache_free(ctx, l, cache);
         cache = NULL;
         cur = 1 - cur;
+        if (!in_place)
+            hc = 1 - hc;
     }
     /* the reconstruction error, free: x̂_0 against the batch */
     double d2, x2;

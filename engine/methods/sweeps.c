@@ -71,17 +71,20 @@ mw_status mw_forward_cached(mw_ctx *ctx, const mw_net *net, const mw_batch *batc
     mw_status st = MW_OK;
     mw_tensor xs[2] = {{0}};
     MW_GO(mw_tensor_alloc(ctx, N, &xs[0]));
-    MW_GO(mw_tensor_alloc(ctx, N, &xs[1]));
     MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(xs[0].data, 0, 0), mw_v(batch->x.data, 0, 0)));
     int cur = 0;
     for (int i = 0; i < net->n_layers; i++) {
         const mw_layer *l = &net->layers[i];
-        if ((st = l->ops->forward(ctx, l, xs[cur].data, xs[1 - cur].data, level, &caches[i])) !=
+        /* a layer that works in place writes over its input; the others ping-pong */
+        const int out = l->ops->in_place ? cur : 1 - cur;
+        if (!xs[out].data)
+            MW_GO(mw_tensor_alloc(ctx, N, &xs[out]));
+        if ((st = l->ops->forward(ctx, l, xs[cur].data, xs[out].data, level, &caches[i])) !=
             MW_OK) {
             st = mw_annotate(ctx, st, "%s forward", l->label);
             goto done;
         }
-        cur = 1 - cur;
+        cur = out;
     }
     *xL = xs[cur];
     xs[cur].data = NULL;
@@ -105,14 +108,19 @@ mw_status mw_backward_cached(mw_ctx *ctx, const mw_net *net, void **caches, mw_t
     const size_t N = hL->n;
     mw_status st = MW_OK;
     mw_tensor other = {0};
-    /* the cotangent ping-pongs between hL and h0 (or a scratch buffer without h0) */
-    if (!h0)
-        MW_GO(mw_tensor_alloc(ctx, N, &other));
-    void *cur = hL->data, *next = h0 ? h0 : other.data;
+    /* the cotangent stays in its buffer through the layers that work in place and
+     * ping-pongs between hL and h0 (or a scratch buffer, taken when first needed, without
+     * h0) through the others */
+    void *cur = hL->data, *next = h0;
     for (int i = net->n_layers - 1; i >= 0; i--) {
         const mw_layer *l = &net->layers[i];
+        const bool in_place = l->ops->in_place;
+        if (!in_place && !next && (i > 0 || h0)) {
+            MW_GO(mw_tensor_alloc(ctx, N, &other));
+            next = other.data;
+        }
         /* without h0, the first layer's input cotangent is not needed */
-        void *hx = i > 0 || h0 ? next : NULL;
+        void *hx = i > 0 || h0 ? (in_place ? cur : next) : NULL;
         void *gl = g ? mw_at(ctx, g, l->theta_off) : NULL;
         if ((st = l->ops->vjp(ctx, l, caches[i], cur, hx, gl)) != MW_OK) {
             st = mw_annotate(ctx, st, "%s vjp", l->label);
@@ -122,9 +130,11 @@ mw_status mw_backward_cached(mw_ctx *ctx, const mw_net *net, void **caches, mw_t
             l->ops->cache_free(ctx, l, caches[i]);
             caches[i] = NULL;
         }
-        void *t = cur;
-        cur = next;
-        next = t;
+        if (!in_place) {
+            void *t = cur;
+            cur = next;
+            next = t;
+        }
     }
     if (h0 && cur != h0)
         MW_GO(mw_copy(ctx, mw_d(1, 1, N), mw_v(h0, 0, 0), mw_v(cur, 0, 0)));
