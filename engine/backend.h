@@ -36,6 +36,8 @@ typedef enum {
     MW_EW_ACT_DINV_MUL, /* out = b / act'(a), from a stably (tanh: b * cosh(a)^2) */
     MW_EW_EXP,          /* out = exp(alpha * a) */
     MW_EW_DIV,          /* out = b / a */
+    MW_EW_ACT_WITH_DINV_MUL, /* out = act(a) and out2 = b / act'(a), from one evaluation
+                              * (Moonwalk's step: σ(z) and h ⊙ D⁻¹ of the same z) */
 } mw_ew_op;
 
 typedef struct mw_ew {
@@ -45,6 +47,7 @@ typedef struct mw_ew {
     double alpha, beta;
     mw_dims d;
     mw_view out, a, b;  /* unused operands may be left zero */
+    mw_view out2;       /* ACT_WITH_DINV_MUL's second result */
 } mw_ew;
 
 typedef struct mw_ops {

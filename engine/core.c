@@ -345,7 +345,7 @@ mw_status mw_tensor_download(mw_ctx *ctx, const mw_tensor *t, size_t off, double
 static mw_status run_ew(mw_ctx *ctx, mw_ew_op op, mw_act act, double slope, double alpha,
                         double beta, mw_dims d, mw_view out, mw_view a, mw_view b)
 {
-    mw_ew e = {op, act, slope, alpha, beta, d, out, a, b};
+    mw_ew e = {op, act, slope, alpha, beta, d, out, a, b, {0}};
     return ctx->ops->ew(ctx, &e);
 }
 
@@ -380,6 +380,13 @@ mw_status mw_act_apply(mw_ctx *ctx, mw_ew_op op, mw_act act, double slope, mw_di
                        mw_view out, mw_view a, mw_view b)
 {
     return run_ew(ctx, op, act, slope, 0, 0, d, out, a, b);
+}
+
+mw_status mw_act_with_dinv_mul(mw_ctx *ctx, mw_act act, double slope, mw_dims d, mw_view out,
+                               mw_view out2, mw_view a, mw_view b)
+{
+    mw_ew e = {MW_EW_ACT_WITH_DINV_MUL, act, slope, 0, 0, d, out, a, b, out2};
+    return ctx->ops->ew(ctx, &e);
 }
 
 mw_status mw_finite_defer_begin(mw_ctx *ctx)

@@ -96,6 +96,9 @@ mw_status mw_axpby(mw_ctx *ctx, mw_dims d, mw_view out, double alpha, mw_view a,
                    mw_view b);
 mw_status mw_act_apply(mw_ctx *ctx, mw_ew_op op, mw_act act, double slope, mw_dims d,
                        mw_view out, mw_view a, mw_view b);
+/* out = act(a) and out2 = b / act'(a) in one pass (MW_EW_ACT_WITH_DINV_MUL). */
+mw_status mw_act_with_dinv_mul(mw_ctx *ctx, mw_act act, double slope, mw_dims d, mw_view out,
+                               mw_view out2, mw_view a, mw_view b);
 
 /* Fail with MW_ERR_NONFINITE if any of x[0..n) is not finite; `what` names the buffer
  * and `row_len` turns the flat index into (row, column) for the message. */

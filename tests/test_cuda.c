@@ -223,30 +223,37 @@ static void check_ew(pair *p)
     const size_t T = 3, R = 4, C = 5;
     const ptrdiff_t st = (ptrdiff_t)(R * (C + 2)), sr = (ptrdiff_t)(C + 2);
     const size_t n = T * (size_t)st;
-    for (int op = MW_EW_FILL; op <= MW_EW_DIV; op++)
+    for (int op = MW_EW_FILL; op <= MW_EW_ACT_WITH_DINV_MUL; op++)
         for (int act = 0; act < 4; act++) {
-            if ((op < MW_EW_ACT || op > MW_EW_ACT_DINV_MUL) && act > 0)
+            const bool with_act = (op >= MW_EW_ACT && op <= MW_EW_ACT_DINV_MUL) ||
+                                  op == MW_EW_ACT_WITH_DINV_MUL;
+            if (!with_act && act > 0)
                 continue;
-            if ((op == MW_EW_ACT_INV || op == MW_EW_ACT_DINV_MUL) && act == MW_ACT_RELU)
+            if ((op == MW_EW_ACT_INV || op == MW_EW_ACT_DINV_MUL ||
+                 op == MW_EW_ACT_WITH_DINV_MUL) && act == MW_ACT_RELU)
                 continue; /* not invertible: never asked */
             twin a = twin_random(p, n, 31, op == MW_EW_ACT_INV && act == MW_ACT_TANH ? 0.3 : 1.5);
             twin b = twin_random(p, R * (size_t)sr, 32, 1.0); /* broadcast over T */
-            twin o = twin_random(p, n, 33, 1.0);
+            twin o = twin_random(p, n, 33, 1.0), o2 = twin_random(p, n, 34, 1.0);
             for (int s = 0; s < 2; s++) {
                 mw_ew e = {(mw_ew_op)op, (mw_act)act, 0.1, 0.75, -1.5, mw_d(T, R, C),
                            mw_v(o.t[s].data, st, sr), mw_v(a.t[s].data, st, sr),
-                           mw_v(b.t[s].data, 0, sr)};
+                           mw_v(b.t[s].data, 0, sr), mw_v(o2.t[s].data, st, sr)};
                 ck_assert_msg(p->c[s]->ops->ew(p->c[s], &e) == MW_OK, "%s", mw_ctx_message(p->c[s]));
             }
             double *ov = malloc(n * sizeof *ov), *bound = malloc(n * sizeof *bound);
-            host_of(p, &o, ov);
-            for (size_t i = 0; i < n; i++)
-                bound[i] = 8 * p->u * fabs(ov[i]) + 1e-300;
-            char what[64];
-            snprintf(what, sizeof what, "ew op %d act %s", op, mw_act_name((mw_act)act));
-            twin_expect(p, &o, bound, 0, what);
+            for (int k = 0; k < (op == MW_EW_ACT_WITH_DINV_MUL ? 2 : 1); k++) {
+                twin *out = k == 0 ? &o : &o2;
+                host_of(p, out, ov);
+                for (size_t i = 0; i < n; i++)
+                    bound[i] = 8 * p->u * fabs(ov[i]) + 1e-300;
+                char what[64];
+                snprintf(what, sizeof what, "ew op %d act %s%s", op, mw_act_name((mw_act)act),
+                         k ? " (out2)" : "");
+                twin_expect(p, out, bound, 0, what);
+            }
             free(ov), free(bound);
-            twin_free(p, &a), twin_free(p, &b), twin_free(p, &o);
+            twin_free(p, &a), twin_free(p, &b), twin_free(p, &o), twin_free(p, &o2);
         }
 }
 
@@ -511,7 +518,7 @@ START_TEST(fma_policy)
             ck_assert(c->ops->chan_bias(c, NI, C, S, 1.1, bias.t[s].data, 1, 0,
                                         out.t[s].data) == MW_OK);
             mw_ew e = {MW_EW_AXPBY, MW_ACT_IDENTITY, 0, 1.1, 0.7, mw_d(1, 1, n),
-                       mw_v(o.t[s].data, 0, 0), mw_v(a.t[s].data, 0, 0), mw_v(b.t[s].data, 0, 0)};
+                       mw_v(o.t[s].data, 0, 0), mw_v(a.t[s].data, 0, 0), mw_v(b.t[s].data, 0, 0), {0}};
             ck_assert_msg(c->ops->ew(c, &e) == MW_OK, "%s", mw_ctx_message(c));
         }
         twin *ws[2] = {&out, &o};

@@ -383,6 +383,53 @@ START_TEST(f32_tanh_family_edges)
 }
 END_TEST
 
+/* ACT_WITH_DINV_MUL (Moonwalk's step: σ(z) and h ⊙ D⁻¹ from one evaluation) gives the bits
+ * of ACT and ACT_DINV_MUL apart, for every invertible activation, both dtypes, on (rows, 3)
+ * views of row stride 5. */
+START_TEST(act_with_dinv_mul_is_both)
+{
+    const mw_act acts[3] = {MW_ACT_TANH, MW_ACT_LEAKY, MW_ACT_IDENTITY};
+    enum { ROWS = 7, W = 3, LD = 5, N = ROWS * LD };
+    double z[N], b[N];
+    fill_random(z, N, tu_seed(), 61);
+    fill_random(b, N, tu_seed(), 62);
+    for (size_t i = 0; i < N; i++)
+        z[i] *= 6.0; /* through tanh's saturation */
+    for (int dt = 0; dt < 2; dt++)
+        for (int k = 0; k < 3; k++) {
+            mw_ctx *ctx;
+            ck_assert(mw_ctx_new(MW_BACKEND_CPU, (mw_dtype)dt, &ctx) == MW_OK);
+            mw_tensor tz, tb, o[4];
+            ck_assert(mw_tensor_alloc(ctx, N, &tz) == MW_OK && mw_tensor_alloc(ctx, N, &tb) == MW_OK);
+            ck_assert(mw_tensor_upload(ctx, &tz, 0, z, N) == MW_OK &&
+                      mw_tensor_upload(ctx, &tb, 0, b, N) == MW_OK);
+            double got[4][N];
+            for (int q = 0; q < 4; q++) {
+                ck_assert(mw_tensor_alloc(ctx, N, &o[q]) == MW_OK);
+                ck_assert(mw_fill(ctx, mw_d(1, 1, N), mw_v(o[q].data, 0, 0), 0.0) == MW_OK);
+            }
+            const mw_dims d = mw_d(1, ROWS, W);
+            const mw_view vz = mw_v(tz.data, 0, LD), vb = mw_v(tb.data, 0, LD);
+            ck_assert(mw_act_apply(ctx, MW_EW_ACT, acts[k], 0.1, d, mw_v(o[0].data, 0, LD), vz,
+                                   vb) == MW_OK);
+            ck_assert(mw_act_apply(ctx, MW_EW_ACT_DINV_MUL, acts[k], 0.1, d,
+                                   mw_v(o[1].data, 0, LD), vz, vb) == MW_OK);
+            ck_assert(mw_act_with_dinv_mul(ctx, acts[k], 0.1, d, mw_v(o[2].data, 0, LD),
+                                           mw_v(o[3].data, 0, LD), vz, vb) == MW_OK);
+            for (int q = 0; q < 4; q++)
+                ck_assert(mw_tensor_download(ctx, &o[q], 0, got[q], N) == MW_OK);
+            ck_assert_msg(memcmp(got[0], got[2], sizeof got[0]) == 0, "%s %s: act differs",
+                          mw_dtype_name((mw_dtype)dt), mw_act_name(acts[k]));
+            ck_assert_msg(memcmp(got[1], got[3], sizeof got[1]) == 0, "%s %s: D⁻¹ differs",
+                          mw_dtype_name((mw_dtype)dt), mw_act_name(acts[k]));
+            for (int q = 0; q < 4; q++)
+                mw_tensor_free(ctx, &o[q]);
+            mw_tensor_free(ctx, &tz), mw_tensor_free(ctx, &tb);
+            mw_ctx_free(ctx);
+        }
+}
+END_TEST
+
 /* BatchNorm: x̂ has mean 0 and variance var/(var+eps) per channel; jvp and vjp are
  * adjoint: <dy, jvp(dx, dγ, dβ)> = <vjp_x(dy), dx> + <vjp_γ(dy), dγ> + <vjp_β(dy), dβ>. */
 START_TEST(batchnorm_kernels)
@@ -1843,6 +1890,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, tanh_derivative_is_stable);
     tcase_add_test(tc, f32_tanh_family_correctly_rounded);
     tcase_add_test(tc, f32_tanh_family_edges);
+    tcase_add_test(tc, act_with_dinv_mul_is_both);
     tcase_add_test(tc, batchnorm_kernels);
     tcase_add_test(tc, xent_kernel);
     tcase_add_test(tc, image_kernels);

@@ -377,7 +377,8 @@ mw_status k_gemm_sum(mw_ctx *ctx, bool ta, bool tb, size_t M, size_t N, size_t K
 template <typename R>
 __global__ void ew_kernel(mw_ew_op op, mw_act a_kind, R slope, R alpha, R beta, size_t T,
                           size_t Rn, size_t Cn, R *out, ptrdiff_t ost, ptrdiff_t osr, const R *a,
-                          ptrdiff_t ast, ptrdiff_t asr, const R *b, ptrdiff_t bst, ptrdiff_t bsr)
+                          ptrdiff_t ast, ptrdiff_t asr, const R *b, ptrdiff_t bst, ptrdiff_t bsr,
+                          R *out2, ptrdiff_t o2st, ptrdiff_t o2sr)
 {
     size_t total = T * Rn * Cn;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
@@ -397,6 +398,11 @@ __global__ void ew_kernel(mw_ew_op op, mw_act a_kind, R slope, R alpha, R beta, 
         case MW_EW_ACT_DINV_MUL: *o = dinv_mul(a_kind, slope, va, vb); break;
         case MW_EW_EXP: *o = exp(alpha * va); break;
         case MW_EW_DIV: *o = vb / va; break;
+        case MW_EW_ACT_WITH_DINV_MUL:
+            *o = act(a_kind, slope, va);
+            out2[(ptrdiff_t)t * o2st + (ptrdiff_t)r * o2sr + (ptrdiff_t)c] =
+                dinv_mul(a_kind, slope, va, vb);
+            break;
         }
     }
 }
@@ -409,7 +415,8 @@ template <typename R> mw_status k_ew(mw_ctx *ctx, const mw_ew *e)
     MW_LAUNCH(ew_kernel<R>, blocks_for(n), kThreads, state_of(ctx)->stream)(
         e->op, e->act, (R)e->slope, (R)e->alpha, (R)e->beta, e->d.T, e->d.R, e->d.C,
         static_cast<R *>(e->out.p), e->out.st, e->out.sr, static_cast<const R *>(e->a.p),
-        e->a.st, e->a.sr, static_cast<const R *>(e->b.p), e->b.st, e->b.sr);
+        e->a.st, e->a.sr, static_cast<const R *>(e->b.p), e->b.st, e->b.sr,
+        static_cast<R *>(e->out2.p), e->out2.st, e->out2.sr);
     LAUNCHED(ctx, "ew");
     return MW_OK;
 }

@@ -249,23 +249,40 @@ done:
     return st;
 }
 
+/* The rest of a Moonwalk step once z = b + F(a) is known and F's cache is FULL:
+ * h_z = h_{x,b}; (gF_a, g) = vjp_F(a, h_z); y = (a, σ(z)), h_y = (h_{x,a} − gF_a, h_z ⊙ D⁻¹),
+ * σ(z) and D⁻¹ from one evaluation. In place (y == x, hy == hx) h_z is taken before
+ * h_{y,b} replaces it; hz is scratch of (B, n/2). */
+static mw_status sweep_step(mw_ctx *ctx, const mw_layer *l, const halves *hv, void *fcache,
+                            const mw_tensor *z, const void *x, const void *hx, void *hz, void *y,
+                            void *hy, void *gtheta)
+{
+    const mw_dims d = mw_d(1, hv->B, hv->h);
+    const mw_view vz = mw_v(z->data, 0, (ptrdiff_t)hv->h), vhz = mw_v(hz, 0, (ptrdiff_t)hv->h);
+    mw_status st = mw_copy(ctx, d, vhz, half(ctx, hv, hx, hv->off_b));
+    if (st == MW_OK)
+        st = mw_copy(ctx, d, half(ctx, hv, y, hv->off_a), half(ctx, hv, x, hv->off_a));
+    if (st == MW_OK)
+        st = mw_copy(ctx, d, half(ctx, hv, hy, hv->off_a), half(ctx, hv, hx, hv->off_a));
+    if (st == MW_OK)
+        st = l->inner->vjp(ctx, l, fcache, hz, -1.0, half(ctx, hv, hy, hv->off_a), gtheta);
+    if (st == MW_OK)
+        st = mw_act_with_dinv_mul(ctx, l->spec->out_act, l->spec->leaky_slope, d,
+                                  half(ctx, hv, y, hv->off_b), half(ctx, hv, hy, hv->off_b), vz,
+                                  vhz);
+    return st;
+}
+
 static mw_status vijp(mw_ctx *ctx, const mw_layer *l, const void *x, const void *hx, void *y,
                       void *hy, void *gtheta)
 {
     halves hv = halves_of(l);
-    mw_dims d = mw_d(1, hv.B, hv.h);
     mw_status st = MW_OK;
     mw_tensor z = {0}, hz = {0};
     void *fcache = NULL;
     MW_GO(shift(ctx, l, &hv, x, MW_CACHE_FULL, &fcache, &z));
-    MW_GO(emit(ctx, l, &hv, x, &z, y));
-    /* h_z = h_{x,b}; (gF_a, g) = vjp_F(a, h_z); h_y = (h_{x,a} - gF_a, h_z ⊙ D⁻¹) */
     MW_GO(mw_tensor_alloc(ctx, hv.B * hv.h, &hz));
-    MW_GO(mw_copy(ctx, d, mw_v(hz.data, 0, (ptrdiff_t)hv.h), half(ctx, &hv, hx, hv.off_b)));
-    MW_GO(mw_copy(ctx, d, half(ctx, &hv, hy, hv.off_a), half(ctx, &hv, hx, hv.off_a)));
-    MW_GO(l->inner->vjp(ctx, l, fcache, hz.data, -1.0, half(ctx, &hv, hy, hv.off_a), gtheta));
-    MW_GO(act_sigma(ctx, l, MW_EW_ACT_DINV_MUL, d, half(ctx, &hv, hy, hv.off_b),
-                    mw_v(z.data, 0, (ptrdiff_t)hv.h), mw_v(hz.data, 0, (ptrdiff_t)hv.h)));
+    MW_GO(sweep_step(ctx, l, &hv, fcache, &z, x, hx, hz.data, y, hy, gtheta));
 done:
     l->inner->cache_free(ctx, fcache);
     mw_tensor_free(ctx, &z);
@@ -297,14 +314,8 @@ static mw_status vijp_cached(mw_ctx *ctx, const mw_layer *l, void *cache, const 
     } else {
         MW_GO(l->inner->complete(ctx, l, c->f, a, NULL));
     }
-    MW_GO(emit(ctx, l, &hv, x, z, y));
-    /* h_z = h_{x,b}; (gF_a, g) = vjp_F(a, h_z); h_y = (h_{x,a} - gF_a, h_z ⊙ D⁻¹) */
     MW_GO(mw_tensor_alloc(ctx, hv.B * hv.h, &hz));
-    MW_GO(mw_copy(ctx, d, mw_v(hz.data, 0, (ptrdiff_t)hv.h), half(ctx, &hv, hx, hv.off_b)));
-    MW_GO(mw_copy(ctx, d, half(ctx, &hv, hy, hv.off_a), half(ctx, &hv, hx, hv.off_a)));
-    MW_GO(l->inner->vjp(ctx, l, c->f, hz.data, -1.0, half(ctx, &hv, hy, hv.off_a), gtheta));
-    MW_GO(act_sigma(ctx, l, MW_EW_ACT_DINV_MUL, d, half(ctx, &hv, hy, hv.off_b),
-                    mw_v(z->data, 0, (ptrdiff_t)hv.h), mw_v(hz.data, 0, (ptrdiff_t)hv.h)));
+    MW_GO(sweep_step(ctx, l, &hv, c->f, z, x, hx, hz.data, y, hy, gtheta));
 done:
     mw_tensor_free(ctx, &zf);
     mw_tensor_free(ctx, &hz);

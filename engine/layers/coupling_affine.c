@@ -71,12 +71,12 @@ static mw_status compute(mw_ctx *ctx, const mw_layer *l, const halves *hv, const
     MW_GO(mw_act_apply(ctx, MW_EW_ACT, MW_ACT_TANH, 0.0, d, flat(c->e.data, hv),
                        r_of(hv, c->fo.data), r_of(hv, c->fo.data)));
     mw_ew ex = {MW_EW_EXP, MW_ACT_IDENTITY, 0, 1.0, 0, d, flat(c->e.data, hv),
-                flat(c->e.data, hv), {0}};
+                flat(c->e.data, hv), {0}, {0}};
     MW_GO(ctx->ops->ew(ctx, &ex));
     /* z = b ⊙ e + t */
     MW_GO(mw_copy(ctx, d, flat(c->b.data, hv), half(ctx, hv, x, hv->off_b)));
     mw_ew mul = {MW_EW_MUL, MW_ACT_IDENTITY, 0, 0, 0, d, flat(c->z.data, hv),
-                 flat(c->b.data, hv), flat(c->e.data, hv)};
+                 flat(c->b.data, hv), flat(c->e.data, hv), {0}};
     MW_GO(ctx->ops->ew(ctx, &mul));
     MW_GO(mw_axpby(ctx, d, flat(c->z.data, hv), 1.0, flat(c->z.data, hv), 1.0,
                    t_of(ctx, hv, c->fo.data)));
@@ -133,12 +133,12 @@ static mw_status inverse(mw_ctx *ctx, const mw_layer *l, const void *y, void *x)
     MW_GO(mw_act_apply(ctx, MW_EW_ACT, MW_ACT_TANH, 0.0, d, flat(einv.data, &hv),
                        r_of(&hv, fo.data), r_of(&hv, fo.data)));
     mw_ew ex = {MW_EW_EXP, MW_ACT_IDENTITY, 0, -1.0, 0, d, flat(einv.data, &hv),
-                flat(einv.data, &hv), {0}};
+                flat(einv.data, &hv), {0}, {0}};
     MW_GO(ctx->ops->ew(ctx, &ex));
     /* b = (σ⁻¹(y_b) − t) ⊙ exp(−s) */
     MW_GO(act_sigma(ctx, l, MW_EW_ACT_INV, d, xb, half(ctx, &hv, y, hv.off_b), xb));
     MW_GO(mw_axpby(ctx, d, xb, 1.0, xb, -1.0, t_of(ctx, &hv, fo.data)));
-    mw_ew mul = {MW_EW_MUL, MW_ACT_IDENTITY, 0, 0, 0, d, xb, xb, flat(einv.data, &hv)};
+    mw_ew mul = {MW_EW_MUL, MW_ACT_IDENTITY, 0, 0, 0, d, xb, xb, flat(einv.data, &hv), {0}};
     MW_GO(ctx->ops->ew(ctx, &mul));
     st = mw_coupling_explain_inverse(ctx, l, &hv, y, x,
                                      mw_check_finite(ctx, x, B * hv.n, hv.n, "reconstructed input"));
@@ -159,8 +159,8 @@ static mw_status f_cotangent(mw_ctx *ctx, const halves *hv, const affine_cache *
         return st;
     mw_view hr = r_of(hv, hf->data), ht = t_of(ctx, hv, hf->data);
     mw_ew m1 = {MW_EW_MUL, MW_ACT_IDENTITY, 0, 0, 0, d, hr, flat(hz->data, hv),
-                flat(c->b.data, hv)};
-    mw_ew m2 = {MW_EW_MUL, MW_ACT_IDENTITY, 0, 0, 0, d, hr, hr, flat(c->e.data, hv)};
+                flat(c->b.data, hv), {0}};
+    mw_ew m2 = {MW_EW_MUL, MW_ACT_IDENTITY, 0, 0, 0, d, hr, hr, flat(c->e.data, hv), {0}};
     if ((st = ctx->ops->ew(ctx, &m1)) == MW_OK && (st = ctx->ops->ew(ctx, &m2)) == MW_OK &&
         (st = mw_act_apply(ctx, MW_EW_ACT_DMUL, MW_ACT_TANH, 0.0, d, hr, r_of(hv, c->fo.data),
                            hr)) == MW_OK)
@@ -199,15 +199,15 @@ static mw_status jvp(mw_ctx *ctx, const mw_layer *l, size_t T, const void *x, co
     mw_view vb = mw_v(c.b.data, 0, (ptrdiff_t)h);
     /* dz = b ⊙ e ⊙ tanh'(r) ⊙ dr + dt + e ⊙ db */
     MW_GO(mw_act_apply(ctx, MW_EW_ACT_DMUL, MW_ACT_TANH, 0.0, dT, vdz, vr, vdr));
-    mw_ew m1 = {MW_EW_MUL, MW_ACT_IDENTITY, 0, 0, 0, dT, vdz, vdz, ve};
-    mw_ew m2 = {MW_EW_MUL, MW_ACT_IDENTITY, 0, 0, 0, dT, vdz, vdz, vb};
+    mw_ew m1 = {MW_EW_MUL, MW_ACT_IDENTITY, 0, 0, 0, dT, vdz, vdz, ve, {0}};
+    mw_ew m2 = {MW_EW_MUL, MW_ACT_IDENTITY, 0, 0, 0, dT, vdz, vdz, vb, {0}};
     MW_GO(ctx->ops->ew(ctx, &m1));
     MW_GO(ctx->ops->ew(ctx, &m2));
     MW_GO(mw_axpby(ctx, dT, vdz, 1.0, vdz, 1.0, vdt));
     if (dx) {
         MW_GO(mw_tensor_alloc(ctx, T * B * h, &tmp));
         mw_view vt = mw_v(tmp.data, sdz, (ptrdiff_t)h);
-        mw_ew m3 = {MW_EW_MUL, MW_ACT_IDENTITY, 0, 0, 0, dT, vt, half(ctx, &hv, dx, hv.off_b), ve};
+        mw_ew m3 = {MW_EW_MUL, MW_ACT_IDENTITY, 0, 0, 0, dT, vt, half(ctx, &hv, dx, hv.off_b), ve, {0}};
         MW_GO(ctx->ops->ew(ctx, &m3));
         MW_GO(mw_axpby(ctx, dT, vdz, 1.0, vdz, 1.0, vt));
         MW_GO(mw_copy(ctx, dT, half(ctx, &hv, dy, hv.off_a), half(ctx, &hv, dx, hv.off_a)));
@@ -246,7 +246,7 @@ static mw_status vjp(mw_ctx *ctx, const mw_layer *l, const void *cache, const vo
     MW_GO(l->inner->vjp(ctx, l, c->f, hf.data, 1.0, half(ctx, &hv, hx, hv.off_a), gtheta));
     if (hx) { /* h_{x,b} = h_z ⊙ e */
         mw_ew mul = {MW_EW_MUL, MW_ACT_IDENTITY, 0, 0, 0, d, half(ctx, &hv, hx, hv.off_b),
-                     flat(hz.data, &hv), flat(c->e.data, &hv)};
+                     flat(hz.data, &hv), flat(c->e.data, &hv), {0}};
         MW_GO(ctx->ops->ew(ctx, &mul));
     }
 done:
@@ -268,7 +268,7 @@ static mw_status vijp(mw_ctx *ctx, const mw_layer *l, const void *x, const void 
     /* h_z = h_{x,b} / e */
     MW_GO(mw_tensor_alloc(ctx, hv.B * hv.h, &hz));
     mw_ew dv = {MW_EW_DIV, MW_ACT_IDENTITY, 0, 0, 0, d, flat(hz.data, &hv), flat(c.e.data, &hv),
-                half(ctx, &hv, hx, hv.off_b)};
+                half(ctx, &hv, hx, hv.off_b), {0}};
     MW_GO(ctx->ops->ew(ctx, &dv));
     MW_GO(f_cotangent(ctx, &hv, &c, &hz, &hf));
     /* h_{y,a} = h_{x,a} − gF_a;  h_{y,b} = h_z ⊙ D⁻¹ */

@@ -42,11 +42,11 @@ static mw_status vijp_naive_dinv(mw_ctx *ctx, const mw_layer *l, const void *x, 
     MW_GO(mw_tensor_alloc(ctx, B * h, &den));
     MW_GO(mw_tensor_alloc(ctx, B * h, &one));
     mw_view vd = mw_v(den.data, 0, (ptrdiff_t)h), vo = mw_v(one.data, 0, (ptrdiff_t)h);
-    mw_ew sq = {MW_EW_MUL, MW_ACT_IDENTITY, 0, 0, 0, d, vd, yb, yb};
+    mw_ew sq = {MW_EW_MUL, MW_ACT_IDENTITY, 0, 0, 0, d, vd, yb, yb, {0}};
     MW_GO(ctx->ops->ew(ctx, &sq));
     MW_GO(mw_fill(ctx, d, vo, 1.0));
     MW_GO(mw_axpby(ctx, d, vd, 1.0, vo, -1.0, vd)); /* 1 − y² */
-    mw_ew dv = {MW_EW_DIV, MW_ACT_IDENTITY, 0, 0, 0, d, hyb, vd, hxb};
+    mw_ew dv = {MW_EW_DIV, MW_ACT_IDENTITY, 0, 0, 0, d, hyb, vd, hxb, {0}};
     MW_GO(ctx->ops->ew(ctx, &dv));
 done:
     mw_tensor_free(ctx, &den);
