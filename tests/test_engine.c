@@ -861,6 +861,21 @@ START_TEST(inverse_cached_is_inverse_then_forward)
 }
 END_TEST
 
+/* The network of layer spec k with every parameter moved off its initial value (γ = 1 and
+ * β = 0 would hide BatchNorm's affine map). */
+static void moved_net(tu_net *t, int k, mw_dtype dt)
+{
+    mw_spec s = layer_spec(k);
+    tu_net_make(t, &s, dt);
+    double *v = malloc(t->N * sizeof *v), *theta = malloc(t->P * sizeof *theta);
+    ck_assert(v && theta && mw_net_get_params(t->ctx, t->net, theta) == MW_OK);
+    fill_random(v, t->N, tu_seed(), 44);
+    for (size_t j = 0; j < t->P; j++)
+        theta[j] += 0.25 * v[j % t->N];
+    ck_assert(mw_net_set_params(t->ctx, t->net, theta) == MW_OK);
+    free(v), free(theta);
+}
+
 /* A layer's vijp_cached, given the cache forward(x) left (INPUT, as mixed's first phase
  * keeps it, or FULL), is vijp(x) bit for bit: the same y, hy and g. Checked for every
  * layer of every spec that has it (the additive coupling: σ none, tanh and leaky, with
@@ -871,20 +886,11 @@ START_TEST(vijp_cached_is_vijp)
     int checked = 0;
     for (int k = 0; k < N_LAYER_SPECS; k++)
         for (int dt = 0; dt < 2; dt++) {
-            mw_spec s = layer_spec(k);
             tu_net t;
-            tu_net_make(&t, &s, (mw_dtype)dt);
+            moved_net(&t, k, (mw_dtype)dt);
             mw_ctx *ctx = t.ctx;
             const size_t N = t.N;
-            double *v = malloc(N * sizeof *v), *theta = malloc(t.P * sizeof *theta);
-            fill_random(v, N, tu_seed(), 43);
-            /* every parameter moved off its initial value (γ = 1 and β = 0 would hide
-             * BatchNorm's affine map) */
-            ck_assert(mw_net_get_params(ctx, t.net, theta) == MW_OK);
-            fill_random(v, N, tu_seed(), 44);
-            for (size_t j = 0; j < t.P; j++)
-                theta[j] += 0.25 * v[j % N];
-            ck_assert(mw_net_set_params(ctx, t.net, theta) == MW_OK);
+            double *v = malloc(N * sizeof *v);
             fill_random(v, N, tu_seed(), 43);
             mw_tensor thx;
             ck_assert(mw_tensor_alloc(ctx, N, &thx) == MW_OK);
@@ -936,7 +942,6 @@ START_TEST(vijp_cached_is_vijp)
             }
             mw_tensor_free(ctx, &thx);
             free(v);
-            free(theta);
             tu_net_free(&t);
         }
     ck_assert_msg(checked > 0, "no layer has vijp_cached");
@@ -967,17 +972,11 @@ START_TEST(in_place_is_out_of_place)
     int checked = 0;
     for (int k = 0; k < N_LAYER_SPECS; k++)
         for (int dt = 0; dt < 2; dt++) {
-            mw_spec s = layer_spec(k);
             tu_net t;
-            tu_net_make(&t, &s, (mw_dtype)dt);
+            moved_net(&t, k, (mw_dtype)dt);
             mw_ctx *ctx = t.ctx;
             const size_t N = t.N;
-            double *v = malloc(N * sizeof *v), *theta = malloc(t.P * sizeof *theta);
-            ck_assert(mw_net_get_params(ctx, t.net, theta) == MW_OK);
-            fill_random(v, N, tu_seed(), 44);
-            for (size_t j = 0; j < t.P; j++)
-                theta[j] += 0.25 * v[j % N];
-            ck_assert(mw_net_set_params(ctx, t.net, theta) == MW_OK);
+            double *v = malloc(N * sizeof *v);
             fill_random(v, N, tu_seed(), 45);
             mw_tensor th, y, hx, g, bx, bh, g2;
             ck_assert(mw_tensor_alloc(ctx, N, &th) == MW_OK && mw_tensor_alloc(ctx, N, &y) == MW_OK &&
@@ -1054,7 +1053,7 @@ START_TEST(in_place_is_out_of_place)
             }
             mw_tensor_free(ctx, &th), mw_tensor_free(ctx, &y), mw_tensor_free(ctx, &hx);
             mw_tensor_free(ctx, &bx), mw_tensor_free(ctx, &bh);
-            free(v), free(theta);
+            free(v);
             tu_net_free(&t);
         }
     ck_assert_msg(checked > 0, "no layer works in place");
