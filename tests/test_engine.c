@@ -430,6 +430,47 @@ START_TEST(act_with_dinv_mul_is_both)
 }
 END_TEST
 
+/* find_nonfinite gives the first NaN or ±∞ exactly, at a block's edges and inside it, and n
+ * for a clean buffer of any length (the CPU tests blocks of 256 whole first). */
+START_TEST(find_nonfinite_finds_the_first)
+{
+    const size_t lens[] = {0, 1, 255, 256, 257, 300, 512, 777};
+    const size_t at[] = {0, 1, 254, 255, 256, 257, 511, 512, 776};
+    const double bad[3] = {NAN, INFINITY, -INFINITY};
+    for (int dt = 0; dt < 2; dt++) {
+        mw_ctx *ctx;
+        ck_assert(mw_ctx_new(MW_BACKEND_CPU, (mw_dtype)dt, &ctx) == MW_OK);
+        mw_tensor t;
+        ck_assert(mw_tensor_alloc(ctx, 777, &t) == MW_OK);
+        double v[777];
+        for (size_t i = 0; i < 777; i++)
+            v[i] = (double)i - 300.0; /* finite, with zeros and negatives */
+        for (size_t k = 0; k < sizeof lens / sizeof *lens; k++) {
+            size_t first = 12345;
+            ck_assert(mw_tensor_upload(ctx, &t, 0, v, 777) == MW_OK);
+            ck_assert(ctx->ops->find_nonfinite(ctx, lens[k], t.data, &first) == MW_OK);
+            ck_assert_msg(first == lens[k], "%s clean %zu: %zu", mw_dtype_name((mw_dtype)dt),
+                          lens[k], first);
+            for (size_t j = 0; j < sizeof at / sizeof *at; j++) {
+                if (at[j] >= lens[k])
+                    continue;
+                double w[777];
+                memcpy(w, v, sizeof w);
+                w[at[j]] = bad[j % 3];
+                if (at[j] + 3 < lens[k])
+                    w[at[j] + 3] = NAN; /* a later one does not count */
+                ck_assert(mw_tensor_upload(ctx, &t, 0, w, 777) == MW_OK);
+                ck_assert(ctx->ops->find_nonfinite(ctx, lens[k], t.data, &first) == MW_OK);
+                ck_assert_msg(first == at[j], "%s n %zu, bad at %zu: %zu",
+                              mw_dtype_name((mw_dtype)dt), lens[k], at[j], first);
+            }
+        }
+        mw_tensor_free(ctx, &t);
+        mw_ctx_free(ctx);
+    }
+}
+END_TEST
+
 /* BatchNorm: x̂ has mean 0 and variance var/(var+eps) per channel; jvp and vjp are
  * adjoint: <dy, jvp(dx, dγ, dβ)> = <vjp_x(dy), dx> + <vjp_γ(dy), dγ> + <vjp_β(dy), dβ>. */
 START_TEST(batchnorm_kernels)
@@ -1890,6 +1931,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, f32_tanh_family_correctly_rounded);
     tcase_add_test(tc, f32_tanh_family_edges);
     tcase_add_test(tc, act_with_dinv_mul_is_both);
+    tcase_add_test(tc, find_nonfinite_finds_the_first);
     tcase_add_test(tc, batchnorm_kernels);
     tcase_add_test(tc, xent_kernel);
     tcase_add_test(tc, image_kernels);
