@@ -2,6 +2,7 @@
  * or a gradient dump — and print it, draw it, or list the records of the files. The
  * suite's own part of the summary and its figure come from the registry. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
@@ -223,6 +224,140 @@ static int export_(int argc, char **argv)
     return MW_EXIT_OK;
 }
 
+static const mw_field merge_fields[] = {
+    {"force", MW_FK_BOOL, offsetof(report_opts, force), "replace an existing OUT.h5",
+     .opt = "force"},
+    {"json", MW_FK_BOOL, offsetof(report_opts, json), "one JSON object on standard output "
+     "instead of the tables", .opt = "json"},
+    MW_FIELDS_END,
+};
+static const mw_record merge_record = {"merge", sizeof(report_opts), merge_fields, NULL, NULL};
+static const mw_optgroup merge_group = {NULL, "options", &merge_record, 0};
+
+static int merge(int argc, char **argv)
+{
+    report_opts o = {0};
+    mw_cli cli = {.cmd = "report merge", .words_meta = "OUT.h5 IN.h5..."};
+    mw_cli_add(&cli, &merge_group, &o);
+    int rc = mw_cli_parse(&cli, argc, argv);
+    if (rc != MW_EXIT_OK)
+        return rc;
+    if (cli.help) {
+        printf("usage: mwverify report merge OUT.h5 SHARD.h5... [--force] [--json]\n\n"
+               "Merge the reports of a suite's shards — each written by the same command with\n"
+               "--shard I/N, I = 1..N, on any machines (a scheduler's job array) — into OUT.h5,\n"
+               "the report one process would have written: the same numbers, bit for bit\n"
+               "(measured times aside; mwverify report diff compares two reports), and the\n"
+               "suite's own tables (fits, ratios) drawn from all the networks. Refused, with\n"
+               "one line, unless every shard is there once, complete (a shard cut short:\n"
+               "finish it with its command and --resume) and of one configuration.\n");
+        mw_cli_help(stdout, &cli);
+        printf("\nexit status: 0 merged and every check passed, 1 merged with failed checks\n"
+               "(as the suite's would), 2 bad usage or a shard refused, 3 OUT could not be\n"
+               "written.\n");
+        return MW_EXIT_OK;
+    }
+    if (cli.n_words < 2) {
+        mw_cli_error(cli.cmd, "give the merged report and the shards' reports (mwverify report "
+                              "merge OUT.h5 SHARD.h5...)");
+        return MW_EXIT_USAGE;
+    }
+    if (mw_cli_parse_only)
+        return MW_EXIT_OK;
+    mw_err err;
+    mw_report rep;
+    const mw_suite_def *def = NULL;
+    mw_suite_config *cfg = calloc(1, sizeof *cfg);
+    size_t failures = 0;
+    mw_status st = cfg ? mw_suite_merge(cli.words[0], o.force, cli.words + 1, cli.n_words - 1,
+                                        &def, cfg, &rep, &failures, &err)
+                       : mw_err_set(&err, MW_ERR_NOMEM, "out of memory");
+    if (st != MW_OK) {
+        free(cfg);
+        mw_cli_error(cli.cmd, err.msg);
+        return mw_exit_of(st);
+    }
+    if (o.json) {
+        mw_json j;
+        mw_json_init(&j, stdout);
+        mw_json_object_begin(&j, NULL);
+        mw_json_string(&j, "suite", def->name);
+        mw_json_string(&j, "report", cli.words[0]);
+        mw_json_integer(&j, "shards", cli.n_words - 1);
+        mw_json_integer(&j, "networks", (long long)rep.n_networks);
+        mw_json_integer(&j, "runs", (long long)rep.n_runs);
+        mw_json_integer(&j, "failures", (long long)failures);
+        def->json(&j, cfg, &rep, 0);
+        mw_json_object_end(&j);
+        rc = mw_json_finish(&j);
+    } else {
+        def->print(stdout, cfg, &rep, 0);
+        printf("\nreport: %s (%d shards merged: %zu network%s, %zu run%s; %zu failure%s)\n",
+               cli.words[0], cli.n_words - 1, rep.n_networks, rep.n_networks == 1 ? "" : "s",
+               rep.n_runs, rep.n_runs == 1 ? "" : "s", failures, failures == 1 ? "" : "s");
+        rc = fflush(stdout) != 0 || ferror(stdout);
+    }
+    mw_report_free(&rep);
+    free(cfg);
+    if (rc) {
+        mw_cli_error(cli.cmd, "writing to standard output failed");
+        return MW_EXIT_RUNTIME;
+    }
+    return failures ? MW_EXIT_CHECKS : MW_EXIT_OK;
+}
+
+static int diff(int argc, char **argv)
+{
+    mw_cli cli = {.cmd = "report diff", .words_meta = "A.h5 B.h5"};
+    int rc = mw_cli_parse(&cli, argc, argv);
+    if (rc != MW_EXIT_OK)
+        return rc;
+    if (cli.help) {
+        printf("usage: mwverify report diff A.h5 B.h5\n\n"
+               "Do two reports hold the same results? Every number of every network, run,\n"
+               "step, epoch and table row is compared bit for bit, with the metadata that says\n"
+               "what was computed (suite, version, configuration, engine, math mode); not what\n"
+               "two runs of the same work may differ in: measured times (fields named\n"
+               "*seconds*, the timing suite's tables), when, where, by which command, as which\n"
+               "shard. For instance a report merged from shards, or written by MPI ranks,\n"
+               "against one process's.\n\n"
+               "exit status: 0 the same, 1 different (the first difference is printed), 2 a\n"
+               "file that cannot be read.\n");
+        return MW_EXIT_OK;
+    }
+    if (cli.n_words != 2) {
+        mw_cli_error(cli.cmd, "give two reports (mwverify report diff A.h5 B.h5)");
+        return MW_EXIT_USAGE;
+    }
+    if (mw_cli_parse_only)
+        return MW_EXIT_OK;
+    mw_err err;
+    mw_report a, b;
+    if (mw_report_load(&a, cli.words[0], &err) != MW_OK) {
+        mw_cli_error(cli.cmd, err.msg);
+        return mw_exit_of(err.status);
+    }
+    if (mw_report_load(&b, cli.words[1], &err) != MW_OK) {
+        mw_report_free(&a);
+        mw_cli_error(cli.cmd, err.msg);
+        return mw_exit_of(err.status);
+    }
+    char why[640];
+    const int differ = mw_report_diff(&a, &b, why, sizeof why);
+    if (differ)
+        printf("different: %s\n", why);
+    else
+        printf("the same: %zu networks, %zu runs, every number bit for bit (measured times "
+               "aside)\n", a.n_networks, a.n_runs);
+    mw_report_free(&a);
+    mw_report_free(&b);
+    if (fflush(stdout) != 0) {
+        mw_cli_error(cli.cmd, "writing to standard output failed");
+        return MW_EXIT_RUNTIME;
+    }
+    return differ ? MW_EXIT_CHECKS : MW_EXIT_OK;
+}
+
 static int schema(int argc, char **argv)
 {
     mw_cli cli = {.cmd = "report schema"};
@@ -251,11 +386,13 @@ int mw_cmd_report(int argc, char **argv)
         {"plot", "its figure, as PNG or SVG (--out)", plot},
         {"export", "its observations as CSV or JSON Lines, one row each", export_},
         {"schema", "the records of the files, field by field", schema},
+        {"merge", "shards' reports (--shard I/N) into the whole grid's", merge},
+        {"diff", "do two reports hold the same numbers?", diff},
     };
     const int n = sizeof subs / sizeof subs[0];
     if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
         FILE *f = argc < 1 ? stderr : stdout;
-        fprintf(f, "usage: mwverify report <summary|plot|export|schema> [FILE.h5] [options]\n\n");
+        fprintf(f, "usage: mwverify report <summary|plot|export|schema|merge|diff> [FILE.h5] [options]\n\n");
         for (int i = 0; i < n; i++)
             fprintf(f, "  %-9s %s\n", subs[i].name, subs[i].summary);
         fprintf(f, "\nA report is any file a suite, gradcheck --out, layer check --out or grad "
@@ -266,7 +403,7 @@ int mw_cmd_report(int argc, char **argv)
         if (strcmp(argv[0], subs[i].name) == 0)
             return subs[i].run(argc - 1, argv + 1);
     fprintf(stderr, "mwverify report: unknown command '%s' (allowed: summary, plot, export, "
-                    "schema)\n",
+                    "schema, merge, diff)\n",
             argv[0]);
     return MW_EXIT_USAGE;
 }

@@ -1,6 +1,7 @@
 /* `mwverify suite NAME`, and the commands that are a suite by another name (`gradcheck`,
  * `layer check`): a lookup in the registry (suites/suite.h) and one way of running any
  * suite — its preset, its options, its checks and estimate, the run, its report. */
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "mw_mpi.h"
 #include "plugin.h"
 #include "cli.h"
 #include "progress.h"
@@ -23,6 +25,9 @@ typedef struct run_opts {
     char junit[4096];
     int resume, force, jobs, quiet, json, verbose, dry_run, per_layer;
     double progress_every;
+    char shard[32];
+    int shard_index, shard_count; /* from shard */
+    int ranks;                    /* --dry-run: the estimate for this many MPI ranks */
 } run_opts;
 
 #define R(m) offsetof(run_opts, m)
@@ -47,6 +52,16 @@ static const mw_field run_fields[] = {
      "compute N networks at a time, in N processes (default: the processors here; one\n"
      "with --engine cuda, and for suite timing)",
      .opt = "jobs", .meta = "N", .lo = 1, .hi = 1024, .flags = MW_F_NO_DEFAULT},
+    {"shard", MW_FK_STR, R(shard),
+     "compute shard I of N: the networks u with u mod N = I - 1, into a report of its own;\n"
+     "N such runs anywhere (a scheduler's job array, I = 1..N) are one run of the whole\n"
+     "grid once `mwverify report merge OUT.h5 SHARD.h5...` has merged them\n"
+     "(docs/cluster.md)", .size = sizeof(((run_opts *)0)->shard), .opt = "shard", .meta = "I/N",
+     .flags = MW_F_NO_DEFAULT},
+    {"ranks", MW_FK_INT, R(ranks),
+     "with --dry-run: also estimate the wall time on N MPI ranks (or array tasks), each a\n"
+     "process like this one handed the costliest network left (under mpirun: its ranks)",
+     .opt = "ranks", .meta = "N", .lo = 1, .hi = 1 << 20, .flags = MW_F_NO_DEFAULT},
     {"dry_run", MW_FK_BOOL, R(dry_run),
      "check everything, print the configuration and the estimated cost, and stop",
      .opt = "dry-run"},
@@ -148,6 +163,16 @@ static int settle(const suite_cmd *sc, const mw_cli *cli, state *s)
         mw_cli_error(sc->cmd, "--force and --resume: choose one (replace the report, or finish "
                               "it)");
         return MW_EXIT_USAGE;
+    }
+    if (s->run.shard[0]) {
+        int i = 0, n = 0, used = 0;
+        if (sscanf(s->run.shard, "%d/%d%n", &i, &n, &used) != 2 || s->run.shard[used] != '\0' ||
+            n < 1 || n > 1 << 20 || i < 1 || i > n) {
+            fprintf(stderr, "mwverify %s: --shard %s: give I/N with 1 <= I <= N (shard 2 of 5: "
+                            "--shard 2/5)\n", sc->cmd, s->run.shard);
+            return MW_EXIT_USAGE;
+        }
+        s->run.shard_index = i, s->run.shard_count = n;
     }
     if (cli->n_words) { /* layer check NAME...: the --layer list */
         char list[2048] = "";
@@ -308,6 +333,31 @@ static void say_estimate(const suite_cmd *sc, const state *s, const mw_estimate 
     fputc('\n', f);
 }
 
+/* --dry-run on R ranks: the wall time when each of R processes takes the costliest unit
+ * left as soon as it is free (what the MPI runner does; a job array of R shards is no
+ * faster). */
+static void say_ranks(const suite_cmd *sc, const mw_estimate *e, int ranks, FILE *f)
+{
+    char when[32], one[32], longest[32];
+    double total = 0.0, top = 0.0;
+    for (long u = 0; e->unit_cost && u < e->units; u++) {
+        total += e->unit_cost[u];
+        top = e->unit_cost[u] > top ? e->unit_cost[u] : top;
+    }
+    if (!e->unit_cost || !(total > 0.0)) {
+        fprintf(f, "%s: on %d ranks: no estimate (%s)\n", sc->cmd, ranks,
+                e->seconds > 0 ? "no unit's cost is known" : "a device's speed is not this "
+                "machine's: estimate on the CPU engine and scale by the device's speed-up");
+        return;
+    }
+    const double t = mw_estimate_makespan(e->unit_cost, e->units, ranks);
+    fprintf(f, "%s: on %d rank%s, one network at a time each: about %s of this machine's CPU "
+            "time (one rank: %s; speed-up %.1f, efficiency %.0f%%; the costliest network alone "
+            "takes %s)\n", sc->cmd, ranks, ranks == 1 ? "" : "s",
+            mw_fmt_seconds(when, sizeof when, t), mw_fmt_seconds(one, sizeof one, total),
+            total / t, 100.0 * total / t / ranks, mw_fmt_seconds(longest, sizeof longest, top));
+}
+
 /* The estimate, said once the report is open: the work a resume leaves is known then,
  * and a report that cannot be resumed is refused before anything is said. */
 typedef struct estimate_note {
@@ -366,7 +416,47 @@ static mw_status write_junit(const mw_suite_def *def, const mw_report *rep, cons
     return st;
 }
 
+/* Under mpirun: MPI started, and what a suite on ranks does not do refused. */
+static int mpi_start(const suite_cmd *sc, const mw_cli *cli, state *s)
+{
+    mw_err err;
+    if (mw_cli_given(cli, "jobs")) {
+        mw_cli_error(sc->cmd, "--jobs under mpirun: each rank computes one network at a time; "
+                              "ask mpirun for more ranks (mpirun -n N)");
+        return MW_EXIT_USAGE;
+    }
+    if (s->cfg.engine.layer_plugin[0] || s->cfg.layers.plugin[0]) {
+        mw_cli_error(sc->cmd, "a plugin's layer under mpirun: each of its networks runs in a "
+                              "process of its own, which MPI ranks do not fork; run it without "
+                              "mpirun, or split it with --shard I/N");
+        return MW_EXIT_USAGE;
+    }
+    if (mw_mpi_init(&err) != MW_OK) {
+        mw_cli_error(sc->cmd, err.msg);
+        return mw_exit_of(err.status);
+    }
+    s->run.jobs = 1;
+    return MW_EXIT_OK;
+}
+
+static int run_suite_here(const suite_cmd *sc, int argc, char **argv);
+
 static int run_suite(const suite_cmd *sc, int argc, char **argv)
+{
+    const int ranks = mw_mpi_launched_size();
+    if (ranks > 1 && mw_mpi_launched_rank() > 0) { /* rank 0 alone speaks */
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, STDOUT_FILENO), dup2(null, STDERR_FILENO);
+            close(null);
+        }
+    }
+    const int rc = run_suite_here(sc, argc, argv);
+    mw_mpi_end(rc); /* every rank: finalize, or abort the others on a failure */
+    return rc;
+}
+
+static int run_suite_here(const suite_cmd *sc, int argc, char **argv)
 {
     state *s = calloc(1, sizeof *s);
     if (!s) {
@@ -402,6 +492,12 @@ static int run_suite(const suite_cmd *sc, int argc, char **argv)
         free(s);
         return rc;
     }
+    const int mpi = mw_mpi_launched_size() > 1;
+    if (mpi && (rc = mpi_start(sc, &cli, s)) != MW_EXIT_OK) {
+        free(s);
+        return rc;
+    }
+    const int serve = mpi && mw_mpi_rank() > 0; /* a rank that computes what rank 0 hands out */
     mw_err err;
     mw_estimate est = {0};
     mw_engine_info info;
@@ -411,32 +507,47 @@ static int run_suite(const suite_cmd *sc, int argc, char **argv)
     mw_status st = MW_OK;
     if (s->cfg.engine.backend != MW_BACKEND_CPU)
         st = mw_engine_probe(&s->cfg.engine, MW_F32, &info, &err);
+    if (st == MW_OK && mpi && s->cfg.engine.backend != MW_BACKEND_CPU &&
+        !mw_cli_given(&cli, "device")) /* the ranks of a node share its GPUs */
+        s->cfg.engine.device = mw_mpi_local_rank() % (info.devices > 0 ? info.devices : 1);
     const char *path = NULL;
-    if (st == MW_OK) /* before any work, and before the estimate is said */
+    if (st == MW_OK && !serve) /* before any work, and before the estimate is said */
         st = report_path(sc, s, pathbuf, sizeof pathbuf, &path, &err);
     if (st == MW_OK && s->run.junit[0] && path && same_file(path, s->run.junit))
         st = mw_err_set(&err, MW_ERR_ARG, "--junit %s: the same file as the report; give it "
                         "another name", s->run.junit);
-    if (st == MW_OK && s->run.junit[0])
+    if (st == MW_OK && s->run.junit[0] && !serve)
         st = mw_junit_check_path(s->run.junit, s->run.force || s->run.resume, &err);
-    /* gold on two threads where the jobs leave a core free for each (--jobs 1 on two) */
-    s->cfg.oracle.gold.threads = mw_cpu_count() / s->run.jobs >= 2 ? 2 : 1;
+    /* gold on two threads where the jobs leave a core free for each (--jobs 1 on two); one
+     * under mpirun, whose ranks may share a node's cores */
+    s->cfg.oracle.gold.threads = !mpi && mw_cpu_count() / s->run.jobs >= 2 ? 2 : 1;
     if (st == MW_OK)
         st = mw_suite_prepare(sc->def, &s->cfg, s->run.jobs, &est, &err);
     if (st == MW_OK && s->run.dry_run)
         say_estimate(sc, s, &est, est.units, stdout);
-    if (st == MW_OK && s->run.dry_run) {
+    if (st == MW_OK && s->run.dry_run && (s->run.ranks > 0 || mpi))
+        say_ranks(sc, &est, s->run.ranks > 0 ? s->run.ranks : mw_mpi_size(), stdout);
+    if (st == MW_OK && serve && !s->run.dry_run) {
+        st = mw_mpi_serve(&s->cfg, sc->def->unit, &err);
+    } else if (st == MW_OK && s->run.dry_run) {
         char config[8192];
         if ((st = mw_suite_config_json(sc->def, &s->cfg, config, sizeof config, &err)) == MW_OK)
             printf("configuration: %s\n", config);
     } else if (st == MW_OK) {
-        mw_command_line(sc->cmd, argc, argv, cmdline, sizeof cmdline);
+        char plain[sizeof cmdline - 32];
+        mw_command_line(sc->cmd, argc, argv, plain, sizeof plain);
+        if (mpi) /* the command that resumes it, as its message says, is an mpirun too */
+            snprintf(cmdline, sizeof cmdline, "mpirun -n %d %s", mw_mpi_size(), plain);
+        else
+            snprintf(cmdline, sizeof cmdline, "%s", plain);
         mw_progress_line prog;
         mw_progress_init(&prog, sc->cmd, s->run.quiet || s->run.json, s->run.progress_every);
         mw_suite_job job = {.def = sc->def, .cfg = &s->cfg, .path = path, .force = s->run.force,
                             .resume = s->run.resume, .jobs = s->run.jobs, .command_line = cmdline,
                             .progress = mw_progress_suite, .progress_arg = &prog,
-                            .unit_cost = est.unit_cost};
+                            .unit_cost = est.unit_cost, .shard_index = s->run.shard_index,
+                            .shard_count = s->run.shard_count,
+                            .run_units = mpi ? mw_mpi_run_units : NULL};
         estimate_note note = {sc, s, &est};
         if (!s->run.quiet && !s->run.json)
             job.started = on_started, job.started_arg = &note;

@@ -66,6 +66,7 @@ typedef struct mw_engine_info {
     int cc_major, cc_minor;              /* GPU compute capability (0 on the CPU) */
     int driver_version, runtime_version; /* CUDA, as 1000 major + 10 minor (0 on the CPU) */
     size_t mem_free, mem_total;          /* device memory now (0 on the CPU) */
+    int devices;                         /* GPUs this process sees (0 on the CPU) */
 } mw_engine_info;
 
 mw_status mw_ctx_info(mw_ctx *ctx, mw_engine_info *info);

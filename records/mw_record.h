@@ -135,6 +135,13 @@ int mw_field_present(const mw_field *f, const void *rec);
  * the field named. */
 mw_status mw_record_sane(const mw_record *r, const void *rec, mw_err *err);
 
+/* Do two records differ in any field the files have (in its sub-records too)? Numbers are
+ * compared bit for bit, strings and lists whole; with skip_times, fields that hold a
+ * measured time (their name holds "seconds") are left out. 1 with the first difference
+ * named in why, else 0. */
+int mw_record_diff(const mw_record *r, const void *a, const void *b, int skip_times, char *why,
+                   size_t n);
+
 /* ---- text ---- */
 
 /* The value as text: numbers as %.3e (integers as integers), non-finite ones as nan/inf,

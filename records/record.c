@@ -706,3 +706,64 @@ void mw_record_schema(FILE *f, const mw_record *r, int h5)
     fprintf(f, "| field | type | meaning |\n|---|---|---|\n");
     schema_rows(f, r, "", h5);
 }
+
+/* ---- comparison ---- */
+
+static int is_measured_time(const mw_field *f)
+{
+    return strstr(f->name, "seconds") != NULL;
+}
+
+int mw_record_diff(const mw_record *r, const void *a, const void *b, int skip_times, char *why,
+                   size_t n)
+{
+    for (const mw_field *f = r->fields; f->name; f++) {
+        if (skip_times && is_measured_time(f))
+            continue;
+        const int pa = mw_field_present(f, a), pb = mw_field_present(f, b);
+        if (pa != pb) {
+            snprintf(why, n, "%s.%s: in one only", r->name, f->name);
+            return 1;
+        }
+        if (!pa)
+            continue;
+        const void *va = mw_field_at_c(f, a), *vb = mw_field_at_c(f, b);
+        int differ = 0;
+        switch (f->kind) {
+        case MW_FK_STR: differ = strncmp(va, vb, f->size) != 0; break;
+        case MW_FK_F64: differ = memcmp(va, vb, sizeof(double)) != 0; break; /* bit for bit */
+        case MW_FK_U64: differ = *(const uint64_t *)va != *(const uint64_t *)vb; break;
+        case MW_FK_SET: differ = memcmp(va, vb, (size_t)f->names->n * sizeof(int)) != 0; break;
+        case MW_FK_RECORD:
+            if (mw_record_diff(f->sub, va, vb, skip_times, why, n))
+                return 1;
+            break;
+        case MW_FK_LIST: {
+            const int ca = *(const int *)((const char *)a + f->count);
+            const int cb = *(const int *)((const char *)b + f->count);
+            differ = ca != cb;
+            for (int i = 0; !differ && i < ca; i++) {
+                const char *ia = (const char *)va + (size_t)i * elem_size(f);
+                const char *ib = (const char *)vb + (size_t)i * elem_size(f);
+                differ = f->elem == MW_FK_STR ? strncmp(ia, ib, f->elem_bytes) != 0
+                                              : memcmp(ia, ib, elem_size(f)) != 0;
+            }
+            break;
+        }
+        default: differ = mw_field_integer(f, a) != mw_field_integer(f, b); break;
+        }
+        if (differ) {
+            char ta[64], tb[64];
+            if (f->kind == MW_FK_STR || f->kind == MW_FK_LIST || f->kind == MW_FK_SET)
+                snprintf(why, n, "%s.%s differs", r->name, f->name);
+            else if (f->kind == MW_FK_F64)
+                snprintf(why, n, "%s.%s: %.17g against %.17g", r->name, f->name,
+                         *(const double *)va, *(const double *)vb);
+            else
+                snprintf(why, n, "%s.%s: %s against %s", r->name, f->name,
+                         mw_field_text(f, a, ta, sizeof ta), mw_field_text(f, b, tb, sizeof tb));
+            return 1;
+        }
+    }
+    return 0;
+}

@@ -435,7 +435,13 @@ static const mw_field layer_check_fields[] = {
 const mw_record mw_layer_check_record = {"layer check", sizeof(mw_layer_check_row),
                                          layer_check_fields, "one check of a layer type", NULL};
 
+static int is_shard(const void *rec)
+{
+    return ((const mw_report_meta *)rec)->shard_count > 0;
+}
+
 #define D(m) offsetof(mw_report_meta, m), .size = sizeof(((mw_report_meta *)0)->m)
+#define DN(m) offsetof(mw_report_meta, m)
 static const mw_field meta_fields[] = {
     {"suite", MW_FK_STR, D(suite), .help = "the suite that wrote it"},
     {"mwverify_version", MW_FK_STR, D(mwverify_version), .help = "the mwverify that wrote it"},
@@ -447,11 +453,26 @@ static const mw_field meta_fields[] = {
     {"device", MW_FK_STR, D(device), .help = "its device (a CPU's or a GPU's model)"},
     {"math_mode", MW_FK_STR, D(math_mode), .help = "how its products round"},
     {"host", MW_FK_STR, D(host), .help = "the machine's name"},
+    {"shard_index", MW_FK_INT, DN(shard_index), "a shard's report (--shard I/N): its I, 1..N",
+     .lo = 1, .hi = 1 << 20, .when = is_shard},
+    {"shard_count", MW_FK_INT, DN(shard_count), "its N: units u with u mod N = I - 1 are "
+     "this shard's", .lo = 1, .hi = 1 << 20, .when = is_shard},
+    {"units_total", MW_FK_LONG, DN(units_total), "the units of the whole grid it is a shard of",
+     .lo = 0, .hi = 1e15, .when = is_shard},
     MW_FIELDS_END,
 };
 #undef D
+#undef DN
+static mw_status meta_check(const void *rec, mw_err *err)
+{
+    const mw_report_meta *m = rec;
+    if (m->shard_count > 0 && m->shard_index > m->shard_count)
+        return mw_err_set(err, MW_ERR_FORMAT, "report.shard_index: %d of %d shards",
+                          m->shard_index, m->shard_count);
+    return MW_OK;
+}
 const mw_record mw_meta_record = {"report", sizeof(mw_report_meta), meta_fields,
-                                  "a report's metadata (root attributes)", NULL};
+                                  "a report's metadata (root attributes)", meta_check};
 
 /* ---- helpers ---- */
 

@@ -252,6 +252,10 @@ typedef struct mw_report_meta {
     char device[160];
     char math_mode[96];
     char host[128];
+    /* a shard's report (--shard I/N): units u with u mod N = I - 1 of the grid's
+     * units_total; shard_count 0 for a report of the whole grid */
+    int shard_index, shard_count;
+    long units_total;
 } mw_report_meta;
 extern const mw_record mw_meta_record;
 

@@ -529,6 +529,11 @@ static void read_report(h5u *w, hid_t f, mw_report *r)
     *w = ld.w;
 }
 
+void mw_report_release_path(const char *path)
+{
+    h5u_unclaim(path);
+}
+
 void mw_report_abandon_writes(void)
 {
     h5u_abandon();

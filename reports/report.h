@@ -57,6 +57,10 @@ void mw_report_free(mw_report *r);
  * refused unless force or resume (and must exist for resume). */
 mw_status mw_report_check_path(const char *path, int force, int resume, mw_err *err);
 
+/* Give up the claim mw_report_check_path made on path, once nothing more will be written
+ * there (a process that writes many reports; the end of the process gives up every claim). */
+void mw_report_release_path(const char *path);
+
 /* Insert, or replace the one with the same index, keeping index order. Deep copies. */
 mw_status mw_report_set_network(mw_report *r, const mw_report_network *n);
 mw_status mw_report_set_run(mw_report *r, const mw_report_run *run);
@@ -81,6 +85,14 @@ mw_status mw_report_commit(mw_report *r, mw_err *err);
  * child process, which sends the report back (report_wire.h): a file that crashes, hangs
  * or corrupts libhdf5 harms only that child. */
 mw_status mw_report_load(mw_report *r, const char *path, mw_err *err);
+
+/* Do two reports hold different results? Every number of every network, run, step, epoch
+ * and table row is compared bit for bit, and the metadata that says what was computed
+ * (suite, version, configuration, engine, math mode); not what differs between two runs of
+ * the same work: measured times (fields named *seconds*, the timing suite's tables), when,
+ * where, by which command or as which shard. Table rows are compared as a multiset (units
+ * append theirs as they finish). 1 with the first difference in why, else 0. */
+int mw_report_diff(const mw_report *a, const mw_report *b, char *why, size_t n);
 
 /* For a signal handler about to end the process: remove the lock files this process holds
  * on the files it writes and the temporary file of a write in progress (async-signal-safe;

@@ -1,6 +1,10 @@
 /* A suite's configuration (suite.h): the tables of its records and option groups, the
  * defaults, the grid's expansion into networks and runs, validation, and the registry. */
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +83,10 @@ static const mw_field engine_fields[] = {
      "a GPU's float32 matrix products: strict IEEE float32 or tf32 (tensor cores,\n"
      "10-bit mantissas); recorded in every report",
      .names = &mw_math_names, .opt = "math", .meta = "MODE"},
+    {"device", MW_FK_INT, E(device),
+     "with --engine cuda: the GPU's ordinal (default 0); under mpirun each rank takes\n"
+     "its node-local rank's, modulo the GPUs it sees",
+     .opt = "device", .meta = "N", .lo = 0, .hi = 1023, .flags = MW_F_NO_JSON | MW_F_NO_DEFAULT},
     {"layer_plugin", MW_FK_STR, E(layer_plugin),
      "networks whose coupling layers are a plugin's layer (docs/layer-plugins.md): mlps\n"
      "without BatchNorm or σ, on the CPU; the plugin runs in child processes, each\n"
@@ -614,4 +622,202 @@ mw_status mw_suite_estimate(const mw_suite_config *c, int jobs, long n_units,
              par == 1 ? "" : "es", n_units);
     return mw_budget_check(est->seconds, u < n_units, est->bytes, c->budget.time_budget_s, where,
                            shrink, err);
+}
+
+/* ---- the configuration read back from a report ---- */
+
+/* One value of kind k from JSON into p (a field, or an item of a list). */
+static int json_item_read(const mw_field *f, mw_kind k, json_t *v, void *p, size_t str_bytes)
+{
+    switch (k) {
+    case MW_FK_STR: {
+        const char *s = json_is_null(v) ? "" : json_string_value(v);
+        if (!s || strlen(s) >= str_bytes)
+            return 1;
+        memcpy(p, s, strlen(s) + 1);
+        return 0;
+    }
+    case MW_FK_ENUM: {
+        int e;
+        if (!json_is_string(v) || mw_name_parse(f->names, json_string_value(v), &e) != 0)
+            return 1;
+        *(int *)p = e;
+        return 0;
+    }
+    case MW_FK_BOOL:
+        if (!json_is_boolean(v))
+            return 1;
+        *(int *)p = json_is_true(v);
+        return 0;
+    case MW_FK_F64:
+        if (json_is_null(v)) { /* written for a value that is not finite */
+            if (isfinite(*(double *)p))
+                *(double *)p = NAN;
+            return 0;
+        }
+        if (!json_is_number(v))
+            return 1;
+        *(double *)p = json_number_value(v);
+        return 0;
+    case MW_FK_U64:
+        if (json_is_string(v)) { /* above 2^53, as a string (mw_json_unsigned) */
+            char *end;
+            errno = 0;
+            unsigned long long u = strtoull(json_string_value(v), &end, 10);
+            if (errno || *end || end == json_string_value(v))
+                return 1;
+            *(uint64_t *)p = u;
+            return 0;
+        }
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return 1;
+        *(uint64_t *)p = (uint64_t)json_integer_value(v);
+        return 0;
+    case MW_FK_INT:
+    case MW_FK_LONG:
+    case MW_FK_I64:
+    case MW_FK_SIZE: {
+        long long x;
+        if (json_is_null(v) && (f->flags & MW_F_NULL_NEG))
+            x = -1;
+        else if (json_is_integer(v))
+            x = json_integer_value(v);
+        else
+            return 1;
+        if (k == MW_FK_INT) {
+            if (x < INT_MIN || x > INT_MAX)
+                return 1;
+            *(int *)p = (int)x;
+        } else if (k == MW_FK_LONG) {
+            *(long *)p = (long)x;
+        } else if (k == MW_FK_I64) {
+            *(long long *)p = x;
+        } else {
+            if (x < 0)
+                return 1;
+            *(size_t *)p = (size_t)x;
+        }
+        return 0;
+    }
+    default: return 1;
+    }
+}
+
+static size_t list_item_bytes(const mw_field *f)
+{
+    switch (f->elem) {
+    case MW_FK_STR: return f->elem_bytes;
+    case MW_FK_U64: return sizeof(uint64_t);
+    case MW_FK_F64: return sizeof(double);
+    case MW_FK_I64: return sizeof(long long);
+    case MW_FK_LONG: return sizeof(long);
+    case MW_FK_SIZE: return sizeof(size_t);
+    default: return sizeof(int);
+    }
+}
+
+/* The members of obj that are fields of r, into rec (fields with skip's flags left out, as
+ * mw_json_members_except wrote them). A member that is absent keeps rec's value. The
+ * field's name in *bad when one cannot be read. */
+static int json_members_read(json_t *obj, const mw_record *r, void *rec, unsigned skip,
+                             const char **bad)
+{
+    for (const mw_field *f = r->fields; f->name; f++) {
+        if (f->flags & (MW_F_NO_JSON | skip))
+            continue;
+        void *p = mw_field_at(f, rec);
+        if (f->kind == MW_FK_RECORD && !(f->flags & MW_F_NEST)) {
+            if (json_members_read(obj, f->sub, p, 0, bad))
+                return 1;
+            continue;
+        }
+        json_t *v = json_object_get(obj, f->name);
+        if (!v)
+            continue;
+        *bad = f->name;
+        switch (f->kind) {
+        case MW_FK_RECORD:
+            if (!json_is_object(v) || json_members_read(v, f->sub, p, 0, bad))
+                return 1;
+            break;
+        case MW_FK_SET: {
+            int *flags = p;
+            if (!json_is_array(v))
+                return 1;
+            for (int e = 0; e < f->names->n; e++)
+                flags[e] = 0;
+            for (size_t i = 0; i < json_array_size(v); i++) {
+                int e;
+                json_t *item = json_array_get(v, i);
+                if (!json_is_string(item) || mw_name_parse(f->names, json_string_value(item), &e))
+                    return 1;
+                flags[e] = 1;
+            }
+            break;
+        }
+        case MW_FK_LIST: {
+            if (!json_is_array(v) || json_array_size(v) > f->size)
+                return 1;
+            for (size_t i = 0; i < json_array_size(v); i++)
+                if (json_item_read(f, f->elem, json_array_get(v, i),
+                                   (char *)p + i * list_item_bytes(f), f->elem_bytes))
+                    return 1;
+            *(int *)((char *)rec + f->count) = (int)json_array_size(v);
+            break;
+        }
+        default:
+            if (json_item_read(f, f->kind, v, p, f->size))
+                return 1;
+            break;
+        }
+    }
+    return 0;
+}
+
+mw_status mw_suite_config_from_json(const mw_suite_def *def, const char *text,
+                                    mw_suite_config *c, mw_err *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(text, 0, &jerr);
+    if (!root || !json_is_object(root)) {
+        json_decref(root);
+        return mw_err_set(err, MW_ERR_FORMAT, "its configuration is not JSON (%s)", jerr.text);
+    }
+    mw_status st = MW_OK;
+    const char *suite = json_string_value(json_object_get(root, "suite"));
+    const char *preset = json_string_value(json_object_get(root, "preset"));
+    const mw_preset *p = preset ? mw_suite_preset(def, preset) : NULL;
+    if (!suite || strcmp(suite, def->name) != 0)
+        st = mw_err_set(err, MW_ERR_FORMAT, "its configuration is of another suite");
+    else if (!p)
+        st = mw_err_set(err, MW_ERR_FORMAT, "its configuration names no preset of suite %s",
+                        def->name);
+    if (st == MW_OK) {
+        mw_suite_configure(def, p, c);
+        const char *bad = "?";
+        for (const mw_optgroup *const *g = def->groups; *g && st == MW_OK; g++) {
+            if (!(*g)->key)
+                continue;
+            json_t *o1 = json_object_get(root, (*g)->key);
+            json_t *o2 = (*g)->offset2 ? json_object_get(root, (*g)->key2) : NULL;
+            if (!json_is_object(o1) || ((*g)->offset2 && !json_is_object(o2)) ||
+                json_members_read(o1, (*g)->record, (char *)c + (*g)->offset, (*g)->skip, &bad) ||
+                (o2 && json_members_read(o2, (*g)->record, (char *)c + (*g)->offset2, (*g)->skip,
+                                         &bad)))
+                st = mw_err_set(err, MW_ERR_FORMAT, "its configuration's %s.%s cannot be read",
+                                (*g)->key, bad);
+        }
+    }
+    json_decref(root);
+    /* read back exactly, or not at all: written again, it is the same text */
+    char *again = st == MW_OK ? malloc(sizeof ((mw_report_meta *)0)->config_json) : NULL;
+    if (st == MW_OK && !again)
+        st = mw_err_set(err, MW_ERR_NOMEM, "out of memory");
+    if (st == MW_OK && (mw_suite_config_json(def, c, again, sizeof ((mw_report_meta *)0)->config_json,
+                                             err) != MW_OK ||
+                        strcmp(again, text) != 0))
+        st = mw_err_set(err, MW_ERR_FORMAT, "its configuration is not one this mwverify writes "
+                        "(written by another version?)");
+    free(again);
+    return st;
 }

@@ -152,12 +152,12 @@ static int weigh_units(driver *d, long n)
 
 /* A unit is done when its network and every one of its runs are in the report, none of
  * them still running. */
-static int unit_done(const mw_suite_job *job, const mw_report *r, long u)
+int mw_suite_unit_done(const mw_suite_def *def, const mw_suite_config *c, const mw_report *r,
+                       long u)
 {
-    const mw_suite_config *c = job->cfg;
     if (!mw_report_network_at(r, u))
         return 0;
-    if (runs_per_unit(job) == 0)
+    if (mw_suite_runs_per_unit(def, c) == 0)
         return 1;
     for (int t = 0; t < c->grid.n_dtypes; t++)
         for (int m = 0; m < MW_N_METHODS; m++) {
@@ -194,6 +194,10 @@ static mw_status metadata(const mw_suite_job *job, mw_report_meta *meta, mw_err 
     snprintf(meta->suite, sizeof meta->suite, "%s", job->def->name);
     snprintf(meta->mwverify_version, sizeof meta->mwverify_version, "%s", MW_VERSION);
     snprintf(meta->command_line, sizeof meta->command_line, "%s", job->command_line);
+    if (job->shard_count > 0) {
+        meta->shard_index = job->shard_index, meta->shard_count = job->shard_count;
+        meta->units_total = n_units(job);
+    }
     mw_status st = mw_suite_config_json(job->def, c, meta->config_json,
                                         sizeof meta->config_json, err);
     if (st != MW_OK || c->engine.backend == MW_BACKEND_CPU)
@@ -229,7 +233,22 @@ static mw_status open_report(const mw_suite_job *job, const mw_report_meta *meta
         mw_report_free(r);
         return MW_ERR_ARG;
     }
+    if (r->meta.shard_count != meta->shard_count || r->meta.shard_index != meta->shard_index) {
+        char was[48] = "the whole grid";
+        if (r->meta.shard_count)
+            snprintf(was, sizeof was, "shard %d/%d", r->meta.shard_index, r->meta.shard_count);
+        mw_err_set(err, MW_ERR_ARG, "--resume %s: the report holds %s; resume it with %s%s",
+                   job->path, was, r->meta.shard_count ? "--shard " : "no --shard",
+                   r->meta.shard_count ? strchr(was, ' ') + 1 : "");
+        mw_report_free(r);
+        return MW_ERR_ARG;
+    }
     return MW_OK;
+}
+
+int mw_shard_has(int index, int count, long u)
+{
+    return count <= 0 || u % count == index - 1;
 }
 
 /* Interrupted: what is recorded is committed, and the message says how to go on. */
@@ -288,14 +307,24 @@ mw_status mw_suite_run(const mw_suite_job *job, mw_report *out, size_t *failures
         mw_report_free(&d.rep);
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
     }
-    for (long u = 0; u < n; u++)
-        if (!job->resume || !unit_done(job, &d.rep, u))
+    long mine = 0; /* the units of this report: all, or the shard's */
+    for (long u = 0; u < n; u++) {
+        if (!mw_shard_has(job->shard_index, job->shard_count, u)) {
+            d.weight[u] = 0.0; /* another shard's */
+            continue;
+        }
+        mine++;
+        if (!job->resume || !mw_suite_unit_done(job->def, job->cfg, &d.rep, u))
             todo[n_todo++] = u;
         else
             d.part[u] = 1.0;
-    d.prog.networks_total = (size_t)n;
-    d.prog.networks_done = (size_t)n - n_todo;
-    d.prog.runs_total = (size_t)(n * runs_per_unit(job));
+    }
+    d.total_weight = 0.0;
+    for (long u = 0; u < n; u++)
+        d.total_weight += d.weight[u];
+    d.prog.networks_total = (size_t)mine;
+    d.prog.networks_done = (size_t)mine - n_todo;
+    d.prog.runs_total = (size_t)(mine * runs_per_unit(job));
     d.prog.runs_done = d.prog.networks_done * (size_t)runs_per_unit(job);
     d.fraction_at_start = done_fraction(&d);
     if (job->started)
@@ -305,14 +334,16 @@ mw_status mw_suite_run(const mw_suite_job *job, mw_report *out, size_t *failures
     /* the report exists from the start: a new one now, empty but for its metadata */
     st = maybe_commit(&d, 1, 0.0, err);
     if (st == MW_OK && n_todo > 0) {
-        mw_runner r = {job->cfg, job->def->unit, on_unit, &d, todo, n_todo, job->jobs};
+        mw_runner r = {job->cfg, job->def->unit, on_unit, &d, todo, n_todo, job->jobs,
+                       job->unit_cost};
         mw_interrupt_defer(1); /* SIGINT, SIGTERM: stop at a safe point (mw_common.h) */
-        st = mw_runner_run(&r, err);
+        st = job->run_units ? job->run_units(&r, err) : mw_runner_run(&r, err);
         mw_interrupt_defer(0);
         if (st == MW_ERR_INTERRUPTED)
             st = stopped(&d, err);
     }
-    if (st == MW_OK && job->def->finish) { /* what the suite draws from all its units */
+    if (st == MW_OK && job->def->finish && job->shard_count == 0) { /* what the suite draws
+                                                                     from all its units */
         st = job->def->finish(job->cfg, &d.rep, err);
         if (st == MW_OK && job->path)
             st = mw_report_commit(&d.rep, err);

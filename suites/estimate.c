@@ -135,7 +135,7 @@ static mw_status ctx_for(const mw_engine_config *e, mw_dtype dt, mw_ctx **out, c
         snprintf(msg, n, "too many engines open");
         return MW_ERR_BACKEND;
     }
-    mw_ctx_opts co = {e->math, 0};
+    mw_ctx_opts co = {e->math, e->device};
     mw_status st = mw_ctx_open(e->backend, dt, &co, out, msg, n);
     if (st == MW_OK)
         ctxs[n_ctxs++] = (open_ctx){e->backend, dt, e->math, *out};
@@ -643,4 +643,39 @@ mw_status mw_budget_check(double seconds, int at_least, double bytes, double tim
                           mw_fmt_bytes(a, sizeof a, bytes), mw_fmt_bytes(b, sizeof b, avail),
                           shrink);
     return MW_OK;
+}
+
+/* ---- on many ranks ---- */
+
+static int cost_desc(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+double mw_estimate_makespan(const double *cost, long n, int ranks)
+{
+    if (n <= 0 || ranks < 1)
+        return 0.0;
+    double *c = malloc((size_t)n * sizeof *c);
+    const long r = ranks < n ? ranks : n; /* more ranks than units: the rest stay idle */
+    double *load = calloc((size_t)r, sizeof *load);
+    if (!c || !load) {
+        free(c), free(load);
+        return NAN;
+    }
+    for (long u = 0; u < n; u++)
+        c[u] = cost[u] > 0.0 && isfinite(cost[u]) ? cost[u] : 0.0;
+    qsort(c, (size_t)n, sizeof *c, cost_desc);
+    double end = 0.0;
+    for (long u = 0; u < n; u++) { /* to the rank free first (ties: the lowest) */
+        long k = 0;
+        for (long j = 1; j < r; j++)
+            if (load[j] < load[k])
+                k = j;
+        load[k] += c[u];
+        end = load[k] > end ? load[k] : end;
+    }
+    free(c), free(load);
+    return end;
 }

@@ -62,7 +62,7 @@ mw_status mw_engine_probe(const mw_engine_config *e, mw_dtype dtype, mw_engine_i
     if (pid == 0) { /* the child opens the engine, reports, and goes */
         memset(&out, 0, sizeof out);
         mw_ctx *ctx = NULL;
-        mw_ctx_opts o = {e->math, 0};
+        mw_ctx_opts o = {e->math, e->device};
         out.rc = mw_ctx_open(e->backend, dtype, &o, &ctx, out.msg, sizeof out.msg) != MW_OK;
         if (!out.rc && mw_ctx_info(ctx, &out.info) != MW_OK) {
             out.rc = 1;
@@ -401,7 +401,7 @@ mw_status mw_grad_case_run(const mw_grad_request *req, const mw_grad_case *c, mw
     mw_ctx *ctx = NULL;
     mw_net *net = NULL;
     mw_batch *batch = NULL;
-    mw_ctx_opts copts = {req->engine.math, 0};
+    mw_ctx_opts copts = {req->engine.math, req->engine.device};
     char msg[512];
     mw_status st = mw_ctx_open(req->engine.backend, dtype, &copts, &ctx, msg, sizeof msg);
     if (st != MW_OK)

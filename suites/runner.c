@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,37 +33,57 @@ static size_t row_bytes(const mw_unit_result *u)
     return u->n_rows ? u->n_rows * mw_report_table_record(u->table)->size : 0;
 }
 
-/* ---- records on a pipe: the unit's plain fields, then each run's arrays ---- */
+/* ---- records as bytes: the unit's plain fields, then each run's arrays ---- */
 
-/* 0 read, 1 end of file before anything, -1 error or a record cut short. */
-static int read_all(int fd, void *p, size_t n, int first)
+/* Where a record's bytes go, and where they come from: a pipe, or a buffer (MPI). */
+typedef struct sink {
+    int (*put)(void *arg, const void *p, size_t n); /* nonzero: failed */
+    void *arg;
+} sink;
+typedef struct source {
+    size_t (*get)(void *arg, void *p, size_t n);    /* bytes read: n, fewer at the end */
+    void *arg;
+} source;
+
+static int fd_put(void *arg, const void *p, size_t n)
 {
-    const size_t got = mw_read_upto(fd, p, n);
+    return mw_write_all(*(int *)arg, p, n);
+}
+
+static size_t fd_get(void *arg, void *p, size_t n)
+{
+    return mw_read_upto(*(int *)arg, p, n);
+}
+
+/* 0 read, 1 end of input before anything, -1 error or a record cut short. */
+static int read_all(const source *in, void *p, size_t n, int first)
+{
+    const size_t got = in->get(in->arg, p, n);
     return got == n ? 0 : got == 0 && first ? 1 : -1;
 }
 
-static int send_result(int fd, const mw_unit_result *u)
+static int put_result(const sink *out, const mw_unit_result *u)
 {
-    if (mw_write_all(fd, u, sizeof *u) ||
-        mw_write_all(fd, u->net.ref_steps, u->net.n_ref_steps * sizeof *u->net.ref_steps) ||
-        mw_write_all(fd, u->net.ref_epochs, u->net.n_ref_epochs * sizeof *u->net.ref_epochs) ||
-        mw_write_all(fd, u->rows, row_bytes(u)))
+    if (out->put(out->arg, u, sizeof *u) ||
+        out->put(out->arg, u->net.ref_steps, u->net.n_ref_steps * sizeof *u->net.ref_steps) ||
+        out->put(out->arg, u->net.ref_epochs, u->net.n_ref_epochs * sizeof *u->net.ref_epochs) ||
+        out->put(out->arg, u->rows, row_bytes(u)))
         return 1;
     for (size_t i = 0; i < u->n_runs; i++) {
         const mw_report_run *r = &u->runs[i];
-        if (mw_write_all(fd, r, sizeof *r) ||
-            mw_write_all(fd, r->steps, r->n_steps * sizeof *r->steps) ||
-            mw_write_all(fd, r->layer_rel_l2, r->n_steps * (size_t)r->n_layers * sizeof(double)) ||
-            mw_write_all(fd, r->epochs, r->n_epochs * sizeof *r->epochs))
+        if (out->put(out->arg, r, sizeof *r) ||
+            out->put(out->arg, r->steps, r->n_steps * sizeof *r->steps) ||
+            out->put(out->arg, r->layer_rel_l2, r->n_steps * (size_t)r->n_layers * sizeof(double)) ||
+            out->put(out->arg, r->epochs, r->n_epochs * sizeof *r->epochs))
             return 1;
     }
     return 0;
 }
 
-/* 0 a record, 1 the worker closed its pipe, -1 a broken record. */
-static int recv_result(int fd, mw_unit_result *u)
+/* 0 a record, 1 the input ended before one, -1 a broken record. */
+static int get_result(const source *in, mw_unit_result *u)
 {
-    int rc = read_all(fd, u, sizeof *u, 1);
+    int rc = read_all(in, u, sizeof *u, 1);
     if (rc != 0)
         return rc;
     size_t ns = u->net.n_ref_steps, ne = u->net.n_ref_epochs;
@@ -73,9 +94,9 @@ static int recv_result(int fd, mw_unit_result *u)
     u->rows = malloc(row_bytes(u) ? row_bytes(u) : 1);
     u->runs = NULL;
     if (!u->net.ref_steps || !u->net.ref_epochs || !u->rows ||
-        read_all(fd, u->net.ref_steps, ns * sizeof *u->net.ref_steps, 0) ||
-        read_all(fd, u->net.ref_epochs, ne * sizeof *u->net.ref_epochs, 0) ||
-        read_all(fd, u->rows, row_bytes(u), 0)) {
+        read_all(in, u->net.ref_steps, ns * sizeof *u->net.ref_steps, 0) ||
+        read_all(in, u->net.ref_epochs, ne * sizeof *u->net.ref_epochs, 0) ||
+        read_all(in, u->rows, row_bytes(u), 0)) {
         u->n_runs = 0;
         return -1;
     }
@@ -87,7 +108,7 @@ static int recv_result(int fd, mw_unit_result *u)
     }
     for (size_t i = 0; i < u->n_runs; i++) {
         mw_report_run *r = &runs[i];
-        if (read_all(fd, r, sizeof *r, 0)) {
+        if (read_all(in, r, sizeof *r, 0)) {
             memset(r, 0, sizeof *r);
             u->n_runs = i;
             return -1;
@@ -97,9 +118,9 @@ static int recv_result(int fd, mw_unit_result *u)
         r->layer_rel_l2 = malloc((nl ? nl : 1) * sizeof(double));
         r->epochs = malloc((r->n_epochs ? r->n_epochs : 1) * sizeof *r->epochs);
         if (!r->steps || !r->layer_rel_l2 || !r->epochs ||
-            read_all(fd, r->steps, r->n_steps * sizeof *r->steps, 0) ||
-            read_all(fd, r->layer_rel_l2, nl * sizeof(double), 0) ||
-            read_all(fd, r->epochs, r->n_epochs * sizeof *r->epochs, 0)) {
+            read_all(in, r->steps, r->n_steps * sizeof *r->steps, 0) ||
+            read_all(in, r->layer_rel_l2, nl * sizeof(double), 0) ||
+            read_all(in, r->epochs, r->n_epochs * sizeof *r->epochs, 0)) {
             u->n_runs = i + 1;
             return -1;
         }
@@ -107,11 +128,83 @@ static int recv_result(int fd, mw_unit_result *u)
     return 0;
 }
 
+static int send_result(int fd, const mw_unit_result *u)
+{
+    const sink out = {fd_put, &fd};
+    return put_result(&out, u);
+}
+
+static int recv_result(int fd, mw_unit_result *u)
+{
+    const source in = {fd_get, &fd};
+    return get_result(&in, u);
+}
+
+typedef struct buffer {
+    char *p;
+    size_t n, cap, at;
+} buffer;
+
+static int buf_put(void *arg, const void *p, size_t n)
+{
+    buffer *b = arg;
+    if (b->cap - b->n < n) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap - b->n < n) {
+            if (cap > SIZE_MAX / 2)
+                return 1;
+            cap *= 2;
+        }
+        char *q = realloc(b->p, cap);
+        if (!q)
+            return 1;
+        b->p = q, b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->n, p, n);
+    b->n += n;
+    return 0;
+}
+
+static size_t buf_get(void *arg, void *p, size_t n)
+{
+    buffer *b = arg;
+    const size_t k = b->n - b->at < n ? b->n - b->at : n;
+    if (k)
+        memcpy(p, b->p + b->at, k);
+    b->at += k;
+    return k;
+}
+
+mw_status mw_unit_result_pack(const mw_unit_result *u, void **bytes, size_t *n)
+{
+    buffer b = {0};
+    const sink out = {buf_put, &b};
+    if (put_result(&out, u)) {
+        free(b.p);
+        return MW_ERR_NOMEM;
+    }
+    *bytes = b.p, *n = b.n;
+    return MW_OK;
+}
+
+mw_status mw_unit_result_unpack(const void *bytes, size_t n, mw_unit_result *u)
+{
+    buffer b = {(char *)bytes, n, n, 0};
+    const source in = {buf_get, &b};
+    memset(u, 0, sizeof *u);
+    if (get_result(&in, u) != 0 || b.at != n) {
+        mw_unit_result_free(u);
+        return MW_ERR_FORMAT;
+    }
+    return MW_OK;
+}
+
 /* ---- running ---- */
 
 /* A unit that could not be computed, as the record of a failed network with its reason:
  * the caller keeps it and goes on with the other units. */
-static void failed_unit(mw_unit_result *u, long unit, const mw_err *why)
+void mw_unit_failed(mw_unit_result *u, long unit, const mw_err *why)
 {
     mw_unit_result_free(u);
     u->unit = unit;
@@ -160,7 +253,7 @@ static int compute_isolated(const mw_runner *r, long unit, forward_fn forward, v
     mw_err why = {MW_OK, ""};
     if (pipe(p) != 0) {
         mw_err_set(&why, MW_ERR_BACKEND, "cannot create a pipe: %s", strerror(errno));
-        failed_unit(&u, unit, &why);
+        mw_unit_failed(&u, unit, &why);
         int bad = forward(arg, &u);
         mw_unit_result_free(&u);
         return bad;
@@ -180,14 +273,14 @@ static int compute_isolated(const mw_runner *r, long unit, forward_fn forward, v
         setitimer(ITIMER_REAL, &t, NULL);
         mw_err err;
         if (r->compute(r->cfg, unit, emit_pipe, &p[1], &u, &err) != MW_OK)
-            failed_unit(&u, unit, &err);
+            mw_unit_failed(&u, unit, &err);
         _exit(send_result(p[1], &u) ? 3 : 0);
     }
     close(p[1]);
     if (pid < 0) {
         close(p[0]);
         mw_err_set(&why, MW_ERR_BACKEND, "cannot fork: %s", strerror(errno));
-        failed_unit(&u, unit, &why);
+        mw_unit_failed(&u, unit, &why);
         int bad = forward(arg, &u);
         mw_unit_result_free(&u);
         return bad;
@@ -223,7 +316,7 @@ static int compute_isolated(const mw_runner *r, long unit, forward_fn forward, v
         mw_err_set(&why, MW_ERR_BACKEND, "its process exited with status %d without a result",
                    WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
     memset(&u, 0, sizeof u);
-    failed_unit(&u, unit, &why);
+    mw_unit_failed(&u, unit, &why);
     bad = forward(arg, &u);
     mw_unit_result_free(&u);
     return bad;
@@ -274,7 +367,7 @@ static mw_status run_here(const mw_runner *r, mw_err *err)
             return interrupted(err);
         }
         if (st != MW_OK) /* as a worker would: the unit fails, the others go on */
-            failed_unit(&u, r->todo[i], &why);
+            mw_unit_failed(&u, r->todo[i], &why);
         st = r->done(r->done_arg, &u, err);
         mw_unit_result_free(&u);
         if (st != MW_OK)
@@ -298,7 +391,7 @@ static void worker(const mw_runner *r, int w, int fd)
         mw_unit_result u;
         memset(&u, 0, sizeof u);
         if (r->compute(r->cfg, r->todo[i], emit_pipe, &fd, &u, &err) != MW_OK)
-            failed_unit(&u, r->todo[i], &err); /* said through the record */
+            mw_unit_failed(&u, r->todo[i], &err); /* said through the record */
         int bad = send_result(fd, &u);
         mw_unit_result_free(&u);
         if (bad)

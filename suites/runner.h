@@ -27,6 +27,15 @@ typedef struct mw_unit_result {
 
 void mw_unit_result_free(mw_unit_result *u);
 
+/* A result as bytes for another process of this program (an MPI rank), and back: the
+ * bytes are malloc'd (free them); MW_ERR_FORMAT for bytes that are not one whole result. */
+mw_status mw_unit_result_pack(const mw_unit_result *u, void **bytes, size_t *n);
+mw_status mw_unit_result_unpack(const void *bytes, size_t n, mw_unit_result *u);
+
+/* u (freed first) as the record of a unit that could not be computed: a failed network
+ * saying why. The suite goes on with the other units. */
+void mw_unit_failed(mw_unit_result *u, long unit, const mw_err *why);
+
 /* A unit's way to hand over its progress (a partial result) while it runs; nonzero
  * when the receiving end is gone. */
 typedef int (*mw_unit_emit_fn)(void *emit_arg, const mw_unit_result *partial);
@@ -48,6 +57,8 @@ typedef struct mw_runner {
     const long *todo;  /* the units to compute */
     size_t n_todo;
     int jobs;          /* worker processes; 1 computes in this process */
+    const double *cost; /* each unit's estimated cost (by unit index; NULL: unknown): the
+                           MPI runner hands out the costliest first */
 } mw_runner;
 
 /* Run every unit of todo. MW_OK when every unit was handed to done; a failure with a

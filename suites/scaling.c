@@ -315,7 +315,7 @@ static mw_status scaling_unit(const mw_suite_config *c, long unit, int timing,
         mw_batch *b = NULL;
         mw_tensor g = {0};
         char why[320] = "";
-        mw_ctx_opts co = {c->engine.math, 0};
+        mw_ctx_opts co = {c->engine.math, c->engine.device};
         mw_status st = mw_ctx_open(c->engine.backend, c->grid.dtypes[t], &co, &ctx, why, sizeof why);
         if (st == MW_OK && (mw_net_new(ctx, s, &nn) != MW_OK || mw_batch_new(ctx, nn, x, y, &b) != MW_OK ||
                             mw_tensor_alloc(ctx, mw_net_layout(nn)->total, &g) != MW_OK)) {

@@ -26,7 +26,7 @@ mw_status mw_trainee_init(mw_trainee *t, const mw_engine_config *e, const mw_spe
                           const double *theta0, const double *x, const int *y,
                           const mw_train_config *tc, mw_err *err)
 {
-    mw_ctx_opts o = {e->math, 0};
+    mw_ctx_opts o = {e->math, e->device};
     char msg[512];
     mw_status st = mw_ctx_open(e->backend, t->dtype, &o, &t->ctx, msg, sizeof msg);
     if (st != MW_OK)

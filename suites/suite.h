@@ -188,6 +188,10 @@ void mw_estimate_release(mw_estimate *e);
  * memory it quietly keeps none: the costs only weigh the progress bar). */
 void mw_estimate_unit_cost(mw_estimate *e, long n_units, long u, double cost);
 
+/* The wall time of units of these costs on `ranks` processes, each taking the costliest
+ * unit left as soon as it is free (the MPI runner's order): the latest finish. */
+double mw_estimate_makespan(const double *cost, long n, int ranks);
+
 /* The cost of unit u: seconds on this machine and peak bytes held. */
 typedef mw_status (*mw_unit_cost_fn)(const mw_suite_config *c, long u, double *seconds,
                                      double *bytes, mw_err *err);
@@ -272,6 +276,12 @@ long mw_suite_runs_per_unit(const mw_suite_def *def, const mw_suite_config *c);
 mw_status mw_suite_config_json(const mw_suite_def *def, const mw_suite_config *c, char *buf,
                                size_t n, mw_err *err);
 
+/* The configuration a report's config JSON text describes (mw_suite_config_json's), read
+ * back exactly: written again it gives the same text, or MW_ERR_FORMAT. The suite's prepare
+ * has not run on it (no data loaded). */
+mw_status mw_suite_config_from_json(const mw_suite_def *def, const char *text,
+                                    mw_suite_config *c, mw_err *err);
+
 /* ---- running ---- */
 
 typedef struct mw_suite_job {
@@ -288,7 +298,30 @@ typedef struct mw_suite_job {
      * before any unit runs: todo of the total units are still to do. NULL: nothing. */
     void (*started)(void *arg, long todo, long total);
     void *started_arg;
+    /* --shard I/N (shard_count 0: the whole grid): the units u with u mod N = I - 1, into a
+     * report that says so; the suite's finish is left to mwverify report merge */
+    int shard_index, shard_count;
+    /* the units' runner: NULL, processes forked here (mw_runner_run); else another (MPI) */
+    mw_status (*run_units)(const mw_runner *r, mw_err *err);
 } mw_suite_job;
+
+/* Is unit u in the report, done: its network and every one of its runs, none of them
+ * still running? */
+int mw_suite_unit_done(const mw_suite_def *def, const mw_suite_config *c, const mw_report *r,
+                       long u);
+
+/* Shard reports (each of a suite run with --shard I/N, complete) into one report at out,
+ * the whole grid's, as one process would have written it (the same numbers: the units are
+ * independent of each other), the suite's finish drawn on it. Refused, with one line,
+ * unless every input is a complete shard of one configuration, each shard given once, none
+ * missing. cfg gets the configuration, rep the report (free it), *failures the checks it
+ * fails (exit 1). */
+mw_status mw_suite_merge(const char *out, int force, const char *const *in, int n_in,
+                         const mw_suite_def **def, mw_suite_config *cfg, mw_report *rep,
+                         size_t *failures, mw_err *err);
+
+/* Is unit u one of shard index/count's (count 0: every unit is)? */
+int mw_shard_has(int index, int count, long u);
 
 /* Run a suite into its report. MW_OK when the report is complete (checks may still have
  * failed: *failures counts them); MW_ERR_ARG for bad usage (a resume of a report written

@@ -36,6 +36,7 @@ typedef struct mw_engine_config {
     mw_math_mode math;       /* a GPU's float32 matrix products: strict or TF32 */
     char layer_plugin[4096]; /* --layer-plugin PATH.so[:NAME]: networks of its layer ("": none) */
     char layer_cmd[4096];    /* --layer-cmd COMMAND: of the layer it serves (layer-protocol.md) */
+    int device;              /* the GPU's ordinal (not configuration: where, not what) */
 } mw_engine_config;
 extern const mw_record mw_engine_config_record;
 

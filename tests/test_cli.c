@@ -2,6 +2,7 @@
  * that name the option and the value, help that names only what is accepted, version,
  * the JSON of every command, reports and their readers, kills and resumes. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pty.h>
 #include <spawn.h>
@@ -1899,6 +1900,211 @@ START_TEST(report_export_tidy)
 }
 END_TEST
 
+/* ---- beyond one machine: shards and MPI ranks (docs/cluster.md) ---- */
+
+static const char *const cluster_grid[] = {"--arch", "mlp", "--depth", "1,2,4", "--f-act",
+                                           "relu,tanh", "--proj-repeats", "2", "--quiet", NULL};
+
+/* args: "suite", "gradcheck", the grid, then extra (NULL-ended), into buf. */
+static const char **cluster_args(const char **buf, const char *const *extra)
+{
+    int n = 0;
+    buf[n++] = "suite", buf[n++] = "gradcheck";
+    for (int i = 0; cluster_grid[i]; i++)
+        buf[n++] = cluster_grid[i];
+    for (int i = 0; extra[i]; i++)
+        buf[n++] = extra[i];
+    buf[n] = NULL;
+    return buf;
+}
+
+/* Three shards run as a job array runs them, merged by `report merge`, are the one-process
+ * report (`report diff` says so, exit 0); a shard is not (exit 1, the difference said);
+ * what cannot be merged is one line and exit 2. */
+START_TEST(shards_merge_and_diff_commands)
+{
+    suite_tmpdir();
+    char whole[300], sh[3][300], merged[300], i_of_n[3][8];
+    const char *args[40];
+    snprintf(whole, sizeof whole, "%s/whole.h5", suite_dir);
+    snprintf(merged, sizeof merged, "%s/merged.h5", suite_dir);
+    run_result r = run(cluster_args(args, (const char *[]){"--jobs", "1", "--out", whole, NULL}));
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    run_free(&r);
+    for (int i = 0; i < 3; i++) {
+        snprintf(sh[i], sizeof sh[i], "%s/shard%d.h5", suite_dir, i + 1);
+        snprintf(i_of_n[i], sizeof i_of_n[i], "%d/3", i + 1);
+        r = run(cluster_args(args, (const char *[]){"--shard", i_of_n[i], "--out", sh[i], NULL}));
+        ck_assert_msg(r.code == 0, "shard %s: %s", i_of_n[i], r.err);
+        run_free(&r);
+    }
+    r = run((const char *[]){"report", "merge", merged, sh[0], sh[1], NULL});
+    ck_assert_msg(r.code == 2 && strstr(r.err, "shard 3/3 is missing") && count_lines(r.err) == 1,
+                  "%s", r.err);
+    run_free(&r);
+    r = run((const char *[]){"report", "merge", merged, sh[2], sh[0], sh[1], NULL});
+    ck_assert_msg(r.code == 0 && strstr(r.out, "3 shards merged: 18 networks"), "%s%s", r.out,
+                  r.err);
+    run_free(&r);
+    r = run((const char *[]){"report", "merge", merged, sh[0], sh[1], sh[2], NULL});
+    ck_assert_msg(r.code == 2 && strstr(r.err, "--force") && count_lines(r.err) == 1, "%s", r.err);
+    run_free(&r);
+    r = run((const char *[]){"report", "diff", whole, merged, NULL});
+    ck_assert_msg(r.code == 0 && strstr(r.out, "the same: 18 networks"), "%s%s", r.out, r.err);
+    run_free(&r);
+    r = run((const char *[]){"report", "diff", whole, sh[1], NULL});
+    ck_assert_msg(r.code == 1 && strstr(r.out, "different:"), "%s%s", r.out, r.err);
+    run_free(&r);
+    r = run(cluster_args(args, (const char *[]){"--shard", "4/3", NULL}));
+    ck_assert_msg(r.code == 2 && strstr(r.err, "--shard 4/3") && count_lines(r.err) == 1, "%s",
+                  r.err);
+    run_free(&r);
+    suite_rmdir();
+}
+END_TEST
+
+#ifdef MW_TEST_MPIEXEC
+/* mpirun's arguments: -n N (oversubscribed: more ranks than this machine's cores) and
+ * mwverify; as root, Open MPI's documented switches. */
+static const char **mpi_args(const char **buf, const char *n, const char *const *args)
+{
+    int k = 0;
+    if (geteuid() == 0) {
+        setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+        setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    }
+    buf[k++] = "-n", buf[k++] = n, buf[k++] = "--oversubscribe", buf[k++] = MW_BINARY;
+    for (; *args; args++)
+        buf[k++] = *args;
+    buf[k] = NULL;
+    return buf;
+}
+
+/* The rank `rank` among the processes mpirun (pid) started. */
+static pid_t rank_pid(pid_t mpirun, int rank)
+{
+    char want[48], path[64], buf[8192];
+    snprintf(want, sizeof want, "OMPI_COMM_WORLD_RANK=%d", rank);
+    for (pid_t p = 2; p < 4194304; p++) {
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)p);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        int ppid = -1;
+        const int got = fscanf(f, "%*d (%*[^)]) %*c %d", &ppid);
+        fclose(f);
+        if (got != 1 || ppid != mpirun)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/environ", (int)p);
+        if (!(f = fopen(path, "r")))
+            continue;
+        const size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
+            buf[n] = '\0';
+            if (strcmp(buf + i, want) == 0)
+                return p;
+        }
+    }
+    return -1;
+}
+#endif
+
+/* `mpirun -n 3 mwverify suite ...` writes the one-process report, number for number; a
+ * rank killed mid-run ends the job (exit status not 0) with a report of whole networks,
+ * which `--resume` under mpirun finishes to the same numbers. Without MPI in the build,
+ * a launch by mpirun is one line and exit 2. */
+START_TEST(mpi_ranks_are_one_process)
+{
+    suite_tmpdir();
+    char whole[300], ranks[300];
+    const char *args[40], *margs[48];
+    snprintf(whole, sizeof whole, "%s/whole.h5", suite_dir);
+    snprintf(ranks, sizeof ranks, "%s/ranks.h5", suite_dir);
+#ifndef MW_TEST_MPIEXEC
+    setenv("OMPI_COMM_WORLD_SIZE", "3", 1);
+    setenv("OMPI_COMM_WORLD_RANK", "0", 1);
+    run_result r = run(cluster_args(args, (const char *[]){"--out", ranks, NULL}));
+    unsetenv("OMPI_COMM_WORLD_SIZE"), unsetenv("OMPI_COMM_WORLD_RANK");
+    ck_assert_msg(r.code == 2 && strstr(r.err, "built without MPI") &&
+                  strstr(r.err, "libopenmpi-dev") && count_lines(r.err) == 1, "%s", r.err);
+    ck_assert(access(ranks, F_OK) != 0); /* nothing written */
+    run_free(&r);
+#else
+    run_result r = run(cluster_args(args, (const char *[]){"--jobs", "1", "--out", whole, NULL}));
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    run_free(&r);
+    r = tu_run(MW_TEST_MPIEXEC, mpi_args(margs, "3", cluster_args(args, (const char *[]){
+                                                          "--out", ranks, NULL})));
+    ck_assert_msg(r.code == 0, "mpirun: %d: %s", r.code, r.err);
+    run_free(&r);
+    r = run((const char *[]){"report", "diff", whole, ranks, NULL});
+    ck_assert_msg(r.code == 0, "%s%s", r.out, r.err);
+    run_free(&r);
+    /* what ranks do not do is refused by rank 0, once */
+    r = tu_run(MW_TEST_MPIEXEC, mpi_args(margs, "2", cluster_args(args, (const char *[]){
+                                                          "--jobs", "2", "--dry-run", NULL})));
+    ck_assert_msg(r.code == 2 && strstr(r.err, "--jobs under mpirun"), "%d: %s", r.code, r.err);
+    char *second = strstr(r.err, "--jobs under mpirun");
+    ck_assert(!strstr(second + 1, "--jobs under mpirun"));
+    run_free(&r);
+    r = tu_run(MW_TEST_MPIEXEC, mpi_args(margs, "2", cluster_args(args, (const char *[]){
+                                                          "--dry-run", NULL})));
+    ck_assert_msg(r.code == 0 && strstr(r.out, "on 2 ranks"), "%s%s", r.out, r.err);
+    run_free(&r);
+
+    /* rank 1 killed once the first network is in */
+    char killed[300];
+    snprintf(killed, sizeof killed, "%s/killed.h5", suite_dir);
+    mpi_args(margs, "3", cluster_args(args, (const char *[]){"--out", killed, NULL}));
+    char *argv[48];
+    int argc = 0;
+    argv[argc++] = (char *)MW_TEST_MPIEXEC;
+    for (int i = 0; margs[i]; i++)
+        argv[argc++] = (char *)margs[i];
+    argv[argc] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    ck_assert(posix_spawn(&pid, MW_TEST_MPIEXEC, &fa, NULL, argv, environ) == 0);
+    posix_spawn_file_actions_destroy(&fa);
+    mw_err err;
+    size_t before = 0;
+    for (int spin = 0; spin < 6000 && before == 0; spin++) {
+        mw_report rep;
+        if (mw_report_load(&rep, killed, &err) == MW_OK) {
+            before = rep.n_networks;
+            mw_report_free(&rep);
+        }
+        if (before == 0)
+            usleep(5000);
+    }
+    const pid_t one = rank_pid(pid, 1);
+    ck_assert_msg(one > 0, "rank 1 of mpirun %d not found", (int)pid);
+    kill(one, SIGKILL);
+    int status;
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 0), "mpirun ended well after a "
+                  "rank was killed");
+    mw_report rep;
+    ck_assert_msg(mw_report_load(&rep, killed, &err) == MW_OK, "%s", err.msg);
+    ck_assert_msg(rep.n_networks >= 1 && rep.n_networks < 18, "the kill came after %zu of 18 "
+                  "networks", rep.n_networks);
+    ck_assert_uint_eq(rep.n_runs, rep.n_networks * 12); /* whole networks only */
+    mw_report_free(&rep);
+    r = tu_run(MW_TEST_MPIEXEC, mpi_args(margs, "3", cluster_args(args, (const char *[]){
+                                                          "--out", killed, "--resume", NULL})));
+    ck_assert_msg(r.code == 0, "resume: %s", r.err);
+    run_free(&r);
+    r = run((const char *[]){"report", "diff", whole, killed, NULL});
+    ck_assert_msg(r.code == 0, "%s%s", r.out, r.err);
+    run_free(&r);
+#endif
+    suite_rmdir();
+}
+END_TEST
+
 int main(void)
 {
     const struct {
@@ -1921,6 +2127,7 @@ int main(void)
         {"verdicts", {gradcheck_names_failures, stability_gates_trip_and_pass, junit_output,
                       diagnosis_classifies, stability_diagnosed_at_the_end}},
         {"estimates", {over_budget_is_refused_before_work, grad_estimate_and_dry_run}},
+        {"cluster", {shards_merge_and_diff_commands, mpi_ranks_are_one_process}},
     };
     Suite *s = suite_create("cli");
     /* every option of every command, in two halves that CTest runs side by side (each

@@ -414,7 +414,7 @@ START_TEST(runner_keeps_failed_units)
     for (int jobs = 1; jobs <= 2; jobs++) {
         collected c;
         memset(&c, 0, sizeof c);
-        mw_runner r = {NULL, flaky_unit, collect, &c, todo, 6, jobs};
+        mw_runner r = {NULL, flaky_unit, collect, &c, todo, 6, jobs, NULL};
         mw_err err;
         ck_assert_msg(mw_runner_run(&r, &err) == MW_OK, "jobs %d: %s", jobs, err.msg);
         for (int u = 0; u < 6; u++) {
@@ -914,6 +914,297 @@ START_TEST(layer_check_baseline)
 }
 END_TEST
 
+/* ---- shards, merges, comparisons, ranks ---- */
+
+static char shard_dir[200];
+
+static void shard_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(shard_dir, sizeof shard_dir, "%s/mw-test-shards-XXXXXX", base && *base ? base : "/tmp");
+    ck_assert(mkdtemp(shard_dir) != NULL);
+}
+
+static void shard_rmdir(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", shard_dir);
+    ck_assert(system(cmd) == 0);
+}
+
+static const char *in_dir(char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "%s/%s", shard_dir, name);
+    return buf;
+}
+
+/* Run suite into path, shard index/count (count 0: the whole grid), with jobs processes. */
+static mw_status run_to(const char *suite, mw_suite_config *c, const char *path, int index,
+                        int count, int resume, mw_err *err)
+{
+    const mw_suite_def *def = mw_suite_find(suite);
+    mw_estimate est;
+    mw_report r;
+    size_t failures;
+    ck_assert_msg(mw_suite_prepare(def, c, 1, &est, err) == MW_OK, "%s", err->msg);
+    mw_suite_job job = {.def = def, .cfg = c, .path = path, .jobs = 1, .command_line = "test",
+                        .unit_cost = est.unit_cost, .shard_index = index, .shard_count = count,
+                        .resume = resume, .force = !resume};
+    mw_status st = mw_suite_run(&job, &r, &failures, err);
+    if (st == MW_OK)
+        mw_report_free(&r);
+    mw_report_release_path(path); /* this process writes many */
+    mw_estimate_release(&est);
+    if (def->release)
+        def->release(c);
+    return st;
+}
+
+static mw_status merge_to(const char *out, const char *const *in, int n, mw_report *rep,
+                          mw_err *err)
+{
+    const mw_suite_def *def;
+    mw_suite_config *cfg = calloc(1, sizeof *cfg);
+    size_t failures;
+    ck_assert(cfg != NULL);
+    mw_status st = mw_suite_merge(out, 1, in, n, &def, cfg, rep, &failures, err);
+    mw_report_release_path(out);
+    free(cfg);
+    return st;
+}
+
+/* Three shards of the gradcheck grid, merged, are the whole grid's report number for
+ * number; each shard holds its networks (u mod 3) and no other; so do two of the memory
+ * suite's, whose fits the merge draws from every network, as one process does. */
+START_TEST(shards_merge_to_the_whole)
+{
+    shard_tmpdir();
+    char whole[300], merged[300], sp[3][300];
+    mw_err err;
+    mw_report a, m;
+    mw_suite_config c = small_grid();
+    c.check.proj_repeats = 2;
+    ck_assert_msg(run_to("gradcheck", &c, in_dir(whole, 300, "whole.h5"), 0, 0, 0, &err) == MW_OK,
+                  "%s", err.msg);
+    const char *in[3];
+    for (int i = 0; i < 3; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "s%d.h5", i + 1);
+        in[i] = in_dir(sp[i], 300, name);
+        ck_assert_msg(run_to("gradcheck", &c, sp[i], i + 1, 3, 0, &err) == MW_OK, "%s", err.msg);
+        mw_report r;
+        ck_assert(mw_report_load(&r, sp[i], &err) == MW_OK);
+        ck_assert(r.meta.shard_index == i + 1 && r.meta.shard_count == 3 && r.meta.units_total == 4);
+        ck_assert_uint_eq(r.n_networks, i == 0 ? 2 : 1); /* units 0, 3 | 1 | 2 */
+        for (size_t k = 0; k < r.n_networks; k++)
+            ck_assert_int_eq(r.networks[k].index % 3, i);
+        mw_report_free(&r);
+    }
+    ck_assert_msg(merge_to(in_dir(merged, 300, "m.h5"), in, 3, &m, &err) == MW_OK, "%s", err.msg);
+    mw_report_free(&m);
+    ck_assert(mw_report_load(&a, whole, &err) == MW_OK && mw_report_load(&m, merged, &err) == MW_OK);
+    char why[640];
+    ck_assert_msg(!mw_report_diff(&a, &m, why, sizeof why), "%s", why);
+    ck_assert(m.meta.shard_count == 0);
+    mw_report_free(&a);
+    mw_report_free(&m);
+
+    /* a suite with a finish: memory's fits drawn on the merged report */
+    mw_suite_config mc = configured("memory", "quick");
+    const int d[3] = {2, 4, 6};
+    memcpy(mc.grid.depths, d, sizeof d), mc.grid.n_depths = 3;
+    mc.grid.n_archs = 1;
+    ck_assert_msg(run_to("memory", &mc, in_dir(whole, 300, "mw.h5"), 0, 0, 0, &err) == MW_OK,
+                  "%s", err.msg);
+    ck_assert(run_to("memory", &mc, in_dir(sp[0], 300, "m1.h5"), 1, 2, 0, &err) == MW_OK);
+    ck_assert(run_to("memory", &mc, in_dir(sp[1], 300, "m2.h5"), 2, 2, 0, &err) == MW_OK);
+    mw_report s1;
+    ck_assert(mw_report_load(&s1, sp[0], &err) == MW_OK);
+    ck_assert_uint_eq(s1.tables[MW_TABLE_FITS].n, 0); /* a shard draws no fits */
+    mw_report_free(&s1);
+    ck_assert_msg(merge_to(in_dir(merged, 300, "mm.h5"), in, 2, &m, &err) == MW_OK, "%s", err.msg);
+    ck_assert(m.tables[MW_TABLE_FITS].n > 0);
+    mw_report_free(&m);
+    ck_assert(mw_report_load(&a, whole, &err) == MW_OK && mw_report_load(&m, merged, &err) == MW_OK);
+    ck_assert_msg(!mw_report_diff(&a, &m, why, sizeof why), "%s", why);
+    mw_report_free(&a);
+    mw_report_free(&m);
+    shard_rmdir();
+}
+END_TEST
+
+/* What is not the shards of one run is refused with one line naming the file: a shard
+ * missing or given twice, another configuration, a shard cut short (until --resume
+ * finishes it: then it merges), a report of the whole grid, the output among the inputs;
+ * a resume of a shard as another shard is refused too. */
+START_TEST(merge_refuses_what_is_not_one_run)
+{
+    shard_tmpdir();
+    char sp[3][300], other[300], whole[300], out[300], cut[300];
+    mw_err err;
+    mw_report m;
+    mw_suite_config c = small_grid();
+    c.check.proj_repeats = 1;
+    const char *in[3];
+    for (int i = 0; i < 3; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "s%d.h5", i + 1);
+        in[i] = in_dir(sp[i], 300, name);
+        ck_assert(run_to("gradcheck", &c, sp[i], i + 1, 3, 0, &err) == MW_OK);
+    }
+    in_dir(out, 300, "out.h5");
+    ck_assert(merge_to(out, in, 2, &m, &err) == MW_ERR_ARG);
+    ck_assert_msg(strstr(err.msg, "shard 3/3 is missing") && !strchr(err.msg, '\n'), "%s", err.msg);
+    const char *twice[] = {in[0], in[1], in[1]};
+    ck_assert(merge_to(out, twice, 3, &m, &err) == MW_ERR_ARG);
+    ck_assert_msg(strstr(err.msg, "both shard 2/3"), "%s", err.msg);
+    mw_suite_config c2 = c;
+    c2.grid.seeds[0] = 7;
+    ck_assert(run_to("gradcheck", &c2, in_dir(other, 300, "o3.h5"), 3, 3, 0, &err) == MW_OK);
+    const char *mixed[] = {in[0], in[1], other};
+    ck_assert(merge_to(out, mixed, 3, &m, &err) == MW_ERR_ARG);
+    ck_assert_msg(strstr(err.msg, "another configuration") && strstr(err.msg, other), "%s",
+                  err.msg);
+    ck_assert(run_to("gradcheck", &c, in_dir(whole, 300, "whole.h5"), 0, 0, 0, &err) == MW_OK);
+    const char *with_whole[] = {in[0], in[1], whole};
+    ck_assert(merge_to(out, with_whole, 3, &m, &err) == MW_ERR_ARG);
+    ck_assert_msg(strstr(err.msg, "not a shard's report"), "%s", err.msg);
+    ck_assert(merge_to(in[2], in, 3, &m, &err) == MW_ERR_ARG);
+    ck_assert_msg(strstr(err.msg, "cannot be one of the shards"), "%s", err.msg);
+
+    /* shard 1 cut short: its last network and that network's runs gone, as a kill leaves it */
+    mw_report r;
+    ck_assert(mw_report_load(&r, in[0], &err) == MW_OK);
+    const long gone = r.networks[r.n_networks - 1].index;
+    mw_network_free(&r.networks[--r.n_networks]);
+    size_t kept = 0;
+    for (size_t k = 0; k < r.n_runs; k++)
+        if (r.runs[k].network != gone)
+            r.runs[kept++] = r.runs[k];
+        else
+            mw_run_free(&r.runs[k]);
+    r.n_runs = kept;
+    snprintf(r.path, sizeof r.path, "%s", in_dir(cut, 300, "cut1.h5"));
+    ck_assert_msg(mw_report_commit(&r, &err) == MW_OK, "%s", err.msg);
+    mw_report_release_path(cut);
+    mw_report_free(&r);
+    const char *with_cut[] = {cut, in[1], in[2]};
+    ck_assert(merge_to(out, with_cut, 3, &m, &err) == MW_ERR_ARG);
+    ck_assert_msg(strstr(err.msg, "not finished") && strstr(err.msg, "--resume") &&
+                  strstr(err.msg, cut), "%s", err.msg);
+    /* resumed as another shard: refused; as itself: finished, and then it merges */
+    ck_assert(run_to("gradcheck", &c, cut, 2, 3, 1, &err) == MW_ERR_ARG);
+    ck_assert_msg(strstr(err.msg, "shard 1/3"), "%s", err.msg);
+    ck_assert_msg(run_to("gradcheck", &c, cut, 1, 3, 1, &err) == MW_OK, "%s", err.msg);
+    ck_assert_msg(merge_to(out, with_cut, 3, &m, &err) == MW_OK, "%s", err.msg);
+    mw_report_free(&m);
+    mw_report a, b;
+    char why[640];
+    ck_assert(mw_report_load(&a, whole, &err) == MW_OK && mw_report_load(&b, out, &err) == MW_OK);
+    ck_assert_msg(!mw_report_diff(&a, &b, why, sizeof why), "%s", why);
+    mw_report_free(&a);
+    mw_report_free(&b);
+    shard_rmdir();
+}
+END_TEST
+
+/* The comparison finds one bit changed anywhere it looks, and ignores measured times. */
+START_TEST(report_diff_sees_one_bit)
+{
+    mw_suite_config c = small_grid();
+    c.check.proj_repeats = 1;
+    size_t failed;
+    mw_report a = run_grid(&c, 1, &failed), b = run_grid(&c, 1, &failed);
+    char why[640];
+    ck_assert_msg(!mw_report_diff(&a, &b, why, sizeof why), "%s", why);
+    mw_report_step *st = &b.runs[5].steps[0];
+    st->seconds *= 3.0; /* a time: not a result */
+    b.networks[1].oracle.seconds += 1.0;
+    ck_assert_msg(!mw_report_diff(&a, &b, why, sizeof why), "%s", why);
+    uint64_t bits;
+    memcpy(&bits, &st->vs.rel_l2, sizeof bits);
+    bits ^= 1;
+    memcpy(&st->vs.rel_l2, &bits, sizeof bits);
+    ck_assert(mw_report_diff(&a, &b, why, sizeof why));
+    ck_assert_msg(strstr(why, "run 5") && strstr(why, "rel_l2"), "%s", why);
+    bits ^= 1;
+    memcpy(&st->vs.rel_l2, &bits, sizeof bits);
+    b.networks[2].oracle.certified_bits = nextafter(b.networks[2].oracle.certified_bits, 0.0);
+    ck_assert(mw_report_diff(&a, &b, why, sizeof why) && strstr(why, "network 2"));
+    b.networks[2].oracle.certified_bits = a.networks[2].oracle.certified_bits;
+    snprintf(b.meta.host, sizeof b.meta.host, "elsewhere"); /* where: not a result */
+    ck_assert(!mw_report_diff(&a, &b, why, sizeof why));
+    b.meta.config_json[10] ^= 1;
+    ck_assert(mw_report_diff(&a, &b, why, sizeof why) && strstr(why, "config"));
+    mw_report_free(&a);
+    mw_report_free(&b);
+}
+END_TEST
+
+/* Every preset of every suite, and a configuration far from them (a seed above 2^53, a
+ * list changed, a bool flipped), read back from its JSON is the same configuration: the
+ * same text written again, and the same units. */
+START_TEST(config_json_reads_back)
+{
+    mw_err err;
+    char text[8192], again[8192];
+    for (int i = 0; mw_suites[i]; i++) {
+        const mw_suite_def *def = mw_suites[i];
+        for (const mw_preset *p = def->presets; p->name; p++) {
+            mw_suite_config c, back;
+            mw_suite_configure(def, p, &c);
+            int grid = 0;
+            for (const mw_optgroup *const *gr = def->groups; *gr; gr++)
+                grid |= *gr == &mw_grid_group;
+            if (grid && p == def->presets) { /* far from any preset */
+                c.grid.suite_seed = (1ull << 60) + 12345;
+                c.grid.seeds[0] = 99;
+                c.methods.want[MW_FORWARD] = !c.methods.want[MW_FORWARD];
+            }
+            ck_assert_msg(mw_suite_config_json(def, &c, text, sizeof text, &err) == MW_OK, "%s",
+                          err.msg);
+            ck_assert_msg(mw_suite_config_from_json(def, text, &back, &err) == MW_OK, "%s %s: %s "
+                          "(%s)", def->name, p->name, err.msg, text);
+            ck_assert(mw_suite_config_json(def, &back, again, sizeof again, &err) == MW_OK);
+            ck_assert_str_eq(again, text);
+            ck_assert(back.grid.suite_seed == c.grid.suite_seed);
+            ck_assert_int_eq(mw_suite_n_units(def, &back), mw_suite_n_units(def, &c));
+        }
+    }
+    /* text that is not one of its configurations is refused */
+    const mw_suite_def *g = mw_suite_find("gradcheck");
+    mw_suite_config c;
+    ck_assert(mw_suite_config_from_json(g, "{\"suite\": \"gradcheck\"", &c, &err) == MW_ERR_FORMAT);
+    ck_assert(mw_suite_config_from_json(g, "{\"suite\": \"memory\", \"preset\": \"quick\"}", &c,
+                                        &err) == MW_ERR_FORMAT);
+    mw_suite_configure(g, &g->presets[0], &c);
+    ck_assert(mw_suite_config_json(g, &c, text, sizeof text, &err) == MW_OK);
+    char *depths = strstr(text, "\"depths\": [1");
+    ck_assert(depths != NULL);
+    depths[11] = '\0'; /* a depth that is not a number */
+    char *bad = malloc(strlen(text) + strlen(depths + 12) + 8);
+    ck_assert(bad != NULL);
+    strcat(strcat(strcpy(bad, text), "\"one\""), depths + 12);
+    ck_assert(mw_suite_config_from_json(g, bad, &c, &err) == MW_ERR_FORMAT);
+    free(bad);
+    ck_assert_msg(strstr(err.msg, "depths"), "%s", err.msg);
+}
+END_TEST
+
+/* The estimate on R ranks is the costliest-first schedule's finish: one rank sums, more
+ * ranks than units wait for the longest, and a worked case. */
+START_TEST(makespan_on_ranks)
+{
+    const double cost[5] = {3, 5, 3, 4, 3};
+    ck_assert(mw_estimate_makespan(cost, 5, 1) == 18.0);
+    ck_assert(mw_estimate_makespan(cost, 5, 8) == 5.0);
+    /* 5 | 4; 3 to the second (7); 3 to the first (8); 3 to the second (10) */
+    ck_assert(mw_estimate_makespan(cost, 5, 2) == 10.0);
+    ck_assert(mw_estimate_makespan(cost, 5, 3) == 7.0); /* 5 | 4 | 3; 3 to the third (6); 3 to
+                                                          the second (7) */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("suites");
@@ -951,6 +1242,14 @@ int main(void)
     tcase_add_test(tc, layer_check_passes_real_layers);
     tcase_add_test(tc, layer_check_catches_every_fault);
     tcase_add_test(tc, layer_check_baseline);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("shards");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, shards_merge_to_the_whole);
+    tcase_add_test(tc, merge_refuses_what_is_not_one_run);
+    tcase_add_test(tc, report_diff_sees_one_bit);
+    tcase_add_test(tc, config_json_reads_back);
+    tcase_add_test(tc, makespan_on_ranks);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -1432,6 +1432,7 @@ mw_status cuda_info(mw_ctx *ctx, mw_engine_info *out)
     // A longer name is cut to the report's field (GPU names are far shorter).
     snprintf(out->device, sizeof out->device, "%.*s", (int)sizeof out->device - 1, info.name);
     out->cc_major = info.cc_major, out->cc_minor = info.cc_minor;
+    out->devices = info.devices;
     out->driver_version = info.driver_version, out->runtime_version = info.runtime_version;
     size_t fr = 0, tot = 0;
     CU(ctx, cudaMemGetInfo(&fr, &tot));
