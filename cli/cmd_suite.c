@@ -351,9 +351,9 @@ static void say_ranks(const suite_cmd *sc, const mw_estimate *e, int ranks, FILE
         return;
     }
     const double t = mw_estimate_makespan(e->unit_cost, e->units, ranks);
-    fprintf(f, "%s: on %d rank%s, one network at a time each: about %s of this machine's CPU "
-            "time (one rank: %s; speed-up %.1f, efficiency %.0f%%; the costliest network alone "
-            "takes %s)\n", sc->cmd, ranks, ranks == 1 ? "" : "s",
+    fprintf(f, "%s: on %d rank%s, one network at a time each, each as fast as one process "
+            "here: about %s (one rank: %s; speed-up %.1f, efficiency %.0f%%; the costliest "
+            "network alone takes %s)\n", sc->cmd, ranks, ranks == 1 ? "" : "s",
             mw_fmt_seconds(when, sizeof when, t), mw_fmt_seconds(one, sizeof one, total),
             total / t, 100.0 * total / t / ranks, mw_fmt_seconds(longest, sizeof longest, top));
 }
@@ -492,7 +492,9 @@ static int run_suite_here(const suite_cmd *sc, int argc, char **argv)
         free(s);
         return rc;
     }
-    const int mpi = mw_mpi_launched_size() > 1;
+    /* under mpirun (alone too, where this build has MPI: one rank is then rank 0 and its
+     * worker, as in any MPI run) */
+    const int mpi = mw_mpi_launched() && (mw_mpi_built() || mw_mpi_launched_size() > 1);
     if (mpi && (rc = mpi_start(sc, &cli, s)) != MW_EXIT_OK) {
         free(s);
         return rc;
@@ -525,6 +527,19 @@ static int run_suite_here(const suite_cmd *sc, int argc, char **argv)
         st = mw_suite_prepare(sc->def, &s->cfg, s->run.jobs, &est, &err);
     if (st == MW_OK && s->run.dry_run)
         say_estimate(sc, s, &est, est.units, stdout);
+    if (st == MW_OK && s->run.dry_run && s->run.shard_count > 0) {
+        long mine = 0;
+        double part = 0.0, all = 0.0;
+        for (long u = 0; u < est.units; u++) {
+            const double c = est.unit_cost ? est.unit_cost[u] : 1.0;
+            all += c;
+            if (mw_shard_has(s->run.shard_index, s->run.shard_count, u))
+                mine++, part += c;
+        }
+        printf("%s: shard %d/%d: %ld of the %ld units, %.0f%% of the estimated work\n", sc->cmd,
+               s->run.shard_index, s->run.shard_count, mine, est.units,
+               all > 0.0 ? 100.0 * part / all : 0.0);
+    }
     if (st == MW_OK && s->run.dry_run && (s->run.ranks > 0 || mpi))
         say_ranks(sc, &est, s->run.ranks > 0 ? s->run.ranks : mw_mpi_size(), stdout);
     if (st == MW_OK && serve && !s->run.dry_run) {

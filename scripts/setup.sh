@@ -7,7 +7,8 @@
 # clang and libclang-rt-14-dev are for the libFuzzer harnesses, scripts/test.sh --fuzz;
 # libjansson-dev reads the layer protocol, python3-numpy serves its examples (python/) and
 # python3-torch runs the PyTorch example's test, python3-pandas the test that reads
-# `report export`'s tables the way users do: about 160 packages and a minute of set-up,
+# `report export`'s tables the way users do, libopenmpi-dev and openmpi-bin the suites on
+# MPI ranks (optional in CMake: -DMW_WITH_MPI=OFF builds without): about 160 packages and a minute of set-up,
 # a minute of tests. Debian has no JAX: the JAX example's test runs with a Python that has
 # it, named in MW_TEST_JAX_PYTHON, and is skipped otherwise.)
 set -euo pipefail

@@ -16,9 +16,10 @@
 
 #include "runner.h"
 
-/* From the environment an MPI launcher sets (Open MPI's OMPI_COMM_WORLD_*, or PMI_*), before
+/* From the environment an MPI launcher sets (Open MPI's OMPI_COMM_WORLD_*, PMI_*, PMIX_*), before
  * any MPI call: the number of processes started together (1 when not so launched), this
  * one's rank among them, and its rank on its node. */
+int mw_mpi_launched(void); /* 1 when started by one, even alone (mpirun -n 1) */
 int mw_mpi_launched_size(void);
 int mw_mpi_launched_rank(void);
 int mw_mpi_local_rank(void);
