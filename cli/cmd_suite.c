@@ -320,7 +320,13 @@ static void say_estimate(const suite_cmd *sc, const state *s, const mw_estimate 
         fprintf(f, "%s: %ld of %ld units still to do", sc->cmd, todo, e->units);
     if (e->gflop > 0)
         fprintf(f, ", %.3g GFLOP in all", part * e->gflop);
-    if (e->seconds > 0)
+    const int ranks = mw_mpi_size();
+    if (e->seconds > 0 && ranks > 1 && e->unit_cost) /* ranks as fast as one process here */
+        fprintf(f, "; about %s on %d MPI ranks, each as fast as one process on this machine's "
+                "CPU", mw_fmt_seconds(when, sizeof when,
+                                      part * mw_estimate_makespan(e->unit_cost, e->units, ranks)),
+                ranks);
+    else if (e->seconds > 0)
         fprintf(f, "; about %s on this machine's CPU with %d process%s",
                 mw_fmt_seconds(when, sizeof when, part * e->seconds), s->run.jobs,
                 s->run.jobs == 1 ? "" : "es");

@@ -251,6 +251,21 @@ int mw_shard_has(int index, int count, long u)
     return count <= 0 || u % count == index - 1;
 }
 
+void mw_resume_command(const char *command_line, char *again, size_t len)
+{
+    size_t n = 0;
+    const char *p = command_line;
+    while (*p && n + 1 < len) {
+        size_t w = strcspn(p, " ");
+        if (!(w == 7 && strncmp(p, "--force", 7) == 0) &&
+            !(w == 8 && strncmp(p, "--resume", 8) == 0))
+            n += (size_t)snprintf(again + n, len - n, "%s%.*s", n ? " " : "", (int)w, p);
+        p += w;
+        p += strspn(p, " ");
+    }
+    snprintf(again + (n < len ? n : len - 1), len - (n < len ? n : len - 1), " --resume");
+}
+
 /* Interrupted: what is recorded is committed, and the message says how to go on. */
 static mw_status stopped(driver *d, mw_err *err)
 {
@@ -263,20 +278,8 @@ static mw_status stopped(driver *d, mw_err *err)
     mw_status st = mw_report_commit(&d->rep, err);
     if (st != MW_OK)
         return mw_err_prefix(err, "stopped by %s, and the last commit failed", sig);
-    /* the same command, with --resume in place of --force */
     char again[sizeof d->rep.meta.command_line + 16];
-    size_t n = 0;
-    const char *p = job->command_line;
-    while (*p && n + 1 < sizeof again) {
-        size_t w = strcspn(p, " ");
-        if (!(w == 7 && strncmp(p, "--force", 7) == 0) &&
-            !(w == 8 && strncmp(p, "--resume", 8) == 0))
-            n += (size_t)snprintf(again + n, sizeof again - n, "%s%.*s", n ? " " : "", (int)w, p);
-        p += w;
-        p += strspn(p, " ");
-    }
-    snprintf(again + (n < sizeof again ? n : sizeof again - 1),
-             sizeof again - (n < sizeof again ? n : sizeof again - 1), " --resume");
+    mw_resume_command(job->command_line, again, sizeof again);
     return mw_err_set(err, MW_ERR_INTERRUPTED, "stopped by %s: %zu of %zu networks are in %s; "
                       "to finish it: %s", sig, d->prog.networks_done, d->prog.networks_total,
                       job->path, again);

@@ -67,11 +67,13 @@ static mw_status check_shards(const mw_suite_def *def, const mw_suite_config *c,
         }
         long first;
         const long left = missing_units(def, c, &reps[i], m->units_total, &first);
-        if (left)
+        if (left) {
+            char again[sizeof m->command_line + 16];
+            mw_resume_command(m->command_line, again, sizeof again);
             return mw_err_set(err, MW_ERR_ARG, "%s: shard %d/%d is not finished (%ld of its "
-                              "networks are not in it, the first %ld); finish it with `%s "
-                              "--resume`", in[i], m->shard_index, count, left, first,
-                              m->command_line);
+                              "networks are not in it, the first %ld); finish it with `%s`",
+                              in[i], m->shard_index, count, left, first, again);
+        }
     }
     if (n < count) {
         int k = 1;

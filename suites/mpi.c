@@ -82,6 +82,7 @@ void mw_mpi_end(int exit_status) { (void)exit_status; }
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mw_child.h"
@@ -363,8 +364,13 @@ mw_status mw_mpi_run_units(const mw_runner *r, mw_err *err)
             free(bytes);
             got = 1;
         }
-        if (st != MW_OK || from_local < 0)
+        if (st != MW_OK)
             continue;
+        if (from_local < 0) { /* rank 0's worker is done: wait for the ranks a little */
+            if (!got)
+                nanosleep(&(struct timespec){0, 2000000}, NULL);
+            continue;
+        }
         /* rank 0's worker; when nothing came, wait for it (or the ranks) a little */
         struct pollfd p = {.fd = from_local, .events = POLLIN};
         const int ready = poll(&p, 1, got ? 0 : size_ > 1 ? 2 : -1);

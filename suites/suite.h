@@ -320,6 +320,10 @@ mw_status mw_suite_merge(const char *out, int force, const char *const *in, int 
                          const mw_suite_def **def, mw_suite_config *cfg, mw_report *rep,
                          size_t *failures, mw_err *err);
 
+/* The command that finishes a report a command line wrote: the same, with --resume in
+ * place of any --force or --resume. */
+void mw_resume_command(const char *command_line, char *again, size_t len);
+
 /* Is unit u one of shard index/count's (count 0: every unit is)? */
 int mw_shard_has(int index, int count, long u);
 
