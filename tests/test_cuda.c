@@ -762,6 +762,62 @@ START_TEST(cli_on_cuda)
 }
 END_TEST
 
+#ifdef MW_TEST_MPIEXEC
+/* `mpirun -n 3 mwverify gradcheck --engine cuda` writes the one-process report, number for
+ * number. On the emulator with two devices, the rank whose node-local rank is 1 computes on
+ * device 1 (each cudaSetDevice is logged), rank 2 on device 0 again. */
+START_TEST(ranks_on_cuda)
+{
+    char dir[512], one[600], three[600], log[600];
+    const char *base = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/mw-test-cuda-ranks-XXXXXX", base && *base ? base : "/tmp");
+    ck_assert(mkdtemp(dir) != NULL);
+    snprintf(one, sizeof one, "%s/one.h5", dir);
+    snprintf(three, sizeof three, "%s/three.h5", dir);
+    snprintf(log, sizeof log, "%s/devices.log", dir);
+#define GRID "gradcheck", "--engine", "cuda", "--arch", "mlp", "--depth", "1,2", "--f-act", \
+             "tanh", "--dtype", "f32,f64", "--proj-repeats", "0", "--quiet"
+    const char *single[] = {GRID, "--jobs", "1", "--out", one, NULL};
+    tu_run_result r = cli(single);
+    ck_assert_msg(r.code == 0, "one process: exit %d: %s", r.code, r.err);
+    tu_run_free(&r);
+    if (geteuid() == 0) { /* Open MPI's documented switches for root */
+        setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+        setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    }
+#ifdef MW_CUDA_EMULATED
+    setenv("MW_EMU_DEVICES", "2", 1);
+    setenv("MW_EMU_DEVICE_LOG", log, 1);
+#endif
+    const char *ranks[] = {"-n", "3", "--oversubscribe", MW_CUDA_CLI, GRID, "--out", three, NULL};
+#undef GRID
+    r = tu_run(MW_TEST_MPIEXEC, ranks);
+    unsetenv("MW_EMU_DEVICES"), unsetenv("MW_EMU_DEVICE_LOG");
+    ck_assert_msg(r.code == 0, "mpirun: exit %d: %s", r.code, r.err);
+    tu_run_free(&r);
+    const char *diff[] = {"report", "diff", one, three, NULL};
+    r = cli(diff);
+    ck_assert_msg(r.code == 0, "%s%s", r.out, r.err);
+    tu_run_free(&r);
+#ifdef MW_CUDA_EMULATED
+    FILE *f = fopen(log, "r");
+    ck_assert(f != NULL);
+    int dev, seen[2] = {0, 0};
+    while (fscanf(f, "%d", &dev) == 1) {
+        ck_assert_msg(dev == 0 || dev == 1, "device %d of 2", dev);
+        seen[dev]++;
+    }
+    fclose(f);
+    ck_assert_msg(seen[0] > 0 && seen[1] > 0, "devices used: 0 %d times, 1 %d times", seen[0],
+                  seen[1]);
+    remove(log);
+#endif
+    remove(one), remove(three);
+    rmdir(dir);
+}
+END_TEST
+#endif
+
 int main(void)
 {
     mw_cuda_info info;
@@ -797,6 +853,9 @@ int main(void)
     tc = tcase_create("cli");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, cli_on_cuda);
+#ifdef MW_TEST_MPIEXEC
+    tcase_add_test(tc, ranks_on_cuda);
+#endif
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);

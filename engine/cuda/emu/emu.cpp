@@ -596,15 +596,25 @@ void host_pointer_argument(const char *name, int index)
 
 // ---- the runtime API ----
 
+// The emulated devices: one, or MW_EMU_DEVICES (1..16) for the tests of a choice of device
+// (MPI ranks take their node-local rank's); every device is the same host. MW_EMU_DEVICE_LOG
+// names a file that each cudaSetDevice appends its device to, a line each.
+static int emu_devices()
+{
+    const char *v = getenv("MW_EMU_DEVICES");
+    const int n = v ? atoi(v) : 1;
+    return n >= 1 && n <= 16 ? n : 1;
+}
+
 cudaError_t cudaGetDeviceCount(int *count)
 {
-    *count = 1;
+    *count = emu_devices();
     return cudaSuccess;
 }
 
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device)
 {
-    if (device != 0)
+    if (device < 0 || device >= emu_devices())
         return cudaErrorInvalidDevice;
     memset(prop, 0, sizeof *prop);
     snprintf(prop->name, sizeof prop->name, "host emulator (no GPU)");
@@ -625,7 +635,17 @@ cudaError_t cudaRuntimeGetVersion(int *version)
 
 cudaError_t cudaSetDevice(int device)
 {
-    return device == 0 ? cudaSuccess : cudaErrorInvalidDevice;
+    if (device < 0 || device >= emu_devices())
+        return cudaErrorInvalidDevice;
+    const char *log = getenv("MW_EMU_DEVICE_LOG");
+    if (log && *log) {
+        FILE *f = fopen(log, "a");
+        if (f) {
+            fprintf(f, "%d\n", device);
+            fclose(f);
+        }
+    }
+    return cudaSuccess;
 }
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned flags)
@@ -693,7 +713,7 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpy
 cudaError_t cudaDeviceGetDefaultMemPool(cudaMemPool_t *pool, int device)
 {
     static int the_pool;
-    if (!pool || device != 0)
+    if (!pool || device < 0 || device >= emu_devices())
         return cudaErrorInvalidValue;
     *pool = reinterpret_cast<cudaMemPool_t>(&the_pool);
     return last_error;
