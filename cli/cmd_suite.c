@@ -174,6 +174,11 @@ static int settle(const suite_cmd *sc, const mw_cli *cli, state *s)
         }
         s->run.shard_index = i, s->run.shard_count = n;
     }
+    if (s->run.ranks > 0 && !s->run.dry_run) {
+        mw_cli_error(sc->cmd, "--ranks estimates with --dry-run; a run on ranks is mpirun -n N "
+                              "mwverify ...");
+        return MW_EXIT_USAGE;
+    }
     if (cli->n_words) { /* layer check NAME...: the --layer list */
         char list[2048] = "";
         size_t used = 0;
@@ -449,8 +454,7 @@ static int run_suite_here(const suite_cmd *sc, int argc, char **argv);
 
 static int run_suite(const suite_cmd *sc, int argc, char **argv)
 {
-    const int ranks = mw_mpi_launched_size();
-    if (ranks > 1 && mw_mpi_launched_rank() > 0) { /* rank 0 alone speaks */
+    if (mw_mpi_launched() && mw_mpi_launched_rank() > 0) { /* rank 0 alone speaks */
         int null = open("/dev/null", O_WRONLY);
         if (null >= 0) {
             dup2(null, STDOUT_FILENO), dup2(null, STDERR_FILENO);

@@ -1960,6 +1960,17 @@ START_TEST(shards_merge_and_diff_commands)
     ck_assert_msg(r.code == 2 && strstr(r.err, "--shard 4/3") && count_lines(r.err) == 1, "%s",
                   r.err);
     run_free(&r);
+    /* the estimate on ranks, and the shard's part of the work */
+    r = run(cluster_args(args, (const char *[]){"--ranks", "4", NULL}));
+    ck_assert_msg(r.code == 2 && strstr(r.err, "--dry-run") && count_lines(r.err) == 1, "%s",
+                  r.err);
+    run_free(&r);
+    r = run(cluster_args(args, (const char *[]){"--dry-run", "--ranks", "4", "--shard", "2/3",
+                                                NULL}));
+    ck_assert_msg(r.code == 0 && strstr(r.out, "on 4 ranks") && strstr(r.out, "speed-up") &&
+                      strstr(r.out, "shard 2/3: 6 of the 18 units"),
+                  "%s%s", r.out, r.err);
+    run_free(&r);
     suite_rmdir();
 }
 END_TEST
