@@ -461,8 +461,12 @@ static int run_suite(const suite_cmd *sc, int argc, char **argv)
             close(null);
         }
     }
-    const int rc = run_suite_here(sc, argc, argv);
-    mw_mpi_end(rc); /* every rank: finalize, or abort the others on a failure */
+    int rc = run_suite_here(sc, argc, argv);
+    mw_err err; /* every rank: finalize, or abort the others on a failure */
+    if (mw_mpi_end(rc, &err) != MW_OK && rc <= MW_EXIT_CHECKS) {
+        mw_cli_error(sc->cmd, err.msg);
+        rc = MW_EXIT_RUNTIME;
+    }
     return rc;
 }
 

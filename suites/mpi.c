@@ -70,7 +70,11 @@ mw_status mw_mpi_serve(const void *cfg, mw_unit_fn compute, mw_err *err)
     return mw_mpi_init(err);
 }
 
-void mw_mpi_end(int exit_status) { (void)exit_status; }
+mw_status mw_mpi_end(int exit_status, mw_err *err)
+{
+    (void)exit_status, (void)err;
+    return MW_OK;
+}
 
 #else
 
@@ -120,15 +124,17 @@ mw_status mw_mpi_init(mw_err *err)
     return MW_OK;
 }
 
-void mw_mpi_end(int exit_status)
+mw_status mw_mpi_end(int exit_status, mw_err *err)
 {
     if (!initialised)
-        return;
-    if (exit_status == 0 || exit_status == 1)
-        MPI_Finalize(); /* its status changes nothing now: the run is over */
-    else
-        MPI_Abort(MPI_COMM_WORLD, exit_status);
+        return MW_OK;
     initialised = 0;
+    if (exit_status != 0 && exit_status != 1) {
+        MPI_Abort(MPI_COMM_WORLD, exit_status); /* ends this process too */
+        return mw_err_set(err, MW_ERR_BACKEND, "MPI_Abort returned");
+    }
+    const int rc = MPI_Finalize();
+    return rc == MPI_SUCCESS ? MW_OK : mpi_error(err, rc, "MPI_Finalize");
 }
 
 /* ---- a result on the wire ---- */

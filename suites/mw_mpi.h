@@ -43,7 +43,8 @@ mw_status mw_mpi_serve(const void *cfg, mw_unit_fn compute, mw_err *err);
 
 /* The end of an MPI run: MPI_Finalize when the run ended as it should (exit status 0, or 1
  * for failed checks); else MPI_Abort with the exit status, so that no rank is left
- * waiting. Nothing when MPI was not initialised. */
-void mw_mpi_end(int exit_status);
+ * waiting (it does not return). MW_OK, or MW_ERR_BACKEND when MPI_Finalize failed. Nothing
+ * when MPI was not initialised. */
+mw_status mw_mpi_end(int exit_status, mw_err *err);
 
 #endif
