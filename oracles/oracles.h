@@ -118,6 +118,36 @@ double mw_ref_pass_seconds(const mw_spec *spec, long bits, int backward);
 /* Bytes mw_gold_compute holds at its peak: both references and the result. */
 double mw_gold_peak_bytes(const mw_spec *spec, const mw_gold_opts *opts);
 
+/* ---- proof: the interval reference ---- */
+
+/* The gradient as intervals (mw_ireference.h) at p bits: each entry's interval contains
+ * the exact value. Its midpoint is the oracle's value, and the width says how many bits of
+ * it are proved: proved_bits(j) = -log2(width_j / max(|mid_j|, 2^(-p/2) max_k |mid_k|)),
+ * capped at p — an entry below 2^(-p/2) of the gradient's scale (zero in exact arithmetic:
+ * a bias before BatchNorm) is judged against that scale, as gold's agreement is. */
+typedef struct mw_proof {
+    size_t P;
+    double *hi, *lo;      /* the midpoints, as double-double */
+    double *bits_of;      /* each entry's proved bits */
+    double loss;          /* the loss interval's midpoint */
+    long bits;            /* p */
+    double proved_bits;   /* the least over the entries */
+    size_t weakest;       /* where */
+    size_t near_zero;     /* entries judged against the gradient's scale */
+    size_t undetermined;  /* entries with less than one bit proved (an interval as wide as
+                             its value: behind a kink, typically) */
+    long kinks;           /* ReLU or leaky pre-activations whose interval holds 0, where the
+                             derivative is not defined */
+    int kink_layer, kink_unit; /* the first: coupling layer 1..L, unit 1..k of F (0: σ) */
+    double seconds;
+} mw_proof;
+
+/* The proof for the network and batch. MW_ERR_ARG for a plugin's layer (no interval
+ * passes) or a reference failure, MW_ERR_NOMEM. */
+mw_status mw_proof_compute(const mw_spec *spec, const double *theta, const double *x,
+                           const int *labels, long bits, mw_proof *out, mw_err *err);
+void mw_proof_free(mw_proof *p);
+
 /* ---- the layer oracle: one coupling layer in MPFR (layer checks) ---- */
 
 /* The MPFR reference of a one-layer network at `bits`, at parameters theta and batch x

@@ -13,18 +13,19 @@ int ref_affine_forward(mw_ref *r, int l, char *msg, size_t msg_len)
     size_t off_a, off_b, n = r->n, h = r->h;
     ref_halves(r, l, &off_a, &off_b);
     ref_f_forward(r, l);
-    mpfr_t *F = ref_f_out(r, l), *xin = ref_layer_in(r, l), *xout = ref_layer_out(r, l);
-    mpfr_t *dzc = ref_dzc(r, l);
+    ref_num *F = ref_f_out(r, l), *xin = ref_layer_in(r, l), *xout = ref_layer_out(r, l);
+    ref_num *dzc = ref_dzc(r, l);
     for (size_t b = 0; b < r->B; b++)
         for (size_t j = 0; j < h; j++) {
-            mpfr_ptr z = r->t1;
-            mpfr_tanh(r->t0, F[b * 2 * h + j], RND);              /* s = tanh(r) */
-            mpfr_exp(r->t0, r->t0, RND);                           /* exp(s) */
-            mpfr_mul(z, xin[b * n + off_b + j], r->t0, RND);       /* b ⊙ exp(s) */
-            mpfr_add(z, z, F[b * 2 * h + h + j], RND);             /* + t */
+            ref_ptr z = r->t1;
+            N_tanh(r->t0, F[b * 2 * h + j]);              /* s = tanh(r) */
+            N_exp(r->t0, r->t0);                           /* exp(s) */
+            N_mul(z, xin[b * n + off_b + j], r->t0);       /* b ⊙ exp(s) */
+            N_add(z, z, F[b * 2 * h + h + j]);             /* + t */
+            r->at_layer = l, r->at_unit = 0;
             ref_act(r, r->s.out_act, xout[b * n + off_b + j],
                     r->loss_only ? NULL : dzc[b * h + j], z);
-            mpfr_set(xout[b * n + off_a + j], xin[b * n + off_a + j], RND);
+            N_set(xout[b * n + off_a + j], xin[b * n + off_a + j]);
         }
     return 0;
 }
@@ -34,23 +35,23 @@ int ref_affine_reverse(mw_ref *r, int l, char *msg, size_t msg_len)
     (void)msg, (void)msg_len;
     size_t off_a, off_b, n = r->n, h = r->h;
     ref_halves(r, l, &off_a, &off_b);
-    mpfr_t *F = ref_f_out(r, l), *xin = ref_layer_in(r, l), *dzc = ref_dzc(r, l);
-    mpfr_t *hF = r->hv; /* (B, C, H, W): F's output cotangent, h_r then h_t */
+    ref_num *F = ref_f_out(r, l), *xin = ref_layer_in(r, l), *dzc = ref_dzc(r, l);
+    ref_num *hF = r->hv; /* (B, C, H, W): F's output cotangent, h_r then h_t */
     for (size_t b = 0; b < r->B; b++)
         for (size_t j = 0; j < h; j++) {
-            mpfr_srcptr raw = F[b * 2 * h + j], xb = xin[b * n + off_b + j];
-            mpfr_mul(r->t0, r->hy[b * n + off_b + j], dzc[b * h + j], RND); /* h_z */
-            mpfr_tanh(r->t1, raw, RND);
-            mpfr_exp(r->t1, r->t1, RND);                            /* exp(s) */
-            mpfr_mul(r->hx[b * n + off_b + j], r->t0, r->t1, RND);  /* h_b */
-            mpfr_set(hF[b * 2 * h + h + j], r->t0, RND);            /* h_t */
+            ref_srcptr raw = F[b * 2 * h + j], xb = xin[b * n + off_b + j];
+            N_mul(r->t0, r->hy[b * n + off_b + j], dzc[b * h + j]); /* h_z */
+            N_tanh(r->t1, raw);
+            N_exp(r->t1, r->t1);                            /* exp(s) */
+            N_mul(r->hx[b * n + off_b + j], r->t0, r->t1);  /* h_b */
+            N_set(hF[b * 2 * h + h + j], r->t0);            /* h_t */
             /* tanh'(r) = sech(r)², which keeps its relative accuracy where 1 − tanh² does not */
-            mpfr_sech(r->t2, raw, RND);
-            mpfr_sqr(r->t2, r->t2, RND);
-            mpfr_mul(r->t2, r->t2, r->t1, RND);
-            mpfr_mul(r->t2, r->t2, xb, RND);
-            mpfr_mul(hF[b * 2 * h + j], r->t0, r->t2, RND);         /* h_r */
-            mpfr_set(r->hx[b * n + off_a + j], r->hy[b * n + off_a + j], RND);
+            N_sech(r->t2, raw);
+            N_sqr(r->t2, r->t2);
+            N_mul(r->t2, r->t2, r->t1);
+            N_mul(r->t2, r->t2, xb);
+            N_mul(hF[b * 2 * h + j], r->t0, r->t2);         /* h_r */
+            N_set(r->hx[b * n + off_a + j], r->hy[b * n + off_a + j]);
         }
     ref_f_backward(r, l);
     return 0;

@@ -7,7 +7,9 @@
 static const mw_ref_layer_type table[] = {
     {"additive", ref_additive_forward, ref_additive_reverse}, /* coupling_additive.c */
     {"affine", ref_affine_forward, ref_affine_reverse},       /* coupling_affine.c */
+#ifndef MW_REF_INTERVAL /* a plugin's reference passes are MPFR's */
     {"plugin", ref_plugin_forward, ref_plugin_reverse},       /* coupling_plugin.c */
+#endif
 };
 
 const mw_ref_layer_type *mw_ref_layer_type_find(const char *name)

@@ -15,6 +15,8 @@
 
 #include <mpfr.h>
 
+#include "ref_num.h"
+
 #include "mw_spec.h"
 
 #define MW_REF_MIN_BITS 24
@@ -46,8 +48,8 @@ int mw_ref_set_params(mw_ref *r, const double *theta, char *msg, size_t msg_len)
 int mw_ref_set_batch(mw_ref *r, const double *x, const int *labels, char *msg, size_t msg_len);
 /* Parameter j, and input value i (b*width + f), as MPFR values (for finite differences:
  * change one, then mw_ref_forward_from its layer, 1 for an input). */
-mpfr_ptr mw_ref_param(mw_ref *r, size_t j);
-mpfr_ptr mw_ref_input(mw_ref *r, size_t i);
+ref_ptr mw_ref_param(mw_ref *r, size_t j);
+ref_ptr mw_ref_input(mw_ref *r, size_t i);
 
 /* Forward pass and loss. */
 int mw_ref_forward(mw_ref *r, char *msg, size_t msg_len);
@@ -71,18 +73,22 @@ int mw_ref_gradient(mw_ref *r, char *msg, size_t msg_len);
  * last layer). */
 int mw_ref_vjp_body(mw_ref *r, const double *h_L, char *msg, size_t msg_len);
 
-mpfr_srcptr mw_ref_loss(const mw_ref *r);
+ref_srcptr mw_ref_loss(const mw_ref *r);
 /* after mw_ref_gradient or mw_ref_vjp_body */
-mpfr_srcptr mw_ref_grad(const mw_ref *r, size_t j);
-mpfr_srcptr mw_ref_input_grad(const mw_ref *r, size_t i); /* (b, f) at b*width + f */
+ref_srcptr mw_ref_grad(const mw_ref *r, size_t j);
+ref_srcptr mw_ref_input_grad(const mw_ref *r, size_t i); /* (b, f) at b*width + f */
 /* Output of coupling layer `layer` (1..L) at (b, f), b*width + f: after mw_ref_forward.
  * revnet: before any ψ, so f indexes (C, H, W) of mw_spec_layer_shape(layer); layer L's
  * is the body's output x_L. */
-mpfr_srcptr mw_ref_activation(const mw_ref *r, int layer, size_t i);
+ref_srcptr mw_ref_activation(const mw_ref *r, int layer, size_t i);
+
+/* Kinks of the last forward pass (the interval build: mw_ireference.h; 0 in this one) and
+ * where the first was: its layer and unit (0: the coupling's σ). */
+long mw_ref_kinks(const mw_ref *r, int *layer, int *unit);
 
 /* The reference's tanh: y = tanh(z) and, unless d is NULL, d = tanh'(z) = sech²(z), from one
  * exponential, each within 4 ulps of the exact value at y's and d's precision (ta and tb:
  * scratch at that precision, distinct from the rest). reference.c says how. */
-void mw_ref_tanh_sech2(mpfr_ptr y, mpfr_ptr d, mpfr_srcptr z, mpfr_ptr ta, mpfr_ptr tb);
+void mw_ref_tanh_sech2(ref_ptr y, ref_ptr d, ref_srcptr z, ref_ptr ta, ref_ptr tb);
 
 #endif

@@ -7,10 +7,13 @@
 
 #include <stddef.h>
 
-#include <mpfr.h>
+#include "ref_num.h"
 
 #include "mw_ref_layers.h"
 #include "mw_reference.h"
+#ifdef MW_REF_INTERVAL
+#include "mw_ireference.h" /* its declarations, checked against these definitions */
+#endif
 
 #define RND MPFR_RNDN
 
@@ -23,27 +26,32 @@ struct mw_ref {
     size_t B, n, h, C, P, N, maxw;
     size_t nh, hs;      /* head features (after pooling) and the pooled pixels H_L·W_L */
     int L, k, K;        /* K: kernel size, 3 (conv) or 1 (dense) */
-    mpfr_t *theta, *g;  /* P */
-    mpfr_t *x;          /* (L+1) N: x[0] the input, x[l] the output of layer l, before ψ */
-    mpfr_t *xs;         /* (blocks-1) N: ψ(x_{l-1}), the input of the first layer of blocks 2.. */
+    ref_num *theta, *g;  /* P */
+    ref_num *x;          /* (L+1) N: x[0] the input, x[l] the output of layer l, before ψ */
+    ref_num *xs;         /* (blocks-1) N: ψ(x_{l-1}), the input of the first layer of blocks 2.. */
     size_t n_xs;
     int *labels;
-    mpfr_t *dzc;        /* L (B h): σ'(z) at the coupling's pre-σ z, all reverse needs of z */
+    ref_num *dzc;        /* L (B h): σ'(z) at the coupling's pre-σ z, all reverse needs of z */
     /* per (layer, unit) at (l-1) k + (u-1), each (B, out, H, W): act'(z) at the
      * pre-activation z (all that the reverse pass needs of z), the activation, BN's x̂ and
      * output; rstd (out) */
-    mpfr_t **dz, **p, **xhat, **rstd, **q;
-    mpfr_t *feat, *hf;    /* B nh: pooled x_L and its cotangent */
-    mpfr_t *logits, *lse; /* B C, B */
-    mpfr_t loss;
+    ref_num **dz, **p, **xhat, **rstd, **q;
+    ref_num *feat, *hf;    /* B nh: pooled x_L and its cotangent */
+    ref_num *logits, *lse; /* B C, B */
+    ref_num loss;
     /* Cotangents. A layer type's reverse finds the cotangent at layer l's output x_l in
      * hy (B, n) and writes the one at its input into hx (B, n); it puts the cotangent at
      * F's output into hv, as (B, out_k, H, W), before ref_f_backward. */
-    mpfr_t *hx, *hy, *ig; /* N: cotangents, and the input's */
-    mpfr_t *hu, *hv;      /* B maxw: cotangents inside F */
+    ref_num *hx, *hy, *ig; /* N: cotangents, and the input's */
+    ref_num *hu, *hv;      /* B maxw: cotangents inside F */
     /* scratch: t0..t3 are free to a layer type's element loops, but ref_f_forward and
      * ref_f_backward use them too; ta and tb are ref_act's own */
-    mpfr_t alpha, eps, t0, t1, t2, t3, ta, tb;
+    ref_num alpha, eps, t0, t1, t2, t3, ta, tb;
+    /* kinks (interval build): pre-activations of ReLU or leaky whose interval holds 0, where
+     * the derivative is not defined; the first one's layer and unit (0: the coupling's σ).
+     * at_layer and at_unit say where ref_act is called from. */
+    long kinks;
+    int kink_layer, kink_unit, at_layer, at_unit;
     int have_forward; /* the stored forward pass is that of the current θ and x */
     int loss_only;    /* mw_ref_loss_from: ref_act's callers pass no derivative to fill */
 };
@@ -55,16 +63,16 @@ struct mw_ref {
  * condition on the first half. */
 void ref_halves(const mw_ref *r, int l, size_t *off_a, size_t *off_b);
 /* Layer l's input (B, n): x_{l-1}, or ψ(x_{l-1}) where a block begins; its output x_l. */
-mpfr_t *ref_layer_in(mw_ref *r, int l);
-mpfr_t *ref_layer_out(mw_ref *r, int l);
+ref_num *ref_layer_in(mw_ref *r, int l);
+ref_num *ref_layer_out(mw_ref *r, int l);
 /* Layer l's σ'(z) at its pre-σ z, (B, h): h = n/2 values per sample, those of the b half. */
-mpfr_t *ref_dzc(mw_ref *r, int l);
+ref_num *ref_dzc(mw_ref *r, int l);
 
 /* F of layer l on the a half of its input: every unit map -> act -> [BN], stored. */
 void ref_f_forward(mw_ref *r, int l);
 /* F's output, (B, out_k, H, W), out_k the last unit's channels (features): h per sample
  * for additive, 2h for affine. */
-mpfr_t *ref_f_out(mw_ref *r, int l);
+ref_num *ref_f_out(mw_ref *r, int l);
 /* Reverse through F from the cotangent at its output in r->hv: adds the cotangent of F's
  * input to the a half of r->hx and writes the gradient of F's parameters. Uses r->hu and
  * r->hv as scratch. */
@@ -72,7 +80,7 @@ void ref_f_backward(mw_ref *r, int l);
 
 /* act(z) and act'(z) for F's activation or σ (α from the spec; PyTorch at 0). */
 /* y = act(z) and d = act'(z) (d may be NULL); z may alias r->t0..t3 but not y or d. */
-void ref_act(mw_ref *r, mw_act a, mpfr_ptr y, mpfr_ptr d, mpfr_srcptr z);
+void ref_act(mw_ref *r, mw_act a, ref_ptr y, ref_ptr d, ref_srcptr z);
 
 /* ---- the layer types' functions, registered in the table of layers.c ---- */
 

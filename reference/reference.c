@@ -25,24 +25,28 @@ static int fail(char *msg, size_t len, const char *fmt, ...)
     return 1;
 }
 
-static mpfr_t *mp_new(size_t n, mpfr_prec_t prec)
+/* The scalars every network holds. */
+#define SCALARS(r) {(r)->loss, (r)->alpha, (r)->eps, (r)->t0, (r)->t1, (r)->t2, (r)->t3, (r)->ta, \
+                    (r)->tb}
+
+static ref_num *mp_new(size_t n, mpfr_prec_t prec)
 {
-    mpfr_t *a = malloc((n ? n : 1) * sizeof *a);
+    ref_num *a = malloc((n ? n : 1) * sizeof *a);
     if (!a)
         return NULL;
     for (size_t i = 0; i < n; i++) {
-        mpfr_init2(a[i], prec);
-        mpfr_set_zero(a[i], 1);
+        N_init2(a[i], prec);
+        N_set_zero(a[i], 1);
     }
     return a;
 }
 
-static void mp_free(mpfr_t *a, size_t n)
+static void mp_free(ref_num *a, size_t n)
 {
     if (!a)
         return;
     for (size_t i = 0; i < n; i++)
-        mpfr_clear(a[i]);
+        N_clear(a[i]);
     free(a);
 }
 
@@ -179,11 +183,12 @@ int mw_ref_new(const mw_spec *spec, mpfr_prec_t bits, mw_ref **out, char *msg, s
              r->xhat && r->rstd && r->q && r->feat && r->hf && r->logits && r->lse && r->hx &&
              r->hy && r->ig && r->hu && r->hv;
     ok = ok && alloc_units(r) == 0;
-    mpfr_inits2(bits, r->loss, r->alpha, r->eps, r->t0, r->t1, r->t2, r->t3, r->ta, r->tb,
-                (mpfr_ptr)0);
+    ref_ptr scalars[] = SCALARS(r);
+    for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++)
+        N_init2(scalars[i], bits);
     /* the constants are the binary64 values of their decimal literals, converted exactly */
-    mpfr_set_d(r->alpha, spec->leaky_slope, RND);
-    mpfr_set_d(r->eps, spec->bn_eps, RND);
+    N_set_d(r->alpha, spec->leaky_slope);
+    N_set_d(r->eps, spec->bn_eps);
     *out = r;
     if (!ok) {
         mw_ref_free(r);
@@ -225,11 +230,14 @@ static double ref_values(const mw_spec *spec)
 
 double mw_ref_bytes(const mw_spec *spec, mpfr_prec_t bits)
 {
-    /* each value: its mpfr_t, and the limbs mpfr_init2 allocates (with the size limb MPFR
+    /* each value: its ref_num, and the limbs mpfr_init2 allocates (with the size limb MPFR
      * keeps in front) in a malloc chunk of 16-byte granules with 8 bytes of header */
     double limbs = 8.0 + 8.0 * (double)((bits + 63) / 64);
     double chunk = 16.0 * ceil((limbs + 8.0) / 16.0);
-    return ref_values(spec) * ((double)sizeof(mpfr_t) + chunk);
+#ifdef MW_REF_INTERVAL
+    chunk *= 2.0; /* two endpoints */
+#endif
+    return ref_values(spec) * ((double)sizeof(ref_num) + chunk);
 }
 
 void mw_ref_free(mw_ref *r)
@@ -263,8 +271,12 @@ void mw_ref_free(mw_ref *r)
     mp_free(r->lse, r->B);
     mp_free(r->hx, r->N), mp_free(r->hy, r->N), mp_free(r->ig, r->N);
     mp_free(r->hu, r->B * r->maxw), mp_free(r->hv, r->B * r->maxw);
-    mpfr_clears(r->loss, r->alpha, r->eps, r->t0, r->t1, r->t2, r->t3, r->ta, r->tb,
-                (mpfr_ptr)0);
+    ref_ptr scalars[] = SCALARS(r);
+    for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++)
+        N_clear(scalars[i]);
+#ifdef MW_REF_INTERVAL
+    iref_scratch_release();
+#endif
     mw_layout_free(&r->lay);
     free(r);
 }
@@ -284,7 +296,7 @@ int mw_ref_set_params(mw_ref *r, const double *theta, char *msg, size_t msg_len)
     for (size_t j = 0; j < r->P; j++) {
         if (!isfinite(theta[j]))
             return fail(msg, msg_len, "parameter %zu is not finite", j);
-        mpfr_set_d(r->theta[j], theta[j], RND);
+        N_set_d(r->theta[j], theta[j]);
     }
     r->have_forward = 0;
     return 0;
@@ -299,20 +311,20 @@ int mw_ref_set_batch(mw_ref *r, const double *x, const int *labels, char *msg, s
     for (size_t i = 0; i < r->N; i++) {
         if (!isfinite(x[i]))
             return fail(msg, msg_len, "input %zu is not finite", i);
-        mpfr_set_d(r->x[i], x[i], RND);
+        N_set_d(r->x[i], x[i]);
     }
     memcpy(r->labels, labels, r->B * sizeof *labels);
     r->have_forward = 0;
     return 0;
 }
 
-mpfr_ptr mw_ref_param(mw_ref *r, size_t j)
+ref_ptr mw_ref_param(mw_ref *r, size_t j)
 {
     r->have_forward = 0;
     return r->theta[j];
 }
 
-mpfr_ptr mw_ref_input(mw_ref *r, size_t i)
+ref_ptr mw_ref_input(mw_ref *r, size_t i)
 {
     r->have_forward = 0;
     return r->x[i];
@@ -320,6 +332,7 @@ mpfr_ptr mw_ref_input(mw_ref *r, size_t i)
 
 /* ---- activations ---- */
 
+#ifndef MW_REF_INTERVAL
 /* tanh and its derivative from one exponential: with E = expm1(2|z|) >= 0,
  *   tanh|z| = E / (E + 2),   sech²z = 1 - tanh²z = 4 (E + 1) / (E + 2)²,
  * every operation on non-negative operands, so neither cancels and each result is within
@@ -328,60 +341,179 @@ mpfr_ptr mw_ref_input(mw_ref *r, size_t i)
  * these roundings: it compares the whole gradient at p and p + 64 bits. Far out expm1 would
  * overflow MPFR's exponent range (and raise the overflow flag that fails the pass), so
  * beyond |z| = 2^20 the correctly rounded functions take over. */
-void mw_ref_tanh_sech2(mpfr_ptr y, mpfr_ptr d, mpfr_srcptr z, mpfr_ptr ta, mpfr_ptr tb)
+void mw_ref_tanh_sech2(ref_ptr y, ref_ptr d, ref_srcptr z, ref_ptr ta, ref_ptr tb)
 {
     if (mpfr_cmpabs_ui(z, 1ul << 20) > 0 || !mpfr_number_p(z)) {
         if (d) {
-            mpfr_sech(d, z, RND);
-            mpfr_sqr(d, d, RND);
+            N_sech(d, z);
+            N_sqr(d, d);
         }
-        mpfr_tanh(y, z, RND);
+        N_tanh(y, z);
         return;
     }
     const int neg = mpfr_signbit(z);
-    mpfr_abs(ta, z, RND);
-    mpfr_mul_2ui(ta, ta, 1, RND); /* 2|z|, exact */
+    N_abs(ta, z);
+    N_mul_2ui(ta, ta, 1); /* 2|z|, exact */
     mpfr_expm1(ta, ta, RND);      /* E */
-    mpfr_add_ui(tb, ta, 2, RND);  /* E + 2 */
+    N_add_ui(tb, ta, 2);  /* E + 2 */
     if (d) {
-        mpfr_add_ui(d, ta, 1, RND); /* E + 1 */
-        mpfr_div(d, d, tb, RND);
-        mpfr_div(d, d, tb, RND);
-        mpfr_mul_2ui(d, d, 2, RND); /* 4 (E + 1) / (E + 2)², exact scaling */
+        N_add_ui(d, ta, 1); /* E + 1 */
+        N_div(d, d, tb);
+        N_div(d, d, tb);
+        N_mul_2ui(d, d, 2); /* 4 (E + 1) / (E + 2)², exact scaling */
     }
-    mpfr_div(y, ta, tb, RND);
+    N_div(y, ta, tb);
     mpfr_setsign(y, y, neg, RND); /* tanh is odd; tanh(-0) = -0 */
 }
 
-void ref_act(mw_ref *r, mw_act a, mpfr_ptr y, mpfr_ptr d, mpfr_srcptr z)
+void ref_act(mw_ref *r, mw_act a, ref_ptr y, ref_ptr d, ref_srcptr z)
 {
     switch (a) {
     case MW_ACT_RELU:
         if (d)
-            mpfr_set_ui(d, mpfr_sgn(z) > 0 ? 1 : 0, RND);
+            N_set_ui(d, mpfr_sgn(z) > 0 ? 1 : 0);
         if (mpfr_sgn(z) > 0)
-            mpfr_set(y, z, RND);
+            N_set(y, z);
         else
-            mpfr_set_zero(y, 1);
+            N_set_zero(y, 1);
         break;
     case MW_ACT_TANH: mw_ref_tanh_sech2(y, d, z, r->ta, r->tb); break;
     case MW_ACT_LEAKY:
         if (mpfr_sgn(z) > 0) {
             if (d)
-                mpfr_set_ui(d, 1, RND);
-            mpfr_set(y, z, RND);
+                N_set_ui(d, 1);
+            N_set(y, z);
         } else {
             if (d)
-                mpfr_set(d, r->alpha, RND);
-            mpfr_mul(y, z, r->alpha, RND);
+                N_set(d, r->alpha);
+            N_mul(y, z, r->alpha);
         }
         break;
     default:
         if (d)
-            mpfr_set_ui(d, 1, RND);
-        mpfr_set(y, z, RND);
+            N_set_ui(d, 1);
+        N_set(y, z);
     }
 }
+#else
+/* The interval build: MPFI's tanh and sech enclose the exact values (the one-exponential
+ * formula above would enclose them too, but more widely: E appears twice in E/(E + 2)). */
+void mw_ref_tanh_sech2(ref_ptr y, ref_ptr d, ref_srcptr z, ref_ptr ta, ref_ptr tb)
+{
+    (void)ta, (void)tb;
+    if (d) {
+        mpfi_sech(d, z);
+        mpfi_sqr(d, d);
+    }
+    mpfi_tanh(y, z);
+}
+
+/* Scratch of the interval operations MPFI lacks, at the working precision, per thread. */
+static _Thread_local struct {
+    mpfr_prec_t prec;
+    mpfi_t t;
+    mpfr_t e0, e1, e2;
+} scratch;
+
+static void scratch_at(mpfr_prec_t prec)
+{
+    if (scratch.prec == prec)
+        return;
+    iref_scratch_release();
+    mpfi_init2(scratch.t, prec);
+    mpfr_inits2(prec, scratch.e0, scratch.e1, scratch.e2, (mpfr_ptr)0);
+    scratch.prec = prec;
+}
+
+void iref_scratch_release(void)
+{
+    if (!scratch.prec)
+        return;
+    mpfi_clear(scratch.t);
+    mpfr_clears(scratch.e0, scratch.e1, scratch.e2, (mpfr_ptr)0);
+    scratch.prec = 0;
+}
+
+void iref_fma(ref_ptr r, ref_srcptr a, ref_srcptr b, ref_srcptr c)
+{
+    scratch_at(mpfi_get_prec(r));
+    mpfi_mul(scratch.t, a, b);
+    mpfi_add(r, scratch.t, c);
+}
+
+void iref_rec_sqrt(ref_ptr r, ref_srcptr a)
+{
+    mpfi_sqrt(r, a);
+    mpfi_inv(r, r);
+}
+
+void iref_max(ref_ptr r, ref_srcptr a, ref_srcptr b)
+{
+    scratch_at(mpfi_get_prec(r));
+    mpfi_get_left(scratch.e0, a);
+    mpfi_get_left(scratch.e1, b);
+    mpfr_max(scratch.e0, scratch.e0, scratch.e1, MPFR_RNDD);
+    mpfi_get_right(scratch.e1, a);
+    mpfi_get_right(scratch.e2, b);
+    mpfr_max(scratch.e1, scratch.e1, scratch.e2, MPFR_RNDU);
+    mpfi_interv_fr(r, scratch.e0, scratch.e1);
+}
+
+/* ReLU and leaky on an interval that holds 0 have no derivative there: a kink, counted and
+ * its first place kept. Its value is still enclosed, and its derivative is enclosed by the
+ * hull of the one-sided ones (PyTorch's choice at 0 among them), so the gradient's
+ * intervals hold every choice. */
+static void kink(mw_ref *r)
+{
+    if (r->kinks++ == 0)
+        r->kink_layer = r->at_layer, r->kink_unit = r->at_unit;
+}
+
+void ref_act(mw_ref *r, mw_act a, ref_ptr y, ref_ptr d, ref_srcptr z)
+{
+    switch (a) {
+    case MW_ACT_RELU:
+    case MW_ACT_LEAKY:
+        if (mpfi_is_strictly_pos(z)) {
+            if (d)
+                mpfi_set_ui(d, 1);
+            mpfi_set(y, z);
+        } else if (mpfi_is_strictly_neg(z)) {
+            if (a == MW_ACT_RELU) {
+                if (d)
+                    mpfi_set_ui(d, 0);
+                mpfi_set_ui(y, 0);
+            } else {
+                if (d)
+                    mpfi_set(d, r->alpha);
+                mpfi_mul(y, z, r->alpha);
+            }
+        } else {
+            kink(r);
+            scratch_at(mpfi_get_prec(y));
+            mpfi_set_ui(scratch.t, a == MW_ACT_RELU ? 0 : 1);
+            if (a == MW_ACT_RELU) { /* [0, max(z)]: z holds 0 */
+                mpfi_get_right(scratch.e1, z);
+                mpfr_set_zero(scratch.e0, 1);
+                if (d)
+                    mpfi_interv_ui(d, 0, 1);
+                mpfi_interv_fr(y, scratch.e0, scratch.e1);
+            } else { /* z ∪ α z holds leaky(z); the slope is α or 1 */
+                if (d)
+                    mpfi_union(d, r->alpha, scratch.t);
+                mpfi_mul(scratch.t, z, r->alpha);
+                mpfi_union(y, z, scratch.t);
+            }
+        }
+        break;
+    case MW_ACT_TANH: mw_ref_tanh_sech2(y, d, z, r->ta, r->tb); break;
+    default:
+        if (d)
+            mpfi_set_ui(d, 1);
+        mpfi_set(y, z);
+    }
+}
+#endif
 
 /* ---- the body's pieces ---- */
 
@@ -399,7 +531,7 @@ void ref_halves(const mw_ref *r, int l, size_t *off_a, size_t *off_b)
     *off_b = l % 2 == 1 ? r->h : 0;
 }
 
-mpfr_t *ref_layer_in(mw_ref *r, int l)
+ref_num *ref_layer_in(mw_ref *r, int l)
 {
     if (!mw_spec_squeeze_before(&r->s, l))
         return r->x + (size_t)(l - 1) * r->N;
@@ -407,12 +539,12 @@ mpfr_t *ref_layer_in(mw_ref *r, int l)
     return r->xs + (size_t)(block - 1) * r->N;
 }
 
-mpfr_t *ref_layer_out(mw_ref *r, int l)
+ref_num *ref_layer_out(mw_ref *r, int l)
 {
     return r->x + (size_t)l * r->N;
 }
 
-mpfr_t *ref_dzc(mw_ref *r, int l)
+ref_num *ref_dzc(mw_ref *r, int l)
 {
     return r->dzc + (size_t)(l - 1) * r->B * r->h;
 }
@@ -421,7 +553,7 @@ mpfr_t *ref_dzc(mw_ref *r, int l)
  * (B, 4C, H/2, W/2): out[c·4 + 2·dy + dx, i, j] = in[c, 2i+dy, 2j+dx]. A permutation, so
  * its transpose (back = 1: cotangent of the output into that of the input) is the same
  * pairs copied the other way; both are exact. */
-static void squeeze(const mw_ref *r, int l, mpfr_t *sq, mpfr_t *flat, int back)
+static void squeeze(const mw_ref *r, int l, ref_num *sq, ref_num *flat, int back)
 {
     mw_shape sh = layer_shape(r, l - 1);
     size_t C = (size_t)sh.c, H = (size_t)sh.h, W = (size_t)sh.w, H2 = H / 2, W2 = W / 2;
@@ -434,14 +566,14 @@ static void squeeze(const mw_ref *r, int l, mpfr_t *sq, mpfr_t *flat, int back)
                             size_t o = ((b * 4 * C + c * 4 + 2 * dy + dx) * H2 + i) * W2 + j;
                             size_t f = ((b * C + c) * H + 2 * i + dy) * W + 2 * j + dx;
                             if (back)
-                                mpfr_set(flat[f], sq[o], RND);
+                                N_set(flat[f], sq[o]);
                             else
-                                mpfr_set(sq[o], flat[f], RND);
+                                N_set(sq[o], flat[f]);
                         }
 }
 
 /* The output of unit u of layer l, (B, out, H, W): after BN when there is BN. */
-static mpfr_t *unit_out(mw_ref *r, int l, int u)
+static ref_num *unit_out(mw_ref *r, int l, int u)
 {
     size_t i = unit_idx(r, l, u);
     return r->s.bn ? r->q[i] : r->p[i];
@@ -449,7 +581,7 @@ static mpfr_t *unit_out(mw_ref *r, int l, int u)
 
 /* The input of unit u of layer l for sample b, (in, H, W) contiguous: layer l's
  * conditioning half a for u = 1, else unit u-1's output. */
-static mpfr_t *unit_in(mw_ref *r, int l, int u, size_t b)
+static ref_num *unit_in(mw_ref *r, int l, int u, size_t b)
 {
     if (u == 1) {
         size_t off_a, off_b;
@@ -481,20 +613,21 @@ static void map_forward(mw_ref *r, int l, int u)
     size_t out, in, H = (size_t)sh.h, Wd = (size_t)sh.w, S = H * Wd;
     size_t K = (size_t)r->K, pad = K / 2, i = unit_idx(r, l, u), iy, ix;
     unit_dims(r, l, u, &out, &in);
-    mpfr_t *W = r->theta + poff(r, l, u, MW_PARAM_W), *c = r->theta + poff(r, l, u, MW_PARAM_C);
+    ref_num *W = r->theta + poff(r, l, u, MW_PARAM_W), *c = r->theta + poff(r, l, u, MW_PARAM_C);
     for (size_t b = 0; b < r->B; b++) {
-        mpfr_t *a = unit_in(r, l, u, b);
+        ref_num *a = unit_in(r, l, u, b);
         for (size_t o = 0; o < out; o++)
             for (size_t y = 0; y < H; y++)
                 for (size_t x = 0; x < Wd; x++) {
-                    mpfr_set(r->t0, c[o], RND);
+                    N_set(r->t0, c[o]);
                     for (size_t k = 0; k < in; k++)
                         for (size_t dy = 0; dy < K; dy++)
                             for (size_t dx = 0; dx < K; dx++)
                                 if (tap(y, dy, pad, H, &iy) && tap(x, dx, pad, Wd, &ix))
-                                    mpfr_fma(r->t0, W[((o * in + k) * K + dy) * K + dx],
-                                             a[k * S + iy * Wd + ix], r->t0, RND);
+                                    N_fma(r->t0, W[((o * in + k) * K + dy) * K + dx],
+                                             a[k * S + iy * Wd + ix], r->t0);
                     size_t e = (b * out + o) * S + y * Wd + x;
+                    r->at_layer = l, r->at_unit = u;
                     ref_act(r, r->s.f_act, r->p[i][e], r->loss_only ? NULL : r->dz[i][e],
                             r->t0);
                 }
@@ -503,31 +636,31 @@ static void map_forward(mw_ref *r, int l, int u)
 
 /* BN of channel o of unit i over (batch, H, W), m = B·H·W values (m <= B·width, which
  * validation keeps below 2^31): y = γ (p − μ)/√(var + eps) + β, biased variance. */
-static void batchnorm(mw_ref *r, size_t i, size_t out, size_t S, size_t o, mpfr_srcptr gamma,
-                      mpfr_srcptr beta)
+static void batchnorm(mw_ref *r, size_t i, size_t out, size_t S, size_t o, ref_srcptr gamma,
+                      ref_srcptr beta)
 {
-    mpfr_t *p = r->p[i];
+    ref_num *p = r->p[i];
     unsigned long m = (unsigned long)(r->B * S);
-    mpfr_set_zero(r->t0, 1);
+    N_set_zero(r->t0, 1);
     for (size_t b = 0; b < r->B; b++)
         for (size_t s = 0; s < S; s++)
-            mpfr_add(r->t0, r->t0, p[(b * out + o) * S + s], RND);
-    mpfr_div_ui(r->t0, r->t0, m, RND); /* mean */
-    mpfr_set_zero(r->t1, 1);
+            N_add(r->t0, r->t0, p[(b * out + o) * S + s]);
+    N_div_ui(r->t0, r->t0, m); /* mean */
+    N_set_zero(r->t1, 1);
     for (size_t b = 0; b < r->B; b++)
         for (size_t s = 0; s < S; s++) {
-            mpfr_sub(r->t2, p[(b * out + o) * S + s], r->t0, RND);
-            mpfr_fma(r->t1, r->t2, r->t2, r->t1, RND);
+            N_sub(r->t2, p[(b * out + o) * S + s], r->t0);
+            N_fma(r->t1, r->t2, r->t2, r->t1);
         }
-    mpfr_div_ui(r->t1, r->t1, m, RND); /* biased variance */
-    mpfr_add(r->t1, r->t1, r->eps, RND); /* > 0: eps > 0 */
-    mpfr_rec_sqrt(r->rstd[i][o], r->t1, RND);
+    N_div_ui(r->t1, r->t1, m); /* biased variance */
+    N_add(r->t1, r->t1, r->eps); /* > 0: eps > 0 */
+    N_rec_sqrt(r->rstd[i][o], r->t1);
     for (size_t b = 0; b < r->B; b++)
         for (size_t s = 0; s < S; s++) {
             size_t e = (b * out + o) * S + s;
-            mpfr_sub(r->t2, p[e], r->t0, RND);
-            mpfr_mul(r->xhat[i][e], r->t2, r->rstd[i][o], RND);
-            mpfr_fma(r->q[i][e], gamma, r->xhat[i][e], beta, RND);
+            N_sub(r->t2, p[e], r->t0);
+            N_mul(r->xhat[i][e], r->t2, r->rstd[i][o]);
+            N_fma(r->q[i][e], gamma, r->xhat[i][e], beta);
         }
 }
 
@@ -547,7 +680,7 @@ void ref_f_forward(mw_ref *r, int l)
     }
 }
 
-mpfr_t *ref_f_out(mw_ref *r, int l)
+ref_num *ref_f_out(mw_ref *r, int l)
 {
     return unit_out(r, l, r->k);
 }
@@ -561,41 +694,41 @@ static size_t head_off(const mw_ref *r)
  * this is an exact copy), logits = head.W feat + head.c, loss = mean of lse − logit. */
 static void forward_head(mw_ref *r)
 {
-    mpfr_t *xL = r->x + (size_t)r->L * r->N, *W = r->theta + head_off(r);
-    mpfr_t *c = W + r->C * r->nh;
+    ref_num *xL = r->x + (size_t)r->L * r->N, *W = r->theta + head_off(r);
+    ref_num *c = W + r->C * r->nh;
     for (size_t b = 0; b < r->B; b++)
         for (size_t j = 0; j < r->nh; j++) {
-            mpfr_ptr f = r->feat[b * r->nh + j];
-            mpfr_set_zero(f, 1);
+            ref_ptr f = r->feat[b * r->nh + j];
+            N_set_zero(f, 1);
             for (size_t s = 0; s < r->hs; s++)
-                mpfr_add(f, f, xL[(b * r->nh + j) * r->hs + s], RND);
-            mpfr_div_ui(f, f, (unsigned long)r->hs, RND); /* hs >= 1 */
+                N_add(f, f, xL[(b * r->nh + j) * r->hs + s]);
+            N_div_ui(f, f, (unsigned long)r->hs); /* hs >= 1 */
         }
-    mpfr_set_zero(r->loss, 1);
+    N_set_zero(r->loss, 1);
     for (size_t b = 0; b < r->B; b++) {
-        mpfr_t *l = r->logits + b * r->C;
+        ref_num *l = r->logits + b * r->C;
         for (size_t k = 0; k < r->C; k++) {
-            mpfr_set(r->t0, c[k], RND);
+            N_set(r->t0, c[k]);
             for (size_t j = 0; j < r->nh; j++)
-                mpfr_fma(r->t0, W[k * r->nh + j], r->feat[b * r->nh + j], r->t0, RND);
-            mpfr_set(l[k], r->t0, RND);
+                N_fma(r->t0, W[k * r->nh + j], r->feat[b * r->nh + j], r->t0);
+            N_set(l[k], r->t0);
         }
         /* logsumexp with the maximum taken out: the sum is >= 1, so its log is finite */
-        mpfr_set(r->t1, l[0], RND);
+        N_set(r->t1, l[0]);
         for (size_t k = 1; k < r->C; k++)
-            mpfr_max(r->t1, r->t1, l[k], RND);
-        mpfr_set_zero(r->t2, 1);
+            N_max(r->t1, r->t1, l[k]);
+        N_set_zero(r->t2, 1);
         for (size_t k = 0; k < r->C; k++) {
-            mpfr_sub(r->t3, l[k], r->t1, RND);
-            mpfr_exp(r->t3, r->t3, RND);
-            mpfr_add(r->t2, r->t2, r->t3, RND);
+            N_sub(r->t3, l[k], r->t1);
+            N_exp(r->t3, r->t3);
+            N_add(r->t2, r->t2, r->t3);
         }
-        mpfr_log(r->t2, r->t2, RND);
-        mpfr_add(r->lse[b], r->t1, r->t2, RND);
-        mpfr_sub(r->t3, r->lse[b], l[r->labels[b]], RND);
-        mpfr_add(r->loss, r->loss, r->t3, RND);
+        N_log(r->t2, r->t2);
+        N_add(r->lse[b], r->t1, r->t2);
+        N_sub(r->t3, r->lse[b], l[r->labels[b]]);
+        N_add(r->loss, r->loss, r->t3);
     }
-    mpfr_div_ui(r->loss, r->loss, r->B, RND);
+    N_div_ui(r->loss, r->loss, r->B);
 }
 
 static int check_flags(char *msg, size_t msg_len, const char *what)
@@ -611,6 +744,8 @@ int mw_ref_forward_from(mw_ref *r, int layer, char *msg, size_t msg_len)
     if (layer < 1 || layer > r->L + 1)
         return fail(msg, msg_len, "reference: no layer %d to start from", layer);
     mpfr_clear_flags();
+    if (layer == 1)
+        r->kinks = 0;
     r->have_forward = 0;
     for (int l = layer; l <= r->L; l++) {
         if (mw_spec_squeeze_before(&r->s, l))
@@ -645,55 +780,55 @@ int mw_ref_forward(mw_ref *r, char *msg, size_t msg_len)
  * (the pool's transpose spreads dJ/dfeat / (H_L·W_L) over the pixels). */
 static void backward_head(mw_ref *r)
 {
-    mpfr_t *W = r->theta + head_off(r);
-    mpfr_t *gW = r->g + head_off(r), *gc = gW + r->C * r->nh;
+    ref_num *W = r->theta + head_off(r);
+    ref_num *gW = r->g + head_off(r), *gc = gW + r->C * r->nh;
     for (size_t i = 0; i < r->B * r->nh; i++)
-        mpfr_set_zero(r->hf[i], 1);
+        N_set_zero(r->hf[i], 1);
     for (size_t b = 0; b < r->B; b++)
         for (size_t k = 0; k < r->C; k++) {
-            mpfr_sub(r->t0, r->logits[b * r->C + k], r->lse[b], RND);
-            mpfr_exp(r->t0, r->t0, RND);
+            N_sub(r->t0, r->logits[b * r->C + k], r->lse[b]);
+            N_exp(r->t0, r->t0);
             if (k == (size_t)r->labels[b])
-                mpfr_sub_ui(r->t0, r->t0, 1, RND);
-            mpfr_div_ui(r->t0, r->t0, r->B, RND);
-            mpfr_add(gc[k], gc[k], r->t0, RND);
+                N_sub_ui(r->t0, r->t0, 1);
+            N_div_ui(r->t0, r->t0, r->B);
+            N_add(gc[k], gc[k], r->t0);
             for (size_t j = 0; j < r->nh; j++) {
                 size_t e = k * r->nh + j, f = b * r->nh + j;
-                mpfr_fma(gW[e], r->t0, r->feat[f], gW[e], RND);
-                mpfr_fma(r->hf[f], r->t0, W[e], r->hf[f], RND);
+                N_fma(gW[e], r->t0, r->feat[f], gW[e]);
+                N_fma(r->hf[f], r->t0, W[e], r->hf[f]);
             }
         }
     for (size_t f = 0; f < r->B * r->nh; f++)
         for (size_t s = 0; s < r->hs; s++)
-            mpfr_div_ui(r->hy[f * r->hs + s], r->hf[f], (unsigned long)r->hs, RND);
+            N_div_ui(r->hy[f * r->hs + s], r->hf[f], (unsigned long)r->hs);
 }
 
 /* BN backward for channel o of unit i, in place on the cotangent h (B, out, H, W), m =
  * B·H·W: dγ = Σ h x̂, dβ = Σ h, dp = rstd (γh − γ mean(h) − γ x̂ mean(h x̂)). */
 static void batchnorm_back(mw_ref *r, size_t i, size_t out, size_t S, size_t o,
-                           mpfr_srcptr gamma, mpfr_ptr dgamma, mpfr_ptr dbeta, mpfr_t *h)
+                           ref_srcptr gamma, ref_ptr dgamma, ref_ptr dbeta, ref_num *h)
 {
     unsigned long m = (unsigned long)(r->B * S);
-    mpfr_set_zero(r->t0, 1); /* Σ h */
-    mpfr_set_zero(r->t1, 1); /* Σ h x̂ */
+    N_set_zero(r->t0, 1); /* Σ h */
+    N_set_zero(r->t1, 1); /* Σ h x̂ */
     for (size_t b = 0; b < r->B; b++)
         for (size_t s = 0; s < S; s++) {
             size_t e = (b * out + o) * S + s;
-            mpfr_add(r->t0, r->t0, h[e], RND);
-            mpfr_fma(r->t1, h[e], r->xhat[i][e], r->t1, RND);
+            N_add(r->t0, r->t0, h[e]);
+            N_fma(r->t1, h[e], r->xhat[i][e], r->t1);
         }
-    mpfr_set(dbeta, r->t0, RND);
-    mpfr_set(dgamma, r->t1, RND);
-    mpfr_div_ui(r->t0, r->t0, m, RND);
-    mpfr_div_ui(r->t1, r->t1, m, RND);
+    N_set(dbeta, r->t0);
+    N_set(dgamma, r->t1);
+    N_div_ui(r->t0, r->t0, m);
+    N_div_ui(r->t1, r->t1, m);
     for (size_t b = 0; b < r->B; b++)
         for (size_t s = 0; s < S; s++) {
             size_t e = (b * out + o) * S + s;
-            mpfr_sub(r->t2, h[e], r->t0, RND);
-            mpfr_mul(r->t3, r->xhat[i][e], r->t1, RND);
-            mpfr_sub(r->t2, r->t2, r->t3, RND);
-            mpfr_mul(r->t2, r->t2, gamma, RND);
-            mpfr_mul(h[e], r->t2, r->rstd[i][o], RND);
+            N_sub(r->t2, h[e], r->t0);
+            N_mul(r->t3, r->xhat[i][e], r->t1);
+            N_sub(r->t2, r->t2, r->t3);
+            N_mul(r->t2, r->t2, gamma);
+            N_mul(h[e], r->t2, r->rstd[i][o]);
         }
 }
 
@@ -702,33 +837,33 @@ static void batchnorm_back(mw_ref *r, size_t i, size_t out, size_t S, size_t o,
  * dW[o][k][dy][dx] = Σ_{b,y,x} h[b,o,y,x] · in[b,k,y+dy−pad,x+dx−pad];
  * hin[b,k,y,x] = Σ_{o,dy,dx} h[b,o,y−dy+pad,x−dx+pad] · W[o][k][dy][dx] (in range), written
  * to hin (B, in, H, W) for u > 1 and added to layer l's a-half of hx for u = 1. */
-static void map_backward(mw_ref *r, int l, int u, mpfr_t *h, mpfr_t *hin)
+static void map_backward(mw_ref *r, int l, int u, ref_num *h, ref_num *hin)
 {
     mw_shape sh = layer_shape(r, l);
     size_t out, in, H = (size_t)sh.h, Wd = (size_t)sh.w, S = H * Wd;
     size_t K = (size_t)r->K, pad = K / 2, iy, ix, off_a, off_b;
     unit_dims(r, l, u, &out, &in);
     ref_halves(r, l, &off_a, &off_b);
-    mpfr_t *W = r->theta + poff(r, l, u, MW_PARAM_W);
-    mpfr_t *gW = r->g + poff(r, l, u, MW_PARAM_W), *gc = r->g + poff(r, l, u, MW_PARAM_C);
+    ref_num *W = r->theta + poff(r, l, u, MW_PARAM_W);
+    ref_num *gW = r->g + poff(r, l, u, MW_PARAM_W), *gc = r->g + poff(r, l, u, MW_PARAM_C);
     for (size_t o = 0; o < out; o++) {
-        mpfr_set_zero(gc[o], 1);
+        N_set_zero(gc[o], 1);
         for (size_t b = 0; b < r->B; b++)
             for (size_t s = 0; s < S; s++)
-                mpfr_add(gc[o], gc[o], h[(b * out + o) * S + s], RND);
+                N_add(gc[o], gc[o], h[(b * out + o) * S + s]);
         for (size_t k = 0; k < in; k++)
             for (size_t dy = 0; dy < K; dy++)
                 for (size_t dx = 0; dx < K; dx++) {
-                    mpfr_set_zero(r->t0, 1);
+                    N_set_zero(r->t0, 1);
                     for (size_t b = 0; b < r->B; b++) {
-                        mpfr_t *a = unit_in(r, l, u, b);
+                        ref_num *a = unit_in(r, l, u, b);
                         for (size_t y = 0; y < H; y++)
                             for (size_t x = 0; x < Wd; x++)
                                 if (tap(y, dy, pad, H, &iy) && tap(x, dx, pad, Wd, &ix))
-                                    mpfr_fma(r->t0, h[(b * out + o) * S + y * Wd + x],
-                                             a[k * S + iy * Wd + ix], r->t0, RND);
+                                    N_fma(r->t0, h[(b * out + o) * S + y * Wd + x],
+                                             a[k * S + iy * Wd + ix], r->t0);
                     }
-                    mpfr_set(gW[((o * in + k) * K + dy) * K + dx], r->t0, RND);
+                    N_set(gW[((o * in + k) * K + dy) * K + dx], r->t0);
                 }
     }
     /* the output pixel that tap (dy, dx) takes input pixel y from is y − dy + pad, that is
@@ -737,20 +872,20 @@ static void map_backward(mw_ref *r, int l, int u, mpfr_t *h, mpfr_t *hin)
         for (size_t k = 0; k < in; k++)
             for (size_t y = 0; y < H; y++)
                 for (size_t x = 0; x < Wd; x++) {
-                    mpfr_set_zero(r->t0, 1);
+                    N_set_zero(r->t0, 1);
                     for (size_t o = 0; o < out; o++)
                         for (size_t dy = 0; dy < K; dy++)
                             for (size_t dx = 0; dx < K; dx++)
                                 if (tap(y, K - 1 - dy, pad, H, &iy) &&
                                     tap(x, K - 1 - dx, pad, Wd, &ix))
-                                    mpfr_fma(r->t0, h[(b * out + o) * S + iy * Wd + ix],
-                                             W[((o * in + k) * K + dy) * K + dx], r->t0, RND);
+                                    N_fma(r->t0, h[(b * out + o) * S + iy * Wd + ix],
+                                             W[((o * in + k) * K + dy) * K + dx], r->t0);
                     size_t f = k * S + y * Wd + x;
                     if (u > 1)
-                        mpfr_set(hin[b * in * S + f], r->t0, RND);
+                        N_set(hin[b * in * S + f], r->t0);
                     else
-                        mpfr_add(r->hx[b * r->n + off_a + f], r->hx[b * r->n + off_a + f],
-                                 r->t0, RND);
+                        N_add(r->hx[b * r->n + off_a + f], r->hx[b * r->n + off_a + f],
+                                 r->t0);
                 }
 }
 
@@ -759,7 +894,7 @@ static void map_backward(mw_ref *r, int l, int u, mpfr_t *h, mpfr_t *hin)
 void ref_f_backward(mw_ref *r, int l)
 {
     size_t S = pixels(layer_shape(r, l));
-    mpfr_t *hout = r->hv, *hin = r->hu;
+    ref_num *hout = r->hv, *hin = r->hu;
     for (int u = r->k; u >= 1; u--) {
         size_t i = unit_idx(r, l, u), out, in;
         unit_dims(r, l, u, &out, &in);
@@ -769,9 +904,9 @@ void ref_f_backward(mw_ref *r, int l)
                                r->g[poff(r, l, u, MW_PARAM_GAMMA) + o],
                                r->g[poff(r, l, u, MW_PARAM_BETA) + o], hout);
         for (size_t e = 0; e < r->B * out * S; e++)
-            mpfr_mul(hout[e], hout[e], r->dz[i][e], RND);
+            N_mul(hout[e], hout[e], r->dz[i][e]);
         map_backward(r, l, u, hout, hin);
-        mpfr_t *t = hout;
+        ref_num *t = hout;
         hout = hin;
         hin = t;
     }
@@ -779,7 +914,7 @@ void ref_f_backward(mw_ref *r, int l)
 
 static void swap_cotangents(mw_ref *r)
 {
-    mpfr_t *t = r->hx;
+    ref_num *t = r->hx;
     r->hx = r->hy;
     r->hy = t;
 }
@@ -798,7 +933,7 @@ static int backward_body(mw_ref *r, char *msg, size_t msg_len)
         }
     }
     for (size_t i = 0; i < r->N; i++)
-        mpfr_set(r->ig[i], r->hy[i], RND);
+        N_set(r->ig[i], r->hy[i]);
     return 0;
 }
 
@@ -808,7 +943,7 @@ int mw_ref_gradient(mw_ref *r, char *msg, size_t msg_len)
         return 1;
     mpfr_clear_flags();
     for (size_t j = 0; j < r->P; j++)
-        mpfr_set_zero(r->g[j], 1);
+        N_set_zero(r->g[j], 1);
     backward_head(r);
     if (backward_body(r, msg, msg_len) != 0)
         return 1;
@@ -825,30 +960,39 @@ int mw_ref_vjp_body(mw_ref *r, const double *h_L, char *msg, size_t msg_len)
             return fail(msg, msg_len, "reference vjp: cotangent %zu is not finite", i);
     mpfr_clear_flags();
     for (size_t j = 0; j < r->P; j++)
-        mpfr_set_zero(r->g[j], 1);
+        N_set_zero(r->g[j], 1);
     for (size_t i = 0; i < r->N; i++)
-        mpfr_set_d(r->hy[i], h_L[i], RND);
+        N_set_d(r->hy[i], h_L[i]);
     if (backward_body(r, msg, msg_len) != 0)
         return 1;
     return check_flags(msg, msg_len, "vjp");
 }
 
-mpfr_srcptr mw_ref_loss(const mw_ref *r)
+ref_srcptr mw_ref_loss(const mw_ref *r)
 {
     return r->loss;
 }
 
-mpfr_srcptr mw_ref_grad(const mw_ref *r, size_t j)
+ref_srcptr mw_ref_grad(const mw_ref *r, size_t j)
 {
     return r->g[j];
 }
 
-mpfr_srcptr mw_ref_input_grad(const mw_ref *r, size_t i)
+ref_srcptr mw_ref_input_grad(const mw_ref *r, size_t i)
 {
     return r->ig[i];
 }
 
-mpfr_srcptr mw_ref_activation(const mw_ref *r, int layer, size_t i)
+ref_srcptr mw_ref_activation(const mw_ref *r, int layer, size_t i)
 {
     return r->x[(size_t)layer * r->N + i];
+}
+
+long mw_ref_kinks(const mw_ref *r, int *layer, int *unit)
+{
+    if (layer)
+        *layer = r->kinks ? r->kink_layer : 0;
+    if (unit)
+        *unit = r->kinks ? r->kink_unit : 0;
+    return r->kinks;
 }

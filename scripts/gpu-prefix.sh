@@ -23,7 +23,7 @@ out=${1:-build/gpu-prefix.tar.gz}
 case "$out" in /*) ;; *) out="$PWD/$out" ;; esac
 
 # The -dev packages (headers, .pc, lib*.so) and pkg-config itself.
-DEV=(libmpfr-dev libgmp-dev libhdf5-dev libxml2-dev libicu-dev libjansson-dev check
+DEV=(libmpfr-dev libmpfi-dev libmpfi-dev-common libgmp-dev libhdf5-dev libxml2-dev libicu-dev libjansson-dev check
      libsubunit-dev libplplot-dev libopenblas-dev libopenblas-pthread-dev zlib1g-dev
      pkgconf pkgconf-bin libpkgconf3)
 # The shared libraries the programs load (ldd of mwverify, tests/* and bench/* on
@@ -31,7 +31,7 @@ DEV=(libmpfr-dev libgmp-dev libhdf5-dev libxml2-dev libicu-dev libjansson-dev ch
 RUNTIME=(libaec0 libbrotli1 libcsirocsa0 libcsironn0 libcurl4 libffi8 libfreetype6
          libgfortran5 libgmp10 libgnutls30 libgssapi-krb5-2 libhdf5-103-1 libhdf5-hl-100
          libhogweed6 libicu72 libidn2-0 libjansson4 libk5crypto3 libkeyutils1 libkrb5-3
-         libkrb5support0 libldap-2.5-0 libltdl7 libmpfr6 libnettle8 libnghttp2-14
+         libkrb5support0 libldap-2.5-0 libltdl7 libmpfr6 libmpfi0 libnettle8 libnghttp2-14
          libopenblas0 libopenblas0-pthread libp11-kit0 libplplot17 libpng16-16 libpsl5
          libqhull-r8.0 libqsastime0 libquadmath0 librtmp1 libsasl2-2 libshp2 libssh2-1
          libssl3 libsubunit0 libsz2 libtasn1-6 libunistring2 libxml2 libzstd1 zlib1g

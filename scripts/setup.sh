@@ -18,7 +18,7 @@ packages=(build-essential cmake pkg-config libmpfr-dev libgmp-dev libhdf5-dev hd
           check libsubunit-dev libopenblas-dev libplplot-dev plplot-driver-cairo
           python3-h5py zlib1g-dev dataset-fashion-mnist libxml2-dev python3-junitparser
           clang libclang-rt-14-dev libjansson-dev python3-numpy python3-torch
-          python3-pandas libopenmpi-dev openmpi-bin)
+          python3-pandas libopenmpi-dev openmpi-bin libmpfi-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

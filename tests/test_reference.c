@@ -9,8 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mpfi.h>
+
+#include "mw_ireference.h"
 #include "mw_ref_layers.h"
 #include "mw_reference.h"
+#include "datasets.h"
+#include "oracles.h"
 #include "testutil.h"
 
 /* max_i |got_i - want_i| <= tol · max_i |want_i|, in MPFR: the values carry 30 digits. */
@@ -583,6 +588,193 @@ START_TEST(bad_input_refused)
 }
 END_TEST
 
+/* ---- the interval reference (mw_ireference.h) ---- */
+
+/* The seeded parameters and synthetic batch of spec s, as the suites make them. */
+static size_t host_case(const mw_spec *s, double **theta, double **x, int **labels)
+{
+    mw_layout lay;
+    ck_assert(mw_layout_build(s, &lay) == 0);
+    const size_t P = lay.total;
+    *theta = malloc(P * sizeof **theta);
+    *x = malloc((size_t)s->batch * (size_t)s->width * sizeof **x);
+    *labels = malloc((size_t)s->batch * sizeof **labels);
+    ck_assert(*theta && *x && *labels);
+    mw_init_params(s, &lay, *theta);
+    mw_synth data = mw_synth_default(s->width, s->classes, s->seed);
+    mw_synth_batch(&data, 0, s->batch, *x, *labels);
+    mw_layout_free(&lay);
+    return P;
+}
+
+/* An interval reference of the golden case at `bits` with its gradient. */
+static mw_iref *iref_of(const tu_golden *gc, mpfr_prec_t bits)
+{
+    mw_iref *r;
+    char msg[256];
+    ck_assert_msg(mw_iref_new(&gc->spec, bits, &r, msg, sizeof msg) == 0, "%s", msg);
+    ck_assert(mw_iref_set_params(r, gc->theta, msg, sizeof msg) == 0);
+    ck_assert(mw_iref_set_batch(r, gc->x, gc->labels, msg, sizeof msg) == 0);
+    ck_assert_msg(mw_iref_gradient(r, msg, sizeof msg) == 0, "%s", msg);
+    return r;
+}
+
+/* Does the interval meet [g - δ, g + δ], g the 30-digit decimal and δ = 5e-30 |g| (what
+ * its rounding may be: tests/golden/README.md)? */
+static int meets_decimal(mpfi_srcptr iv, const char *text)
+{
+    mpfr_t g, d;
+    mpfi_t gi;
+    mpfr_inits2(400, g, d, (mpfr_ptr)0);
+    mpfi_init2(gi, 400);
+    ck_assert(mpfr_set_str(g, text, 10, MPFR_RNDN) == 0);
+    mpfr_abs(d, g, MPFR_RNDU);
+    mpfr_mul_d(d, d, 5e-30, MPFR_RNDU);
+    mpfr_sub(g, g, d, MPFR_RNDD);
+    mpfr_mul_2ui(d, d, 1, MPFR_RNDU);
+    mpfr_add(d, g, d, MPFR_RNDU);
+    mpfi_interv_fr(gi, g, d);
+    mpfi_intersect(gi, gi, iv);
+    const int meets = !mpfi_is_empty(gi);
+    mpfi_clear(gi);
+    mpfr_clears(g, d, (mpfr_ptr)0);
+    return meets;
+}
+
+/* Every golden value — loss, gradient and input gradient — lies in its enclosure at 256
+ * bits (within the 30 digits it is written to), and the enclosures are far narrower than
+ * those digits: at least 150 bits proved of every entry above 2^-128 of its tensor's
+ * scale. No golden network sits on a kink. */
+START_TEST(interval_encloses_golden)
+{
+    static const char *cases[] = {"mlp-01", "mlp-02", "mlp-03", "mlp-04",    "mlp-05",   "mlp-06",
+                                  "mlp-07", "mlp-08", "mlp-09", "revnet-01", "revnet-02"};
+    tu_golden gc;
+    tu_golden_load(&gc, cases[_i]);
+    mw_iref *r = iref_of(&gc, 256);
+    ck_assert_int_eq(mw_iref_kinks(r, NULL, NULL), 0);
+    ck_assert_msg(meets_decimal(mw_iref_loss(r), gc.loss_text), "%s: loss", gc.name);
+    mpfr_t w, m;
+    mpfr_inits2(256, w, m, (mpfr_ptr)0);
+    for (size_t j = 0; j < gc.P; j++) {
+        ck_assert_msg(meets_decimal(mw_iref_grad(r, j), gc.grad_text[j]), "%s: gradient %zu = %s "
+                      "outside its enclosure", gc.name, j, gc.grad_text[j]);
+        mpfi_diam_abs(w, mw_iref_grad(r, j));
+        mpfi_mid(m, mw_iref_grad(r, j));
+        mpfr_abs(m, m, MPFR_RNDN);
+        mpfr_mul_2si(m, m, -150, MPFR_RNDN);
+        ck_assert_msg(mpfr_lessequal_p(w, m) || fabs(gc.grad[j]) < 1e-38, "%s: gradient %zu: "
+                      "enclosure %.3e wide", gc.name, j, mpfr_get_d(w, MPFR_RNDN));
+    }
+    for (size_t i = 0; i < gc.N; i++)
+        ck_assert_msg(meets_decimal(mw_iref_input_grad(r, i), gc.input_grad_text[i]),
+                      "%s: input gradient %zu outside its enclosure", gc.name, i);
+    mpfr_clears(w, m, (mpfr_ptr)0);
+    mw_iref_free(r);
+    tu_golden_free(&gc);
+}
+END_TEST
+
+/* Gold's value (its p + 64 = 320-bit run, p = 256) lies in the enclosure computed at 320
+ * bits, and gold's value moved by one ulp at 256 bits does not, on every entry: the
+ * enclosures are narrow enough to catch an error in the MPFR reference's last bit. On a
+ * tanh mlp, a revnet with BN and an affine mlp. */
+START_TEST(interval_holds_gold_and_not_an_ulp_more)
+{
+    mw_spec specs[3];
+    specs[0] = tu_small_spec(3, MW_ACT_TANH, MW_ACT_TANH, 0, tu_seed());
+    specs[1] = tu_small_revnet(1, MW_ACT_RELU, MW_ACT_IDENTITY, 1, 0, tu_seed());
+    specs[2] = tu_small_spec(2, MW_ACT_LEAKY, MW_ACT_LEAKY, 0, tu_seed() + 1);
+    specs[2].coupling = MW_COUPLING_AFFINE;
+    for (int k = 0; k < 3; k++) {
+        double *theta, *x;
+        int *labels;
+        const size_t P = host_case(&specs[k], &theta, &x, &labels);
+        mw_iref *r;
+        char msg[256];
+        ck_assert(mw_iref_new(&specs[k], 320, &r, msg, sizeof msg) == 0);
+        ck_assert(mw_iref_set_params(r, theta, msg, sizeof msg) == 0);
+        ck_assert(mw_iref_set_batch(r, x, labels, msg, sizeof msg) == 0);
+        ck_assert_msg(mw_iref_gradient(r, msg, sizeof msg) == 0, "%s", msg);
+        mpfr_t v;
+        mpfr_init2(v, 320);
+        /* gold's value is its p + 64 = 320-bit run (gold keeps it as a double-double):
+         * the same run */
+        mw_ref *m;
+        ck_assert(mw_ref_new(&specs[k], 320, &m, msg, sizeof msg) == 0);
+        ck_assert(mw_ref_set_params(m, theta, msg, sizeof msg) == 0);
+        ck_assert(mw_ref_set_batch(m, x, labels, msg, sizeof msg) == 0);
+        ck_assert(mw_ref_gradient(m, msg, sizeof msg) == 0);
+        size_t moved_out = 0, checked = 0;
+        for (size_t j = 0; j < P; j++) {
+            mpfr_srcptr g = mw_ref_grad(m, j);
+            ck_assert_msg(mpfi_is_inside_fr(g, mw_iref_grad(r, j)), "spec %d: gold's entry %zu "
+                          "(%.17g) outside its enclosure", k, j, mpfr_get_d(g, MPFR_RNDN));
+            if (mpfr_zero_p(g) || fabs(mpfr_get_d(g, MPFR_RNDN)) < 1e-30)
+                continue; /* a zero has no ulp to move by */
+            /* one ulp at 256 bits: 2^(EXP(g) - 256) */
+            mpfr_set_ui_2exp(v, 1, mpfr_get_exp(g) - 256, MPFR_RNDN);
+            mpfr_add(v, g, v, MPFR_RNDN);
+            checked++;
+            moved_out += !mpfi_is_inside_fr(v, mw_iref_grad(r, j));
+        }
+        ck_assert_msg(checked > 0 && moved_out == checked, "spec %d: %zu of %zu entries moved by "
+                      "one ulp at 256 bits stay inside their enclosure", k, checked - moved_out,
+                      checked);
+        mpfr_clear(v);
+        mw_ref_free(m);
+        mw_iref_free(r);
+        free(theta), free(x), free(labels);
+    }
+}
+END_TEST
+
+/* A network built to sit on a ReLU kink — layer 2's first unit with W = 0 and c = 0, so
+ * every pre-activation there is exactly 0 — is reported as one, at layer 2, unit 1, and the
+ * entries behind it are left undetermined rather than given a number; moved off the kink
+ * (c = 0.25), it has none and every entry is proved. */
+START_TEST(kink_is_named)
+{
+    mw_spec s = tu_small_spec(3, MW_ACT_RELU, MW_ACT_IDENTITY, 0, tu_seed());
+    mw_layout lay;
+    ck_assert(mw_layout_build(&s, &lay) == 0);
+    double *theta, *x;
+    int *labels;
+    host_case(&s, &theta, &x, &labels);
+    const mw_param_info *W = NULL, *c = NULL;
+    for (int i = 0; i < lay.n_params; i++) {
+        if (strcmp(lay.params[i].name, "layer2.unit1.W") == 0)
+            W = &lay.params[i];
+        if (strcmp(lay.params[i].name, "layer2.unit1.c") == 0)
+            c = &lay.params[i];
+    }
+    ck_assert(W && c);
+    for (size_t k = 0; k < W->count; k++)
+        theta[W->offset + k] = 0.0;
+    for (int off = 0; off < 2; off++) {
+        for (size_t k = 0; k < c->count; k++)
+            theta[c->offset + k] = off ? 0.25 : 0.0;
+        mw_proof p;
+        mw_err err;
+        ck_assert_msg(mw_proof_compute(&s, theta, x, labels, 256, &p, &err) == MW_OK, "%s",
+                      err.msg);
+        if (!off) {
+            ck_assert_msg(p.kinks > 0 && p.kink_layer == 2 && p.kink_unit == 1,
+                          "kinks %ld, first at layer %d unit %d", p.kinks, p.kink_layer,
+                          p.kink_unit);
+            ck_assert(p.undetermined > 0 && p.proved_bits < 1.0);
+        } else {
+            ck_assert_int_eq(p.kinks, 0);
+            ck_assert_msg(p.undetermined == 0 && p.proved_bits >= 100, "%g bits",
+                          p.proved_bits);
+        }
+        mw_proof_free(&p);
+    }
+    mw_layout_free(&lay);
+    free(theta), free(x), free(labels);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("reference");
@@ -598,6 +790,12 @@ int main(void)
     tcase_add_test(tc, agrees_with_f64_engine);
     tcase_add_test(tc, tanh_one_exponential);
     tcase_add_test(tc, bad_input_refused);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("interval");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, interval_encloses_golden, 0, 11);
+    tcase_add_test(tc, interval_holds_gold_and_not_an_ulp_more);
+    tcase_add_test(tc, kink_is_named);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }
