@@ -130,7 +130,7 @@ static int print_json(const grad_state *g, const mw_engine_info *engine, const m
     mw_json_object_begin(&j, "oracle");
     mw_json_members(&j, &mw_oracle_record, &c->oracle);
     mw_json_array_begin(&j, "silver_vs_gold_per_layer_rel_l2");
-    for (int l = 0; c->oracle.kind == MW_ORACLE_GOLD && l <= c->spec.depth; l++)
+    for (int l = 0; mw_oracle_exact(c->oracle.kind) && l <= c->spec.depth; l++)
         mw_json_number(&j, NULL, c->silver_vs_gold_layers[l]);
     mw_json_array_end(&j);
     mw_json_object_end(&j);
@@ -266,11 +266,14 @@ static int estimate(const grad_state *g, const mw_grad_request *req, int *stop)
     *stop = 0;
     mw_status st = MW_OK;
     /* an explicit gold over --gold-budget is refused by its own option, before anything */
-    const double gold_s = mw_gold_cost_seconds(&req->spec, &req->oracle.gold);
-    if (req->oracle.kind == MW_ORACLE_GOLD && gold_s > req->oracle.gold_budget_s) {
+    const int proof = req->oracle.kind == MW_ORACLE_PROOF;
+    const double gold_s = proof ? mw_proof_cost_seconds(&req->spec, req->oracle.gold.bits)
+                                : mw_gold_cost_seconds(&req->spec, &req->oracle.gold);
+    if ((proof || req->oracle.kind == MW_ORACLE_GOLD) && gold_s > req->oracle.gold_budget_s) {
         char a[32], b[32];
-        st = mw_err_set(&err, MW_ERR_ARG, "oracle gold: estimated %s for this network, over the "
+        st = mw_err_set(&err, MW_ERR_ARG, "oracle %s: estimated %s for this network, over the "
                         "%s of --gold-budget; use --oracle silver or raise --gold-budget",
+                        proof ? "proof" : "gold",
                         mw_fmt_seconds(a, sizeof a, gold_s),
                         mw_fmt_seconds(b, sizeof b, req->oracle.gold_budget_s));
     }
@@ -381,8 +384,8 @@ int mw_cmd_grad(int argc, char **argv)
     }
     if (st == MW_OK)
         st = mw_grad_case_prepare(&req, &c, &err);
-    if (st == MW_OK && c.oracle.kind == MW_ORACLE_GOLD && !c.gold.certified) {
-        mw_cli_error("grad", c.gold.uncertified); /* nothing is measured against it */
+    if (st == MW_OK && mw_grad_case_unusable(&c)) {
+        mw_cli_error("grad", mw_grad_case_unusable(&c)); /* nothing is measured against it */
         mw_grad_case_free(&c);
         return MW_EXIT_CHECKS;
     }

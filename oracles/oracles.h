@@ -147,6 +147,12 @@ typedef struct mw_proof {
 mw_status mw_proof_compute(const mw_spec *spec, const double *theta, const double *x,
                            const int *labels, long bits, mw_proof *out, mw_err *err);
 void mw_proof_free(mw_proof *p);
+/* Its estimated seconds on one core here: the reference's gradient at `bits` by gold's
+ * model (mw_ref_pass_seconds), times what an interval operation costs over an MPFR one
+ * (MW_PROOF_COST_FACTOR, measured: bench/bench_gold --proof). */
+double mw_proof_cost_seconds(const mw_spec *spec, long bits);
+/* Bytes mw_proof_compute holds at its peak: the interval reference and the result. */
+double mw_proof_peak_bytes(const mw_spec *spec, long bits);
 
 /* ---- the layer oracle: one coupling layer in MPFR (layer checks) ---- */
 

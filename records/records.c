@@ -17,8 +17,13 @@ static const char *const diag_names[] = {"-", "within-rounding", "ill-conditione
 const mw_names mw_diag_names = {"diagnosis", diag_names, 4, NULL};
 static const char *const net_status_names[] = {"ok", "failed"};
 const mw_names mw_net_status_names = {"network status", net_status_names, 2, NULL};
-static const char *const oracle_names[] = {"auto", "gold", "silver", "none"};
-const mw_names mw_oracle_names = {"oracle", oracle_names, 4, NULL};
+static const char *const oracle_names[] = {"auto", "gold", "silver", "none", "proof"};
+const mw_names mw_oracle_names = {"oracle", oracle_names, 5, NULL};
+
+int mw_oracle_exact(mw_oracle_kind k)
+{
+    return k == MW_ORACLE_GOLD || k == MW_ORACLE_PROOF;
+}
 
 /* ---- the network ---- */
 
@@ -151,9 +156,15 @@ static const mw_field metrics_fields[] = {
 const mw_record mw_metrics_record = {"metrics", sizeof(mw_metrics), metrics_fields,
                                      "a gradient against an oracle", NULL};
 
+static int is_proof(const void *rec)
+{
+    return ((const mw_oracle_info *)rec)->kind == MW_ORACLE_PROOF;
+}
+
 #define O(m) offsetof(mw_oracle_info, m)
 static const mw_field oracle_fields[] = {
-    {"kind", MW_FK_ENUM, O(kind), "gold (MPFR, certified), silver (float64 backprop) or none",
+    {"kind", MW_FK_ENUM, O(kind), "gold (MPFR, certified), proof (MPFI enclosures), silver (float64 "
+     "backprop) or none",
      .names = &mw_oracle_names},
     {"reason", MW_FK_STR, O(reason), "why this oracle", .size = sizeof(((mw_oracle_info *)0)->reason)},
     {"bits", MW_FK_LONG, O(bits), "gold's working precision p (0 without gold)"},
@@ -170,6 +181,16 @@ static const mw_field oracle_fields[] = {
     {"grad_norm", MW_FK_F64, O(grad_norm), "|g*|"},
     {"silver_vs_gold", MW_FK_RECORD, O(silver_vs_gold), "silver against gold",
      .sub = &mw_metrics_record, .flags = MW_F_NEST | MW_F_PREFIX},
+    {"proved_bits", MW_FK_F64, O(proved_bits),
+     "proof: bits of every gradient entry its enclosure proves, the least (-log2 of the "
+     "interval's width over its midpoint, or over 2^(-p/2) of the gradient's scale for an "
+     "entry below that)", .when = is_proof},
+    {"kinks", MW_FK_LONG, O(kinks), "proof: ReLU or leaky pre-activations whose interval "
+     "holds 0, where the derivative is not defined", .lo = 0, .hi = 1e18, .when = is_proof},
+    {"undetermined", MW_FK_LONG, O(undetermined), "proof: gradient entries with less than "
+     "one bit proved (behind a kink)", .lo = 0, .hi = 1e18, .when = is_proof},
+    {"kink_at", MW_FK_STR, O(kink_at), "proof: where the first kink was", .when = is_proof,
+     .size = sizeof(((mw_oracle_info *)0)->kink_at)},
     MW_FIELDS_END,
 };
 #undef O

@@ -49,7 +49,15 @@ extern const mw_names mw_verdict_names;
 typedef enum { MW_NET_OK = 0, MW_NET_FAILED } mw_net_status;
 extern const mw_names mw_net_status_names;
 
-typedef enum { MW_ORACLE_AUTO = 0, MW_ORACLE_GOLD, MW_ORACLE_SILVER, MW_ORACLE_NONE } mw_oracle_kind;
+typedef enum {
+    MW_ORACLE_AUTO = 0,
+    MW_ORACLE_GOLD,
+    MW_ORACLE_SILVER,
+    MW_ORACLE_NONE,
+    MW_ORACLE_PROOF, /* the interval reference: enclosures of the exact gradient */
+} mw_oracle_kind;
+/* Gold or proof: the exact gradient, to p bits (not float64's silver). */
+int mw_oracle_exact(mw_oracle_kind k);
 extern const mw_names mw_oracle_names;
 
 /* ---- records ---- */
@@ -69,6 +77,11 @@ typedef struct mw_oracle_info {
     double gold_estimate_seconds;
     double loss, grad_norm;     /* the oracle's loss and |g*| */
     mw_metrics silver_vs_gold;  /* silver's own error against gold (NaN without gold) */
+    /* proof (the interval reference; files have them only then) */
+    double proved_bits;         /* the least over the gradient's entries */
+    long kinks;                 /* ReLU or leaky pre-activations whose interval holds 0 */
+    long undetermined;          /* entries with less than one bit proved */
+    char kink_at[64];           /* where the first kink was: "layer 2, unit 1" */
 } mw_oracle_info;
 extern const mw_record mw_oracle_record;
 

@@ -246,6 +246,9 @@ typedef struct gradcheck_args {
     int n_diag[N_METHODS];
     double *dx[N_METHODS], *dy[N_METHODS];
     double dmin, dmax;
+    /* proof: per architecture the least proved bits (y) at each depth (log10, x) */
+    series proved[2];
+    double bits;                    /* the working precision, the panel's top */
 } gradcheck_args;
 
 /* A panel's frame at page pixels (x0, y0)-(x1, y1) of a W by H page. */
@@ -301,7 +304,8 @@ static void draw_gradcheck(const char *device, const char *path, void *argp)
         dtypes += (ga->dtypes >> t) & 1;
     /* a row per dtype (float32, float64), an architecture a column; projforward and the
      * diagnosis in the last column, one above the other (two dtypes) or side by side */
-    const int cols = archs + (dtypes == 2 ? 1 : 1 + (diag > 0)), rows = dtypes;
+    const int proofs = ga->proved[0].n + ga->proved[1].n > 0;
+    const int cols = archs + (dtypes == 2 ? 1 : 1 + (diag > 0)) + proofs, rows = dtypes;
     const double panel_px = 560.0, row_px = 520.0, foot_px = 110.0;
     const double W = panel_px * cols + 60.0, H = rows * row_px + foot_px;
     page(device, path, (PLINT)W, (PLINT)H, 1, 1);
@@ -375,6 +379,31 @@ static void draw_gradcheck(const char *device, const char *path, void *argp)
         else
             frame(W, H, PANEL(archs + 1, 0), ga->dmin, ga->dmax, ga->dmin, ga->dmax);
         draw_diagnosis(ga);
+    }
+    if (proofs) { /* the enclosures' widths: bits proved against depth, an architecture each */
+        double xmin = INFINITY, xmax = -INFINITY;
+        for (int a = 0; a < 2; a++)
+            for (int k = 0; k < ga->proved[a].n; k++)
+                xmin = fmin(xmin, ga->proved[a].x[k]), xmax = fmax(xmax, ga->proved[a].x[k]);
+        const double pad = xmax > xmin ? 0.08 * (xmax - xmin) : 0.3;
+        frame(W, H, PANEL(cols - 1, 0), xmin - pad, xmax + pad, 0.0, ga->bits);
+        plbox("bcst", 0.0, 0, "bcnstv", 0.0, 0);
+        depth_labels(xmin - pad, xmax + pad, ga->proved, 2);
+        plmtex("b", 3.2, 0.5, 0.5, "depth (coupling layers)");
+        plmtex("l", 5.0, 0.5, 0.5, "bits proved (the least entry)");
+        plmtex("t", 1.2, 0.5, 0.5, "proof: the enclosures' widths");
+        for (int a = 0; a < 2; a++) {
+            const series *s = &ga->proved[a];
+            if (s->n == 0)
+                continue;
+            plcol0(a == 0 ? 1 : 14); /* black, grey: the methods have the colours */
+            plwidth(2.0);
+            if (s->n > 1)
+                plline(s->n, s->x, s->y);
+            plstring(s->n, s->x, s->y, a == 0 ? "#(840)" : "#(841)");
+            plmtex("b", a == 0 ? 4.8 : 6.4, 0.5, 0.5, a == 0 ? "mlp: circles" : "revnet: squares");
+        }
+        plcol0(1);
     }
 #undef PANEL
     page_legend(W, H, 45.0, 0, 0, 1);
@@ -533,7 +562,7 @@ mw_status mw_plot_gradcheck(const mw_report *r, const char *out, mw_err *err)
         const mw_report_step *s = mw_report_last_step(run);
         const mw_report_network *net = mw_report_network_at(r, run->network);
         if (run->dtype != MW_F32 || run->diag.cls == MW_DIAG_NONE || !s || !net ||
-            net->oracle.kind != MW_ORACLE_GOLD || !(s->vs.rel_l2 > 0) ||
+            !mw_oracle_exact(net->oracle.kind) || !(s->vs.rel_l2 > 0) ||
             !(run->diag.predicted > 0))
             continue;
         const int m = (int)run->method, i = ga->n_diag[m]++;
@@ -544,6 +573,27 @@ mw_status mw_plot_gradcheck(const mw_report *r, const char *out, mw_err *err)
     if (!(ga->dmax >= ga->dmin))
         ga->dmin = -8, ga->dmax = -7;
     decades(&ga->dmin, &ga->dmax);
+    for (size_t i = 0; i < r->n_networks; i++) { /* proof: the least proved bits per depth */
+        const mw_report_network *net = &r->networks[i];
+        if (net->oracle.kind != MW_ORACLE_PROOF || !isfinite(net->oracle.proved_bits))
+            continue;
+        series *s = &ga->proved[net->spec.arch == MW_ARCH_REVNET];
+        const double x = log10((double)net->spec.depth);
+        int k = 0;
+        while (k < s->n && s->x[k] != x)
+            k++;
+        if (k == s->n) {
+            if (s->n == MAX_DEPTHS)
+                continue;
+            int at = s->n++; /* in depth order */
+            while (at > 0 && s->x[at - 1] > x)
+                s->x[at] = s->x[at - 1], s->y[at] = s->y[at - 1], at--;
+            s->x[at] = x, s->y[at] = net->oracle.proved_bits;
+            k = at;
+        }
+        s->y[k] = fmin(s->y[k], net->oracle.proved_bits);
+        ga->bits = fmax(ga->bits, (double)net->oracle.bits);
+    }
     if (st == MW_OK)
         st = draw_in_child(out, draw_gradcheck, ga, err);
     for (int m = 0; m < N_METHODS; m++)

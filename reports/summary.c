@@ -123,7 +123,16 @@ void mw_print_network(FILE *f, const mw_report_network *n)
                 e->epoch + 1, o->bits ? ", gold on a schedule" : "");
         return;
     }
-    if (o->kind == MW_ORACLE_GOLD) {
+    if (o->kind == MW_ORACLE_PROOF) {
+        fprintf(f, "  oracle proof: MPFI enclosures at %ld bits, at least %.1f bits proved of "
+                   "every entry", o->bits, o->proved_bits);
+        if (o->kinks)
+            fprintf(f, "; %ld kinks, the first at %s; %ld entries undetermined", o->kinks,
+                    o->kink_at, o->undetermined);
+        fprintf(f, " (%.2f s); silver against its midpoints: rel_l2 %s, max_ulp %s\n", o->seconds,
+                mw_fmt(a, sizeof a, o->silver_vs_gold.rel_l2),
+                mw_fmt(b, sizeof b, o->silver_vs_gold.max_ulp));
+    } else if (o->kind == MW_ORACLE_GOLD) {
         fprintf(f, "  oracle gold: %ld bits, certified %.1f bits by a %ld-bit rerun", o->bits,
                 o->certified_bits, o->check_bits);
         if (o->fd_coords)

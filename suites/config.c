@@ -49,14 +49,19 @@ const mw_record mw_method_config_record = {"methods", sizeof(mw_method_config), 
 #define O(m) offsetof(mw_oracle_config, m)
 static const mw_field oracle_config_fields[] = {
     {"kind", MW_FK_ENUM, O(kind),
-     "gold, silver or auto (auto: gold when its estimated time is at most 5 s, which\n"
-     "holds for the default network, else silver)",
+     "gold, proof, silver or auto (auto: gold when its estimated time is at most 5 s,\n"
+     "which holds for the default network, else silver). proof: the interval reference\n"
+     "(MPFI) at P bits, whose enclosures contain the exact gradient; their midpoints are\n"
+     "the oracle, and each entry's proved bits, the least reported, must reach\n"
+     "--certify-floor; a ReLU or leaky kink is named instead of a number",
      .names = &mw_oracle_names, .opt = "oracle", .meta = "KIND", .flags = MW_F_SWEPT},
     {"bits", MW_FK_LONG, O(gold.bits),
-     "gold's working precision in bits; it is certified by a second run at P+64 bits",
+     "gold's (and proof's) working precision in bits; gold is certified by a second\n"
+     "run at P+64 bits",
      .opt = "oracle-bits", .meta = "P", .lo = MW_REF_MIN_BITS, .hi = MW_REF_MAX_BITS},
     {"certify_floor", MW_FK_F64, O(gold.floor_bits),
-     "gold certified to fewer bits than this is an error", .opt = "certify-floor", .meta = "B",
+     "gold certified (proof: proved) to fewer bits than this is an error",
+     .opt = "certify-floor", .meta = "B",
      .lo = 0, .hi = MW_REF_MAX_BITS},
     {"fd_coords", MW_FK_LONG, O(gold.fd_coords),
      "coordinates checked by gold's finite-difference witness (default: all up to 64\n"
@@ -291,6 +296,8 @@ const mw_optgroup mw_methods_group = {"methods", "methods", &mw_method_config_re
                                       C(methods)};
 const mw_optgroup mw_oracle_group = {"oracle", "gold oracle", &mw_oracle_config_record,
                                      C(oracle), MW_F_SWEPT};
+const mw_optgroup mw_exact_oracle_group = {"oracle", "oracle (gold or proof)",
+                                           &mw_oracle_config_record, C(oracle)};
 const mw_optgroup mw_engine_group = {"engine", "engine", &mw_engine_config_record, C(engine)};
 #undef C
 
@@ -466,13 +473,16 @@ mw_status mw_grid_validate(const mw_suite_config *c, int gold, mw_err *err)
         if (mw_spec_validate(&s, why, sizeof why) != 0)
             return mw_err_set(err, MW_ERR_ARG, "--%s", why);
         if (gold)
-            gold_s += mw_gold_cost_seconds(&s, &c->oracle.gold);
+            gold_s += c->oracle.kind == MW_ORACLE_PROOF
+                          ? mw_proof_cost_seconds(&s, c->oracle.gold.bits)
+                          : mw_gold_cost_seconds(&s, &c->oracle.gold);
     }
     if (gold_s > c->oracle.gold_budget_s) {
         char a[32], b[32];
         return mw_err_set(err, MW_ERR_ARG,
-                          "oracle gold: estimated %s for the %ld network%s of the grid, over "
+                          "oracle %s: estimated %s for the %ld network%s of the grid, over "
                           "the %s of --gold-budget; shrink the grid or raise --gold-budget",
+                          c->oracle.kind == MW_ORACLE_PROOF ? "proof" : "gold",
                           mw_fmt_seconds(a, sizeof a, gold_s), mw_grid_n_networks(c),
                           mw_grid_n_networks(c) == 1 ? "" : "s",
                           mw_fmt_seconds(b, sizeof b, c->oracle.gold_budget_s));

@@ -562,13 +562,17 @@ static mw_status case_estimate(const mw_grad_request *req, const mw_dtype *dtype
     out->seconds += silver_call;
     double peak = base + mw_net_bytes(s, MW_F64) + silver_peak;
     /* gold: chosen as mw_grad_case_prepare chooses it */
-    const double gold_s = mw_gold_cost_seconds(s, &req->oracle.gold);
-    const int gold = req->oracle.kind == MW_ORACLE_GOLD ||
+    const int proof = req->oracle.kind == MW_ORACLE_PROOF;
+    const double gold_s = proof ? mw_proof_cost_seconds(s, req->oracle.gold.bits)
+                                : mw_gold_cost_seconds(s, &req->oracle.gold);
+    const int gold = proof || req->oracle.kind == MW_ORACLE_GOLD ||
                      (req->oracle.kind == MW_ORACLE_AUTO && gold_s <= req->oracle.gold_auto_s);
     if (gold) {
         out->gold_seconds = gold_s;
         out->seconds += gold_s;
-        peak = fmax(peak, base + mw_gold_peak_bytes(s, &req->oracle.gold));
+        /* proof: one interval reference, two endpoints a value, against gold's two */
+        peak = fmax(peak, base + (proof ? mw_proof_peak_bytes(s, req->oracle.gold.bits)
+                                        : mw_gold_peak_bytes(s, &req->oracle.gold)));
     }
     const double oracle_kept = gold ? 16.0 * P : 0.0;
     /* past enough_s the rest need not be measured: the caller refuses it anyway */

@@ -143,6 +143,7 @@ void mw_grad_case_free(mw_grad_case *c)
     free(c->silver);
     free(c->silver_vs_gold_layers);
     mw_gold_free(&c->gold);
+    mw_proof_free(&c->proof);
     memset(c, 0, sizeof *c);
 }
 
@@ -166,6 +167,22 @@ static mw_status choose_oracle(const mw_grad_request *req, mw_oracle_info *o, mw
     case MW_ORACLE_SILVER:
     case MW_ORACLE_NONE:
         o->kind = MW_ORACLE_SILVER;
+        snprintf(o->reason, sizeof o->reason, "asked for");
+        return MW_OK;
+    case MW_ORACLE_PROOF:
+        if (req->spec.coupling == MW_COUPLING_PLUGIN)
+            return mw_err_set(err, MW_ERR_ARG, "oracle proof: a plugin's layer has no interval "
+                              "passes (--oracle gold or silver)");
+        o->gold_estimate_seconds = mw_proof_cost_seconds(&req->spec, oc->gold.bits);
+        if (o->gold_estimate_seconds > oc->gold_budget_s) {
+            char a[32], b[32];
+            return mw_err_set(err, MW_ERR_ARG,
+                              "oracle proof: estimated %s for this network, over the %s of "
+                              "--gold-budget; use --oracle gold or silver, or raise "
+                              "--gold-budget", mw_fmt_seconds(a, sizeof a, o->gold_estimate_seconds),
+                              mw_fmt_seconds(b, sizeof b, oc->gold_budget_s));
+        }
+        o->kind = MW_ORACLE_PROOF;
         snprintf(o->reason, sizeof o->reason, "asked for");
         return MW_OK;
     case MW_ORACLE_GOLD:
@@ -204,6 +221,7 @@ static mw_status case_alloc(mw_grad_case *c, mw_err *err)
 {
     const mw_spec *s = &c->spec;
     c->oracle.certified_bits = c->oracle.fd_agree_bits = c->oracle.seconds = NAN;
+    c->oracle.proved_bits = NAN;
     metrics_none(&c->oracle.silver_vs_gold);
     if (mw_layout_build(s, &c->lay) != 0)
         return mw_err_set(err, MW_ERR_NOMEM, "out of memory");
@@ -276,6 +294,37 @@ mw_status mw_grad_case_prepare(const mw_grad_request *req, mw_grad_case *c, mw_e
         mw_metrics_per_layer(c->silver, c->gold.hi, c->gold.lo, &c->lay, s->depth,
                              c->silver_vs_gold_layers);
     }
+    if (c->oracle.kind == MW_ORACLE_PROOF) {
+        if ((st = mw_proof_compute(s, c->theta, c->x, c->labels, req->oracle.gold.bits, &c->proof,
+                                   err)) != MW_OK)
+            return st;
+        mw_oracle_info *o = &c->oracle;
+        const mw_proof *p = &c->proof;
+        c->ref_hi = p->hi;
+        c->ref_lo = p->lo;
+        o->loss = p->loss;
+        o->bits = p->bits;
+        o->check_bits = 0;
+        o->proved_bits = p->proved_bits;
+        o->kinks = p->kinks;
+        o->undetermined = (long)p->undetermined;
+        if (p->kinks)
+            snprintf(o->kink_at, sizeof o->kink_at, "layer %d, %s%.0d", p->kink_layer,
+                     p->kink_unit ? "unit " : "the output activation", p->kink_unit);
+        o->seconds = p->seconds;
+        mw_metrics_compute(c->silver, p->hi, p->lo, c->lay.total, MW_F64, &o->silver_vs_gold);
+        mw_metrics_per_layer(c->silver, p->hi, p->lo, &c->lay, s->depth,
+                             c->silver_vs_gold_layers);
+        if (p->kinks)
+            snprintf(c->proof_failed, sizeof c->proof_failed, "proof: %ld kink%s, the first at "
+                     "%s (a ReLU or leaky pre-activation whose enclosure holds 0, where the "
+                     "derivative is not defined); %zu gradient entries undetermined",
+                     p->kinks, p->kinks == 1 ? "" : "s", o->kink_at, p->undetermined);
+        else if (p->proved_bits < req->oracle.gold.floor_bits)
+            snprintf(c->proof_failed, sizeof c->proof_failed, "proof: only %.1f bits proved "
+                     "(entry %zu), under --certify-floor %.0f; raise --oracle-bits",
+                     p->proved_bits, p->weakest, req->oracle.gold.floor_bits);
+    }
     case_norm(c);
     return MW_OK;
 }
@@ -300,6 +349,15 @@ mw_status mw_grad_case_at(const mw_spec *s, const double *theta, const double *x
     return MW_OK;
 }
 
+const char *mw_grad_case_unusable(const mw_grad_case *c)
+{
+    if (c->oracle.kind == MW_ORACLE_GOLD && !c->gold.certified)
+        return c->gold.uncertified;
+    if (c->oracle.kind == MW_ORACLE_PROOF && c->proof_failed[0])
+        return c->proof_failed;
+    return NULL;
+}
+
 void mw_grad_case_network(const mw_grad_case *c, long index, mw_report_network *out)
 {
     memset(out, 0, sizeof *out);
@@ -307,9 +365,10 @@ void mw_grad_case_network(const mw_grad_case *c, long index, mw_report_network *
     out->spec = c->spec;
     out->oracle = c->oracle;
     out->proj.slope = out->proj.slope_r2 = NAN;
-    if (c->oracle.kind == MW_ORACLE_GOLD && !c->gold.certified) {
+    const char *why = mw_grad_case_unusable(c);
+    if (why) {
         out->status = MW_NET_FAILED;
-        snprintf(out->message, sizeof out->message, "%s", c->gold.uncertified);
+        snprintf(out->message, sizeof out->message, "%s", why);
     }
 }
 
@@ -375,7 +434,7 @@ static void run_method(mw_ctx *ctx, const mw_net *net, const mw_batch *batch, mw
             res->per_layer[l] = NAN;
         metrics_none(&step->vs);
     }
-    if (c->oracle.kind == MW_ORACLE_GOLD) {
+    if (mw_oracle_exact(c->oracle.kind)) {
         step->gold_rel_l2 = step->vs.rel_l2;
         step->silver_vs_gold = c->oracle.silver_vs_gold.rel_l2;
     }

@@ -134,6 +134,10 @@ static mw_status gradcheck_unit_cost(const mw_suite_config *c, long u, double *s
 /* The grid checked (gold within --gold-budget), then the whole estimated. */
 static mw_status gradcheck_prepare(mw_suite_config *c, int jobs, mw_estimate *est, mw_err *err)
 {
+    if (!mw_oracle_exact(c->oracle.kind))
+        return mw_err_set(err, MW_ERR_ARG, "--oracle %s: gradcheck measures every method "
+                          "against the exact gradient: gold or proof",
+                          mw_name_of(&mw_oracle_names, (int)c->oracle.kind));
     mw_status st = mw_grid_validate(c, 1, err);
     if (st == MW_OK)
         st = mw_suite_estimate(c, jobs, mw_grid_n_networks(c), gradcheck_unit_cost,
@@ -197,7 +201,7 @@ static void diag_tally_of(const mw_report *r, mw_dtype dtype, diag_tally *t)
         const mw_report_step *s = mw_report_last_step(run);
         const mw_report_network *net = mw_report_network_at(r, run->network);
         if (run->dtype != dtype || run->diag.cls == MW_DIAG_NONE || !s || !net ||
-            net->oracle.kind != MW_ORACLE_GOLD || !(s->vs.rel_l2 > 0))
+            !mw_oracle_exact(net->oracle.kind) || !(s->vs.rel_l2 > 0))
             continue;
         const double ratio = run->diag.predicted / s->vs.rel_l2;
         const int hit = ratio >= 0.1 && ratio <= 10.0;
@@ -259,23 +263,36 @@ static void json_diagnosis(mw_json *j, const mw_report *r)
 
 static void gradcheck_print(FILE *f, const mw_suite_config *c, const mw_report *r, int verbose)
 {
-    double worst[2] = {0, 0}, cert = INFINITY, fd = INFINITY;
+    double worst[2] = {0, 0}, cert = INFINITY, fd = INFINITY, proved = INFINITY;
+    long kinks = 0;
+    size_t proofs = 0;
     if (verbose)
         mw_print_report(f, r, 0);
-    for (size_t i = 0; i < r->n_networks; i++)
-        if (r->networks[i].status == MW_NET_OK) {
-            cert = fmin(cert, r->networks[i].oracle.certified_bits);
-            fd = fmin(fd, r->networks[i].oracle.fd_agree_bits);
+    for (size_t i = 0; i < r->n_networks; i++) {
+        const mw_oracle_info *o = &r->networks[i].oracle;
+        if (o->kind == MW_ORACLE_PROOF) {
+            proofs++, kinks += o->kinks > 0;
+            if (r->networks[i].status == MW_NET_OK)
+                proved = fmin(proved, o->proved_bits);
+        } else if (r->networks[i].status == MW_NET_OK) {
+            cert = fmin(cert, o->certified_bits);
+            fd = fmin(fd, o->fd_agree_bits);
         }
+    }
     for (size_t k = 0; k < r->n_runs; k++) {
         const mw_report_run *run = &r->runs[k];
         const mw_report_step *s = mw_report_last_step(run);
         if (s && run->status == MW_RUN_COMPLETE && !mw_method_is_stochastic(run->method))
             worst[run->dtype] = fmax(worst[run->dtype], s->vs.rel_l2);
     }
-    fprintf(f, "\nGold certified at least %.1f bits; central differences agree to at least %.1f "
-               "bits.\n", cert, fd);
-    fprintf(f, "Largest rel_l2 against gold of a deterministic method: f64 %.3e", worst[1]);
+    if (proofs)
+        fprintf(f, "\nProof: every entry of every gradient enclosed, at least %.1f bits proved; "
+                   "%ld of %zu networks on a kink.\n", proved, kinks, proofs);
+    if (proofs < r->n_networks)
+        fprintf(f, "\nGold certified at least %.1f bits; central differences agree to at least "
+                   "%.1f bits.\n", cert, fd);
+    fprintf(f, "Largest rel_l2 against %s of a deterministic method: f64 %.3e",
+            proofs ? "the proof" : "gold", worst[1]);
     if (c)
         fprintf(f, " (tolerance %.1e)", c->check.tol);
     fprintf(f, ", f32 %.3e.\n", worst[0]);
@@ -297,7 +314,7 @@ static const mw_optgroup check_group = {"check", "checks", &mw_check_record,
                                         offsetof(mw_suite_config, check)};
 static const mw_optgroup *const groups[] = {&check_group,      &mw_gates_group, &mw_grid_group,
                                             &mw_network_group, &mw_methods_group,
-                                            &mw_oracle_group,  &mw_engine_group,
+                                            &mw_exact_oracle_group, &mw_engine_group,
                                             &mw_budget_group,  NULL};
 
 const mw_suite_def mw_gradcheck_suite = {

@@ -234,7 +234,8 @@ void mw_judge_run(const mw_suite_def *def, const mw_suite_config *c,
     const mw_gates *g = &c->gates;
     const char *method = mw_method_name(run->method);
     const char *oracle = !net                                 ? "the oracle"
-                         : net->oracle.kind == MW_ORACLE_GOLD ? "gold"
+                         : net->oracle.kind == MW_ORACLE_GOLD  ? "gold"
+                         : net->oracle.kind == MW_ORACLE_PROOF ? "the proof\'s midpoint"
                                                               : "silver (float64 backprop)";
     char where[48], worst[256];
     if (run->status == MW_RUN_RUNNING || run->status == MW_RUN_NOT_ASKED) {

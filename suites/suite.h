@@ -132,6 +132,8 @@ extern const mw_record mw_grid_record, mw_train_record, mw_check_record, mw_timi
 /* The option groups every network suite offers (relative to mw_suite_config). */
 extern const mw_optgroup mw_grid_group, mw_network_group, mw_methods_group, mw_oracle_group,
     mw_engine_group, mw_gates_group, mw_budget_group;
+/* The oracle's options with its kind (--oracle gold or proof): gradcheck's. */
+extern const mw_optgroup mw_exact_oracle_group;
 
 /* The defaults before any preset: the gradcheck grid's. */
 void mw_suite_defaults(mw_suite_config *c);

@@ -68,6 +68,8 @@ typedef struct mw_grad_case {
     double silver_loss;
     mw_oracle_info oracle;     /* resolved: gold or silver, and why */
     mw_gold gold;              /* when the oracle is gold */
+    mw_proof proof;            /* when it is proof */
+    char proof_failed[320];    /* proof: why it is no oracle (a kink, too few bits proved) */
     double *silver_vs_gold_layers; /* L + 1 */
     const double *ref_hi, *ref_lo; /* the oracle gradient (lo NULL for silver) */
 } mw_grad_case;
@@ -174,5 +176,8 @@ mw_status mw_diagnose(const mw_grad_request *req, const mw_grad_case *c, mw_meth
 
 /* The case's network record: its spec and oracle (status ok unless the oracle failed). */
 void mw_grad_case_network(const mw_grad_case *c, long index, mw_report_network *out);
+/* Why the case's exact oracle is no oracle (gold uncertified; proof on a kink or short of
+ * --certify-floor), or NULL: nothing is measured against it then. */
+const char *mw_grad_case_unusable(const mw_grad_case *c);
 
 #endif

@@ -407,6 +407,7 @@ START_TEST(gradcheck_json)
 }
 END_TEST
 
+
 /* ---- suites and reports ---- */
 
 static char suite_dir[200];
@@ -424,6 +425,58 @@ static void suite_rmdir(void)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", suite_dir);
     ck_assert(system(cmd) == 0);
 }
+
+/* --oracle proof: every cell measured against the interval reference's midpoints, its
+ * proved bits (>= 100 at 256 bits on every network of a small mixed grid, depth 16
+ * included) in the JSON, the summary and the figure's own panel; gradcheck refuses an
+ * oracle that is not exact, and grad names a kink-free network's proof. */
+START_TEST(gradcheck_proof)
+{
+    suite_tmpdir();
+    char path[300], png[300];
+    snprintf(path, sizeof path, "%s/proof.h5", suite_dir);
+    snprintf(png, sizeof png, "%s/proof.png", suite_dir);
+    run_result r = run((const char *[]){"gradcheck", "--oracle", "proof", "--arch", "mlp,revnet",
+                                        "--depth", "1,4,16", "--f-act", "relu,tanh", "--out-act",
+                                        "tanh", "--proj-repeats", "1", "--json", "--out", path,
+                                        NULL});
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    char err[128];
+    jr_value *v = jr_parse(r.out, err, sizeof err);
+    ck_assert_msg(v, "not JSON (%s)", err);
+    const jr_value *cells = jr_get(v, "cells");
+    ck_assert(cells && cells->n == 16); /* (3 mlps + 1 revnet) x 2 F acts x 2 dtypes */
+    for (size_t i = 0; i < cells->n; i++) {
+        const jr_value *o = jr_get(&cells->items[i], "oracle");
+        ck_assert_str_eq(jr_get(o, "kind")->text, "proof");
+        ck_assert_msg(jr_number(jr_get(o, "proved_bits")) >= 100, "cell %zu: %g bits", i,
+                      jr_number(jr_get(o, "proved_bits")));
+        ck_assert(jr_number(jr_get(o, "kinks")) == 0 && jr_number(jr_get(o, "undetermined")) == 0);
+        ck_assert(!jr_get(o, "certified_bits") || jr_get(o, "certified_bits")->type == JR_NULL);
+    }
+    jr_free(v);
+    run_free(&r);
+    r = run((const char *[]){"report", "summary", path, NULL});
+    ck_assert_msg(r.code == 0 && strstr(r.out, "oracle proof: MPFI enclosures at 256 bits"), "%s",
+                  r.err);
+    run_free(&r);
+    r = run((const char *[]){"report", "plot", path, "--out", png, NULL});
+    ck_assert_msg(r.code == 0, "%s", r.err);
+    run_free(&r);
+    struct stat sb;
+    ck_assert(stat(png, &sb) == 0 && sb.st_size > 1000);
+    r = run((const char *[]){"gradcheck", "--oracle", "silver", NULL});
+    ck_assert_msg(r.code == 2 && strstr(r.err, "gold or proof") && count_lines(r.err) == 1, "%s",
+                  r.err);
+    run_free(&r);
+    r = run((const char *[]){"grad", "--oracle", "proof", "--depth", "3", NULL});
+    ck_assert_msg(r.code == 0 && strstr(r.out, "oracle proof: MPFI enclosures") &&
+                      strstr(r.out, "bits proved of every entry"),
+                  "%s%s", r.out, r.err);
+    run_free(&r);
+    suite_rmdir();
+}
+END_TEST
 
 /* suite gradcheck writes a report that summary reads (table and JSON) and plot draws; an
  * existing report is neither replaced nor touched without --force. */
@@ -2128,7 +2181,8 @@ int main(void)
 
         {"grad", {grad_json_f64, grad_table_says_nonfinite, grad_dump, engine_cuda_fails_cleanly,
                   cuda_engine_is_a_module}},
-        {"gradcheck", {gradcheck_json, gradcheck_revnet, suite_report_summary_plot}},
+        {"gradcheck", {gradcheck_json, gradcheck_revnet, suite_report_summary_plot,
+                       gradcheck_proof}},
         {"resume", {suite_kill_and_resume}},
         {"stability", {stability_report_and_resume, stability_revnet_and_fashion,
                        paper_preset_estimates_and_refuses, progress_lines_in_a_pipe}},
