@@ -92,6 +92,7 @@ int main(int argc, char **argv)
             mw_synth data = mw_synth_default(s.width, s.classes, s.seed);
             mw_synth_batch(&data, 0, s.batch, x, y);
             mw_gold_opts o = mw_gold_opts_default();
+            o.prove = 0; /* gold's MPFR work alone (bench/proof.sh sets the proof against it) */
             o.bits = bits[b];
             mw_err err;
             /* with and without the witness, on one thread and on two */

@@ -15,7 +15,7 @@
 
 mw_gold_opts mw_gold_opts_default(void)
 {
-    mw_gold_opts o = {256, 100.0, -1, 1};
+    mw_gold_opts o = {256, 100.0, -1, 1, 1};
     return o;
 }
 
@@ -213,7 +213,11 @@ double mw_gold_cost_seconds(const mw_spec *s, const mw_gold_opts *o)
     }
     free(coords);
     mw_layout_free(&lay);
-    return two ? fmax(part[0], part[1]) : part[0] + part[1];
+    /* the proof, after both (one thread) */
+    const double proof = o->prove && s->coupling != MW_COUPLING_PLUGIN
+                             ? mw_proof_cost_seconds(s, o->bits)
+                             : 0.0;
+    return (two ? fmax(part[0], part[1]) : part[0] + part[1]) + proof;
 }
 
 double mw_ref_pass_seconds(const mw_spec *s, long bits, int backward)
@@ -236,8 +240,12 @@ double mw_gold_peak_bytes(const mw_spec *s, const mw_gold_opts *o)
         free(coords);
         mw_layout_free(&lay);
     }
+    /* the proof runs while both references are alive */
+    const double proof = o->prove && s->coupling != MW_COUPLING_PLUGIN
+                             ? mw_proof_peak_bytes(s, o->bits)
+                             : 0.0;
     return mw_ref_bytes(s, o->bits) + mw_ref_bytes(s, o->bits + MW_GOLD_CHECK_EXTRA_BITS) +
-           extra + 16.0 * P;
+           extra + 16.0 * P + proof;
 }
 
 /* ---- certification ---- */
@@ -554,6 +562,17 @@ mw_status mw_gold_compute(const mw_spec *spec, const double *theta, const double
     certify(r, check, out);
     out->fd_coords = n;
     out->fd_agree_bits = n ? witness_bits(check, &lay, o.bits, coords, n, fd) : NAN;
+    out->proved_bits = NAN;
+    if (o.prove && spec->coupling != MW_COUPLING_PLUGIN) {
+        mw_proof pf;
+        if ((st = mw_proof_compute(spec, theta, x, labels, o.bits, &pf, err)) != MW_OK)
+            goto done;
+        out->proved_bits = pf.proved_bits;
+        out->kinks = pf.kinks;
+        out->undetermined = (long)pf.undetermined;
+        mw_proof_kink_words(&pf, out->first_kink, sizeof out->first_kink);
+        mw_proof_free(&pf);
+    }
     out->seconds = mw_now() - t0;
     out->certified = out->certified_bits >= o.floor_bits;
     if (!out->certified) {

@@ -69,6 +69,9 @@ typedef struct mw_gold_opts {
                            MPFR passes need not be thread-safe). MPFR's caches are per
                            thread (it is built thread-safe on every platform we support,
                            which mw_gold_compute checks) */
+    int prove;          /* also the interval reference (proof, below) at p bits: its proved
+                           bits and kinks beside the certificate (default 1; not for a
+                           plugin's layer, which has no interval passes) */
 } mw_gold_opts;
 
 mw_gold_opts mw_gold_opts_default(void);
@@ -87,6 +90,11 @@ typedef struct mw_gold {
     int certified;          /* certified_bits reached the floor (else: never measure
                                against it) */
     char uncertified[320];  /* when not: where the two runs part and what to do */
+    /* with opts.prove: the proof's least proved bits (NaN without), its kinks, the entries
+     * it leaves undetermined and where the first kink was ("": none) */
+    double proved_bits;
+    long kinks, undetermined;
+    char first_kink[64];
 } mw_gold;
 
 /* Agreeing bits of a coordinate: -log2(|a - b| / max(|b|, 2^(-p/2) · max_j |b_j|)),
@@ -147,6 +155,9 @@ typedef struct mw_proof {
 mw_status mw_proof_compute(const mw_spec *spec, const double *theta, const double *x,
                            const int *labels, long bits, mw_proof *out, mw_err *err);
 void mw_proof_free(mw_proof *p);
+/* Where its first kink was, in words ("layer 2, unit 1"; "layer 3, the output
+ * activation"), or "" without one. */
+void mw_proof_kink_words(const mw_proof *p, char *buf, size_t n);
 /* Its estimated seconds on one core here: the reference's gradient at `bits` by gold's
  * model (mw_ref_pass_seconds), times what an interval operation costs over an MPFR one
  * (MW_PROOF_COST_FACTOR, measured: bench/bench_gold --proof). */

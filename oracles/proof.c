@@ -31,6 +31,16 @@ double mw_proof_peak_bytes(const mw_spec *spec, long bits)
     return mw_iref_bytes(spec, bits) + 24.0 * P; /* hi, lo and the bits of each entry */
 }
 
+void mw_proof_kink_words(const mw_proof *p, char *buf, size_t n)
+{
+    if (!p->kinks)
+        snprintf(buf, n, "%s", "");
+    else if (p->kink_unit)
+        snprintf(buf, n, "layer %d, unit %d", p->kink_layer, p->kink_unit);
+    else
+        snprintf(buf, n, "layer %d, the output activation", p->kink_layer);
+}
+
 void mw_proof_free(mw_proof *p)
 {
     free(p->hi);

@@ -156,9 +156,13 @@ static const mw_field metrics_fields[] = {
 const mw_record mw_metrics_record = {"metrics", sizeof(mw_metrics), metrics_fields,
                                      "a gradient against an oracle", NULL};
 
+/* The proof's fields: with the proof oracle, and beside gold's certificate where gold
+ * ran it (a record made without it holds zeros: no bit proved, no kink). */
 static int is_proof(const void *rec)
 {
-    return ((const mw_oracle_info *)rec)->kind == MW_ORACLE_PROOF;
+    const mw_oracle_info *o = rec;
+    return o->kind == MW_ORACLE_PROOF ||
+           (o->kind == MW_ORACLE_GOLD && (o->proved_bits > 0 || o->kinks > 0));
 }
 
 #define O(m) offsetof(mw_oracle_info, m)
@@ -182,15 +186,16 @@ static const mw_field oracle_fields[] = {
     {"silver_vs_gold", MW_FK_RECORD, O(silver_vs_gold), "silver against gold",
      .sub = &mw_metrics_record, .flags = MW_F_NEST | MW_F_PREFIX},
     {"proved_bits", MW_FK_F64, O(proved_bits),
-     "proof: bits of every gradient entry its enclosure proves, the least (-log2 of the "
+     "proof (and gold, beside its certificate): bits of every gradient entry its enclosure "
+     "proves, the least (-log2 of the "
      "interval's width over its midpoint, or over 2^(-p/2) of the gradient's scale for an "
      "entry below that)", .when = is_proof},
     {"kinks", MW_FK_LONG, O(kinks), "proof: ReLU or leaky pre-activations whose interval "
      "holds 0, where the derivative is not defined", .lo = 0, .hi = 1e18, .when = is_proof},
     {"undetermined", MW_FK_LONG, O(undetermined), "proof: gradient entries with less than "
      "one bit proved (behind a kink)", .lo = 0, .hi = 1e18, .when = is_proof},
-    {"kink_at", MW_FK_STR, O(kink_at), "proof: where the first kink was", .when = is_proof,
-     .size = sizeof(((mw_oracle_info *)0)->kink_at)},
+    {"first_kink", MW_FK_STR, O(first_kink), "proof: where the first kink was", .when = is_proof,
+     .size = sizeof(((mw_oracle_info *)0)->first_kink)},
     MW_FIELDS_END,
 };
 #undef O

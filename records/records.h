@@ -81,7 +81,7 @@ typedef struct mw_oracle_info {
     double proved_bits;         /* the least over the gradient's entries */
     long kinks;                 /* ReLU or leaky pre-activations whose interval holds 0 */
     long undetermined;          /* entries with less than one bit proved */
-    char kink_at[64];           /* where the first kink was: "layer 2, unit 1" */
+    char first_kink[64];           /* where the first kink was: "layer 2, unit 1" */
 } mw_oracle_info;
 extern const mw_record mw_oracle_record;
 

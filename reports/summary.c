@@ -128,7 +128,7 @@ void mw_print_network(FILE *f, const mw_report_network *n)
                    "every entry", o->bits, o->proved_bits);
         if (o->kinks)
             fprintf(f, "; %ld kinks, the first at %s; %ld entries undetermined", o->kinks,
-                    o->kink_at, o->undetermined);
+                    o->first_kink, o->undetermined);
         fprintf(f, " (%.2f s); silver against its midpoints: rel_l2 %s, max_ulp %s\n", o->seconds,
                 mw_fmt(a, sizeof a, o->silver_vs_gold.rel_l2),
                 mw_fmt(b, sizeof b, o->silver_vs_gold.max_ulp));
@@ -138,6 +138,9 @@ void mw_print_network(FILE *f, const mw_report_network *n)
         if (o->fd_coords)
             fprintf(f, ", central differences agree to %.1f bits on %ld coordinates",
                     o->fd_agree_bits, o->fd_coords);
+        if (o->proved_bits > 0 || o->kinks > 0)
+            fprintf(f, ", its proof %.1f bits%s%s", o->proved_bits, o->kinks ? ", a kink at " : "",
+                    o->kinks ? o->first_kink : "");
         fprintf(f, " (%.2f s%s%s); silver against it: rel_l2 %s, max_ulp %s\n", o->seconds,
                 strncmp(o->reason, "auto", 4) == 0 ? "; " : "",
                 strncmp(o->reason, "auto", 4) == 0 ? o->reason : "",

@@ -289,6 +289,10 @@ mw_status mw_grad_case_prepare(const mw_grad_request *req, mw_grad_case *c, mw_e
         o->fd_agree_bits = c->gold.fd_agree_bits;
         o->fd_coords = (long)c->gold.fd_coords;
         o->seconds = c->gold.seconds;
+        o->proved_bits = c->gold.proved_bits; /* the proof beside the certificate */
+        o->kinks = c->gold.kinks;
+        o->undetermined = c->gold.undetermined;
+        memcpy(o->first_kink, c->gold.first_kink, sizeof o->first_kink);
         mw_metrics_compute(c->silver, c->gold.hi, c->gold.lo, c->lay.total, MW_F64,
                            &o->silver_vs_gold);
         mw_metrics_per_layer(c->silver, c->gold.hi, c->gold.lo, &c->lay, s->depth,
@@ -308,18 +312,29 @@ mw_status mw_grad_case_prepare(const mw_grad_request *req, mw_grad_case *c, mw_e
         o->proved_bits = p->proved_bits;
         o->kinks = p->kinks;
         o->undetermined = (long)p->undetermined;
-        if (p->kinks)
-            snprintf(o->kink_at, sizeof o->kink_at, "layer %d, %s%.0d", p->kink_layer,
-                     p->kink_unit ? "unit " : "the output activation", p->kink_unit);
+        mw_proof_kink_words(p, o->first_kink, sizeof o->first_kink);
         o->seconds = p->seconds;
         mw_metrics_compute(c->silver, p->hi, p->lo, c->lay.total, MW_F64, &o->silver_vs_gold);
         mw_metrics_per_layer(c->silver, p->hi, p->lo, &c->lay, s->depth,
                              c->silver_vs_gold_layers);
-        if (p->kinks)
+        if (p->kinks) { /* the entries it leaves undetermined, the first two by name */
+            char names[2][96] = {"", ""};
+            int named = 0;
+            for (size_t j = 0; j < p->P && named < 2; j++)
+                for (int t = 0; p->bits_of[j] < 1.0 && t < c->lay.n_params; t++) {
+                    const mw_param_info *pi = &c->lay.params[t];
+                    if (j >= pi->offset && j < pi->offset + pi->count) {
+                        snprintf(names[named++], sizeof names[0], "%s[%zu]", pi->name,
+                                 j - pi->offset);
+                        break;
+                    }
+                }
             snprintf(c->proof_failed, sizeof c->proof_failed, "proof: %ld kink%s, the first at "
                      "%s (a ReLU or leaky pre-activation whose enclosure holds 0, where the "
-                     "derivative is not defined); %zu gradient entries undetermined",
-                     p->kinks, p->kinks == 1 ? "" : "s", o->kink_at, p->undetermined);
+                     "derivative is not defined); %zu gradient entries undetermined%s%s%s%s",
+                     p->kinks, p->kinks == 1 ? "" : "s", o->first_kink, p->undetermined,
+                     named ? ", such as " : "", names[0], named > 1 ? " and " : "", names[1]);
+        }
         else if (p->proved_bits < req->oracle.gold.floor_bits)
             snprintf(c->proof_failed, sizeof c->proof_failed, "proof: only %.1f bits proved "
                      "(entry %zu), under --certify-floor %.0f; raise --oracle-bits",

@@ -265,7 +265,7 @@ static void gradcheck_print(FILE *f, const mw_suite_config *c, const mw_report *
 {
     double worst[2] = {0, 0}, cert = INFINITY, fd = INFINITY, proved = INFINITY;
     long kinks = 0;
-    size_t proofs = 0;
+    size_t proofs = 0, gold_proofs = 0;
     if (verbose)
         mw_print_report(f, r, 0);
     for (size_t i = 0; i < r->n_networks; i++) {
@@ -277,6 +277,8 @@ static void gradcheck_print(FILE *f, const mw_suite_config *c, const mw_report *
         } else if (r->networks[i].status == MW_NET_OK) {
             cert = fmin(cert, o->certified_bits);
             fd = fmin(fd, o->fd_agree_bits);
+            if (o->proved_bits > 0 || o->kinks > 0) /* gold carried its proof */
+                proved = fmin(proved, o->proved_bits), kinks += o->kinks > 0, gold_proofs++;
         }
     }
     for (size_t k = 0; k < r->n_runs; k++) {
@@ -288,7 +290,11 @@ static void gradcheck_print(FILE *f, const mw_suite_config *c, const mw_report *
     if (proofs)
         fprintf(f, "\nProof: every entry of every gradient enclosed, at least %.1f bits proved; "
                    "%ld of %zu networks on a kink.\n", proved, kinks, proofs);
-    if (proofs < r->n_networks)
+    if (proofs < r->n_networks && gold_proofs)
+        fprintf(f, "\nGold certified at least %.1f bits; central differences agree to at least "
+                   "%.1f bits; its proof (MPFI) proves at least %.1f bits, %ld of %zu networks on "
+                   "a kink.\n", cert, fd, proved, kinks, gold_proofs);
+    else if (proofs < r->n_networks)
         fprintf(f, "\nGold certified at least %.1f bits; central differences agree to at least "
                    "%.1f bits.\n", cert, fd);
     fprintf(f, "Largest rel_l2 against %s of a deterministic method: f64 %.3e",

@@ -21,6 +21,7 @@ static void base(mw_suite_config *c)
     c->oracle.kind = MW_ORACLE_SILVER;
     c->oracle.gold.bits = 128;    /* certified to ~118 bits: ample against float32 and float64 */
     c->oracle.gold.fd_coords = 0; /* the witness is gradcheck's business */
+    c->oracle.gold.prove = 0;     /* and so is the proof */
     c->check.proj_repeats = 0;
     g->out_acts[0] = MW_ACT_IDENTITY, g->out_acts[1] = MW_ACT_TANH, g->n_out_acts = 2;
     g->depths[0] = 2, g->depths[1] = 8, g->n_depths = 2;

@@ -386,6 +386,10 @@ START_TEST(gradcheck_json)
         ck_assert(jr_number(jr_get(o, "bits")) == 256);
         ck_assert(jr_number(jr_get(o, "certified_bits")) >= 100);
         ck_assert(jr_number(jr_get(o, "fd_agree_bits")) >= 100);
+        /* gold carries its proof: the enclosures' bits beside the agreement */
+        ck_assert(jr_number(jr_get(o, "proved_bits")) >= 100 &&
+                  jr_number(jr_get(o, "proved_bits")) <= 256);
+        ck_assert(jr_number(jr_get(o, "kinks")) == 0);
         const jr_value *bp = jr_get(jr_get(c, "methods"), "backprop");
         static const char *keys[] = {"rel_l2", "max_abs", "max_ulp", "cosine"};
         for (int k = 0; k < 4; k++)
