@@ -124,6 +124,8 @@ long long mw_field_integer(const mw_field *f, const void *rec);
 /* The field named `name` in r, looking into flattened (not MW_F_NEST) sub-records: *base
  * gets the offset of the record that holds it. NULL when there is none. */
 const mw_field *mw_record_find(const mw_record *r, const char *name, size_t *base);
+/* The bytes of one item of a LIST field. */
+size_t mw_field_elem_size(const mw_field *f);
 /* Is the field in files for this record (its when, if any)? */
 int mw_field_present(const mw_field *f, const void *rec);
 

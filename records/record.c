@@ -50,7 +50,7 @@ static void set_number_at(mw_kind k, void *p, double v)
     }
 }
 
-static size_t elem_size(const mw_field *f)
+size_t mw_field_elem_size(const mw_field *f)
 {
     if (f->elem == MW_FK_STR)
         return f->elem_bytes;
@@ -142,7 +142,8 @@ mw_status mw_record_sane(const mw_record *r, const void *rec, mw_err *err)
                 return mw_err_set(err, MW_ERR_FORMAT, "%s.%s: %d items in a list of at most %zu",
                                   r->name, f->name, count, f->size);
             for (int i = 0; i < count && st == MW_OK; i++)
-                st = item_sane(r, f, f->elem, (const char *)p + (size_t)i * elem_size(f),
+                st = item_sane(r, f, f->elem,
+                               (const char *)p + (size_t)i * mw_field_elem_size(f),
                                f->elem_bytes, err);
             break;
         }
@@ -269,7 +270,7 @@ const char *mw_field_text(const mw_field *f, const void *rec, char *buf, size_t 
     }
     case MW_FK_LIST: {
         int count = *(const int *)((const char *)rec + f->count);
-        size_t used = 0, es = elem_size(f);
+        size_t used = 0, es = mw_field_elem_size(f);
         for (int i = 0; i < count && used < n; i++) {
             char item[64];
             item_text(f->elem, f->names, (const char *)p + (size_t)i * es, item, sizeof item);
@@ -456,7 +457,7 @@ mw_status mw_field_parse(const mw_field *f, void *rec, const char *text, mw_err 
         }
         if (n > cap)
             return mw_err_set(err, MW_ERR_ARG, "--%s %s: at most %d values", o, text, cap);
-        size_t es = elem_size(f);
+        size_t es = mw_field_elem_size(f);
         char scratch[256 * sizeof(uint64_t)];
         if ((size_t)n * (es > sizeof(int) ? es : sizeof(int)) > sizeof scratch)
             return mw_err_set(err, MW_ERR_ARG, "--%s: the list is too long", o);
@@ -566,7 +567,8 @@ void mw_json_members_except(mw_json *j, const mw_record *r, const void *rec, uns
             int count = *(const int *)((const char *)rec + f->count);
             mw_json_array_begin(j, f->name);
             for (int i = 0; i < count; i++)
-                json_item(j, f->elem, f->names, (const char *)p + (size_t)i * elem_size(f));
+                json_item(j, f->elem, f->names,
+                          (const char *)p + (size_t)i * mw_field_elem_size(f));
             mw_json_array_end(j);
             break;
         }
@@ -743,10 +745,10 @@ int mw_record_diff(const mw_record *r, const void *a, const void *b, int skip_ti
             const int cb = *(const int *)((const char *)b + f->count);
             differ = ca != cb;
             for (int i = 0; !differ && i < ca; i++) {
-                const char *ia = (const char *)va + (size_t)i * elem_size(f);
-                const char *ib = (const char *)vb + (size_t)i * elem_size(f);
+                const char *ia = (const char *)va + (size_t)i * mw_field_elem_size(f);
+                const char *ib = (const char *)vb + (size_t)i * mw_field_elem_size(f);
                 differ = f->elem == MW_FK_STR ? strncmp(ia, ib, f->elem_bytes) != 0
-                                              : memcmp(ia, ib, elem_size(f)) != 0;
+                                              : memcmp(ia, ib, mw_field_elem_size(f)) != 0;
             }
             break;
         }

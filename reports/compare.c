@@ -125,8 +125,8 @@ int mw_report_diff(const mw_report *a, const mw_report *b, char *why, size_t n)
     }
     const int timed = strcmp(a->meta.suite, "timing") == 0; /* its tables are measured times */
     for (int t = 0; t < MW_N_TABLES; t++)
-        if (!timed && t != MW_TABLE_TIMINGS && table_differs((mw_table_id)t, &a->tables[t], &b->tables[t],
-                                                   why, n))
+        if (!timed && t != MW_TABLE_TIMINGS &&
+            table_differs((mw_table_id)t, &a->tables[t], &b->tables[t], why, n))
             return 1;
     return 0;
 }

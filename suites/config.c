@@ -713,19 +713,6 @@ static int json_item_read(const mw_field *f, mw_kind k, json_t *v, void *p, size
     }
 }
 
-static size_t list_item_bytes(const mw_field *f)
-{
-    switch (f->elem) {
-    case MW_FK_STR: return f->elem_bytes;
-    case MW_FK_U64: return sizeof(uint64_t);
-    case MW_FK_F64: return sizeof(double);
-    case MW_FK_I64: return sizeof(long long);
-    case MW_FK_LONG: return sizeof(long);
-    case MW_FK_SIZE: return sizeof(size_t);
-    default: return sizeof(int);
-    }
-}
-
 /* The members of obj that are fields of r, into rec (fields with skip's flags left out, as
  * mw_json_members_except wrote them). A member that is absent keeps rec's value. The
  * field's name in *bad when one cannot be read. */
@@ -770,7 +757,7 @@ static int json_members_read(json_t *obj, const mw_record *r, void *rec, unsigne
                 return 1;
             for (size_t i = 0; i < json_array_size(v); i++)
                 if (json_item_read(f, f->elem, json_array_get(v, i),
-                                   (char *)p + i * list_item_bytes(f), f->elem_bytes))
+                                   (char *)p + i * mw_field_elem_size(f), f->elem_bytes))
                     return 1;
             *(int *)((char *)rec + f->count) = (int)json_array_size(v);
             break;
@@ -820,12 +807,12 @@ mw_status mw_suite_config_from_json(const mw_suite_def *def, const char *text,
     }
     json_decref(root);
     /* read back exactly, or not at all: written again, it is the same text */
-    char *again = st == MW_OK ? malloc(sizeof ((mw_report_meta *)0)->config_json) : NULL;
+    const size_t cap = sizeof ((mw_report_meta *)0)->config_json;
+    char *again = st == MW_OK ? malloc(cap) : NULL;
     if (st == MW_OK && !again)
         st = mw_err_set(err, MW_ERR_NOMEM, "out of memory");
-    if (st == MW_OK && (mw_suite_config_json(def, c, again, sizeof ((mw_report_meta *)0)->config_json,
-                                             err) != MW_OK ||
-                        strcmp(again, text) != 0))
+    if (st == MW_OK &&
+        (mw_suite_config_json(def, c, again, cap, err) != MW_OK || strcmp(again, text) != 0))
         st = mw_err_set(err, MW_ERR_FORMAT, "its configuration is not one this mwverify writes "
                         "(written by another version?)");
     free(again);
