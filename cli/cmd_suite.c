@@ -446,6 +446,11 @@ static int mpi_start(const suite_cmd *sc, const mw_cli *cli, state *s)
         mw_cli_error(sc->cmd, err.msg);
         return mw_exit_of(err.status);
     }
+    if (sc->def->one_job && mw_mpi_size() > 1) {
+        mw_cli_error(sc->cmd, "on MPI ranks: this suite times one process at a time, and ranks "
+                              "share their machines' cores; run it without mpirun");
+        return MW_EXIT_USAGE;
+    }
     s->run.jobs = 1;
     return MW_EXIT_OK;
 }

@@ -2121,6 +2121,11 @@ START_TEST(mpi_ranks_are_one_process)
                                                           "--dry-run", NULL})));
     ck_assert_msg(r.code == 0 && strstr(r.out, "on 2 ranks"), "%s%s", r.out, r.err);
     run_free(&r);
+    r = tu_run(MW_TEST_MPIEXEC, mpi_args(margs, "2", (const char *[]){"suite", "timing",
+                                                                      "--dry-run", NULL}));
+    ck_assert_msg(r.code == 2 && strstr(r.err, "times one process at a time"), "%d: %s", r.code,
+                  r.err);
+    run_free(&r);
 
     /* rank 1 killed once the first network is in */
     char killed[300];
