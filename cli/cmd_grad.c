@@ -112,7 +112,8 @@ static void print_help(const mw_cli *cli)
            "(standard error; --dry-run prints it and stops), and refuses a run estimated\n"
            "over --time-budget or over the memory this machine has available.\n\n"
            "exit status: 0 results printed (non-finite gradients are results and are said\n"
-           "so), 1 the gold oracle could not certify itself, 2 bad usage or a run over its\n"
+           "so), 1 the gold oracle could not certify itself (or proof: too few bits proved, or\n"
+           "a kink), 2 bad usage or a run over its\n"
            "budget, 3 a method could not run (out of memory, backend failure) or the file\n"
            "could not be written.\n");
 }

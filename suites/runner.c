@@ -84,8 +84,10 @@ static int put_result(const sink *out, const mw_unit_result *u)
 static int get_result(const source *in, mw_unit_result *u)
 {
     int rc = read_all(in, u, sizeof *u, 1);
-    if (rc != 0)
+    if (rc != 0) { /* a record cut short holds the sender's pointers: nothing to free */
+        memset(u, 0, sizeof *u);
         return rc;
+    }
     size_t ns = u->net.n_ref_steps, ne = u->net.n_ref_epochs;
     if ((unsigned)u->table >= MW_N_TABLES)
         u->n_rows = 0;

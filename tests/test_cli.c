@@ -1,6 +1,7 @@
 /* Tests of cli/: the mwverify program run as a user runs it. Exit codes, one-line errors
  * that name the option and the value, help that names only what is accepted, version,
  * the JSON of every command, reports and their readers, kills and resumes. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -2052,10 +2053,16 @@ static const char **mpi_args(const char **buf, const char *n, const char *const 
 /* The rank `rank` among the processes mpirun (pid) started. */
 static pid_t rank_pid(pid_t mpirun, int rank)
 {
-    char want[48], path[64], buf[8192];
+    char want[48], path[300], buf[8192];
     snprintf(want, sizeof want, "OMPI_COMM_WORLD_RANK=%d", rank);
-    for (pid_t p = 2; p < 4194304; p++) {
-        snprintf(path, sizeof path, "/proc/%d/stat", (int)p);
+    DIR *procs = opendir("/proc");
+    ck_assert(procs != NULL);
+    for (struct dirent *e; (e = readdir(procs));) {
+        char *end;
+        const long p = strtol(e->d_name, &end, 10);
+        if (*end || p <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%ld/stat", p);
         FILE *f = fopen(path, "r");
         if (!f)
             continue;
@@ -2064,17 +2071,19 @@ static pid_t rank_pid(pid_t mpirun, int rank)
         fclose(f);
         if (got != 1 || ppid != mpirun)
             continue;
-        snprintf(path, sizeof path, "/proc/%d/environ", (int)p);
+        snprintf(path, sizeof path, "/proc/%ld/environ", p);
         if (!(f = fopen(path, "r")))
             continue;
         const size_t n = fread(buf, 1, sizeof buf - 1, f);
         fclose(f);
-        for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
-            buf[n] = '\0';
-            if (strcmp(buf + i, want) == 0)
-                return p;
-        }
+        buf[n] = '\0';
+        for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+            if (strcmp(buf + i, want) == 0) {
+                closedir(procs);
+                return (pid_t)p;
+            }
     }
+    closedir(procs);
     return -1;
 }
 #endif

@@ -1205,6 +1205,40 @@ START_TEST(makespan_on_ranks)
 }
 END_TEST
 
+/* A unit's result as bytes (what an MPI rank sends): read back whole it is the same; cut
+ * anywhere short it is refused, never read (nor its sender's pointers freed). */
+START_TEST(unit_result_bytes)
+{
+    mw_unit_result u;
+    memset(&u, 0, sizeof u);
+    u.unit = 7;
+    u.net.index = 7;
+    u.net.n_ref_steps = 2;
+    mw_report_step steps[3] = {mw_step_none(), mw_step_none(), mw_step_none()};
+    steps[1].loss = 0.25;
+    u.net.ref_steps = steps;
+    mw_report_run run;
+    memset(&run, 0, sizeof run);
+    double layers[6] = {1, 2, 3, 4, 5, 6};
+    run.index = 3, run.network = 7, run.n_steps = 3, run.n_layers = 2;
+    run.steps = steps, run.layer_rel_l2 = layers;
+    u.n_runs = 1, u.runs = &run;
+    void *bytes;
+    size_t n;
+    ck_assert(mw_unit_result_pack(&u, &bytes, &n) == MW_OK);
+    mw_unit_result back;
+    ck_assert(mw_unit_result_unpack(bytes, n, &back) == MW_OK);
+    ck_assert(back.unit == 7 && back.net.n_ref_steps == 2 && back.net.ref_steps[1].loss == 0.25);
+    ck_assert(back.n_runs == 1 && back.runs[0].n_steps == 3 && back.runs[0].layer_rel_l2[5] == 6);
+    mw_unit_result_free(&back);
+    for (size_t cut = 0; cut < n; cut++)
+        ck_assert_msg(mw_unit_result_unpack(bytes, cut, &back) == MW_ERR_FORMAT, "cut at %zu of %zu",
+                      cut, n);
+    ck_assert(mw_unit_result_unpack(bytes, n - 1, &back) == MW_ERR_FORMAT);
+    free(bytes);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("suites");
@@ -1250,6 +1284,7 @@ int main(void)
     tcase_add_test(tc, report_diff_sees_one_bit);
     tcase_add_test(tc, config_json_reads_back);
     tcase_add_test(tc, makespan_on_ranks);
+    tcase_add_test(tc, unit_result_bytes);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }
