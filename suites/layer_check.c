@@ -584,6 +584,7 @@ static mw_status check_methods(const char *layer, const lc_config *c, mw_layer_r
     mw_init_params(&s, &lay, theta);
     mw_gold_opts go = mw_gold_opts_default();
     go.fd_coords = 0;
+    go.prove = 0; /* a layer check keeps gold's values, not its proof */
     if ((st = mw_gold_compute(&s, theta, x, labels, &go, &gold, err)) != MW_OK)
         goto done;
     if (!gold.certified) {
@@ -622,6 +623,7 @@ mw_status mw_layer_check_cost(const char *layer, double *seconds, mw_err *err)
         s.depth = 3;
         mw_gold_opts go = mw_gold_opts_default();
         go.fd_coords = 0;
+        go.prove = 0;
         *seconds += mw_gold_cost_seconds(&s, &go);
         for (int dt = 0; dt < 2; dt++)
             for (int m = 0; m < MW_N_METHODS; m++) {
